@@ -1,0 +1,3 @@
+from smartsupport.cli import main
+
+raise SystemExit(main())

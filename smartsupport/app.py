@@ -1,0 +1,112 @@
+"""``create_app(settings)``: the ASGI application. The lifespan opens and closes backends."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from smartsupport import __version__, web_api, web_socket
+from smartsupport.errors import BackendError, RateLimited, RequestError
+from smartsupport.services import open_services
+from smartsupport.settings import Settings
+
+STATIC = Path(__file__).parent / "static"
+log = logging.getLogger("smartsupport")
+
+
+def create_app(settings: Settings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.services = await open_services(settings)
+        try:
+            yield
+        finally:
+            await app.state.services.close()
+
+    app = FastAPI(
+        title="smartsupport",
+        version=__version__,
+        description="Self-hostable AI customer-support assistant: the web channel API.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    _install_error_handlers(app)
+    app.include_router(web_api.router)
+    app.include_router(web_socket.router)
+
+    @app.get("/healthz", tags=["operations"])
+    async def healthz() -> dict[str, str]:
+        """The process is alive."""
+        return {"status": "ok", "version": __version__}
+
+    @app.get("/readyz", tags=["operations"])
+    async def readyz(request: Request) -> JSONResponse:
+        """Every backend answers."""
+        states = await request.app.state.services.readiness()
+        ok = all(state == "ok" for state in states.values())
+        return JSONResponse({"status": "ok" if ok else "unavailable", **states}, 200 if ok else 503)
+
+    @app.get("/", include_in_schema=False)
+    async def demo_page() -> FileResponse:
+        return FileResponse(STATIC / "demo.html", media_type="text/html")
+
+    @app.get("/widget.js", include_in_schema=False)
+    async def widget_loader() -> FileResponse:
+        return FileResponse(
+            STATIC / "widget.js",
+            media_type="text/javascript",
+            headers={"Cache-Control": "public, max-age=300", "Access-Control-Allow-Origin": "*"},
+        )
+
+    @app.get("/widget/app.js", include_in_schema=False)
+    async def widget_app() -> FileResponse:
+        return FileResponse(
+            STATIC / "widget-app.js",
+            media_type="text/javascript",
+            headers={"Cache-Control": "public, max-age=300", "Access-Control-Allow-Origin": "*"},
+        )
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return app
+
+
+def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message}}, status, headers=headers)
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestError)
+    async def request_error(request: Request, exc: RequestError) -> JSONResponse:
+        headers = None
+        if isinstance(exc, RateLimited):
+            headers = {"Retry-After": str(max(1, round(exc.retry_after)))}
+        return _error(exc.status_code, exc.code, exc.message, headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems: list[str] = []
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
+            if err.get("type") == "json_invalid":
+                return _error(400, "invalid_json", "the request body is not valid JSON")
+            problems.append(f"{where or 'body'}: {err.get('msg')}")
+        return _error(422, "invalid_input", "; ".join(problems))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return _error(exc.status_code, code, str(exc.detail))
+
+    @app.exception_handler(BackendError)
+    async def backend_error(request: Request, exc: BackendError) -> JSONResponse:
+        log.error("backend error on %s %s", request.method, request.url.path, exc_info=exc)
+        return _error(503, "unavailable", "a backend is unavailable; retry shortly", {"Retry-After": "2"})
+

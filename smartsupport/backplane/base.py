@@ -1,0 +1,85 @@
+"""The backplane: short-lived shared state that lets server processes cooperate.
+
+It holds four things: a key-value store with TTLs (session context, caches), per-key locks
+(one turn at a time per conversation), fixed-window rate limits, and publish/subscribe
+(a message posted through one process reaches a WebSocket held by another).
+
+``memory.py`` keeps all of it inside one process (the embedded default); ``redis.py`` puts
+it in Redis so several processes share it. ``backplane/__init__.py`` picks one from
+``SMARTSUPPORT_REDIS_URL``; the contract suite tests/test_backplane.py runs on both.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+
+class Subscription(abc.ABC):
+    """Messages published on one channel after the subscription started, in publish order."""
+
+    @abc.abstractmethod
+    def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
+        """Iterate over received messages until the subscription is closed."""
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Stop receiving; a pending iteration ends."""
+
+
+class Backplane(abc.ABC):
+    url: str
+
+    @abc.abstractmethod
+    async def connect(self) -> None:
+        """Open connections; raises BackendUnavailable when the server cannot be reached."""
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Release connections and end every subscription. Safe to call twice."""
+
+    @abc.abstractmethod
+    async def ping(self) -> None:
+        """Raise BackendUnavailable when the backend does not answer."""
+
+    # -- key-value with TTL ------------------------------------------------------------
+    @abc.abstractmethod
+    async def get(self, key: str) -> bytes | None:
+        """The value, or None when missing or expired."""
+
+    @abc.abstractmethod
+    async def set(self, key: str, value: bytes, ttl_seconds: float | None = None) -> None:
+        """Store ``value``; it expires after ``ttl_seconds`` (None: never)."""
+
+    @abc.abstractmethod
+    async def delete(self, key: str) -> None:
+        """Remove the key if present."""
+
+    # -- locks ---------------------------------------------------------------------------
+    @abc.abstractmethod
+    def lock(
+        self, key: str, *, timeout: float = 10.0, lease: float = 30.0
+    ) -> AbstractAsyncContextManager[None]:
+        """Hold an exclusive lock on ``key`` across every process sharing the backplane.
+
+        Waits up to ``timeout`` seconds and then raises BackendError. ``lease`` bounds how
+        long a crashed holder can keep the lock.
+        """
+
+    # -- rate limits ---------------------------------------------------------------------
+    @abc.abstractmethod
+    async def hit(self, key: str, limit: int, window_seconds: float) -> float:
+        """Count one hit on ``key`` in the current window. Returns 0 when within ``limit``,
+        otherwise the seconds until the window resets (the hit is still counted)."""
+
+    # -- publish / subscribe -------------------------------------------------------------
+    @abc.abstractmethod
+    async def publish(self, channel: str, message: dict[str, Any]) -> None:
+        """Deliver a JSON-serialisable message to every current subscriber of ``channel``."""
+
+    @abc.abstractmethod
+    async def subscribe(self, channel: str) -> Subscription:
+        """Start receiving messages published on ``channel`` from now on. Once this returns,
+        nothing published afterwards is missed."""

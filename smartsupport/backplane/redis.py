@@ -1,0 +1,345 @@
+"""The Redis backplane: state shared by every server process pointing at the same Redis.
+
+Every key and channel is namespaced by the URL's ``prefix=`` query parameter (default
+``smartsupport:``), then by kind: ``kv:``, ``lock:``, ``rate:`` and ``ch:``.
+
+Pub/sub uses ONE Redis connection per backplane, however many local subscribers there are:
+channels are reference-counted, and a reader task fans each message out to the local
+subscriber queues. The reader is the only one reading that connection, so ``subscribe()``
+waits for the reader to see Redis confirm the SUBSCRIBE before returning.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+import os
+import time
+import uuid
+from collections import deque
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from smartsupport.backplane.base import Backplane, Subscription
+from smartsupport.backplane.memory import DEFAULT_MAX_QUEUED, QueueSubscription
+from smartsupport.errors import BackendError, BackendUnavailable
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PREFIX = "smartsupport:"
+SUBSCRIBE_TIMEOUT = 10.0
+
+# Delete the lock only if it still holds our token: after our lease ran out it may be someone
+# else's, and a plain DEL would free their lock.
+RELEASE_LOCK = """
+if redis.call('get', KEYS[1]) == ARGV[1] then
+    return redis.call('del', KEYS[1])
+end
+return 0
+"""
+
+
+def split_prefix(url: str) -> tuple[str, str]:
+    """(the URL without ``prefix=``, the prefix). redis-py rejects unknown query options."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    prefix = DEFAULT_PREFIX
+    kept = []
+    for name, value in query:
+        if name == "prefix":
+            prefix = value
+        else:
+            kept.append((name, value))
+    return urlunsplit(parts._replace(query=urlencode(kept))), prefix
+
+
+def _redacted(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
+
+
+class RedisBackplane(Backplane):
+    def __init__(
+        self,
+        url: str,
+        *,
+        max_queued: int = DEFAULT_MAX_QUEUED,
+        subscribe_timeout: float = SUBSCRIBE_TIMEOUT,
+    ) -> None:
+        self.url = url
+        self._redis_url, self.prefix = split_prefix(url)
+        self._where = _redacted(self._redis_url)
+        self._max_queued = max_queued
+        self._subscribe_timeout = subscribe_timeout
+        # A name per instance, so operators (and the reconnect test) can tell clients apart.
+        self.client_name = f"smartsupport-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self._client: aioredis.Redis | None = None
+        self._release_lock: Any = None
+        self._pubsub: Any = None  # redis.asyncio.client.PubSub, created on first subscribe
+        self._reader: asyncio.Task[None] | None = None
+        self._subs: dict[str, set[QueueSubscription]] = {}
+        # SUBSCRIBE commands awaiting Redis's confirmation, oldest first, per channel.
+        self._pending: dict[str, deque[asyncio.Future[None]]] = {}
+        self._confirmed: dict[str, asyncio.Future[None]] = {}
+        self._sub_lock = asyncio.Lock()
+
+    # -- connection ----------------------------------------------------------------------
+    @contextmanager
+    def _translate(self, doing: str) -> Iterator[None]:
+        try:
+            yield
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            raise BackendUnavailable(
+                f"Redis at {self._where} cannot be reached while {doing}: {exc}"
+            ) from exc
+        except RedisError as exc:
+            raise BackendError(f"Redis failed while {doing}: {exc}") from exc
+
+    def _redis(self) -> aioredis.Redis:
+        if self._client is None:
+            raise BackendError("the Redis backplane is not connected: call connect() first")
+        return self._client
+
+    async def connect(self) -> None:
+        if self._client is not None:
+            return
+        with self._translate("connecting"):
+            client = aioredis.Redis.from_url(
+                self._redis_url,
+                client_name=self.client_name,
+                socket_connect_timeout=5,
+                # Fail fast on a dead server; the pub/sub reader retries on its own.
+                retry=Retry(ExponentialWithJitterBackoff(base=0.01, cap=0.5), 3),
+            )
+        try:
+            with self._translate("connecting"):
+                await client.ping()
+        except BaseException:
+            await client.aclose()
+            raise
+        self._client = client
+        self._release_lock = client.register_script(RELEASE_LOCK)
+
+    async def close(self) -> None:
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            reader.cancel()
+            await asyncio.gather(reader, return_exceptions=True)
+        subs, self._subs = self._subs, {}
+        for channel_subs in subs.values():
+            for sub in channel_subs:
+                sub.end()
+        for waiters in self._pending.values():
+            for waiter in waiters:
+                waiter.cancel()
+        self._pending.clear()
+        self._confirmed.clear()
+        pubsub, self._pubsub = self._pubsub, None
+        client, self._client = self._client, None
+        try:
+            if pubsub is not None:
+                await pubsub.aclose()
+            if client is not None:
+                await client.aclose()
+        except RedisError as exc:  # the server may already be gone; nothing left to release
+            log.debug("closing the Redis backplane: %s", exc)
+
+    async def ping(self) -> None:
+        if self._client is None:
+            raise BackendUnavailable(f"Redis at {self._where} is not connected")
+        with self._translate("pinging"):
+            await self._client.ping()
+
+    # -- key-value -----------------------------------------------------------------------
+    async def get(self, key: str) -> bytes | None:
+        with self._translate("reading a key"):
+            return await self._redis().get(self.prefix + "kv:" + key)
+
+    async def set(self, key: str, value: bytes, ttl_seconds: float | None = None) -> None:
+        px = None if ttl_seconds is None else max(1, round(ttl_seconds * 1000))
+        with self._translate("writing a key"):
+            await self._redis().set(self.prefix + "kv:" + key, value, px=px)
+
+    async def delete(self, key: str) -> None:
+        with self._translate("deleting a key"):
+            await self._redis().delete(self.prefix + "kv:" + key)
+
+    # -- locks ---------------------------------------------------------------------------
+    @asynccontextmanager
+    async def lock(
+        self, key: str, *, timeout: float = 10.0, lease: float = 30.0
+    ) -> AsyncIterator[None]:
+        client = self._redis()
+        name = self.prefix + "lock:" + key
+        token = uuid.uuid4().hex
+        deadline = time.monotonic() + timeout
+        delay = 0.002
+        while True:
+            with self._translate("taking a lock"):
+                if await client.set(name, token, nx=True, px=max(1, round(lease * 1000))):
+                    break
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise BackendError(f"lock {key!r} not acquired within {timeout} seconds")
+            # Polling with a short, growing backoff: turns are short, so waiters get in quickly
+            # without a notification channel per lock.
+            await asyncio.sleep(min(delay, remaining))
+            delay = min(delay * 2, 0.05)
+        try:
+            yield
+        finally:
+            try:
+                with self._translate("releasing a lock"):
+                    await self._release_lock(keys=[name], args=[token], client=client)
+            except BackendError as exc:
+                # Not raised: it would hide the body's own outcome; the lease frees the lock.
+                log.warning("could not release lock %r, it expires with its lease: %s", key, exc)
+
+    # -- rate limits ---------------------------------------------------------------------
+    async def hit(self, key: str, limit: int, window_seconds: float) -> float:
+        now = time.time()
+        window = math.floor(now / window_seconds)
+        name = f"{self.prefix}rate:{key}:{window}"
+        with self._translate("counting a rate limit"):
+            async with self._redis().pipeline(transaction=True) as pipe:
+                pipe.incr(name)
+                # A margin beyond the window end so clock skew between servers never resets
+                # a window early.
+                pipe.pexpire(name, math.ceil(window_seconds * 1000) + 1000)
+                count, _ = await pipe.execute()
+        if count <= limit:
+            return 0.0
+        return max((window + 1) * window_seconds - now, 1e-3)
+
+    # -- publish / subscribe -------------------------------------------------------------
+    async def publish(self, channel: str, message: dict[str, Any]) -> None:
+        payload = json.dumps(message)
+        with self._translate("publishing"):
+            await self._redis().publish(self.prefix + "ch:" + channel, payload)
+
+    async def subscribe(self, channel: str) -> Subscription:
+        client = self._redis()
+        sub = QueueSubscription(channel, self._unsubscribe, self._max_queued)
+        async with self._sub_lock:
+            if self._pubsub is None:
+                pubsub = client.pubsub()
+                with self._translate("opening the pub/sub connection"):
+                    await pubsub.connect()
+                self._pubsub = pubsub
+                self._reader = asyncio.create_task(self._read_loop(pubsub))
+            subs = self._subs.get(channel)
+            if subs:
+                subs.add(sub)
+                confirmed = self._confirmed[channel]
+            else:
+                confirmed = asyncio.get_running_loop().create_future()
+                self._pending.setdefault(channel, deque()).append(confirmed)
+                self._confirmed[channel] = confirmed
+                self._subs[channel] = {sub}
+                try:
+                    with self._translate("subscribing"):
+                        await self._pubsub.subscribe(self.prefix + "ch:" + channel)
+                except BaseException:
+                    self._subs.pop(channel, None)
+                    self._confirmed.pop(channel, None)
+                    self._pending[channel].remove(confirmed)
+                    raise
+        try:
+            async with asyncio.timeout(self._subscribe_timeout):
+                await asyncio.shield(confirmed)
+        except TimeoutError:
+            await sub.close()
+            raise BackendUnavailable(
+                f"Redis at {self._where} did not confirm the subscription to {channel!r} "
+                f"within {self._subscribe_timeout} seconds"
+            ) from None
+        except BaseException:
+            await sub.close()
+            raise
+        return sub
+
+    async def _unsubscribe(self, sub: QueueSubscription) -> None:
+        async with self._sub_lock:
+            subs = self._subs.get(sub.channel)
+            if subs is None or sub not in subs:
+                return
+            subs.discard(sub)
+            if subs:
+                return
+            del self._subs[sub.channel]
+            self._confirmed.pop(sub.channel, None)
+            if self._pubsub is None:
+                return
+            try:
+                with self._translate("unsubscribing"):
+                    await self._pubsub.unsubscribe(self.prefix + "ch:" + sub.channel)
+            except BackendError as exc:
+                # Harmless: messages for a channel without local subscribers are dropped.
+                log.warning("could not unsubscribe from %r: %s", sub.channel, exc)
+
+    async def _read_loop(self, pubsub: Any) -> None:
+        """Read the shared pub/sub connection forever, fanning messages out locally.
+
+        redis-py reconnects a dropped connection when it is next read and re-subscribes every
+        channel; this loop only backs off while the server stays unreachable."""
+        channel_start = len(self.prefix) + len("ch:")
+        delay = 0.05
+        while True:
+            try:
+                message = await pubsub.get_message(timeout=None)
+            except (RedisError, OSError) as exc:
+                log.warning("Redis pub/sub connection lost, retrying in %.2fs: %s", delay, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+                continue
+            except Exception:  # a bug must not silently stop every subscription
+                log.exception("unexpected error reading Redis pub/sub")
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+                continue
+            delay = 0.05
+            if message is None or not isinstance(message.get("channel"), bytes):
+                continue
+            channel = message["channel"].decode()[channel_start:]
+            if message["type"] == "subscribe":
+                # A reply to our SUBSCRIBE, or to redis-py's resubscription after a reconnect:
+                # either way Redis now delivers this channel to us.
+                pending = self._pending.get(channel)
+                if pending:
+                    waiter = pending.popleft()
+                    if not waiter.done():
+                        waiter.set_result(None)
+                if not pending:
+                    self._pending.pop(channel, None)
+            elif message["type"] == "message":
+                await self._fan_out(channel, message["data"])
+
+    async def _fan_out(self, channel: str, data: bytes) -> None:
+        subs = self._subs.get(channel)
+        if not subs:
+            return
+        try:
+            json.loads(data)
+        except ValueError:
+            log.warning("dropping a non-JSON message on channel %r", channel)
+            return
+        # Each subscriber gets its own copy, so one consumer mutating a message cannot
+        # change what the others see (the memory backend behaves the same).
+        dropped = [sub for sub in list(subs) if not sub.deliver(json.loads(data))]
+        for sub in dropped:
+            await self._unsubscribe(sub)

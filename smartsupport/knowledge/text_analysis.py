@@ -1,0 +1,77 @@
+"""Turning text into index terms for keyword ranking: lower-cased word tokens, stop words
+removed, and a light suffix-stripping stemmer.
+
+Deliberately light: a heavy stemmer (Porter, Snowball) conflates too much on short support
+queries, and the embedding side already catches paraphrases. Stop words and suffixes cover
+English, Spanish, French and German, the languages of most shipped workspaces; other
+languages still work, just unstemmed.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?", re.UNICODE)
+
+_STOP_WORDS = """
+    a about above after again all also am an and any are as at be been before being below
+    between both but by can could did do does doing down during each few for from further
+    had has have having he her here hers herself him himself his how i if in into is it its
+    itself just me more most my myself no nor not now of off on once only or other our ours
+    ourselves out over own same she should so some such than that the their theirs them
+    themselves then there these they this those through to too under until up very was we
+    were what when where which while who whom why will with would you your yours yourself
+    yourselves i'm i've i'd it's don't doesn't can't won't isn't there's what's let's
+    el la los las un una unos unas de del al y o que en es por para con se su sus lo le les
+    mi mis tu como mas pero si ya me te nos muy hay este esta estos estas ese esa eso
+    le la les un une des du de et ou que qui en est pour par avec se sa son ses ce cette ces
+    mon ma mes ton ta tes je tu il elle nous vous ils elles ne pas plus au aux dans sur
+    der die das den dem des ein eine einer eines einem einen und oder ist sind zu mit von
+    für auf im ich du er sie es wir ihr nicht wie was wo
+"""
+
+# Longest first, so "ations" is tried before "s". Each suffix needs a stem of >= 3 letters.
+_SUFFIXES = ("ations", "ation", "ments", "ment", "ings", "ing", "ies", "ied", "ed", "es", "s")
+
+
+def fold(text: str) -> str:
+    """Lower-case and strip accents, so "reembolso"/"Reembolsó" and "é"/"e" match."""
+    text = unicodedata.normalize("NFKD", text.lower())
+    return "".join(ch for ch in text if not unicodedata.combining(ch))
+
+
+STOP_WORDS = frozenset(fold(word) for word in _STOP_WORDS.split())
+
+
+def stem(word: str) -> str:
+    if len(word) <= 3 or word.isdigit():
+        return word
+    for suffix in _SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            base = word[: -len(suffix)]
+            if suffix in ("ies", "ied"):
+                return base + "y"
+            if suffix == "es" and not base.endswith(("s", "x", "z", "ch", "sh")):
+                return word[:-1]  # "shoes" -> "shoe", but "boxes" -> "box"
+            if suffix == "s" and base.endswith(("s", "u", "i")):
+                return word  # "address", "status", "analysis"
+            # "shipped" -> "shipp" -> "ship": undo the doubled consonant.
+            if suffix in ("ed", "ing", "ings") and len(base) > 3 and (
+                base[-1] == base[-2] and base[-1] not in "aeiouls"
+            ):
+                return base[:-1]
+            return base
+    return word
+
+
+def terms(text: str) -> list[str]:
+    """Index terms of ``text``, in order, stop words removed."""
+    out = []
+    for match in _WORD.finditer(fold(text)):
+        word = match.group().replace("’", "'")
+        if word in STOP_WORDS:
+            continue
+        word = word.split("'")[0] if "'" in word else word
+        out.append(stem(word))
+    return out

@@ -1,0 +1,160 @@
+"""Understand and decide: the seam of the conversation path where the assistant thinks.
+
+``Policy`` is what ``conversation.handle_message`` calls once the customer's message is
+stored. This first policy is deliberately simple and fully offline: greetings, the
+workspace's FAQ by keywords, order look-ups in the demo shop, a fallback, and a request for
+a human. The NLU engine, the knowledge base and dialogue flows replace the parts behind the
+same two methods.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from smartsupport.demo_shop import Shop, load_shop
+from smartsupport.domain import (
+    Conversation,
+    ConversationStatus,
+    Message,
+    Reply,
+    Understanding,
+)
+from smartsupport.sessions import SessionContext
+from smartsupport.workspaces import WorkspaceConfig
+
+if TYPE_CHECKING:
+    from smartsupport.services import Services
+
+HUMAN_WORDS = re.compile(
+    r"\b(agent|human|person|representative|operator|someone real|real person|staff|"
+    r"agente|humano|persona|humain|conseiller|mensch|mitarbeiter|atendente|pessoa)\b"
+)
+GREETING_WORDS = re.compile(
+    r"^(hi|hello|hey|good (morning|afternoon|evening)|hola|bonjour|salut|hallo|ol[aá]|oi)\b"
+)
+ORDER_ID = re.compile(r"\bORD-?\d{4,6}\b", re.IGNORECASE)
+
+
+@dataclass(slots=True)
+class Turn:
+    """Everything the policy may look at for one customer message."""
+
+    workspace: WorkspaceConfig
+    conversation: Conversation
+    message: Message
+    context: SessionContext
+    understanding: Understanding
+    # Publishes the next piece of a reply being generated (streamed to the widget).
+    stream: Callable[[str], Awaitable[None]]
+
+
+@dataclass(slots=True)
+class Decision:
+    replies: list[Reply] = field(default_factory=list)
+    status: ConversationStatus | None = None
+    reason: str | None = None
+    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+
+def normalize(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text).casefold()
+    return re.sub(r"\s+", " ", text).strip()
+
+
+class Policy:
+    """The first, rule-based policy."""
+
+    def __init__(self, shops: dict[str, Shop]) -> None:
+        self._shops = shops
+
+    async def understand(
+        self, workspace: WorkspaceConfig, text: str, context: SessionContext
+    ) -> Understanding:
+        norm = normalize(text)
+        intent, confidence = None, 0.0
+        if HUMAN_WORDS.search(norm):
+            intent, confidence = "human_agent", 1.0
+        elif GREETING_WORDS.search(norm):
+            intent, confidence = "greeting", 1.0
+        elif ORDER_ID.search(text) or "order" in norm:
+            intent, confidence = "order_status", 0.8
+        elif _faq_match(workspace, norm) is not None:
+            intent, confidence = "faq", 0.7
+        return Understanding(
+            language=workspace.default_locale,
+            intent=intent,
+            confidence=confidence,
+            out_of_scope=intent is None,
+            source="keyword",
+        )
+
+    async def decide(self, turn: Turn) -> Decision:
+        status = turn.conversation.status
+        if status is ConversationStatus.WITH_AGENT:
+            return Decision()  # a person holds the conversation: the bot stays silent
+        intent = turn.understanding.intent
+        workspace = turn.workspace
+        if intent == "human_agent":
+            if status is ConversationStatus.WAITING:
+                return Decision([Reply("You're in the queue; a member of our team will reply here.")])
+            return Decision(
+                [Reply(workspace.handoff_message)],
+                status=ConversationStatus.WAITING,
+                reason="customer asked for a human",
+            )
+        if status is ConversationStatus.RESOLVED:
+            status_change: ConversationStatus | None = ConversationStatus.BOT
+        else:
+            status_change = None
+        reply = self._answer(turn)
+        if reply is None:
+            turn.context.counters["fallbacks"] = turn.context.counters.get("fallbacks", 0) + 1
+            offer = ["Talk to a person"] if turn.context.counters["fallbacks"] >= 2 else []
+            return Decision(
+                [Reply(workspace.fallback, quick_replies=offer, meta={"step": "fallback"})],
+                status=status_change,
+            )
+        turn.context.counters["fallbacks"] = 0
+        return Decision([reply], status=status_change)
+
+    def _answer(self, turn: Turn) -> Reply | None:
+        workspace, text = turn.workspace, turn.message.text
+        intent = turn.understanding.intent
+        if intent == "greeting":
+            return Reply(workspace.greeting, quick_replies=workspace.quick_replies)
+        shop = self._shops.get(workspace.id)
+        if intent == "order_status" and shop is not None:
+            match = ORDER_ID.search(text)
+            if match is None:
+                return Reply("Sure, what is your order number? It looks like ORD-10234.")
+            return Reply(shop.describe_order(match.group(0)), meta={"step": "shop"})
+        faq = _faq_match(workspace, normalize(text))
+        if faq is not None:
+            return Reply(faq, meta={"step": "faq"})
+        return None
+
+    async def close(self) -> None:
+        return None
+
+
+def _faq_match(workspace: WorkspaceConfig, norm: str) -> str | None:
+    words = set(re.findall(r"\w+", norm))
+    best, best_hits = None, 0
+    for entry in workspace.faq:
+        hits = sum(1 for k in entry.keywords if k.casefold() in words)
+        if hits > best_hits:
+            best, best_hits = entry.answer, hits
+    return best
+
+
+async def build_policy(services: Services) -> Policy:
+    shops = {}
+    for workspace in services.workspaces.values():
+        shop_file = (workspace.model_extra or {}).get("shop_file")
+        if shop_file and workspace.source_dir is not None:
+            shops[workspace.id] = load_shop(workspace.source_dir / shop_file)
+    return Policy(shops)

@@ -1,0 +1,96 @@
+"""Conversation context: the short-lived dialogue state kept between two turns.
+
+It lives in the backplane (memory or Redis) under ``session:<conversation id>`` and expires
+after ``session_ttl_seconds`` without a save. Losing it is safe: the conversation and its
+messages are in the database; only the dialogue position (slots, active flow, counters)
+starts over. Stored as JSON; keys written by a newer version are ignored, not fatal.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime
+from typing import Any
+
+from smartsupport.backplane.base import Backplane
+from smartsupport.domain import utcnow
+
+log = logging.getLogger(__name__)
+
+KEY_PREFIX = "session:"
+MAX_INTENTS = 10
+
+
+@dataclass
+class SessionContext:
+    """Where one conversation stands. Plain data; the caller saves it after each turn."""
+
+    conversation_id: str
+    state: str = "start"
+    slots: dict[str, Any] = field(default_factory=dict)
+    last_intents: list[str] = field(default_factory=list)  # most recent last, bounded
+    counters: dict[str, int] = field(default_factory=dict)  # e.g. fallbacks, repeats
+    data: dict[str, Any] = field(default_factory=dict)  # per-feature state (active flow...)
+    updated_at: datetime = field(default_factory=utcnow)
+
+    def remember_intent(self, intent: str) -> None:
+        self.last_intents.append(intent)
+        del self.last_intents[:-MAX_INTENTS]
+
+    def bump(self, counter: str, by: int = 1) -> int:
+        """Add ``by`` to ``counter`` and return the new value."""
+        self.counters[counter] = self.counters.get(counter, 0) + by
+        return self.counters[counter]
+
+    def reset(self, counter: str) -> None:
+        self.counters.pop(counter, None)
+
+    def to_json(self) -> bytes:
+        doc = asdict(self)
+        doc["updated_at"] = self.updated_at.isoformat()
+        return json.dumps(doc, separators=(",", ":")).encode()
+
+    @classmethod
+    def from_json(cls, raw: bytes | str) -> SessionContext:
+        doc = json.loads(raw)
+        known = {f.name for f in fields(cls)}
+        doc = {k: v for k, v in doc.items() if k in known}  # newer versions may add keys
+        if "updated_at" in doc:
+            doc["updated_at"] = datetime.fromisoformat(doc["updated_at"])
+        ctx = cls(**doc)
+        del ctx.last_intents[:-MAX_INTENTS]
+        return ctx
+
+
+class SessionStore:
+    """Loads and saves SessionContext in a backplane, with an idle TTL."""
+
+    def __init__(self, backplane: Backplane, ttl_seconds: float = 24 * 3600) -> None:
+        self.backplane = backplane
+        self.ttl_seconds = ttl_seconds
+
+    async def load(self, conversation_id: str) -> SessionContext:
+        """The saved context, or a fresh one when it is missing, expired or unreadable."""
+        raw = await self.backplane.get(KEY_PREFIX + conversation_id)
+        if raw is None:
+            return SessionContext(conversation_id)
+        try:
+            ctx = SessionContext.from_json(raw)
+        except (ValueError, TypeError, KeyError) as exc:
+            # Starting the dialogue over beats failing every turn of this conversation.
+            log.warning("discarding unreadable context of %s: %s", conversation_id, exc)
+            return SessionContext(conversation_id)
+        ctx.conversation_id = conversation_id
+        return ctx
+
+    async def save(self, ctx: SessionContext) -> None:
+        """Store ``ctx`` (stamping ``updated_at``); it expires after the TTL without a save."""
+        ctx.updated_at = utcnow()
+        await self.backplane.set(
+            KEY_PREFIX + ctx.conversation_id, ctx.to_json(), ttl_seconds=self.ttl_seconds
+        )
+
+    async def delete(self, conversation_id: str) -> None:
+        await self.backplane.delete(KEY_PREFIX + conversation_id)

@@ -1,0 +1,169 @@
+"""One typed settings object, read from ``SMARTSUPPORT_*`` environment variables and an
+optional TOML config file. Every setting is documented in README.md (a test checks that).
+
+Precedence, highest first: explicit keyword arguments, environment variables, the config file
+(``SMARTSUPPORT_CONFIG_FILE`` or ``--config``), defaults.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from smartsupport.errors import ConfigurationError
+
+DATABASE_SCHEMES = ("sqlite", "postgresql", "postgres")
+REDIS_SCHEMES = ("redis", "rediss", "memory")
+
+
+class Settings(BaseSettings):
+    """Everything smartsupport can be told. Build it once and pass it to ``create_app``."""
+
+    model_config = SettingsConfigDict(env_prefix="SMARTSUPPORT_", extra="forbid")
+
+    data_dir: Path = Field(
+        default_factory=lambda: Path(platformdirs.user_data_dir("smartsupport")),
+        description="Where the SQLite database, the secret key and trained models live.",
+    )
+    database_url: str = Field(
+        default="",
+        description="sqlite:///path/file.db (default: smartsupport.db in the data directory) "
+        "or postgresql://user:pass@host:5432/db.",
+    )
+    redis_url: str = Field(
+        default="",
+        description="Unset: sessions, locks, rate limits and fan-out stay in this process. "
+        "redis://host:6379/0: Redis backs them, so several server processes can share work.",
+    )
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="Signs visitor tokens. Unset: a random key is created once in the data "
+        "directory. Set it explicitly when several servers share one database.",
+    )
+    config_file: Path | None = Field(default=None, description="Optional TOML file of settings.")
+    workspaces_dir: Path | None = Field(
+        default=None,
+        description="A directory of workspace YAML files to load at start-up.",
+    )
+    demo: bool = Field(default=True, description="Load the bundled demo workspace and shop.")
+    public_url: str = Field(
+        default="",
+        description="The externally visible base URL (for links in answers and notifications).",
+    )
+    max_message_chars: int = Field(
+        default=4000, ge=1, le=100_000, description="Longest accepted customer message."
+    )
+    session_ttl_seconds: int = Field(
+        default=24 * 3600, ge=1, description="How long idle conversation context is kept."
+    )
+    rate_limit_per_minute: int = Field(
+        default=60, ge=1, description="Messages one visitor may send per minute."
+    )
+    conversation_rate_limit_per_minute: int = Field(
+        default=30, ge=1, description="Conversations one client address may start per minute."
+    )
+    log_level: str = Field(default="info", description="debug, info, warning or error.")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _TomlFileSource(settings_cls))
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, url: str) -> str:
+        if url and url.split(":", 1)[0].split("+", 1)[0] not in DATABASE_SCHEMES:
+            raise ValueError(
+                f"unknown database URL {url!r}: use sqlite:///path/to/file.db or "
+                "postgresql://user:password@host:5432/dbname"
+            )
+        return url
+
+    @field_validator("redis_url")
+    @classmethod
+    def _known_redis(cls, url: str) -> str:
+        if url and url.split(":", 1)[0] not in REDIS_SCHEMES:
+            raise ValueError(
+                f"unknown Redis URL {url!r}: use redis://host:6379/0 (or rediss:// for TLS), "
+                "or leave SMARTSUPPORT_REDIS_URL unset to keep state in this process"
+            )
+        return url
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, level: str) -> str:
+        if level.lower() not in ("debug", "info", "warning", "error"):
+            raise ValueError("log_level must be debug, info, warning or error")
+        return level.lower()
+
+    @model_validator(mode="after")
+    def _defaults_from_data_dir(self) -> Settings:
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.data_dir / 'smartsupport.db'}"
+        return self
+
+    @property
+    def uses_redis(self) -> bool:
+        return bool(self.redis_url) and not self.redis_url.startswith("memory")
+
+    def resolved_secret_key(self) -> bytes:
+        """The signing key: the configured one, or one created once in the data directory."""
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value().encode()
+        path = self.data_dir / "secret_key"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(os.urandom(32).hex())
+        return path.read_text().strip().encode()
+
+
+class _TomlFileSource(PydanticBaseSettingsSource):
+    """Reads the optional TOML config file named by SMARTSUPPORT_CONFIG_FILE."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        path = os.environ.get("SMARTSUPPORT_CONFIG_FILE")
+        if not path:
+            return {}
+        try:
+            with open(path, "rb") as f:
+                data = tomllib.load(f)
+        except FileNotFoundError:
+            raise ConfigurationError(
+                f"config file {path} does not exist: fix SMARTSUPPORT_CONFIG_FILE"
+            ) from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigurationError(f"config file {path} is not valid TOML: {exc}") from exc
+        section = data.get("smartsupport", data)
+        return {str(k).replace("-", "_"): v for k, v in section.items()}
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build Settings, turning validation errors into one ConfigurationError that names the fix."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            name = ".".join(str(p) for p in err["loc"]) or "settings"
+            env = f"SMARTSUPPORT_{name.upper()}"
+            problems.append(f"{env}: {err['msg']}")
+        raise ConfigurationError("invalid settings:\n  " + "\n  ".join(problems)) from exc

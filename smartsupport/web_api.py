@@ -1,0 +1,182 @@
+"""The web channel's REST API: start a conversation, post and read messages."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from smartsupport.conversation import handle_message, start_conversation
+from smartsupport.domain import IncomingMessage
+from smartsupport.errors import NotFound, RateLimited
+from smartsupport.services import Services
+from smartsupport.tokens import bearer, issue_token, verify_token
+from smartsupport.wire import message_json
+
+router = APIRouter(prefix="/api/v1", tags=["web channel"])
+
+
+class CustomerIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    external_id: str | None = Field(default=None, max_length=200)
+    name: str | None = Field(default=None, max_length=200)
+    email: str | None = Field(default=None, max_length=320)
+    locale: str | None = Field(default=None, max_length=35)
+    segment: str | None = Field(default=None, max_length=64)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class ConversationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    workspace: str = Field(min_length=1, max_length=64)
+    customer: CustomerIn | None = None
+    locale: str | None = Field(default=None, max_length=35)
+
+
+class MessageOut(BaseModel):
+    id: str
+    conversation_id: str
+    seq: int
+    author: str
+    text: str
+    client_id: str | None
+    reply_to: str | None
+    created_at: str
+    quick_replies: list[str]
+    citations: list[dict[str, Any]]
+
+
+class ConversationOut(BaseModel):
+    id: str
+    token: str
+    status: str
+    messages: list[MessageOut]
+
+
+class MessageIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(min_length=1, description="Plain text; never interpreted as HTML.")
+    client_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="Client-generated id: a retry with the same id is stored once.",
+    )
+
+
+class TurnOut(BaseModel):
+    message: MessageOut
+    replies: list[MessageOut]
+    status: str
+
+
+class MessagesOut(BaseModel):
+    messages: list[MessageOut]
+    status: str
+
+
+class ConversationStateOut(BaseModel):
+    id: str
+    workspace: str
+    status: str
+    last_seq: int
+
+
+def services_of(request: Request) -> Services:
+    return request.app.state.services
+
+
+async def authorized_conversation(services: Services, conversation_id: str, token: str | None):
+    verify_token(services.secret_key, token, conversation_id)
+    conversation = await services.store.get_conversation(conversation_id)
+    if conversation is None:
+        raise NotFound(f"unknown conversation {conversation_id!r}")
+    return conversation
+
+
+@router.post("/conversations", status_code=201, response_model=ConversationOut)
+async def create_conversation(body: ConversationIn, request: Request) -> dict[str, Any]:
+    """Start a conversation for a visitor; the returned token authorises only this one."""
+    services = services_of(request)
+    client = request.client.host if request.client else "unknown"
+    wait = await services.backplane.hit(
+        f"rate:start:{client}", services.settings.conversation_rate_limit_per_minute, 60
+    )
+    if wait:
+        raise RateLimited("too many new conversations from this address", retry_after=wait)
+    conversation, messages = await start_conversation(
+        services,
+        body.workspace,
+        customer=body.customer.model_dump() if body.customer else None,
+        locale=body.locale,
+    )
+    return {
+        "id": conversation.id,
+        "token": issue_token(services.secret_key, conversation.id),
+        "status": conversation.status.value,
+        "messages": [message_json(m) for m in messages],
+    }
+
+
+@router.post(
+    "/conversations/{conversation_id}/messages", status_code=201, response_model=TurnOut
+)
+async def post_message(
+    conversation_id: str,
+    body: MessageIn,
+    request: Request,
+    response: Response,
+    authorization: Annotated[str | None, Header()] = None,
+) -> dict[str, Any]:
+    """Send the customer's message; the response holds it and the bot's replies."""
+    services = services_of(request)
+    token = bearer(authorization)
+    await authorized_conversation(services, conversation_id, token)
+    wait = await services.backplane.hit(
+        f"rate:msg:{conversation_id}", services.settings.rate_limit_per_minute, 60
+    )
+    if wait:
+        raise RateLimited("too many messages; slow down", retry_after=wait)
+    result = await handle_message(
+        services,
+        IncomingMessage(conversation_id=conversation_id, text=body.text, client_id=body.client_id),
+    )
+    if result.duplicate:
+        response.headers["Idempotent-Replay"] = "true"
+    return {
+        "message": message_json(result.message),
+        "replies": [message_json(m) for m in result.replies],
+        "status": result.conversation.status.value,
+    }
+
+
+@router.get("/conversations/{conversation_id}/messages", response_model=MessagesOut)
+async def list_messages(
+    conversation_id: str,
+    request: Request,
+    after: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 500,
+    authorization: Annotated[str | None, Header()] = None,
+) -> dict[str, Any]:
+    """Messages with a sequence number above ``after``, in order."""
+    services = services_of(request)
+    conversation = await authorized_conversation(services, conversation_id, bearer(authorization))
+    messages = await services.store.list_messages(conversation_id, after=after, limit=limit)
+    return {"messages": [message_json(m) for m in messages], "status": conversation.status.value}
+
+
+@router.get("/conversations/{conversation_id}", response_model=ConversationStateOut)
+async def get_conversation(
+    conversation_id: str,
+    request: Request,
+    authorization: Annotated[str | None, Header()] = None,
+) -> dict[str, Any]:
+    services = services_of(request)
+    conversation = await authorized_conversation(services, conversation_id, bearer(authorization))
+    return {
+        "id": conversation.id,
+        "workspace": conversation.workspace_id,
+        "status": conversation.status.value,
+        "last_seq": conversation.last_seq,
+    }

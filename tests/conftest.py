@@ -1,0 +1,72 @@
+"""Shared fixtures. PostgreSQL and Redis are real servers: the test command (scripts/test)
+makes sure they run and exports their URLs. A test that needs one and cannot reach it fails
+loudly; nothing here skips."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+
+POSTGRES_URL = os.environ.get(
+    "SMARTSUPPORT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+REDIS_URL = os.environ.get("SMARTSUPPORT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+@pytest.fixture
+async def postgres_url() -> AsyncIterator[str]:
+    """A URL to a fresh, empty schema in the test PostgreSQL database, dropped afterwards.
+
+    The schema is selected with asyncpg's ``search_path`` server setting in the query string,
+    so concurrent test runs on one server never see each other's tables."""
+    import asyncpg
+
+    schema = "t_" + uuid.uuid4().hex[:12]
+    try:
+        conn = await asyncpg.connect(POSTGRES_URL, timeout=5)
+    except Exception as exc:  # noqa: BLE001 - any failure here must stop the test loudly
+        pytest.fail(
+            f"PostgreSQL is required for this test but {POSTGRES_URL} is unreachable ({exc}). "
+            "Run the suite with scripts/test, which starts one."
+        )
+    try:
+        await conn.execute(f'CREATE SCHEMA "{schema}"')
+        sep = "&" if "?" in POSTGRES_URL else "?"
+        yield f"{POSTGRES_URL}{sep}search_path={schema}"
+    finally:
+        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        await conn.close()
+
+
+@pytest.fixture
+async def redis_url() -> AsyncIterator[str]:
+    """A URL to the test Redis with a unique key prefix, so concurrent runs never collide;
+    the prefix's keys are deleted afterwards."""
+    import redis.asyncio as aioredis
+
+    client = aioredis.from_url(REDIS_URL)
+    try:
+        await client.ping()
+    except Exception as exc:  # noqa: BLE001
+        await client.aclose()
+        pytest.fail(
+            f"Redis is required for this test but {REDIS_URL} is unreachable ({exc}). "
+            "Run the suite with scripts/test, which starts one."
+        )
+    prefix = "t" + uuid.uuid4().hex[:12] + ":"
+    sep = "&" if "?" in REDIS_URL else "?"
+    try:
+        yield f"{REDIS_URL}{sep}prefix={prefix}"
+    finally:
+        keys = [k async for k in client.scan_iter(match=prefix + "*")]
+        if keys:
+            await client.delete(*keys)
+        await client.aclose()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path) -> str:
+    return f"sqlite:///{tmp_path / 'test.db'}"

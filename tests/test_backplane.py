@@ -1,0 +1,402 @@
+"""One contract suite for every backplane: the in-process one and real Redis.
+
+``peer`` is a second handle on the same shared state: the same object for memory (one
+process), a second RedisBackplane on the same Redis and prefix (a second server process).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+import redis.asyncio as aioredis
+
+from smartsupport.backplane import open_backplane
+from smartsupport.backplane.base import Backplane, Subscription
+from smartsupport.backplane.memory import MemoryBackplane
+from smartsupport.backplane.redis import RedisBackplane, split_prefix
+from smartsupport.errors import BackendError, BackendUnavailable, ConfigurationError
+
+
+@pytest.fixture(params=["memory", "redis"])
+def backplane_url(request: pytest.FixtureRequest) -> str:
+    if request.param == "memory":
+        return "memory://"
+    return request.getfixturevalue("redis_url")
+
+
+@pytest.fixture
+async def bp(backplane_url: str) -> AsyncIterator[Backplane]:
+    backplane = open_backplane(backplane_url)
+    await backplane.connect()
+    yield backplane
+    await backplane.close()
+
+
+@pytest.fixture
+async def peer(bp: Backplane, backplane_url: str) -> AsyncIterator[Backplane]:
+    if isinstance(bp, MemoryBackplane):
+        yield bp
+        return
+    other = open_backplane(backplane_url)
+    await other.connect()
+    yield other
+    await other.close()
+
+
+def build(url: str, **options: int) -> Backplane:
+    if url.startswith("memory"):
+        return MemoryBackplane(url, **options)
+    return RedisBackplane(url, **options)
+
+
+async def receive(sub: Subscription, count: int, timeout: float = 5.0) -> list[dict]:
+    got: list[dict] = []
+    async with asyncio.timeout(timeout):
+        async for message in sub:
+            got.append(message)
+            if len(got) == count:
+                break
+    return got
+
+
+async def nothing_arrives(sub: Subscription, wait: float = 0.2) -> bool:
+    try:
+        await receive(sub, 1, timeout=wait)
+    except TimeoutError:
+        return True
+    return False
+
+
+# -- choosing a backend ----------------------------------------------------------------
+def test_open_backplane_picks_the_backend_from_the_url_without_connecting() -> None:
+    assert isinstance(open_backplane(""), MemoryBackplane)
+    assert isinstance(open_backplane("memory://"), MemoryBackplane)
+    # Port 1 has no server: building must not touch the network.
+    remote = open_backplane("rediss://127.0.0.1:1/0?prefix=x:")
+    assert isinstance(remote, RedisBackplane)
+    assert remote.prefix == "x:"
+
+
+def test_unknown_scheme_names_the_known_ones() -> None:
+    with pytest.raises(ConfigurationError, match=r"memory://, redis://, rediss://"):
+        open_backplane("mongodb://localhost/")
+
+
+def test_missing_redis_package_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "redis.asyncio", None)
+    with pytest.raises(ConfigurationError, match=r"smartsupport\[redis\]"):
+        open_backplane("redis://127.0.0.1:6379/0")
+
+
+def test_prefix_is_stripped_before_redis_sees_the_url() -> None:
+    assert split_prefix("redis://h:6379/0?prefix=a:&ssl_cert_reqs=none") == (
+        "redis://h:6379/0?ssl_cert_reqs=none",
+        "a:",
+    )
+    assert split_prefix("redis://h/0") == ("redis://h/0", "smartsupport:")
+
+
+async def test_unreachable_redis_raises_backend_unavailable() -> None:
+    backplane = open_backplane("redis://127.0.0.1:1/0")
+    started = time.monotonic()
+    with pytest.raises(BackendUnavailable, match="127.0.0.1:1"):
+        await backplane.connect()
+    assert time.monotonic() - started < 5
+    with pytest.raises(BackendUnavailable):
+        await backplane.ping()
+    await backplane.close()
+    await backplane.close()  # safe twice
+
+
+# -- key-value -------------------------------------------------------------------------
+async def test_get_returns_the_stored_value_and_none_when_missing(bp: Backplane) -> None:
+    assert await bp.get("k") is None
+    await bp.set("k", b"\x00one")
+    assert await bp.get("k") == b"\x00one"
+    await bp.set("k", b"two")
+    assert await bp.get("k") == b"two"
+    await bp.ping()
+
+
+async def test_values_expire_after_their_ttl(bp: Backplane, peer: Backplane) -> None:
+    await bp.set("short", b"v", ttl_seconds=0.2)
+    await bp.set("forever", b"v")
+    assert await peer.get("short") == b"v"
+    await asyncio.sleep(0.35)
+    assert await peer.get("short") is None
+    assert await peer.get("forever") == b"v"
+
+
+async def test_setting_without_ttl_clears_an_earlier_ttl(bp: Backplane) -> None:
+    await bp.set("k", b"a", ttl_seconds=0.1)
+    await bp.set("k", b"b")
+    await asyncio.sleep(0.2)
+    assert await bp.get("k") == b"b"
+
+
+async def test_delete_removes_the_key(bp: Backplane, peer: Backplane) -> None:
+    await bp.set("k", b"v")
+    await peer.delete("k")
+    assert await bp.get("k") is None
+    await bp.delete("never-set")
+
+
+# -- locks -----------------------------------------------------------------------------
+async def test_lock_admits_one_holder_at_a_time(bp: Backplane, peer: Backplane) -> None:
+    inside = 0
+    most = 0
+    counter = 0
+
+    async def turn(backplane: Backplane) -> None:
+        nonlocal inside, most, counter
+        async with backplane.lock("conversation-1", timeout=20):
+            inside += 1
+            most = max(most, inside)
+            seen = counter
+            await asyncio.sleep(0.001)
+            counter = seen + 1
+            inside -= 1
+
+    await asyncio.gather(*(turn(bp if i % 2 else peer) for i in range(40)))
+    assert most == 1
+    assert counter == 40
+
+
+async def test_locks_on_different_keys_do_not_wait_for_each_other(bp: Backplane) -> None:
+    async with bp.lock("a"):
+        async with asyncio.timeout(1):
+            async with bp.lock("b", timeout=0.5):
+                pass
+
+
+async def test_lock_timeout_raises_backend_error(bp: Backplane, peer: Backplane) -> None:
+    async with bp.lock("busy"):
+        started = time.monotonic()
+        with pytest.raises(BackendError, match="busy"):
+            async with peer.lock("busy", timeout=0.2):
+                pytest.fail("entered a held lock")
+        assert 0.2 <= time.monotonic() - started < 2
+    async with peer.lock("busy", timeout=0.5):  # free again after release
+        pass
+
+
+async def test_lease_expiry_frees_a_crashed_holders_lock(bp: Backplane, peer: Backplane) -> None:
+    crashed = bp.lock("k", lease=0.3)
+    await crashed.__aenter__()  # a holder that dies without releasing
+    started = time.monotonic()
+    async with peer.lock("k", timeout=5, lease=10):
+        assert time.monotonic() - started >= 0.25
+        # The late holder waking up must not release the lock it no longer owns.
+        await crashed.__aexit__(None, None, None)
+        with pytest.raises(BackendError):
+            async with bp.lock("k", timeout=0.1):
+                pass
+
+
+async def test_lock_is_released_when_the_body_raises(bp: Backplane) -> None:
+    with pytest.raises(ValueError):
+        async with bp.lock("k"):
+            raise ValueError("boom")
+    async with bp.lock("k", timeout=0.2):
+        pass
+
+
+async def test_memory_locks_leave_nothing_behind() -> None:
+    backplane = MemoryBackplane()
+    for i in range(1000):
+        async with backplane.lock(f"conversation-{i}"):
+            pass
+    assert backplane._locks == {}
+
+
+# -- rate limits -----------------------------------------------------------------------
+async def test_rate_limit_allows_exactly_limit_hits(bp: Backplane, peer: Backplane) -> None:
+    # A long window, so the few milliseconds of this test never straddle a window boundary.
+    results = [await (bp if i % 2 else peer).hit("visitor", 5, 3600) for i in range(7)]
+    assert results[:5] == [0, 0, 0, 0, 0]
+    assert all(0 < r <= 3600 for r in results[5:])
+    assert await bp.hit("someone-else", 5, 3600) == 0
+
+
+async def test_rate_limit_resets_after_the_window(bp: Backplane) -> None:
+    retry_after = 0.0
+    for _ in range(10):
+        retry_after = await bp.hit("visitor", 3, 0.3)
+        if retry_after:
+            break
+    assert 0 < retry_after <= 0.3
+    await asyncio.sleep(retry_after + 0.02)
+    assert await bp.hit("visitor", 3, 0.3) == 0
+
+
+# -- publish / subscribe ---------------------------------------------------------------
+async def test_publish_reaches_every_subscriber_in_order(bp: Backplane, peer: Backplane) -> None:
+    first = await bp.subscribe("room-a")
+    second = await peer.subscribe("room-a")
+    other = await bp.subscribe("room-b")
+    for i in range(30):
+        await peer.publish("room-a", {"n": i, "text": "héllo"})
+    await bp.publish("room-b", {"n": "b"})
+    expected = [{"n": i, "text": "héllo"} for i in range(30)]
+    assert await receive(first, 30) == expected
+    assert await receive(second, 30) == expected
+    assert await receive(other, 1) == [{"n": "b"}]
+    assert await nothing_arrives(other)
+    for sub in (first, second, other):
+        await sub.close()
+
+
+async def test_subscribe_then_publish_misses_nothing(bp: Backplane, peer: Backplane) -> None:
+    for i in range(25):
+        sub = await bp.subscribe(f"fresh-{i}")
+        await peer.publish(f"fresh-{i}", {"i": i})
+        assert await receive(sub, 1) == [{"i": i}]
+        await sub.close()
+
+
+async def test_resubscribing_right_after_closing_still_receives(bp: Backplane) -> None:
+    for i in range(20):
+        sub = await bp.subscribe("churn")
+        await sub.close()
+        sub = await bp.subscribe("churn")
+        await bp.publish("churn", {"i": i})
+        assert await receive(sub, 1) == [{"i": i}]
+        await sub.close()
+
+
+async def test_closing_a_subscription_ends_iteration(bp: Backplane) -> None:
+    sub = await bp.subscribe("room")
+    staying = await bp.subscribe("room")
+    got: list[dict] = []
+
+    async def consume() -> None:
+        async for message in sub:
+            got.append(message)
+
+    task = asyncio.create_task(consume())
+    await bp.publish("room", {"n": 1})
+    await asyncio.sleep(0.1)
+    await sub.close()
+    await asyncio.wait_for(task, 2)
+    assert got == [{"n": 1}]
+    await bp.publish("room", {"n": 2})  # the other subscriber is unaffected
+    assert await receive(staying, 2) == [{"n": 1}, {"n": 2}]
+    await sub.close()  # safe twice
+
+
+async def test_closing_the_backplane_ends_every_subscription(backplane_url: str) -> None:
+    backplane = open_backplane(backplane_url)
+    await backplane.connect()
+    subs = [await backplane.subscribe(f"room-{i % 2}") for i in range(4)]
+    await backplane.close()
+    for sub in subs:
+        assert await receive(sub, 1, timeout=2) == []
+    await backplane.close()
+
+
+async def test_slow_subscriber_is_dropped_without_hurting_others(backplane_url: str) -> None:
+    backplane = build(backplane_url, max_queued=5)
+    await backplane.connect()
+    try:
+        slow = await backplane.subscribe("room")
+        fast = await backplane.subscribe("room")
+        for i in range(20):
+            await backplane.publish("room", {"i": i})
+            assert await receive(fast, 1) == [{"i": i}]
+        got = []
+        with pytest.raises(BackendError, match="fell 5 messages behind"):
+            async with asyncio.timeout(2):
+                async for message in slow:
+                    got.append(message)
+        assert got == [{"i": i} for i in range(5)]
+    finally:
+        await backplane.close()
+
+
+# -- Redis only: one connection, reconnection, prefixes ----------------------------------
+async def pubsub_client(redis_url: str, name: str) -> dict:
+    raw = aioredis.from_url(split_prefix(redis_url)[0])
+    try:
+        clients = [c for c in await raw.client_list() if c.get("name") == name]
+    finally:
+        await raw.aclose()
+    subscribed = [c for c in clients if int(c.get("sub", 0)) > 0 or c.get("cmd") == "subscribe"]
+    assert len(subscribed) == 1, clients
+    return subscribed[0]
+
+
+async def test_redis_multiplexes_all_subscriptions_on_one_connection(redis_url: str) -> None:
+    backplane = RedisBackplane(redis_url)
+    await backplane.connect()
+    try:
+        subs = await asyncio.gather(*(backplane.subscribe(f"room-{i % 50}") for i in range(300)))
+        info = await pubsub_client(redis_url, backplane.client_name)
+        assert int(info["sub"]) == 50
+        await backplane.publish("room-7", {"hi": 1})
+        for sub in subs[7::50]:
+            assert await receive(sub, 1) == [{"hi": 1}]
+        for sub in subs[:-1]:
+            await sub.close()
+        assert int((await pubsub_client(redis_url, backplane.client_name))["sub"]) == 1
+    finally:
+        await backplane.close()
+
+
+async def test_redis_pubsub_resubscribes_after_the_connection_drops(redis_url: str) -> None:
+    listener = RedisBackplane(redis_url)
+    sender = RedisBackplane(redis_url)
+    await listener.connect()
+    await sender.connect()
+    raw = aioredis.from_url(split_prefix(redis_url)[0])
+    try:
+        sub = await listener.subscribe("room")
+        victim = await pubsub_client(redis_url, listener.client_name)
+        await raw.client_kill_filter(_id=victim["id"])
+        async with asyncio.timeout(10):
+            while await raw.publish(listener.prefix + "ch:room", '{"probe": true}') == 0:
+                await asyncio.sleep(0.02)
+        await sender.publish("room", {"after": "reconnect"})
+        async with asyncio.timeout(5):
+            async for message in sub:
+                if message == {"after": "reconnect"}:
+                    break
+                assert message == {"probe": True}
+    finally:
+        await raw.aclose()
+        await listener.close()
+        await sender.close()
+
+
+async def test_redis_prefixes_isolate_instances(redis_url: str) -> None:
+    other_prefix = "t" + uuid.uuid4().hex[:12] + ":"
+    other_url = split_prefix(redis_url)[0] + "?prefix=" + other_prefix
+    mine, theirs = RedisBackplane(redis_url), RedisBackplane(other_url)
+    await mine.connect()
+    await theirs.connect()
+    try:
+        await mine.set("k", b"mine", ttl_seconds=30)
+        await theirs.set("k", b"theirs", ttl_seconds=30)
+        assert await mine.get("k") == b"mine"
+        assert await theirs.get("k") == b"theirs"
+        async with mine.lock("k"):
+            async with theirs.lock("k", timeout=0.2):
+                pass
+        assert await mine.hit("r", 1, 3600) == 0
+        assert await theirs.hit("r", 1, 3600) == 0
+        sub = await theirs.subscribe("room")
+        await mine.publish("room", {"leak": True})
+        assert await nothing_arrives(sub)
+        raw = aioredis.from_url(split_prefix(redis_url)[0])
+        try:
+            assert await raw.get(mine.prefix + "kv:k") == b"mine"
+            await raw.delete(other_prefix + "kv:k", *await raw.keys(other_prefix + "*"))
+        finally:
+            await raw.aclose()
+    finally:
+        await mine.close()
+        await theirs.close()
