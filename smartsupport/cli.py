@@ -107,8 +107,8 @@ async def _check(settings: Settings) -> int:
     from smartsupport.workspaces import discover_workspaces
 
     print(f"data directory: {settings.data_dir}")
-    print(f"database:       {redact_url(settings.database_url)}")
-    print(f"backplane:      {redact_url(settings.redis_url) if settings.uses_redis else 'in-process'}")
+    print(f"database URL:   {redact_url(settings.database_url)}")
+    print(f"backplane URL:  {redact_url(settings.redis_url) if settings.uses_redis else 'in-process'}")
     workspaces = discover_workspaces(settings.workspaces_dir, demo=settings.demo)
     print(f"workspaces:     {', '.join(w.id for w in workspaces) or 'none'}")
     store = open_store(settings.database_url)
@@ -116,9 +116,11 @@ async def _check(settings: Settings) -> int:
     ok = True
     try:
         await store.connect()
-        await backplane.connect()
         await store.ping()
+        print("database:       ok")
+        await backplane.connect()
         await backplane.ping()
+        print("backplane:      ok")
         version = await store.schema_version()
         pending = await store.pending_migrations()
         note = f" (pending {pending}: run 'smartsupport migrate')" if pending else ""

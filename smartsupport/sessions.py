@@ -55,11 +55,21 @@ class SessionContext:
     @classmethod
     def from_json(cls, raw: bytes | str) -> SessionContext:
         doc = json.loads(raw)
+        if not isinstance(doc, dict):
+            raise TypeError("a session context must be a JSON object")
         known = {f.name for f in fields(cls)}
         doc = {k: v for k, v in doc.items() if k in known}  # newer versions may add keys
         if "updated_at" in doc:
             doc["updated_at"] = datetime.fromisoformat(doc["updated_at"])
         ctx = cls(**doc)
+        if not (
+            isinstance(ctx.state, str)
+            and isinstance(ctx.slots, dict)
+            and isinstance(ctx.last_intents, list)
+            and isinstance(ctx.counters, dict)
+            and isinstance(ctx.data, dict)
+        ):
+            raise TypeError("a session context field has the wrong type")
         del ctx.last_intents[:-MAX_INTENTS]
         return ctx
 

@@ -17,6 +17,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from smartsupport.errors import ConfigurationError
+from smartsupport.llm.base import ProviderConfig
 
 DATABASE_SCHEMES = ("sqlite", "postgresql", "postgres")
 REDIS_SCHEMES = ("redis", "rediss", "memory")
@@ -69,6 +70,26 @@ class Settings(BaseSettings):
         default=30, ge=1, description="Conversations one client address may start per minute."
     )
     log_level: str = Field(default="info", description="debug, info, warning or error.")
+    llm_providers: list[ProviderConfig] = Field(
+        default_factory=list,
+        description="Language models, as a JSON list of objects: name, kind (openai: also "
+        "Azure OpenAI, vLLM, Ollama, llama.cpp server; or anthropic), base_url, model, "
+        "api_key, api_version (Azure only), timeout_seconds, max_retries, breaker_failures, "
+        "breaker_reset_seconds, price_per_1k_input, price_per_1k_output, redact (replace "
+        "emails, phones, cards, IBANs by placeholders before sending; default true).",
+    )
+    answer_chain: list[str] = Field(
+        default_factory=lambda: ["extractive", "handoff", "offline"],
+        description="How questions are answered, as a JSON list tried in order: llm:NAME "
+        "(a provider of SMARTSUPPORT_LLM_PROVIDERS), extractive, handoff, offline. "
+        'E.g. ["llm:primary", "llm:backup", "extractive", "handoff", "offline"].',
+    )
+    llm_max_tokens: int = Field(
+        default=300, ge=16, le=4096, description="Longest generated answer, in tokens."
+    )
+    llm_temperature: float = Field(
+        default=0.2, ge=0.0, le=2.0, description="Sampling temperature of generated answers."
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -107,6 +128,26 @@ class Settings(BaseSettings):
         if level.lower() not in ("debug", "info", "warning", "error"):
             raise ValueError("log_level must be debug, info, warning or error")
         return level.lower()
+
+    @model_validator(mode="after")
+    def _answer_chain_known(self) -> Settings:
+        names = [p.name for p in self.llm_providers]
+        if len(set(names)) != len(names):
+            raise ValueError("SMARTSUPPORT_LLM_PROVIDERS: two providers share a name")
+        for step in self.answer_chain:
+            if step in ("extractive", "handoff", "offline"):
+                continue
+            if step.startswith("llm:") and step[4:] in names:
+                continue
+            hint = (
+                f"add a provider named {step[4:]!r} to SMARTSUPPORT_LLM_PROVIDERS"
+                if step.startswith("llm:")
+                else "use llm:NAME, extractive, handoff or offline"
+            )
+            raise ValueError(f"SMARTSUPPORT_ANSWER_CHAIN: unknown step {step!r}: {hint}")
+        if len(set(self.answer_chain)) != len(self.answer_chain):
+            raise ValueError("SMARTSUPPORT_ANSWER_CHAIN: a step is listed twice")
+        return self
 
     @model_validator(mode="after")
     def _defaults_from_data_dir(self) -> Settings:
@@ -158,6 +199,7 @@ def load_settings(**overrides: Any) -> Settings:
     """Build Settings, turning validation errors into one ConfigurationError that names the fix."""
     from pydantic import ValidationError
 
+    _reject_unknown_variables()
     try:
         return Settings(**overrides)
     except ValidationError as exc:
@@ -167,3 +209,20 @@ def load_settings(**overrides: Any) -> Settings:
             env = f"SMARTSUPPORT_{name.upper()}"
             problems.append(f"{env}: {err['msg']}")
         raise ConfigurationError("invalid settings:\n  " + "\n  ".join(problems)) from exc
+
+
+def _reject_unknown_variables() -> None:
+    """A mistyped variable must not be silently ignored (the deployment would quietly run
+    on a default, e.g. a local SQLite file instead of PostgreSQL)."""
+    import difflib
+
+    known = {f"SMARTSUPPORT_{name.upper()}" for name in Settings.model_fields}
+    unknown = sorted(k for k in os.environ if k.startswith("SMARTSUPPORT_") and k not in known)
+    if unknown:
+        hints = []
+        for name in unknown:
+            close = difflib.get_close_matches(name, known, n=1)
+            hints.append(f"{name}" + (f" (did you mean {close[0]}?)" if close else ""))
+        raise ConfigurationError(
+            "unknown setting(s): " + ", ".join(hints) + ". See the settings table in README.md."
+        )

@@ -64,28 +64,39 @@ async def conversation_socket(ws: WebSocket, conversation_id: str) -> None:
         return
     subscription = await services.backplane.subscribe(conversation_channel(conversation_id))
     socket = _Socket(ws, max(after, 0))
+    forward: asyncio.Task[None] | None = None
     try:
         await socket.send(
             {"type": "ready", "status": conversation.status.value, "last_seq": conversation.last_seq}
         )
         await _catch_up(services, socket, conversation_id)
         forward = asyncio.create_task(_forward(services, socket, conversation_id, subscription))
-        receive = asyncio.create_task(_receive(services, socket, conversation_id))
-        done, pending = await asyncio.wait({forward, receive}, return_when=asyncio.FIRST_COMPLETED)
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
-        if forward in done and not receive.done():
-            # The subscription ended under us (slow consumer or backplane restart): ask the
-            # client to reconnect; it resumes from its last sequence number.
-            await ws.close(CLOSE_TRY_AGAIN)
-        for task in done:
-            if task.exception() and not isinstance(task.exception(), WebSocketDisconnect):
-                log.error("websocket task failed", exc_info=task.exception())
+        forward.add_done_callback(lambda _: _close_when_feed_ends(ws, forward))
+        await _receive(services, socket, conversation_id)
     except WebSocketDisconnect:
         pass
     finally:
-        await subscription.close()
+        if forward is not None:
+            forward.cancel()
+        # Shielded so that a cancelled handler (server shutdown) still unsubscribes.
+        await asyncio.shield(subscription.close())
+
+
+def _close_when_feed_ends(ws: WebSocket, forward: asyncio.Task[None] | None) -> None:
+    """The subscription ended under us (slow consumer, backplane restart): ask the client to
+    reconnect; it resumes from its last sequence number, so nothing is lost."""
+    if forward is None or forward.cancelled():
+        return
+    if forward.exception() is not None:
+        log.error("websocket feed failed", exc_info=forward.exception())
+    asyncio.ensure_future(_try_close(ws))
+
+
+async def _try_close(ws: WebSocket) -> None:
+    try:
+        await ws.close(CLOSE_TRY_AGAIN)
+    except Exception:  # noqa: BLE001 - the socket may already be gone; nothing to do
+        pass
 
 
 async def _catch_up(services: Services, socket: _Socket, conversation_id: str) -> None:

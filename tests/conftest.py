@@ -11,9 +11,9 @@ from collections.abc import AsyncIterator
 import pytest
 
 POSTGRES_URL = os.environ.get(
-    "SMARTSUPPORT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+    "TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
-REDIS_URL = os.environ.get("SMARTSUPPORT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 @pytest.fixture

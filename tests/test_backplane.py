@@ -11,6 +11,7 @@ import sys
 import time
 import uuid
 from collections.abc import AsyncIterator
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import redis.asyncio as aioredis
@@ -54,9 +55,9 @@ def build(url: str, **options: int) -> Backplane:
     return RedisBackplane(url, **options)
 
 
-async def receive(sub: Subscription, count: int, timeout: float = 5.0) -> list[dict]:
+async def receive(sub: Subscription, count: int, within: float = 5.0) -> list[dict]:
     got: list[dict] = []
-    async with asyncio.timeout(timeout):
+    async with asyncio.timeout(within):
         async for message in sub:
             got.append(message)
             if len(got) == count:
@@ -66,7 +67,7 @@ async def receive(sub: Subscription, count: int, timeout: float = 5.0) -> list[d
 
 async def nothing_arrives(sub: Subscription, wait: float = 0.2) -> bool:
     try:
-        await receive(sub, 1, timeout=wait)
+        await receive(sub, 1, within=wait)
     except TimeoutError:
         return True
     return False
@@ -99,6 +100,11 @@ def test_prefix_is_stripped_before_redis_sees_the_url() -> None:
         "a:",
     )
     assert split_prefix("redis://h/0") == ("redis://h/0", "smartsupport:")
+
+
+async def test_malformed_redis_options_are_a_configuration_error() -> None:
+    with pytest.raises(ConfigurationError, match="SMARTSUPPORT_REDIS_URL"):
+        await open_backplane("redis://127.0.0.1:6379/0?socket_timeout=soon").connect()
 
 
 async def test_unreachable_redis_raises_backend_unavailable() -> None:
@@ -295,7 +301,7 @@ async def test_closing_the_backplane_ends_every_subscription(backplane_url: str)
     subs = [await backplane.subscribe(f"room-{i % 2}") for i in range(4)]
     await backplane.close()
     for sub in subs:
-        assert await receive(sub, 1, timeout=2) == []
+        assert await receive(sub, 1, within=2) == []
     await backplane.close()
 
 
@@ -358,7 +364,8 @@ async def test_redis_pubsub_resubscribes_after_the_connection_drops(redis_url: s
         victim = await pubsub_client(redis_url, listener.client_name)
         await raw.client_kill_filter(_id=victim["id"])
         async with asyncio.timeout(10):
-            while await raw.publish(listener.prefix + "ch:room", '{"probe": true}') == 0:
+            # Polling the server is the point: PUBLISH counts subscribers once resubscribed.
+            while await raw.publish(listener.prefix + "ch:room", '{"probe": true}') == 0:  # noqa: ASYNC110
                 await asyncio.sleep(0.02)
         await sender.publish("room", {"after": "reconnect"})
         async with asyncio.timeout(5):
@@ -400,3 +407,83 @@ async def test_redis_prefixes_isolate_instances(redis_url: str) -> None:
     finally:
         await mine.close()
         await theirs.close()
+
+
+class Outage:
+    """A TCP proxy in front of Redis that can be cut and restored, to simulate a network
+    outage longer than redis-py's own quick retries."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.target = (host, port)
+        self.port = 0
+        self._server: asyncio.Server | None = None
+        self._writers: list[asyncio.StreamWriter] = []
+        self._pipes: set[asyncio.Task[None]] = set()
+
+    async def up(self) -> None:
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def down(self) -> None:
+        assert self._server is not None
+        self._server.close()
+        await self._server.wait_closed()
+        for writer in self._writers:
+            writer.close()
+        self._writers.clear()
+        for pipe in self._pipes:
+            pipe.cancel()
+        await asyncio.gather(*self._pipes, return_exceptions=True)
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection(*self.target)
+        self._writers += [writer, up_writer]
+        for source, sink in ((reader, up_writer), (up_reader, writer)):
+            pipe = asyncio.create_task(self._pipe(source, sink))
+            self._pipes.add(pipe)
+            pipe.add_done_callback(self._pipes.discard)
+
+    @staticmethod
+    async def _pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+        try:
+            while data := await source.read(65536):
+                sink.write(data)
+                await sink.drain()
+        except OSError:
+            pass
+        finally:
+            sink.close()
+
+
+async def test_redis_pubsub_survives_a_long_outage(redis_url: str) -> None:
+    parts = urlsplit(redis_url)
+    outage = Outage(parts.hostname or "127.0.0.1", parts.port or 6379)
+    await outage.up()
+    listener = RedisBackplane(urlunsplit(parts._replace(netloc=f"127.0.0.1:{outage.port}")))
+    sender = RedisBackplane(redis_url)
+    await listener.connect()
+    await sender.connect()
+    raw = aioredis.from_url(split_prefix(redis_url)[0])
+    try:
+        sub = await listener.subscribe("room")
+        await outage.down()
+        with pytest.raises(BackendUnavailable):
+            await listener.get("k")
+        await asyncio.sleep(1.5)  # well past redis-py's own reconnect attempts
+        await outage.up()
+        async with asyncio.timeout(15):
+            # Polling the server is the point: PUBLISH counts subscribers once resubscribed.
+            while await raw.publish(listener.prefix + "ch:room", '{"probe": true}') == 0:  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+        await sender.publish("room", {"after": "outage"})
+        async with asyncio.timeout(5):
+            async for message in sub:
+                if message == {"after": "outage"}:
+                    break
+                assert message == {"probe": True}
+        assert await listener.get("k") is None  # commands work again too
+    finally:
+        await raw.aclose()
+        await listener.close()
+        await sender.close()
+        await outage.down()

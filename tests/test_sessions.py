@@ -91,6 +91,9 @@ async def test_keys_from_a_newer_version_are_ignored(bp: Backplane) -> None:
     assert (await SessionStore(bp).load("c1")).state == "waiting"
 
 
-async def test_unreadable_context_starts_over(bp: Backplane) -> None:
-    await bp.set("session:c1", b"{not json")
+@pytest.mark.parametrize(
+    "stored", [b"{not json", b'{"conversation_id": "c1", "state": 3}', b"[1, 2]"]
+)
+async def test_unreadable_context_starts_over(bp: Backplane, stored: bytes) -> None:
+    await bp.set("session:c1", stored)
     assert (await SessionStore(bp).load("c1")).state == "start"

@@ -1,9 +1,9 @@
 """Pick a backplane from its URL. Nothing is imported or connected until ``open_backplane``.
 
-    ""  or memory://            MemoryBackplane, state inside this process
-    redis://host:6379/0         RedisBackplane, shared by every process using the same Redis
-    rediss://...                the same over TLS
-    ...?prefix=name:            namespace for every Redis key and channel (default smartsupport:)
+""  or memory://            MemoryBackplane, state inside this process
+redis://host:6379/0         RedisBackplane, shared by every process using the same Redis
+rediss://...                the same over TLS
+...?prefix=name:            namespace for every Redis key and channel (default smartsupport:)
 """
 
 from __future__ import annotations

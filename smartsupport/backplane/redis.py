@@ -21,7 +21,7 @@ import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import redis.asyncio as aioredis
@@ -33,7 +33,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from smartsupport.backplane.base import Backplane, Subscription
 from smartsupport.backplane.memory import DEFAULT_MAX_QUEUED, QueueSubscription
-from smartsupport.errors import BackendError, BackendUnavailable
+from smartsupport.errors import BackendError, BackendUnavailable, ConfigurationError
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +118,7 @@ class RedisBackplane(Backplane):
     async def connect(self) -> None:
         if self._client is not None:
             return
-        with self._translate("connecting"):
+        try:
             client = aioredis.Redis.from_url(
                 self._redis_url,
                 client_name=self.client_name,
@@ -126,6 +126,10 @@ class RedisBackplane(Backplane):
                 # Fail fast on a dead server; the pub/sub reader retries on its own.
                 retry=Retry(ExponentialWithJitterBackoff(base=0.01, cap=0.5), 3),
             )
+        except ValueError as exc:  # redis-py's verdict on a malformed URL or option
+            raise ConfigurationError(
+                f"invalid Redis URL {self._where}: {exc}; fix SMARTSUPPORT_REDIS_URL"
+            ) from exc
         try:
             with self._translate("connecting"):
                 await client.ping()
@@ -146,7 +150,8 @@ class RedisBackplane(Backplane):
                 sub.end()
         for waiters in self._pending.values():
             for waiter in waiters:
-                waiter.cancel()
+                if not waiter.done():  # its subscribe() returns an already ended subscription
+                    waiter.set_result(None)
         self._pending.clear()
         self._confirmed.clear()
         pubsub, self._pubsub = self._pubsub, None
@@ -168,7 +173,8 @@ class RedisBackplane(Backplane):
     # -- key-value -----------------------------------------------------------------------
     async def get(self, key: str) -> bytes | None:
         with self._translate("reading a key"):
-            return await self._redis().get(self.prefix + "kv:" + key)
+            value = await self._redis().get(self.prefix + "kv:" + key)
+        return cast(bytes | None, value)  # no decode_responses: always bytes
 
     async def set(self, key: str, value: bytes, ttl_seconds: float | None = None) -> None:
         px = None if ttl_seconds is None else max(1, round(ttl_seconds * 1000))
@@ -182,7 +188,11 @@ class RedisBackplane(Backplane):
     # -- locks ---------------------------------------------------------------------------
     @asynccontextmanager
     async def lock(
-        self, key: str, *, timeout: float = 10.0, lease: float = 30.0
+        self,
+        key: str,
+        *,
+        timeout: float = 10.0,  # noqa: ASYNC109 - base.py's contract; spans several waits
+        lease: float = 30.0,
     ) -> AsyncIterator[None]:
         client = self._redis()
         name = self.prefix + "lock:" + key
@@ -195,7 +205,7 @@ class RedisBackplane(Backplane):
                     break
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise BackendError(f"lock {key!r} not acquired within {timeout} seconds")
+                raise BackendError(f"lock {key!r} not acquired within {timeout:g} seconds")
             # Polling with a short, growing backoff: turns are short, so waiters get in quickly
             # without a notification channel per lock.
             await asyncio.sleep(min(delay, remaining))
@@ -238,8 +248,12 @@ class RedisBackplane(Backplane):
         async with self._sub_lock:
             if self._pubsub is None:
                 pubsub = client.pubsub()
-                with self._translate("opening the pub/sub connection"):
-                    await pubsub.connect()
+                try:
+                    with self._translate("opening the pub/sub connection"):
+                        await pubsub.connect()
+                except BaseException:
+                    await pubsub.aclose()
+                    raise
                 self._pubsub = pubsub
                 self._reader = asyncio.create_task(self._read_loop(pubsub))
             subs = self._subs.get(channel)
@@ -257,7 +271,9 @@ class RedisBackplane(Backplane):
                 except BaseException:
                     self._subs.pop(channel, None)
                     self._confirmed.pop(channel, None)
-                    self._pending[channel].remove(confirmed)
+                    pending = self._pending.get(channel)
+                    if pending and confirmed in pending:
+                        pending.remove(confirmed)
                     raise
         try:
             async with asyncio.timeout(self._subscribe_timeout):

@@ -89,19 +89,28 @@ class LLMProvider(abc.ABC):
 
     @abc.abstractmethod
     async def complete(
-        self, messages: list[Message], *, max_tokens: int, temperature: float, timeout: float
+        self,
+        messages: list[Message],
+        *,
+        max_tokens: int,
+        temperature: float,
+        timeout: float,  # noqa: ASYNC109 - handed to httpx per network wait
     ) -> Completion:
         """The whole reply. Raises ``LLMTimeout`` past ``timeout`` seconds and ``LLMError``
         for any other failure (HTTP status, malformed body, empty reply)."""
 
     @abc.abstractmethod
     def stream(
-        self, messages: list[Message], *, max_tokens: int, temperature: float, timeout: float
+        self,
+        messages: list[Message],
+        *,
+        max_tokens: int,
+        temperature: float,
+        timeout: float,  # noqa: ASYNC109 - handed to httpx per network wait
     ) -> CompletionStream:
         """The reply as deltas. ``timeout`` bounds each network wait (the fallback chain
         bounds the whole attempt). A stream cut before its end marker raises a retryable
         ``LLMError`` while iterating."""
 
-    async def aclose(self) -> None:
+    async def aclose(self) -> None:  # noqa: B027 - most providers hold a client, not all
         """Release connections."""
-

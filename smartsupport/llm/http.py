@@ -69,7 +69,12 @@ class HTTPProvider(LLMProvider):
         await self._client.aclose()
 
     async def post_json(
-        self, url: str, *, headers: dict[str, str], body: dict[str, Any], timeout: float
+        self,
+        url: str,
+        *,
+        headers: dict[str, str],
+        body: dict[str, Any],
+        timeout: float,  # noqa: ASYNC109 - handed to httpx per network wait
     ) -> Any:
         try:
             response = await self._client.post(
@@ -84,7 +89,12 @@ class HTTPProvider(LLMProvider):
         return loads(self.name, response.content)
 
     async def post_sse(
-        self, url: str, *, headers: dict[str, str], body: dict[str, Any], timeout: float
+        self,
+        url: str,
+        *,
+        headers: dict[str, str],
+        body: dict[str, Any],
+        timeout: float,  # noqa: ASYNC109 - handed to httpx per network wait
     ) -> AsyncIterator[tuple[str, str]]:
         """Yields ``(event, data)`` pairs of a server-sent event stream."""
         request = self._client.build_request(

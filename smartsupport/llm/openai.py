@@ -42,7 +42,12 @@ class OpenAIProvider(HTTPProvider):
         }
 
     async def complete(
-        self, messages: list[Message], *, max_tokens: int, temperature: float, timeout: float
+        self,
+        messages: list[Message],
+        *,
+        max_tokens: int,
+        temperature: float,
+        timeout: float,  # noqa: ASYNC109 - handed to httpx per network wait
     ) -> Completion:
         url, headers = self._request()
         body = self._body(messages, max_tokens, temperature)
@@ -50,16 +55,27 @@ class OpenAIProvider(HTTPProvider):
         try:
             text = data["choices"][0]["message"]["content"] or ""
         except (KeyError, IndexError, TypeError) as exc:
-            raise LLMError(f"LLM {self.name}: reply has no choices[0].message", retryable=True) from exc
+            raise LLMError(
+                f"LLM {self.name}: reply has no choices[0].message", retryable=True
+            ) from exc
         return _completion(text, data.get("usage"), data.get("model") or self.config.model)
 
     def stream(
-        self, messages: list[Message], *, max_tokens: int, temperature: float, timeout: float
+        self,
+        messages: list[Message],
+        *,
+        max_tokens: int,
+        temperature: float,
+        timeout: float,  # noqa: ASYNC109 - handed to httpx per network wait
     ) -> CompletionStream:
         return CompletionStream(self._events(messages, max_tokens, temperature, timeout))
 
     async def _events(
-        self, messages: list[Message], max_tokens: int, temperature: float, timeout: float
+        self,
+        messages: list[Message],
+        max_tokens: int,
+        temperature: float,
+        timeout: float,  # noqa: ASYNC109 - handed to httpx per network wait
     ) -> AsyncIterator[str | Completion]:
         url, headers = self._request()
         body = self._body(messages, max_tokens, temperature)

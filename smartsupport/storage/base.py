@@ -147,9 +147,7 @@ class Store(abc.ABC):
         """The conversation, or None."""
 
     @abc.abstractmethod
-    async def set_status(
-        self, conversation_id: str, status: ConversationStatus
-    ) -> Conversation:
+    async def set_status(self, conversation_id: str, status: ConversationStatus) -> Conversation:
         """Change the status; raises NotFound for an unknown conversation."""
 
     @abc.abstractmethod

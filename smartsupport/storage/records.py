@@ -6,7 +6,6 @@ timestamps as aware UTC datetimes), so one set of constructors serves both.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -20,13 +19,11 @@ from smartsupport.domain import (
     Message,
     Workspace,
 )
+from smartsupport.ids import new_id
+
+__all__ = ["new_id"]  # re-exported: stores make ids through this module
 
 Row = Mapping[str, Any]
-
-
-def new_id() -> str:
-    """A 32-character uuid4 hex string."""
-    return uuid.uuid4().hex
 
 
 def as_utc(value: datetime) -> datetime:

@@ -8,6 +8,7 @@ with another process using the same file.
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
@@ -30,7 +31,7 @@ from smartsupport.storage import records, sqlite_sql
 from smartsupport.storage.base import SqlDatabase, SqlExecutor, Store
 from smartsupport.storage.migrator import discover, split_sqlite_script
 from smartsupport.storage.sqlite_sql import timestamp, to_json, translate, write
-from smartsupport.storage.sqlite_thread import BEGIN, END, SqliteThread, current_transaction
+from smartsupport.storage.sqlite_thread import BEGIN, END, SqliteThread
 
 Conn = sqlite3.Connection
 
@@ -265,8 +266,7 @@ class SqliteStore(Store, SqlDatabase):
     async def transaction(self) -> AsyncIterator[SqlExecutor]:
         token = object()
         await self._run(sqlite_sql.job_begin, owner=token, kind=BEGIN)
-        self._thread.active_transaction = token
-        reset = current_transaction.set(token)
+        self._thread.transaction_task = asyncio.current_task()
         try:
             yield _Transaction(self, token)
         except BaseException:
@@ -275,8 +275,7 @@ class SqliteStore(Store, SqlDatabase):
         else:
             await self._run(sqlite_sql.job_commit, owner=token, kind=END)
         finally:
-            current_transaction.reset(reset)
-            self._thread.active_transaction = None
+            self._thread.transaction_task = None
 
 
 class _Transaction(SqlExecutor):

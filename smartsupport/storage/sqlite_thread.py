@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextvars
 import queue
 import sqlite3
 import threading
@@ -20,12 +19,6 @@ from collections.abc import Callable
 from typing import Any
 
 from smartsupport.errors import BackendError
-
-# The transaction token of the task running inside ``transaction()`` on this context, so a
-# call that would wait behind its own transaction fails instead of hanging.
-current_transaction: contextvars.ContextVar[object | None] = contextvars.ContextVar(
-    "smartsupport_sqlite_transaction", default=None
-)
 
 _STOP = object()
 BEGIN, STEP, END = 1, 2, 3
@@ -46,8 +39,9 @@ class SqliteThread:
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._open = False
-        # The token of the helper transaction that owns the connection, if any.
-        self.active_transaction: object = None
+        # The task inside ``transaction()`` while it owns the connection: a plain call from
+        # that very task would wait behind its own transaction forever, so it fails instead.
+        self.transaction_task: asyncio.Task[Any] | None = None
 
     @property
     def is_open(self) -> bool:
@@ -79,8 +73,8 @@ class SqliteThread:
         """Run ``fn(connection, *args)`` on the thread and return its result."""
         if not self._open:
             raise BackendError("The SQLite store is closed (or was never connected).")
-        if owner is None and self.active_transaction is not None:
-            if current_transaction.get() is self.active_transaction:
+        if owner is None and self.transaction_task is not None:
+            if asyncio.current_task() is self.transaction_task:
                 raise BackendError(
                     "This task holds an open SQLite transaction; run statements through the "
                     "object that transaction() yielded, or they would wait for it forever."

@@ -1,0 +1,47 @@
+"""Measure the chat widget against its size budgets (issue 2, item 7).
+
+    python bench/widget_size.py
+
+The loader (widget.js) is on every page of the customer's site: at most 2 KB gzipped.
+Opening the chat adds the full widget (widget-app.js, which injects its own CSS): loader plus
+widget at most 15 KB gzipped. Sizes are gzip level 9, what a server's static compression or
+a CDN typically sends. Exits 1 when a budget is exceeded.
+"""
+
+from __future__ import annotations
+
+import gzip
+import sys
+from pathlib import Path
+
+STATIC = Path(__file__).resolve().parent.parent / "smartsupport" / "static"
+LOADER_BUDGET = 2 * 1024
+OPEN_BUDGET = 15 * 1024
+
+
+def sizes(name: str) -> tuple[int, int]:
+    raw = (STATIC / name).read_bytes()
+    return len(raw), len(gzip.compress(raw, compresslevel=9, mtime=0))
+
+
+def main() -> int:
+    loader_raw, loader_gz = sizes("widget.js")
+    app_raw, app_gz = sizes("widget-app.js")
+    rows = [
+        ("widget.js (loader, every page)", loader_raw, loader_gz, LOADER_BUDGET),
+        ("widget-app.js (loaded on open)", app_raw, app_gz, None),
+        ("everything loaded on open", loader_raw + app_raw, loader_gz + app_gz, OPEN_BUDGET),
+    ]
+    ok = True
+    print(f"{'file':34} {'raw B':>8} {'gzip B':>8} {'budget B':>9}")
+    for name, raw, gz, budget in rows:
+        verdict = ""
+        if budget is not None:
+            verdict = "ok" if gz <= budget else "OVER BUDGET"
+            ok = ok and gz <= budget
+        print(f"{name:34} {raw:8d} {gz:8d} {budget or '':>9} {verdict}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

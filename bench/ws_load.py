@@ -1,0 +1,200 @@
+"""Drive N concurrent conversations over the widget WebSocket and print turn latency,
+throughput, errors and server memory per open conversation.
+
+    python bench/ws_load.py --conversations 1000 --turns 10
+    python bench/ws_load.py --conversations 1000 --database-url postgresql://... --redis-url redis://...
+    python bench/ws_load.py --url http://127.0.0.1:8000 --server-pid 1234   # an already running server
+
+Unless --url is given it starts `smartsupport serve` itself on a free port with a fresh data
+directory (rate limits raised so that the load generator is not throttled), and stops it
+afterwards. A turn is: send a customer message, wait for the bot's reply on the socket.
+Every customer message is checked on the server afterwards: none may be lost.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import websockets
+
+QUESTIONS = [
+    "Where is my order ORD-10234?",
+    "How much does shipping cost?",
+    "What is your returns policy?",
+    "Which payment methods do you accept?",
+    "hello",
+    "what are your opening hours?",
+]
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError("no VmRSS")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def open_conversation(http: httpx.AsyncClient, base: str):
+    response = await http.post(f"{base}/api/v1/conversations", json={"workspace": "demo"})
+    response.raise_for_status()
+    body = response.json()
+    ws_url = base.replace("http", "ws", 1) + f"/api/v1/conversations/{body['id']}/ws"
+    ws = await websockets.connect(ws_url, max_size=2**20, open_timeout=60, ping_interval=None)
+    await ws.send(json.dumps({"type": "hello", "token": body["token"], "after": 1}))
+    ready = json.loads(await ws.recv())
+    assert ready["type"] == "ready", ready
+    return body, ws
+
+
+async def converse(ws, turns: int, latencies: list[float], errors: list[str], start: asyncio.Event, sent: list[str]):
+    await start.wait()
+    for i in range(turns):
+        client_id = uuid.uuid4().hex
+        began = time.perf_counter()
+        await ws.send(json.dumps({"type": "message", "text": QUESTIONS[i % len(QUESTIONS)], "client_id": client_id}))
+        sent.append(client_id)
+        while True:
+            frame = json.loads(await asyncio.wait_for(ws.recv(), 60))
+            if frame["type"] == "error":
+                errors.append(frame.get("code", "error"))
+                break
+            if frame["type"] == "message" and frame["message"]["author"] == "bot":
+                latencies.append((time.perf_counter() - began) * 1000)
+                break
+
+
+async def verify(http: httpx.AsyncClient, base: str, conversations, turns: int) -> int:
+    lost = 0
+    for body in conversations:
+        r = await http.get(
+            f"{base}/api/v1/conversations/{body['id']}/messages",
+            headers={"Authorization": f"Bearer {body['token']}"},
+        )
+        customer = [m for m in r.json()["messages"] if m["author"] == "customer"]
+        lost += max(0, turns - len(customer))
+    return lost
+
+
+async def run(args, base: str, pid: int | None) -> dict:
+    limits = httpx.Limits(max_connections=50)
+    async with httpx.AsyncClient(timeout=60, limits=limits) as http:
+        rss_before = rss_kib(pid) if pid else None
+        opened = []
+        sem = asyncio.Semaphore(50)
+
+        async def opener():
+            async with sem:
+                opened.append(await open_conversation(http, base))
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(opener() for _ in range(args.conversations)))
+        open_seconds = time.perf_counter() - t0
+        await asyncio.sleep(1)
+        rss_open = rss_kib(pid) if pid else None
+        latencies: list[float] = []
+        errors: list[str] = []
+        sent: list[str] = []
+        start = asyncio.Event()
+        tasks = [
+            asyncio.create_task(converse(ws, args.turns, latencies, errors, start, sent))
+            for _, ws in opened
+        ]
+        t1 = time.perf_counter()
+        start.set()
+        results = await asyncio.gather(*tasks, return_exceptions=True)
+        elapsed = time.perf_counter() - t1
+        errors += [type(r).__name__ for r in results if isinstance(r, BaseException)]
+        for _, ws in opened:
+            await ws.close()
+        lost = await verify(http, base, [b for b, _ in opened], args.turns)
+    q = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [0] * 99
+    return {
+        "conversations": args.conversations,
+        "turns_per_conversation": args.turns,
+        "turns": len(latencies),
+        "p50_ms": round(q[49], 1),
+        "p95_ms": round(q[94], 1),
+        "p99_ms": round(q[98], 1),
+        "customer_messages_per_s": round(len(latencies) / elapsed, 1),
+        "messages_stored_per_s": round(2 * len(latencies) / elapsed, 1),
+        "errors": len(errors),
+        "error_kinds": sorted(set(errors)),
+        "lost_messages": lost,
+        "open_seconds": round(open_seconds, 1),
+        "server_kib_per_open_conversation": (
+            round((rss_open - rss_before) / args.conversations, 1) if pid else None
+        ),
+        "server_rss_mib": round(rss_open / 1024, 1) if pid else None,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--conversations", type=int, default=100)
+    parser.add_argument("--turns", type=int, default=10)
+    parser.add_argument("--url", help="an already running server (default: start one)")
+    parser.add_argument("--server-pid", type=int, help="pid of --url's server, for memory")
+    parser.add_argument("--database-url", default="")
+    parser.add_argument("--redis-url", default="")
+    args = parser.parse_args()
+    server = None
+    if args.url:
+        base, pid = args.url.rstrip("/"), args.server_pid
+    else:
+        port = free_port()
+        env = {
+            **os.environ,
+            "SMARTSUPPORT_DATA_DIR": tempfile.mkdtemp(prefix="ss-bench-"),
+            "SMARTSUPPORT_RATE_LIMIT_PER_MINUTE": "100000",
+            "SMARTSUPPORT_CONVERSATION_RATE_LIMIT_PER_MINUTE": "1000000",
+            "SMARTSUPPORT_LOG_LEVEL": "warning",
+        }
+        if args.database_url:
+            env["SMARTSUPPORT_DATABASE_URL"] = args.database_url
+        if args.redis_url:
+            env["SMARTSUPPORT_REDIS_URL"] = args.redis_url
+        server = subprocess.Popen(
+            [sys.executable, "-m", "smartsupport", "serve", "--port", str(port)], env=env
+        )
+        base, pid = f"http://127.0.0.1:{port}", server.pid
+        deadline = time.time() + 120
+        while True:
+            try:
+                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.time() > deadline or server.poll() is not None:
+                raise SystemExit("the server did not start")
+            time.sleep(0.3)
+    try:
+        result = asyncio.run(run(args, base, pid))
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=30)
+    result["backend"] = "postgresql+redis" if args.database_url else "embedded (sqlite, in-process)"
+    print(json.dumps(result, indent=2))
+    return 0 if result["errors"] == 0 and result["lost_messages"] == 0 else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

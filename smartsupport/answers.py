@@ -1,0 +1,385 @@
+"""Answering a question from retrieved passages by walking the answer chain in order.
+
+    llm:NAME     a generated answer grounded in the passages, streamed sentence by sentence;
+                 each sentence is checked against the passages before it is sent, and the
+                 first unsupported one ends the answer (nothing unsupported is ever sent;
+                 if nothing was sent yet, the chain moves on)
+    extractive   the knowledge base's own answer (the best passage, through the templates)
+    handoff      "I don't know" and an offer of a person (only when agents can take it)
+    offline      "I don't know" and an invitation to leave a message
+
+Which step answered, why the others did not, and the tokens and cost spent are returned
+so the caller stores them on the turn's message meta and an event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import re
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from smartsupport.domain import Passage
+from smartsupport.errors import LLMError
+from smartsupport.llm.chain import LLMStep, StopGeneration, Usage, estimated_completion
+from smartsupport.llm.grounding import GroundingChecker, split_sentences
+from smartsupport.llm.prompt import NO_ANSWER, Prompt, build_prompt, leaks_system_prompt
+from smartsupport.privacy import Redactor
+
+OnDelta = Callable[[str], Awaitable[None]]
+# The knowledge base's extractive answerer: (question, passages, templates) -> text | None.
+ExtractFn = Callable[[str, list[Passage], dict[str, Any]], "str | None | Awaitable[str | None]"]
+
+STEPS = ("extractive", "handoff", "offline")
+DEFAULT_TEXTS: dict[str, dict[str, str]] = {
+    "no_answer": {
+        "en": "I'm sorry, I couldn't find the answer to that in our help articles. "
+        "Would you like to talk to a person?",
+        "de": "Das konnte ich in unseren Hilfeartikeln leider nicht finden. "
+        "Möchten Sie mit einer Person sprechen?",
+        "fr": "Désolé, je n'ai pas trouvé la réponse dans nos articles d'aide. "
+        "Voulez-vous parler à une personne ?",
+        "es": "Lo siento, no encontré la respuesta en nuestros artículos de ayuda. "
+        "¿Quiere hablar con una persona?",
+    },
+    "offline": {
+        "en": "I'm sorry, I couldn't find the answer to that, and our team is not available "
+        "right now. Leave your email address and your question, and we'll get back to you.",
+        "de": "Das konnte ich leider nicht beantworten, und unser Team ist gerade nicht "
+        "erreichbar. Hinterlassen Sie Ihre E-Mail-Adresse und Ihre Frage, wir melden uns.",
+        "fr": "Désolé, je n'ai pas la réponse et notre équipe n'est pas disponible. "
+        "Laissez votre e-mail et votre question, nous vous répondrons.",
+        "es": "Lo siento, no tengo la respuesta y nuestro equipo no está disponible ahora. "
+        "Deje su correo y su pregunta, y le responderemos.",
+    },
+}
+_CITATION = re.compile(r"\s*\[(\d{1,2})\]")
+
+
+@dataclass
+class AnswerResult:
+    reply_text: str | None
+    step: str  # which step answered: "llm:primary", "extractive", "handoff", "offline", "none"
+    citations: list[dict[str, Any]] = field(default_factory=list)
+    usage: dict[str, Any] = field(default_factory=dict)
+    handoff: bool = False
+    reason: str = ""
+    # Every step tried, in order: {"step", "outcome", "detail"}; for the turn's event.
+    attempts: list[dict[str, str]] = field(default_factory=list)
+
+    def meta(self) -> dict[str, Any]:
+        """What belongs on the bot message's ``meta``."""
+        return {
+            "answer_step": self.step,
+            "citations": self.citations,
+            "llm_usage": self.usage,
+            "answer_reason": self.reason,
+            "answer_attempts": self.attempts,
+        }
+
+
+def citation(passage: Passage) -> dict[str, Any]:
+    return {
+        "passage_id": passage.id,
+        "article_id": passage.article_id,
+        "title": passage.title,
+        "url": passage.url,
+    }
+
+
+class Answerer:
+    """Build once per process (LLM steps hold connections and circuit breakers)."""
+
+    def __init__(
+        self,
+        chain: Sequence[str],
+        *,
+        llm_steps: Mapping[str, LLMStep] | None = None,
+        extract: ExtractFn | None = None,
+        grounding: GroundingChecker | None = None,
+        max_tokens: int = 300,
+        temperature: float = 0.2,
+    ) -> None:
+        self.chain = list(chain)
+        self.llm_steps = dict(llm_steps or {})
+        for step in self.chain:
+            if step not in STEPS and step not in self.llm_steps:
+                raise ValueError(f"answer chain step {step!r} has no provider")
+        self.extract = extract
+        self.grounding = grounding or GroundingChecker()
+        self.max_tokens = max_tokens
+        self.temperature = temperature
+
+    @classmethod
+    def from_settings(cls, settings: Any, *, extract: ExtractFn | None = None) -> Answerer:
+        """The chain of ``SMARTSUPPORT_ANSWER_CHAIN`` with providers from
+        ``SMARTSUPPORT_LLM_PROVIDERS``; the grounding check uses the packaged embedder."""
+        from smartsupport.embeddings import get_embedder
+        from smartsupport.llm import create_provider
+
+        used = {s.split(":", 1)[1] for s in settings.answer_chain if s.startswith("llm:")}
+        steps = {
+            f"llm:{p.name}": LLMStep(create_provider(p))
+            for p in settings.llm_providers
+            if p.name in used
+        }
+        embedder = get_embedder() if steps else None
+        return cls(
+            settings.answer_chain,
+            llm_steps=steps,
+            extract=extract,
+            grounding=GroundingChecker(embedder),
+            max_tokens=settings.llm_max_tokens,
+            temperature=settings.llm_temperature,
+        )
+
+    async def aclose(self) -> None:
+        for step in self.llm_steps.values():
+            await step.provider.aclose()
+
+    async def answer(
+        self,
+        workspace_config: Any,
+        question: str,
+        passages: list[Passage],
+        *,
+        language: str = "en",
+        on_delta: OnDelta | None = None,
+        handoff_available: bool = True,
+    ) -> AnswerResult:
+        """Walk the chain until a step answers. ``on_delta`` receives the reply as it is
+        produced (sentence-sized pieces joined by spaces for LLM steps, one piece otherwise);
+        ``handoff_available=False`` (no agent online) skips the handoff step."""
+        usage = Usage()
+        attempts: list[dict[str, str]] = []
+        templates = _templates(workspace_config)
+        for step in self.chain:
+            if step in self.llm_steps:
+                result = await self._llm(
+                    self.llm_steps[step], workspace_config, question, passages, language,
+                    on_delta, usage, attempts,
+                )  # fmt: skip
+                if result is not None:
+                    return result
+                continue
+            if step == "extractive":
+                text = await self._extract(question, passages, templates, attempts)
+                if text is not None:
+                    return await self._final(
+                        text, step, [citation(passages[0])] if passages else [],
+                        usage, attempts, on_delta, reason="extracted",
+                    )  # fmt: skip
+                continue
+            if step == "handoff":
+                if not handoff_available:
+                    attempts.append({"step": step, "outcome": "skipped", "detail": "no agents"})
+                    continue
+                text = _text(templates, "no_answer", language, workspace_config)
+                return await self._final(
+                    text, step, [], usage, attempts, on_delta, reason="no_answer", handoff=True
+                )
+            if step == "offline":
+                text = _text(templates, "offline", language, workspace_config)
+                return await self._final(text, step, [], usage, attempts, on_delta, "no_answer")
+        return AnswerResult(None, "none", [], usage.as_dict(), False, "chain_exhausted", attempts)
+
+    async def _final(
+        self,
+        text: str,
+        step: str,
+        citations: list[dict[str, Any]],
+        usage: Usage,
+        attempts: list[dict[str, str]],
+        on_delta: OnDelta | None,
+        reason: str,
+        *,
+        handoff: bool = False,
+    ) -> AnswerResult:
+        attempts.append({"step": step, "outcome": "answered", "detail": reason})
+        if on_delta is not None:
+            await on_delta(text)
+        return AnswerResult(text, step, citations, usage.as_dict(), handoff, reason, attempts)
+
+    async def _extract(
+        self,
+        question: str,
+        passages: list[Passage],
+        templates: dict[str, Any],
+        attempts: list[dict[str, str]],
+    ) -> str | None:
+        if self.extract is None:
+            attempts.append({"step": "extractive", "outcome": "skipped", "detail": "not set"})
+            return None
+        if not passages:
+            attempts.append({"step": "extractive", "outcome": "skipped", "detail": "no passages"})
+            return None
+        text = self.extract(question, passages, templates)
+        if inspect.isawaitable(text):
+            text = await text
+        if not text:
+            attempts.append({"step": "extractive", "outcome": "declined", "detail": "no match"})
+            return None
+        return text
+
+    async def _llm(
+        self,
+        step: LLMStep,
+        workspace_config: Any,
+        question: str,
+        passages: list[Passage],
+        language: str,
+        on_delta: OnDelta | None,
+        usage: Usage,
+        attempts: list[dict[str, str]],
+    ) -> AnswerResult | None:
+        if not passages:
+            attempts.append({"step": step.name, "outcome": "skipped", "detail": "no passages"})
+            return None
+        redactor = Redactor() if step.config.redact else None
+        hide = redactor.redact if redactor else (lambda t: t)
+        shown = [
+            Passage(p.id, p.article_id, hide(p.title), hide(p.text), p.url, p.locale, p.score,
+                    p.section)
+            for p in passages
+        ]  # fmt: skip
+        prompt = build_prompt(
+            business=getattr(workspace_config, "name", "our company"),
+            question=hide(question),
+            passages=shown,
+            language=language,
+        )
+        sink = GroundedSink(self.grounding, passages, prompt, redactor, on_delta)
+        use_sink = on_delta is not None
+        try:
+            completion = await step.generate(
+                prompt.messages,
+                max_tokens=self.max_tokens,
+                temperature=self.temperature,
+                usage=usage,
+                sink=sink if use_sink else None,
+            )
+            if not use_sink:
+                await sink.feed(completion.text)
+            await sink.finish()
+        except StopGeneration:
+            if not use_sink:
+                pass  # usage was recorded by the step: the whole reply was generated
+            else:
+                usage.add(
+                    step.name,
+                    step.config,
+                    estimated_completion(prompt.messages, sink.raw, step.config.model),
+                )
+        except LLMError as exc:
+            if not sink.committed:
+                attempts.append({"step": step.name, "outcome": "failed", "detail": str(exc)})
+                return None
+            sink.reason = "stream_interrupted"
+        if not sink.sentences:
+            attempts.append({"step": step.name, "outcome": "declined", "detail": sink.reason})
+            return None
+        text = " ".join(sink.sentences)
+        reason = sink.reason or "generated"
+        attempts.append({"step": step.name, "outcome": "answered", "detail": reason})
+        cited = [citation(passages[i]) for i in sorted(sink.cited) if i < len(passages)]
+        return AnswerResult(text, step.name, cited, usage.as_dict(), False, reason, attempts)
+
+
+class GroundedSink:
+    """Receives the model's deltas, cuts them into sentences, and passes on only sentences
+    the passages support. The first unsupported sentence, ``NO_ANSWER`` or a leak of the
+    system prompt stops the generation."""
+
+    def __init__(
+        self,
+        checker: GroundingChecker,
+        passages: list[Passage],
+        prompt: Prompt,
+        redactor: Redactor | None,
+        on_delta: OnDelta | None,
+    ) -> None:
+        self.checker = checker
+        self.passages = passages
+        self.prompt = prompt
+        self.redactor = redactor
+        self.on_delta = on_delta
+        self.committed = False
+        self.reset()
+
+    def reset(self) -> None:
+        self.raw = ""
+        self.buffer = ""
+        self.sentences: list[str] = []
+        self.cited: set[int] = set()
+        self.reason = ""
+
+    async def feed(self, delta: str) -> None:
+        self.raw += delta
+        self.buffer += delta
+        head = self.buffer.lstrip()
+        if head.startswith(NO_ANSWER[: len(head)]) and len(head) < len(NO_ANSWER):
+            return  # might still become NO_ANSWER: wait before judging
+        if head.startswith(NO_ANSWER) or (not self.sentences and NO_ANSWER in head):
+            self.reason = "model_said_no_answer"
+            raise StopGeneration
+        parts = split_sentences(self.buffer)
+        complete_text = self.buffer.rstrip() != self.buffer or self.buffer.endswith("\n")
+        done = parts if complete_text else parts[:-1]
+        self.buffer = "" if complete_text else (parts[-1] if parts else "")
+        for sentence in done:
+            await self._accept(sentence)
+
+    async def finish(self) -> None:
+        rest, self.buffer = self.buffer.strip(), ""
+        if rest:
+            await self.feed(rest + "\n")
+        if not self.sentences and not self.reason:
+            self.reason = "empty"
+
+    async def _accept(self, sentence: str) -> None:
+        cited = {int(n) - 1 for n in _CITATION.findall(sentence)}
+        text = _CITATION.sub("", sentence).strip()
+        if self.redactor is not None:
+            text = self.redactor.restore(text)
+        if not text:
+            return
+        if NO_ANSWER in text:
+            self.reason = "model_said_no_answer"
+            raise StopGeneration
+        if leaks_system_prompt(text, self.prompt):
+            self.reason = "system_prompt_leak"
+            raise StopGeneration
+        support = await asyncio.to_thread(self.checker.check_sentence, text, self.passages)
+        if not support.supported:
+            self.reason = "unsupported" if not self.sentences else "truncated_unsupported"
+            raise StopGeneration
+        if support.passage is not None and support.substantive:
+            cited.add(support.passage)
+        if not support.substantive and not self.sentences:
+            return  # a leading "Sure!" carries nothing: do not send it alone
+        self.cited |= {i for i in cited if 0 <= i < len(self.passages)}
+        if self.on_delta is not None:
+            await self.on_delta(text if not self.sentences else " " + text)
+            self.committed = True
+        self.sentences.append(text)
+
+
+def _templates(workspace_config: Any) -> dict[str, Any]:
+    section = getattr(workspace_config, "section", None)
+    return section("templates") if callable(section) else {}
+
+
+def _text(templates: dict[str, Any], key: str, language: str, workspace_config: Any) -> str:
+    """A workspace template (plain or per language) or the built-in text."""
+    lang = language.split("-", 1)[0].lower()
+    default = getattr(workspace_config, "default_locale", "en")
+    for source in (templates.get(key), DEFAULT_TEXTS[key]):
+        if isinstance(source, str) and source:
+            return source
+        if isinstance(source, dict):
+            for candidate in (lang, default, "en"):
+                if source.get(candidate):
+                    return str(source[candidate])
+    return DEFAULT_TEXTS[key]["en"]

@@ -1,0 +1,577 @@
+/* smartsupport chat widget, loaded by widget.js when the customer opens the chat.
+   Plain modern JavaScript, no build step; the protocol is docs/protocol.md.
+
+   - Every message text is untrusted (customers, bots and agents write it): it only ever
+     reaches the page through textContent, never innerHTML.
+   - localStorage keeps {id, token, seq, seen, pending} per workspace, so a reload resumes the
+     conversation and a message typed while offline is still sent after a reload.
+   - Delivery: each message carries a client_id; until the server echoes it back it stays
+     pending and is re-sent after every reconnect (the server stores a client_id once).
+     The WebSocket resumes with hello.after = the highest seq shown, and seq de-duplicates.
+   Budget: 15 KB gzipped with the loader (bench/widget_size.py). */
+(() => {
+  "use strict";
+  const S = window.SmartSupport;
+  if (!S || S.app) return;
+  const C = S.cfg, root = S.root, launcher = S.btn, api = C.api;
+
+  const STRINGS = {
+    en: {
+      title: "Chat with us", close: "Close chat", log: "Conversation", label: "Message",
+      placeholder: "Type your message…", send: "Send", suggestions: "Suggested replies",
+      sources: "Sources", customer: "You", bot: "Assistant", agent: "Agent", system: "Notice",
+      typing: "is typing…", sending: "Sending…", failed: "Not sent.", retry: "Retry",
+      connecting: "Connecting…", reconnecting: "Reconnecting…",
+      offline: "Offline. Your messages will be sent when the connection is back.",
+      bot_status: "Our assistant replies instantly",
+      waiting_for_agent: "An agent will be with you shortly",
+      with_agent: "You are chatting with an agent", resolved: "This conversation is resolved",
+    },
+    de: {
+      title: "Chat", close: "Chat schließen", log: "Unterhaltung", label: "Nachricht",
+      placeholder: "Nachricht schreiben…", send: "Senden", suggestions: "Vorschläge",
+      sources: "Quellen", customer: "Sie", bot: "Assistent", agent: "Mitarbeiter",
+      system: "Hinweis", typing: "schreibt…", sending: "Wird gesendet…",
+      failed: "Nicht gesendet.", retry: "Erneut senden", connecting: "Verbinde…",
+      reconnecting: "Verbindung wird wiederhergestellt…",
+      offline: "Offline. Ihre Nachrichten werden gesendet, sobald die Verbindung steht.",
+      bot_status: "Unser Assistent antwortet sofort",
+      waiting_for_agent: "Gleich ist ein Mitarbeiter für Sie da",
+      with_agent: "Sie chatten mit einem Mitarbeiter", resolved: "Diese Unterhaltung ist erledigt",
+    },
+    fr: {
+      title: "Discuter avec nous", close: "Fermer le chat", log: "Conversation",
+      label: "Message", placeholder: "Écrivez votre message…", send: "Envoyer",
+      suggestions: "Réponses suggérées", sources: "Sources", customer: "Vous",
+      bot: "Assistant", agent: "Conseiller", system: "Information", typing: "écrit…",
+      sending: "Envoi…", failed: "Non envoyé.", retry: "Réessayer", connecting: "Connexion…",
+      reconnecting: "Reconnexion…",
+      offline: "Hors ligne. Vos messages partiront dès le retour de la connexion.",
+      bot_status: "Notre assistant répond tout de suite",
+      waiting_for_agent: "Un conseiller va vous répondre",
+      with_agent: "Vous discutez avec un conseiller", resolved: "Cette conversation est close",
+    },
+    es: {
+      title: "Chatea con nosotros", close: "Cerrar el chat", log: "Conversación",
+      label: "Mensaje", placeholder: "Escribe tu mensaje…", send: "Enviar",
+      suggestions: "Respuestas sugeridas", sources: "Fuentes", customer: "Tú",
+      bot: "Asistente", agent: "Agente", system: "Aviso", typing: "está escribiendo…",
+      sending: "Enviando…", failed: "No enviado.", retry: "Reintentar",
+      connecting: "Conectando…", reconnecting: "Reconectando…",
+      offline: "Sin conexión. Tus mensajes se enviarán al volver la conexión.",
+      bot_status: "Nuestro asistente responde al instante",
+      waiting_for_agent: "Un agente te atenderá en breve",
+      with_agent: "Estás hablando con un agente", resolved: "Esta conversación está resuelta",
+    },
+  };
+  const T = STRINGS[C.lang] || STRINGS.en;
+
+  // ---- DOM helpers: attributes and text only, so nothing here can inject markup ----------
+  const h = (tag, attrs = {}, ...kids) => {
+    const el = document.createElement(tag);
+    for (const k in attrs) {
+      const v = attrs[k];
+      if (k == "text") el.textContent = v;
+      else if (k.startsWith("on")) el[k] = v;
+      else if (v != null && v !== false) el.setAttribute(k, v === true ? "" : v);
+    }
+    el.append(...kids);
+    return el;
+  };
+  const icon = (d) => {
+    const s = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+    s.setAttribute("viewBox", "0 0 24 24");
+    s.setAttribute("aria-hidden", "true");
+    s.innerHTML = `<path d="${d}"/>`; // constant path data only
+    return s;
+  };
+  const X = "M6.4 5 12 10.6 17.6 5 19 6.4 13.4 12l5.6 5.6-1.4 1.4-5.6-5.6L6.4 19 5 17.6 10.6 12 5 6.4z";
+
+  root.append(
+    h(
+      "style",
+      {},
+      `.panel{position:fixed;z-index:2147483001;right:20px;bottom:92px;width:380px;
+height:min(640px,calc(100vh - 116px));display:flex;flex-direction:column;overflow:hidden;
+background:#fff;color:#1a1a1a;border-radius:16px;box-shadow:0 12px 48px rgba(0,0,0,.24),
+0 0 0 1px rgba(0,0,0,.08);font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;
+animation:ss-in .2s ease-out}
+:host(.left) .panel{right:auto;left:20px}
+@keyframes ss-in{from{opacity:0;transform:translateY(16px)}}
+header{display:flex;align-items:center;gap:12px;padding:14px 12px 14px 16px;background:var(--bg);
+color:var(--fg)}
+.av{flex:none;display:grid;place-items:center;width:38px;height:38px;border-radius:50%;
+background:var(--fg);color:var(--bg);font-weight:700;font-size:17px}
+.hd{flex:1;min-width:0}
+h2{margin:0;font-size:16px;font-weight:700;line-height:1.25}
+.status{margin:2px 0 0;font-size:13px}
+button{font:inherit;cursor:pointer}
+.x{flex:none;display:grid;place-items:center;width:38px;height:38px;padding:0;border:0;
+border-radius:10px;background:transparent;color:inherit}
+.x:hover{background:rgba(127,127,127,.25)}
+svg{width:22px;height:22px;fill:currentColor}
+header :focus-visible{outline:3px solid var(--fg);outline-offset:1px}
+:focus-visible{outline:3px solid #1a1a1a;outline-offset:2px}
+.scroll{flex:1;overflow-y:auto;padding:16px 14px;background:#f4f5f7;overscroll-behavior:contain}
+.scroll:focus-visible{outline-offset:-3px}
+ol{list-style:none;margin:0;padding:0;display:flex;flex-direction:column;gap:6px}
+li{display:flex;flex-direction:column;align-items:flex-start;max-width:86%}
+.b{padding:9px 13px;border-radius:18px;white-space:pre-wrap;overflow-wrap:anywhere;
+background:#fff;border:1px solid #d5d8de;border-bottom-left-radius:6px}
+.customer{align-self:flex-end;align-items:flex-end}
+.customer .b{background:var(--bg);color:var(--fg);border-color:transparent;
+border-radius:18px 18px 6px 18px}
+.customer+.bot,.customer+.agent,.bot+.customer,.agent+.customer{margin-top:8px}
+.system{align-self:center;text-align:center}
+.system .b{background:none;border:0;color:#4a4f57;font-size:13px;padding:2px 8px}
+.who,.note{font-size:12px;color:#4a4f57;margin:0 6px 2px}
+.note{margin:3px 6px 0}
+.failed .b{outline:2px solid #b00020}
+.failed .note{color:#b00020}
+.note button{border:0;background:none;padding:0 2px;color:#1a1a1a;text-decoration:underline;
+font-weight:600}
+.cites{margin:4px 0 0;padding:0 6px;font-size:13px;list-style:none}
+.cites a{color:#1742b3}
+.typing{display:flex;align-items:center;gap:8px;margin:10px 2px 0;font-size:13px;color:#4a4f57}
+.dots{display:flex;gap:4px;padding:11px 12px;background:#fff;border:1px solid #d5d8de;
+border-radius:18px}
+.dots i{width:7px;height:7px;border-radius:50%;background:#5f6570;animation:ss-b 1.2s infinite}
+.dots i:nth-child(2){animation-delay:.15s}.dots i:nth-child(3){animation-delay:.3s}
+@keyframes ss-b{30%{transform:translateY(-4px)}60%{transform:none}}
+.qr{display:flex;flex-wrap:wrap;justify-content:flex-end;gap:6px;padding:10px 12px 0;
+background:#fff;border-top:1px solid #e3e5e9}
+.qr button{padding:6px 13px;border:1.5px solid var(--ink);border-radius:999px;
+background:#fff;color:var(--ink);font-size:14px}
+.qr button:hover{background:#eef1f6}
+form{display:flex;align-items:flex-end;gap:8px;padding:10px 12px 12px;background:#fff}
+.qr[hidden]+form{border-top:1px solid #e3e5e9}
+textarea{flex:1;box-sizing:border-box;min-height:42px;max-height:132px;resize:none;margin:0;
+padding:9px 14px;border:1.5px solid #767676;border-radius:21px;background:#fff;color:#1a1a1a;
+font:inherit}
+textarea::placeholder{color:#60656e}
+textarea:focus-visible{outline-offset:0;border-color:#1a1a1a}
+.send{flex:none;display:grid;place-items:center;width:42px;height:42px;padding:0;border:0;
+border-radius:50%;background:var(--bg);color:var(--fg)}
+.sr{position:absolute;width:1px;height:1px;margin:-1px;overflow:hidden;clip:rect(0 0 0 0);
+white-space:nowrap}
+.launch .xi{display:none}.launch.open>svg{display:none}.launch.open .xi{display:grid}
+@media (max-width:480px){.panel{inset:0;width:auto;height:auto;border-radius:0}
+.launch.open{display:none}}
+@media (prefers-reduced-motion:reduce){*{animation:none!important;transition:none!important}}
+@media (forced-colors:active){.b,.dots,.qr button{border:1px solid CanvasText}}`
+    )
+  );
+
+  // ---- the dialog ------------------------------------------------------------------------
+  const status = h("p", { class: "status", id: "ss-status", role: "status" });
+  const title = C.d.title || T.title;
+  const closeBtn = h("button", { type: "button", class: "x", "aria-label": T.close, onclick: () => close() }, icon(X));
+  const log = h("ol", { class: "log" });
+  const typing = h(
+    "div",
+    { class: "typing", hidden: true },
+    h("span", { class: "dots", "aria-hidden": "true" }, h("i"), h("i"), h("i")),
+    h("span")
+  );
+  const scroller = h("div", { class: "scroll", tabindex: "0", role: "region", "aria-label": T.log }, log, typing);
+  // New bot and agent messages are read out from here (the log itself stays quiet, so history
+  // and the customer's own messages are not announced).
+  const live = h("div", { class: "sr", "aria-live": "polite" });
+  const qr = h("div", { class: "qr", role: "group", "aria-label": T.suggestions, hidden: true });
+  const input = h("textarea", { id: "ss-input", rows: "1", maxlength: "4000", placeholder: T.placeholder, autocomplete: "off" });
+  const sendBtn = h("button", { type: "submit", class: "send", "aria-label": T.send }, icon("M3.4 20.4 21.9 12 3.4 3.6 3.4 10.1 16 12 3.4 13.9z"));
+  const form = h("form", {}, h("label", { for: "ss-input", class: "sr", text: T.label }), input, sendBtn);
+  const panel = h(
+    "div",
+    { class: "panel", role: "dialog", "aria-modal": "true", "aria-labelledby": "ss-title", "aria-describedby": "ss-status", hidden: true },
+    h("header", {}, h("span", { class: "av", "aria-hidden": "true", text: title.trim().charAt(0).toUpperCase() }),
+      h("div", { class: "hd" }, h("h2", { id: "ss-title", text: title }), status), closeBtn),
+    scroller, live, qr, form
+  );
+  root.append(panel);
+  launcher.append(h("span", { class: "xi" }, icon(X)));
+  launcher.setAttribute("aria-controls", "ss-panel");
+  panel.id = "ss-panel";
+
+  // ---- state -----------------------------------------------------------------------------
+  let st = null; // {id, token, seq, seen, pending: [{cid, text}]}
+  try {
+    st = JSON.parse(localStorage.getItem(C.key));
+  } catch {}
+  if (!st || !st.id || !st.token) st = null;
+  const shown = new Map(); // seq -> <li>: de-duplicates replays after a reconnect
+  const pending = new Map(); // client_id -> {cid, text, li, failed, posting}
+  const drafts = new Map(); // reply_to -> <li> of an answer still streaming (delta frames)
+  let maxSeq = 0, convStatus = "bot", unread = 0, isOpen = false;
+  let ws = null, ready = false, attempt = 0, timer = 0, starting = null, pingTimer = 0, lastFrame = 0;
+  let typingTimer = 0, typingSent = 0;
+
+  const save = () => {
+    try {
+      if (!st) return localStorage.removeItem(C.key);
+      st.seq = maxSeq;
+      st.pending = [...pending.values()].filter((p) => !p.failed).map(({ cid, text }) => ({ cid, text }));
+      localStorage.setItem(C.key, JSON.stringify(st));
+    } catch {}
+  };
+  const newId = () => [...crypto.getRandomValues(new Uint8Array(12))].map((b) => b.toString(16).padStart(2, "0")).join("");
+  const nearBottom = () => scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 80;
+  const toBottom = () => (scroller.scrollTop = scroller.scrollHeight);
+
+  // ---- rendering -------------------------------------------------------------------------
+  function bubble(author, text) {
+    const li = h("li", { class: author });
+    if (author == "agent") li.append(h("span", { class: "who", "aria-hidden": "true", text: T.agent }));
+    li.append(h("div", { class: "b" }, h("span", { class: "sr", text: (T[author] || author) + ": " }), h("span", { class: "t", text })));
+    return li;
+  }
+  function safeUrl(u) {
+    try {
+      const url = new URL(u, api);
+      return /^https?:$/.test(url.protocol) ? url.href : null;
+    } catch {
+      return null;
+    }
+  }
+  function render(m) {
+    const li = bubble(m.author, m.text);
+    li.dataset.seq = m.seq;
+    li._m = m;
+    const cites = (m.citations || []).map((c) => [safeUrl(c.url), c.title]).filter((c) => c[0]);
+    if (cites.length)
+      li.append(h("ul", { class: "cites", "aria-label": T.sources },
+        ...cites.map(([href, t]) => h("li", {}, h("a", { href, target: "_blank", rel: "noopener noreferrer", text: t || new URL(href).hostname })))));
+    return li;
+  }
+  function add(m) {
+    if (!m || typeof m.seq != "number" || shown.has(m.seq)) return;
+    const stick = nearBottom();
+    const p = m.client_id && pending.get(m.client_id);
+    if (p) {
+      pending.delete(m.client_id);
+      p.li.remove();
+    }
+    const draft = m.reply_to && m.author != "customer" && drafts.get(m.reply_to);
+    if (draft) {
+      drafts.delete(m.reply_to);
+      draft.remove();
+    }
+    const li = render(m);
+    shown.set(m.seq, li);
+    // Confirmed messages sit in seq order, before anything pending or still streaming.
+    const next = [...log.children].find((el) => !el.dataset.seq || +el.dataset.seq > m.seq);
+    log.insertBefore(li, next || null);
+    if (m.seq > maxSeq) maxSeq = m.seq;
+    if (m.author == "customer" && p && convStatus == "bot") showTyping("bot", 1, 8000);
+    if (m.author != "customer") {
+      showTyping(m.author, 0);
+      if (m.seq > (st.seen || 0)) {
+        if (isOpen) {
+          st.seen = m.seq;
+          say(`${T[m.author] || ""}: ${m.text}`);
+        } else S.badge(++unread);
+      }
+    }
+    quickReplies();
+    save();
+    if (stick || p) toBottom();
+  }
+  function say(text) {
+    live.append(h("p", { text }));
+    while (live.children.length > 3) live.firstChild.remove();
+  }
+  function quickReplies() {
+    qr.replaceChildren();
+    const last = shown.get(maxSeq);
+    const m = last && last._m;
+    const options = !pending.size && m && m.author != "customer" ? m.quick_replies || [] : [];
+    for (const text of options) qr.append(h("button", { type: "button", text, onclick: () => send(text, true) }));
+    qr.hidden = !options.length;
+  }
+  function showTyping(author, on, ms = 20000) {
+    clearTimeout(typingTimer);
+    typing.hidden = !on || author == "customer";
+    if (typing.hidden) return;
+    typing.lastChild.textContent = `${T[author] || T.bot} ${T.typing}`;
+    typingTimer = setTimeout(() => (typing.hidden = true), ms);
+    if (nearBottom() || on) toBottom();
+  }
+  function paintStatus() {
+    status.textContent = ready
+      ? T[convStatus == "bot" ? "bot_status" : convStatus] || ""
+      : attempt > 2 ? T.offline : attempt ? T.reconnecting : T.connecting;
+  }
+  function setStatus(s) {
+    if (s) convStatus = s;
+    paintStatus();
+  }
+
+  // ---- sending ---------------------------------------------------------------------------
+  function send(text, fromButton) {
+    text = text.trim();
+    if (!text) return;
+    const p = { cid: newId(), text };
+    queue(p);
+    if (!fromButton) {
+      input.value = "";
+      grow();
+    }
+    input.focus();
+    transmit(p);
+  }
+  function queue(p) {
+    p.li = bubble("customer", p.text);
+    p.li.classList.add("pending");
+    p.li.append(h("span", { class: "note", text: T.sending }));
+    pending.set(p.cid, p);
+    log.append(p.li);
+    quickReplies();
+    save();
+    toBottom();
+  }
+  function fail(p, message) {
+    p.failed = true;
+    p.li.classList.replace("pending", "failed");
+    p.li.lastChild.replaceWith(
+      h("span", { class: "note" }, `${T.failed} ${message || ""} `,
+        h("button", { type: "button", text: T.retry, onclick: () => {
+          p.failed = false;
+          p.li.remove();
+          pending.delete(p.cid);
+          queue(p);
+          transmit(p);
+        } }))
+    );
+    save();
+  }
+  function transmit(p) {
+    if (p.failed || !pending.has(p.cid)) return;
+    if (ready) return ws.send(JSON.stringify({ type: "message", text: p.text, client_id: p.cid }));
+    connect(true);
+    if (st && !p.posting) post(p);
+  }
+  // The REST fallback while the socket is down. A network failure leaves the message pending:
+  // it is re-sent (same client_id) once the socket is back.
+  async function post(p) {
+    p.posting = true;
+    try {
+      const r = await call(`/messages`, { method: "POST", body: JSON.stringify({ text: p.text, client_id: p.cid }) });
+      const body = await r.json();
+      if (r.ok) {
+        add(body.message);
+        body.replies.forEach(add);
+        setStatus(body.status);
+      } else if (r.status < 500 && r.status != 429) fail(p, body.error && body.error.message);
+    } catch {}
+    p.posting = false;
+  }
+  const call = (path, init = {}) =>
+    fetch(`${api}/api/v1/conversations/${encodeURIComponent(st.id)}${path}`, {
+      ...init,
+      headers: { "Content-Type": "application/json", Authorization: "Bearer " + st.token },
+    });
+
+  // ---- connection ------------------------------------------------------------------------
+  async function start() {
+    const d = C.d, body = { workspace: d.workspace || "demo", locale: C.lang };
+    // Signed identity of a logged-in user (the server verifies the signature).
+    if (d.userId) body.identity = { user_id: d.userId, signature: d.userSignature, timestamp: d.userTimestamp };
+    const r = await fetch(`${api}/api/v1/conversations`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    const c = await r.json();
+    if (!r.ok) throw new Error(c.error && c.error.message);
+    st = { id: c.id, token: c.token, seen: 0 };
+    setStatus(c.status);
+    c.messages.forEach(add);
+  }
+  async function connect(now) {
+    if (now && !ready && timer) {
+      clearTimeout(timer);
+      timer = 0;
+    }
+    if (ws || timer || starting) return;
+    paintStatus();
+    if (!st) {
+      starting = start().catch(() => 0);
+      await starting;
+      starting = null;
+      if (!st) return retry();
+    }
+    const sock = (ws = new WebSocket(`${api.replace(/^http/, "ws")}/api/v1/conversations/${encodeURIComponent(st.id)}/ws`));
+    sock.onopen = () => sock.send(JSON.stringify({ type: "hello", token: st.token, after: maxSeq }));
+    sock.onmessage = (e) => {
+      lastFrame = Date.now();
+      let f;
+      try {
+        f = JSON.parse(e.data);
+      } catch {
+        return;
+      }
+      frame(f);
+    };
+    sock.onclose = (e) => lost(sock, e.code);
+  }
+  function lost(sock, code) {
+    if (ws != sock) return;
+    ws = null;
+    ready = false;
+    clearInterval(pingTimer);
+    if (code == 4401 || code == 4404) reset();
+    retry();
+  }
+  // The conversation is gone (a wiped server, a rotated secret): start afresh, keep the
+  // unsent messages.
+  function reset() {
+    st = null;
+    shown.clear();
+    drafts.clear();
+    maxSeq = unread = 0;
+    S.badge(0);
+    log.replaceChildren(...[...pending.values()].map((p) => p.li));
+    save();
+  }
+  function retry() {
+    attempt++;
+    paintStatus();
+    const delay = Math.min(8000, 400 * 2 ** attempt) * (0.75 + Math.random() / 2);
+    timer = setTimeout(() => {
+      timer = 0;
+      connect();
+    }, delay);
+    // A socket that keeps failing (a proxy that blocks WebSockets) must not hide replies.
+    if (attempt > 2 && st)
+      call(`/messages?after=${maxSeq}`)
+        .then((r) => r.ok && r.json())
+        .then((b) => {
+          if (b) b.messages.forEach(add);
+        }, () => 0);
+  }
+  function frame(f) {
+    switch (f.type) {
+      case "ready":
+        ready = true;
+        attempt = 0;
+        setStatus(f.status);
+        clearInterval(pingTimer);
+        pingTimer = setInterval(() => {
+          // No answer to the previous ping: the connection is dead without a close frame.
+          if (Date.now() - lastFrame > 45000) {
+            const sock = ws;
+            sock.close();
+            return lost(sock);
+          }
+          ws.send('{"type":"ping"}');
+        }, 20000);
+        for (const p of pending.values()) transmit(p);
+        break;
+      case "message":
+        add(f.message);
+        break;
+      case "typing":
+        showTyping(f.author, f.on);
+        break;
+      case "delta": {
+        let li = drafts.get(f.reply_to);
+        if (!li) {
+          li = bubble("bot", "");
+          drafts.set(f.reply_to, li);
+          log.append(li);
+          showTyping("bot", 0);
+        }
+        li.querySelector(".t").textContent += f.text;
+        if (nearBottom()) toBottom();
+        break;
+      }
+      case "status":
+        setStatus(f.status);
+        break;
+      case "error": {
+        const p = f.client_id && pending.get(f.client_id);
+        if (p && f.code != "rate_limited" && f.code != "unavailable") fail(p, f.message);
+        else if (p) setTimeout(() => transmit(p), 3000);
+      }
+    }
+  }
+
+  // ---- opening, closing, keyboard --------------------------------------------------------
+  function open() {
+    if (isOpen) return;
+    isOpen = true;
+    panel.hidden = false;
+    launcher.classList.add("open");
+    launcher.setAttribute("aria-expanded", "true");
+    launcher.removeAttribute("aria-busy");
+    if (st) st.seen = Math.max(st.seen || 0, maxSeq);
+    unread = 0;
+    S.badge(0);
+    launcher.setAttribute("aria-label", T.close);
+    save();
+    paintStatus();
+    connect(true);
+    toBottom();
+    input.focus();
+  }
+  function close() {
+    if (!isOpen) return;
+    isOpen = false;
+    panel.hidden = true;
+    launcher.classList.remove("open");
+    launcher.setAttribute("aria-expanded", "false");
+    S.badge(0);
+    launcher.focus();
+  }
+  function grow() {
+    input.style.height = "auto";
+    input.style.height = Math.min(input.scrollHeight + 3, 132) + "px";
+  }
+  form.onsubmit = (e) => {
+    e.preventDefault();
+    send(input.value);
+  };
+  input.onkeydown = (e) => {
+    if (e.key == "Enter" && !e.shiftKey && !e.isComposing) {
+      e.preventDefault();
+      send(input.value);
+    }
+  };
+  input.oninput = () => {
+    grow();
+    // Let an agent see that the customer is typing (at most every 3 s).
+    if (ready && Date.now() - typingSent > 3000) {
+      typingSent = Date.now();
+      ws.send('{"type":"typing","on":true}');
+    }
+  };
+  panel.onkeydown = (e) => {
+    if (e.key == "Escape") {
+      e.preventDefault();
+      close();
+    } else if (e.key == "Tab") {
+      // aria-modal: keep focus inside the dialog until it is closed.
+      const items = [...panel.querySelectorAll("button,textarea,a[href],[tabindex='0']")].filter((el) => el.offsetParent);
+      const first = items[0], last = items[items.length - 1], active = root.activeElement;
+      if (e.shiftKey && active == first) {
+        e.preventDefault();
+        last.focus();
+      } else if (!e.shiftKey && active == last) {
+        e.preventDefault();
+        first.focus();
+      }
+    }
+  };
+  addEventListener("online", () => connect(true));
+
+  S.app = { open, close, toggle: () => (isOpen ? close() : open()) };
+  paintStatus();
+  // Show the stored conversation (history from seq 0) and any message still waiting to go.
+  if (st) {
+    const seen = st.seen || 0;
+    for (const p of st.pending || []) if (p && p.cid) queue({ cid: p.cid, text: String(p.text) });
+    st.seen = seen;
+    connect();
+  }
+  if (S.show) open();
+})();

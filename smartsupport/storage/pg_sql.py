@@ -1,0 +1,151 @@
+"""The PostgreSQL side of the shared-SQL helper: ``?`` placeholders, JSON codecs and the
+translation of asyncpg errors into smartsupport errors."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import json
+import re
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import asyncpg
+
+from smartsupport.errors import (
+    BackendError,
+    BackendUnavailable,
+    Conflict,
+    NotFound,
+    SmartsupportError,
+)
+from smartsupport.storage.base import SqlExecutor
+
+# Quoted literals, quoted identifiers, comments, dollar-quoted bodies, or a lone "?".
+_TOKENS = re.compile(
+    r"""'(?:[^']|'')*'|"(?:[^"]|"")*"|--[^\n]*|/\*.*?\*/|(\$[A-Za-z_]*\$).*?\1|\?""",
+    re.DOTALL,
+)
+
+
+@functools.lru_cache(maxsize=512)
+def numbered(sql: str) -> str:
+    """Rewrite ``?`` placeholders to ``$1..$n``, leaving ``?`` inside literals, quoted
+    identifiers, comments and dollar-quoted strings alone."""
+    counter = 0
+
+    def replace(match: re.Match[str]) -> str:
+        nonlocal counter
+        if match.group(0) != "?":
+            return match.group(0)
+        counter += 1
+        return f"${counter}"
+
+    return _TOKENS.sub(replace, sql)
+
+
+async def init_connection(conn: asyncpg.Connection) -> None:
+    """Pool ``init``: JSON columns travel as Python objects, like on SQLite."""
+    for type_name in ("json", "jsonb"):
+        await conn.set_type_codec(
+            type_name,
+            encoder=functools.partial(json.dumps, ensure_ascii=False, separators=(",", ":")),
+            decoder=json.loads,
+            schema="pg_catalog",
+        )
+
+
+# Errors that mean "the server cannot be reached or the connection died", not "bad query".
+UNREACHABLE = (
+    OSError,
+    asyncio.TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.ConnectionDoesNotExistError,
+    asyncpg.InvalidCatalogNameError,
+    asyncpg.InvalidAuthorizationSpecificationError,
+)
+
+
+def translate(exc: BaseException, *, conflict: str = "", missing: str = "") -> SmartsupportError:
+    """The smartsupport error for an asyncpg (or socket) error; raise it ``from exc``."""
+    if isinstance(exc, asyncpg.UniqueViolationError):
+        return Conflict(conflict or f"Already exists ({exc.detail or exc}).")
+    if isinstance(exc, asyncpg.ForeignKeyViolationError):
+        return NotFound(missing or f"Refers to a row that does not exist ({exc.detail or exc}).")
+    if isinstance(exc, UNREACHABLE):
+        return BackendUnavailable(f"PostgreSQL is unreachable: {exc!r}")
+    return BackendError(f"PostgreSQL error: {exc}")
+
+
+DRIVER_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, *UNREACHABLE)
+
+
+def _rowcount(status: str) -> int:
+    # asyncpg returns the command tag, e.g. "UPDATE 3" or "INSERT 0 1".
+    last = status.rsplit(" ", 1)[-1]
+    return int(last) if last.isdigit() else 0
+
+
+class PgExecutor(SqlExecutor):
+    """The helper's statements on one connection (a pooled one, or a transaction's)."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+
+    async def execute(self, sql: str, *args: Any) -> int:
+        try:
+            return _rowcount(await self._conn.execute(numbered(sql), *args))
+        except DRIVER_ERRORS as exc:
+            raise translate(exc) from exc
+
+    async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        try:
+            # asyncpg runs executemany atomically.
+            await self._conn.executemany(numbered(sql), list(rows))
+        except DRIVER_ERRORS as exc:
+            raise translate(exc) from exc
+
+    async def fetch(self, sql: str, *args: Any) -> list[dict[str, Any]]:
+        try:
+            return [dict(r) for r in await self._conn.fetch(numbered(sql), *args)]
+        except DRIVER_ERRORS as exc:
+            raise translate(exc) from exc
+
+    async def fetchrow(self, sql: str, *args: Any) -> dict[str, Any] | None:
+        try:
+            row = await self._conn.fetchrow(numbered(sql), *args)
+        except DRIVER_ERRORS as exc:
+            raise translate(exc) from exc
+        return dict(row) if row is not None else None
+
+
+@asynccontextmanager
+async def pool_transaction(pool: asyncpg.Pool) -> AsyncIterator[SqlExecutor]:
+    try:
+        conn = await pool.acquire()
+    except DRIVER_ERRORS as exc:
+        raise translate(exc) from exc
+    try:
+        transaction = conn.transaction()
+        try:
+            await transaction.start()
+        except DRIVER_ERRORS as exc:
+            raise translate(exc) from exc
+        try:
+            yield PgExecutor(conn)
+        except BaseException:
+            # A failed rollback means a dead connection (the pool discards it); the
+            # caller's error is the one worth seeing.
+            with contextlib.suppress(*DRIVER_ERRORS):
+                await transaction.rollback()
+            raise
+        else:
+            try:
+                await transaction.commit()
+            except DRIVER_ERRORS as exc:
+                raise translate(exc) from exc
+    finally:
+        await pool.release(conn)
