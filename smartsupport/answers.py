@@ -24,7 +24,7 @@ from typing import Any
 from smartsupport.domain import Passage
 from smartsupport.errors import LLMError
 from smartsupport.llm.chain import LLMStep, StopGeneration, Usage, estimated_completion
-from smartsupport.llm.grounding import GroundingChecker, split_sentences
+from smartsupport.llm.grounding import GroundingChecker, cut_sentences
 from smartsupport.llm.prompt import NO_ANSWER, Prompt, build_prompt, leaks_system_prompt
 from smartsupport.privacy import Redactor
 
@@ -324,10 +324,7 @@ class GroundedSink:
         if head.startswith(NO_ANSWER) or (not self.sentences and NO_ANSWER in head):
             self.reason = "model_said_no_answer"
             raise StopGeneration
-        parts = split_sentences(self.buffer)
-        complete_text = self.buffer.rstrip() != self.buffer or self.buffer.endswith("\n")
-        done = parts if complete_text else parts[:-1]
-        self.buffer = "" if complete_text else (parts[-1] if parts else "")
+        done, self.buffer = cut_sentences(self.buffer)
         for sentence in done:
             await self._accept(sentence)
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -16,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from smartsupport import __version__, web_api, web_socket
 from smartsupport.errors import BackendError, RateLimited, RequestError
 from smartsupport.services import open_services
+from smartsupport.staff import routes as staff_routes
 from smartsupport.settings import Settings
 
 STATIC = Path(__file__).parent / "static"
@@ -38,9 +40,20 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    # The widget runs on the business's own site and authenticates with a bearer token, never
+    # a cookie, so any origin may call the API; credentials stay off, which keeps staff
+    # cookies out of cross-origin requests.
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=["*"],
+        allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+        allow_headers=["Authorization", "Content-Type"],
+        max_age=600,
+    )
     _install_error_handlers(app)
     app.include_router(web_api.router)
     app.include_router(web_socket.router)
+    app.include_router(staff_routes.router)
 
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> dict[str, str]:

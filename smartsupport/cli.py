@@ -58,7 +58,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _feature_commands() -> list:
     # Feature packages register their own sub-commands (nlu, kb, ...).
-    registrations: list = []
+    from smartsupport.dialogue import commands as dialogue_commands
+    from smartsupport.knowledge import commands as kb_commands
+    from smartsupport.staff import commands as staff_commands
+
+    registrations: list = [kb_commands.register, staff_commands.register,
+                           dialogue_commands.register]
     return registrations
 
 

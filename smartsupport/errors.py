@@ -4,8 +4,9 @@
     ├── ConfigurationError      a wrong setting or a missing driver; the message names the fix
     ├── BackendError            a store, cache or broker failed; raised ``from`` the driver error
     │   ├── BackendUnavailable  it cannot be reached at all
-    │   └── LLMError            a language-model provider failed; ``retryable``, ``retry_after``
-    │       └── LLMTimeout      it did not answer within the step's timeout
+    │   ├── LLMError            a language-model provider failed; ``retryable``, ``retry_after``
+    │   │   └── LLMTimeout      it did not answer within the step's timeout
+    │   └── DeliveryError       a helpdesk or chat service refused or failed a call (outbox)
     └── RequestError            the caller sent something we refuse (HTTP 4xx)
         ├── InvalidInput        400/422: malformed, oversized or empty input
         ├── Unauthorized        401: missing or wrong token
@@ -52,6 +53,19 @@ class LLMError(BackendError):
 class LLMTimeout(LLMError):
     def __init__(self, message: str) -> None:
         super().__init__(message, retryable=True)
+
+
+class DeliveryError(BackendError):
+    """A helpdesk (Zendesk, Freshdesk) or chat service (Slack, Teams) call failed.
+    ``retryable`` says whether the outbox should try again (timeouts, 5xx, 429);
+    ``retry_after`` is the service's own hint in seconds."""
+
+    def __init__(
+        self, message: str, *, retryable: bool = False, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+        self.retry_after = retry_after
 
 
 class RequestError(SmartsupportError):

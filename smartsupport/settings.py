@@ -91,6 +91,43 @@ class Settings(BaseSettings):
         default=0.2, ge=0.0, le=2.0, description="Sampling temperature of generated answers."
     )
 
+    helpdesk_api_token: SecretStr | None = Field(
+        default=None,
+        description="Zendesk API token or Freshdesk API key used by the helpdesk connector a "
+        "workspace names in escalation.yaml (a workspace may name its own variable instead "
+        "with api_token_env).",
+    )
+    helpdesk_webhook_secret: SecretStr | None = Field(
+        default=None,
+        description="Zendesk webhook signing secret, or the shared secret Freshdesk sends "
+        "with its webhooks; incoming helpdesk webhooks are refused without it "
+        "(per workspace: webhook_secret_env).",
+    )
+    slack_bot_token: SecretStr | None = Field(
+        default=None,
+        description="Slack bot token (xoxb-...) for chat.postMessage escalation notices.",
+    )
+    slack_webhook_url: SecretStr | None = Field(
+        default=None,
+        description="Slack incoming-webhook URL for escalation notices (instead of a bot token).",
+    )
+    teams_webhook_url: SecretStr | None = Field(
+        default=None,
+        description="Microsoft Teams incoming-webhook URL for escalation notice cards.",
+    )
+    outbox_poll_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        description="How often the outbox worker looks for due helpdesk and notification calls.",
+    )
+    outbox_max_age_hours: float = Field(
+        default=72.0,
+        gt=0,
+        description="How long the outbox retries a failing call before moving it to the "
+        "dead-letter state (kept for admins to inspect and requeue, never dropped).",
+    )
+
     @classmethod
     def settings_customise_sources(
         cls,

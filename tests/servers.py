@@ -50,7 +50,9 @@ class LiveServer:
         if self._own_data_dir:
             self.env["SMARTSUPPORT_DATA_DIR"] = tempfile.mkdtemp(prefix="smartsupport-test-")
         self.data_dir = Path(self.env["SMARTSUPPORT_DATA_DIR"])
-        self.log_path = Path(tempfile.mkstemp(prefix="smartsupport-server-", suffix=".log")[1])
+        fd, log_name = tempfile.mkstemp(prefix="smartsupport-server-", suffix=".log")
+        os.close(fd)
+        self.log_path = Path(log_name)
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> LiveServer:
@@ -62,8 +64,16 @@ class LiveServer:
             log.write(f"--- starting on port {self.port}\n".encode())
             log.flush()
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "smartsupport", "serve", "--host", "127.0.0.1",
-                 "--port", str(self.port)],
+                [
+                    sys.executable,
+                    "-m",
+                    "smartsupport",
+                    "serve",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.port),
+                ],
                 env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
@@ -74,7 +84,9 @@ class LiveServer:
             code = self.process.poll()
             if code is not None:
                 self.process = None
-                pytest.fail(f"the server exited with code {code} while starting:\n{self.log_tail()}")
+                pytest.fail(
+                    f"the server exited with code {code} while starting:\n{self.log_tail()}"
+                )
             try:
                 with urllib.request.urlopen(self.url + "/healthz", timeout=2) as response:
                     if response.status == 200:
@@ -83,8 +95,9 @@ class LiveServer:
                 pass
             time.sleep(0.1)
         self.stop()
-        pytest.fail(f"the server did not answer /healthz within {START_TIMEOUT:.0f} s:\n"
-                    f"{self.log_tail()}")
+        pytest.fail(
+            f"the server did not answer /healthz within {START_TIMEOUT:.0f} s:\n{self.log_tail()}"
+        )
 
     def stop(self) -> None:
         """SIGTERM and wait (SIGKILL if it hangs). The data directory is kept for start()."""

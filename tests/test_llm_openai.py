@@ -34,16 +34,16 @@ def provider(server: FakeLLMServer, **extra):
     return create_provider(config)
 
 
-async def complete(p, timeout: float = 5.0):
+async def complete(p, wait: float = 5.0):
     try:
-        return await p.complete(MESSAGES, max_tokens=50, temperature=0.1, timeout=timeout)
+        return await p.complete(MESSAGES, max_tokens=50, temperature=0.1, timeout=wait)
     finally:
         await p.aclose()
 
 
-async def stream(p, timeout: float = 5.0):
+async def stream(p, wait: float = 5.0):
     deltas = []
-    s = p.stream(MESSAGES, max_tokens=50, temperature=0.1, timeout=timeout)
+    s = p.stream(MESSAGES, max_tokens=50, temperature=0.1, timeout=wait)
     try:
         async for d in s:
             deltas.append(d)
@@ -100,7 +100,7 @@ async def test_stream_without_usage_estimates_tokens(server):
 async def test_slow_server_raises_timeout(server):
     server.push(Scripted(delay=2.0, chunks=[b"{}"]))
     with pytest.raises(LLMTimeout):
-        await complete(provider(server), timeout=0.3)
+        await complete(provider(server), wait=0.3)
 
 
 async def test_stalled_stream_raises_timeout(server):
@@ -108,7 +108,7 @@ async def test_stalled_stream_raises_timeout(server):
     reply.chunks.insert(2, 2.0)
     server.push(reply)
     with pytest.raises(LLMTimeout):
-        await stream(provider(server), timeout=0.3)
+        await stream(provider(server), wait=0.3)
 
 
 @pytest.mark.parametrize("status", [500, 502, 503])
@@ -172,5 +172,5 @@ async def test_unreachable_server_is_retryable():
     config = ProviderConfig(name="gone", base_url="http://127.0.0.1:9/v1", model="m")
     p = create_provider(config)
     with pytest.raises(LLMError) as info:
-        await complete(p, timeout=2)
+        await complete(p, wait=2)
     assert info.value.retryable

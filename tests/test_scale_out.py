@@ -25,7 +25,9 @@ async def test_message_posted_through_a_reaches_a_widget_on_b(tmp_path, postgres
             headers = {"Authorization": f"Bearer {conversation['token']}"}
             ws_url = b.url.replace("http", "ws") + f"/api/v1/conversations/{conversation['id']}/ws"
             async with websockets.connect(ws_url) as ws:
-                await ws.send(json.dumps({"type": "hello", "token": conversation["token"], "after": 1}))
+                await ws.send(
+                    json.dumps({"type": "hello", "token": conversation["token"], "after": 1})
+                )
                 assert json.loads(await ws.recv())["type"] == "ready"
                 posted = await http.post(
                     f"{a.url}/api/v1/conversations/{conversation['id']}/messages",

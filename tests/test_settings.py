@@ -62,7 +62,8 @@ def test_secret_key_is_created_once_and_kept(tmp_path):
 def test_every_setting_is_documented_in_the_readme():
     text = README.read_text()
     missing = [
-        f"SMARTSUPPORT_{name.upper()}" for name in Settings.model_fields
+        f"SMARTSUPPORT_{name.upper()}"
+        for name in Settings.model_fields
         if f"SMARTSUPPORT_{name.upper()}" not in text
     ]
     assert not missing, f"document these settings in README.md: {missing}"

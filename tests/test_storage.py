@@ -275,6 +275,23 @@ async def test_reused_client_id_conflicts_and_the_original_can_be_found(store, c
     assert (await store.get_conversation(conversation.id)).last_seq == 2
 
 
+async def test_concurrent_retries_store_each_client_id_once_and_keep_seqs_dense(
+    store, conversation
+):
+    # Many sends racing, each client id three times: exactly one of each wins, and the
+    # losers (which may share a group commit with winners) leave no gaps.
+    sends = [f"c{i % 10}" for i in range(30)]
+    results = await asyncio.gather(
+        *(store.append_message(conversation.id, Author.CUSTOMER, c, client_id=c) for c in sends),
+        return_exceptions=True,
+    )
+    stored = [r for r in results if not isinstance(r, BaseException)]
+    assert all(isinstance(r, Conflict) for r in results if isinstance(r, BaseException))
+    assert sorted(m.client_id for m in stored) == sorted({*sends})
+    assert sorted(m.seq for m in stored) == list(range(1, 11))
+    assert (await store.get_conversation(conversation.id)).last_seq == 10
+
+
 async def test_list_messages_after_and_limit(store, conversation):
     for i in range(5):
         await store.append_message(conversation.id, Author.CUSTOMER, f"m{i}")
@@ -402,3 +419,33 @@ async def test_sqlite_refuses_store_calls_from_inside_its_own_transaction(sqlite
                 await store.get_workspace("acme")
     finally:
         await store.close()
+
+
+async def test_a_cancelled_helper_transaction_rolls_back_and_frees_the_store(store, conversation):
+    db: SqlDatabase = store  # type: ignore[assignment]
+    await db.execute("CREATE TABLE kb_cancel (id INTEGER PRIMARY KEY)")
+    inside = asyncio.Event()
+
+    async def hold() -> None:
+        async with db.transaction() as tx:
+            await tx.execute("INSERT INTO kb_cancel (id) VALUES (?)", 1)
+            inside.set()
+            await asyncio.sleep(30)
+
+    holder = asyncio.create_task(hold())
+    await inside.wait()
+    holder.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await holder
+    # Cancelled while still waiting for BEGIN (behind a busy connection on SQLite).
+    waiters = [asyncio.create_task(hold()) for _ in range(3)]
+    await asyncio.sleep(0)
+    for waiter in waiters:
+        waiter.cancel()
+    await asyncio.gather(*waiters, return_exceptions=True)
+
+    assert await asyncio.wait_for(db.fetch("SELECT id FROM kb_cancel"), timeout=5) == []
+    message = await asyncio.wait_for(
+        store.append_message(conversation.id, Author.CUSTOMER, "still works"), timeout=5
+    )
+    assert message.seq == 1

@@ -8,7 +8,9 @@ announced and operable with a screen reader, and it fills a phone screen.
 
 from __future__ import annotations
 
+import http.server
 import json
+import threading
 from collections.abc import Iterator
 
 import httpx
@@ -38,6 +40,7 @@ XSS = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script><b>bol
 def browser() -> Iterator[Browser]:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        expect.set_options(timeout=10_000)  # a 2-core CI box runs other suites alongside
         yield browser
         browser.close()
 
@@ -183,9 +186,7 @@ def test_quick_reply_button_sends_its_text(page: Page, server: LiveServer) -> No
     expect(suggestions.get_by_role("button")).to_have_count(4)
     suggestions.get_by_role("button", name="Shipping costs").click()
     expect(page.locator("#smartsupport-widget li.customer")).to_have_text("You: Shipping costs")
-    expect(page.locator("#smartsupport-widget li.bot").nth(1)).to_contain_text(
-        "Standard shipping"
-    )
+    expect(page.locator("#smartsupport-widget li.bot").nth(1)).to_contain_text("Standard shipping")
     expect(suggestions).to_be_hidden()
 
 
@@ -236,8 +237,14 @@ def test_streamed_answer_typing_citations_and_agent_html_render_safely(
     expect(draft.locator(".t")).to_have_text("Hello <i>there</i>")
     expect(typing).to_be_hidden()
     final = {
-        "id": "m-final", "conversation_id": "c", "seq": 500, "author": "agent", "text": XSS,
-        "client_id": None, "reply_to": "m-x", "created_at": "2026-01-01T00:00:00+00:00",
+        "id": "m-final",
+        "conversation_id": "c",
+        "seq": 500,
+        "author": "agent",
+        "text": XSS,
+        "client_id": None,
+        "reply_to": "m-x",
+        "created_at": "2026-01-01T00:00:00+00:00",
         "quick_replies": [],
         "citations": [
             {"title": "Returns policy", "url": "https://example.com/returns"},
@@ -317,9 +324,11 @@ def test_reload_resumes_the_same_conversation_with_its_history(
     started: list[str] = []
     page.on(
         "request",
-        lambda r: started.append(r.url)
-        if r.method == "POST" and r.url.endswith("/api/v1/conversations")
-        else None,
+        lambda r: (
+            started.append(r.url)
+            if r.method == "POST" and r.url.endswith("/api/v1/conversations")
+            else None
+        ),
     )
     page.reload()
     launcher(page).click()
@@ -436,3 +445,79 @@ def test_dialog_semantics_labels_live_region_contrast_and_motion(
         " const s = getComputedStyle(f); return [s.outlineStyle, parseFloat(s.outlineWidth)]; }"
     )
     assert focused_outline[0] != "none" and focused_outline[1] >= 2
+
+
+def host_page(page: Page, url: str, script_attrs: str) -> None:
+    """Serve a customer's own page at ``url`` that embeds the widget with ``script_attrs``."""
+    html = (
+        "<!doctype html><html lang=en><title>Shop</title><h1>A customer's shop</h1>"
+        f"<script src={script_attrs}></script>"
+    )
+    page.route(url, lambda route: route.fulfill(body=html, content_type="text/html"))
+    page.goto(url)
+
+
+def test_embed_options_colour_side_title_and_locale(page: Page, server: LiveServer) -> None:
+    host_page(
+        page,
+        server.url + "/shop.html",
+        '"/widget.js" data-workspace=demo data-color="#ffd400" data-position=left '
+        'data-title="Aide Northwind" data-locale=fr',
+    )
+    expect(launcher(page)).to_have_accessible_name("Ouvrir le chat")
+    box = launcher(page).bounding_box()
+    assert box is not None and box["x"] < 100  # bottom left
+    launcher(page).click()
+    expect(dialog(page)).to_have_accessible_name("Aide Northwind")
+    expect(composer(page)).to_have_attribute("placeholder", "Écrivez votre message…")
+    # A light brand colour gets dark text, so the header stays readable (WCAG AA).
+    ratios = page.locator("#smartsupport-widget h2, #smartsupport-widget .status").evaluate_all(
+        CONTRAST
+    )
+    assert min(ratios) >= 4.5, ratios
+
+
+@pytest.fixture
+def other_origin() -> Iterator[dict[str, bytes]]:
+    """A plain web server for a customer's own site, on another port (so another origin)
+    than the smartsupport server. Fill the returned dict with path -> HTML."""
+    pages: dict[str, bytes] = {}
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+            body = pages.get(self.path)
+            self.send_response(200 if body else 404)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.end_headers()
+            self.wfile.write(body or b"not found")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    pages["__url__"] = f"http://127.0.0.1:{httpd.server_address[1]}".encode()
+    try:
+        yield pages
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join()
+
+
+def test_widget_works_embedded_on_another_origin(
+    page: Page, server: LiveServer, other_origin: dict[str, bytes]
+) -> None:
+    """A customer's site is another origin than the smartsupport server: the API must allow
+    cross-origin calls (CORS) for the widget to work there."""
+    other_origin["/shop.html"] = (
+        "<!doctype html><html lang=en><title>Shop</title><h1>A customer's shop</h1>"
+        f'<script src="{server.url}/widget.js" data-workspace=demo></script>'
+    ).encode()
+    page.goto(other_origin["__url__"].decode() + "/shop.html")
+    launcher(page).click()
+    expect(page.locator("#smartsupport-widget li.bot").first).to_contain_text("Northwind")
+    send(page, "How much is shipping?")
+    expect(page.locator("#smartsupport-widget li.bot").nth(1)).to_contain_text("shipping")
+    expect(page.locator("#smartsupport-widget li.pending")).to_have_count(0)

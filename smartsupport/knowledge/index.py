@@ -4,14 +4,16 @@ Scores are computed at two levels and blended, because a customer needs the righ
 first and the right part of it second:
 
     article  = EMBEDDING * (TITLE * cos(q, title) + (1 - TITLE) * cos(q, mean passage))
-             + (1 - EMBEDDING) * bm25(title, headings, whole text) / best possible bm25
+             + KEYWORD * bm25(title, headings, whole text) / best possible bm25
+             + FUZZY * cos(char n-grams of q, char n-grams of title)
     passage  = EMBEDDING * cos(q, passage) + (1 - EMBEDDING) * bm25(passage) / best possible
     score    = ARTICLE * article + (1 - ARTICLE) * passage
 
-Both BM25 scores are divided by the query's best achievable score, so every part lies in
-about [0, 1] with the same meaning in any corpus; that makes the fused score usable as a
-confidence. Weighted-score fusion beat reciprocal-rank fusion by 5-9 MAP points on StackFAQ
-(docs/benchmarks.md), because ranks throw away how sure each side is.
+(keyword mode keeps the two lexical parts, embedding mode the vector part, each
+renormalised to sum to one.) BM25 scores are divided by the query's best achievable score,
+so every part lies in about [0, 1] with the same meaning in any corpus; that makes the fused
+score usable as a confidence. Weighted-score fusion beat reciprocal-rank fusion by 5-9 MAP
+points on StackFAQ (docs/benchmarks.md), because ranks throw away how sure each side is.
 
 Exact numpy search is plenty: 20,000 passages x 512 dims is one matrix-vector product of a
 few milliseconds. The matrices are rebuilt lazily after a change.
@@ -27,14 +29,17 @@ import numpy as np
 from smartsupport.domain import Passage
 from smartsupport.errors import InvalidInput
 from smartsupport.knowledge.bm25 import BM25Index
+from smartsupport.knowledge.chargrams import CharGramIndex
 from smartsupport.knowledge.documents import language_of
 
 Mode = Literal["hybrid", "keyword", "embedding"]
 MODES: tuple[str, ...] = ("hybrid", "keyword", "embedding")
 
 TITLE = 0.75
-EMBEDDING = 0.6
-ARTICLE = 0.7
+EMBEDDING = 0.45
+KEYWORD = 0.3
+FUZZY = 0.25
+ARTICLE = 0.9
 # Field weights for BM25: a title word counts like this many body words.
 TITLE_FIELD = 3.0
 HEADING_FIELD = 2.0
@@ -70,6 +75,7 @@ class _Matrices:
     passage_languages: np.ndarray
     passage_bm25: BM25Index
     article_bm25: BM25Index
+    title_grams: CharGramIndex
 
 
 class WorkspaceIndex:
@@ -121,6 +127,7 @@ class WorkspaceIndex:
                 [language_of(articles[row].locale) for row, _ in rows], dtype=object
             ),
             passage_bm25=BM25Index([[(p.section or "", HEADING_FIELD), (p.text, 1.0)] for _, p in rows]),
+            title_grams=CharGramIndex([a.title for a in articles]),
             article_bm25=BM25Index(
                 [
                     [
@@ -155,19 +162,23 @@ class WorkspaceIndex:
         use_keywords = mode != "embedding"
         article = np.zeros(len(m.articles), dtype=np.float32)
         passage = np.zeros(len(m.passages), dtype=np.float32)
+        embedding = EMBEDDING if use_embedding else 0.0
+        keyword, fuzzy = (KEYWORD, FUZZY) if use_keywords else (0.0, 0.0)
+        total = embedding + keyword + fuzzy
         if use_embedding:
             if query_vector is None:
                 raise ValueError("query_vector is required in hybrid and embedding modes")
-            weight = EMBEDDING if use_keywords else 1.0
-            article += weight * (
+            article += (embedding / total) * (
                 TITLE * (m.title_vectors @ query_vector)
                 + (1 - TITLE) * (m.centroids @ query_vector)
             )
-            passage += weight * (m.passage_vectors @ query_vector)
+            share = embedding / total if use_keywords else 1.0
+            passage += share * (m.passage_vectors @ query_vector)
         if use_keywords:
-            weight = 1 - EMBEDDING if use_embedding else 1.0
-            article += weight * m.article_bm25.score(query)[1]
-            passage += weight * m.passage_bm25.score(query)[1]
+            article += (keyword / total) * m.article_bm25.score(query)[1]
+            article += (fuzzy / total) * m.title_grams.score(query)
+            share = (keyword + fuzzy) / total if use_embedding else 1.0
+            passage += share * m.passage_bm25.score(query)[1]
         scores = ARTICLE * article[m.article_of] + (1 - ARTICLE) * passage
         if locale:
             scores = np.where(m.passage_languages == language_of(locale), scores, -np.inf)

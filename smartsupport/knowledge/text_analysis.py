@@ -70,7 +70,8 @@ def terms(text: str) -> list[str]:
     out = []
     for match in _WORD.finditer(fold(text)):
         word = match.group().replace("’", "'")
-        if word in STOP_WORDS:
+        # Single characters ("2", "a", "x") match everywhere and mean little on their own.
+        if len(word) < 2 or word in STOP_WORDS:
             continue
         word = word.split("'")[0] if "'" in word else word
         out.append(stem(word))

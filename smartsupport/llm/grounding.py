@@ -25,7 +25,8 @@ _STOP = set(
     """the and for are but not you your our with this that from have has was were will can
     they them their there here what when where which who how all any its it's into about
     also than then just only very more most such some may might would could should been
-    being does did doing per via yes out off over under again please thank thanks
+    being does did doing per via yes out off over under again please thank thanks sure
+    hello happy glad help welcome course great okay hope helps certainly let know
     der die das und ist nicht ein eine mit für auf den dem des von les des une est pas pour
     avec dans que qui sur par los las una por con para del que""".split()
 )
@@ -39,6 +40,16 @@ class Embedder(Protocol):
 
 def split_sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCE_END.split(text) if s and s.strip()]
+
+
+def cut_sentences(text: str) -> tuple[list[str], str]:
+    """The complete sentences at the start of a growing text, and the unfinished rest."""
+    last = None
+    for last in _SENTENCE_END.finditer(text):  # noqa: B007 - we want the final match
+        pass
+    if last is None:
+        return [], text
+    return split_sentences(text[: last.start() + 1]), text[last.end() :]
 
 
 def content_words(text: str) -> set[str]:
@@ -65,7 +76,7 @@ class GroundingChecker:
         embedder: Embedder | None = None,
         *,
         min_overlap: float = 0.6,
-        min_similarity: float = 0.75,
+        min_similarity: float = 0.6,
     ) -> None:
         self.embedder = embedder
         self.min_overlap = min_overlap

@@ -91,7 +91,8 @@
     h(
       "style",
       {},
-      `.panel{position:fixed;z-index:2147483001;right:20px;bottom:92px;width:380px;
+      `[hidden]{display:none!important}
+.panel{position:fixed;z-index:2147483001;right:20px;bottom:92px;width:380px;
 height:min(640px,calc(100vh - 116px));display:flex;flex-direction:column;overflow:hidden;
 background:#fff;color:#1a1a1a;border-radius:16px;box-shadow:0 12px 48px rgba(0,0,0,.24),
 0 0 0 1px rgba(0,0,0,.08);font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;
@@ -115,7 +116,7 @@ header :focus-visible{outline:3px solid var(--fg);outline-offset:1px}
 .scroll{flex:1;overflow-y:auto;padding:16px 14px;background:#f4f5f7;overscroll-behavior:contain}
 .scroll:focus-visible{outline-offset:-3px}
 ol{list-style:none;margin:0;padding:0;display:flex;flex-direction:column;gap:6px}
-li{display:flex;flex-direction:column;align-items:flex-start;max-width:86%}
+.log>li{display:flex;flex-direction:column;align-items:flex-start;max-width:86%}
 .b{padding:9px 13px;border-radius:18px;white-space:pre-wrap;overflow-wrap:anywhere;
 background:#fff;border:1px solid #d5d8de;border-bottom-left-radius:6px}
 .customer{align-self:flex-end;align-items:flex-end}
@@ -131,6 +132,7 @@ border-radius:18px 18px 6px 18px}
 .note button{border:0;background:none;padding:0 2px;color:#1a1a1a;text-decoration:underline;
 font-weight:600}
 .cites{margin:4px 0 0;padding:0 6px;font-size:13px;list-style:none}
+.cites li{margin-top:2px}
 .cites a{color:#1742b3}
 .typing{display:flex;align-items:center;gap:8px;margin:10px 2px 0;font-size:13px;color:#4a4f57}
 .dots{display:flex;gap:4px;padding:11px 12px;background:#fff;border:1px solid #d5d8de;
@@ -149,13 +151,14 @@ textarea{flex:1;box-sizing:border-box;min-height:42px;max-height:132px;resize:no
 padding:9px 14px;border:1.5px solid #767676;border-radius:21px;background:#fff;color:#1a1a1a;
 font:inherit}
 textarea::placeholder{color:#60656e}
-textarea:focus-visible{outline-offset:0;border-color:#1a1a1a}
+textarea:focus-visible{outline:1.5px solid var(--ink);outline-offset:0;border-color:var(--ink)}
 .send{flex:none;display:grid;place-items:center;width:42px;height:42px;padding:0;border:0;
 border-radius:50%;background:var(--bg);color:var(--fg)}
 .sr{position:absolute;width:1px;height:1px;margin:-1px;overflow:hidden;clip:rect(0 0 0 0);
 white-space:nowrap}
 .launch .xi{display:none}.launch.open>svg{display:none}.launch.open .xi{display:grid}
 @media (max-width:480px){.panel{inset:0;width:auto;height:auto;border-radius:0}
+textarea{font-size:16px}
 .launch.open{display:none}}
 @media (prefers-reduced-motion:reduce){*{animation:none!important;transition:none!important}}
 @media (forced-colors:active){.b,.dots,.qr button{border:1px solid CanvasText}}`
@@ -263,14 +266,13 @@ white-space:nowrap}
     log.insertBefore(li, next || null);
     if (m.seq > maxSeq) maxSeq = m.seq;
     if (m.author == "customer" && p && convStatus == "bot") showTyping("bot", 1, 8000);
-    if (m.author != "customer") {
-      showTyping(m.author, 0);
-      if (m.seq > (st.seen || 0)) {
-        if (isOpen) {
-          st.seen = m.seq;
-          say(`${T[m.author] || ""}: ${m.text}`);
-        } else S.badge(++unread);
-      }
+    const theirs = m.author != "customer";
+    if (theirs) showTyping(m.author, 0);
+    if (m.seq > (st.seen || 0)) {
+      if (isOpen) {
+        st.seen = m.seq;
+        if (theirs) say(`${T[m.author] || ""}: ${m.text}`);
+      } else if (theirs) S.badge(++unread);
     }
     quickReplies();
     save();
@@ -290,7 +292,7 @@ white-space:nowrap}
   }
   function showTyping(author, on, ms = 20000) {
     clearTimeout(typingTimer);
-    typing.hidden = !on || author == "customer";
+    typing.hidden = !on;
     if (typing.hidden) return;
     typing.lastChild.textContent = `${T[author] || T.bot} ${T.typing}`;
     typingTimer = setTimeout(() => (typing.hidden = true), ms);
@@ -470,8 +472,8 @@ white-space:nowrap}
       case "message":
         add(f.message);
         break;
-      case "typing":
-        showTyping(f.author, f.on);
+      case "typing": // the server also relays the customer's own typing: not shown here
+        if (f.author != "customer") showTyping(f.author, f.on);
         break;
       case "delta": {
         let li = drafts.get(f.reply_to);
@@ -545,11 +547,11 @@ white-space:nowrap}
       ws.send('{"type":"typing","on":true}');
     }
   };
-  panel.onkeydown = (e) => {
-    if (e.key == "Escape") {
+  root.addEventListener("keydown", (e) => {
+    if (e.key == "Escape" && isOpen) {
       e.preventDefault();
       close();
-    } else if (e.key == "Tab") {
+    } else if (e.key == "Tab" && panel.contains(root.activeElement)) {
       // aria-modal: keep focus inside the dialog until it is closed.
       const items = [...panel.querySelectorAll("button,textarea,a[href],[tabindex='0']")].filter((el) => el.offsetParent);
       const first = items[0], last = items[items.length - 1], active = root.activeElement;
@@ -561,8 +563,9 @@ white-space:nowrap}
         first.focus();
       }
     }
-  };
+  });
   addEventListener("online", () => connect(true));
+  document.addEventListener("visibilitychange", () => document.hidden || connect(true));
 
   S.app = { open, close, toggle: () => (isOpen ? close() : open()) };
   paintStatus();

@@ -6,17 +6,15 @@
   const lang = (d.locale || doc.documentElement.lang || "en").slice(0, 2).toLowerCase();
   const open = { de: "Chat öffnen", fr: "Ouvrir le chat", es: "Abrir el chat" }[lang] || "Open chat";
   let bg = d.color && CSS.supports("color", d.color) ? d.color : "#1f4fd1";
+  const host = doc.createElement("div");
   // Text colour: whichever of #111 and #fff contrasts better with the brand colour (WCAG).
-  const probe = doc.createElement("i");
-  probe.style.color = bg;
-  doc.documentElement.append(probe);
-  const [r, g, b] = getComputedStyle(probe).color.match(/[\d.]+/g).map((v) => {
+  host.style.color = bg;
+  doc.documentElement.append(host);
+  const [r, g, b] = getComputedStyle(host).color.match(/[\d.]+/g).map((v) => {
     v /= 255;
     return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
   });
-  probe.remove();
   const light = 0.2126 * r + 0.7152 * g + 0.0722 * b > 0.179;
-  const host = doc.createElement("div");
   host.id = "smartsupport-widget";
   if (d.position == "left") host.className = "left";
   // The brand colour enters only as custom properties, never as markup.
@@ -32,8 +30,8 @@
     "height:28px;fill:currentColor}.launch:focus-visible{outline:3px solid #fff;" +
     "box-shadow:0 0 0 6px #111}.badge{position:absolute;top:-5px;right:-5px;min-width:22px;" +
     "height:22px;box-sizing:border-box;padding:0 6px;border:2px solid #fff;border-radius:11px;" +
-    "background:#b00020;color:#fff;font:700 12px/18px system-ui,sans-serif}[hidden]{display:" +
-    "none!important}</style><button class=launch type=button aria-haspopup=dialog " +
+    "background:#b00020;color:#fff;font:700 12px/18px system-ui,sans-serif}</style>" +
+    "<button class=launch type=button aria-haspopup=dialog " +
     'aria-expanded=false><svg viewBox="0 0 24 24" aria-hidden=true><path d="M5 3h14a3 3 0 0 1 3 3v9a3 3 0 0 1-3 3h-7l-6 4v-4H5a3 3 0 0 1-3-3V6a3 3 0 0 1 3-3z"/></svg>' +
     '<span class=badge hidden></span></button>';
   const btn = root.querySelector("button"), badge = root.querySelector(".badge");
@@ -48,13 +46,12 @@
     },
     load(show) {
       S.show = S.show || show;
-      btn.setAttribute("aria-busy", !!show);
+      show && btn.setAttribute("aria-busy", true);
       if (S.app) return show && S.app.open();
       if (S.loading) return;
       S.loading = 1;
       const s = doc.createElement("script");
-      s.src = new URL("widget/app.js", me.src).href;
-      s.async = true;
+      s.src = new URL("widget/app.js", me.src);
       s.onerror = () => {
         S.loading = 0;
         s.remove();

@@ -126,26 +126,35 @@ def translate(exc: sqlite3.Error, *, conflict: str = "", missing: str = "") -> S
 
 class write:
     """``with write(conn):`` one IMMEDIATE transaction (takes the write lock up front, so
-    two processes never deadlock upgrading a read to a write)."""
+    two processes never deadlock upgrading a read to a write). Inside a transaction that
+    is already open (a group commit or a helper transaction) it adds nothing: the caller
+    there already made the job atomic with a savepoint."""
 
-    __slots__ = ("conn",)
+    __slots__ = ("conn", "own")
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
+        self.own = False
 
     def __enter__(self) -> sqlite3.Connection:
-        self.conn.execute("BEGIN IMMEDIATE")
+        if not self.conn.in_transaction:
+            self.conn.execute("BEGIN IMMEDIATE")
+            self.own = True
         return self.conn
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if not self.own:
+            return
         if exc_type is None:
             try:
                 self.conn.execute("COMMIT")
                 return
             except BaseException:
-                self.conn.execute("ROLLBACK")
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
                 raise
-        self.conn.execute("ROLLBACK")
+        if self.conn.in_transaction:
+            self.conn.execute("ROLLBACK")
 
 
 # -- jobs for the SqlDatabase helper (run on the SQLite thread) ------------------------------

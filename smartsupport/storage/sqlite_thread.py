@@ -22,6 +22,8 @@ from smartsupport.errors import BackendError
 
 _STOP = object()
 BEGIN, STEP, END = 1, 2, 3
+# Jobs committed together at most; bounds how long the first of them waits.
+MAX_BATCH = 64
 
 
 class _Job:
@@ -71,28 +73,34 @@ class SqliteThread:
         self, fn: Callable[..., Any], *args: Any, owner: object = None, kind: int = STEP
     ) -> Any:
         """Run ``fn(connection, *args)`` on the thread and return its result."""
-        if not self._open:
-            raise BackendError("The SQLite store is closed (or was never connected).")
         if owner is None and self.transaction_task is not None:
             if asyncio.current_task() is self.transaction_task:
                 raise BackendError(
                     "This task holds an open SQLite transaction; run statements through the "
                     "object that transaction() yielded, or they would wait for it forever."
                 )
-        loop = asyncio.get_running_loop()
-        future = loop.create_future()
-        self._queue.put(_Job(fn, args, future, loop, owner, kind))
-        return await future
+        return await self.submit(fn, *args, owner=owner, kind=kind)
+
+    def submit(
+        self, fn: Callable[..., Any], *args: Any, owner: object = None, kind: int = STEP
+    ) -> asyncio.Future[Any]:
+        """Queue ``fn(connection, *args)``; the future resolves when it has run. The job
+        runs even if nobody awaits the future any more."""
+        if not self._open:
+            raise BackendError("The SQLite store is closed (or was never connected).")
+        future = asyncio.get_running_loop().create_future()
+        self._queue.put(_Job(fn, args, future, future.get_loop(), owner, kind))
+        return future
 
     # -- the thread ----------------------------------------------------------------------
     def _main(self, loop: asyncio.AbstractEventLoop, ready: asyncio.Future[None]) -> None:
         try:
             conn = self._opener()
         except BaseException as exc:  # noqa: BLE001 - handed to the awaiting task
-            _deliver(loop, ready, None, exc)
+            _deliver(loop, [(ready, None, exc)])
             return
-        _deliver(loop, ready, None, None)
-        set_aside: collections.deque[_Job] = collections.deque()
+        _deliver(loop, [(ready, None, None)])
+        set_aside: collections.deque[Any] = collections.deque()
         owner: object = None
         try:
             while True:
@@ -106,6 +114,11 @@ class SqliteThread:
                 if owner is not None and job.owner is not owner:
                     set_aside.append(job)
                     continue
+                if owner is None and job.kind == STEP and not set_aside:
+                    batch = self._take_batch(job, set_aside)
+                    if len(batch) > 1:
+                        _run_batch(conn, batch)
+                        continue
                 if job.kind == BEGIN:
                     owner = job.owner
                 try:
@@ -113,9 +126,9 @@ class SqliteThread:
                 except BaseException as exc:  # noqa: BLE001 - handed to the awaiting task
                     if job.kind == BEGIN:
                         owner = None
-                    _deliver(job.loop, job.future, None, exc)
+                    _deliver(job.loop, [(job.future, None, exc)])
                 else:
-                    _deliver(job.loop, job.future, result, None)
+                    _deliver(job.loop, [(job.future, result, None)])
                 if job.kind == END:
                     owner = None
         finally:
@@ -125,30 +138,93 @@ class SqliteThread:
         closed = BackendError("The SQLite store was closed while this call waited.")
         while set_aside:
             job = set_aside.popleft()
-            _deliver(job.loop, job.future, None, closed)
+            if isinstance(job, _Job):
+                _deliver(job.loop, [(job.future, None, closed)])
         while not self._queue.empty():
             job = self._queue.get()
             if isinstance(job, _Job):
-                _deliver(job.loop, job.future, None, closed)
-        _deliver(stop_loop, done, None, None)
+                _deliver(job.loop, [(job.future, None, closed)])
+        _deliver(stop_loop, [(done, None, None)])
+
+    def _take_batch(self, first: _Job, set_aside: collections.deque[Any]) -> list[_Job]:
+        """``first`` plus the plain jobs already queued behind it (up to MAX_BATCH). The
+        first job that cannot join (a helper transaction, the stop request) is set aside
+        to run next."""
+        batch = [first]
+        while len(batch) < MAX_BATCH:
+            try:
+                job = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if isinstance(job, tuple) or job.kind != STEP or job.owner is not None:
+                set_aside.append(job)
+                break
+            batch.append(job)
+        return batch
 
 
-def _deliver(
-    loop: asyncio.AbstractEventLoop,
-    future: asyncio.Future[Any],
-    result: Any,
-    exc: BaseException | None,
-) -> None:
+def _run_batch(conn: sqlite3.Connection, batch: list[_Job]) -> None:
+    """Group commit: run the jobs in one transaction, each inside its own savepoint so a
+    failing job undoes only its own changes, and commit once. Results are handed out only
+    after the commit, so nobody sees a success that was not made durable."""
+    outcomes: list[tuple[_Job, Any, BaseException | None]] = []
     try:
-        loop.call_soon_threadsafe(_settle, future, result, exc)
+        conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.Error as exc:
+        outcomes = [(job, None, exc) for job in batch]
+        _deliver_all(outcomes)
+        return
+    for position, job in enumerate(batch):
+        conn.execute("SAVEPOINT job")
+        try:
+            result = job.fn(conn, *job.args)
+        except BaseException as exc:  # noqa: BLE001 - handed to the awaiting task
+            if not conn.in_transaction:
+                # SQLite rolled the whole transaction back (I/O error, full disk): the
+                # earlier jobs are lost too; the rest run on their own.
+                lost = BackendError(f"SQLite rolled back a batch of writes: {exc}")
+                outcomes = [(j, None, lost) for j, _, _ in outcomes]
+                outcomes.append((job, None, exc))
+                _deliver_all(outcomes)
+                for rest in batch[position + 1 :]:
+                    _run_batch(conn, [rest])
+                return
+            conn.execute("ROLLBACK TO job")
+            conn.execute("RELEASE job")
+            outcomes.append((job, None, exc))
+        else:
+            conn.execute("RELEASE job")
+            outcomes.append((job, result, None))
+    try:
+        conn.execute("COMMIT")
+    except sqlite3.Error as exc:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        outcomes = [(job, None, exc) for job, _, _ in outcomes]
+    _deliver_all(outcomes)
+
+
+def _deliver_all(outcomes: list[tuple[_Job, Any, BaseException | None]]) -> None:
+    by_loop: dict[asyncio.AbstractEventLoop, list[Any]] = {}
+    for job, result, exc in outcomes:
+        by_loop.setdefault(job.loop, []).append((job.future, result, exc))
+    for loop, settled in by_loop.items():
+        _deliver(loop, settled)
+
+
+def _deliver(loop: asyncio.AbstractEventLoop, settled: list[Any]) -> None:
+    """Wake the event loop once for a list of (future, result, exception)."""
+    try:
+        loop.call_soon_threadsafe(_settle, settled)
     except RuntimeError:  # the loop is closed; nobody is waiting any more
         pass
 
 
-def _settle(future: asyncio.Future[Any], result: Any, exc: BaseException | None) -> None:
-    if future.cancelled():
-        return
-    if exc is not None:
-        future.set_exception(exc)
-    else:
-        future.set_result(result)
+def _settle(settled: list[tuple[asyncio.Future[Any], Any, BaseException | None]]) -> None:
+    for future, result, exc in settled:
+        if future.cancelled():
+            continue
+        if exc is not None:
+            future.set_exception(exc)
+        else:
+            future.set_result(result)

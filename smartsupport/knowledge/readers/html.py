@@ -6,13 +6,20 @@ from __future__ import annotations
 import re
 import warnings
 
-from bs4 import BeautifulSoup, Comment, MarkupResemblesLocatorWarning
+from bs4 import (
+    BeautifulSoup,
+    Comment,
+    Declaration,
+    Doctype,
+    MarkupResemblesLocatorWarning,
+    ProcessingInstruction,
+)
 
 from smartsupport.knowledge.documents import Document
 from smartsupport.knowledge.readers.base import SourceFile, UnreadableFile, decode_text
 
 _DROP = ["script", "style", "noscript", "template", "iframe", "svg", "object", "embed",
-         "head", "form", "nav", "button", "select", "canvas"]
+         "head", "title", "form", "nav", "button", "select", "canvas"]
 _HEADINGS = ["h1", "h2", "h3", "h4", "h5", "h6"]
 _BLOCKS = ["p", "div", "section", "article", "main", "header", "footer", "aside", "ul", "ol",
            "table", "tr", "pre", "blockquote", "dl", "dt", "dd", "figure", "figcaption", "hr"]
@@ -30,7 +37,8 @@ def html_to_body(html: str) -> tuple[str, str | None, str | None]:
     title = title_tag.get_text(" ", strip=True) if title_tag is not None else None
     for tag in soup.find_all(_DROP):
         tag.decompose()
-    for comment in soup.find_all(string=lambda s: isinstance(s, Comment)):
+    markup = (Comment, Declaration, Doctype, ProcessingInstruction)
+    for comment in soup.find_all(string=lambda s: isinstance(s, markup)):
         comment.extract()
     for string in soup.find_all(string=True):
         if string.find_parent("pre") is None:

@@ -43,3 +43,10 @@ CREATE TABLE kb_passages (
 
 CREATE INDEX kb_passages_workspace ON kb_passages (workspace_id);
 CREATE INDEX kb_passages_article ON kb_passages (article_id, position);
+
+-- Bumped by every write to a workspace's articles, so a server process notices that
+-- another one changed them and reloads its in-memory index (vectors come from here too).
+CREATE TABLE kb_versions (
+    workspace_id  TEXT PRIMARY KEY,
+    version       INTEGER NOT NULL
+);

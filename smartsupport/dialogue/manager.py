@@ -1,0 +1,366 @@
+"""The dialogue manager: the flows' seam in the conversation path.
+
+    decision = await dialogue.handle(turn)        # a flow is active, or an intent starts one
+    if decision is None:                          # not ours: knowledge answers, fallback ...
+        decision = await answers(turn)
+        reminder = await dialogue.followup(turn)  # a flow paused by that digression, if any
+        if reminder: decision.replies.append(reminder)
+
+All dialogue state is JSON in ``turn.context.data["dialogue"]`` (the conversation path saves
+the context after the turn):
+
+    active   the running flow's frame (flow, slots, asking, confirming, pc, results, ...)
+    stack    flows paused by a switch to another flow, resumed when it ends
+    profile  the identified customer's profile, fetched when a flow starts
+    last     the flow that ended last: name, status, slots (for tests and analytics)
+
+An identified customer is ``conversation.metadata["identity"]["user_id"]`` (set only after
+``identity.verify``); flows then get ``customer`` (their profile and orders) and
+``segment``, and pass the customer id to the business's API, which answers for that
+customer's own orders only.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from smartsupport.dialogue import slots as slotting
+from smartsupport.dialogue import templates
+from smartsupport.dialogue.actions import Backend, CircuitBreaker, call_action, expand_env
+from smartsupport.dialogue.engine import (
+    CANCELLED,
+    COMPLETED,
+    FAILED,
+    HANDOFF,
+    WAITING,
+    Engine,
+    RunResult,
+    new_frame,
+)
+from smartsupport.dialogue.schema import load_flows
+from smartsupport.domain import ConversationStatus, Reply
+from smartsupport.policy import Decision, Turn
+from smartsupport.workspaces import WorkspaceConfig
+
+log = logging.getLogger(__name__)
+
+BUILTIN_SHOP = "builtin://demo-shop"
+HUMAN_INTENTS = {"human_agent"}
+MAX_STACK = 3
+
+
+class DialogueManager:
+    """Runs every workspace's flows. Build once per process (it owns HTTP clients and the
+    circuit breakers); ``backend_urls`` overrides base URLs by backend name (tests, staging)."""
+
+    def __init__(
+        self,
+        workspaces: Mapping[str, WorkspaceConfig],
+        http: httpx.AsyncClient | None,
+        settings: Any = None,
+        *,
+        backend_urls: Mapping[str, str] | None = None,
+    ) -> None:
+        self.settings = settings
+        self._own: list[httpx.AsyncClient] = []
+        self._http = http
+        self._overrides = dict(backend_urls or {})
+        self.engines: dict[str, Engine] = {}
+        for workspace in workspaces.values():
+            section = workspace.section("flows")
+            if not section:
+                continue
+            source = (workspace.source_dir / "flows.yaml") if workspace.source_dir else "flows.yaml"
+            config = load_flows(section, source)
+            backends = {name: self._backend(workspace, name, spec)
+                        for name, spec in config.backends.items()}
+            self.engines[workspace.id] = Engine(config, backends, workspace.handoff_message)
+
+    def _client(self) -> httpx.AsyncClient:
+        if self._http is None:
+            self._http = httpx.AsyncClient(follow_redirects=False)
+            self._own.append(self._http)
+        return self._http
+
+    def _backend(self, workspace: WorkspaceConfig, name: str, spec: Any) -> Backend:
+        url = self._overrides.get(f"{workspace.id}.{name}") or self._overrides.get(name)
+        url = url or expand_env(spec.base_url)
+        breaker = CircuitBreaker(spec.breaker_failures, spec.breaker_reset_seconds)
+        if url.startswith(BUILTIN_SHOP):
+            # The bundled demo shop, called in-process over ASGI: the same HTTP API the
+            # server mounts at /demo-shop/api, without knowing which port it listens on.
+            from smartsupport.demo_shop import create_shop_app, shared_shop
+
+            shop_file = (workspace.model_extra or {}).get("shop_file", "shop.json")
+            shop = shared_shop(Path(workspace.source_dir or ".") / shop_file)
+            client = httpx.AsyncClient(transport=httpx.ASGITransport(app=create_shop_app(shop)))
+            self._own.append(client)
+            return Backend(name, spec, client, "http://demo-shop" + url[len(BUILTIN_SHOP):],
+                           breaker)
+        return Backend(name, spec, self._client(), url, breaker)
+
+    async def aclose(self) -> None:
+        for client in self._own:
+            await client.aclose()
+        self._own.clear()
+
+    # -- the seam ------------------------------------------------------------------------
+
+    async def handle(self, turn: Turn) -> Decision | None:
+        """A Decision when a flow is active or the message's intent starts one; else None."""
+        engine = self.engines.get(turn.workspace.id)
+        if engine is None or turn.conversation.status is ConversationStatus.WITH_AGENT:
+            return None
+        state = _state(turn.context.data)
+        state.pop("resume", None)
+        frame = state.get("active")
+        if frame is not None and frame.get("flow") not in engine.config.flows:
+            state["active"], frame = None, None  # the flow was removed from the configuration
+        out = RunResult(WAITING)
+        if frame is None:
+            name = self._trigger(engine, turn)
+            if name is None:
+                return None
+            await self._start(engine, state, name, turn, out)
+        elif not await self._continue(engine, state, frame, turn, out):
+            return None
+        return await self._finish(engine, state, turn, out)
+
+    async def followup(self, turn: Turn) -> Reply | None:
+        """After another part answered a digression: the paused flow's question again."""
+        state = _state(turn.context.data)
+        frame = state.get("active")
+        engine = self.engines.get(turn.workspace.id)
+        if not state.pop("resume", None) or frame is None or engine is None:
+            return None
+        question = frame.get("question") or {}
+        lead = engine.config.flows[frame["flow"]].resume_message
+        return Reply(f"{lead} {question.get('text', '')}".strip(),
+                     quick_replies=list(question.get("quick_replies", [])),
+                     meta={"step": "flow", "flow": frame["flow"], "resume": True})
+
+    # -- turns ---------------------------------------------------------------------------
+
+    def _trigger(self, engine: Engine, turn: Turn) -> str | None:
+        intent = turn.understanding.intent
+        for name, flow in engine.config.flows.items():
+            if intent in flow.intents and turn.understanding.confidence >= flow.min_confidence:
+                return name
+        return None
+
+    async def _start(self, engine: Engine, state: dict[str, Any], name: str, turn: Turn,
+                     out: RunResult) -> None:
+        frame = new_frame(name)
+        state["active"] = frame
+        profile = await self._profile(engine, state, turn, out)
+        flow = engine.config.flows[name]
+        scope = engine.scope(frame, profile, _segment(state, turn))
+        for slot_name, slot in flow.slots.items():
+            if slot.prefill and profile is not None:
+                value = _evaluate(slot.prefill, scope)
+                if value not in (None, ""):
+                    value = slotting.normalize(slot, value)
+                    if slotting.valid(slot, value):
+                        frame["slots"][slot_name] = value
+                        frame["prefilled"].append(slot_name)
+        invalid = []
+        for cand in slotting.candidates(flow, turn.message.text, turn.understanding, None):
+            if cand.valid:
+                frame["slots"][cand.slot] = cand.value
+                if cand.slot in frame["prefilled"]:
+                    frame["prefilled"].remove(cand.slot)
+            else:
+                invalid.append(cand)
+        out.events.append(("flow.started", {"flow": name, "intent": turn.understanding.intent,
+                                            "slots": sorted(frame["slots"]),
+                                            "identified": profile is not None,
+                                            "segment": _segment(state, turn)}))
+        for cand in invalid:
+            text = flow.slots[cand.slot].invalid
+            if text:
+                out.replies.append(Reply(_render(text, {**scope, "value": cand.value}),
+                                         meta={"step": "flow", "flow": name}))
+        await engine.run(frame, profile, _segment(state, turn), out)
+
+    async def _continue(self, engine: Engine, state: dict[str, Any], frame: dict[str, Any],
+                        turn: Turn, out: RunResult) -> bool:
+        """Move the active flow on with this message; False hands the turn to others."""
+        flow = engine.config.flows[frame["flow"]]
+        text, understanding = turn.message.text, turn.understanding
+        profile, segment = state.get("profile"), _segment(state, turn)
+        if slotting.is_cancel(text, engine.config.cancel_phrases):
+            out.replies.append(Reply(flow.cancel_message, meta={"step": "flow",
+                                                                "flow": frame["flow"]}))
+            out.status = CANCELLED
+            return True
+        if understanding.intent in HUMAN_INTENTS:
+            self._end(state, frame, CANCELLED, out, "customer asked for a person")
+            state["stack"] = []
+            return False  # the handoff is the caller's job; the flow just steps aside
+        trigger = self._trigger(engine, turn)
+        asking = frame.get("asking")
+        cands = slotting.candidates(flow, text, understanding, asking)
+        if asking and flow.slots[asking].from_text and trigger and trigger != frame["flow"]:
+            cands = [c for c in cands if c.slot != asking]  # "cancel my order" is no address
+        corrections = [c for c in cands if c.valid and c.slot in frame["slots"]
+                       and frame["slots"][c.slot] != c.value]
+        fresh = [c for c in cands if c.valid and c.slot not in frame["slots"]]
+        if corrections or fresh:
+            for cand in corrections + fresh:
+                frame["slots"][cand.slot] = cand.value
+                if cand.slot in frame["prefilled"]:
+                    frame["prefilled"].remove(cand.slot)
+            if corrections:
+                values = ", ".join(c.value for c in corrections)
+                out.replies.append(Reply(f"Got it, {values}.", meta={"step": "flow",
+                                                                     "flow": frame["flow"]}))
+                out.events.append(("flow.corrected", {"flow": frame["flow"],
+                                                      "slots": [c.slot for c in corrections]}))
+                frame["pc"], frame["results"], frame["confirming"] = 0, {}, None
+            await engine.run(frame, profile, segment, out)
+            return True
+        if frame.get("confirming") is not None:
+            answer = slotting.yes_or_no(text, understanding)
+            if answer is not None:
+                position = frame["confirming"]
+                frame["confirming"] = None
+                if answer == "yes":
+                    frame["confirmed"] = position
+                else:
+                    frame["pc"] = engine.programs[frame["flow"]][position].target
+                await engine.run(frame, profile, segment, out)
+                return True
+        if trigger is not None and trigger != frame["flow"] and len(state["stack"]) < MAX_STACK:
+            state["stack"].append(frame)  # switch; the paused flow resumes when this ends
+            await self._start(engine, state, trigger, turn, out)
+            return True
+        key = asking or "confirm"
+        digression = (understanding.intent is not None and not understanding.out_of_scope
+                      and trigger is None and understanding.confidence >= 0.5)
+        if digression and frame["digressions"] < engine.config.max_digressions:
+            frame["digressions"] += 1
+            state["resume"] = True
+            return False
+        bad = [c for c in cands if c.slot == asking and not c.valid]
+        if engine.retry(frame, key):
+            engine.stuck(frame, out, key)
+            return True
+        invalid_text = flow.slots[asking].invalid if asking else None
+        if bad and invalid_text:
+            prefix = _render(invalid_text,
+                             {**engine.scope(frame, profile, segment), "value": bad[0].value})
+        elif key == "confirm":
+            prefix = "Sorry, please answer yes or no."
+        else:
+            prefix = "Sorry, I didn't catch that."
+        out.replies.append(Reply(prefix, meta={"step": "flow", "flow": frame["flow"]}))
+        await engine.run(frame, profile, segment, out)  # asks the same question again
+        return True
+
+    async def _finish(self, engine: Engine, state: dict[str, Any], turn: Turn,
+                      out: RunResult) -> Decision:
+        frame = state["active"]
+        if out.status == WAITING:
+            question = next((r for r in reversed(out.replies)), None)
+            if question is not None:
+                frame["question"] = {"text": question.text,
+                                     "quick_replies": question.quick_replies}
+        else:
+            self._end(state, frame, out.status, out, out.reason)
+            if out.status == HANDOFF:
+                state["stack"] = []
+            elif state["stack"]:
+                paused = state["stack"].pop()
+                # The world may have changed meanwhile (the other flow may have cancelled
+                # the very order): run the paused flow again from its first step.
+                paused.update(pc=0, results={}, confirming=None, confirmed=None)
+                state["active"] = paused
+                flow = engine.config.flows[paused["flow"]]
+                out.replies.append(Reply(flow.resume_message, meta={"step": "flow",
+                                                                    "flow": paused["flow"]}))
+                resumed = RunResult(WAITING)
+                await engine.run(paused, state.get("profile"), _segment(state, turn), resumed)
+                out.replies += resumed.replies
+                out.events += resumed.events
+                out.status, out.reason = resumed.status, resumed.reason
+                return await self._finish(engine, state, turn, out)
+        status = None
+        if out.status == HANDOFF:
+            status = ConversationStatus.WAITING
+        elif turn.conversation.status is ConversationStatus.RESOLVED:
+            status = ConversationStatus.BOT
+        return Decision(out.replies, status=status,
+                        reason=out.reason if out.status == HANDOFF else None, events=out.events)
+
+    def _end(self, state: dict[str, Any], frame: dict[str, Any], status: str,
+             out: RunResult, reason: str | None) -> None:
+        kind = {COMPLETED: "flow.completed", CANCELLED: "flow.cancelled"}.get(status,
+                                                                               "flow.failed")
+        data: dict[str, Any] = {"flow": frame["flow"], "status": status}
+        if status in (FAILED, HANDOFF) or reason:
+            data["reason"] = reason
+        if status == HANDOFF:
+            data["handoff"] = True
+        segment = (state.get("profile") or {}).get("segment")
+        if segment:
+            data["segment"] = segment  # escalation rules may treat VIP failures first
+        out.events.append((kind, data))
+        state["last"] = {"flow": frame["flow"], "status": status, "slots": dict(frame["slots"])}
+        state["active"] = None
+
+    async def _profile(self, engine: Engine, state: dict[str, Any], turn: Turn,
+                       out: RunResult) -> dict[str, Any] | None:
+        """The identified customer's profile (refreshed at each flow start), or None."""
+        user_id = identified_user(turn)
+        if user_id is None or engine.config.profile is None:
+            state["profile"] = None
+            return None
+        name = engine.config.profile.action
+        spec = engine.config.actions[name]
+        result = await call_action(name, spec, engine.backends[spec.backend],
+                                   {"user_id": user_id})
+        out.events.append(("action.called", {"flow": None, **result.event()}))
+        if not result.ok:
+            # Without a profile the flows still work: they ask, as for a visitor.
+            state["profile"] = None
+            return None
+        profile = {**result.data, "id": result.data.get("id") or user_id}
+        state["profile"] = profile
+        return profile
+
+
+def identified_user(turn: Turn) -> str | None:
+    identity = (turn.conversation.metadata or {}).get("identity")
+    if isinstance(identity, Mapping) and isinstance(identity.get("user_id"), str):
+        return str(identity["user_id"])
+    return None
+
+
+def _segment(state: dict[str, Any], turn: Turn) -> str | None:
+    profile = state.get("profile") or {}
+    identity = (turn.conversation.metadata or {}).get("identity") or {}
+    return profile.get("segment") or (identity.get("segment") if isinstance(identity, Mapping)
+                                      else None)
+
+
+def _state(data: dict[str, Any]) -> dict[str, Any]:
+    state = data.get("dialogue")
+    if not isinstance(state, dict) or not isinstance(state.get("stack", []), list):
+        state = {}
+    state.setdefault("active", None)
+    state.setdefault("stack", [])
+    data["dialogue"] = state
+    return state
+
+
+def _evaluate(expr: str, scope: dict[str, Any]) -> Any:
+    return templates.evaluate(expr, scope)
+
+
+def _render(text: str, scope: dict[str, Any]) -> str:
+    return templates.render(text, scope)

@@ -1,0 +1,230 @@
+"""The schema of a workspace's ``escalation.yaml`` (its ``escalation`` section).
+
+    rules:            when a conversation needs a person, and what to do (see rules.py)
+    business_hours:   when people are there (business_hours.py)
+    overflow:         how long a customer waits for a person before we take a ticket instead
+    helpdesk:         the Zendesk or Freshdesk account tickets go to
+    notify:           Slack and Teams notices on escalation
+    messages:         what the customer is told
+
+Everything is validated when the server starts (``check_workspaces``); an error names the
+file, the field and what is allowed, and stops start-up instead of silently disabling a rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from smartsupport.business_hours import BusinessHours
+from smartsupport.errors import ConfigurationError
+from smartsupport.workspaces import WorkspaceConfig
+
+Action = Literal["offer_human", "transfer", "raise_priority"]
+Priority = Literal["low", "normal", "high", "urgent"]
+
+
+class _Rule(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=80)
+    action: Action
+    priority: Priority | None = Field(
+        default=None, description="Priority to raise to (raise_priority; optional otherwise)."
+    )
+    repeat: bool = Field(
+        default=False, description="Fire again later in the same conversation (default: once)."
+    )
+
+
+class SentimentRule(_Rule):
+    type: Literal["sentiment"]
+    below: float = Field(ge=-1.0, le=1.0)
+
+
+class LowConfidenceRule(_Rule):
+    type: Literal["low_confidence"]
+    below: float = Field(default=0.4, ge=0.0, le=1.0)
+    times: int = Field(default=2, ge=1, le=50, description="Consecutive turns not understood.")
+
+
+class RepeatedQuestionRule(_Rule):
+    type: Literal["repeated_question"]
+    times: int = Field(default=3, ge=2, le=20)
+    method: Literal["normalized", "embedding"] = "normalized"
+    similarity: float = Field(default=0.85, gt=0.0, le=1.0)
+
+
+class KeywordsRule(_Rule):
+    type: Literal["keywords"]
+    words: list[str] | None = Field(
+        default=None, description="Replaces the built-in multilingual list when given."
+    )
+    extra_words: list[str] = Field(default_factory=list)
+
+    @field_validator("words", "extra_words")
+    @classmethod
+    def _not_blank(cls, words: list[str] | None) -> list[str] | None:
+        if words is not None and any(not w.strip() for w in words):
+            raise ValueError("keywords must not be blank")
+        return words
+
+
+class SegmentRule(_Rule):
+    type: Literal["segment"]
+    segments: list[str] = Field(min_length=1)
+
+
+class DurationRule(_Rule):
+    type: Literal["duration"]
+    minutes: float = Field(gt=0)
+
+
+class HumanRequestRule(_Rule):
+    type: Literal["human_request"]
+    extra_phrases: list[str] = Field(default_factory=list)
+
+
+class HumansOnlyRule(_Rule):
+    type: Literal["humans_only"]
+
+
+Rule = Annotated[
+    SentimentRule
+    | LowConfidenceRule
+    | RepeatedQuestionRule
+    | KeywordsRule
+    | SegmentRule
+    | DurationRule
+    | HumanRequestRule
+    | HumansOnlyRule,
+    Field(discriminator="type"),
+]
+
+
+class Overflow(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    wait_minutes: float = Field(
+        default=5.0, gt=0, description="Waiting longer than this for a person: take a ticket."
+    )
+
+
+class LowConfidenceBatching(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool = False
+    window_minutes: float = Field(default=30.0, gt=0, le=7 * 24 * 60)
+
+
+class HelpdeskConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    provider: Literal["zendesk", "freshdesk"]
+    url: str = Field(pattern=r"^https?://[^\s/]+", description="https://acme.zendesk.com")
+    email: str | None = Field(
+        default=None, description="Zendesk: the agent email the API token belongs to."
+    )
+    api_token_env: str | None = Field(
+        default=None, description="Environment variable with this workspace's API token."
+    )
+    webhook_secret_env: str | None = None
+    tags: list[str] = Field(default_factory=lambda: ["smartsupport"])
+    batch_low_confidence: LowConfidenceBatching = Field(default_factory=LowConfidenceBatching)
+
+    @field_validator("url")
+    @classmethod
+    def _strip(cls, url: str) -> str:
+        return url.rstrip("/")
+
+
+class SlackConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    channel: str | None = Field(
+        default=None, description="Channel id or name for chat.postMessage (bot token)."
+    )
+    api_url: str = Field(default="https://slack.com/api", pattern=r"^https?://")
+
+
+class TeamsConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool = True
+
+
+class NotifyConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    slack: SlackConfig | None = None
+    teams: TeamsConfig | None = None
+
+
+class Messages(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    offer: str = "Would you like to talk to a member of our team?"
+    offer_button: str = Field(default="Talk to a person", max_length=80)
+    offline: str = (
+        "Our team is offline right now. Leave your email address and your question, and we "
+        "will get back to you by email."
+    )
+    overflow: str = (
+        "Everyone on our team is busy right now. Leave your email address and your question, "
+        "and we will get back to you by email."
+    )
+    ticket_created: str = (
+        "Thanks! We have passed your question to our team (reference {reference}). "
+        "We will reply to {email}, usually within one business day."
+    )
+
+
+class EscalationConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    rules: list[Rule] = Field(default_factory=list)
+    business_hours: BusinessHours | None = None
+    overflow: Overflow = Field(default_factory=Overflow)
+    helpdesk: HelpdeskConfig | None = None
+    notify: NotifyConfig = Field(default_factory=NotifyConfig)
+    messages: Messages = Field(default_factory=Messages)
+
+    @field_validator("rules")
+    @classmethod
+    def _unique_names(cls, rules: list[Any]) -> list[Any]:
+        names = [r.name for r in rules]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"rule names must be unique; repeated: {', '.join(dupes)}")
+        for rule in rules:
+            if rule.action == "raise_priority" and rule.priority is None:
+                raise ValueError(f"rule {rule.name!r}: raise_priority needs a priority")
+        return rules
+
+
+def parse(data: dict[str, Any], *, source: str = "escalation.yaml") -> EscalationConfig:
+    """Validate an ``escalation`` section; ConfigurationError lists every problem by path."""
+    try:
+        return EscalationConfig.model_validate(data)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+            lines.append(f"{where}: {err['msg']}")
+        raise ConfigurationError(
+            f"{source}: invalid escalation config:\n  " + "\n  ".join(lines)
+        ) from exc
+
+
+_cache: dict[str, tuple[WorkspaceConfig, EscalationConfig]] = {}
+
+
+def for_workspace(workspace: WorkspaceConfig) -> EscalationConfig:
+    """The workspace's parsed config, cached per workspace object (it is immutable once
+    loaded), so evaluating rules on every turn does not re-validate YAML."""
+    cached = _cache.get(workspace.id)
+    if cached is not None and cached[0] is workspace:
+        return cached[1]
+    source = str(workspace.source_dir / "escalation.yaml") if workspace.source_dir else workspace.id
+    config = parse(workspace.section("escalation"), source=source)
+    _cache[workspace.id] = (workspace, config)
+    return config
+
+
+def check_workspaces(workspaces: Iterable[WorkspaceConfig]) -> None:
+    """Validate every workspace's escalation config (called at start-up)."""
+    for workspace in workspaces:
+        for_workspace(workspace)

@@ -1,0 +1,289 @@
+"""Escalation rules evaluated on every turn: which fired, why, and what to do.
+
+    outcome = evaluate(turn, customer)          pure and fast: no I/O (the embedding method
+    if outcome:                                 of repeated_question runs the local model)
+        decision = apply(outcome, decision)     handoff reply / offer button / status + events
+        await record(services, conversation_id, outcome)   priority + reason on the
+                                                conversation, Slack/Teams notices on transfer
+
+Per-conversation memory (consecutive low-confidence turns, recent questions, rules already
+fired) lives in the session context (``turn.context``), so call ``evaluate`` once per turn.
+A rule fires once per conversation unless it says ``repeat: true``; asking for a person and
+the humans-only choice always count. While a conversation waits for or is held by an agent,
+only ``raise_priority`` rules run.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from smartsupport.domain import ConversationStatus, Customer, Reply, utcnow
+from smartsupport.escalation import phrases
+from smartsupport.escalation.config import EscalationConfig, Messages, for_workspace
+from smartsupport.policy import Decision, Turn
+
+if TYPE_CHECKING:
+    from smartsupport.services import Services
+
+STRENGTH = {"raise_priority": 0, "offer_human": 1, "transfer": 2}
+PRIORITY_ORDER = ["low", "normal", "high", "urgent"]
+MAX_QUESTIONS = 10
+STATE = "escalation"  # key in SessionContext.data
+
+
+@dataclass(slots=True)
+class Firing:
+    rule: str
+    type: str
+    action: str
+    reason: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"rule": self.rule, "type": self.type, "action": self.action, "reason": self.reason}
+
+
+@dataclass(slots=True)
+class EscalationOutcome:
+    firings: list[Firing]
+    action: str  # the strongest action among the firings
+    priority: str | None  # the highest priority a firing asked for
+    offline: bool  # outside business hours when evaluated
+    next_open: datetime | None
+    handoff_message: str
+    messages: Messages = field(default_factory=Messages)
+
+    @property
+    def reason(self) -> str:
+        return "; ".join(f.reason for f in self.firings)
+
+
+@dataclass(slots=True)
+class _Compiled:
+    config: EscalationConfig
+    human: re.Pattern[str] | None
+    keywords: dict[str, dict[str, re.Pattern[str]]]
+
+
+_compiled: dict[str, tuple[EscalationConfig, _Compiled]] = {}
+
+
+def _compile(workspace_id: str, config: EscalationConfig) -> _Compiled:
+    cached = _compiled.get(workspace_id)
+    if cached is not None and cached[0] is config:
+        return cached[1]
+    human = None
+    keywords: dict[str, dict[str, re.Pattern[str]]] = {}
+    for rule in config.rules:
+        if rule.type == "human_request":
+            human = phrases.compile_human_request(rule.extra_phrases)
+        elif rule.type == "keywords":
+            keywords[rule.name] = phrases.compile_keywords(rule.words, rule.extra_words)
+    compiled = _Compiled(config, human, keywords)
+    _compiled[workspace_id] = (config, compiled)
+    return compiled
+
+
+def evaluate(
+    turn: Turn, customer: Customer | None, *, now: datetime | None = None
+) -> EscalationOutcome | None:
+    """The rules of the turn's workspace that fire on this turn, or None."""
+    config = for_workspace(turn.workspace)
+    if not config.rules:
+        return None
+    now = now or utcnow()
+    compiled = _compile(turn.workspace.id, config)
+    state = turn.context.data.setdefault(STATE, {"fired": [], "questions": []})
+    understanding = turn.understanding
+    text = phrases.fold(turn.message.text)
+    live = turn.conversation.status in (ConversationStatus.BOT, ConversationStatus.RESOLVED)
+    firings: list[Firing] = []
+    priority: str | None = None
+    for rule in config.rules:
+        reason = _check(rule, turn, customer, text, compiled, state, now)
+        if reason is None:
+            continue
+        if not live and rule.action != "raise_priority":
+            continue
+        always = rule.type in ("human_request", "humans_only")
+        if rule.name in state["fired"] and not (rule.repeat or always):
+            continue
+        if rule.name not in state["fired"]:
+            state["fired"].append(rule.name)
+        firings.append(Firing(rule.name, rule.type, rule.action, reason))
+        if rule.priority and (
+            priority is None or PRIORITY_ORDER.index(rule.priority) > PRIORITY_ORDER.index(priority)
+        ):
+            priority = rule.priority
+    _remember_question(state, text, understanding.intent)
+    if not firings:
+        return None
+    hours = config.business_hours
+    offline = hours is not None and not hours.is_open(now)
+    return EscalationOutcome(
+        firings=firings,
+        action=max((f.action for f in firings), key=STRENGTH.__getitem__),
+        priority=priority,
+        offline=offline,
+        next_open=hours.next_open(now) if hours is not None and offline else None,
+        handoff_message=turn.workspace.handoff_message,
+        messages=config.messages,
+    )
+
+
+def _check(
+    rule: Any,
+    turn: Turn,
+    customer: Customer | None,
+    text: str,
+    compiled: _Compiled,
+    state: dict[str, Any],
+    now: datetime,
+) -> str | None:
+    """The reason ``rule`` fires on this turn, or None."""
+    u = turn.understanding
+    counters = turn.context.counters
+    if rule.type == "sentiment":
+        if u.sentiment < rule.below:
+            return f"negative sentiment ({u.sentiment:.2f} < {rule.below:.2f})"
+    elif rule.type == "low_confidence":
+        key = f"{STATE}.low_confidence"
+        unsure = u.intent is None or u.out_of_scope or u.confidence < rule.below
+        counters[key] = counters.get(key, 0) + 1 if unsure else 0
+        fallbacks = counters.get("fallbacks", 0)
+        if counters[key] >= rule.times or fallbacks >= rule.times:
+            return f"not understood {max(counters[key], fallbacks)} times in a row"
+    elif rule.type == "repeated_question":
+        same = _same_questions(rule, text, state["questions"])
+        if same + 1 >= rule.times:
+            return f"the same question asked {same + 1} times"
+    elif rule.type == "keywords":
+        skip = phrases.NOT_IN_LANGUAGE.get(u.language, set())
+        hits = [
+            w for w, p in compiled.keywords[rule.name].items() if w not in skip and p.search(text)
+        ]
+        if hits:
+            return f"sensitive topic: {', '.join(sorted(hits)[:5])}"
+    elif rule.type == "segment":
+        segment = (customer.segment or "") if customer else ""
+        if segment.casefold() in {s.casefold() for s in rule.segments}:
+            return f"customer segment {segment}"
+    elif rule.type == "duration":
+        age = now - turn.conversation.created_at
+        if age >= timedelta(minutes=rule.minutes):
+            return f"conversation longer than {rule.minutes:g} minutes"
+    elif rule.type == "human_request":
+        if u.intent == "human_agent" or (compiled.human and compiled.human.search(text)):
+            return "customer asked for a person"
+    elif rule.type == "humans_only":
+        chosen = turn.conversation.metadata.get("humans_only") or (
+            customer is not None and customer.metadata.get("humans_only")
+        )
+        if chosen:
+            return "customer chose to talk to people only"
+    return None
+
+
+def _words(text: str) -> set[str]:
+    return {w for w in text.split() if len(w) > 2}
+
+
+def _same_questions(rule: Any, text: str, previous: list[str]) -> int:
+    """How many of the remembered questions are the same as ``text``."""
+    if not text or not previous:
+        return 0
+    if rule.method == "embedding":
+        from smartsupport.embeddings import get_embedder
+
+        vectors = get_embedder().encode([text, *previous])
+        scores = vectors[1:] @ vectors[0]
+        return int((scores >= rule.similarity).sum())
+    mine = _words(text) or {text}
+    count = 0
+    for old in previous:
+        theirs = _words(old) or {old}
+        if len(mine & theirs) / len(mine | theirs) >= rule.similarity:
+            count += 1
+    return count
+
+
+def _remember_question(state: dict[str, Any], text: str, intent: str | None) -> None:
+    if text and intent not in ("greeting", "human_agent"):
+        state["questions"] = (state["questions"] + [text])[-MAX_QUESTIONS:]
+
+
+# -- acting on an outcome --------------------------------------------------------------
+
+
+def apply(outcome: EscalationOutcome, decision: Decision) -> Decision:
+    """Fold the outcome into the policy's decision (returned, changed in place):
+
+    transfer        -> status waiting_for_agent + the handoff message; outside business
+                       hours the contact form instead (``meta.form == "contact"``)
+    offer_human     -> an offer button on the last reply
+    raise_priority  -> nothing the customer sees; ``record`` stores the priority
+    Every firing becomes an ``escalation.fired`` event carrying its reason."""
+    for firing in outcome.firings:
+        decision.events.append(
+            ("escalation.fired", {**firing.as_dict(), "offline": outcome.offline})
+        )
+    messages = outcome.messages
+    if outcome.action == "transfer":
+        kept = [r for r in decision.replies if r.meta.get("step") != "fallback"]
+        if outcome.offline:
+            if not any(r.meta.get("form") == "contact" for r in kept):
+                kept.append(Reply(messages.offline, meta={"step": "offline", "form": "contact"}))
+            if decision.status is ConversationStatus.WAITING:
+                decision.status = None  # nobody is there to wait for
+        else:
+            if decision.status is not ConversationStatus.WAITING:
+                kept.append(Reply(outcome.handoff_message, meta={"step": "handoff"}))
+            decision.status = ConversationStatus.WAITING
+        decision.replies = kept
+        decision.reason = outcome.reason
+    elif outcome.action == "offer_human":
+        if decision.status is not ConversationStatus.WAITING:
+            last = decision.replies[-1] if decision.replies else None
+            if last is None:
+                decision.replies.append(
+                    Reply(messages.offer, quick_replies=[messages.offer_button])
+                )
+            elif messages.offer_button not in last.quick_replies:
+                last.quick_replies = [*last.quick_replies, messages.offer_button]
+        decision.reason = decision.reason or outcome.reason
+    return decision
+
+
+async def record(services: Services, conversation_id: str, outcome: EscalationOutcome) -> None:
+    """Store the priority and reasons on the conversation (the inbox shows them) and, when
+    the conversation was handed to people, queue the Slack / Teams notices."""
+    from smartsupport.notify import notify_escalation
+
+    conversation = await services.store.get_conversation(conversation_id)
+    if conversation is None:
+        return
+    changes: dict[str, Any] = {
+        "escalation": {
+            "reason": outcome.reason,
+            "rules": [f.rule for f in outcome.firings],
+            "action": outcome.action,
+            "offline": outcome.offline,
+            "at": utcnow().isoformat(),
+        }
+    }
+    current = conversation.metadata.get("priority") or "normal"
+    if outcome.priority and (
+        current not in PRIORITY_ORDER
+        or PRIORITY_ORDER.index(outcome.priority) > PRIORITY_ORDER.index(current)
+    ):
+        changes["priority"] = outcome.priority
+    await services.store.update_conversation_metadata(conversation_id, changes)
+    if outcome.action == "transfer" and not outcome.offline:
+        await notify_escalation(
+            services,
+            conversation_id,
+            reason=outcome.reason,
+            priority=changes.get("priority", current),
+        )

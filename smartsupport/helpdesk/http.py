@@ -1,0 +1,112 @@
+"""The one boundary where helpdesk and chat-service HTTP failures become ``DeliveryError``.
+
+    timeout, connection error, 5xx, 408, 429   retryable (429/503 keep ``Retry-After``)
+    409 (Zendesk: a concurrent update)         retryable
+    other 4xx (bad token, bad request)         not retryable: the outbox dead-letters it
+
+Secrets go in headers built by the caller and are never part of an error message or log
+line (errors name the method, the path and the status only).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from smartsupport.errors import DeliveryError
+from smartsupport.llm.http import parse_retry_after
+
+RETRYABLE_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
+TIMEOUT = httpx.Timeout(15.0, connect=5.0)
+
+
+class _HideSecretUrls(logging.Filter):
+    """httpx logs every request URL at INFO; a webhook URL is a credential, so requests
+    sent by a ``secret_url`` client are logged without it."""
+
+    secrets: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.secrets and isinstance(record.args, tuple):
+            record.args = tuple(
+                "(webhook URL)" if str(a) in self.secrets else a for a in record.args
+            )
+        return True
+
+
+_hide = _HideSecretUrls()
+
+
+def _register_secret_url(url: str) -> None:
+    if not _HideSecretUrls.secrets:
+        logging.getLogger("httpx").addFilter(_hide)
+    _HideSecretUrls.secrets.add(url)
+
+
+class JsonClient:
+    """A small async JSON client. ``transport`` lets tests swap the network out, though the
+    test suite talks to a real local HTTP server instead."""
+
+    def __init__(
+        self,
+        service: str,
+        base_url: str,
+        *,
+        headers: dict[str, str] | None = None,
+        auth: httpx.Auth | tuple[str, str] | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        secret_url: bool = False,
+    ) -> None:
+        self.service = service
+        # Webhook URLs carry their secret in the path: never put it in an error message.
+        self.secret_url = secret_url
+        self._client = httpx.AsyncClient(
+            base_url=base_url,
+            headers={"Accept": "application/json", **(headers or {})},
+            auth=auth,
+            timeout=TIMEOUT,
+            transport=transport,
+            follow_redirects=False,
+        )
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+        expect_json: bool = True,
+    ) -> Any:
+        path = "(webhook)" if self.secret_url else urlsplit(url).path or "/"
+        if self.secret_url:
+            _register_secret_url(url)
+        where = f"{self.service} {method} {path}"
+        try:
+            response = await self._client.request(
+                method, url, json=json, params=params, headers=headers
+            )
+        except httpx.TimeoutException as exc:
+            raise DeliveryError(f"{where}: timed out", retryable=True) from exc
+        except httpx.HTTPError as exc:
+            raise DeliveryError(f"{where}: {type(exc).__name__}", retryable=True) from exc
+        if response.status_code >= 400:
+            raise DeliveryError(
+                f"{where}: HTTP {response.status_code}: {response.text[:200]}",
+                retryable=response.status_code in RETRYABLE_STATUS,
+                retry_after=parse_retry_after(response.headers.get("retry-after")),
+            )
+        if not expect_json:
+            return response.text
+        try:
+            return response.json()
+        except ValueError as exc:
+            # Proxies in front of a struggling service answer 200 with an HTML page.
+            raise DeliveryError(f"{where}: the response is not JSON", retryable=True) from exc

@@ -1,0 +1,301 @@
+"""Tickets for conversations: the entry point (``request_ticket``), the contact form of the
+offline and overflow paths (``submit_contact``), and the outbox handlers that create them.
+
+    request_ticket ─┬─ low confidence, batching on ─> helpdesk_batch_items + outbox "ticket.batch"
+                    │                                  (one per workspace and window, due when
+                    │                                   the window closes)
+                    └─ otherwise ─────────────────────> outbox "ticket.create"
+    outbox worker ──> deliver_ticket / deliver_batch ──> Helpdesk.find_ticket, create_ticket
+                                                     ──> helpdesk_tickets rows (webhooks map
+                                                         ticket ids back to conversations)
+
+The transcript is read when the ticket is delivered, so a ticket created after an outage
+still carries everything the customer said until then.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from smartsupport.conversation import publish
+from smartsupport.domain import Author, Message, utcnow
+from smartsupport.errors import DeliveryError, InvalidInput, NotFound
+from smartsupport.escalation.config import for_workspace
+from smartsupport.helpdesk import open_helpdesk
+from smartsupport.helpdesk.base import TicketDraft, TicketRef
+from smartsupport.ids import new_id
+from smartsupport.notify.base import inbox_url
+from smartsupport.outbox import Entry, enqueue
+from smartsupport.services import Services
+from smartsupport.wire import message_json
+
+EMAIL = re.compile(r"^[^@\s<>\"']{1,64}@[^@\s<>\"']{1,255}\.[A-Za-z]{2,63}$")
+MAX_TRANSCRIPT_MESSAGES = 500
+
+
+@dataclass(slots=True)
+class TicketRequest:
+    idempotency_key: str
+    reference: str  # what the customer is told; stable before the helpdesk answers
+    batched: bool
+    due: datetime
+
+
+def reference_for(conversation_id: str) -> str:
+    return conversation_id[:8].upper()
+
+
+async def request_ticket(
+    services: Services,
+    conversation_id: str,
+    *,
+    reason: str,
+    email: str | None = None,
+    name: str | None = None,
+    question: str | None = None,
+    priority: str | None = None,
+    low_confidence: bool = False,
+    now: datetime | None = None,
+) -> TicketRequest:
+    """Queue a helpdesk ticket for a conversation (idempotent: one ticket per conversation;
+    a second request is a no-op). Raises NotFound when the workspace has no helpdesk."""
+    now = now or utcnow()
+    conversation = await services.store.get_conversation(conversation_id)
+    if conversation is None:
+        raise NotFound(f"unknown conversation {conversation_id!r}")
+    workspace_id = conversation.workspace_id
+    helpdesk = for_workspace(services.workspace(workspace_id)).helpdesk
+    if helpdesk is None:
+        raise NotFound(f"workspace {workspace_id!r} has no helpdesk configured")
+    payload: dict[str, Any] = {
+        "conversation_id": conversation_id,
+        "reason": reason[:500],
+        "email": email,
+        "name": name,
+        "question": question,
+        "priority": priority or conversation.metadata.get("priority") or "normal",
+    }
+    batching = helpdesk.batch_low_confidence
+    db = services.store
+    if low_confidence and batching.enabled:
+        window = timedelta(minutes=batching.window_minutes)
+        start = datetime.fromtimestamp(
+            (now.timestamp() // window.total_seconds()) * window.total_seconds(), now.tzinfo
+        )
+        batch_key = f"batch:{workspace_id}:{start.isoformat()}"
+        async with db.transaction() as tx:  # type: ignore[attr-defined]
+            await tx.execute(
+                "INSERT INTO helpdesk_batch_items (batch_key, workspace_id, conversation_id, "
+                "payload, created_at) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (batch_key, conversation_id) DO NOTHING",
+                batch_key,
+                workspace_id,
+                conversation_id,
+                payload,
+                now,
+            )
+            await enqueue(
+                tx,
+                workspace_id,
+                "ticket.batch",
+                {"batch_key": batch_key},
+                idempotency_key=batch_key,
+                not_before=start + window,
+                now=now,
+            )
+        return TicketRequest(batch_key, reference_for(conversation_id), True, start + window)
+    key = f"ticket:{conversation_id}"
+    await enqueue(db, workspace_id, "ticket.create", payload, idempotency_key=key, now=now)  # type: ignore[arg-type]
+    return TicketRequest(key, reference_for(conversation_id), False, now)
+
+
+async def submit_contact(
+    services: Services,
+    conversation_id: str,
+    *,
+    email: str,
+    question: str,
+    name: str | None = None,
+    reason: str = "offline",
+) -> list[Message]:
+    """The customer left contact details and a question (outside business hours, or nobody
+    was free in time): store the question, queue the ticket and tell the customer what
+    happens next. Returns the stored messages (question, confirmation)."""
+    email, question = email.strip(), question.strip()
+    if not EMAIL.match(email):
+        raise InvalidInput("please give a valid email address", code="invalid_email")
+    if not question:
+        raise InvalidInput("please write your question", code="empty_question")
+    if len(question) > services.settings.max_message_chars:
+        raise InvalidInput("the question is too long", code="message_too_long")
+    async with services.backplane.lock(f"lock:{conversation_id}"):
+        conversation = await services.store.get_conversation(conversation_id)
+        if conversation is None:
+            raise NotFound(f"unknown conversation {conversation_id!r}")
+        config = for_workspace(services.workspace(conversation.workspace_id))
+        request = await request_ticket(
+            services, conversation_id, reason=reason, email=email, name=name, question=question
+        )
+        asked = await services.store.append_message(
+            conversation_id, Author.CUSTOMER, question, meta={"form": "contact"}
+        )
+        text = config.messages.ticket_created.format(reference=request.reference, email=email)
+        told = await services.store.append_message(
+            conversation_id, Author.BOT, text, reply_to=asked.id, meta={"step": "ticket"}
+        )
+        await services.store.update_conversation_metadata(
+            conversation_id,
+            {"contact": {"email": email, "name": name}, "ticket_reference": request.reference},
+        )
+        await services.store.add_event(
+            conversation.workspace_id,
+            "ticket.requested",
+            {"reason": reason, "reference": request.reference, "batched": request.batched},
+            conversation_id=conversation_id,
+        )
+        for message in (asked, told):
+            await publish(
+                services, conversation_id, {"type": "message", "message": message_json(message)}
+            )
+    return [asked, told]
+
+
+# -- outbox handlers ---------------------------------------------------------------------
+
+
+async def deliver_ticket(services: Services, entry: Entry) -> dict[str, Any]:
+    payload = entry.payload
+    conversation_id = payload["conversation_id"]
+    draft = await _draft(services, entry.workspace_id, entry.idempotency_key, [payload])
+    ref = await _find_or_create(services, entry.workspace_id, draft)
+    await _record(services, entry.workspace_id, [conversation_id], entry, ref)
+    return {"ticket_id": ref.external_id, "url": ref.url}
+
+
+async def deliver_batch(services: Services, entry: Entry) -> dict[str, Any]:
+    rows = await services.store.fetch(  # type: ignore[attr-defined]
+        "SELECT conversation_id, payload FROM helpdesk_batch_items WHERE batch_key = ? "
+        "ORDER BY created_at",
+        entry.payload["batch_key"],
+    )
+    if not rows:
+        return {"ticket_id": None, "conversations": 0}
+    payloads = [r["payload"] for r in rows]
+    draft = await _draft(services, entry.workspace_id, entry.idempotency_key, payloads)
+    draft.subject = f"{len(rows)} conversation(s) the assistant was not sure about"
+    draft.tags.append("low_confidence")
+    ref = await _find_or_create(services, entry.workspace_id, draft)
+    await _record(services, entry.workspace_id, [r["conversation_id"] for r in rows], entry, ref)
+    return {"ticket_id": ref.external_id, "url": ref.url, "conversations": len(rows)}
+
+
+async def _find_or_create(services: Services, workspace_id: str, draft: TicketDraft) -> TicketRef:
+    try:
+        helpdesk = open_helpdesk(services, workspace_id)
+    except NotFound as exc:  # the helpdesk was removed from the config: an admin decides
+        raise DeliveryError(str(exc), retryable=False) from exc
+    try:
+        # Always look first: the previous attempt may have created the ticket and lost the
+        # response, or its worker may have died after the create.
+        found = await helpdesk.find_ticket(draft.idempotency_key)
+        return found or await helpdesk.create_ticket(draft)
+    finally:
+        await helpdesk.aclose()
+
+
+async def _draft(
+    services: Services, workspace_id: str, key: str, payloads: list[dict[str, Any]]
+) -> TicketDraft:
+    first = payloads[0]
+    sections, tags = [], set()
+    email, name = first.get("email"), first.get("name")
+    for payload in payloads:
+        conversation = await services.store.get_conversation(payload["conversation_id"])
+        if conversation is None:
+            continue  # deleted meanwhile (privacy erasure): nothing to send for it
+        customer = await services.store.get_customer(conversation.customer_id)
+        if len(payloads) == 1 and customer is not None:
+            email = email or customer.email
+            name = name or customer.name
+        messages = await services.store.list_messages(
+            conversation.id, limit=MAX_TRANSCRIPT_MESSAGES
+        )
+        intents = {
+            m.meta.get("nlu", {}).get("intent") for m in messages if m.author is Author.CUSTOMER
+        }
+        tags |= {f"intent_{i}" for i in intents if i}
+        lines = [
+            f"Conversation {conversation.id} ({conversation.channel})",
+            f"Reason: {payload.get('reason')}",
+            f"Inbox: {inbox_url(services.settings, conversation.id)}",
+        ]
+        if payload.get("question"):
+            lines.append(f"Question: {payload['question']}")
+        lines.append("")
+        for m in messages:
+            who = {"customer": "Customer", "bot": "Assistant", "agent": "Agent"}.get(
+                m.author.value, m.author.value
+            )
+            lines.append(f"[{m.created_at:%Y-%m-%d %H:%M} UTC] {who}: {m.text}")
+        sections.append("\n".join(lines))
+    config = for_workspace(services.workspace(workspace_id))
+    subject_text = (first.get("question") or "Conversation from the chat assistant").splitlines()[0]
+    return TicketDraft(
+        idempotency_key=key,
+        subject=subject_text[:120],
+        transcript="\n\n----------\n\n".join(sections) or "(the conversation was deleted)",
+        requester_email=email,
+        requester_name=name,
+        tags=sorted(tags | set(config.helpdesk.tags if config.helpdesk else [])),
+        priority=str(first.get("priority") or "normal"),
+    )
+
+
+async def _record(
+    services: Services, workspace_id: str, conversation_ids: list[str], entry: Entry, ref: TicketRef
+) -> None:
+    db = services.store
+    helpdesk = for_workspace(services.workspace(workspace_id)).helpdesk
+    provider = helpdesk.provider if helpdesk else "unknown"
+    for conversation_id in conversation_ids:
+        added = await db.execute(  # type: ignore[attr-defined]
+            "INSERT INTO helpdesk_tickets (id, workspace_id, conversation_id, provider, "
+            "external_id, url, idempotency_key, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (idempotency_key, conversation_id) DO NOTHING",
+            new_id(),
+            workspace_id,
+            conversation_id,
+            provider,
+            ref.external_id,
+            ref.url,
+            entry.idempotency_key,
+            utcnow(),
+        )
+        if not added or await db.get_conversation(conversation_id) is None:
+            continue
+        await db.update_conversation_metadata(
+            conversation_id,
+            {"ticket": {"provider": provider, "id": ref.external_id, "url": ref.url}},
+        )
+        await db.add_event(
+            workspace_id,
+            "ticket.created",
+            {"provider": provider, "ticket_id": ref.external_id, "outbox_id": entry.id},
+            conversation_id=conversation_id,
+        )
+
+
+async def conversations_for_ticket(
+    services: Services, workspace_id: str, provider: str, ticket_id: str
+) -> list[str]:
+    rows = await services.store.fetch(  # type: ignore[attr-defined]
+        "SELECT DISTINCT conversation_id FROM helpdesk_tickets "
+        "WHERE workspace_id = ? AND provider = ? AND external_id = ?",
+        workspace_id,
+        provider,
+        ticket_id,
+    )
+    return [r["conversation_id"] for r in rows]

@@ -1,0 +1,129 @@
+"""The knowledge-base admin API: list, create, read, update and delete help articles.
+
+    GET    /api/v1/admin/workspaces/{workspace}/articles          ?limit=&offset=&locale=
+    POST   /api/v1/admin/workspaces/{workspace}/articles          {title, body, url?, locale?, external_id?}
+    GET    /api/v1/admin/workspaces/{workspace}/articles/{id}
+    PUT    /api/v1/admin/workspaces/{workspace}/articles/{id}     any of {title, body, url, locale}
+    DELETE /api/v1/admin/workspaces/{workspace}/articles/{id}
+
+The router takes its collaborators as callables so the application decides where they come
+from: ``get_kb(request)`` returns the KnowledgeBase, ``authorize`` is any FastAPI dependency
+(``bearer_token(...)`` below until staff accounts exist) and ``workspace_exists`` turns
+unknown workspaces into 404s. Errors are ``smartsupport.errors`` and rendered by the app's
+error handlers.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from smartsupport.errors import NotFound, Unauthorized
+from smartsupport.knowledge.kb import KnowledgeBase
+
+PREFIX = "/api/v1/admin/workspaces/{workspace}/articles"
+
+
+class ArticleIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    title: str = Field(min_length=1, max_length=500)
+    body: str = Field(min_length=1, max_length=500_000, description="Markdown text")
+    url: str | None = Field(default=None, max_length=2000)
+    locale: str = Field(default="en", min_length=2, max_length=20)
+    external_id: str | None = Field(default=None, min_length=1, max_length=300)
+
+
+class ArticleUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    title: str | None = Field(default=None, min_length=1, max_length=500)
+    body: str | None = Field(default=None, min_length=1, max_length=500_000)
+    url: str | None = Field(default=None, max_length=2000)
+    locale: str | None = Field(default=None, min_length=2, max_length=20)
+
+
+def bearer_token(expected: Callable[[Request], str | None]) -> Callable[[Request], None]:
+    """A dependency accepting ``Authorization: Bearer <token>`` when the token equals
+    ``expected(request)``. With no token configured the admin API refuses everyone."""
+
+    def check(request: Request) -> None:
+        token = expected(request)
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        if not token:
+            raise Unauthorized("the admin API is disabled: no admin token is configured")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+            given.strip().encode(), token.encode()
+        ):
+            raise Unauthorized("missing or wrong admin token (Authorization: Bearer <token>)")
+
+    return check
+
+
+def create_router(
+    get_kb: Callable[[Request], KnowledgeBase],
+    authorize: Callable[..., Any],
+    workspace_exists: Callable[[Request, str], bool] | None = None,
+) -> APIRouter:
+    def kb_for(request: Request, workspace: str) -> KnowledgeBase:
+        if workspace_exists is not None and not workspace_exists(request, workspace):
+            raise NotFound(f"no workspace {workspace!r}")
+        return get_kb(request)
+
+    router = APIRouter(
+        prefix=PREFIX, tags=["knowledge base"], dependencies=[Depends(authorize)]
+    )
+
+    @router.get("")
+    async def list_articles(
+        workspace: str,
+        kb: KnowledgeBase = Depends(kb_for),
+        limit: int = Query(100, ge=1, le=1000),
+        offset: int = Query(0, ge=0),
+        locale: str | None = Query(None, max_length=20),
+    ) -> dict[str, Any]:
+        """Articles ordered by title, without their bodies."""
+        articles = await kb.list_articles(workspace, limit=limit, offset=offset, locale=locale)
+        rows = []
+        for article in articles:
+            row = article.as_dict()
+            del row["body"]
+            rows.append(row)
+        return {"articles": rows, "limit": limit, "offset": offset}
+
+    @router.post("", status_code=201)
+    async def create_article(
+        workspace: str, article: ArticleIn, kb: KnowledgeBase = Depends(kb_for)
+    ) -> dict[str, Any]:
+        created = await kb.create_article(workspace, **article.model_dump())
+        return created.as_dict()
+
+    @router.get("/{article_id}")
+    async def get_article(
+        workspace: str, article_id: str, kb: KnowledgeBase = Depends(kb_for)
+    ) -> dict[str, Any]:
+        return (await kb.get_article(workspace, article_id)).as_dict()
+
+    @router.api_route("/{article_id}", methods=["PUT", "PATCH"])
+    async def update_article(
+        workspace: str,
+        article_id: str,
+        changes: ArticleUpdate,
+        kb: KnowledgeBase = Depends(kb_for),
+    ) -> dict[str, Any]:
+        """Change the fields given; an empty ``url`` removes the link."""
+        updated = await kb.update_article(
+            workspace, article_id, **changes.model_dump(exclude_unset=True)
+        )
+        return updated.as_dict()
+
+    @router.delete("/{article_id}", status_code=204)
+    async def delete_article(
+        workspace: str, article_id: str, kb: KnowledgeBase = Depends(kb_for)
+    ) -> Response:
+        await kb.delete_article(workspace, article_id)
+        return Response(status_code=204)
+
+    return router

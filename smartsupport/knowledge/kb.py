@@ -1,0 +1,473 @@
+"""``KnowledgeBase``: ingest help articles, search them, and manage them one by one.
+
+Articles and their passage vectors live in the database (migration 0002), so a restart loads
+vectors instead of re-embedding. Each workspace gets an in-process ``WorkspaceIndex`` on its
+first search; writes from this process update it in place, and a version row bumped by every
+write lets other processes notice changes and reload (checked at most every
+``recheck_seconds``).
+
+Every write (an ingest run, one admin API call) is one transaction: it lands completely or
+not at all, and the in-memory index changes only after the commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from smartsupport.domain import Passage, utcnow
+from smartsupport.errors import Conflict, InvalidInput, NotFound
+from smartsupport.knowledge import repository
+from smartsupport.knowledge.documents import (
+    Article,
+    Chunk,
+    Document,
+    normalise_locale,
+    split_passages,
+)
+from smartsupport.knowledge.index import MODES, IndexedArticle, IndexedPassage, WorkspaceIndex
+from smartsupport.knowledge.ingest import (
+    MAX_FILE_BYTES,
+    FileError,
+    IngestReport,
+    Progress,
+    plan,
+    read_documents,
+)
+from smartsupport.knowledge.readers import SourceFile, UnreadableFile
+from smartsupport.storage import SqlDatabase
+
+MAX_TITLE_CHARS = 500
+MAX_BODY_CHARS = 500_000
+
+
+@dataclass(slots=True)
+class _Loaded:
+    index: WorkspaceIndex
+    version: int
+    checked: float
+
+
+@dataclass(slots=True)
+class _Write:
+    """One article to insert or replace, already split and embedded."""
+
+    doc: Document
+    article_id: str
+    created_at: Any
+    chunks: list[Chunk]
+    title_vector: np.ndarray
+    vectors: np.ndarray
+    new: bool
+
+
+@dataclass(slots=True)
+class _Changes:
+    writes: list[_Write] = field(default_factory=list)
+    moved: list[tuple[str, str]] = field(default_factory=list)  # (article id, new source)
+    removed: list[str] = field(default_factory=list)
+
+
+class KnowledgeBase:
+    def __init__(
+        self,
+        db: SqlDatabase,
+        *,
+        embedder: Any | None = None,
+        max_file_bytes: int = MAX_FILE_BYTES,
+        recheck_seconds: float = 2.0,
+    ) -> None:
+        self._db = db
+        self._embedder = embedder
+        self._max_file_bytes = max_file_bytes
+        self._recheck = recheck_seconds
+        self._loaded: dict[str, _Loaded] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    @property
+    def embedder(self) -> Any:
+        if self._embedder is None:
+            from smartsupport.embeddings import get_embedder
+
+            self._embedder = get_embedder()
+        return self._embedder
+
+    def _lock(self, workspace_id: str) -> asyncio.Lock:
+        return self._locks.setdefault(workspace_id, asyncio.Lock())
+
+    # -- search --------------------------------------------------------------------------
+    async def search(
+        self,
+        workspace_id: str,
+        query: str,
+        locale: str | None = None,
+        k: int = 5,
+        mode: str = "hybrid",
+    ) -> list[Passage]:
+        """The ``k`` passages that best answer ``query``, best first, each with its article's
+        title and URL and a fused ``score`` in about [0, 1]. ``locale`` keeps only passages
+        in that language (``es`` also matches ``es-MX``)."""
+        if mode not in MODES:
+            raise InvalidInput(f"unknown search mode {mode!r}; use one of {', '.join(MODES)}")
+        query = query.strip()
+        if not query:
+            return []
+        index = await self._index(workspace_id)
+        if not len(index):
+            return []
+        # One short query embeds in a few milliseconds: inline, not worth a thread hop.
+        vector = None if mode == "keyword" else self.embedder.encode([query])[0]
+        return index.search(query, vector, locale=locale, k=k, mode=mode)
+
+    async def _index(self, workspace_id: str) -> WorkspaceIndex:
+        loaded = self._loaded.get(workspace_id)
+        if loaded is not None and time.monotonic() - loaded.checked < self._recheck:
+            return loaded.index
+        async with self._lock(workspace_id):
+            return await self._index_locked(workspace_id)
+
+    async def _index_locked(self, workspace_id: str) -> WorkspaceIndex:
+        loaded = self._loaded.get(workspace_id)
+        current = await repository.version(self._db, workspace_id)
+        if loaded is None or loaded.version != current:
+            loaded = _Loaded(await self._load(workspace_id), current, 0.0)
+            self._loaded[workspace_id] = loaded
+        loaded.checked = time.monotonic()
+        return loaded.index
+
+    async def _load(self, workspace_id: str) -> WorkspaceIndex:
+        embedder = self.embedder
+        articles, passages = await repository.index_rows(self._db, workspace_id)
+        stale_titles: list[tuple[str, str]] = []
+        stale_passages: list[tuple[str, str]] = []
+        vectors: dict[str, np.ndarray | None] = {}
+        for a in articles:
+            v = repository.from_blob(a["title_embedding"], embedder.dim)
+            vectors[a["id"]] = v if a["model"] == embedder.name else None
+            if vectors[a["id"]] is None:
+                stale_titles.append((a["id"], a["title"]))
+        for p in passages:
+            v = repository.from_blob(p["embedding"], embedder.dim)
+            vectors[p["id"]] = v if p["model"] == embedder.name else None
+            if vectors[p["id"]] is None:
+                stale_passages.append((p["id"], _embedding_text(p["section"], p["text"])))
+        if stale_titles or stale_passages:
+            # Stored with another model: re-embed once and keep the result.
+            texts = [t for _, t in stale_titles] + [t for _, t in stale_passages]
+            fresh = await asyncio.to_thread(embedder.encode, texts)
+            ids = [i for i, _ in stale_titles] + [i for i, _ in stale_passages]
+            vectors.update(zip(ids, fresh, strict=True))
+            async with self._db.transaction() as tx:
+                await repository.update_vectors(
+                    tx,
+                    [(i, vectors[i]) for i, _ in stale_titles],  # type: ignore[misc]
+                    [(i, vectors[i]) for i, _ in stale_passages],  # type: ignore[misc]
+                    embedder.name,
+                )
+        by_article: dict[str, list[IndexedPassage]] = {a["id"]: [] for a in articles}
+        for p in passages:
+            by_article[p["article_id"]].append(
+                IndexedPassage(p["id"], p["position"], p["section"], p["text"], vectors[p["id"]])  # type: ignore[arg-type]
+            )
+        index = WorkspaceIndex(embedder.dim)
+        for a in articles:
+            if by_article[a["id"]]:
+                index.put(
+                    IndexedArticle(
+                        a["id"], a["title"], a["url"], a["locale"], vectors[a["id"]], by_article[a["id"]]  # type: ignore[arg-type]
+                    )
+                )
+        return index
+
+    # -- ingestion -----------------------------------------------------------------------
+    async def ingest(
+        self,
+        workspace_id: str,
+        paths: Iterable[str | Path],
+        *,
+        default_locale: str = "en",
+        progress: Progress | None = None,
+    ) -> IngestReport:
+        """Read every file (folders recursively), store new and changed articles, skip
+        unchanged ones by content hash, and remove articles whose file or entry is gone.
+
+        A file that cannot be read is reported in ``errors`` with the reason and changes
+        nothing (its previous articles stay); every other file is still ingested."""
+        started = time.perf_counter()
+        run = plan(paths, normalise_locale(default_locale))
+        report = IngestReport(files=len(run.files), errors=list(run.errors), skipped=run.skipped)
+        async with self._lock(workspace_id):
+            stored = await repository.stored_articles(self._db, workspace_id)
+            changes = _Changes()
+            failed: set[str] = set()
+
+            def fail(file: SourceFile, message: str) -> None:
+                failed.add(file.source)
+                report.errors.append(FileError(str(file.path), message))
+
+            # Read everything first, so an id defined by two files goes to the file that
+            # already owns it rather than to whichever sorts first.
+            read: list[tuple[SourceFile, list[Document]]] = []
+            for file in run.files:
+                try:
+                    read.append((file, await read_documents(file, self._max_file_bytes)))
+                except UnreadableFile as exc:
+                    fail(file, exc.message)
+            owner: dict[str, SourceFile] = {}
+            for file, docs in read:
+                for doc in docs:
+                    first = owner.setdefault(doc.external_id, file)
+                    old = stored.get(doc.external_id)
+                    if first is not file and old is not None and old.source == file.source:
+                        owner[doc.external_id] = file
+            produced: set[str] = set()
+            for done, (file, docs) in enumerate(read, start=1):
+                clash = next((d for d in docs if owner[d.external_id] is not file), None)
+                try:
+                    if clash is not None:
+                        raise UnreadableFile(
+                            f"defines article id {clash.external_id!r}, which "
+                            f"{owner[clash.external_id].path} also defines"
+                        )
+                    before = len(changes.writes)
+                    await self._prepare(workspace_id, docs, stored, changes)
+                except UnreadableFile as exc:
+                    fail(file, exc.message)
+                else:
+                    produced.update(d.external_id for d in docs)
+                    report.unchanged += len(docs) - (len(changes.writes) - before)
+                if progress is not None:
+                    progress(done, len(read), str(file.path))
+            for article in stored.values():
+                if (
+                    article.external_id not in produced
+                    and article.source not in failed
+                    and run.in_scope(article.source)
+                ):
+                    changes.removed.append(article.id)
+            await self._commit(workspace_id, changes)
+        report.added = sum(w.new for w in changes.writes)
+        report.updated = len(changes.writes) - report.added
+        report.removed = len(changes.removed)
+        report.passages = sum(len(w.chunks) for w in changes.writes)
+        report.seconds = time.perf_counter() - started
+        return report
+
+    async def _prepare(
+        self,
+        workspace_id: str,
+        docs: list[Document],
+        stored: dict[str, repository.StoredArticle],
+        changes: _Changes,
+    ) -> None:
+        """Split and embed the new and changed ``docs`` into ``changes``. Raises
+        UnreadableFile before adding anything when one of them has no text."""
+        todo: list[tuple[Document, list[Chunk], repository.StoredArticle | None]] = []
+        moved: list[tuple[str, str]] = []
+        for doc in docs:
+            old = stored.get(doc.external_id)
+            if old is not None and old.content_hash == doc.content_hash:
+                if old.source != doc.source:
+                    moved.append((old.id, doc.source))
+                continue
+            chunks = split_passages(doc.title, doc.body)
+            if not chunks:
+                raise UnreadableFile(f"article {doc.title!r} has no text")
+            todo.append((doc, chunks, old))
+        changes.moved.extend(moved)
+        if not todo:
+            return
+        # Reuse vectors of passages whose text did not change (an edit to one section of a
+        # long article re-embeds that section only).
+        loaded = self._loaded.get(workspace_id)
+        known: dict[str, np.ndarray] = {}
+        for _, _, old in todo:
+            previous = loaded.index.get(old.id) if loaded and old else None
+            if previous is not None:
+                known[previous.title] = previous.title_vector
+                for p in previous.passages:
+                    known[_embedding_text(p.section, p.text)] = p.vector
+        texts = [doc.title for doc, _, _ in todo]
+        texts += [c.embedding_text for _, chunks, _ in todo for c in chunks]
+        missing = sorted({t for t in texts if t not in known})
+        if missing:
+            fresh = await asyncio.to_thread(self.embedder.encode, missing)
+            known.update(zip(missing, fresh, strict=True))
+        now = utcnow()
+        for doc, chunks, old in todo:
+            changes.writes.append(
+                _Write(
+                    doc=doc,
+                    article_id=old.id if old else uuid.uuid4().hex,
+                    created_at=old.created_at if old else now,
+                    chunks=chunks,
+                    title_vector=known[doc.title],
+                    vectors=np.stack([known[c.embedding_text] for c in chunks]),
+                    new=old is None,
+                )
+            )
+
+    async def _commit(self, workspace_id: str, changes: _Changes) -> None:
+        if not (changes.writes or changes.moved or changes.removed):
+            return
+        now = utcnow()
+        async with self._db.transaction() as tx:
+            for w in changes.writes:
+                await repository.write_article(
+                    tx,
+                    workspace_id=workspace_id,
+                    article_id=w.article_id,
+                    doc=w.doc,
+                    chunks=w.chunks,
+                    title_vector=w.title_vector,
+                    vectors=w.vectors,
+                    model=self.embedder.name,
+                    created_at=w.created_at,
+                    now=now,
+                )
+            for article_id, source in changes.moved:
+                await repository.set_source(tx, article_id, source)
+            await repository.delete_articles(tx, changes.removed)
+            await repository.bump_version(tx, workspace_id)
+            version = await repository.version(tx, workspace_id)
+        loaded = self._loaded.get(workspace_id)
+        if loaded is None:
+            return
+        for w in changes.writes:
+            loaded.index.put(
+                IndexedArticle(
+                    id=w.article_id,
+                    title=w.doc.title,
+                    url=w.doc.url,
+                    locale=w.doc.locale,
+                    title_vector=w.title_vector,
+                    passages=[
+                        IndexedPassage(
+                            repository.passage_id(w.article_id, c.position),
+                            c.position,
+                            c.section,
+                            c.text,
+                            w.vectors[i],
+                        )
+                        for i, c in enumerate(w.chunks)
+                    ],
+                )
+            )
+        for article_id in changes.removed:
+            loaded.index.remove(article_id)
+        # Our own write is already applied; another process's write in between would make
+        # the version jump by more than one, which the next check notices.
+        if loaded.version == version - 1:
+            loaded.version = version
+
+    # -- one article at a time (the admin API) -------------------------------------------
+    async def list_articles(
+        self, workspace_id: str, *, limit: int = 100, offset: int = 0, locale: str | None = None
+    ) -> list[Article]:
+        return await repository.list_articles(
+            self._db,
+            workspace_id,
+            limit=max(1, min(limit, 1000)),
+            offset=max(0, offset),
+            locale=normalise_locale(locale) if locale else None,
+        )
+
+    async def get_article(self, workspace_id: str, article_id: str) -> Article:
+        article = await repository.get_article(self._db, workspace_id, article_id)
+        if article is None:
+            raise NotFound(f"no article {article_id!r} in workspace {workspace_id!r}")
+        return article
+
+    async def create_article(
+        self,
+        workspace_id: str,
+        *,
+        title: str,
+        body: str,
+        url: str | None = None,
+        locale: str = "en",
+        external_id: str | None = None,
+    ) -> Article:
+        doc = _checked_document(
+            external_id or f"api:{uuid.uuid4().hex}", title, body, url, locale, source="api"
+        )
+        async with self._lock(workspace_id):
+            stored = await repository.stored_articles(self._db, workspace_id)
+            if doc.external_id in stored:
+                raise Conflict(f"an article with external id {doc.external_id!r} exists")
+            await self._write_one(workspace_id, doc, stored)
+        created = (await repository.stored_articles(self._db, workspace_id))[doc.external_id]
+        return await self.get_article(workspace_id, created.id)
+
+    async def update_article(
+        self,
+        workspace_id: str,
+        article_id: str,
+        *,
+        title: str | None = None,
+        body: str | None = None,
+        url: str | None = None,
+        locale: str | None = None,
+    ) -> Article:
+        """Change the given fields; an article that came from a file is overwritten again
+        by the next ingest of that file."""
+        async with self._lock(workspace_id):
+            current = await self.get_article(workspace_id, article_id)
+            doc = _checked_document(
+                current.external_id,
+                current.title if title is None else title,
+                current.body if body is None else body,
+                current.url if url is None else (url or None),
+                current.locale if locale is None else locale,
+                source=current.source,
+            )
+            stored = await repository.stored_articles(self._db, workspace_id)
+            await self._write_one(workspace_id, doc, stored)
+        return await self.get_article(workspace_id, article_id)
+
+    async def delete_article(self, workspace_id: str, article_id: str) -> None:
+        async with self._lock(workspace_id):
+            await self.get_article(workspace_id, article_id)
+            await self._commit(workspace_id, _Changes(removed=[article_id]))
+
+    async def _write_one(
+        self, workspace_id: str, doc: Document, stored: dict[str, repository.StoredArticle]
+    ) -> None:
+        changes = _Changes()
+        try:
+            await self._prepare(workspace_id, [doc], stored, changes)
+        except UnreadableFile as exc:
+            raise InvalidInput(exc.message) from exc
+        await self._commit(workspace_id, changes)
+
+
+def _embedding_text(section: str | None, text: str) -> str:
+    # Must match Chunk.embedding_text from documents.split_passages.
+    return f"{section}\n{text}" if section else text
+
+
+def _checked_document(
+    external_id: str, title: str, body: str, url: str | None, locale: str, *, source: str
+) -> Document:
+    title, body = (title or "").strip(), (body or "").strip()
+    if not title or len(title) > MAX_TITLE_CHARS:
+        raise InvalidInput(f"an article needs a title of 1 to {MAX_TITLE_CHARS} characters")
+    if not body or len(body) > MAX_BODY_CHARS:
+        raise InvalidInput(f"an article needs a body of 1 to {MAX_BODY_CHARS} characters")
+    if url and not url.startswith(("http://", "https://", "/")):
+        raise InvalidInput("url must be absolute (http:// or https://) or start with /")
+    return Document(
+        external_id=external_id,
+        title=title,
+        body=body,
+        source=source,
+        url=url or None,
+        locale=normalise_locale(locale),
+    )

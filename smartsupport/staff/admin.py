@@ -1,0 +1,156 @@
+"""Admin API under /api/v1/admin/staff: staff users and API keys.
+
+An admin sees and manages only their own workspaces: users who share one with them, keys
+bound to one of them. Changing a user who also belongs to a workspace the admin does not
+administer would reach into that workspace, so it is refused (403).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, Field
+
+from smartsupport.errors import Conflict, Forbidden, NotFound
+from smartsupport.staff import apikeys, passwords
+from smartsupport.staff.config import staff_config
+from smartsupport.staff.deps import _services, require_role, require_workspace, verify_csrf
+from smartsupport.staff.models import Role, StaffRecord, StaffUser
+from smartsupport.staff.store import StaffStore
+
+router = APIRouter(prefix="/api/v1/admin/staff", tags=["staff admin"])
+AdminUser = Annotated[StaffUser, Depends(require_role("admin"))]
+
+
+def record_json(record: StaffRecord, visible: list[str]) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "email": record.email,
+        "name": record.name,
+        "role": record.role,
+        # Only the admin's own workspaces: the others' names are not theirs to see.
+        "workspaces": [w for w in record.workspaces if w in visible],
+        "disabled": record.disabled,
+        "totp_enabled": record.totp_enabled,
+    }
+
+
+def key_json(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "prefix": f"{apikeys.PREFIX}{row['prefix']}",
+        "name": row["name"],
+        "workspace": row["workspace_id"],
+        "scopes": row["scopes"],
+        "created_at": row["created_at"],
+        "last_used_at": row["last_used_at"],
+        "revoked": row["revoked_at"] is not None,
+    }
+
+
+class StaffIn(BaseModel):
+    email: str = Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")
+    name: str = Field(default="", max_length=100)
+    role: Role
+    workspaces: list[str] = Field(min_length=1, max_length=50)
+    password: str = Field(max_length=passwords.MAX_LENGTH)
+
+
+class ApiKeyIn(BaseModel):
+    name: str = Field(default="", max_length=100)
+    workspace: str = Field(min_length=1, max_length=100)
+    scopes: list[str] = Field(min_length=1, max_length=30)
+
+
+@router.get("")
+async def list_staff(request: Request, admin: AdminUser) -> dict[str, Any]:
+    records = await StaffStore(_services(request).store).list_users(admin.workspaces)
+    return {"staff": [record_json(r, admin.workspaces) for r in records]}
+
+
+@router.post("", status_code=201, dependencies=[Depends(verify_csrf)])
+async def create_staff(body: StaffIn, request: Request, admin: AdminUser) -> dict[str, Any]:
+    for workspace in body.workspaces:
+        require_workspace(admin, workspace)
+    passwords.check_policy(body.password, email=body.email)
+    store = StaffStore(_services(request).store)
+    try:
+        record = await store.create_user(
+            email=body.email,
+            name=body.name or body.email.split("@")[0],
+            role=body.role,
+            workspaces=body.workspaces,
+            password_hash=await passwords.hash_password(body.password),
+            now=staff_config(request.app.state).now(),
+        )
+    except Conflict:
+        raise Conflict("a staff account with this email already exists") from None
+    return record_json(record, admin.workspaces)
+
+
+async def _managed(request: Request, admin: StaffUser, user_id: str) -> StaffRecord:
+    record = await StaffStore(_services(request).store).get_user(user_id)
+    if record is None or not set(record.workspaces) & set(admin.workspaces):
+        raise NotFound("no such staff user")
+    if not set(record.workspaces) <= set(admin.workspaces):
+        raise Forbidden(
+            "this user also belongs to a workspace you do not administer",
+            code="workspace_forbidden",
+        )
+    if record.id == admin.id:
+        raise Conflict("you cannot disable or enable your own account")
+    return record
+
+
+@router.post("/{user_id}/disable", dependencies=[Depends(verify_csrf)])
+async def disable_staff(user_id: str, request: Request, admin: AdminUser) -> dict[str, Any]:
+    """Disable the account and end its sessions at once."""
+    record = await _managed(request, admin, user_id)
+    store = StaffStore(_services(request).store)
+    await store.set_disabled(record.id, True, staff_config(request.app.state).now())
+    record.disabled = True
+    return record_json(record, admin.workspaces)
+
+
+@router.post("/{user_id}/enable", dependencies=[Depends(verify_csrf)])
+async def enable_staff(user_id: str, request: Request, admin: AdminUser) -> dict[str, Any]:
+    record = await _managed(request, admin, user_id)
+    store = StaffStore(_services(request).store)
+    await store.set_disabled(record.id, False, staff_config(request.app.state).now())
+    record.disabled = False
+    return record_json(record, admin.workspaces)
+
+
+@router.get("/api-keys")
+async def list_api_keys(request: Request, admin: AdminUser) -> dict[str, Any]:
+    rows = await StaffStore(_services(request).store).list_api_keys(admin.workspaces)
+    return {"api_keys": [key_json(row) for row in rows]}
+
+
+@router.post("/api-keys", status_code=201, dependencies=[Depends(verify_csrf)])
+async def create_api_key(body: ApiKeyIn, request: Request, admin: AdminUser) -> dict[str, Any]:
+    """The key is in the answer this once; only its hash is stored."""
+    require_workspace(admin, body.workspace)
+    scopes = apikeys.check_scopes(body.scopes)
+    key, prefix, key_hash = apikeys.generate()
+    row = await StaffStore(_services(request).store).create_api_key(
+        prefix=prefix,
+        key_hash=key_hash,
+        name=body.name or f"key for {body.workspace}",
+        workspace_id=body.workspace,
+        scopes=scopes,
+        created_by=admin.id,
+        now=staff_config(request.app.state).now(),
+    )
+    return {**key_json(row), "key": key}
+
+
+@router.delete("/api-keys/{key_id}", dependencies=[Depends(verify_csrf)])
+async def revoke_api_key(key_id: str, request: Request, admin: AdminUser) -> dict[str, Any]:
+    store = StaffStore(_services(request).store)
+    row = await store.get_api_key(key_id)
+    if row is None or row["workspace_id"] not in admin.workspaces:
+        raise NotFound("no such API key")
+    await store.revoke_api_key(key_id, staff_config(request.app.state).now())
+    return {**key_json(row), "revoked": True}

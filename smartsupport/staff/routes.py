@@ -1,0 +1,224 @@
+"""Staff routes: the login page, logout, refresh, "me" and TOTP enrolment.
+
+``router`` includes the admin routes (admin.py), so the app mounts one router.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, Field
+from starlette.responses import JSONResponse, RedirectResponse, Response
+
+from smartsupport.errors import Conflict, InvalidInput, RateLimited, Unauthorized
+from smartsupport.staff import admin, passwords, tokens, totp
+from smartsupport.staff.config import staff_config
+from smartsupport.staff.cookies import (
+    ACCESS_COOKIE,
+    CSRF_FIELD,
+    REFRESH_COOKIE,
+    clear_session_cookies,
+    session_csrf,
+    set_csrf_cookie,
+    set_session_cookies,
+)
+from smartsupport.staff.deps import (
+    CurrentStaff,
+    _services,
+    csrf_binding,
+    sessions_for,
+    submitted_form,
+    verify_csrf,
+)
+from smartsupport.staff.login import LoginFlow
+from smartsupport.staff.models import StaffUser
+from smartsupport.staff.page import login_page, safe_next
+from smartsupport.staff.store import StaffStore
+
+router = APIRouter(tags=["staff"])
+
+
+def user_json(user: StaffUser, **extra: Any) -> dict[str, Any]:
+    return {
+        "id": user.id,
+        "email": user.email,
+        "name": user.name,
+        "role": user.role,
+        "workspaces": user.workspaces,
+        **extra,
+    }
+
+
+def _client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+@router.get("/inbox/login", include_in_schema=False)
+async def login_form(request: Request, next: str = "/inbox") -> Response:
+    csrf = tokens.new_csrf_token(_services(request).secret_key, csrf_binding(request))
+    response = login_page(csrf_token=csrf, next_url=safe_next(next))
+    set_csrf_cookie(response, csrf)
+    return response
+
+
+async def _login_fields(request: Request) -> tuple[dict[str, str], bool]:
+    """(fields, sent as JSON). The page posts a form; scripts and tests may post JSON."""
+    if request.headers.get("content-type", "").startswith("application/json"):
+        try:
+            body = json.loads(await request.body() or b"{}")
+        except ValueError:
+            raise InvalidInput("the request body is not valid JSON", code="invalid_json") from None
+        if not isinstance(body, dict):
+            raise InvalidInput("send a JSON object")
+        return {k: str(v) for k, v in body.items() if isinstance(v, str | int)}, True
+    return await submitted_form(request), False
+
+
+@router.post("/inbox/login", dependencies=[Depends(verify_csrf)])
+async def login(request: Request) -> Response:
+    """Password step (email, password) or TOTP step (mfa_token, code). Form posts get the
+    page back (or a 303 to ``next``); JSON posts get JSON."""
+    fields, as_json = await _login_fields(request)
+    services = _services(request)
+    config = staff_config(request.app.state)
+    flow = LoginFlow(services, config)
+    next_url = safe_next(fields.get("next"))
+    csrf = fields.get(CSRF_FIELD) or request.headers.get("x-csrf-token", "")
+    mfa_token = fields.get("mfa_token")
+    try:
+        if mfa_token:
+            record = await flow.totp_step(mfa_token, fields.get("code", ""), _client_ip(request))
+        else:
+            outcome = await flow.password_step(
+                fields.get("email", ""), fields.get("password", ""), _client_ip(request)
+            )
+            if outcome.mfa_token:
+                if as_json:
+                    return JSONResponse({"mfa_required": True, "mfa_token": outcome.mfa_token})
+                return login_page(csrf_token=csrf, next_url=next_url, mfa_token=outcome.mfa_token)
+            assert outcome.user is not None
+            record = outcome.user
+    except (Unauthorized, RateLimited) as exc:
+        if as_json:
+            raise
+        headers = (
+            {"Retry-After": str(max(1, round(exc.retry_after)))}
+            if isinstance(exc, RateLimited)
+            else {}
+        )
+        page = login_page(
+            csrf_token=csrf,
+            next_url=next_url,
+            error=exc.message,
+            email=fields.get("email", ""),
+            status_code=exc.status_code,
+            # A wrong code keeps the TOTP step; an expired step starts over.
+            mfa_token=mfa_token if exc.code == "totp_invalid" else None,
+        )
+        page.headers.update(headers)
+        return page
+    session = await sessions_for(request).start(
+        record, _client_ip(request), request.headers.get("user-agent")
+    )
+    new_csrf = session_csrf(session, services.secret_key)
+    response: Response
+    if as_json:
+        response = JSONResponse({"user": user_json(session.user), "csrf_token": new_csrf})
+    else:
+        response = RedirectResponse(next_url, status_code=303)
+    set_session_cookies(response, session, new_csrf, config)
+    return response
+
+
+@router.post("/inbox/logout", dependencies=[Depends(verify_csrf)])
+async def logout(request: Request) -> Response:
+    """End the session (if any) and clear the cookies. Works with an expired access token."""
+    try:
+        claims = tokens.read_jwt(
+            _services(request).secret_key, request.cookies.get(ACCESS_COOKIE), "access", None
+        )
+        await sessions_for(request).end(str(claims["sid"]))
+    except (Unauthorized, KeyError):
+        pass
+    response: Response
+    if "application/json" in request.headers.get("accept", ""):
+        response = JSONResponse({"status": "logged_out"})
+    else:
+        response = RedirectResponse("/inbox/login", status_code=303)
+    clear_session_cookies(response)
+    return response
+
+
+@router.post("/api/v1/auth/refresh", dependencies=[Depends(verify_csrf)])
+async def refresh(request: Request) -> JSONResponse:
+    """Rotate the refresh token and issue a new access token (call it before the access
+    token's ``expires_in`` runs out, or after a 401 ``token_expired``)."""
+    config = staff_config(request.app.state)
+    session = await sessions_for(request).refresh(request.cookies.get(REFRESH_COOKIE))
+    csrf = session_csrf(session, _services(request).secret_key)
+    response = JSONResponse(
+        {
+            "user": user_json(session.user),
+            "csrf_token": csrf,
+            "expires_in": config.access_ttl_seconds,
+        }
+    )
+    set_session_cookies(response, session, csrf, config)
+    return response
+
+
+@router.get("/api/v1/auth/me")
+async def me(request: Request, user: CurrentStaff) -> dict[str, Any]:
+    record = await StaffStore(_services(request).store).get_user(user.id)
+    return user_json(user, totp_enabled=bool(record and record.totp_enabled))
+
+
+class TotpEnrolIn(BaseModel):
+    password: str = Field(max_length=passwords.MAX_LENGTH)
+
+
+class TotpConfirmIn(BaseModel):
+    code: str = Field(max_length=16)
+
+
+@router.post("/api/v1/auth/totp/enrol", dependencies=[Depends(verify_csrf)])
+async def totp_enrol(body: TotpEnrolIn, request: Request, user: CurrentStaff) -> dict[str, str]:
+    """Start TOTP enrolment: the secret is shown this once. Needs the password again, so a
+    borrowed session cannot lock its owner out with someone else's authenticator."""
+    store = StaffStore(_services(request).store)
+    record = await store.get_user(user.id)
+    assert record is not None
+    if record.totp_enabled:
+        raise Conflict("TOTP is already enabled for this account")
+    ok, _ = await passwords.verify_password(record.password_hash, body.password)
+    if not ok:
+        raise Unauthorized("the password is not right", code="password_wrong")
+    secret = totp.new_secret()
+    await store.set_totp(
+        user.id, totp.encrypt_secret(_services(request).secret_key, secret), enabled=False
+    )
+    return {"secret": secret, "otpauth_uri": totp.provisioning_uri(secret, user.email)}
+
+
+@router.post("/api/v1/auth/totp/confirm", dependencies=[Depends(verify_csrf)])
+async def totp_confirm(
+    body: TotpConfirmIn, request: Request, user: CurrentStaff
+) -> dict[str, bool]:
+    """Finish enrolment with a current code; from now on login asks for one."""
+    store = StaffStore(_services(request).store)
+    record = await store.get_user(user.id)
+    assert record is not None
+    if record.totp_enabled:
+        raise Conflict("TOTP is already enabled for this account")
+    if not record.totp_secret:
+        raise Conflict("start with POST /api/v1/auth/totp/enrol")
+    flow = LoginFlow(_services(request), staff_config(request.app.state))
+    if not await flow.check_code(record, body.code):
+        raise InvalidInput("that code is not valid; enter the current code", code="totp_invalid")
+    await store.set_totp(user.id, record.totp_secret, enabled=True)
+    return {"totp_enabled": True}
+
+
+router.include_router(admin.router)

@@ -1,0 +1,228 @@
+"""The dialogue seam: ``DialogueManager.handle(turn) -> Decision | None`` over the demo flows
+and the demo shop's real HTTP API, including the conversation path end to end."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from smartsupport.dialogue.manager import DialogueManager
+from smartsupport.dialogue.script_nlu import KeywordNlu
+from smartsupport.dialogue.servers import ShopServer
+from smartsupport.domain import (
+    Author,
+    Conversation,
+    ConversationStatus,
+    IncomingMessage,
+    Message,
+    Understanding,
+)
+from smartsupport.policy import Decision, Turn
+from smartsupport.sessions import SessionContext
+from smartsupport.workspaces import DEMO_DIR, load_workspace_dir
+
+TOKEN = "shop-key-5a1b2c-secret"
+
+
+@pytest.fixture
+async def shop(monkeypatch):
+    monkeypatch.setenv("DEMO_SHOP_TOKEN", TOKEN)
+    async with ShopServer(DEMO_DIR / "shop.json", api_key=TOKEN) as server:
+        yield server
+
+
+class Chat:
+    """One conversation driven through the seam, as the conversation path would."""
+
+    def __init__(self, manager: DialogueManager, identity: str | None = None) -> None:
+        self.manager = manager
+        self.workspace = load_workspace_dir(DEMO_DIR)
+        self.conversation = Conversation(
+            "conv-1", "demo", "cust-1",
+            metadata={"identity": {"user_id": identity}} if identity else {})
+        self.context = SessionContext("conv-1")
+        self.nlu = KeywordNlu()
+        self.seq = 0
+
+    async def say(self, text: str, understanding: Understanding | None = None) -> Decision | None:
+        self.seq += 1
+        understanding = understanding or await self.nlu(self.workspace, text)
+        message = Message(f"m{self.seq}", "conv-1", self.seq, Author.CUSTOMER, text)
+
+        async def stream(_: str) -> None:
+            return None
+
+        decision = await self.manager.handle(Turn(self.workspace, self.conversation, message,
+                                                  self.context, understanding, stream))
+        # The session store keeps JSON: every state must survive the round trip.
+        self.context = SessionContext.from_json(self.context.to_json())
+        if decision is not None and decision.status is not None:
+            self.conversation.status = decision.status
+        return decision
+
+    @property
+    def state(self) -> dict:
+        return self.context.data["dialogue"]
+
+
+def manager_for(shop: ShopServer) -> DialogueManager:
+    workspace = load_workspace_dir(DEMO_DIR)
+    return DialogueManager({"demo": workspace}, None, None, backend_urls={"shop": shop.url})
+
+
+async def test_messages_that_start_no_flow_fall_through(shop):
+    chat = Chat(manager_for(shop))
+    assert await chat.say("hello") is None
+    assert await chat.say("what payment methods do you accept?") is None
+    assert chat.context.data.get("dialogue", {}).get("active") is None
+    await chat.manager.aclose()
+
+
+async def test_a_flow_runs_over_turns_with_events_and_json_state(shop):
+    chat = Chat(manager_for(shop), identity="cust-maria")
+    first = await chat.say("cancel ORD-10235")
+    assert first is not None and first.status is None
+    assert "Cancel order ORD-10235" in first.replies[-1].text
+    assert first.replies[-1].quick_replies == ["Yes, cancel it", "No, keep it"]
+    kinds = [kind for kind, _ in first.events]
+    assert kinds == ["action.called", "flow.started", "action.called"]
+    assert chat.state["active"]["flow"] == "cancel_order"
+    assert chat.state["profile"]["segment"] == "vip"
+    second = await chat.say("yes")
+    assert second is not None
+    assert "ORD-10235 is cancelled" in second.replies[-1].text
+    assert [k for k, _ in second.events] == ["action.called", "flow.completed"]
+    called = dict(second.events)["action.called"]
+    assert called["action"] == "cancel_order" and called["outcome"] == "ok"
+    assert dict(second.events)["flow.completed"]["segment"] == "vip"
+    assert chat.state["active"] is None and chat.state["last"]["status"] == "completed"
+    assert shop.app.state.shop.orders["ORD-10235"]["status"] == "cancelled"
+    text = json.dumps([chat.context.data, [r.text for r in second.replies], second.events])
+    assert TOKEN not in text
+    await chat.manager.aclose()
+
+
+async def test_an_agent_holding_the_conversation_silences_flows(shop):
+    chat = Chat(manager_for(shop))
+    chat.conversation.status = ConversationStatus.WITH_AGENT
+    assert await chat.say("where is ORD-10234") is None
+    await chat.manager.aclose()
+
+
+async def test_failure_hands_over_with_status_and_reason(monkeypatch):
+    monkeypatch.setenv("DEMO_SHOP_TOKEN", TOKEN)
+    workspace = load_workspace_dir(DEMO_DIR)
+    manager = DialogueManager({"demo": workspace}, None, None,
+                              backend_urls={"shop": "http://127.0.0.1:9"})  # nothing there
+    for engine in manager.engines.values():
+        for backend in engine.backends.values():
+            backend.spec = backend.spec.model_copy(update={"backoff": 0.0})
+    chat = Chat(manager)
+    await chat.say("where is ORD-10234")
+    decision = await chat.say("maria@example.com")
+    assert decision is not None
+    assert decision.status is ConversationStatus.WAITING
+    assert decision.reason and "track_order" in decision.reason
+    failed = dict(decision.events)["flow.failed"]
+    assert failed["handoff"] is True and failed["status"] == "handoff"
+    assert "member of our team" in decision.replies[-1].text
+    await manager.aclose()
+
+
+async def test_a_digression_returns_none_and_followup_reminds(shop):
+    chat = Chat(manager_for(shop))
+    await chat.say("where is my order?")
+    assert await chat.say("what payment methods do you accept?") is None
+    message = Message("mx", "conv-1", 99, Author.CUSTOMER, "x")
+    reminder = await chat.manager.followup(Turn(chat.workspace, chat.conversation, message,
+                                                chat.context, Understanding(), _noop))
+    assert reminder is not None and "back to where we were" in reminder.text
+    assert "order number" in reminder.text
+    assert await chat.manager.followup(Turn(chat.workspace, chat.conversation, message,
+                                            chat.context, Understanding(), _noop)) is None
+    await chat.manager.aclose()
+
+
+async def _noop(_: str) -> None:
+    return None
+
+
+async def test_a_resolved_conversation_reopens_when_a_flow_starts(shop):
+    chat = Chat(manager_for(shop), identity="cust-maria")
+    chat.conversation.status = ConversationStatus.RESOLVED
+    decision = await chat.say("where is ORD-10234")
+    assert decision is not None and decision.status is ConversationStatus.BOT
+    await chat.manager.aclose()
+
+
+async def test_a_python_hook_can_add_data_and_words(tmp_path):
+    (tmp_path / "workspace.yaml").write_text("id: hooked\nname: Hooked\n")
+    (tmp_path / "flows.yaml").write_text(
+        "flows:\n"
+        "  loyalty:\n"
+        "    intents: [account]\n"
+        "    steps:\n"
+        "      - hook: tests.test_dialogue_manager:discount\n"
+        "        as: discount\n"
+        "      - say: 'Your discount: {{ discount.percent }}%'\n"
+    )
+    workspace = load_workspace_dir(tmp_path)
+    manager = DialogueManager({"hooked": workspace}, None, None)
+    chat = Chat(manager)
+    chat.workspace = workspace
+    chat.conversation.workspace_id = "hooked"
+    decision = await chat.say("my account", Understanding(intent="account", confidence=1.0))
+    assert decision is not None
+    assert [r.text for r in decision.replies] == ["Hello from a hook", "Your discount: 5%"]
+    await manager.aclose()
+
+
+async def discount(ctx):
+    return {"percent": 15 if ctx.segment == "vip" else 5, "say": "Hello from a hook"}
+
+
+async def test_the_conversation_path_saves_dialogue_state_and_stores_replies(tmp_path, shop):
+    """handle_message -> a policy that asks the dialogue manager first -> stored replies with
+    quick replies, the context saved between turns, events in the log, no secret anywhere."""
+    from smartsupport.conversation import handle_message, start_conversation
+    from smartsupport.services import open_services
+    from smartsupport.settings import Settings
+
+    services = await open_services(Settings(data_dir=tmp_path, secret_key="k" * 32))
+    manager = manager_for(shop)
+    fallback = services.policy
+    nlu = KeywordNlu()
+
+    class Composed:
+        async def understand(self, workspace, text, context):
+            return await nlu(workspace, text)
+
+        async def decide(self, turn):
+            return await manager.handle(turn) or await fallback.decide(turn)
+
+        async def close(self):
+            await manager.aclose()
+
+    services.policy = Composed()  # type: ignore[assignment]
+    try:
+        conversation, _ = await start_conversation(services, "demo")
+        first = await handle_message(services, IncomingMessage(conversation.id, "track ORD-10234"))
+        assert "email address" in first.replies[0].text
+        saved = await services.sessions.load(conversation.id)
+        assert saved.data["dialogue"]["active"]["slots"] == {"order_id": "ORD-10234"}
+        second = await handle_message(services,
+                                      IncomingMessage(conversation.id, "maria@example.com"))
+        assert "1Z999AA10123456784" in second.replies[0].text
+        assert second.replies[0].meta["quick_replies"] == ["Change delivery address",
+                                                           "Talk to a person"]
+        events = await services.store.list_events("demo", conversation_id=conversation.id)
+        types = [e.type for e in events]
+        assert "flow.started" in types and "flow.completed" in types
+        assert "action.called" in types
+        messages = await services.store.list_messages(conversation.id)
+        everything = json.dumps([[m.text, m.meta] for m in messages]
+                                + [[e.type, e.data] for e in events], default=str)
+        assert TOKEN not in everything
+    finally:
+        await services.close()

@@ -1,0 +1,89 @@
+"""Extractive answers: relevant sentences of the best article, a link, the workspace's
+templates, and None when retrieval is not confident."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from knowledge_samples import CountingEmbedder
+
+from smartsupport.domain import Passage
+from smartsupport.knowledge.answer import MIN_SCORE, extract_answer
+from smartsupport.knowledge.kb import KnowledgeBase
+from smartsupport.storage import open_store
+
+DEMO_ARTICLES = Path(__file__).parent.parent / "smartsupport" / "demo" / "articles"
+
+
+@pytest.fixture
+async def kb(sqlite_url):
+    store = open_store(sqlite_url)
+    await store.connect()
+    await store.migrate()
+    kb = KnowledgeBase(store, embedder=CountingEmbedder())
+    assert (await kb.ingest("demo", [DEMO_ARTICLES])).ok
+    yield kb
+    await store.close()
+
+
+@pytest.mark.parametrize(
+    ("question", "fact"),
+    [
+        ("How long does a refund take to show on my card?", "3-10 business days"),
+        ("How much is express shipping?", "$12"),
+        ("Do gift cards expire?", "never expire"),
+        ("Can I return socks?", "socks"),
+        ("I forgot my password", "Forgot password"),
+        ("Will I pay customs duties in the UK?", "VAT"),
+    ],
+)
+async def test_on_topic_questions_get_the_fact_and_a_link(kb, question, fact):
+    passages = await kb.search("demo", question, locale="en")
+    answer = extract_answer(question, passages)
+    assert answer is not None and fact in answer
+    assert passages[0].url in answer and len(answer) < 700
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["What is the capital of France?", "Write me a poem about cats", "Who won the game last night?",
+     "What is 2+2?", "tell me a joke"],
+)
+async def test_off_topic_questions_get_no_answer(kb, question):
+    assert extract_answer(question, await kb.search("demo", question)) is None
+
+
+async def test_answers_in_the_customers_language_with_its_template(kb):
+    question = "¿Cuánto tarda el envío?"
+    answer = extract_answer(question, await kb.search("demo", question, locale="es"))
+    assert answer is not None and "3 a 5 días hábiles" in answer
+    assert "Más información en «Envíos y plazos de entrega»" in answer
+
+
+def passage(text: str, score: float = 0.5, url: str | None = "https://h.example/a") -> Passage:
+    return Passage(id="p", article_id="a", title="Returns", text=text, url=url, score=score,
+                   section="Window")
+
+
+def test_workspace_templates_and_missing_link():
+    templates = {"kb_answer": "Here is what I found: {answer} (see {url}) {unknown}",
+                 "kb_answer_without_link": "{section}: {answer}"}
+    assert extract_answer("q", [passage("Thirty days.")], templates) == (
+        "Here is what I found: Thirty days. (see https://h.example/a) {unknown}"
+    )
+    assert extract_answer("q", [passage("Thirty days.", url=None)], templates) == "Window: Thirty days."
+
+
+def test_low_confidence_and_empty_results_return_none():
+    assert extract_answer("q", []) is None
+    assert extract_answer("q", [passage("Thirty days.", score=MIN_SCORE - 0.01)]) is None
+
+
+def test_long_passages_are_cut_to_the_sentences_that_answer():
+    filler = " ".join(f"Sentence number {i} talks about something else entirely." for i in range(12))
+    text = filler + " Refunds reach PayPal accounts within 24 hours. " + filler
+    answer = extract_answer("how fast are paypal refunds", [passage(text)])
+    body = answer.split("\n\n")[0]
+    assert "Refunds reach PayPal accounts within 24 hours." in body
+    assert len(body) <= 480

@@ -1,0 +1,215 @@
+"""The outbox never loses or duplicates a ticket: a helpdesk that answers 500 or 429 for an
+hour, lost responses, a worker that dies mid-call, a server restart, a refused token.
+
+The helpdesk is the local fake (tests/helpdesk_fakes.py) over real HTTP; time is simulated
+by handing ``run_due`` a clock, so an hour of outage takes a second."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+
+from smartsupport import outbox
+from smartsupport.conversation import handle_message, start_conversation
+from smartsupport.domain import IncomingMessage, utcnow
+from smartsupport.helpdesk.tickets import request_ticket
+from smartsupport.services import Services
+from tests.helpdesk_fakes import FakeApis, open_test_services, zendesk_config
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest) -> str:
+    return str(request.getfixturevalue(f"{request.param}_url"))
+
+
+async def conversation(services: Services, email: str, text: str = "My parcel never came") -> str:
+    conv, _ = await start_conversation(services, "acme", customer={"email": email, "name": "Ana"})
+    await handle_message(services, IncomingMessage(conv.id, text))
+    return conv.id
+
+
+async def drain(services: Services, now, until):  # type: ignore[no-untyped-def]
+    """Jump the simulated clock from due entry to due entry until ``until``; return the clock."""
+    while True:
+        row = await services.store.fetchrow(  # type: ignore[attr-defined]
+            "SELECT next_attempt_at FROM outbox WHERE status = 'pending' "
+            "ORDER BY next_attempt_at LIMIT 1"
+        )
+        if row is None or row["next_attempt_at"] > until:
+            return now
+        now = max(now, row["next_attempt_at"])
+        await outbox.run_due(services, now=now)
+
+
+async def statuses(services: Services) -> list[str]:
+    rows = await services.store.fetch("SELECT status FROM outbox ORDER BY created_at")  # type: ignore[attr-defined]
+    return [r["status"] for r in rows]
+
+
+def test_backoff_grows_with_jitter_is_capped_and_honours_retry_after():
+    first = [outbox.backoff(1) for _ in range(50)]
+    assert all(1.0 <= d <= 2.0 for d in first) and len(set(first)) > 1  # jittered
+    assert all(outbox.MAX_DELAY / 2 <= outbox.backoff(30) <= outbox.MAX_DELAY for _ in range(20))
+    assert all(outbox.backoff(1, retry_after=30) >= 30 for _ in range(20))
+
+
+async def test_an_hour_of_500s_then_recovery_loses_and_duplicates_nothing(tmp_path, database_url):
+    async with FakeApis() as fake:
+        services = await open_test_services(
+            tmp_path, database_url, {"helpdesk": zendesk_config(fake)}
+        )
+        try:
+            ids = [await conversation(services, f"c{i}@example.com") for i in range(5)]
+            fake.fail(500)
+            for cid in ids:
+                await request_ticket(services, cid, reason="offline")
+            start = now = utcnow()
+            now = await drain(services, now, start + timedelta(hours=1))
+            assert fake.zendesk_tickets == {}
+            assert await statuses(services) == ["pending"] * 5
+            entries = await outbox.list_entries(services.store)  # type: ignore[arg-type]
+            assert all(e.attempts >= 8 for e in entries), [e.attempts for e in entries]
+            assert all("HTTP 500" in (e.last_error or "") for e in entries)
+
+            fake.recover()
+            await drain(services, now, now + timedelta(hours=1))
+            assert await statuses(services) == ["done"] * 5
+            external = sorted(t["external_id"] for t in fake.zendesk_tickets.values())
+            assert external == sorted(f"ticket:{cid}" for cid in ids)  # one each, none twice
+            rows = await services.store.fetch(  # type: ignore[attr-defined]
+                "SELECT conversation_id, external_id FROM helpdesk_tickets"
+            )
+            assert sorted(r["conversation_id"] for r in rows) == sorted(ids)
+        finally:
+            await services.close()
+
+
+async def test_429_waits_at_least_retry_after(tmp_path, sqlite_url):
+    async with FakeApis() as fake:
+        services = await open_test_services(tmp_path, sqlite_url, {"helpdesk": zendesk_config(fake)})
+        try:
+            cid = await conversation(services, "rate@example.com")
+            fake.fail(429, times=1, retry_after=120)
+            await request_ticket(services, cid, reason="offline")
+            now = utcnow()
+            assert await outbox.run_due(services, now=now) == 1
+            [entry] = await outbox.list_entries(services.store)  # type: ignore[arg-type]
+            assert entry.status == "pending" and "429" in (entry.last_error or "")
+            assert entry.next_attempt_at >= now + timedelta(seconds=120)
+            assert await outbox.run_due(services, now=now + timedelta(seconds=60)) == 0
+            await outbox.run_due(services, now=entry.next_attempt_at)
+            assert await statuses(services) == ["done"] and len(fake.zendesk_tickets) == 1
+        finally:
+            await services.close()
+
+
+async def test_a_lost_response_is_not_a_second_ticket(tmp_path, database_url):
+    async with FakeApis() as fake:
+        services = await open_test_services(tmp_path, database_url, {"helpdesk": zendesk_config(fake)})
+        try:
+            cid = await conversation(services, "lost@example.com")
+            await request_ticket(services, cid, reason="offline")
+            fake.lose_responses(times=2)  # the user create and the ticket create both "fail"
+            now = await drain(services, utcnow(), utcnow() + timedelta(minutes=10))
+            assert len(fake.zendesk_tickets) == 1
+            assert len(fake.zendesk_users) == 1  # found by email on the retry, not re-created
+            assert await statuses(services) == ["done"]
+            assert len(fake.calls("POST", "/api/v2/tickets.json")) == 1
+            assert now > utcnow() - timedelta(minutes=1)
+        finally:
+            await services.close()
+
+
+async def test_work_survives_a_restart_and_a_dead_worker(tmp_path, sqlite_url):
+    async with FakeApis() as fake:
+        escalation = {"helpdesk": zendesk_config(fake)}
+        services = await open_test_services(tmp_path, sqlite_url, escalation)
+        cid = await conversation(services, "restart@example.com")
+        await request_ticket(services, cid, reason="offline")
+        # A worker claimed it and died before finishing: the claim is all that is left.
+        await services.store.execute(  # type: ignore[attr-defined]
+            "UPDATE outbox SET locked_until = ?, locked_by = 'dead-worker'", utcnow() + outbox.LEASE
+        )
+        await services.close()
+
+        services = await open_test_services(tmp_path, sqlite_url, escalation)
+        try:
+            assert await outbox.run_due(services) == 0  # still leased
+            await outbox.run_due(services, now=utcnow() + outbox.LEASE + timedelta(seconds=1))
+            assert await statuses(services) == ["done"] and len(fake.zendesk_tickets) == 1
+        finally:
+            await services.close()
+
+
+async def test_refused_calls_go_to_dead_letters_and_can_be_requeued(tmp_path, database_url):
+    async with FakeApis() as fake:
+        escalation = {"helpdesk": zendesk_config(fake)}
+        services = await open_test_services(
+            tmp_path, database_url, escalation, helpdesk_api_token="wrong-token"
+        )
+        cid = await conversation(services, "dead@example.com")
+        await request_ticket(services, cid, reason="offline")
+        await outbox.run_due(services)
+        [dead] = await outbox.list_entries(services.store, status="dead")  # type: ignore[arg-type]
+        assert dead.kind == "ticket.create" and "HTTP 401" in (dead.last_error or "")
+        assert "wrong-token" not in (dead.last_error or "")
+        await services.close()
+
+        services = await open_test_services(tmp_path, database_url, escalation)  # token fixed
+        try:
+            await outbox.requeue(services.store, dead.id)  # type: ignore[arg-type]
+            await outbox.run_due(services)
+            assert (await outbox.get(services.store, dead.id)).status == "done"  # type: ignore[arg-type, union-attr]
+            assert len(fake.zendesk_tickets) == 1
+        finally:
+            await services.close()
+
+
+async def test_too_old_work_is_dead_lettered_never_deleted(tmp_path, sqlite_url):
+    async with FakeApis() as fake:
+        services = await open_test_services(
+            tmp_path, sqlite_url, {"helpdesk": zendesk_config(fake)}, outbox_max_age_hours=1
+        )
+        try:
+            cid = await conversation(services, "old@example.com")
+            await request_ticket(services, cid, reason="offline")
+            fake.fail(503)
+            await drain(services, utcnow(), utcnow() + timedelta(hours=2))
+            [entry] = await outbox.list_entries(services.store)  # type: ignore[arg-type]
+            assert entry.status == "dead" and entry.payload["conversation_id"] == cid
+        finally:
+            await services.close()
+
+
+async def test_enqueue_is_idempotent(tmp_path, sqlite_url):
+    async with FakeApis() as fake:
+        services = await open_test_services(tmp_path, sqlite_url, {"helpdesk": zendesk_config(fake)})
+        try:
+            cid = await conversation(services, "twice@example.com")
+            await request_ticket(services, cid, reason="offline")
+            await request_ticket(services, cid, reason="offline again")
+            assert len(await outbox.list_entries(services.store)) == 1  # type: ignore[arg-type]
+        finally:
+            await services.close()
+
+
+async def test_the_worker_task_delivers_in_the_background_and_stops(tmp_path, sqlite_url):
+    async with FakeApis() as fake:
+        services = await open_test_services(
+            tmp_path, sqlite_url, {"helpdesk": zendesk_config(fake)}, outbox_poll_seconds=0.05
+        )
+        task = outbox.start(services)
+        try:
+            cid = await conversation(services, "bg@example.com")
+            await request_ticket(services, cid, reason="offline")
+            for _ in range(200):
+                if fake.zendesk_tickets:
+                    break
+                await asyncio.sleep(0.025)
+            assert len(fake.zendesk_tickets) == 1
+        finally:
+            await outbox.stop(task)
+            await services.close()
+        assert task.done()
