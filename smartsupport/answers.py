@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,8 +23,9 @@ from typing import Any
 from smartsupport.domain import Passage
 from smartsupport.errors import LLMError
 from smartsupport.llm.chain import LLMStep, StopGeneration, Usage, estimated_completion
-from smartsupport.llm.grounding import GroundingChecker, cut_sentences
-from smartsupport.llm.prompt import NO_ANSWER, Prompt, build_prompt, leaks_system_prompt
+from smartsupport.llm.gate import GroundedSink
+from smartsupport.llm.grounding import GroundingChecker
+from smartsupport.llm.prompt import build_prompt
 from smartsupport.privacy import Redactor
 
 OnDelta = Callable[[str], Awaitable[None]]
@@ -55,7 +55,6 @@ DEFAULT_TEXTS: dict[str, dict[str, str]] = {
         "Deje su correo y su pregunta, y le responderemos.",
     },
 }
-_CITATION = re.compile(r"\s*\[(\d{1,2})\]")
 
 
 @dataclass
@@ -134,6 +133,12 @@ class Answerer:
             max_tokens=settings.llm_max_tokens,
             temperature=settings.llm_temperature,
         )
+
+    async def warm_up(self) -> None:
+        """Load the grounding embedder now (call from the app's lifespan): its first use
+        is slow, and it runs inside the LLM step's timeout."""
+        if self.grounding.embedder is not None:
+            await asyncio.to_thread(self.grounding.embedder.encode, ["warm up"])
 
     async def aclose(self) -> None:
         for step in self.llm_steps.values():
@@ -285,82 +290,6 @@ class Answerer:
         attempts.append({"step": step.name, "outcome": "answered", "detail": reason})
         cited = [citation(passages[i]) for i in sorted(sink.cited) if i < len(passages)]
         return AnswerResult(text, step.name, cited, usage.as_dict(), False, reason, attempts)
-
-
-class GroundedSink:
-    """Receives the model's deltas, cuts them into sentences, and passes on only sentences
-    the passages support. The first unsupported sentence, ``NO_ANSWER`` or a leak of the
-    system prompt stops the generation."""
-
-    def __init__(
-        self,
-        checker: GroundingChecker,
-        passages: list[Passage],
-        prompt: Prompt,
-        redactor: Redactor | None,
-        on_delta: OnDelta | None,
-    ) -> None:
-        self.checker = checker
-        self.passages = passages
-        self.prompt = prompt
-        self.redactor = redactor
-        self.on_delta = on_delta
-        self.committed = False
-        self.reset()
-
-    def reset(self) -> None:
-        self.raw = ""
-        self.buffer = ""
-        self.sentences: list[str] = []
-        self.cited: set[int] = set()
-        self.reason = ""
-
-    async def feed(self, delta: str) -> None:
-        self.raw += delta
-        self.buffer += delta
-        head = self.buffer.lstrip()
-        if head.startswith(NO_ANSWER[: len(head)]) and len(head) < len(NO_ANSWER):
-            return  # might still become NO_ANSWER: wait before judging
-        if head.startswith(NO_ANSWER) or (not self.sentences and NO_ANSWER in head):
-            self.reason = "model_said_no_answer"
-            raise StopGeneration
-        done, self.buffer = cut_sentences(self.buffer)
-        for sentence in done:
-            await self._accept(sentence)
-
-    async def finish(self) -> None:
-        rest, self.buffer = self.buffer.strip(), ""
-        if rest:
-            await self.feed(rest + "\n")
-        if not self.sentences and not self.reason:
-            self.reason = "empty"
-
-    async def _accept(self, sentence: str) -> None:
-        cited = {int(n) - 1 for n in _CITATION.findall(sentence)}
-        text = _CITATION.sub("", sentence).strip()
-        if self.redactor is not None:
-            text = self.redactor.restore(text)
-        if not text:
-            return
-        if NO_ANSWER in text:
-            self.reason = "model_said_no_answer"
-            raise StopGeneration
-        if leaks_system_prompt(text, self.prompt):
-            self.reason = "system_prompt_leak"
-            raise StopGeneration
-        support = await asyncio.to_thread(self.checker.check_sentence, text, self.passages)
-        if not support.supported:
-            self.reason = "unsupported" if not self.sentences else "truncated_unsupported"
-            raise StopGeneration
-        if support.passage is not None and support.substantive:
-            cited.add(support.passage)
-        if not support.substantive and not self.sentences:
-            return  # a leading "Sure!" carries nothing: do not send it alone
-        self.cited |= {i for i in cited if 0 <= i < len(self.passages)}
-        if self.on_delta is not None:
-            await self.on_delta(text if not self.sentences else " " + text)
-            self.committed = True
-        self.sentences.append(text)
 
 
 def _templates(workspace_config: Any) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from smartsupport import __version__, web_api, web_socket
 from smartsupport.errors import BackendError, RateLimited, RequestError
 from smartsupport.services import open_services
+from smartsupport.inbox import routes as inbox_routes
 from smartsupport.staff import routes as staff_routes
 from smartsupport.settings import Settings
 
@@ -54,6 +55,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(web_api.router)
     app.include_router(web_socket.router)
     app.include_router(staff_routes.router)
+    app.include_router(inbox_routes.router)
 
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> dict[str, str]:

@@ -60,10 +60,11 @@ def _feature_commands() -> list:
     # Feature packages register their own sub-commands (nlu, kb, ...).
     from smartsupport.dialogue import commands as dialogue_commands
     from smartsupport.knowledge import commands as kb_commands
+    from smartsupport.nlu import commands as nlu_commands
     from smartsupport.staff import commands as staff_commands
 
     registrations: list = [kb_commands.register, staff_commands.register,
-                           dialogue_commands.register]
+                           dialogue_commands.register, nlu_commands.register]
     return registrations
 
 

@@ -30,7 +30,7 @@ from smartsupport.errors import InvalidInput, NotFound
 from smartsupport.ids import new_id
 from smartsupport.policy import Turn
 from smartsupport.services import Services
-from smartsupport.wire import conversation_channel, message_json
+from smartsupport.wire import conversation_channel, inbox_channel, message_json
 
 
 async def start_conversation(
@@ -156,6 +156,7 @@ async def handle_message(services: Services, incoming: IncomingMessage) -> TurnR
                 {"status": conversation.status.value, "reason": decision.reason},
                 conversation_id=conversation.id,
             )
+            await _tell_inbox(services, conversation)
         await services.sessions.save(context)
         for event_type, data in decision.events:
             await services.store.add_event(workspace.id, event_type, data, conversation_id=conversation.id)
@@ -199,4 +200,13 @@ async def set_status(
             conversation_id=conversation_id,
         )
     await publish(services, conversation_id, {"type": "status", "status": status.value})
+    await _tell_inbox(services, conversation)
     return conversation
+
+
+async def _tell_inbox(services: Services, conversation: Conversation) -> None:
+    """Agents' inboxes refresh their queue when a conversation's status changes."""
+    await services.backplane.publish(
+        inbox_channel(conversation.workspace_id),
+        {"type": "inbox", "change": "status", "conversation_id": conversation.id},
+    )

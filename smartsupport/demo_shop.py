@@ -18,6 +18,7 @@ from __future__ import annotations
 import copy
 import hmac
 import json
+import os
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import cache
@@ -188,6 +189,18 @@ def shared_shop(path: Path) -> Shop:
     """One Shop per data file per process, shared by the mounted API and the flows' in-process
     calls, so an order cancelled in the chat shows as cancelled on /demo-shop/api too."""
     return load_shop(path)
+
+
+def demo_app() -> FastAPI:
+    """The bundled demo shop's API over the process-wide demo data, for the server to mount:
+    ``app.mount(DEMO_SHOP_PATH, demo_app())``. ``DEMO_SHOP_TOKEN``, when set, is its key."""
+    from smartsupport.workspaces import DEMO_DIR
+
+    return create_shop_app(shared_shop(DEMO_DIR / "shop.json"),
+                           api_key=os.environ.get("DEMO_SHOP_TOKEN") or None)
+
+
+DEMO_SHOP_PATH = "/demo-shop/api"
 
 
 # -- the HTTP API ------------------------------------------------------------------------

@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from fastapi import APIRouter, Depends, Query, Request
+
 from smartsupport.domain import utcnow
 from smartsupport.errors import DeliveryError, NotFound, SmartsupportError
 from smartsupport.ids import new_id
@@ -50,6 +52,7 @@ BATCH = 20
 HANDLERS: dict[str, str] = {
     "ticket.create": "smartsupport.helpdesk.tickets:deliver_ticket",
     "ticket.batch": "smartsupport.helpdesk.tickets:deliver_batch",
+    "ticket.note": "smartsupport.helpdesk.tickets:deliver_note",
     "notify.slack": "smartsupport.notify:deliver_slack",
     "notify.teams": "smartsupport.notify:deliver_teams",
 }
@@ -329,3 +332,48 @@ async def _loop(services: Services) -> None:
                 await asyncio.wait_for(wake.wait(), services.settings.outbox_poll_seconds)
     finally:
         _wakeups.discard(wake)
+
+
+# -- the admin view ----------------------------------------------------------------------
+
+
+def admin_router(require_admin: Callable[..., Any]) -> APIRouter:
+    """Routes for admins: list entries (``?status=dead`` for the dead letters) and requeue
+    one. ``require_admin`` is the staff-auth dependency that guards them; this module does
+    not know how staff log in."""
+    router = APIRouter(
+        prefix="/api/v1/admin/outbox", tags=["admin"], dependencies=[Depends(require_admin)]
+    )
+
+    @router.get("")
+    async def list_outbox(
+        request: Request,
+        status: str | None = Query(default=None, pattern="^(pending|done|dead)$"),
+        workspace: str | None = Query(default=None, max_length=64),
+        limit: int = Query(default=100, ge=1, le=1000),
+    ) -> list[dict[str, Any]]:
+        """Outbox entries, newest first; ``status=dead`` lists what needs an admin."""
+        db = request.app.state.services.store
+        entries = await list_entries(db, status=status, workspace_id=workspace, limit=limit)
+        return [
+            {
+                "id": e.id,
+                "workspace": e.workspace_id,
+                "kind": e.kind,
+                "status": e.status,
+                "attempts": e.attempts,
+                "next_attempt_at": e.next_attempt_at.isoformat(),
+                "last_error": e.last_error,
+                "result": e.result,
+                "created_at": e.created_at.isoformat(),
+            }
+            for e in entries
+        ]
+
+    @router.post("/{entry_id}/requeue", status_code=202)
+    async def requeue_entry(entry_id: str, request: Request) -> dict[str, str]:
+        """Send a dead (or waiting) entry again now."""
+        await requeue(request.app.state.services.store, entry_id)
+        return {"id": entry_id, "status": "pending"}
+
+    return router

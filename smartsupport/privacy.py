@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from functools import partial
 
 _CARD = re.compile(r"(?<![\w-])\d(?:[ -]?\d){12,18}(?![\w-])")
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b")
@@ -84,7 +85,7 @@ class Redactor:
 
     def redact(self, text: str) -> str:
         for kind, pattern, check in _KINDS:
-            text = pattern.sub(lambda m, k=kind, c=check: self._swap(m, k, c), text)
+            text = pattern.sub(partial(self._swap, kind=kind, check=check), text)
         return text
 
     def _swap(self, match: re.Match[str], kind: str, check: Callable[[str], bool]) -> str:

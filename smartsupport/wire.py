@@ -27,3 +27,8 @@ def message_json(message: Message) -> dict[str, Any]:
 def conversation_channel(conversation_id: str) -> str:
     """The pub/sub channel on which a conversation's live events are published."""
     return f"conversation:{conversation_id}"
+
+
+def inbox_channel(workspace_id: str) -> str:
+    """The pub/sub channel on which agents' inboxes learn that a workspace's queue changed."""
+    return f"inbox:{workspace_id}"

@@ -19,6 +19,7 @@ import asyncio
 import base64
 import itertools
 import json
+import re
 import socket
 from dataclasses import dataclass, field
 from typing import Any
@@ -106,7 +107,9 @@ class FakeApis:
         return [r for r in self.requests if r.method == method and r.path == path]
 
     async def __aenter__(self) -> FakeApis:
-        app = Starlette(routes=[Route("/{path:path}", self._dispatch, methods=["GET", "POST"])])
+        app = Starlette(
+            routes=[Route("/{path:path}", self._dispatch, methods=["GET", "POST", "PUT"])]
+        )
         config = uvicorn.Config(
             app,
             host="127.0.0.1",
@@ -155,6 +158,10 @@ class FakeApis:
                 handler = FakeApis._slack_webhook
             elif request.method == "POST" and path == TEAMS_HOOK_PATH:
                 handler = FakeApis._teams_webhook
+            elif request.method == "PUT" and re.fullmatch(r"/api/v2/tickets/\d+\.json", path):
+                handler = FakeApis._zendesk_ticket_update
+            elif request.method == "POST" and re.fullmatch(r"/api/v2/tickets/\d+/notes", path):
+                handler = FakeApis._freshdesk_note
             else:
                 return JSONResponse({"error": "InvalidEndpoint"}, 404)
         response = handler(self, request, body)
@@ -236,6 +243,18 @@ class FakeApis:
             "external_id": ticket.get("external_id"),
         }
         return JSONResponse({"ticket": self.zendesk_tickets[tid]}, 201)
+
+    def _zendesk_ticket_update(self, request: Request, body: Any) -> Response:
+        if not self._zendesk_auth(request):
+            return JSONResponse({"error": "Couldn't authenticate you"}, 401)
+        tid = int(request.url.path.rsplit("/", 1)[1].removesuffix(".json"))
+        if tid not in self.zendesk_tickets:
+            return JSONResponse({"error": "RecordNotFound", "description": "Not found"}, 404)
+        comment = ((body or {}).get("ticket") or {}).get("comment") or {}
+        if not comment.get("body"):
+            return JSONResponse({"error": "RecordInvalid"}, 422)
+        self.zendesk_tickets[tid].setdefault("comments", []).append(comment)
+        return JSONResponse({"ticket": self.zendesk_tickets[tid]})
 
     # -- Freshdesk -------------------------------------------------------------------
     def _freshdesk_auth(self, request: Request) -> bool:
@@ -339,6 +358,18 @@ class FakeApis:
         tag = query[1:-1].removeprefix("tag:'").removesuffix("'")
         results = [t for t in self.freshdesk_tickets.values() if tag in t.get("tags", [])]
         return JSONResponse({"results": results, "total": len(results)})
+
+    def _freshdesk_note(self, request: Request, body: Any) -> Response:
+        if not self._freshdesk_auth(request):
+            return self._fd_unauthorized()
+        tid = int(request.url.path.split("/")[4])
+        if tid not in self.freshdesk_tickets:
+            return JSONResponse({"code": "access_denied"}, 404)
+        if not (body or {}).get("body"):
+            return JSONResponse({"description": "Validation failed", "errors": []}, 400)
+        note = {"id": next(self._ids), "body": body["body"], "private": body.get("private", True)}
+        self.freshdesk_tickets[tid].setdefault("notes", []).append(note)
+        return JSONResponse(note, 201)
 
     # -- Slack and Teams -------------------------------------------------------------
     def _slack_post(self, request: Request, body: Any) -> Response:

@@ -14,15 +14,15 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.testclient import TestClient
 
 from smartsupport.app import create_app
 from smartsupport.settings import Settings
-from smartsupport.staff import passwords
+from smartsupport.staff import ApiKeyPrincipal, passwords, require_api_key, require_workspace
 from smartsupport.staff.config import StaffConfig
 from smartsupport.staff.cookies import CSRF_COOKIE
 from smartsupport.staff.store import StaffStore
@@ -45,7 +45,9 @@ def staff_app(tmp_path: Any, **settings: Any) -> tuple[FastAPI, FakeClock]:
     options = {"data_dir": tmp_path, "secret_key": "test-secret", **settings}
     app = create_app(Settings(**options))
     clock = FakeClock()
-    app.state.staff_config = StaffConfig(clock=clock)
+    # Rate-limit windows are fixed and aligned; a long one keeps a boundary from falling
+    # inside a test and resetting the counts halfway.
+    app.state.staff_config = StaffConfig(clock=clock, attempt_window_seconds=10**6)
     return app, clock
 
 
@@ -83,3 +85,23 @@ def login(client: TestClient, email: str, password: str = PASSWORD) -> httpx.Res
     return client.post(
         "/inbox/login", json={"email": email, "password": password}, headers=csrf(client)
     )
+
+
+def add_probe_routes(app: FastAPI) -> None:
+    """Two server-to-server routes of the kind features will add."""
+
+    @app.get("/probe/{workspace}/conversations")
+    async def read_conversations(
+        workspace: str,
+        key: Annotated[ApiKeyPrincipal, Depends(require_api_key("conversations:read"))],
+    ) -> dict[str, str]:
+        require_workspace(key, workspace)
+        return {"key": key.id}
+
+    @app.post("/probe/{workspace}/tickets")
+    async def write_tickets(
+        workspace: str,
+        key: Annotated[ApiKeyPrincipal, Depends(require_api_key("tickets:write"))],
+    ) -> dict[str, str]:
+        require_workspace(key, workspace)
+        return {"key": key.id}

@@ -226,3 +226,41 @@ async def test_the_conversation_path_saves_dialogue_state_and_stores_replies(tmp
         assert TOKEN not in everything
     finally:
         await services.close()
+
+
+async def test_a_bug_in_a_flow_resets_the_dialogue_instead_of_failing_the_turn(shop, caplog):
+    chat = Chat(manager_for(shop))
+    await chat.say("where is my order?")
+
+    async def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    chat.manager.engines["demo"].run = broken  # type: ignore[method-assign]
+    assert await chat.say("ORD-10234") is None
+    assert chat.state == {"active": None, "stack": []}
+    assert "dialogue failed" in caplog.text
+    await chat.manager.aclose()
+
+
+async def test_the_mounted_demo_api_and_the_flows_share_one_shop(monkeypatch):
+    """With the default base URL the flows call the bundled shop in-process; what they
+    change is what GET on the mounted /demo-shop/api shows."""
+    import httpx
+
+    from smartsupport.demo_shop import demo_app
+
+    monkeypatch.delenv("DEMO_SHOP_URL", raising=False)
+    monkeypatch.delenv("DEMO_SHOP_TOKEN", raising=False)
+    workspace = load_workspace_dir(DEMO_DIR)
+    manager = DialogueManager({"demo": workspace}, None, None)
+    chat = Chat(manager, identity="cust-aisha")
+    await chat.say("change the address of ORD-10241")
+    await chat.say("9 Mill Lane, Leeds LS1 4AB")
+    done = await chat.say("yes")
+    assert done is not None and "9 Mill Lane" in done.replies[-1].text
+    transport = httpx.ASGITransport(app=demo_app())
+    async with httpx.AsyncClient(transport=transport, base_url="http://x") as client:
+        order = (await client.get("/orders/ORD-10241", params={"customer_id": "cust-aisha"})
+                 ).json()
+    assert order["address"] == "9 Mill Lane, Leeds LS1 4AB"
+    await manager.aclose()

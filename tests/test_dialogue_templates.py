@@ -83,6 +83,7 @@ def test_url_values_are_one_encoded_segment():
 
 
 def test_render_data_keeps_types_of_whole_holes():
-    data = render_data({"n": "{{ order.total }}", "s": "id {{ order.id }}", "l": ["{{ customer }}"]},
-                       SCOPE)
+    data = render_data(
+        {"n": "{{ order.total }}", "s": "id {{ order.id }}", "l": ["{{ customer }}"]}, SCOPE
+    )
     assert data == {"n": 89.0, "s": "id ORD-10234", "l": [None]}

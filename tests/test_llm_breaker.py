@@ -63,3 +63,13 @@ def test_failed_probe_reopens_for_a_full_period():
     assert not breaker.allow()
     clock.now += 1
     assert breaker.allow()
+
+
+def test_abandoned_probe_frees_the_slot_without_counting():
+    clock = Clock()
+    breaker = CircuitBreaker(failures=1, reset_seconds=10, clock=clock)
+    breaker.record_failure()
+    clock.now += 10
+    assert breaker.allow()
+    breaker.abandon()
+    assert breaker.state == HALF_OPEN and breaker.allow()

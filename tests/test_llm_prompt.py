@@ -101,7 +101,9 @@ def test_leak_check_spots_rules_and_nonce():
 
 @pytest.fixture(scope="module")
 def checker():
-    return GroundingChecker(get_embedder())
+    embedder = get_embedder()
+    embedder.encode(["warm up"])  # the first call is slow; production warms up at start
+    return GroundingChecker(embedder)
 
 
 @pytest.fixture

@@ -88,7 +88,9 @@ async def test_an_hour_of_500s_then_recovery_loses_and_duplicates_nothing(tmp_pa
 
 async def test_429_waits_at_least_retry_after(tmp_path, sqlite_url):
     async with FakeApis() as fake:
-        services = await open_test_services(tmp_path, sqlite_url, {"helpdesk": zendesk_config(fake)})
+        services = await open_test_services(
+            tmp_path, sqlite_url, {"helpdesk": zendesk_config(fake)}
+        )
         try:
             cid = await conversation(services, "rate@example.com")
             fake.fail(429, times=1, retry_after=120)
@@ -107,7 +109,9 @@ async def test_429_waits_at_least_retry_after(tmp_path, sqlite_url):
 
 async def test_a_lost_response_is_not_a_second_ticket(tmp_path, database_url):
     async with FakeApis() as fake:
-        services = await open_test_services(tmp_path, database_url, {"helpdesk": zendesk_config(fake)})
+        services = await open_test_services(
+            tmp_path, database_url, {"helpdesk": zendesk_config(fake)}
+        )
         try:
             cid = await conversation(services, "lost@example.com")
             await request_ticket(services, cid, reason="offline")
@@ -185,7 +189,9 @@ async def test_too_old_work_is_dead_lettered_never_deleted(tmp_path, sqlite_url)
 
 async def test_enqueue_is_idempotent(tmp_path, sqlite_url):
     async with FakeApis() as fake:
-        services = await open_test_services(tmp_path, sqlite_url, {"helpdesk": zendesk_config(fake)})
+        services = await open_test_services(
+            tmp_path, sqlite_url, {"helpdesk": zendesk_config(fake)}
+        )
         try:
             cid = await conversation(services, "twice@example.com")
             await request_ticket(services, cid, reason="offline")
@@ -213,3 +219,49 @@ async def test_the_worker_task_delivers_in_the_background_and_stops(tmp_path, sq
             await outbox.stop(task)
             await services.close()
         assert task.done()
+
+
+async def test_admins_see_dead_letters_and_requeue_them(tmp_path, sqlite_url):
+    import httpx
+    from fastapi import FastAPI, Header
+
+    from smartsupport.app import _install_error_handlers
+    from smartsupport.errors import Forbidden
+
+    async def require_admin(x_role: str | None = Header(default=None)) -> None:
+        if x_role != "admin":
+            raise Forbidden("admins only")
+
+    async with FakeApis() as fake:
+        escalation = {"helpdesk": zendesk_config(fake)}
+        services = await open_test_services(tmp_path, sqlite_url, escalation)
+        try:
+            cid = await conversation(services, "admin@example.com")
+            fake.fail(400)  # e.g. a field the helpdesk refuses: not retryable
+            await request_ticket(services, cid, reason="offline")
+            await outbox.run_due(services)
+            app = FastAPI()
+            app.state.services = services
+            _install_error_handlers(app)
+            app.include_router(outbox.admin_router(require_admin))
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+                refused = await client.get("/api/v1/admin/outbox?status=dead")
+                listed = await client.get(
+                    "/api/v1/admin/outbox?status=dead", headers={"X-Role": "admin"}
+                )
+                fake.recover()
+                [dead] = listed.json()
+                requeued = await client.post(
+                    f"/api/v1/admin/outbox/{dead['id']}/requeue", headers={"X-Role": "admin"}
+                )
+                missing = await client.post(
+                    "/api/v1/admin/outbox/nope/requeue", headers={"X-Role": "admin"}
+                )
+            assert refused.status_code == 403
+            assert dead["kind"] == "ticket.create" and "HTTP 400" in dead["last_error"]
+            assert requeued.status_code == 202 and missing.status_code == 404
+            await outbox.run_due(services)
+            assert await statuses(services) == ["done"] and len(fake.zendesk_tickets) == 1
+        finally:
+            await services.close()

@@ -92,7 +92,11 @@ def test_enrolment_needs_the_password_and_a_valid_code_and_the_secret_is_stored_
 
     row = client.portal.call(stored)
     assert row["totp_secret"].startswith("v1.") and secret not in row["totp_secret"]
-    login(client, "agent@example.com")
+    clock.advance(30)
+    token = login(client, "agent@example.com").json()["mfa_token"]
+    code = totp.code_at(secret, int(clock.now // 30))
+    assert client.post("/inbox/login", json={"mfa_token": token, "code": code},
+                       headers=csrf(client)).status_code == 200
     again = client.post("/api/v1/auth/totp/enrol", json={"password": PASSWORD},
                         headers=csrf(client))
     assert again.status_code == 409

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,8 @@ def cmd_test_conversations(args: argparse.Namespace) -> int:
     from smartsupport.settings import load_settings
     from smartsupport.workspaces import discover_workspaces
 
+    # Failing actions are expected in failure scripts; the report says what matters.
+    logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
     settings = load_settings()
     found = discover_workspaces(args.workspaces_dir or settings.workspaces_dir,
                                 demo=settings.demo)

@@ -113,6 +113,15 @@ class DialogueManager:
 
     async def handle(self, turn: Turn) -> Decision | None:
         """A Decision when a flow is active or the message's intent starts one; else None."""
+        try:
+            return await self._handle(turn)
+        except Exception:  # noqa: BLE001 - a flow bug must not break the conversation path
+            log.exception("dialogue failed in conversation %s; flows reset",
+                          turn.conversation.id)
+            turn.context.data["dialogue"] = {"active": None, "stack": []}
+            return None
+
+    async def _handle(self, turn: Turn) -> Decision | None:
         engine = self.engines.get(turn.workspace.id)
         if engine is None or turn.conversation.status is ConversationStatus.WITH_AGENT:
             return None
@@ -205,8 +214,10 @@ class DialogueManager:
         trigger = self._trigger(engine, turn)
         asking = frame.get("asking")
         cands = slotting.candidates(flow, text, understanding, asking)
-        if asking and flow.slots[asking].from_text and trigger and trigger != frame["flow"]:
-            cands = [c for c in cands if c.slot != asking]  # "cancel my order" is no address
+        if _elsewhere(understanding, trigger, frame["flow"]):
+            # A whole answer that is clearly about something else ("cancel my order", "what
+            # payment methods do you take?") is not an address or a reason.
+            cands = [c for c in cands if not c.free_text]
         corrections = [c for c in cands if c.valid and c.slot in frame["slots"]
                        and frame["slots"][c.slot] != c.value]
         fresh = [c for c in cands if c.valid and c.slot not in frame["slots"]]
@@ -239,6 +250,10 @@ class DialogueManager:
             state["stack"].append(frame)  # switch; the paused flow resumes when this ends
             await self._start(engine, state, trigger, turn, out)
             return True
+        bad = [c for c in cands if c.slot == asking and not c.valid]
+        if trigger == frame["flow"] and not bad:  # the same request again: just ask again
+            await engine.run(frame, profile, segment, out)
+            return True
         key = asking or "confirm"
         digression = (understanding.intent is not None and not understanding.out_of_scope
                       and trigger is None and understanding.confidence >= 0.5)
@@ -246,7 +261,6 @@ class DialogueManager:
             frame["digressions"] += 1
             state["resume"] = True
             return False
-        bad = [c for c in cands if c.slot == asking and not c.valid]
         if engine.retry(frame, key):
             engine.stuck(frame, out, key)
             return True
@@ -281,10 +295,11 @@ class DialogueManager:
                 paused.update(pc=0, results={}, confirming=None, confirmed=None)
                 state["active"] = paused
                 flow = engine.config.flows[paused["flow"]]
-                out.replies.append(Reply(flow.resume_message, meta={"step": "flow",
-                                                                    "flow": paused["flow"]}))
                 resumed = RunResult(WAITING)
                 await engine.run(paused, state.get("profile"), _segment(state, turn), resumed)
+                if resumed.replies:  # "Now, back to where we were: <the question>"
+                    first = resumed.replies[0]
+                    first.text = f"{flow.resume_message} {first.text}"
                 out.replies += resumed.replies
                 out.events += resumed.events
                 out.status, out.reason = resumed.status, resumed.reason
@@ -332,6 +347,14 @@ class DialogueManager:
         profile = {**result.data, "id": result.data.get("id") or user_id}
         state["profile"] = profile
         return profile
+
+
+def _elsewhere(understanding: Any, trigger: str | None, flow: str) -> bool:
+    """Is the message confidently about another topic than the running flow?"""
+    if trigger is not None:
+        return trigger != flow
+    return (understanding.intent is not None and not understanding.out_of_scope
+            and understanding.confidence >= 0.7)
 
 
 def identified_user(turn: Turn) -> str | None:

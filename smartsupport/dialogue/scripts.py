@@ -32,6 +32,7 @@ import json
 import os
 import traceback
 from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -144,30 +145,58 @@ def load_scripts(path: Path) -> list[Script]:
     return scripts
 
 
+class ScriptHarness:
+    """The servers and the NLU for running scripts; reusable across many scripts.
+
+    async with ScriptHarness(workspaces) as harness:
+        result = await harness.run(script)      # fresh shop data and breakers per script
+    """
+
+    def __init__(self, workspaces: dict[str, WorkspaceConfig],
+                 understand: Understander | None = None) -> None:
+        self.workspaces = workspaces
+        self.understand = understand
+        self._stack = AsyncExitStack()
+        self._previous_token: str | None = None
+
+    async def __aenter__(self) -> ScriptHarness:
+        if self.understand is None:
+            from smartsupport.dialogue.script_nlu import default_understander
+
+            self.understand = await default_understander(self.workspaces)
+        self._previous_token = os.environ.get("DEMO_SHOP_TOKEN")
+        os.environ["DEMO_SHOP_TOKEN"] = SHOP_TOKEN  # what the flows' backend auth reads
+        try:
+            self.shop = await self._stack.enter_async_context(
+                ShopServer(_shop_file(self.workspaces), api_key=SHOP_TOKEN))
+            self.bad = await self._stack.enter_async_context(BadServer(self.shop.url))
+        except BaseException:
+            await self.__aexit__(None, None, None)
+            raise
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        try:
+            await self._stack.aclose()
+        finally:
+            if self._previous_token is None:
+                os.environ.pop("DEMO_SHOP_TOKEN", None)
+            else:
+                os.environ["DEMO_SHOP_TOKEN"] = self._previous_token
+
+    async def run(self, script: Script) -> ScriptResult:
+        self.shop.reset()
+        self.bad.reset()
+        url = _shop_url(script.shop, self.shop.url, self.bad.url)
+        assert self.understand is not None
+        return await run_script(script, self.workspaces, self.understand, url)
+
+
 async def run_scripts(scripts: list[Script], workspaces: dict[str, WorkspaceConfig],
                       understand: Understander | None = None) -> list[ScriptResult]:
     """Run every script against the real demo shop API (and the misbehaving server)."""
-    if understand is None:
-        from smartsupport.dialogue.script_nlu import default_understander
-
-        understand = await default_understander(workspaces)
-    shop_file = _shop_file(workspaces)
-    previous = os.environ.get("DEMO_SHOP_TOKEN")
-    os.environ["DEMO_SHOP_TOKEN"] = SHOP_TOKEN
-    try:
-        async with ShopServer(shop_file, api_key=SHOP_TOKEN) as shop, BadServer(shop.url) as bad:
-            results = []
-            for script in scripts:
-                shop.reset()
-                bad.reset()
-                url = _shop_url(script.shop, shop.url, bad.url)
-                results.append(await run_script(script, workspaces, understand, url))
-            return results
-    finally:
-        if previous is None:
-            os.environ.pop("DEMO_SHOP_TOKEN", None)
-        else:
-            os.environ["DEMO_SHOP_TOKEN"] = previous
+    async with ScriptHarness(workspaces, understand) as harness:
+        return [await harness.run(script) for script in scripts]
 
 
 def _shop_file(workspaces: dict[str, WorkspaceConfig]) -> Path:

@@ -80,7 +80,7 @@ class BadServer(_Served):
     """``/<mode>/<any path>`` fails the way ``mode`` says; ``flaky`` fails each path's first
     request with a 503 and then forwards to ``upstream`` (a retry should recover)."""
 
-    def __init__(self, upstream: str, delay: float = 2.0) -> None:
+    def __init__(self, upstream: str, delay: float = 1.0) -> None:
         self.upstream, self.delay = upstream, delay
         self.seen: set[str] = set()
         self.hits = 0
@@ -90,6 +90,23 @@ class BadServer(_Served):
     def reset(self) -> None:
         self.seen.clear()
         self.hits = 0
+
+    async def __aenter__(self) -> BadServer:
+        # One client for forwarding: building one per request (TLS context and all) can
+        # take longer than the short timeouts the scripts use.
+        self._client = httpx.AsyncClient()
+        try:
+            await super().__aenter__()
+        except BaseException:
+            await self._client.aclose()
+            raise
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        try:
+            await super().__aexit__(*exc_info)
+        finally:
+            await self._client.aclose()
 
     async def _handle(self, request: Request) -> Response:
         self.hits += 1
@@ -109,12 +126,11 @@ class BadServer(_Served):
         if mode == "flaky" and path not in self.seen:
             self.seen.add(path)
             return JSONResponse({"error": "busy"}, status_code=503)
-        async with httpx.AsyncClient() as client:
-            upstream = await client.request(
-                request.method, f"{self.upstream}/{path}", params=request.query_params,
-                content=await request.body(),
-                headers={k: v for k, v in request.headers.items()
-                         if k.lower() in ("authorization", "content-type")},
-            )
+        upstream = await self._client.request(
+            request.method, f"{self.upstream}/{path}", params=request.query_params,
+            content=await request.body(),
+            headers={k: v for k, v in request.headers.items()
+                     if k.lower() in ("authorization", "content-type")},
+        )
         return Response(upstream.content, status_code=upstream.status_code,
                         media_type=upstream.headers.get("content-type"))

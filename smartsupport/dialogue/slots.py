@@ -72,6 +72,7 @@ class Candidate:
     slot: str
     value: str
     valid: bool
+    free_text: bool = False  # the whole answer, not a recognised value
 
 
 def normalize(slot: SlotSpec, raw: Any) -> str:
@@ -108,7 +109,8 @@ def valid(slot: SlotSpec, value: str) -> bool:
     return True
 
 
-def _raw_values(slot: SlotSpec, text: str, understanding: Understanding, asked: bool) -> list[str]:
+def _raw_values(slot: SlotSpec, text: str, understanding: Understanding,
+                asked: bool) -> tuple[list[str], bool]:
     found: list[str] = []
     if slot.entity:
         for entity in understanding.entities:
@@ -125,8 +127,8 @@ def _raw_values(slot: SlotSpec, text: str, understanding: Understanding, asked: 
             if re.search(r"(?<!\w)" + re.escape(choice.casefold()) + r"(?!\w)", norm):
                 found.append(choice)
     if slot.from_text and asked and not found:
-        found.append(text)
-    return found
+        return [text], True
+    return found, False
 
 
 def candidates(
@@ -141,13 +143,12 @@ def candidates(
     order = sorted(flow.slots, key=lambda name: name != asking)  # the asked slot first
     for name in order:
         slot = flow.slots[name]
-        values = [normalize(slot, raw) for raw in _raw_values(slot, text, understanding,
-                                                             asked=name == asking)]
-        values = [v for v in values if v not in taken]
+        raw_values, free_text = _raw_values(slot, text, understanding, asked=name == asking)
+        values = [v for v in (normalize(slot, raw) for raw in raw_values) if v not in taken]
         if not values:
             continue
         good = [v for v in values if valid(slot, v)]
         chosen = good[0] if good else values[0]
         taken.add(chosen)
-        result.append(Candidate(name, chosen, bool(good)))
+        result.append(Candidate(name, chosen, bool(good), free_text))
     return result

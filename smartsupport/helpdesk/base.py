@@ -83,6 +83,11 @@ class Helpdesk(abc.ABC):
         the outbox should try again)."""
 
     @abc.abstractmethod
+    async def add_note(self, ticket_id: str, text: str) -> None:
+        """Add a private note to the ticket (what the customer wrote in the chat after the
+        ticket was created). Raises DeliveryError."""
+
+    @abc.abstractmethod
     def verify_webhook(
         self, headers: Mapping[str, str], body: bytes, now: datetime
     ) -> VerifiedWebhook:

@@ -7,6 +7,7 @@ Calls (Freshdesk API v2, https://developers.freshdesk.com/api/):
     GET  /api/v2/search/tickets?query="tag:'ss-...'"     find an earlier create
                                                           -> {"results": [...], "total": n}
     POST /api/v2/tickets            {...}                create the ticket     -> 201 {"id"}
+    POST /api/v2/tickets/{id}/notes {"body", "private"}  add a note            -> 201 {"id"}
 
 Authentication is HTTP Basic with the API key as user name and ``X`` as password. Ticket
 fields: ``description`` is HTML (the transcript is escaped), ``priority`` 1 low .. 4 urgent,
@@ -126,6 +127,17 @@ class FreshdeskHelpdesk(Helpdesk):
         except (KeyError, TypeError) as exc:
             raise DeliveryError("freshdesk: ticket response without an id", retryable=True) from exc
         return TicketRef(ticket_id, self.ticket_url(ticket_id))
+
+    async def add_note(self, ticket_id: str, text: str) -> None:
+        client = self._client()
+        try:
+            await client.request(
+                "POST",
+                f"/api/v2/tickets/{int(ticket_id)}/notes",
+                json={"body": _html(text), "private": True},
+            )
+        finally:
+            await client.aclose()
 
     async def _requester(self, client: JsonClient, draft: TicketDraft) -> int:
         email = str(draft.requester_email)

@@ -11,6 +11,8 @@ line (errors name the method, the path and the status only).
 from __future__ import annotations
 
 import logging
+import ssl
+from functools import cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -46,6 +48,12 @@ def _register_secret_url(url: str) -> None:
     _HideSecretUrls.secrets.add(url)
 
 
+@cache
+def _ssl_context() -> ssl.SSLContext:
+    # Building a verifying context loads the CA bundle (~150 ms); one per process will do.
+    return ssl.create_default_context()
+
+
 class JsonClient:
     """A small async JSON client. ``transport`` lets tests swap the network out, though the
     test suite talks to a real local HTTP server instead."""
@@ -70,6 +78,7 @@ class JsonClient:
             timeout=TIMEOUT,
             transport=transport,
             follow_redirects=False,
+            verify=_ssl_context(),
         )
 
     async def aclose(self) -> None:

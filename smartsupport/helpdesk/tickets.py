@@ -16,6 +16,7 @@ still carries everything the customer said until then.
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -163,14 +164,51 @@ async def submit_contact(
     return [asked, told]
 
 
+async def forward_customer_message(services: Services, message: Message) -> bool:
+    """Two-way sync, chat to helpdesk: what the customer writes in the chat after their
+    ticket exists is added to the ticket as a note (through the outbox; at least once).
+    Returns whether a note was queued. Before the ticket exists nothing is needed: the
+    transcript is read when the ticket is created."""
+    row = await services.store.fetchrow(  # type: ignore[attr-defined]
+        "SELECT workspace_id, external_id FROM helpdesk_tickets WHERE conversation_id = ? "
+        "AND idempotency_key = ?",
+        message.conversation_id,
+        f"ticket:{message.conversation_id}",
+    )
+    if row is None or message.author is not Author.CUSTOMER:
+        return False
+    return await enqueue(
+        services.store,  # type: ignore[arg-type]
+        row["workspace_id"],
+        "ticket.note",
+        {"ticket_id": row["external_id"], "text": f"Customer wrote in the chat:\n{message.text}"},
+        idempotency_key=f"note:{message.id}",
+    )
+
+
 # -- outbox handlers ---------------------------------------------------------------------
+
+
+async def deliver_note(services: Services, entry: Entry) -> dict[str, Any]:
+    try:
+        helpdesk = open_helpdesk(services, entry.workspace_id)
+    except NotFound as exc:
+        raise DeliveryError(str(exc), retryable=False) from exc
+    try:
+        await helpdesk.add_note(entry.payload["ticket_id"], entry.payload["text"])
+    finally:
+        await helpdesk.aclose()
+    return {"ticket_id": entry.payload["ticket_id"]}
 
 
 async def deliver_ticket(services: Services, entry: Entry) -> dict[str, Any]:
     payload = entry.payload
     conversation_id = payload["conversation_id"]
-    draft = await _draft(services, entry.workspace_id, entry.idempotency_key, [payload])
-    ref = await _find_or_create(services, entry.workspace_id, draft)
+
+    async def draft() -> TicketDraft:
+        return await _draft(services, entry.workspace_id, entry.idempotency_key, [payload])
+
+    ref = await _find_or_create(services, entry.workspace_id, entry.idempotency_key, draft)
     await _record(services, entry.workspace_id, [conversation_id], entry, ref)
     return {"ticket_id": ref.external_id, "url": ref.url}
 
@@ -183,16 +221,25 @@ async def deliver_batch(services: Services, entry: Entry) -> dict[str, Any]:
     )
     if not rows:
         return {"ticket_id": None, "conversations": 0}
-    payloads = [r["payload"] for r in rows]
-    draft = await _draft(services, entry.workspace_id, entry.idempotency_key, payloads)
-    draft.subject = f"{len(rows)} conversation(s) the assistant was not sure about"
-    draft.tags.append("low_confidence")
-    ref = await _find_or_create(services, entry.workspace_id, draft)
+
+    async def draft() -> TicketDraft:
+        payloads = [r["payload"] for r in rows]
+        made = await _draft(services, entry.workspace_id, entry.idempotency_key, payloads)
+        made.subject = f"{len(rows)} conversation(s) the assistant was not sure about"
+        made.tags.append("low_confidence")
+        return made
+
+    ref = await _find_or_create(services, entry.workspace_id, entry.idempotency_key, draft)
     await _record(services, entry.workspace_id, [r["conversation_id"] for r in rows], entry, ref)
     return {"ticket_id": ref.external_id, "url": ref.url, "conversations": len(rows)}
 
 
-async def _find_or_create(services: Services, workspace_id: str, draft: TicketDraft) -> TicketRef:
+async def _find_or_create(
+    services: Services,
+    workspace_id: str,
+    key: str,
+    make_draft: Callable[[], Awaitable[TicketDraft]],
+) -> TicketRef:
     try:
         helpdesk = open_helpdesk(services, workspace_id)
     except NotFound as exc:  # the helpdesk was removed from the config: an admin decides
@@ -200,8 +247,8 @@ async def _find_or_create(services: Services, workspace_id: str, draft: TicketDr
     try:
         # Always look first: the previous attempt may have created the ticket and lost the
         # response, or its worker may have died after the create.
-        found = await helpdesk.find_ticket(draft.idempotency_key)
-        return found or await helpdesk.create_ticket(draft)
+        found = await helpdesk.find_ticket(key)
+        return found or await helpdesk.create_ticket(await make_draft())
     finally:
         await helpdesk.aclose()
 

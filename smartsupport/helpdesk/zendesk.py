@@ -6,6 +6,7 @@ Calls (Zendesk Support API, https://developer.zendesk.com/api-reference/ticketin
     POST /api/v2/users.json     {"user": {...}}          create requester -> 201 {"user": {"id"}}
     GET  /api/v2/tickets.json?external_id=KEY            earlier create  -> {"tickets": [...]}
     POST /api/v2/tickets.json   {"ticket": {...}}        create ticket   -> 201 {"ticket": {"id"}}
+    PUT  /api/v2/tickets/{id}.json {"ticket": {"comment"}} add a note    -> 200 {"ticket": {...}}
 
 Authentication is an API token: HTTP Basic ``{email}/token:{api token}``. A 429 carries
 ``Retry-After`` (https://developer.zendesk.com/api-reference/introduction/rate-limits/),
@@ -115,6 +116,17 @@ class ZendeskHelpdesk(Helpdesk):
         except (KeyError, TypeError) as exc:
             raise DeliveryError("zendesk: ticket response without an id", retryable=True) from exc
         return TicketRef(ticket_id, self.ticket_url(ticket_id))
+
+    async def add_note(self, ticket_id: str, text: str) -> None:
+        client = self._client()
+        try:
+            await client.request(
+                "PUT",
+                f"/api/v2/tickets/{int(ticket_id)}.json",
+                json={"ticket": {"comment": {"body": text, "public": False}}},
+            )
+        finally:
+            await client.aclose()
 
     async def _requester(self, client: JsonClient, draft: TicketDraft) -> int:
         email = draft.requester_email

@@ -40,14 +40,20 @@ class CharGramIndex:
             for g, w in vector.items():
                 rows.setdefault(g, []).append(row)
                 weights.setdefault(g, []).append(w / norm)
-        self._postings = {
-            g: (np.asarray(r, dtype=np.int32), np.asarray(weights[g], dtype=np.float32))
-            for g, r in rows.items()
-        }
+        # One flat array of (row, weight) pairs, sliced per gram: a query then costs one
+        # concatenate and one bincount instead of a scatter-add per gram.
+        self._slices: dict[str, tuple[int, int]] = {}
+        flat_rows: list[int] = []
+        flat_weights: list[float] = []
+        for g, r in rows.items():
+            self._slices[g] = (len(flat_rows), len(flat_rows) + len(r))
+            flat_rows.extend(r)
+            flat_weights.extend(weights[g])
+        self._rows = np.asarray(flat_rows, dtype=np.int64)
+        self._weights = np.asarray(flat_weights, dtype=np.float32)
 
     def score(self, query: str) -> np.ndarray:
         """Cosine similarity in [0, 1] of the query with every text."""
-        scores = np.zeros(self.size, dtype=np.float32)
         # Grams never seen get the highest idf: they make the query vector longer, so a
         # partial match scores lower, as it should.
         unseen = math.log(1 + self.size) + 1
@@ -55,8 +61,17 @@ class CharGramIndex:
             g: (1 + math.log(f)) * self._idf.get(g, unseen) for g, f in grams(query).items()
         }
         norm = math.sqrt(sum(w * w for w in vector.values())) or 1.0
-        for g, w in vector.items():
-            posting = self._postings.get(g)
-            if posting is not None:
-                np.add.at(scores, posting[0], (w / norm) * posting[1])
-        return scores
+        found = [(*self._slices[g], w / norm) for g, w in vector.items() if g in self._slices]
+        if not found:
+            return np.zeros(self.size, dtype=np.float32)
+        bounds = np.asarray(found, dtype=np.float64)
+        starts = bounds[:, 0].astype(np.int64)
+        lengths = bounds[:, 1].astype(np.int64) - starts
+        # The flat positions of every posting of every query gram, without a Python loop.
+        shift = starts - np.concatenate(([0], np.cumsum(lengths)[:-1]))
+        index = np.repeat(shift, lengths) + np.arange(int(lengths.sum()))
+        query_weights = np.repeat(bounds[:, 2].astype(np.float32), lengths)
+        scores = np.bincount(
+            self._rows[index], weights=self._weights[index] * query_weights, minlength=self.size
+        )
+        return scores.astype(np.float32)

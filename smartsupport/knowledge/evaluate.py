@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 
 from smartsupport.errors import InvalidInput
-from smartsupport.knowledge.documents import split_passages
 from smartsupport.knowledge.index import IndexedArticle, IndexedPassage, WorkspaceIndex
+from smartsupport.knowledge.text_analysis import embedding_input
 
 RANK_DEPTH = 100  # MAP and recall are computed over the top 100, as BEIR does by default
 
@@ -87,8 +87,10 @@ def build_index(corpus: list[dict[str, str]], embedder: Any) -> WorkspaceIndex:
         groups.setdefault(title or f"\x00{row['_id']}", []).append(row)
     titles = list(groups)
     texts = [row["text"] for rows in groups.values() for row in rows]
-    passage_vectors = embedder.encode(texts)
-    title_vectors = embedder.encode([t if not t.startswith("\x00") else "" for t in titles])
+    passage_vectors = embedder.encode([embedding_input(t) for t in texts])
+    title_vectors = embedder.encode(
+        [embedding_input(t) if not t.startswith("\x00") else "" for t in titles]
+    )
     index = WorkspaceIndex(dim=passage_vectors.shape[1])
     row = 0
     for number, (title, rows) in enumerate(groups.items()):
@@ -123,7 +125,7 @@ def evaluate(collection: Collection, embedder: Any, mode: str = "hybrid") -> dic
     for query in collection.queries:
         relevant = collection.qrels[query["_id"]]
         t0 = time.perf_counter()
-        vector = None if mode == "keyword" else embedder.encode([query["text"]])[0]
+        vector = None if mode == "keyword" else embedder.encode([embedding_input(query["text"])])[0]
         ranked = [p.id for p in index.search(query["text"], vector, k=RANK_DEPTH, mode=mode)]
         latencies.append((time.perf_counter() - t0) * 1000)
         hits, precision_sum, rr, dcg = 0, 0.0, 0.0, 0.0

@@ -21,7 +21,7 @@ few milliseconds. The matrices are rebuilt lazily after a change.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -36,10 +36,10 @@ Mode = Literal["hybrid", "keyword", "embedding"]
 MODES: tuple[str, ...] = ("hybrid", "keyword", "embedding")
 
 TITLE = 0.75
-EMBEDDING = 0.45
-KEYWORD = 0.3
+EMBEDDING = 0.5
+KEYWORD = 0.25
 FUZZY = 0.25
-ARTICLE = 0.9
+ARTICLE = 0.95
 # Field weights for BM25: a title word counts like this many body words.
 TITLE_FIELD = 3.0
 HEADING_FIELD = 2.0
@@ -76,6 +76,13 @@ class _Matrices:
     passage_bm25: BM25Index
     article_bm25: BM25Index
     title_grams: CharGramIndex
+    _masks: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def language_mask(self, language: str) -> np.ndarray:
+        mask = self._masks.get(language)
+        if mask is None:
+            mask = self._masks[language] = self.passage_languages == language
+        return mask
 
 
 class WorkspaceIndex:
@@ -181,7 +188,7 @@ class WorkspaceIndex:
             passage += share * m.passage_bm25.score(query)[1]
         scores = ARTICLE * article[m.article_of] + (1 - ARTICLE) * passage
         if locale:
-            scores = np.where(m.passage_languages == language_of(locale), scores, -np.inf)
+            scores = np.where(m.language_mask(language_of(locale)), scores, -np.inf)
         k = min(k, len(scores))
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top], kind="stable")]

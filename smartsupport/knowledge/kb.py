@@ -42,6 +42,7 @@ from smartsupport.knowledge.ingest import (
     read_documents,
 )
 from smartsupport.knowledge.readers import SourceFile, UnreadableFile
+from smartsupport.knowledge.text_analysis import EMBEDDING_INPUT, embedding_input
 from smartsupport.storage import SqlDatabase
 
 MAX_TITLE_CHARS = 500
@@ -99,6 +100,14 @@ class KnowledgeBase:
             self._embedder = get_embedder()
         return self._embedder
 
+    @property
+    def _model(self) -> str:
+        """What stored vectors are tagged with: the model and how its input was prepared."""
+        return f"{self.embedder.name}/{EMBEDDING_INPUT}"
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        return self.embedder.encode([embedding_input(t) for t in texts])
+
     def _lock(self, workspace_id: str) -> asyncio.Lock:
         return self._locks.setdefault(workspace_id, asyncio.Lock())
 
@@ -123,7 +132,7 @@ class KnowledgeBase:
         if not len(index):
             return []
         # One short query embeds in a few milliseconds: inline, not worth a thread hop.
-        vector = None if mode == "keyword" else self.embedder.encode([query])[0]
+        vector = None if mode == "keyword" else self._encode([query])[0]
         return index.search(query, vector, locale=locale, k=k, mode=mode)
 
     async def _index(self, workspace_id: str) -> WorkspaceIndex:
@@ -143,25 +152,25 @@ class KnowledgeBase:
         return loaded.index
 
     async def _load(self, workspace_id: str) -> WorkspaceIndex:
-        embedder = self.embedder
+        embedder, model = self.embedder, self._model
         articles, passages = await repository.index_rows(self._db, workspace_id)
         stale_titles: list[tuple[str, str]] = []
         stale_passages: list[tuple[str, str]] = []
         vectors: dict[str, np.ndarray | None] = {}
         for a in articles:
             v = repository.from_blob(a["title_embedding"], embedder.dim)
-            vectors[a["id"]] = v if a["model"] == embedder.name else None
+            vectors[a["id"]] = v if a["model"] == model else None
             if vectors[a["id"]] is None:
                 stale_titles.append((a["id"], a["title"]))
         for p in passages:
             v = repository.from_blob(p["embedding"], embedder.dim)
-            vectors[p["id"]] = v if p["model"] == embedder.name else None
+            vectors[p["id"]] = v if p["model"] == model else None
             if vectors[p["id"]] is None:
                 stale_passages.append((p["id"], _embedding_text(p["section"], p["text"])))
         if stale_titles or stale_passages:
             # Stored with another model: re-embed once and keep the result.
             texts = [t for _, t in stale_titles] + [t for _, t in stale_passages]
-            fresh = await asyncio.to_thread(embedder.encode, texts)
+            fresh = await asyncio.to_thread(self._encode, texts)
             ids = [i for i, _ in stale_titles] + [i for i, _ in stale_passages]
             vectors.update(zip(ids, fresh, strict=True))
             async with self._db.transaction() as tx:
@@ -169,7 +178,7 @@ class KnowledgeBase:
                     tx,
                     [(i, vectors[i]) for i, _ in stale_titles],  # type: ignore[misc]
                     [(i, vectors[i]) for i, _ in stale_passages],  # type: ignore[misc]
-                    embedder.name,
+                    model,
                 )
         by_article: dict[str, list[IndexedPassage]] = {a["id"]: [] for a in articles}
         for p in passages:
@@ -298,7 +307,7 @@ class KnowledgeBase:
         texts += [c.embedding_text for _, chunks, _ in todo for c in chunks]
         missing = sorted({t for t in texts if t not in known})
         if missing:
-            fresh = await asyncio.to_thread(self.embedder.encode, missing)
+            fresh = await asyncio.to_thread(self._encode, missing)
             known.update(zip(missing, fresh, strict=True))
         now = utcnow()
         for doc, chunks, old in todo:
@@ -328,7 +337,7 @@ class KnowledgeBase:
                     chunks=w.chunks,
                     title_vector=w.title_vector,
                     vectors=w.vectors,
-                    model=self.embedder.name,
+                    model=self._model,
                     created_at=w.created_at,
                     now=now,
                 )

@@ -64,6 +64,10 @@ class CircuitBreaker:
         if self._count >= self.failures:
             self._opened_at = self._clock()
 
+    def abandon(self) -> None:
+        """A call was cancelled before it could tell: free the probe slot, count nothing."""
+        self._probing = False
+
     def retry_in(self) -> float:
         """Seconds until the breaker lets a probe through (0 when closed)."""
         if self._opened_at is None:

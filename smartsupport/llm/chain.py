@@ -144,8 +144,8 @@ class LLMStep:
                     raise
                 continue
             except BaseException:
-                # Cancelled or a bug: free a half-open probe slot, then let it propagate.
-                self.breaker.record_failure()
+                # Cancelled (the customer left) or a bug: says nothing about the provider.
+                self.breaker.abandon()
                 raise
             self.breaker.record_success()
             usage.add(self.name, self.config, completion)
@@ -174,11 +174,14 @@ class LLMStep:
         temperature: float,
         sink: TextSink | None,
     ) -> Completion:
-        kwargs = {"max_tokens": max_tokens, "temperature": temperature}
         timeout = self.config.timeout_seconds
         if sink is None:
-            return await self.provider.complete(messages, timeout=timeout, **kwargs)
-        stream = self.provider.stream(messages, timeout=timeout, **kwargs)
+            return await self.provider.complete(
+                messages, max_tokens=max_tokens, temperature=temperature, timeout=timeout
+            )
+        stream = self.provider.stream(
+            messages, max_tokens=max_tokens, temperature=temperature, timeout=timeout
+        )
         try:
             async for delta in stream:
                 await sink.feed(delta)

@@ -6,9 +6,10 @@ in one passage, or its embedding is close to a passage sentence (the packaged
 multilingual model, so an answer in German from English articles can still pass).
 Sentences without content words ("Thanks!") pass without counting as support.
 
-The thresholds were set on the demo articles and the injection corpus: paraphrases of a
-passage score >= 0.6 overlap, while instructions smuggled in by a customer ("all items
-are free today") score below 0.3 and far from any passage sentence.
+The thresholds were set by hand on the examples pinned in tests/test_llm_grounding.py:
+German and French translations of a passage sentence score about 0.66 similarity, invented
+claims about the same topics 0.27-0.45; paraphrases reach >= 0.6 word overlap. They are a
+first calibration, not a measured operating point.
 """
 
 from __future__ import annotations

@@ -110,12 +110,12 @@ class HTTPProvider(LLMProvider):
             if response.status_code >= 400:
                 text = (await response.aread()).decode("utf-8", "replace")
                 raise status_error(self.name, response, text)
-            event, data = "", []
+            event, data = "", list[str]()
             async for line in response.aiter_lines():
                 if not line:
                     if data:
                         yield event or "message", "\n".join(data)
-                    event, data = "", []
+                    event, data = "", list[str]()
                 elif line.startswith(":"):
                     continue  # an SSE comment, used as keep-alive
                 else:

@@ -26,6 +26,9 @@
       bot_status: "Our assistant replies instantly",
       waiting_for_agent: "An agent will be with you shortly",
       with_agent: "You are chatting with an agent", resolved: "This conversation is resolved",
+      queue: "you are number {n} in the queue", wait: "about {m} min",
+      rate: "How would you rate this conversation?", comment: "Comment (optional)",
+      submit: "Send rating", thanks: "Thank you for your feedback!",
     },
     de: {
       title: "Chat", close: "Chat schließen", log: "Unterhaltung", label: "Nachricht",
@@ -38,6 +41,9 @@
       bot_status: "Unser Assistent antwortet sofort",
       waiting_for_agent: "Gleich ist ein Mitarbeiter für Sie da",
       with_agent: "Sie chatten mit einem Mitarbeiter", resolved: "Diese Unterhaltung ist erledigt",
+      queue: "Sie sind Nummer {n} in der Warteschlange", wait: "etwa {m} Min.",
+      rate: "Wie bewerten Sie diese Unterhaltung?", comment: "Kommentar (optional)",
+      submit: "Bewertung senden", thanks: "Danke für Ihr Feedback!",
     },
     fr: {
       title: "Discuter avec nous", close: "Fermer le chat", log: "Conversation",
@@ -50,6 +56,9 @@
       bot_status: "Notre assistant répond tout de suite",
       waiting_for_agent: "Un conseiller va vous répondre",
       with_agent: "Vous discutez avec un conseiller", resolved: "Cette conversation est close",
+      queue: "vous êtes n° {n} dans la file", wait: "environ {m} min",
+      rate: "Comment évaluez-vous cette conversation ?", comment: "Commentaire (facultatif)",
+      submit: "Envoyer la note", thanks: "Merci pour votre avis !",
     },
     es: {
       title: "Chatea con nosotros", close: "Cerrar el chat", log: "Conversación",
@@ -62,6 +71,9 @@
       bot_status: "Nuestro asistente responde al instante",
       waiting_for_agent: "Un agente te atenderá en breve",
       with_agent: "Estás hablando con un agente", resolved: "Esta conversación está resuelta",
+      queue: "eres el número {n} en la cola", wait: "unos {m} min",
+      rate: "¿Cómo valorarías esta conversación?", comment: "Comentario (opcional)",
+      submit: "Enviar valoración", thanks: "¡Gracias por tu opinión!",
     },
   };
   const T = STRINGS[C.lang] || STRINGS.en;
@@ -157,6 +169,15 @@ border-radius:50%;background:var(--bg);color:var(--fg)}
 .sr{position:absolute;width:1px;height:1px;margin:-1px;overflow:hidden;clip:rect(0 0 0 0);
 white-space:nowrap}
 .launch .xi{display:none}.launch.open>svg{display:none}.launch.open .xi{display:grid}
+.csat{margin:12px 2px 0;padding:12px;background:#fff;border:1px solid #d5d8de;border-radius:14px;
+display:flex;flex-direction:column;gap:8px}
+.csat p{margin:0;font-weight:600}
+.stars{display:flex;gap:2px}
+.star{border:0;background:none;font-size:28px;line-height:1;color:#9aa0a9;padding:2px 3px}
+.star[aria-pressed=true]{color:#b87700}
+.csat textarea{min-height:0;border-radius:10px;resize:vertical}
+.rate{align-self:flex-end;padding:7px 16px;border:0;border-radius:999px;background:var(--bg);color:var(--fg)}
+.rate:disabled{opacity:.5;cursor:default}
 @media (max-width:480px){.panel{inset:0;width:auto;height:auto;border-radius:0}
 textarea{font-size:16px}
 .launch.open{display:none}}
@@ -208,6 +229,7 @@ textarea{font-size:16px}
   let maxSeq = 0, convStatus = "bot", unread = 0, isOpen = false;
   let ws = null, ready = false, attempt = 0, timer = 0, starting = null, pingTimer = 0, lastFrame = 0;
   let typingTimer = 0, typingSent = 0;
+  let queueInfo = null, csatBox = null; // place in the agent queue; the rating form
 
   const save = () => {
     try {
@@ -299,13 +321,53 @@ textarea{font-size:16px}
     if (nearBottom() || on) toBottom();
   }
   function paintStatus() {
+    const q = convStatus == "waiting_for_agent" && queueInfo && queueInfo.position;
     status.textContent = ready
-      ? T[convStatus == "bot" ? "bot_status" : convStatus] || ""
+      ? (T[convStatus == "bot" ? "bot_status" : convStatus] || "") +
+        (q ? ` · ${T.queue.replace("{n}", q)}` + (queueInfo.estimated_wait_minutes ? `, ${T.wait.replace("{m}", queueInfo.estimated_wait_minutes)}` : "") : "")
       : attempt > 2 ? T.offline : attempt ? T.reconnecting : T.connecting;
   }
   function setStatus(s) {
     if (s) convStatus = s;
+    if (s == "waiting_for_agent" && st)
+      call("/queue").then((r) => r.ok && r.json()).then((b) => b && showQueue(b), () => 0);
+    if (s == "resolved") askRating();
     paintStatus();
+  }
+  function showQueue(q) {
+    queueInfo = q;
+    paintStatus();
+  }
+  // After an agent resolves the conversation: a 1-5 rating and an optional comment.
+  function askRating() {
+    if (csatBox || !st) return;
+    call("/csat").then((r) => r.ok && r.json()).then((b) => b && b.due && showRating(), () => 0);
+  }
+  function showRating() {
+    if (csatBox) return;
+    let chosen = 0;
+    const stars = [1, 2, 3, 4, 5].map((n) =>
+      h("button", { type: "button", class: "star", "aria-pressed": "false", "aria-label": `${n}/5`, text: "★", onclick: () => {
+        chosen = n;
+        stars.forEach((b, i) => b.setAttribute("aria-pressed", i < n));
+        rate.disabled = false;
+      } })
+    );
+    const comment = h("textarea", { rows: "2", maxlength: "1000", placeholder: T.comment, "aria-label": T.comment });
+    const rate = h("button", { type: "button", class: "rate", text: T.submit, disabled: true, onclick: async () => {
+      rate.disabled = true;
+      try {
+        const r = await call("/csat", { method: "POST", body: JSON.stringify({ rating: chosen, comment: comment.value.trim() || null }) });
+        if (r.ok || r.status == 409) {
+          csatBox.replaceChildren(h("p", { text: T.thanks }));
+          return say(T.thanks);
+        }
+      } catch {}
+      rate.disabled = false;
+    } });
+    csatBox = h("div", { class: "csat", role: "group", "aria-label": T.rate }, h("p", { text: T.rate }), h("div", { class: "stars" }, ...stars), comment, rate);
+    scroller.insertBefore(csatBox, typing);
+    toBottom();
   }
 
   // ---- sending ---------------------------------------------------------------------------
@@ -431,6 +493,8 @@ textarea{font-size:16px}
     shown.clear();
     drafts.clear();
     maxSeq = unread = 0;
+    if (csatBox) csatBox.remove();
+    csatBox = queueInfo = null;
     S.badge(0);
     log.replaceChildren(...[...pending.values()].map((p) => p.li));
     save();
@@ -489,6 +553,12 @@ textarea{font-size:16px}
       }
       case "status":
         setStatus(f.status);
+        break;
+      case "queue":
+        showQueue(f);
+        break;
+      case "csat":
+        askRating();
         break;
       case "error": {
         const p = f.client_id && pending.get(f.client_id);

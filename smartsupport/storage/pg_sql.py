@@ -1,5 +1,5 @@
-"""The PostgreSQL side of the shared-SQL helper: ``?`` placeholders, JSON codecs and the
-translation of asyncpg errors into smartsupport errors."""
+"""The PostgreSQL side of the shared-SQL helper (``?`` placeholders, JSON codecs, asyncpg
+errors translated into smartsupport errors) and the migration runner."""
 
 from __future__ import annotations
 
@@ -22,6 +22,11 @@ from smartsupport.errors import (
     SmartsupportError,
 )
 from smartsupport.storage.base import SqlExecutor
+from smartsupport.storage.migrator import Migration
+
+# pg_advisory_lock(class, object): our class, and a hash of the schema being migrated, so
+# two schemas in one database migrate independently.
+MIGRATION_LOCK = 0x5350_5254
 
 # Quoted literals, quoted identifiers, comments, dollar-quoted bodies, or a lone "?".
 _TOKENS = re.compile(
@@ -149,3 +154,35 @@ async def pool_transaction(pool: asyncpg.Pool) -> AsyncIterator[SqlExecutor]:
                 raise translate(exc) from exc
     finally:
         await pool.release(conn)
+
+
+async def pg_migrate(conn: asyncpg.Connection, migrations: list[Migration]) -> list[int]:
+    """Apply the missing ``migrations`` in order, each in its own transaction. A session
+    advisory lock makes a second process starting at the same time wait, then find
+    nothing left to do."""
+    applied_now = []
+    lock = "(?, hashtext(coalesce(current_schema(), '')))"
+    await conn.execute(numbered(f"SELECT pg_advisory_lock{lock}"), MIGRATION_LOCK)
+    try:
+        applied = await applied_versions(conn)
+        for migration in migrations:
+            if migration.version in applied:
+                continue
+            async with conn.transaction():
+                await conn.execute(migration.sql)
+                await conn.execute(
+                    "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
+                    migration.version,
+                    migration.name,
+                )
+            applied_now.append(migration.version)
+    finally:
+        with contextlib.suppress(*DRIVER_ERRORS):
+            await conn.execute(numbered(f"SELECT pg_advisory_unlock{lock}"), MIGRATION_LOCK)
+    return applied_now
+
+
+async def applied_versions(conn: asyncpg.Connection) -> set[int]:
+    if await conn.fetchval("SELECT to_regclass('schema_migrations')") is None:
+        return set()
+    return {row["version"] for row in await conn.fetch("SELECT version FROM schema_migrations")}

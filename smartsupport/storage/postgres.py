@@ -38,16 +38,15 @@ from smartsupport.storage.pg_sql import (
     DRIVER_ERRORS,
     UNREACHABLE,
     PgExecutor,
+    applied_versions,
     init_connection,
     numbered,
+    pg_migrate,
     pool_transaction,
     translate,
 )
 
 CONNECT_TIMEOUT = 10.0
-# pg_advisory_lock(class, object): our class, and a hash of the schema being migrated, so
-# two schemas in one database migrate independently.
-MIGRATION_LOCK = 0x5350_5254
 
 
 class PostgresStore(Store, SqlDatabase):
@@ -99,36 +98,17 @@ class PostgresStore(Store, SqlDatabase):
 
     async def migrate(self) -> list[int]:
         migrations = await asyncio.to_thread(discover, "postgresql")
-        applied_now = []
         async with self._session() as conn:
-            lock = "(?, hashtext(coalesce(current_schema(), '')))"
-            await conn.execute(numbered(f"SELECT pg_advisory_lock{lock}"), MIGRATION_LOCK)
-            try:
-                applied = await _applied_versions(conn)
-                for migration in migrations:
-                    if migration.version in applied:
-                        continue
-                    async with conn.transaction():
-                        await conn.execute(migration.sql)
-                        await conn.execute(
-                            "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
-                            migration.version,
-                            migration.name,
-                        )
-                    applied_now.append(migration.version)
-            finally:
-                with contextlib.suppress(*DRIVER_ERRORS):
-                    await conn.execute(numbered(f"SELECT pg_advisory_unlock{lock}"), MIGRATION_LOCK)
-        return applied_now
+            return await pg_migrate(conn, migrations)
 
     async def schema_version(self) -> int:
         async with self._session() as conn:
-            return max(await _applied_versions(conn), default=0)
+            return max(await applied_versions(conn), default=0)
 
     async def pending_migrations(self) -> list[int]:
         migrations = await asyncio.to_thread(discover, "postgresql")
         async with self._session() as conn:
-            applied = await _applied_versions(conn)
+            applied = await applied_versions(conn)
         return [m.version for m in migrations if m.version not in applied]
 
     @contextlib.asynccontextmanager
@@ -381,7 +361,7 @@ class PostgresStore(Store, SqlDatabase):
         for clause, value in (
             ("type = ?", type),
             ("conversation_id = ?", conversation_id),
-            ("created_at >= ?", since),
+            ("created_at >= ?", records.as_utc(since) if since else None),
         ):
             if value is not None:
                 where.append(clause)
@@ -410,9 +390,3 @@ class PostgresStore(Store, SqlDatabase):
 
     def transaction(self) -> contextlib.AbstractAsyncContextManager[SqlExecutor]:
         return pool_transaction(self._require())
-
-
-async def _applied_versions(conn: asyncpg.Connection) -> set[int]:
-    if await conn.fetchval("SELECT to_regclass('schema_migrations')") is None:
-        return set()
-    return {row["version"] for row in await conn.fetch("SELECT version FROM schema_migrations")}

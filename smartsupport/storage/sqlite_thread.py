@@ -4,6 +4,10 @@ SQLite allows one writer at a time anyway, so a single connection on a single th
 fastest safe design: a Store method is one job (one thread hop for a whole transaction),
 never a hop per statement. Jobs run in submission order.
 
+Group commit: when jobs pile up while the thread is busy, it runs up to MAX_BATCH of them in
+one transaction, each in its own savepoint (a failing job undoes only itself), commits once
+and wakes the event loop once. Under load this saves a commit and a loop wake-up per call.
+
 A multi-step transaction (``SqlDatabase.transaction()``) owns the connection from BEGIN to
 COMMIT/ROLLBACK: while it is open, jobs from anyone else are set aside and run when it ends.
 """
@@ -20,7 +24,7 @@ from typing import Any
 
 from smartsupport.errors import BackendError
 
-_STOP = object()
+# Job kinds: BEGIN/END open and close a helper transaction; STEP is everything else.
 BEGIN, STEP, END = 1, 2, 3
 # Jobs committed together at most; bounds how long the first of them waits.
 MAX_BATCH = 64
@@ -29,7 +33,15 @@ MAX_BATCH = 64
 class _Job:
     __slots__ = ("fn", "args", "future", "loop", "owner", "kind")
 
-    def __init__(self, fn, args, future, loop, owner, kind) -> None:  # noqa: ANN001
+    def __init__(
+        self,
+        fn: Callable[..., Any],
+        args: tuple[Any, ...],
+        future: asyncio.Future[Any],
+        loop: asyncio.AbstractEventLoop,
+        owner: object,
+        kind: int,
+    ) -> None:
         self.fn, self.args, self.future, self.loop = fn, args, future, loop
         self.owner, self.kind = owner, kind
 
@@ -66,7 +78,7 @@ class SqliteThread:
         self._open = False
         loop = asyncio.get_running_loop()
         done: asyncio.Future[None] = loop.create_future()
-        self._queue.put((_STOP, loop, done))
+        self._queue.put(("stop", loop, done))  # a tuple: the one non-_Job item
         await done
 
     async def run(

@@ -1,0 +1,395 @@
+"""The inbox's JSON API (``/api/v1/inbox/...``), used by the inbox pages' script and by tests.
+
+Every route needs a logged-in staff member (cookie session); every unsafe method needs the
+CSRF header (``verify_csrf`` on the router; it lets GET through). Every conversation a route
+touches is checked against the caller's workspaces (403 ``workspace_forbidden``).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from smartsupport.errors import NotFound
+from smartsupport.inbox import assignment, canned, notes, takeover
+from smartsupport.inbox.changes import load
+from smartsupport.inbox.context import ConversationContext, conversation_context, message_view
+from smartsupport.inbox.queue import QueueEntry, waiting
+from smartsupport.inbox.store import InboxStore
+from smartsupport.services import Services
+from smartsupport.staff import (
+    StaffUser,
+    current_staff,
+    require_role,
+    require_workspace,
+    verify_csrf,
+)
+from smartsupport.staff.store import StaffStore
+
+router = APIRouter(
+    prefix="/api/v1/inbox", tags=["agent inbox"], dependencies=[Depends(verify_csrf)]
+)
+Staff = Annotated[StaffUser, Depends(current_staff)]
+Supervisor = Annotated[StaffUser, Depends(require_role("supervisor"))]
+Admin = Annotated[StaffUser, Depends(require_role("admin"))]
+
+
+def services_of(request: Request) -> Services:
+    return request.app.state.services  # type: ignore[no-any-return]
+
+
+class MessageIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(min_length=1)
+    client_id: str | None = Field(default=None, min_length=1, max_length=64)
+
+
+class TransferIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    agent_id: str | None = Field(default=None, max_length=64)
+    team: str | None = Field(default=None, min_length=1, max_length=64)
+
+
+class PriorityIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    priority: str
+
+
+class NoteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(min_length=1, max_length=20_000)  # notes.py gives the precise limit
+
+
+class StatusIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    status: str
+
+
+class AgentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    capacity: int | None = Field(default=None, ge=0, le=50)
+    teams: list[Annotated[str, Field(max_length=64)]] | None = Field(default=None, max_length=20)
+
+
+class CannedIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    workspace: str | None = None
+    shortcut: str = Field(max_length=40)
+    title: str = Field(max_length=120)
+    body: str = Field(max_length=4000)
+
+
+def visible(user: StaffUser, entry: QueueEntry, teams: list[str]) -> bool:
+    """Agents see the general queue and their teams' conversations; supervisors see all."""
+    return entry.team is None or entry.team in teams or user.has_role("supervisor")
+
+
+async def queue_for(services: Services, user: StaffUser) -> dict[str, Any]:
+    inbox = InboxStore(services.store)
+    me = await inbox.agent(user.id)
+    entries = [e for e in await waiting(services, user.workspaces) if visible(user, e, me.teams)]
+    mine = []
+    for conversation_id in await inbox.held_by(user.id):
+        conversation = await services.store.get_conversation(conversation_id)
+        if conversation is None:
+            continue
+        customer = await services.store.get_customer(conversation.customer_id)
+        last = await services.store.list_messages(
+            conversation_id, after=max(0, conversation.last_seq - 1)
+        )
+        mine.append(
+            {
+                "conversation_id": conversation_id,
+                "workspace": conversation.workspace_id,
+                "customer_name": customer.name if customer else None,
+                "last_message": last[-1].text if last else None,
+                "last_author": last[-1].author.value if last else None,
+            }
+        )
+    load_now = (await inbox.held_counts([user.id]))[user.id]
+    return {
+        "queue": [e.as_json() for e in entries],
+        "mine": mine,
+        "me": {"status": me.status, "capacity": me.capacity, "load": load_now, "teams": me.teams},
+    }
+
+
+def context_json(ctx: ConversationContext) -> dict[str, Any]:
+    c, customer = ctx.conversation, ctx.customer
+    return {
+        "id": c.id,
+        "workspace": c.workspace_id,
+        "status": c.status.value,
+        "priority": ctx.priority,
+        "reason": ctx.reason,
+        "holder": {"id": ctx.holder_id, "name": ctx.holder_name} if ctx.holder_id else None,
+        "team": ctx.team,
+        "metadata": c.metadata,
+        "customer": None
+        if customer is None
+        else {
+            "id": customer.id,
+            "name": customer.name,
+            "email": customer.email,
+            "locale": customer.locale,
+            "segment": customer.segment,
+            "channel": customer.channel,
+            "metadata": customer.metadata,
+        },
+        "nlu": {
+            "intent": ctx.intent,
+            "confidence": ctx.confidence,
+            "sentiment": ctx.sentiment,
+            "sentiment_label": ctx.sentiment_label,
+            "language": ctx.language,
+            "entities": ctx.entities,
+        },
+        "messages": [message_view(m) for m in ctx.messages],
+        "notes": [
+            {
+                "id": n.id,
+                "author": n.author_name,
+                "text": n.text,
+                "created_at": n.created_at.isoformat(),
+            }
+            for n in ctx.notes
+        ],
+        "csat": ctx.csat,
+        "suggestions": {
+            "available": ctx.suggestions.available,
+            "query": ctx.suggestions.query,
+            "passages": ctx.suggestions.passages,
+        },
+    }
+
+
+def state_json(conversation: Any) -> dict[str, Any]:
+    return {"id": conversation.id, "status": conversation.status.value}
+
+
+@router.get("/queue")
+async def get_queue(request: Request, user: Staff) -> dict[str, Any]:
+    """The waiting conversations in serving order, the caller's own, and their load."""
+    return await queue_for(services_of(request), user)
+
+
+@router.get("/conversations/{conversation_id}")
+async def get_conversation(conversation_id: str, request: Request, user: Staff) -> dict[str, Any]:
+    ctx = await conversation_context(services_of(request), user, conversation_id, request.app.state)
+    return context_json(ctx)
+
+
+@router.post("/conversations/{conversation_id}/claim")
+async def claim(conversation_id: str, request: Request, user: Staff) -> dict[str, Any]:
+    return state_json(await assignment.claim(services_of(request), user, conversation_id))
+
+
+@router.post("/conversations/{conversation_id}/decline")
+async def decline(conversation_id: str, request: Request, user: Staff) -> dict[str, str]:
+    await assignment.decline(services_of(request), user, conversation_id)
+    return {"status": "declined"}
+
+
+@router.post("/conversations/{conversation_id}/messages", status_code=201)
+async def send(
+    conversation_id: str, body: MessageIn, request: Request, user: Staff
+) -> dict[str, Any]:
+    message = await takeover.send_agent_message(
+        services_of(request), user, conversation_id, body.text, body.client_id
+    )
+    return {"message": message_view(message)}
+
+
+@router.post("/conversations/{conversation_id}/transfer")
+async def transfer(
+    conversation_id: str, body: TransferIn, request: Request, user: Staff
+) -> dict[str, Any]:
+    conversation = await assignment.transfer(
+        services_of(request), user, conversation_id, agent_id=body.agent_id, team=body.team
+    )
+    return state_json(conversation)
+
+
+@router.post("/conversations/{conversation_id}/handback")
+async def hand_back(conversation_id: str, request: Request, user: Staff) -> dict[str, Any]:
+    return state_json(await takeover.hand_back(services_of(request), user, conversation_id))
+
+
+@router.post("/conversations/{conversation_id}/resolve")
+async def resolve(conversation_id: str, request: Request, user: Staff) -> dict[str, Any]:
+    return state_json(await takeover.resolve(services_of(request), user, conversation_id))
+
+
+@router.post("/conversations/{conversation_id}/reopen")
+async def reopen(conversation_id: str, request: Request, user: Staff) -> dict[str, Any]:
+    return state_json(await takeover.reopen(services_of(request), user, conversation_id))
+
+
+@router.post("/conversations/{conversation_id}/priority")
+async def priority(
+    conversation_id: str, body: PriorityIn, request: Request, user: Staff
+) -> dict[str, Any]:
+    conversation = await takeover.set_priority(
+        services_of(request), user, conversation_id, body.priority
+    )
+    return {**state_json(conversation), "priority": conversation.metadata.get("priority")}
+
+
+@router.get("/conversations/{conversation_id}/notes")
+async def get_notes(conversation_id: str, request: Request, user: Staff) -> dict[str, Any]:
+    found = await notes.list_notes(services_of(request), user, conversation_id)
+    return {
+        "notes": [
+            {
+                "id": n.id,
+                "author": n.author_name,
+                "text": n.text,
+                "created_at": n.created_at.isoformat(),
+            }
+            for n in found
+        ]
+    }
+
+
+@router.post("/conversations/{conversation_id}/notes", status_code=201)
+async def add_note(
+    conversation_id: str, body: NoteIn, request: Request, user: Staff
+) -> dict[str, Any]:
+    note = await notes.add_note(services_of(request), user, conversation_id, body.text)
+    return {
+        "id": note.id,
+        "author": note.author_name,
+        "text": note.text,
+        "created_at": note.created_at.isoformat(),
+    }
+
+
+@router.get("/conversations/{conversation_id}/canned")
+async def canned_for(conversation_id: str, request: Request, user: Staff) -> dict[str, Any]:
+    """The workspace's canned responses with this conversation's placeholders filled in."""
+    services = services_of(request)
+    conversation = await load(services, conversation_id)
+    require_workspace(user, conversation.workspace_id)
+    customer = await services.store.get_customer(conversation.customer_id)
+    messages = await services.store.list_messages(conversation_id)
+    workspace = services.workspaces.get(conversation.workspace_id)
+    out = []
+    for item in await InboxStore(services.store).canned([conversation.workspace_id]):
+        expanded = canned.expand(
+            item.body,
+            conversation=conversation,
+            customer=customer,
+            messages=messages,
+            agent_name=user.name,
+            workspace_name=workspace.name if workspace else conversation.workspace_id,
+        )
+        out.append(
+            {
+                "id": item.id,
+                "shortcut": item.shortcut,
+                "title": item.title,
+                "text": expanded.text,
+                "missing": expanded.missing,
+            }
+        )
+    return {"canned": out}
+
+
+@router.get("/canned")
+async def list_canned(request: Request, user: Staff) -> dict[str, Any]:
+    items = await InboxStore(services_of(request).store).canned(user.workspaces)
+    return {
+        "canned": [
+            {
+                "id": c.id,
+                "workspace": c.workspace_id,
+                "shortcut": c.shortcut,
+                "title": c.title,
+                "body": c.body,
+            }
+            for c in items
+        ]
+    }
+
+
+@router.post("/canned", status_code=201)
+async def create_canned(body: CannedIn, request: Request, user: Supervisor) -> dict[str, Any]:
+    workspace = body.workspace or (user.workspaces[0] if user.workspaces else "")
+    require_workspace(user, workspace)
+    shortcut, title, text = canned.validate(body.shortcut, body.title, body.body)
+    item = await InboxStore(services_of(request).store).add_canned(
+        workspace, shortcut, title, text, user.id
+    )
+    return {
+        "id": item.id,
+        "workspace": item.workspace_id,
+        "shortcut": item.shortcut,
+        "title": item.title,
+        "body": item.body,
+    }
+
+
+@router.delete("/canned/{canned_id}", status_code=204)
+async def delete_canned(canned_id: str, request: Request, user: Supervisor) -> None:
+    inbox = InboxStore(services_of(request).store)
+    item = await inbox.get_canned(canned_id)
+    require_workspace(user, item.workspace_id)
+    await inbox.delete_canned(canned_id)
+
+
+@router.put("/me/status")
+async def set_status(body: StatusIn, request: Request, user: Staff) -> dict[str, Any]:
+    state = await assignment.set_agent_status(services_of(request), user, body.status)
+    return {"status": state.status, "capacity": state.capacity}
+
+
+@router.get("/agents")
+async def list_agents(
+    request: Request, user: Staff, workspace: str | None = None
+) -> dict[str, Any]:
+    """Agents of a workspace (default: the caller's first) with status and load: the
+    transfer list for agents, the overview for supervisors."""
+    workspace = workspace or (user.workspaces[0] if user.workspaces else "")
+    require_workspace(user, workspace)
+    services = services_of(request)
+    agents = await assignment.workspace_agents(services, workspace)
+    return {
+        "workspace": workspace,
+        "teams": await assignment.known_teams(services, workspace),
+        "agents": [
+            {
+                "id": a.id,
+                "name": a.name,
+                "role": a.role,
+                "status": a.state.status,
+                "present": a.present,
+                "capacity": a.state.capacity,
+                "load": a.load,
+                "teams": a.state.teams,
+            }
+            for a in agents
+        ],
+    }
+
+
+@router.put("/agents/{staff_id}")
+async def configure_agent(
+    staff_id: str, body: AgentIn, request: Request, user: Admin
+) -> dict[str, Any]:
+    services = services_of(request)
+    record = await StaffStore(services.store).get_user(staff_id)
+    if record is None or not set(record.workspaces) & set(user.workspaces):
+        raise NotFound("no such staff member in your workspaces")
+    state = await assignment.configure_agent(
+        services, staff_id, capacity=body.capacity, teams=body.teams
+    )
+    for workspace in set(record.workspaces) & set(user.workspaces):
+        await assignment.refresh(services, workspace)
+    return {
+        "id": staff_id,
+        "capacity": state.capacity,
+        "teams": state.teams,
+        "status": state.status,
+    }

@@ -1,0 +1,88 @@
+"""How the inbox changes a conversation and tells everyone who watches.
+
+Two kinds of audience:
+
+- the conversation's channel (``conversation:<id>``): the customer's widget and every agent
+  looking at it get messages, status and typing exactly as the conversation path sends them;
+- the workspace's inbox channel (``inbox:<workspace>``): every agent's inbox learns that the
+  queue or an assignment changed and refreshes what it shows.
+
+The helpers that change state expect the caller to hold the conversation's lock
+(``lock:<conversation id>``, the same lock ``conversation.handle_message`` takes), so a
+claim, an agent's reply and a customer's turn never interleave.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from smartsupport.conversation import publish
+from smartsupport.domain import Author, Conversation, ConversationStatus, Message
+from smartsupport.errors import NotFound
+from smartsupport.services import Services
+from smartsupport.wire import inbox_channel, message_json
+
+
+def conversation_lock(conversation_id: str) -> str:
+    return f"lock:{conversation_id}"
+
+
+def agent_lock(staff_id: str) -> str:
+    """Held while an agent's load is checked and changed (taken before a conversation lock,
+    never after, so two locks are always taken in the same order)."""
+    return f"inbox:agent:{staff_id}"
+
+
+async def announce(
+    services: Services, workspace_id: str, change: str, conversation_id: str | None = None
+) -> None:
+    """Tell every inbox of the workspace that something changed."""
+    await services.backplane.publish(
+        inbox_channel(workspace_id),
+        {"type": "inbox", "change": change, "conversation_id": conversation_id},
+    )
+
+
+async def load(services: Services, conversation_id: str) -> Conversation:
+    conversation = await services.store.get_conversation(conversation_id)
+    if conversation is None:
+        raise NotFound(f"unknown conversation {conversation_id!r}")
+    return conversation
+
+
+async def change_status(
+    services: Services,
+    conversation: Conversation,
+    status: ConversationStatus,
+    reason: str,
+    **details: Any,
+) -> Conversation:
+    """Set the status, log it like the conversation path does, and publish it. The caller
+    holds the conversation lock."""
+    if status != conversation.status:
+        conversation = await services.store.set_status(conversation.id, status)
+        await publish(services, conversation.id, {"type": "status", "status": status.value})
+    await services.store.add_event(
+        conversation.workspace_id,
+        "conversation.status",
+        {"status": status.value, "reason": reason, **details},
+        conversation_id=conversation.id,
+    )
+    return conversation
+
+
+async def post(
+    services: Services,
+    conversation_id: str,
+    author: Author,
+    text: str,
+    *,
+    client_id: str | None = None,
+    meta: dict[str, Any] | None = None,
+) -> Message:
+    """Store a message and publish it on the conversation's channel (caller holds the lock)."""
+    message = await services.store.append_message(
+        conversation_id, author, text, client_id=client_id, meta=meta or {}
+    )
+    await publish(services, conversation_id, {"type": "message", "message": message_json(message)})
+    return message

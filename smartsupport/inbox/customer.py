@@ -1,0 +1,72 @@
+"""The customer's side of the inbox, authorised by the visitor token like the rest of the
+web channel (docs/protocol.md):
+
+    GET  /api/v1/conversations/{id}/queue   place in the queue and estimated wait
+    GET  /api/v1/conversations/{id}/csat    is a rating due? the rating given
+    POST /api/v1/conversations/{id}/csat    {"rating": 1-5, "comment"?: "..."} -> 201
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Request
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
+
+from smartsupport.domain import ConversationStatus
+from smartsupport.inbox.csat import MAX_COMMENT, rating_state, submit_rating
+from smartsupport.inbox.queue import wait_estimates
+from smartsupport.inbox.store import InboxStore
+from smartsupport.tokens import bearer
+from smartsupport.web_api import authorized_conversation, services_of
+
+router = APIRouter(prefix="/api/v1/conversations", tags=["web channel"])
+
+
+class CsatIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    rating: StrictInt = Field(ge=1, le=5, description="1 (very poor) to 5 (excellent)")
+    comment: str | None = Field(default=None, max_length=MAX_COMMENT)
+
+
+@router.get("/{conversation_id}/queue")
+async def queue_position(
+    conversation_id: str, request: Request, authorization: Annotated[str | None, Header()] = None
+) -> dict[str, Any]:
+    """While the conversation waits for a person: its place and the estimated wait in
+    minutes (null when no agent is online)."""
+    services = services_of(request)
+    conversation = await authorized_conversation(services, conversation_id, bearer(authorization))
+    body: dict[str, Any] = {
+        "status": conversation.status.value,
+        "position": None,
+        "estimated_wait_minutes": None,
+        "agents_online": None,
+    }
+    if conversation.status is ConversationStatus.WAITING:
+        estimate = (await wait_estimates(services, conversation.workspace_id)).get(conversation_id)
+        if estimate is not None:
+            body.update(estimate.as_json())
+    return body
+
+
+@router.get("/{conversation_id}/csat")
+async def csat_state(
+    conversation_id: str, request: Request, authorization: Annotated[str | None, Header()] = None
+) -> dict[str, Any]:
+    services = services_of(request)
+    await authorized_conversation(services, conversation_id, bearer(authorization))
+    return rating_state(await InboxStore(services.store).row(conversation_id))
+
+
+@router.post("/{conversation_id}/csat", status_code=201)
+async def rate(
+    conversation_id: str,
+    body: CsatIn,
+    request: Request,
+    authorization: Annotated[str | None, Header()] = None,
+) -> dict[str, Any]:
+    """Rate the conversation after it was resolved (once per resolution)."""
+    services = services_of(request)
+    await authorized_conversation(services, conversation_id, bearer(authorization))
+    return await submit_rating(services, conversation_id, body.rating, body.comment)

@@ -1,0 +1,173 @@
+"""The queue: conversations waiting for a person, in the order they should be served.
+
+Order: priority first (urgent, high, normal, low: ``conversations.metadata["priority"]``, set
+by escalation rules or a supervisor), then the time the conversation started waiting (the
+``conversation.status`` event that put it there), oldest first.
+
+The estimated wait shown to the customer is deliberately simple and explainable: a free
+agent answers in about a minute; otherwise the conversations ahead of you are shared among
+the agents online, each taking the workspace's recent average handling time.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from smartsupport.domain import utcnow
+from smartsupport.inbox.store import InboxStore
+from smartsupport.services import Services
+
+PRIORITIES = ("urgent", "high", "normal", "low")
+RANK = {name: rank for rank, name in enumerate(PRIORITIES)}
+DEFAULT_HANDLE_SECONDS = 5 * 60
+MAX_QUEUE = 500
+
+
+@dataclass(slots=True)
+class QueueEntry:
+    conversation_id: str
+    workspace_id: str
+    customer_id: str
+    customer_name: str | None
+    priority: str
+    reason: str | None
+    waiting_since: datetime
+    preview: str | None
+    team: str | None = None
+    offered_to: str | None = None
+    position: int = 0
+
+    def waited_seconds(self, now: datetime | None = None) -> float:
+        return max(0.0, ((now or utcnow()) - self.waiting_since).total_seconds())
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "conversation_id": self.conversation_id,
+            "workspace": self.workspace_id,
+            "customer_name": self.customer_name,
+            "priority": self.priority,
+            "reason": self.reason,
+            "waiting_since": self.waiting_since.isoformat(),
+            "waited_seconds": round(self.waited_seconds()),
+            "preview": self.preview,
+            "team": self.team,
+            "offered_to": self.offered_to,
+            "position": self.position,
+        }
+
+
+def priority_of(metadata: dict[str, Any]) -> str:
+    value = metadata.get("priority")
+    return value if value in RANK else "normal"
+
+
+def escalation_reason(metadata: dict[str, Any], status_reason: str | None = None) -> str | None:
+    """Why the conversation needs a person: the reason recorded with the status change, or
+    the escalation rules' reason stored on the conversation."""
+    escalation = metadata.get("escalation")
+    stored = escalation.get("reason") if isinstance(escalation, dict) else None
+    return status_reason or stored or metadata.get("escalation_reason")
+
+
+async def waiting(services: Services, workspace_ids: list[str]) -> list[QueueEntry]:
+    """Every waiting conversation of these workspaces, in serving order (positions from 1,
+    counted per workspace)."""
+    if not workspace_ids:
+        return []
+    marks = ", ".join("?" for _ in workspace_ids)
+    rows = await services.store.fetch(  # type: ignore[attr-defined]
+        "SELECT c.id, c.workspace_id, c.customer_id, c.metadata, c.created_at, "
+        "cu.name AS customer_name, i.team, i.offered_to, i.offer_expires_at, "
+        "(SELECT MAX(e.id) FROM events e WHERE e.conversation_id = c.id "
+        " AND e.type = 'conversation.status') AS status_event, "
+        "(SELECT m.text FROM messages m WHERE m.conversation_id = c.id "
+        " AND m.author = 'customer' ORDER BY m.seq DESC LIMIT 1) AS preview "
+        "FROM conversations c JOIN customers cu ON cu.id = c.customer_id "
+        "LEFT JOIN inbox_conversations i ON i.conversation_id = c.id "
+        f"WHERE c.status = 'waiting_for_agent' AND c.workspace_id IN ({marks}) "
+        "ORDER BY c.updated_at LIMIT ?",
+        *workspace_ids,
+        MAX_QUEUE,
+    )
+    event_ids = [r["status_event"] for r in rows if r["status_event"] is not None]
+    events: dict[int, dict[str, Any]] = {}
+    if event_ids:
+        marks = ", ".join("?" for _ in event_ids)
+        found = await services.store.fetch(  # type: ignore[attr-defined]
+            f"SELECT id, data, created_at FROM events WHERE id IN ({marks})", *event_ids
+        )
+        events = {e["id"]: e for e in found}
+    now = utcnow()
+    entries = []
+    for r in rows:
+        event = events.get(r["status_event"]) if r["status_event"] is not None else None
+        offered = r["offered_to"] if r["offer_expires_at"] and r["offer_expires_at"] > now else None
+        metadata = r["metadata"] or {}
+        entries.append(
+            QueueEntry(
+                conversation_id=r["id"],
+                workspace_id=r["workspace_id"],
+                customer_id=r["customer_id"],
+                customer_name=r["customer_name"],
+                priority=priority_of(metadata),
+                reason=escalation_reason(metadata, (event or {}).get("data", {}).get("reason")),
+                waiting_since=event["created_at"] if event else r["created_at"],
+                preview=r["preview"],
+                team=r["team"],
+                offered_to=offered,
+            )
+        )
+    entries.sort(key=lambda e: (RANK[e.priority], e.waiting_since, e.conversation_id))
+    positions: dict[str, int] = {}
+    for entry in entries:
+        positions[entry.workspace_id] = entry.position = positions.get(entry.workspace_id, 0) + 1
+    return entries
+
+
+@dataclass(slots=True)
+class WaitEstimate:
+    position: int
+    minutes: int | None  # None: nobody is online to estimate with
+    agents_online: int
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "position": self.position,
+            "estimated_wait_minutes": self.minutes,
+            "agents_online": self.agents_online,
+        }
+
+
+def estimate(
+    position: int, free_slots: int, agents_online: int, handle_seconds: float
+) -> int | None:
+    """Minutes until a person picks up the conversation at ``position`` (1-based)."""
+    if agents_online <= 0:
+        return None
+    if position <= free_slots:
+        return 1
+    ahead = position - free_slots
+    return max(1, math.ceil(ahead * handle_seconds / agents_online / 60))
+
+
+async def wait_estimates(services: Services, workspace_id: str) -> dict[str, WaitEstimate]:
+    """Position and estimated wait for every waiting conversation of the workspace."""
+    from smartsupport.inbox.assignment import workspace_agents
+
+    entries = await waiting(services, [workspace_id])
+    if not entries:
+        return {}
+    agents = await workspace_agents(services, workspace_id)
+    online = [a for a in agents if a.state.status == "online"]
+    free = sum(max(0, a.state.capacity - a.load) for a in online)
+    handle = await InboxStore(services.store).average_handle_seconds(workspace_id)
+    handle = handle or DEFAULT_HANDLE_SECONDS
+    return {
+        e.conversation_id: WaitEstimate(
+            e.position, estimate(e.position, free, len(online), handle), len(online)
+        )
+        for e in entries
+    }

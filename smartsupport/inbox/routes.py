@@ -1,0 +1,20 @@
+"""Everything the inbox serves, as one router for ``create_app``:
+
+/inbox, /inbox/conversations/{id}, /inbox/team, /inbox/admin     pages (pages.py)
+/inbox/fragments/...                                              HTML the script swaps in
+/api/v1/inbox/...                                                 staff JSON API (api.py)
+/api/v1/inbox/ws                                                  agent WebSocket (socket.py)
+/api/v1/conversations/{id}/queue|csat                             customer side (customer.py)
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from smartsupport.inbox import api, customer, pages, socket
+
+router = APIRouter()
+router.include_router(pages.router)
+router.include_router(api.router)
+router.include_router(socket.router)
+router.include_router(customer.router)

@@ -1,0 +1,108 @@
+"""``smartsupport nlu ...``: train and evaluate intent models from CSV files.
+
+    smartsupport nlu train DATA.csv --out MODEL_DIR [--oos-label LABEL] [--threshold auto|X]
+        DATA.csv has the header ``text,label``. Rows labelled --oos-label (if any) are not an
+        intent: they are left out of training.
+    smartsupport nlu eval MODEL_DIR DATA.csv --json [--oos-label LABEL]
+        One JSON object: n, accuracy, macro_f1, train_seconds, predict_ms_p50/p95 and, with
+        --oos-label, in_scope_accuracy, oos_recall, oos_precision and mcc.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from smartsupport.errors import InvalidInput
+
+
+def register(subparsers: Any) -> None:
+    nlu = subparsers.add_parser("nlu", help="intent models: train and evaluate from CSV")
+    nlu_sub = nlu.add_subparsers(dest="nlu_command", metavar="NLU_COMMAND", required=True)
+
+    train = nlu_sub.add_parser("train", help="train an intent model from a text,label CSV")
+    train.add_argument("data", type=Path, metavar="DATA.csv")
+    train.add_argument("--out", required=True, type=Path, metavar="MODEL_DIR")
+    train.add_argument("--oos-label", default=None, help="label of out-of-scope rows to skip")
+    train.add_argument(
+        "--threshold", default="auto", help="out-of-scope confidence threshold (auto)"
+    )
+    train.set_defaults(func=cmd_train)
+
+    evaluate = nlu_sub.add_parser("eval", help="score a trained model on a text,label CSV")
+    evaluate.add_argument("model", type=Path, metavar="MODEL_DIR")
+    evaluate.add_argument("data", type=Path, metavar="DATA.csv")
+    evaluate.add_argument("--json", action="store_true", help="print one JSON object")
+    evaluate.add_argument("--oos-label", default=None, help="label of out-of-scope rows")
+    evaluate.set_defaults(func=cmd_eval)
+
+
+class ProgressBar:
+    """A one-line progress bar on a terminal; silent when output is redirected."""
+
+    def __init__(self, stream: Any = sys.stderr, width: int = 30) -> None:
+        self.stream = stream
+        self.width = width
+        self.active = stream.isatty()
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if not self.active or total == 0:
+            return
+        filled = round(self.width * done / total)
+        bar = "#" * filled + "-" * (self.width - filled)
+        self.stream.write(f"\r{stage:<12} [{bar}] {done}/{total}")
+        if done == total:
+            self.stream.write("\n")
+        self.stream.flush()
+
+
+def _threshold(value: str) -> str | float:
+    if value == "auto":
+        return value
+    try:
+        number = float(value)
+    except ValueError:
+        number = -1.0
+    if not 0.0 <= number <= 1.0:
+        raise InvalidInput(f"--threshold must be 'auto' or a number in [0, 1], not {value!r}")
+    return number
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from smartsupport.nlu import training
+    from smartsupport.nlu.dataset import check_trainable, read_csv
+
+    threshold = _threshold(args.threshold)
+    data = read_csv(args.data)
+    check_trainable(data, source=str(args.data), oos_label=args.oos_label)
+    pairs = [(t, lab) for t, lab in zip(data.texts, data.labels, strict=True) if lab != args.oos_label]
+    texts, labels = [t for t, _ in pairs], [lab for _, lab in pairs]
+    model = training.train(texts, labels, threshold=threshold, progress=ProgressBar())
+    training.save(model, args.out)
+    meta = model.meta
+    print(
+        f"trained {len(meta['classes'])} intents on {meta['n_train']} examples in "
+        f"{meta['train_seconds']} s; out-of-scope threshold {meta['oos_threshold']} "
+        f"({meta['oos_threshold_source']}) -> {args.out}",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from smartsupport.nlu import training
+    from smartsupport.nlu.dataset import read_csv
+    from smartsupport.nlu.evaluation import evaluate
+
+    model = training.load(args.model)
+    data = read_csv(args.data)
+    result = evaluate(model, data, oos_label=args.oos_label)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        for key, value in result.items():
+            print(f"{key:>20}: {value}")
+    return 0

