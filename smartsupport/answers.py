@@ -257,6 +257,7 @@ class Answerer:
         )
         sink = GroundedSink(self.grounding, passages, prompt, redactor, on_delta)
         use_sink = on_delta is not None
+        generated = False
         try:
             completion = await step.generate(
                 prompt.messages,
@@ -265,23 +266,21 @@ class Answerer:
                 usage=usage,
                 sink=sink if use_sink else None,
             )
+            generated = True  # the step has recorded the server's usage
             if not use_sink:
                 await sink.feed(completion.text)
             await sink.finish()
         except StopGeneration:
-            if not use_sink:
-                pass  # usage was recorded by the step: the whole reply was generated
-            else:
-                usage.add(
-                    step.name,
-                    step.config,
-                    estimated_completion(prompt.messages, sink.raw, step.config.model),
-                )
+            pass
         except LLMError as exc:
             if not sink.committed:
                 attempts.append({"step": step.name, "outcome": "failed", "detail": str(exc)})
                 return None
             sink.reason = "stream_interrupted"
+        if not generated and sink.raw:
+            # We ended the stream (or it broke) before the server sent its totals.
+            estimate = estimated_completion(prompt.messages, sink.raw, step.config.model)
+            usage.add(step.name, step.config, estimate)
         if not sink.sentences:
             attempts.append({"step": step.name, "outcome": "declined", "detail": sink.reason})
             return None

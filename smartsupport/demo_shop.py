@@ -67,8 +67,9 @@ class Shop:
 
     # -- the API's rules -------------------------------------------------------------
 
-    def owned_order(self, order_id: str, customer_id: str | None, email: str | None
-                    ) -> dict[str, Any] | None:
+    def owned_order(
+        self, order_id: str, customer_id: str | None, email: str | None
+    ) -> dict[str, Any] | None:
         """The order if it belongs to the asker; None for unknown *and* for someone else's
         (the same answer, so order numbers cannot be probed)."""
         order = self.find_order(order_id)
@@ -84,8 +85,11 @@ class Shop:
         customer = self.customers.get(customer_id)
         if customer is None:
             return None
-        orders = sorted((o for o in self.orders.values() if o.get("customer_id") == customer_id),
-                        key=lambda o: (o["placed"], o["id"]), reverse=True)
+        orders = sorted(
+            (o for o in self.orders.values() if o.get("customer_id") == customer_id),
+            key=lambda o: (o["placed"], o["id"]),
+            reverse=True,
+        )
         return {
             **customer,
             "first_name": customer["name"].split()[0],
@@ -102,12 +106,16 @@ class Shop:
         view["summary"] = _summary(order)["items"]
         return view
 
-    def return_eligibility(self, order: dict[str, Any], today: date | None = None
-                           ) -> dict[str, Any]:
+    def return_eligibility(
+        self, order: dict[str, Any], today: date | None = None
+    ) -> dict[str, Any]:
         today = today or date.today()
         if order.get("return_id"):
-            return {"eligible": False, "reason": "already_returned",
-                    "return_id": order["return_id"]}
+            return {
+                "eligible": False,
+                "reason": "already_returned",
+                "return_id": order["return_id"],
+            }
         if order["status"] != "delivered" or not order.get("delivered"):
             return {"eligible": False, "reason": "not_delivered"}
         deadline = date.fromisoformat(order["delivered"]) + timedelta(days=RETURN_WINDOW_DAYS)
@@ -118,15 +126,21 @@ class Shop:
 
     def cancel(self, order: dict[str, Any]) -> dict[str, Any]:
         order["status"] = "cancelled"
-        order["refund"] = {"status": "pending", "amount": order["total"],
-                           "method": "original payment"}
+        order["refund"] = {
+            "status": "pending",
+            "amount": order["total"],
+            "method": "original payment",
+        }
         return order
 
     def start_return(self, order: dict[str, Any], reason: str | None) -> str:
         order["return_id"] = return_id = f"RET-{self.next_return}"
         order["return_reason"] = reason
-        order["refund"] = {"status": "pending", "amount": order["total"],
-                           "method": "original payment"}
+        order["refund"] = {
+            "status": "pending",
+            "amount": order["total"],
+            "method": "original payment",
+        }
         self.next_return += 1
         return return_id
 
@@ -148,15 +162,24 @@ class Shop:
 
 def _summary(order: dict[str, Any]) -> dict[str, Any]:
     items = ", ".join(f"{i['name']} (size {i['size']})" for i in order.get("items", []))
-    return {"id": order["id"], "status": order["status"], "placed": order["placed"],
-            "total": order["total"], "currency": order["currency"], "items": items}
+    return {
+        "id": order["id"],
+        "status": order["status"],
+        "placed": order["placed"],
+        "total": order["total"],
+        "currency": order["currency"],
+        "items": items,
+    }
 
 
 def _dated(order: dict[str, Any], today: date) -> dict[str, Any]:
     """Resolve the relative dates of shop.json (``placed_days_ago``, ...) to ISO dates."""
     order = dict(order)
-    for key, target, sign in (("placed_days_ago", "placed", -1), ("eta_days", "eta", 1),
-                              ("delivered_days_ago", "delivered", -1)):
+    for key, target, sign in (
+        ("placed_days_ago", "placed", -1),
+        ("eta_days", "eta", 1),
+        ("delivered_days_ago", "delivered", -1),
+    ):
         if key in order:
             order[target] = (today + timedelta(days=sign * int(order.pop(key)))).isoformat()
     if order.get("status") == "delivered" and "delivered" in order:
@@ -196,8 +219,9 @@ def demo_app() -> FastAPI:
     ``app.mount(DEMO_SHOP_PATH, demo_app())``. ``DEMO_SHOP_TOKEN``, when set, is its key."""
     from smartsupport.workspaces import DEMO_DIR
 
-    return create_shop_app(shared_shop(DEMO_DIR / "shop.json"),
-                           api_key=os.environ.get("DEMO_SHOP_TOKEN") or None)
+    return create_shop_app(
+        shared_shop(DEMO_DIR / "shop.json"), api_key=os.environ.get("DEMO_SHOP_TOKEN") or None
+    )
 
 
 DEMO_SHOP_PATH = "/demo-shop/api"
@@ -263,8 +287,9 @@ def _router() -> APIRouter:
         return view
 
     @router.get("/orders/{order_id}")
-    async def get_order(request: Request, order_id: str, customer_id: str | None = None,
-                        email: str | None = None) -> dict[str, Any]:
+    async def get_order(
+        request: Request, order_id: str, customer_id: str | None = None, email: str | None = None
+    ) -> dict[str, Any]:
         order = _order_or_404(request, order_id, Owner(customer_id=customer_id, email=email))
         return _shop(request).order_view(order)
 
@@ -272,8 +297,9 @@ def _router() -> APIRouter:
     async def cancel_order(request: Request, order_id: str, body: Owner) -> JSONResponse:
         order = _order_or_404(request, order_id, body)
         if order["status"] != "processing":
-            return JSONResponse({"error": f"order is {order['status']}", "status":
-                                 order["status"]}, status_code=409)
+            return JSONResponse(
+                {"error": f"order is {order['status']}", "status": order["status"]}, status_code=409
+            )
         _shop(request).cancel(order)
         return JSONResponse({"id": order["id"], "status": "cancelled", "refund": order["refund"]})
 
@@ -284,45 +310,57 @@ def _router() -> APIRouter:
         if not eligibility["eligible"]:
             return JSONResponse({"error": "not eligible", **eligibility}, status_code=409)
         return_id = _shop(request).start_return(order, body.reason)
-        return JSONResponse({"return_id": return_id, "order_id": order["id"],
-                             "refund_amount": order["total"], "currency": order["currency"],
-                             "label_url": f"https://northwind.example/returns/{return_id}.pdf"},
-                            status_code=201)
+        return JSONResponse(
+            {
+                "return_id": return_id,
+                "order_id": order["id"],
+                "refund_amount": order["total"],
+                "currency": order["currency"],
+                "label_url": f"https://northwind.example/returns/{return_id}.pdf",
+            },
+            status_code=201,
+        )
 
     @router.put("/orders/{order_id}/address")
     async def change_address(request: Request, order_id: str, body: AddressIn) -> JSONResponse:
         order = _order_or_404(request, order_id, body)
         if order["status"] != "processing":
-            return JSONResponse({"error": f"order is {order['status']}", "status":
-                                 order["status"]}, status_code=409)
+            return JSONResponse(
+                {"error": f"order is {order['status']}", "status": order["status"]}, status_code=409
+            )
         order["address"] = " ".join(body.address.split())
         return JSONResponse({"id": order["id"], "address": order["address"]})
 
     @router.get("/orders/{order_id}/refund")
-    async def refund_status(request: Request, order_id: str, customer_id: str | None = None,
-                            email: str | None = None) -> dict[str, Any]:
+    async def refund_status(
+        request: Request, order_id: str, customer_id: str | None = None, email: str | None = None
+    ) -> dict[str, Any]:
         order = _order_or_404(request, order_id, Owner(customer_id=customer_id, email=email))
         refund = order.get("refund") or {"status": "none"}
         return {"order_id": order["id"], "currency": order["currency"], **refund}
 
     @router.get("/products")
-    async def search_products(request: Request, q: str = Query(min_length=1, max_length=100)
-                              ) -> dict[str, Any]:
+    async def search_products(
+        request: Request, q: str = Query(min_length=1, max_length=100)
+    ) -> dict[str, Any]:
         found = _shop(request).find_products(q)
         if not found:
             raise HTTPException(404, "no such product")
         return {"products": found, "best": found[0], "count": len(found)}
 
     @router.get("/products/{product_id}/stock")
-    async def stock(request: Request, product_id: str, size: str = Query(max_length=10)
-                    ) -> dict[str, Any]:
+    async def stock(
+        request: Request, product_id: str, size: str = Query(max_length=10)
+    ) -> dict[str, Any]:
         product = _shop(request).products.get(product_id.upper())
         if product is None:
             raise HTTPException(404, "no such product")
         levels: dict[str, int] = product["stock"]
         size_key = next((s for s in levels if s.casefold() == size.casefold()), None)
         return {
-            "id": product["id"], "name": product["name"], "size": size_key or size,
+            "id": product["id"],
+            "name": product["name"],
+            "size": size_key or size,
             "size_exists": size_key is not None,
             "quantity": levels.get(size_key or "", 0),
             "in_stock": levels.get(size_key or "", 0) > 0,

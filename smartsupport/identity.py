@@ -58,8 +58,9 @@ def sign(secret: bytes | str, user_id: str, *, timestamp: int | None = None) -> 
     return f"{VERSION}.{stamp}.{encoded}.{_mac(_key(secret), stamp, encoded)}"
 
 
-def verify(secret: bytes | str, token: str, *, max_age: float = MAX_AGE_SECONDS,
-           now: float | None = None) -> str:
+def verify(
+    secret: bytes | str, token: str, *, max_age: float = MAX_AGE_SECONDS, now: float | None = None
+) -> str:
     """The user id of a genuine, fresh token; Unauthorized otherwise (the message says why
     without echoing the token)."""
     parts = token.split(".") if isinstance(token, str) else []
@@ -82,8 +83,14 @@ def verify(secret: bytes | str, token: str, *, max_age: float = MAX_AGE_SECONDS,
     return user_id
 
 
-async def verify_once(backplane: Backplane, secret: bytes | str, token: str, *,
-                      max_age: float = MAX_AGE_SECONDS, now: float | None = None) -> str:
+async def verify_once(
+    backplane: Backplane,
+    secret: bytes | str,
+    token: str,
+    *,
+    max_age: float = MAX_AGE_SECONDS,
+    now: float | None = None,
+) -> str:
     """``verify``, and refuse the same token a second time within its validity window."""
     user_id = verify(secret, token, max_age=max_age, now=now)
     mac = token.rsplit(".", 1)[-1]

@@ -300,7 +300,8 @@ def start(services: Services) -> asyncio.Task[None]:
     ``stop`` on shutdown. It also opens the offline/overflow sweep (escalation.offline)."""
     from smartsupport.escalation.config import check_workspaces
 
-    check_workspaces(services.workspaces.values())  # a broken escalation.yaml stops start-up
+    # A broken escalation.yaml or a missing secret stops start-up with the fix named.
+    check_workspaces(services.workspaces.values(), services.settings)
     return asyncio.create_task(_loop(services), name="smartsupport-outbox")
 
 

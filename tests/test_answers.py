@@ -228,6 +228,7 @@ async def test_stream_cut_after_a_sent_sentence_keeps_what_was_sent(primary):
     result = await run(answerer(ONE, [step(primary, "primary", max_retries=2)]), on_delta=deltas)
     assert result.reply_text == "Express shipping costs $12." and deltas == [result.reply_text]
     assert result.reason == "stream_interrupted" and len(primary.requests) == 1
+    assert result.usage["calls"][0]["estimated"]
 
 
 async def test_personal_data_never_reaches_the_provider_and_is_restored(primary):

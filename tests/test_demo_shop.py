@@ -20,8 +20,9 @@ SHOP_FILE = DEMO_DIR / "shop.json"
 async def api():
     shop = load_shop(SHOP_FILE)
     transport = httpx.ASGITransport(app=create_shop_app(shop, api_key="k-123"))
-    async with httpx.AsyncClient(transport=transport, base_url="http://shop",
-                                 headers={"Authorization": "Bearer k-123"}) as client:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://shop", headers={"Authorization": "Bearer k-123"}
+    ) as client:
         client.shop = shop  # type: ignore[attr-defined]
         yield client
 
@@ -49,8 +50,9 @@ async def test_orders_are_only_visible_to_their_owner(api):
     for params in ({"customer_id": "cust-li"}, {"email": "li.wei@example.com"}):
         other = await api.get("/orders/ORD-10234", params=params)
         assert other.status_code == 404  # the same answer as for an unknown number
-    assert (await api.get("/orders/ORD-99999", params={"customer_id": "cust-li"})
-            ).status_code == 404
+    assert (
+        await api.get("/orders/ORD-99999", params={"customer_id": "cust-li"})
+    ).status_code == 404
     assert (await api.get("/orders/ORD-10234")).status_code == 400
 
 
@@ -61,10 +63,14 @@ async def test_return_eligibility_follows_the_30_day_window(api):
     recent = (await eligibility("ORD-10238", "cust-maria")).json()["return"]
     assert recent["eligible"] is True and recent["days_left"] == 25
     old = (await eligibility("ORD-10236", "cust-li")).json()["return"]
-    assert old == {"eligible": False, "reason": "window_closed",
-                   "deadline": (date.today() - timedelta(days=16)).isoformat()}
+    assert old == {
+        "eligible": False,
+        "reason": "window_closed",
+        "deadline": (date.today() - timedelta(days=16)).isoformat(),
+    }
     assert (await eligibility("ORD-10234", "cust-maria")).json()["return"]["reason"] == (
-        "not_delivered")
+        "not_delivered"
+    )
 
 
 async def test_start_a_return_gives_a_number_once(api):
@@ -73,25 +79,30 @@ async def test_start_a_return_gives_a_number_once(api):
     assert created.status_code == 201 and created.json()["return_id"] == "RET-50002"
     again = await api.post("/orders/ORD-10238/returns", json=body)
     assert again.status_code == 409 and again.json()["reason"] == "already_returned"
-    refund = (await api.get("/orders/ORD-10238/refund", params={"customer_id": "cust-maria"})
-              ).json()
+    refund = (
+        await api.get("/orders/ORD-10238/refund", params={"customer_id": "cust-maria"})
+    ).json()
     assert refund["status"] == "pending" and refund["amount"] == 149.0
 
 
 async def test_cancel_and_address_change_only_before_shipping(api):
     owner = {"customer_id": "cust-maria"}
-    moved = await api.put("/orders/ORD-10235/address",
-                          json={**owner, "address": "77 Beacon   Street, Boston 02108"})
+    moved = await api.put(
+        "/orders/ORD-10235/address", json={**owner, "address": "77 Beacon   Street, Boston 02108"}
+    )
     assert moved.status_code == 200 and moved.json()["address"] == "77 Beacon Street, Boston 02108"
-    assert (await api.put("/orders/ORD-10234/address",
-                          json={**owner, "address": "77 Beacon Street, Boston"})
-            ).status_code == 409
+    assert (
+        await api.put(
+            "/orders/ORD-10234/address", json={**owner, "address": "77 Beacon Street, Boston"}
+        )
+    ).status_code == 409
     assert (await api.post("/orders/ORD-10234/cancel", json=owner)).status_code == 409
     cancelled = await api.post("/orders/ORD-10235/cancel", json=owner)
     assert cancelled.status_code == 200 and cancelled.json()["refund"]["amount"] == 128.0
     assert (await api.post("/orders/ORD-10235/cancel", json=owner)).status_code == 409
-    assert (await api.post("/orders/ORD-10235/cancel", json={"customer_id": "cust-li"})
-            ).status_code == 404
+    assert (
+        await api.post("/orders/ORD-10235/cancel", json={"customer_id": "cust-li"})
+    ).status_code == 404
 
 
 async def test_products_and_stock_by_size(api):

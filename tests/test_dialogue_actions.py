@@ -37,17 +37,22 @@ async def no_sleep(_: float) -> None:
     return None
 
 
-GET_ORDER = ActionSpec(backend="shop", path="/orders/{{ slots.id }}",
-                       params={"customer_id": "{{ customer.id }}"},
-                       map={"id": "id", "carrier": "shipping.carrier", "first": "items.0.name"},
-                       require=["id"], outcomes={404: "not_found"})
+GET_ORDER = ActionSpec(
+    backend="shop",
+    path="/orders/{{ slots.id }}",
+    params={"customer_id": "{{ customer.id }}"},
+    map={"id": "id", "carrier": "shipping.carrier", "first": "items.0.name"},
+    require=["id"],
+    outcomes={404: "not_found"},
+)
 SCOPE = {"slots": {"id": "ORD-1"}, "customer": {"id": "c1"}}
 
 
 async def test_a_successful_call_maps_fields_and_sends_the_templated_request():
     def ok(request, n):
-        return httpx.Response(200, json={"id": "ORD-1", "shipping": {"carrier": "UPS"},
-                                         "items": [{"name": "Shoes"}]})
+        return httpx.Response(
+            200, json={"id": "ORD-1", "shipping": {"carrier": "UPS"}, "items": [{"name": "Shoes"}]}
+        )
 
     be, seen = backend(ok)
     result = await call_action("get_order", GET_ORDER, be, SCOPE, sleep=no_sleep)
@@ -88,8 +93,12 @@ async def test_a_post_that_timed_out_is_not_sent_twice():
     def slow(request, n):
         raise httpx.ReadTimeout("slow", request=request)
 
-    cancel = ActionSpec(backend="shop", method="POST", path="/orders/{{ slots.id }}/cancel",
-                        body={"customer_id": "{{ customer.id }}"})
+    cancel = ActionSpec(
+        backend="shop",
+        method="POST",
+        path="/orders/{{ slots.id }}/cancel",
+        body={"customer_id": "{{ customer.id }}"},
+    )
     be, seen = backend(slow, retries=3)
     result = await call_action("cancel", cancel, be, SCOPE, sleep=no_sleep)
     assert result.outcome == "error" and result.error == "timeout"
@@ -126,8 +135,9 @@ async def test_garbage_is_an_error(response, error):
 
 async def test_the_circuit_opens_after_repeated_failures_and_probes_later():
     now = [0.0]
-    be, seen = backend(lambda r, n: httpx.Response(500), retries=0, breaker_failures=2,
-                       breaker_reset_seconds=30)
+    be, seen = backend(
+        lambda r, n: httpx.Response(500), retries=0, breaker_failures=2, breaker_reset_seconds=30
+    )
     be.breaker = CircuitBreaker(2, 30, clock=lambda: now[0])
     for _ in range(2):
         await call_action("get_order", GET_ORDER, be, SCOPE, sleep=no_sleep)
@@ -141,8 +151,11 @@ async def test_the_circuit_opens_after_repeated_failures_and_probes_later():
 
 async def test_credentials_come_from_the_environment_and_never_leak(monkeypatch, caplog):
     monkeypatch.setenv("SHOP_TOKEN", SECRET)
-    be, seen = backend(lambda r, n: httpx.Response(500), retries=1,
-                       auth={"type": "bearer", "token_env": "SHOP_TOKEN"})
+    be, seen = backend(
+        lambda r, n: httpx.Response(500),
+        retries=1,
+        auth={"type": "bearer", "token_env": "SHOP_TOKEN"},
+    )
     with caplog.at_level(logging.DEBUG):
         result = await call_action("get_order", GET_ORDER, be, SCOPE, sleep=no_sleep)
     assert seen[0].headers["authorization"] == f"Bearer {SECRET}"
@@ -166,8 +179,10 @@ async def test_header_and_basic_auth(monkeypatch):
 
 async def test_missing_credentials_fail_without_calling(monkeypatch, caplog):
     monkeypatch.delenv("SHOP_TOKEN", raising=False)
-    be, seen = backend(lambda r, n: httpx.Response(200, json={"id": "x"}),
-                       auth={"type": "bearer", "token_env": "SHOP_TOKEN"})
+    be, seen = backend(
+        lambda r, n: httpx.Response(200, json={"id": "x"}),
+        auth={"type": "bearer", "token_env": "SHOP_TOKEN"},
+    )
     with caplog.at_level(logging.ERROR):
         result = await call_action("get_order", GET_ORDER, be, SCOPE, sleep=no_sleep)
     assert result.error == "credentials not configured" and not seen
@@ -176,8 +191,10 @@ async def test_missing_credentials_fail_without_calling(monkeypatch, caplog):
 
 async def test_optional_credentials_are_skipped_when_unset(monkeypatch):
     monkeypatch.delenv("SHOP_TOKEN", raising=False)
-    be, seen = backend(lambda r, n: httpx.Response(200, json={"id": "x"}),
-                       auth={"type": "bearer", "token_env": "SHOP_TOKEN", "required": False})
+    be, seen = backend(
+        lambda r, n: httpx.Response(200, json={"id": "x"}),
+        auth={"type": "bearer", "token_env": "SHOP_TOKEN", "required": False},
+    )
     result = await call_action("get_order", GET_ORDER, be, SCOPE, sleep=no_sleep)
     assert result.ok and "authorization" not in seen[0].headers
 

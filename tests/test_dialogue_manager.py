@@ -39,8 +39,11 @@ class Chat:
         self.manager = manager
         self.workspace = load_workspace_dir(DEMO_DIR)
         self.conversation = Conversation(
-            "conv-1", "demo", "cust-1",
-            metadata={"identity": {"user_id": identity}} if identity else {})
+            "conv-1",
+            "demo",
+            "cust-1",
+            metadata={"identity": {"user_id": identity}} if identity else {},
+        )
         self.context = SessionContext("conv-1")
         self.nlu = KeywordNlu()
         self.seq = 0
@@ -53,8 +56,9 @@ class Chat:
         async def stream(_: str) -> None:
             return None
 
-        decision = await self.manager.handle(Turn(self.workspace, self.conversation, message,
-                                                  self.context, understanding, stream))
+        decision = await self.manager.handle(
+            Turn(self.workspace, self.conversation, message, self.context, understanding, stream)
+        )
         # The session store keeps JSON: every state must survive the round trip.
         self.context = SessionContext.from_json(self.context.to_json())
         if decision is not None and decision.status is not None:
@@ -113,8 +117,9 @@ async def test_an_agent_holding_the_conversation_silences_flows(shop):
 async def test_failure_hands_over_with_status_and_reason(monkeypatch):
     monkeypatch.setenv("DEMO_SHOP_TOKEN", TOKEN)
     workspace = load_workspace_dir(DEMO_DIR)
-    manager = DialogueManager({"demo": workspace}, None, None,
-                              backend_urls={"shop": "http://127.0.0.1:9"})  # nothing there
+    manager = DialogueManager(
+        {"demo": workspace}, None, None, backend_urls={"shop": "http://127.0.0.1:9"}
+    )  # nothing there
     for engine in manager.engines.values():
         for backend in engine.backends.values():
             backend.spec = backend.spec.model_copy(update={"backoff": 0.0})
@@ -135,12 +140,17 @@ async def test_a_digression_returns_none_and_followup_reminds(shop):
     await chat.say("where is my order?")
     assert await chat.say("what payment methods do you accept?") is None
     message = Message("mx", "conv-1", 99, Author.CUSTOMER, "x")
-    reminder = await chat.manager.followup(Turn(chat.workspace, chat.conversation, message,
-                                                chat.context, Understanding(), _noop))
+    reminder = await chat.manager.followup(
+        Turn(chat.workspace, chat.conversation, message, chat.context, Understanding(), _noop)
+    )
     assert reminder is not None and "back to where we were" in reminder.text
     assert "order number" in reminder.text
-    assert await chat.manager.followup(Turn(chat.workspace, chat.conversation, message,
-                                            chat.context, Understanding(), _noop)) is None
+    assert (
+        await chat.manager.followup(
+            Turn(chat.workspace, chat.conversation, message, chat.context, Understanding(), _noop)
+        )
+        is None
+    )
     await chat.manager.aclose()
 
 
@@ -211,18 +221,22 @@ async def test_the_conversation_path_saves_dialogue_state_and_stores_replies(tmp
         assert "email address" in first.replies[0].text
         saved = await services.sessions.load(conversation.id)
         assert saved.data["dialogue"]["active"]["slots"] == {"order_id": "ORD-10234"}
-        second = await handle_message(services,
-                                      IncomingMessage(conversation.id, "maria@example.com"))
+        second = await handle_message(
+            services, IncomingMessage(conversation.id, "maria@example.com")
+        )
         assert "1Z999AA10123456784" in second.replies[0].text
-        assert second.replies[0].meta["quick_replies"] == ["Change delivery address",
-                                                           "Talk to a person"]
+        assert second.replies[0].meta["quick_replies"] == [
+            "Change delivery address",
+            "Talk to a person",
+        ]
         events = await services.store.list_events("demo", conversation_id=conversation.id)
         types = [e.type for e in events]
         assert "flow.started" in types and "flow.completed" in types
         assert "action.called" in types
         messages = await services.store.list_messages(conversation.id)
-        everything = json.dumps([[m.text, m.meta] for m in messages]
-                                + [[e.type, e.data] for e in events], default=str)
+        everything = json.dumps(
+            [[m.text, m.meta] for m in messages] + [[e.type, e.data] for e in events], default=str
+        )
         assert TOKEN not in everything
     finally:
         await services.close()
@@ -260,7 +274,72 @@ async def test_the_mounted_demo_api_and_the_flows_share_one_shop(monkeypatch):
     assert done is not None and "9 Mill Lane" in done.replies[-1].text
     transport = httpx.ASGITransport(app=demo_app())
     async with httpx.AsyncClient(transport=transport, base_url="http://x") as client:
-        order = (await client.get("/orders/ORD-10241", params={"customer_id": "cust-aisha"})
-                 ).json()
+        order = (await client.get("/orders/ORD-10241", params={"customer_id": "cust-aisha"})).json()
     assert order["address"] == "9 Mill Lane, Leeds LS1 4AB"
     await manager.aclose()
+
+
+def _workspace(tmp_path, flows: str):
+    (tmp_path / "workspace.yaml").write_text("id: small\nname: Small\n")
+    (tmp_path / "flows.yaml").write_text(flows)
+    workspace = load_workspace_dir(tmp_path)
+    manager = DialogueManager({"small": workspace}, None, None)
+    chat = Chat(manager)
+    chat.workspace = workspace
+    chat.conversation.workspace_id = "small"
+    return chat
+
+
+SMALL = """
+flows:
+  survey:
+    intents: [feedback]
+    retries: 2
+    handoff_when_stuck: false
+    slots:
+      score: {extract: '\\b([1-5])\\b', ask: "From 1 to 5?", invalid: "{{ value }}?"}
+    steps:
+      - hook: tests.test_dialogue_manager:explode
+      - say: never reached
+"""
+
+
+async def explode(ctx):
+    raise ValueError("hook failed")
+
+
+async def test_without_handoff_a_stuck_flow_ends_politely(tmp_path):
+    chat = _workspace(tmp_path, SMALL)
+    feedback = Understanding(intent="feedback", confidence=1.0)
+    await chat.say("feedback", feedback)
+    first = await chat.say("purple")
+    assert first is not None and first.replies[-1].text == "From 1 to 5?"
+    second = await chat.say("green")
+    assert second is not None and second.status is None
+    assert "stopped there" in second.replies[-1].text
+    assert dict(second.events)["flow.cancelled"]["flow"] == "survey"
+    await chat.manager.aclose()
+
+
+async def test_a_failing_hook_fails_the_flow_honestly(tmp_path):
+    chat = _workspace(
+        tmp_path, SMALL.replace("handoff_when_stuck: false", "handoff_on_error: false")
+    )
+    await chat.say("feedback", Understanding(intent="feedback", confidence=1.0))
+    decision = await chat.say("4")
+    assert decision is not None and decision.status is None
+    assert "can't reach" in decision.replies[-1].text
+    assert "hook failed" in dict(decision.events)["flow.error"]["error"]
+    assert dict(decision.events)["flow.failed"]["status"] == "failed"
+    await chat.manager.aclose()
+
+
+async def test_too_many_digressions_count_as_unhelpful_answers(tmp_path):
+    chat = _workspace(tmp_path, SMALL)
+    await chat.say("feedback", Understanding(intent="feedback", confidence=1.0))
+    faq = Understanding(intent="shipping_info", confidence=0.9)
+    for _ in range(3):  # max_digressions defaults to 3: each falls through
+        assert await chat.say("shipping?", faq) is None
+    decision = await chat.say("shipping?", faq)
+    assert decision is not None and "From 1 to 5?" in decision.replies[-1].text
+    await chat.manager.aclose()

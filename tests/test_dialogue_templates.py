@@ -15,9 +15,14 @@ from smartsupport.dialogue.templates import (
 )
 
 SCOPE = {
-    "order": {"id": "ORD-10234", "status": "shipped", "total": 89.0, "currency": "USD",
-              "items": [{"name": "Trail Runner shoes"}, {"name": "Socks"}],
-              "return": {"eligible": False}},
+    "order": {
+        "id": "ORD-10234",
+        "status": "shipped",
+        "total": 89.0,
+        "currency": "USD",
+        "items": [{"name": "Trail Runner shoes"}, {"name": "Socks"}],
+        "return": {"eligible": False},
+    },
     "slots": {"order_id": "ORD-10234"},
     "customer": None,
     "prefilled": {"order_id": True},
@@ -25,21 +30,28 @@ SCOPE = {
 
 
 def test_render_fills_holes_with_data_and_functions():
-    text = render("Order {{ order.id }}: {{ join(pluck(order.items, 'name')) }} for "
-                  "{{ money(order.total, order.currency) }}", SCOPE)
+    text = render(
+        "Order {{ order.id }}: {{ join(pluck(order.items, 'name')) }} for "
+        "{{ money(order.total, order.currency) }}",
+        SCOPE,
+    )
     assert text == "Order ORD-10234: Trail Runner shoes, Socks for $89.00"
 
 
 def test_conditions_and_conditional_text():
     assert evaluate("order.status == 'shipped' and not customer", SCOPE) is True
     assert evaluate("order['return'].eligible", SCOPE) is False
-    assert render("{{ 'Your last order, ' + order.id if prefilled.order_id else 'Order' }}",
-                  SCOPE) == "Your last order, ORD-10234"
+    assert (
+        render("{{ 'Your last order, ' + order.id if prefilled.order_id else 'Order' }}", SCOPE)
+        == "Your last order, ORD-10234"
+    )
 
 
 def test_missing_data_is_empty_not_an_error():
-    assert render("[{{ customer.name }}][{{ order.nope.deeper }}][{{ order.items[9] }}]",
-                  SCOPE) == "[][][]"
+    assert (
+        render("[{{ customer.name }}][{{ order.nope.deeper }}][{{ order.items[9] }}]", SCOPE)
+        == "[][][]"
+    )
     assert evaluate("customer.orders", SCOPE) is None
     assert evaluate("order.total > customer", SCOPE) is False  # None comparisons are false
 

@@ -310,7 +310,9 @@ def test_apply_transfer_offer_and_offline():
     assert outcome.offline and outcome.next_open == datetime(
         2026, 11, 23, 9, 0, tzinfo=outcome.next_open.tzinfo
     )
-    decision = apply(outcome, Decision([], status=ConversationStatus.WAITING))
+    decision = apply(
+        outcome, Decision([Reply(closed.handoff_message)], status=ConversationStatus.WAITING)
+    )
     assert decision.status is None  # nobody to wait for
     [form] = decision.replies
     assert form.meta == {"step": "offline", "form": "contact"} and "offline" in form.text

@@ -35,9 +35,13 @@ def test_unusual_user_ids_round_trip():
     ("make", "reason"),
     [
         (lambda: sign("another-secret-0123456789", "cust-maria", timestamp=NOW), "signature"),
-        (lambda: sign(SECRET, "cust-maria", timestamp=NOW).replace(
-            sign(SECRET, "cust-maria", timestamp=NOW).split(".")[2],
-            sign(SECRET, "cust-li", timestamp=NOW).split(".")[2]), "signature"),
+        (
+            lambda: sign(SECRET, "cust-maria", timestamp=NOW).replace(
+                sign(SECRET, "cust-maria", timestamp=NOW).split(".")[2],
+                sign(SECRET, "cust-li", timestamp=NOW).split(".")[2],
+            ),
+            "signature",
+        ),
         (lambda: sign(SECRET, "cust-maria", timestamp=NOW - 301), "expired"),
         (lambda: sign(SECRET, "cust-maria", timestamp=NOW + 3600), "future"),
         (lambda: "v1.garbage", "malformed"),

@@ -47,8 +47,13 @@ async def test_on_topic_questions_get_the_fact_and_a_link(kb, question, fact):
 
 @pytest.mark.parametrize(
     "question",
-    ["What is the capital of France?", "Write me a poem about cats", "Who won the game last night?",
-     "What is 2+2?", "tell me a joke"],
+    [
+        "What is the capital of France?",
+        "Write me a poem about cats",
+        "Who won the game last night?",
+        "What is 2+2?",
+        "tell me a joke",
+    ],
 )
 async def test_off_topic_questions_get_no_answer(kb, question):
     assert extract_answer(question, await kb.search("demo", question)) is None
@@ -62,17 +67,23 @@ async def test_answers_in_the_customers_language_with_its_template(kb):
 
 
 def passage(text: str, score: float = 0.5, url: str | None = "https://h.example/a") -> Passage:
-    return Passage(id="p", article_id="a", title="Returns", text=text, url=url, score=score,
-                   section="Window")
+    return Passage(
+        id="p", article_id="a", title="Returns", text=text, url=url, score=score, section="Window"
+    )
 
 
 def test_workspace_templates_and_missing_link():
-    templates = {"kb_answer": "Here is what I found: {answer} (see {url}) {unknown}",
-                 "kb_answer_without_link": "{section}: {answer}"}
+    templates = {
+        "kb_answer": "Here is what I found: {answer} (see {url}) {unknown}",
+        "kb_answer_without_link": "{section}: {answer}",
+    }
     assert extract_answer("q", [passage("Thirty days.")], templates) == (
         "Here is what I found: Thirty days. (see https://h.example/a) {unknown}"
     )
-    assert extract_answer("q", [passage("Thirty days.", url=None)], templates) == "Window: Thirty days."
+    assert (
+        extract_answer("q", [passage("Thirty days.", url=None)], templates)
+        == "Window: Thirty days."
+    )
 
 
 def test_low_confidence_and_empty_results_return_none():
@@ -81,7 +92,9 @@ def test_low_confidence_and_empty_results_return_none():
 
 
 def test_long_passages_are_cut_to_the_sentences_that_answer():
-    filler = " ".join(f"Sentence number {i} talks about something else entirely." for i in range(12))
+    filler = " ".join(
+        f"Sentence number {i} talks about something else entirely." for i in range(12)
+    )
     text = filler + " Refunds reach PayPal accounts within 24 hours. " + filler
     answer = extract_answer("how fast are paypal refunds", [passage(text)])
     body = answer.split("\n\n")[0]

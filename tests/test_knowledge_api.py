@@ -46,9 +46,15 @@ async def client(sqlite_url):
 
 
 async def test_create_get_list_update_delete(client):
-    created = await client.post(BASE, json={
-        "title": "Store pickup", "body": "## Where\n\nCollect orders at our Boston store.",
-        "url": "https://help.example/pickup", "locale": "en"})
+    created = await client.post(
+        BASE,
+        json={
+            "title": "Store pickup",
+            "body": "## Where\n\nCollect orders at our Boston store.",
+            "url": "https://help.example/pickup",
+            "locale": "en",
+        },
+    )
     assert created.status_code == 201, created.text
     article = created.json()
     assert article["passages"] == 1 and article["source"] == "api"
@@ -74,8 +80,11 @@ async def test_create_get_list_update_delete(client):
 
 
 async def test_requests_without_the_admin_token_are_refused(client):
-    for headers in ({"Authorization": ""}, {"Authorization": "Bearer wrong"},
-                    {"Authorization": f"Basic {TOKEN}"}):
+    for headers in (
+        {"Authorization": ""},
+        {"Authorization": "Bearer wrong"},
+        {"Authorization": f"Basic {TOKEN}"},
+    ):
         response = await client.get(BASE, headers=headers)
         assert response.status_code == 401
         assert response.json()["error"]["code"] == "unauthorized"
@@ -83,10 +92,16 @@ async def test_requests_without_the_admin_token_are_refused(client):
 
 async def test_invalid_articles_and_unknown_ids(client):
     assert (await client.post(BASE, json={"title": "", "body": "x"})).status_code == 422
-    assert (await client.post(BASE, json={"title": "T", "body": "x", "color": 1})).status_code == 422
-    bad_url = await client.post(BASE, json={"title": "T", "body": "x", "url": "javascript:alert(1)"})
+    assert (
+        await client.post(BASE, json={"title": "T", "body": "x", "color": 1})
+    ).status_code == 422
+    bad_url = await client.post(
+        BASE, json={"title": "T", "body": "x", "url": "javascript:alert(1)"}
+    )
     assert bad_url.status_code == 422 and "url" in bad_url.json()["error"]["message"]
-    assert (await client.post(BASE, json={"title": "T", "body": "x", "external_id": "e1"})).status_code == 201
+    assert (
+        await client.post(BASE, json={"title": "T", "body": "x", "external_id": "e1"})
+    ).status_code == 201
     dup = await client.post(BASE, json={"title": "U", "body": "y", "external_id": "e1"})
     assert dup.status_code == 409
     assert (await client.get(f"{BASE}/nope")).status_code == 404

@@ -14,7 +14,11 @@ ROOT = Path(__file__).parent.parent
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "smartsupport", *args],
-        capture_output=True, text=True, cwd=ROOT, env={**os.environ, **(env or {})}, timeout=240,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        timeout=240,
     )
 
 
@@ -26,8 +30,12 @@ def write_beir(folder: Path) -> None:
         ("d4", "How long does shipping take?", "Standard shipping takes 3-5 business days."),
         ("d5", "Do gift cards expire?", "No, gift cards never expire."),
     ]
-    queries = [("q1", "send back a product I bought"), ("q2", "can I pay with paypal"),
-               ("q3", "delivery time"), ("q4", "gift card expiry date")]
+    queries = [
+        ("q1", "send back a product I bought"),
+        ("q2", "can I pay with paypal"),
+        ("q3", "delivery time"),
+        ("q4", "gift card expiry date"),
+    ]
     qrels = [("q1", "d1"), ("q1", "d2"), ("q2", "d3"), ("q3", "d4"), ("q4", "d5")]
     (folder / "corpus.jsonl").write_text(
         "\n".join(json.dumps({"_id": i, "title": t, "text": x}) for i, t, x in corpus)
@@ -42,14 +50,30 @@ def write_beir(folder: Path) -> None:
 
 def test_kb_eval_prints_the_metrics_as_one_json_object(tmp_path):
     write_beir(tmp_path)
-    args = ["kb", "eval", "--corpus", str(tmp_path / "corpus.jsonl"),
-            "--queries", str(tmp_path / "queries.jsonl"), "--qrels", str(tmp_path / "qrels.tsv")]
+    args = [
+        "kb",
+        "eval",
+        "--corpus",
+        str(tmp_path / "corpus.jsonl"),
+        "--queries",
+        str(tmp_path / "queries.jsonl"),
+        "--qrels",
+        str(tmp_path / "qrels.tsv"),
+    ]
     for mode in ("hybrid", "keyword", "embedding"):
         result = run(*args, "--json", "--mode", mode)
         assert result.returncode == 0, result.stderr
         metrics = json.loads(result.stdout)
-        for key in ("map", "mrr_at_10", "ndcg_at_10", "recall_at_1", "recall_at_5",
-                    "index_seconds", "search_ms_p50", "search_ms_p95"):
+        for key in (
+            "map",
+            "mrr_at_10",
+            "ndcg_at_10",
+            "recall_at_1",
+            "recall_at_5",
+            "index_seconds",
+            "search_ms_p50",
+            "search_ms_p95",
+        ):
             assert isinstance(metrics[key], float | int), key
         assert metrics["n"] == 4 and metrics["mode"] == mode
         assert metrics["map"] >= 0.75 and metrics["recall_at_5"] == 1.0
@@ -58,15 +82,26 @@ def test_kb_eval_prints_the_metrics_as_one_json_object(tmp_path):
 def test_kb_eval_names_a_malformed_file(tmp_path):
     write_beir(tmp_path)
     (tmp_path / "queries.jsonl").write_text('{"_id": "q1", "text": "x"}\n{broken\n')
-    result = run("kb", "eval", "--corpus", str(tmp_path / "corpus.jsonl"), "--queries",
-                 str(tmp_path / "queries.jsonl"), "--qrels", str(tmp_path / "qrels.tsv"), "--json")
+    result = run(
+        "kb",
+        "eval",
+        "--corpus",
+        str(tmp_path / "corpus.jsonl"),
+        "--queries",
+        str(tmp_path / "queries.jsonl"),
+        "--qrels",
+        str(tmp_path / "qrels.tsv"),
+        "--json",
+    )
     assert result.returncode == 2
     assert "queries.jsonl: line 2 is not valid JSON" in result.stderr
 
 
 def test_kb_ingest_reports_and_fails_when_a_file_fails(tmp_path):
-    env = {"SMARTSUPPORT_DATA_DIR": str(tmp_path / "data"),
-           "SMARTSUPPORT_DATABASE_URL": f"sqlite:///{tmp_path / 'kb.db'}"}
+    env = {
+        "SMARTSUPPORT_DATA_DIR": str(tmp_path / "data"),
+        "SMARTSUPPORT_DATABASE_URL": f"sqlite:///{tmp_path / 'kb.db'}",
+    }
     folder = tmp_path / "articles"
     folder.mkdir()
     (folder / "ok.md").write_text("# Returns\n\nWithin 30 days.\n")

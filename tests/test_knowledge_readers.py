@@ -24,7 +24,10 @@ def test_markdown_front_matter_sets_title_url_locale_and_id():
         "# Returns\n\nSend items back within **30 days**.\n\n## Refunds\n\nWithin 5 days.\n",
     )
     assert (doc.external_id, doc.title, doc.url, doc.locale) == (
-        "ret", "Returns", "https://help.example/returns", "es-mx"
+        "ret",
+        "Returns",
+        "https://help.example/returns",
+        "es-mx",
     )
     chunks = split_passages(doc.title, doc.body)
     assert [(c.section, c.text) for c in chunks] == [
@@ -82,7 +85,7 @@ def test_pdf_text_is_extracted():
 def test_faq_csv_json_and_jsonl():
     csv_docs = read(
         "faq.csv",
-        "Question,Answer,URL\nDo gift cards expire?,\"No, never.\",https://h.example/gc\n"
+        'Question,Answer,URL\nDo gift cards expire?,"No, never.",https://h.example/gc\n'
         "Can I pay with PayPal?,Yes.,\n",
     )
     assert [(d.title, d.body, d.url) for d in csv_docs] == [
@@ -90,7 +93,8 @@ def test_faq_csv_json_and_jsonl():
         ("Can I pay with PayPal?", "Yes.", None),
     ]
     json_docs = read(
-        "faq.json", json.dumps({"faq": [{"id": 7, "question": "Q1?", "answer": "A1", "locale": "de"}]})
+        "faq.json",
+        json.dumps({"faq": [{"id": 7, "question": "Q1?", "answer": "A1", "locale": "de"}]}),
     )
     assert [(d.external_id, d.locale) for d in json_docs] == [("faq.json#7", "de")]
     jsonl_docs = read("faq.jsonl", '{"q": "Q1?", "a": "A1"}\n\n{"q": "Q1?", "a": "A2"}\n')
@@ -101,12 +105,22 @@ def test_faq_csv_json_and_jsonl():
 def test_zendesk_export_skips_drafts_and_keeps_locale_and_url():
     export = zendesk_export(
         [
-            {"id": 101, "title": "Returns", "body": "<p>30 days.</p><script>x()</script>",
-             "html_url": "https://acme.zendesk.com/hc/en-us/articles/101", "locale": "en-us",
-             "draft": False},
+            {
+                "id": 101,
+                "title": "Returns",
+                "body": "<p>30 days.</p><script>x()</script>",
+                "html_url": "https://acme.zendesk.com/hc/en-us/articles/101",
+                "locale": "en-us",
+                "draft": False,
+            },
             {"id": 102, "title": "Secret draft", "body": "<p>not yet</p>", "draft": True},
-            {"id": 103, "title": "Envíos", "body": "<h2>Plazos</h2><p>3 a 5 días.</p>",
-             "html_url": "https://acme.zendesk.com/hc/es/articles/103", "locale": "es"},
+            {
+                "id": 103,
+                "title": "Envíos",
+                "body": "<h2>Plazos</h2><p>3 a 5 días.</p>",
+                "html_url": "https://acme.zendesk.com/hc/es/articles/103",
+                "locale": "es",
+            },
         ]
     )
     docs = read("zendesk.json", json.dumps(export))
@@ -135,11 +149,20 @@ def test_long_sections_are_cut_at_paragraphs():
         ("empty.md", "---\ntitle: Empty\n---\n\n   \n", "is empty"),
         ("scripts-only.html", "<html><title>T</title><script>x()</script></html>", "is empty"),
         ("bad.jsonl", '{"q": "a", "a": "b"}\n{"q": "broken", \n', "line 2 is not valid JSON"),
-        ("dupes.json", json.dumps([{"id": 1, "q": "A?", "a": "a"}, {"id": 1, "q": "B?", "a": "b"}]),
-         "repeats the id '1'"),
-        ("zd.json", json.dumps(zendesk_export([{"id": 5, "title": "A", "body": "x"},
-                                               {"id": 5, "title": "B", "body": "y"}])),
-         "article id 5 appears twice"),
+        (
+            "dupes.json",
+            json.dumps([{"id": 1, "q": "A?", "a": "a"}, {"id": 1, "q": "B?", "a": "b"}]),
+            "repeats the id '1'",
+        ),
+        (
+            "zd.json",
+            json.dumps(
+                zendesk_export(
+                    [{"id": 5, "title": "A", "body": "x"}, {"id": 5, "title": "B", "body": "y"}]
+                )
+            ),
+            "article id 5 appears twice",
+        ),
         ("noanswer.csv", "question,answer\nWhat?,\n", "row 2 has an empty answer"),
         ("nocolumns.csv", "foo,bar\n1,2\n", "needs a header row with 'question' and 'answer'"),
         ("latin1.txt", "caf\xe9 ol\xe9".encode("latin-1"), "is not UTF-8 text"),

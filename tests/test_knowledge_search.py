@@ -45,13 +45,25 @@ QUESTIONS = [
 
 def test_terms_fold_accents_drop_stop_words_and_stem_lightly():
     assert terms("Where are my SHOES? I returned them, ¿Reembolsó?") == [
-        "shoe", "return", "reembolso"]
-    assert terms("boxes addresses deliveries shipping 2 x") == ["box", "address", "delivery", "ship"]
+        "shoe",
+        "return",
+        "reembolso",
+    ]
+    assert terms("boxes addresses deliveries shipping 2 x") == [
+        "box",
+        "address",
+        "delivery",
+        "ship",
+    ]
 
 
 def test_bm25_prefers_rare_terms_and_normalises_to_the_best_possible_score():
-    index = BM25Index([[("Returns", 3.0), ("Return items within 30 days.", 1.0)],
-                       [("Shipping", 3.0), ("Items ship within 2 days.", 1.0)]])
+    index = BM25Index(
+        [
+            [("Returns", 3.0), ("Return items within 30 days.", 1.0)],
+            [("Shipping", 3.0), ("Items ship within 2 days.", 1.0)],
+        ]
+    )
     raw, normalised = index.score("return items")
     assert raw[0] > raw[1] > 0
     assert 0 < normalised[0] < 1 and normalised[1] < normalised[0]

@@ -65,8 +65,12 @@ async def test_search_survives_a_restart_without_re_embedding(url, store):
 async def test_reingest_updates_what_changed_and_removes_what_disappeared(store, tmp_path):
     folder = tmp_path / "articles"
     folder.mkdir()
-    article(folder / "a.md", "Gift cards", ("Expiry", "Gift cards never expire."),
-            ("Balance", "Your balance is in your account."))
+    article(
+        folder / "a.md",
+        "Gift cards",
+        ("Expiry", "Gift cards never expire."),
+        ("Balance", "Your balance is in your account."),
+    )
     article(folder / "b.md", "Warranty", ("Cover", "Products have a one-year warranty."))
     article(folder / "c.md", "Loyalty points", ("Earning", "Earn one point per dollar."))
     embedder = CountingEmbedder()
@@ -74,8 +78,12 @@ async def test_reingest_updates_what_changed_and_removes_what_disappeared(store,
     assert (await kb.ingest("ws", [folder])).added == 3
     await kb.search("ws", "warranty")  # loads the index, so unchanged sections are reused
 
-    article(folder / "a.md", "Gift cards", ("Expiry", "Gift cards expire after five years."),
-            ("Balance", "Your balance is in your account."))
+    article(
+        folder / "a.md",
+        "Gift cards",
+        ("Expiry", "Gift cards expire after five years."),
+        ("Balance", "Your balance is in your account."),
+    )
     (folder / "c.md").unlink()
     article(folder / "d.md", "Store pickup", ("Pickup", "Collect orders in our Boston store."))
     embedder.texts = 0
@@ -166,7 +174,9 @@ async def test_changes_made_by_another_process_are_picked_up(store):
     await writer.create_article("ws", title="Warranty", body="One year on everything.")
     assert (await reader.search("ws", "warranty"))[0].title == "Warranty"
     created = await writer.create_article(
-        "ws", title="Store pickup", body="Collect your order at our Boston store.",
+        "ws",
+        title="Store pickup",
+        body="Collect your order at our Boston store.",
         url="https://h.example/pickup",
     )
     hits = await reader.search("ws", "can I pick up my order in the store")
@@ -192,10 +202,21 @@ async def test_faq_and_zendesk_files_become_searchable_articles(store, tmp_path)
     (tmp_path / "faq.csv").write_text(
         "question,answer\nDo you sell gift cards?,Yes: e-gift cards from $10 to $500.\n"
     )
-    (tmp_path / "zendesk.json").write_text(json.dumps({"articles": [
-        {"id": 9, "title": "Cancel an order", "locale": "en-us",
-         "html_url": "https://acme.zendesk.com/hc/articles/9",
-         "body": "<p>You can cancel while the order is <b>Processing</b>.</p>"}]}))
+    (tmp_path / "zendesk.json").write_text(
+        json.dumps(
+            {
+                "articles": [
+                    {
+                        "id": 9,
+                        "title": "Cancel an order",
+                        "locale": "en-us",
+                        "html_url": "https://acme.zendesk.com/hc/articles/9",
+                        "body": "<p>You can cancel while the order is <b>Processing</b>.</p>",
+                    }
+                ]
+            }
+        )
+    )
     kb = KnowledgeBase(store, embedder=CountingEmbedder())
     report = await kb.ingest("ws", [tmp_path / "faq.csv", tmp_path / "zendesk.json"])
     assert report.ok and report.added == 2
@@ -205,4 +226,7 @@ async def test_faq_and_zendesk_files_become_searchable_articles(store, tmp_path)
     (tmp_path / "faq.csv").write_text("question,answer\nDo you ship abroad?,Yes.\n")
     report = await kb.ingest("ws", [tmp_path / "faq.csv"])
     assert (report.added, report.removed) == (1, 1)
-    assert {a.title for a in await kb.list_articles("ws")} == {"Do you ship abroad?", "Cancel an order"}
+    assert {a.title for a in await kb.list_articles("ws")} == {
+        "Do you ship abroad?",
+        "Cancel an order",
+    }

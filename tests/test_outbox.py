@@ -265,3 +265,46 @@ async def test_admins_see_dead_letters_and_requeue_them(tmp_path, sqlite_url):
             assert await statuses(services) == ["done"] and len(fake.zendesk_tickets) == 1
         finally:
             await services.close()
+
+
+async def test_start_refuses_a_helpdesk_or_chat_without_its_secret(tmp_path, sqlite_url):
+    from smartsupport.errors import ConfigurationError
+
+    cases = [
+        (
+            {
+                "helpdesk": {
+                    "provider": "zendesk",
+                    "url": "https://acme.zendesk.com",
+                    "email": "a@b.c",
+                }
+            },
+            {"helpdesk_api_token": None},
+            "SMARTSUPPORT_HELPDESK_API_TOKEN",
+        ),
+        (
+            {"helpdesk": {"provider": "zendesk", "url": "https://acme.zendesk.com"}},
+            {},
+            "helpdesk.email",
+        ),
+        (
+            {
+                "helpdesk": {
+                    "provider": "freshdesk",
+                    "url": "https://acme.freshdesk.com",
+                    "api_token_env": "ACME_FD_KEY_UNSET",
+                }
+            },
+            {},
+            "ACME_FD_KEY_UNSET",
+        ),
+        ({"notify": {"slack": {"channel": "#support"}}}, {}, "SMARTSUPPORT_SLACK_BOT_TOKEN"),
+        ({"notify": {"teams": {}}}, {}, "SMARTSUPPORT_TEAMS_WEBHOOK_URL"),
+    ]
+    for i, (escalation, settings, fix) in enumerate(cases):
+        services = await open_test_services(tmp_path / str(i), sqlite_url, escalation, **settings)
+        try:
+            with pytest.raises(ConfigurationError, match=fix):
+                outbox.start(services)
+        finally:
+            await services.close()

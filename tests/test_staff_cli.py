@@ -7,7 +7,9 @@ import os
 import subprocess
 import sys
 
-from staffkit import PASSWORD, add_probe_routes, login, staff_app, staff_client
+from staffkit import PASSWORD, add_probe_routes, csrf, login, staff_app, staff_client
+
+from smartsupport.staff import totp
 
 
 def run(tmp_path, *args: str, stdin: str = ""):
@@ -77,3 +79,30 @@ def test_api_keys_create_prints_the_key_once_and_it_works_until_revoked(tmp_path
     assert run(tmp_path, "api-keys", "revoke", key_id).returncode == 0
     with staff_client(app) as client:
         assert client.get("/probe/demo/conversations", headers=headers).status_code == 401
+
+
+def test_users_password_and_reset_totp_recover_an_account(tmp_path):
+    assert run(tmp_path, "users", "add", "a@example.com", "--role", "agent",
+               stdin=PASSWORD + "\n").returncode == 0
+    app, clock = staff_app(tmp_path)
+    with staff_client(app) as client:
+        assert login(client, "a@example.com").status_code == 200
+        enrolled = client.post("/api/v1/auth/totp/enrol", json={"password": PASSWORD},
+                               headers=csrf(client))
+        code = totp.code_at(enrolled.json()["secret"], int(clock.now // 30))
+        assert client.post("/api/v1/auth/totp/confirm", json={"code": code},
+                           headers=csrf(client)).status_code == 200
+        assert run(tmp_path, "users", "password", "a@example.com",
+                   stdin="short\n").returncode == 2
+        changed = run(tmp_path, "users", "password", "a@example.com",
+                      stdin="another fine passphrase\n")
+        assert changed.returncode == 0 and "sessions were ended" in changed.stdout
+        assert client.get("/api/v1/auth/me").status_code == 401
+        client.cookies.clear()
+        assert login(client, "a@example.com").status_code == 401
+        assert login(client, "a@example.com", "another fine passphrase").json()["mfa_required"]
+        reset = run(tmp_path, "users", "reset-totp", "a@example.com")
+        assert reset.returncode == 0 and "TOTP removed" in reset.stdout
+        client.cookies.clear()
+        after = login(client, "a@example.com", "another fine passphrase")
+        assert after.status_code == 200 and after.json()["user"]["email"] == "a@example.com"

@@ -70,8 +70,9 @@ class CircuitBreaker:
     probe. Shared by every conversation of the process, so a dead backend costs each
     customer one honest message instead of a timeout."""
 
-    def __init__(self, failures: int, reset_seconds: float,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, failures: int, reset_seconds: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.failures, self.reset_seconds, self._clock = failures, reset_seconds, clock
         self._count = 0
         self._opened_at: float | None = None
@@ -156,8 +157,12 @@ class Backend:
 
 
 async def call_action(
-    name: str, spec: ActionSpec, backend: Backend, scope: Mapping[str, Any],
-    *, sleep: Callable[[float], Any] = asyncio.sleep,
+    name: str,
+    spec: ActionSpec,
+    backend: Backend,
+    scope: Mapping[str, Any],
+    *,
+    sleep: Callable[[float], Any] = asyncio.sleep,
 ) -> ActionResult:
     """Run one action and describe what happened; never raises for a failed call."""
     started = time.perf_counter()
@@ -189,8 +194,10 @@ async def call_action(
             result.error, retry = type(exc).__name__, idempotent
         else:
             _interpret(spec, response, result)
-            retry = result.outcome == "error" and idempotent and (
-                response.status_code >= 500 or response.status_code == 429
+            retry = (
+                result.outcome == "error"
+                and idempotent
+                and (response.status_code >= 500 or response.status_code == 429)
             )
         if not retry or attempt == attempts:
             break
@@ -207,13 +214,18 @@ async def call_action(
 def _build(spec: ActionSpec, backend: Backend, scope: Mapping[str, Any]) -> httpx.Request:
     url = backend.base_url.rstrip("/") + templates.render_url(spec.path, scope)
     params = {
-        k: v for k, v in templates.render_data(spec.params, scope).items()
+        k: v
+        for k, v in templates.render_data(spec.params, scope).items()
         if v is not None and v != ""
     }
     headers = {**backend.spec.headers, **auth_headers(backend.spec.auth, backend.name)}
     body = templates.render_data(spec.body, scope) if spec.body is not None else None
     return backend.client.build_request(
-        spec.method, url, params=params, json=body, headers=headers,
+        spec.method,
+        url,
+        params=params,
+        json=body,
+        headers=headers,
         timeout=httpx.Timeout(backend.spec.timeout),
     )
 

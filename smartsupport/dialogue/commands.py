@@ -22,13 +22,25 @@ def register(subparsers: Any) -> None:
         description=__doc__.splitlines()[0] if __doc__ else None,
     )
     parser.add_argument("path", type=Path, help="a script file or a folder of *.yaml scripts")
-    parser.add_argument("--workspaces-dir", type=Path, default=None,
-                        help="load workspaces from here (default: SMARTSUPPORT_WORKSPACES_DIR)")
-    parser.add_argument("--nlu", choices=("auto", "engine", "keyword"), default="auto",
-                        help="understand turns with the NLU engine, the keyword stand-in, "
-                             "or the engine when installed (auto)")
-    parser.add_argument("-v", "--verbose", action="store_true",
-                        help="print every transcript, not only the failing ones")
+    parser.add_argument(
+        "--workspaces-dir",
+        type=Path,
+        default=None,
+        help="load workspaces from here (default: SMARTSUPPORT_WORKSPACES_DIR)",
+    )
+    parser.add_argument(
+        "--nlu",
+        choices=("auto", "engine", "keyword"),
+        default="auto",
+        help="understand turns with the NLU engine, the keyword stand-in, "
+        "or the engine when installed (auto)",
+    )
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="print every transcript, not only the failing ones",
+    )
     parser.set_defaults(func=cmd_test_conversations)
 
 
@@ -41,13 +53,12 @@ def cmd_test_conversations(args: argparse.Namespace) -> int:
     # Failing actions are expected in failure scripts; the report says what matters.
     logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
     settings = load_settings()
-    found = discover_workspaces(args.workspaces_dir or settings.workspaces_dir,
-                                demo=settings.demo)
+    found = discover_workspaces(args.workspaces_dir or settings.workspaces_dir, demo=settings.demo)
     workspaces = {w.id: w for w in found}
     scripts = load_scripts(args.path)
 
     async def run() -> list[Any]:
-        understand = await default_understander(workspaces, args.nlu)
+        understand = await default_understander(workspaces, args.nlu, data_dir=settings.data_dir)
         return await run_scripts(scripts, workspaces, understand)
 
     results = asyncio.run(run())

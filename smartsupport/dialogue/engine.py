@@ -1,14 +1,10 @@
-"""The flow engine: a flow's steps compiled to a flat program, and the loop that runs it.
+"""The flow engine: the loop that runs a flow's program (``program.py``) for one turn.
 
-Compiling nested steps (``if``/``then``/``else``, ``call`` with ``on`` outcome branches,
-``confirm`` with ``on_deny``) into a list of instructions with jump targets means the whole
-position of a paused flow is one integer, ``pc``, which makes the dialogue state small,
-JSON-serialisable and easy to resume after any number of turns.
-
-The loop runs until the flow has to wait for the customer (a missing slot, a confirmation)
-or ends (completed, cancelled, failed, handed over). Before the first step every required
-slot is filled; a corrected slot sends the flow back to the first step, so results that
-depended on the old value (the order that was looked up) are fetched again.
+It runs until the flow has to wait for the customer (a missing slot, a confirmation) or ends
+(completed, cancelled, failed, handed over). Before the first step every required slot is
+filled; a corrected slot sends the flow back to the first step, so results that depended on
+the old value (the order that was looked up) are fetched again. The frame (the running flow's
+JSON state) holds everything between turns; the Engine itself keeps nothing.
 """
 
 from __future__ import annotations
@@ -18,132 +14,18 @@ from typing import Any
 
 from smartsupport.dialogue import hooks, templates
 from smartsupport.dialogue.actions import ActionResult, Backend, call_action
-from smartsupport.dialogue.schema import (
-    CallStep,
-    CollectStep,
-    ConfirmStep,
-    EndStep,
-    FlowsConfig,
-    FlowSpec,
-    HandoffStep,
-    HookStep,
-    IfStep,
-    ReaskStep,
-    SayStep,
-    SetStep,
-    check_expression,
-    check_templates,
-    parse_step,
-)
+from smartsupport.dialogue.program import Instr, compile_flow
+from smartsupport.dialogue.schema import FlowsConfig, FlowSpec
 from smartsupport.domain import Reply
-from smartsupport.errors import ConfigurationError
 
-RESERVED = {"slots", "prefilled", "vars", "customer", "segment", "flow", "identified"}
 MAX_STEPS_PER_TURN = 200  # a loop in a flow must not hang the conversation
 WAITING, COMPLETED, CANCELLED, FAILED, HANDOFF = (
-    "waiting", "completed", "cancelled", "failed", "handoff"
+    "waiting",
+    "completed",
+    "cancelled",
+    "failed",
+    "handoff",
 )
-
-
-@dataclass
-class Instr:
-    op: str  # say call outcome_is jump_unless jump confirm collect reask set hook handoff end
-    text: str | None = None
-    quick_replies: list[str] = field(default_factory=list)
-    cond: str | None = None
-    target: int = -1
-    name: str | None = None  # action, slot, result name or hook reference
-    result: str | None = None
-    handled: tuple[str, ...] = ()
-    values: dict[str, str] = field(default_factory=dict)
-    status: str | None = None
-
-
-def compile_flow(name: str, flow: FlowSpec, config: FlowsConfig) -> list[Instr]:
-    """The flow's program; ConfigurationError names the flow and the step that is wrong."""
-    program: list[Instr] = []
-
-    def emit(steps: list[dict[str, Any]], where: str) -> None:
-        for i, raw in enumerate(steps):
-            at = f"{where}[{i}]"
-            step = parse_step(raw, f"flow {name!r}, {at}")
-            problems = check_templates(raw, f"flow {name!r}, {at}")
-            if isinstance(step, IfStep):
-                problems += check_expression(step.if_, f"flow {name!r}, {at}.if")
-            if problems:
-                raise ConfigurationError("; ".join(problems))
-            emit_one(step, at)
-
-    def emit_one(step: Any, at: str) -> None:
-        if isinstance(step, SayStep):
-            program.append(Instr("say", text=step.say, quick_replies=step.quick_replies))
-        elif isinstance(step, CallStep):
-            if step.call not in config.actions:
-                raise ConfigurationError(f"flow {name!r}, {at}.call: unknown action {step.call!r}")
-            result = step.as_ or step.call
-            if result in RESERVED:
-                raise ConfigurationError(f"flow {name!r}, {at}.as: {result!r} is a reserved name")
-            program.append(Instr("call", name=step.call, result=result, handled=tuple(step.on)))
-            ends = []
-            for outcome, branch in step.on.items():
-                check = Instr("outcome_is", result=result, name=outcome)
-                program.append(check)
-                emit(branch, f"{at}.on.{outcome}")
-                ends.append(Instr("jump"))
-                program.append(ends[-1])
-                check.target = len(program)
-            for jump in ends:
-                jump.target = len(program)
-        elif isinstance(step, IfStep):
-            test = Instr("jump_unless", cond=step.if_)
-            program.append(test)
-            emit(step.then, f"{at}.then")
-            if step.else_:
-                skip = Instr("jump")
-                program.append(skip)
-                test.target = len(program)
-                emit(step.else_, f"{at}.else")
-                skip.target = len(program)
-            else:
-                test.target = len(program)
-        elif isinstance(step, ConfirmStep):
-            confirm = Instr("confirm", text=step.confirm, quick_replies=step.quick_replies)
-            program.append(confirm)
-            skip = Instr("jump")
-            program.append(skip)
-            confirm.target = len(program)  # where "no" goes
-            if step.on_deny:
-                emit(step.on_deny, f"{at}.on_deny")
-            program.append(Instr("end", status=CANCELLED, text=None if step.on_deny else
-                                 flow.deny_message))
-            skip.target = len(program)
-        elif isinstance(step, CollectStep | ReaskStep):
-            slot = step.collect if isinstance(step, CollectStep) else step.reask
-            if slot not in flow.slots:
-                raise ConfigurationError(f"flow {name!r}, {at}: unknown slot {slot!r}")
-            text = step.say if isinstance(step, ReaskStep) else None
-            program.append(Instr("collect" if isinstance(step, CollectStep) else "reask",
-                                 name=slot, text=text))
-        elif isinstance(step, SetStep):
-            for key, expr in step.set.items():
-                problems = check_expression(expr, f"flow {name!r}, {at}.set.{key}")
-                if problems:
-                    raise ConfigurationError(problems[0])
-            program.append(Instr("set", values=dict(step.set)))
-        elif isinstance(step, HookStep):
-            try:
-                hooks.resolve(step.hook)
-            except ConfigurationError as exc:
-                raise ConfigurationError(f"flow {name!r}, {at}.hook: {exc}") from exc
-            program.append(Instr("hook", name=step.hook, result=step.as_ or "hook"))
-        elif isinstance(step, HandoffStep):
-            program.append(Instr("handoff", text=step.say, name=step.handoff))
-        elif isinstance(step, EndStep):
-            program.append(Instr("end", status=step.end, text=step.say,
-                                 quick_replies=step.quick_replies))
-
-    emit(flow.steps, "steps")
-    return program
 
 
 @dataclass
@@ -156,24 +38,37 @@ class RunResult:
 
 def new_frame(flow: str) -> dict[str, Any]:
     """The JSON state of one running flow."""
-    return {"flow": flow, "slots": {}, "prefilled": [], "asking": None, "confirming": None,
-            "confirmed": None, "pc": 0, "results": {}, "vars": {}, "retries": {},
-            "digressions": 0}
+    return {
+        "flow": flow,
+        "slots": {},
+        "prefilled": [],
+        "asking": None,
+        "confirming": None,
+        "confirmed": None,
+        "pc": 0,
+        "results": {},
+        "vars": {},
+        "retries": {},
+        "digressions": 0,
+    }
 
 
 class Engine:
     """Runs one workspace's flows. Stateless between turns: everything is in the frame."""
 
-    def __init__(self, config: FlowsConfig, backends: dict[str, Backend],
-                 handoff_message: str) -> None:
+    def __init__(
+        self, config: FlowsConfig, backends: dict[str, Backend], handoff_message: str
+    ) -> None:
         self.config = config
         self.backends = backends
         self.handoff_message = handoff_message
-        self.programs = {name: compile_flow(name, flow, config)
-                         for name, flow in config.flows.items()}
+        self.programs = {
+            name: compile_flow(name, flow, config) for name, flow in config.flows.items()
+        }
 
-    def scope(self, frame: dict[str, Any], profile: dict[str, Any] | None,
-              segment: str | None) -> dict[str, Any]:
+    def scope(
+        self, frame: dict[str, Any], profile: dict[str, Any] | None, segment: str | None
+    ) -> dict[str, Any]:
         return {
             **frame["results"],
             "slots": frame["slots"],
@@ -185,8 +80,14 @@ class Engine:
             "flow": frame["flow"],
         }
 
-    def ask(self, frame: dict[str, Any], slot_name: str, scope: dict[str, Any],
-            out: RunResult, prefix: str | None = None) -> None:
+    def ask(
+        self,
+        frame: dict[str, Any],
+        slot_name: str,
+        scope: dict[str, Any],
+        out: RunResult,
+        prefix: str | None = None,
+    ) -> None:
         slot = self.config.flows[frame["flow"]].slots[slot_name]
         frame["asking"] = slot_name
         quick = list(slot.quick_replies)
@@ -195,10 +96,13 @@ class Engine:
             if isinstance(suggested, list):
                 quick += [str(s) for s in suggested if s and len(str(s)) <= 80]
         text = templates.render(slot.ask, scope)
-        out.replies.append(Reply(f"{prefix} {text}" if prefix else text,
-                                 quick_replies=quick[:6], meta={"step": "flow",
-                                                                "flow": frame["flow"],
-                                                                "slot": slot_name}))
+        out.replies.append(
+            Reply(
+                f"{prefix} {text}" if prefix else text,
+                quick_replies=quick[:6],
+                meta={"step": "flow", "flow": frame["flow"], "slot": slot_name},
+            )
+        )
 
     def missing_slot(self, frame: dict[str, Any], scope: dict[str, Any]) -> str | None:
         for name, slot in self.config.flows[frame["flow"]].slots.items():
@@ -220,17 +124,30 @@ class Engine:
     def stuck(self, frame: dict[str, Any], out: RunResult, where: str) -> RunResult:
         flow = self.config.flows[frame["flow"]]
         if flow.handoff_when_stuck:
-            out.replies.append(Reply(f"{flow.stuck_message} {self.handoff_message}",
-                                     meta={"step": "handoff", "flow": frame["flow"]}))
+            out.replies.append(
+                Reply(
+                    f"{flow.stuck_message} {self.handoff_message}",
+                    meta={"step": "handoff", "flow": frame["flow"]},
+                )
+            )
             out.status, out.reason = HANDOFF, f"flow {frame['flow']}: no valid answer to {where}"
         else:
-            out.replies.append(Reply(f"{flow.stuck_message} {flow.cancel_message}",
-                                     meta={"step": "flow", "flow": frame["flow"]}))
+            out.replies.append(
+                Reply(
+                    f"{flow.stuck_message} {flow.cancel_message}",
+                    meta={"step": "flow", "flow": frame["flow"]},
+                )
+            )
             out.status = CANCELLED
         return out
 
-    async def run(self, frame: dict[str, Any], profile: dict[str, Any] | None,
-                  segment: str | None, out: RunResult) -> RunResult:
+    async def run(
+        self,
+        frame: dict[str, Any],
+        profile: dict[str, Any] | None,
+        segment: str | None,
+        out: RunResult,
+    ) -> RunResult:
         """Advance the frame until it waits for the customer or ends; fills ``out``."""
         flow = self.config.flows[frame["flow"]]
         program = self.programs[frame["flow"]]
@@ -267,8 +184,9 @@ class Engine:
                     frame["vars"][key] = _plain(templates.evaluate(expr, scope))
             elif instr.op == "hook":
                 try:
-                    data = await hooks.run_hook(instr.name or "", hooks.context_for(
-                        frame["flow"], scope))
+                    data = await hooks.run_hook(
+                        instr.name or "", hooks.context_for(frame["flow"], scope)
+                    )
                 except Exception as exc:  # noqa: BLE001 - a broken hook must not crash a turn
                     return self._failed(frame, flow, out, f"hook {instr.name}: {exc!r}")
                 frame["results"][instr.result or "hook"] = _plain(data)
@@ -317,28 +235,35 @@ class Engine:
         return self._failed(frame, flow, out, "too many steps in one turn (a loop?)")
 
     def _reply(self, instr: Instr, scope: dict[str, Any], frame: dict[str, Any]) -> Reply:
-        return Reply(templates.render(instr.text or "", scope),
-                     quick_replies=list(instr.quick_replies),
-                     meta={"step": "flow", "flow": frame["flow"]})
+        return Reply(
+            templates.render(instr.text or "", scope),
+            quick_replies=list(instr.quick_replies),
+            meta={"step": "flow", "flow": frame["flow"]},
+        )
 
-    async def _call(self, instr: Instr, scope: dict[str, Any], frame: dict[str, Any],
-                    out: RunResult) -> ActionResult:
+    async def _call(
+        self, instr: Instr, scope: dict[str, Any], frame: dict[str, Any], out: RunResult
+    ) -> ActionResult:
         spec = self.config.actions[instr.name or ""]
         result = await call_action(instr.name or "", spec, self.backends[spec.backend], scope)
         frame["results"][instr.result or ""] = _plain(result.scope())
         out.events.append(("action.called", {"flow": frame["flow"], **result.event()}))
         return result
 
-    def _failed(self, frame: dict[str, Any], flow: FlowSpec, out: RunResult,
-                why: str) -> RunResult:
+    def _failed(self, frame: dict[str, Any], flow: FlowSpec, out: RunResult, why: str) -> RunResult:
         out.events.append(("flow.error", {"flow": frame["flow"], "error": why}))
         if flow.handoff_on_error:
-            out.replies.append(Reply(f"{flow.error_message} {self.handoff_message}",
-                                     meta={"step": "handoff", "flow": frame["flow"]}))
+            out.replies.append(
+                Reply(
+                    f"{flow.error_message} {self.handoff_message}",
+                    meta={"step": "handoff", "flow": frame["flow"]},
+                )
+            )
             out.status, out.reason = HANDOFF, f"flow {frame['flow']} failed: {why}"
         else:
-            out.replies.append(Reply(flow.error_message, meta={"step": "flow",
-                                                               "flow": frame["flow"]}))
+            out.replies.append(
+                Reply(flow.error_message, meta={"step": "flow", "flow": frame["flow"]})
+            )
             out.status = FAILED
         out.reason = out.reason or why
         return out

@@ -26,12 +26,13 @@ import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
 from smartsupport.dialogue import slots as slotting
 from smartsupport.dialogue import templates
-from smartsupport.dialogue.actions import Backend, CircuitBreaker, call_action, expand_env
+from smartsupport.dialogue.actions import Backend, CircuitBreaker, expand_env
 from smartsupport.dialogue.engine import (
     CANCELLED,
     COMPLETED,
@@ -42,8 +43,10 @@ from smartsupport.dialogue.engine import (
     RunResult,
     new_frame,
 )
+from smartsupport.dialogue.personal import load_profile, segment_of
 from smartsupport.dialogue.schema import load_flows
 from smartsupport.domain import ConversationStatus, Reply
+from smartsupport.errors import ConfigurationError
 from smartsupport.policy import Decision, Turn
 from smartsupport.workspaces import WorkspaceConfig
 
@@ -77,8 +80,9 @@ class DialogueManager:
                 continue
             source = (workspace.source_dir / "flows.yaml") if workspace.source_dir else "flows.yaml"
             config = load_flows(section, source)
-            backends = {name: self._backend(workspace, name, spec)
-                        for name, spec in config.backends.items()}
+            backends = {
+                name: self._backend(workspace, name, spec) for name, spec in config.backends.items()
+            }
             self.engines[workspace.id] = Engine(config, backends, workspace.handoff_message)
 
     def _client(self) -> httpx.AsyncClient:
@@ -90,6 +94,12 @@ class DialogueManager:
     def _backend(self, workspace: WorkspaceConfig, name: str, spec: Any) -> Backend:
         url = self._overrides.get(f"{workspace.id}.{name}") or self._overrides.get(name)
         url = url or expand_env(spec.base_url)
+        if urlsplit(url).username or urlsplit(url).password:
+            # httpx logs request URLs: credentials belong in ``auth`` (sent as headers).
+            raise ConfigurationError(
+                f"workspace {workspace.id}: backend {name!r} has credentials in its base_url; "
+                "use auth: {type: basic, username_env: ..., password_env: ...} instead"
+            )
         breaker = CircuitBreaker(spec.breaker_failures, spec.breaker_reset_seconds)
         if url.startswith(BUILTIN_SHOP):
             # The bundled demo shop, called in-process over ASGI: the same HTTP API the
@@ -100,8 +110,9 @@ class DialogueManager:
             shop = shared_shop(Path(workspace.source_dir or ".") / shop_file)
             client = httpx.AsyncClient(transport=httpx.ASGITransport(app=create_shop_app(shop)))
             self._own.append(client)
-            return Backend(name, spec, client, "http://demo-shop" + url[len(BUILTIN_SHOP):],
-                           breaker)
+            return Backend(
+                name, spec, client, "http://demo-shop" + url[len(BUILTIN_SHOP) :], breaker
+            )
         return Backend(name, spec, self._client(), url, breaker)
 
     async def aclose(self) -> None:
@@ -116,8 +127,7 @@ class DialogueManager:
         try:
             return await self._handle(turn)
         except Exception:  # noqa: BLE001 - a flow bug must not break the conversation path
-            log.exception("dialogue failed in conversation %s; flows reset",
-                          turn.conversation.id)
+            log.exception("dialogue failed in conversation %s; flows reset", turn.conversation.id)
             turn.context.data["dialogue"] = {"active": None, "stack": []}
             return None
 
@@ -149,9 +159,11 @@ class DialogueManager:
             return None
         question = frame.get("question") or {}
         lead = engine.config.flows[frame["flow"]].resume_message
-        return Reply(f"{lead} {question.get('text', '')}".strip(),
-                     quick_replies=list(question.get("quick_replies", [])),
-                     meta={"step": "flow", "flow": frame["flow"], "resume": True})
+        return Reply(
+            f"{lead} {question.get('text', '')}".strip(),
+            quick_replies=list(question.get("quick_replies", [])),
+            meta={"step": "flow", "flow": frame["flow"], "resume": True},
+        )
 
     # -- turns ---------------------------------------------------------------------------
 
@@ -162,13 +174,14 @@ class DialogueManager:
                 return name
         return None
 
-    async def _start(self, engine: Engine, state: dict[str, Any], name: str, turn: Turn,
-                     out: RunResult) -> None:
+    async def _start(
+        self, engine: Engine, state: dict[str, Any], name: str, turn: Turn, out: RunResult
+    ) -> None:
         frame = new_frame(name)
         state["active"] = frame
-        profile = await self._profile(engine, state, turn, out)
+        profile = await load_profile(engine, state, turn, out)
         flow = engine.config.flows[name]
-        scope = engine.scope(frame, profile, _segment(state, turn))
+        scope = engine.scope(frame, profile, segment_of(state, turn))
         for slot_name, slot in flow.slots.items():
             if slot.prefill and profile is not None:
                 value = _evaluate(slot.prefill, scope)
@@ -177,6 +190,14 @@ class DialogueManager:
                     if slotting.valid(slot, value):
                         frame["slots"][slot_name] = value
                         frame["prefilled"].append(slot_name)
+        # What the customer told the previous flow still holds ("where is ORD-10235?" then
+        # "cancel this order"): same-named slots carry over, ahead of profile guesses.
+        carried = (state.get("last") or {}).get("slots") or {}
+        for slot_name, value in carried.items():
+            if slot_name in flow.slots and slotting.valid(flow.slots[slot_name], str(value)):
+                frame["slots"][slot_name] = value
+                if slot_name in frame["prefilled"]:
+                    frame["prefilled"].remove(slot_name)
         invalid = []
         for cand in slotting.candidates(flow, turn.message.text, turn.understanding, None):
             if cand.valid:
@@ -185,26 +206,45 @@ class DialogueManager:
                     frame["prefilled"].remove(cand.slot)
             else:
                 invalid.append(cand)
-        out.events.append(("flow.started", {"flow": name, "intent": turn.understanding.intent,
-                                            "slots": sorted(frame["slots"]),
-                                            "identified": profile is not None,
-                                            "segment": _segment(state, turn)}))
+        out.events.append(
+            (
+                "flow.started",
+                {
+                    "flow": name,
+                    "intent": turn.understanding.intent,
+                    "slots": sorted(frame["slots"]),
+                    "identified": profile is not None,
+                    "segment": segment_of(state, turn),
+                },
+            )
+        )
         for cand in invalid:
             text = flow.slots[cand.slot].invalid
             if text:
-                out.replies.append(Reply(_render(text, {**scope, "value": cand.value}),
-                                         meta={"step": "flow", "flow": name}))
-        await engine.run(frame, profile, _segment(state, turn), out)
+                out.replies.append(
+                    Reply(
+                        _render(text, {**scope, "value": cand.value}),
+                        meta={"step": "flow", "flow": name},
+                    )
+                )
+        await engine.run(frame, profile, segment_of(state, turn), out)
 
-    async def _continue(self, engine: Engine, state: dict[str, Any], frame: dict[str, Any],
-                        turn: Turn, out: RunResult) -> bool:
+    async def _continue(
+        self,
+        engine: Engine,
+        state: dict[str, Any],
+        frame: dict[str, Any],
+        turn: Turn,
+        out: RunResult,
+    ) -> bool:
         """Move the active flow on with this message; False hands the turn to others."""
         flow = engine.config.flows[frame["flow"]]
         text, understanding = turn.message.text, turn.understanding
-        profile, segment = state.get("profile"), _segment(state, turn)
+        profile, segment = state.get("profile"), segment_of(state, turn)
         if slotting.is_cancel(text, engine.config.cancel_phrases):
-            out.replies.append(Reply(flow.cancel_message, meta={"step": "flow",
-                                                                "flow": frame["flow"]}))
+            out.replies.append(
+                Reply(flow.cancel_message, meta={"step": "flow", "flow": frame["flow"]})
+            )
             out.status = CANCELLED
             return True
         if understanding.intent in HUMAN_INTENTS:
@@ -218,8 +258,11 @@ class DialogueManager:
             # A whole answer that is clearly about something else ("cancel my order", "what
             # payment methods do you take?") is not an address or a reason.
             cands = [c for c in cands if not c.free_text]
-        corrections = [c for c in cands if c.valid and c.slot in frame["slots"]
-                       and frame["slots"][c.slot] != c.value]
+        corrections = [
+            c
+            for c in cands
+            if c.valid and c.slot in frame["slots"] and frame["slots"][c.slot] != c.value
+        ]
         fresh = [c for c in cands if c.valid and c.slot not in frame["slots"]]
         if corrections or fresh:
             for cand in corrections + fresh:
@@ -228,10 +271,15 @@ class DialogueManager:
                     frame["prefilled"].remove(cand.slot)
             if corrections:
                 values = ", ".join(c.value for c in corrections)
-                out.replies.append(Reply(f"Got it, {values}.", meta={"step": "flow",
-                                                                     "flow": frame["flow"]}))
-                out.events.append(("flow.corrected", {"flow": frame["flow"],
-                                                      "slots": [c.slot for c in corrections]}))
+                out.replies.append(
+                    Reply(f"Got it, {values}.", meta={"step": "flow", "flow": frame["flow"]})
+                )
+                out.events.append(
+                    (
+                        "flow.corrected",
+                        {"flow": frame["flow"], "slots": [c.slot for c in corrections]},
+                    )
+                )
                 frame["pc"], frame["results"], frame["confirming"] = 0, {}, None
             await engine.run(frame, profile, segment, out)
             return True
@@ -255,8 +303,12 @@ class DialogueManager:
             await engine.run(frame, profile, segment, out)
             return True
         key = asking or "confirm"
-        digression = (understanding.intent is not None and not understanding.out_of_scope
-                      and trigger is None and understanding.confidence >= 0.5)
+        digression = (
+            understanding.intent is not None
+            and not understanding.out_of_scope
+            and trigger is None
+            and understanding.confidence >= 0.5
+        )
         if digression and frame["digressions"] < engine.config.max_digressions:
             frame["digressions"] += 1
             state["resume"] = True
@@ -266,8 +318,9 @@ class DialogueManager:
             return True
         invalid_text = flow.slots[asking].invalid if asking else None
         if bad and invalid_text:
-            prefix = _render(invalid_text,
-                             {**engine.scope(frame, profile, segment), "value": bad[0].value})
+            prefix = _render(
+                invalid_text, {**engine.scope(frame, profile, segment), "value": bad[0].value}
+            )
         elif key == "confirm":
             prefix = "Sorry, please answer yes or no."
         else:
@@ -276,14 +329,14 @@ class DialogueManager:
         await engine.run(frame, profile, segment, out)  # asks the same question again
         return True
 
-    async def _finish(self, engine: Engine, state: dict[str, Any], turn: Turn,
-                      out: RunResult) -> Decision:
+    async def _finish(
+        self, engine: Engine, state: dict[str, Any], turn: Turn, out: RunResult
+    ) -> Decision:
         frame = state["active"]
         if out.status == WAITING:
             question = next((r for r in reversed(out.replies)), None)
             if question is not None:
-                frame["question"] = {"text": question.text,
-                                     "quick_replies": question.quick_replies}
+                frame["question"] = {"text": question.text, "quick_replies": question.quick_replies}
         else:
             self._end(state, frame, out.status, out, out.reason)
             if out.status == HANDOFF:
@@ -296,7 +349,7 @@ class DialogueManager:
                 state["active"] = paused
                 flow = engine.config.flows[paused["flow"]]
                 resumed = RunResult(WAITING)
-                await engine.run(paused, state.get("profile"), _segment(state, turn), resumed)
+                await engine.run(paused, state.get("profile"), segment_of(state, turn), resumed)
                 if resumed.replies:  # "Now, back to where we were: <the question>"
                     first = resumed.replies[0]
                     first.text = f"{flow.resume_message} {first.text}"
@@ -309,13 +362,22 @@ class DialogueManager:
             status = ConversationStatus.WAITING
         elif turn.conversation.status is ConversationStatus.RESOLVED:
             status = ConversationStatus.BOT
-        return Decision(out.replies, status=status,
-                        reason=out.reason if out.status == HANDOFF else None, events=out.events)
+        return Decision(
+            out.replies,
+            status=status,
+            reason=out.reason if out.status == HANDOFF else None,
+            events=out.events,
+        )
 
-    def _end(self, state: dict[str, Any], frame: dict[str, Any], status: str,
-             out: RunResult, reason: str | None) -> None:
-        kind = {COMPLETED: "flow.completed", CANCELLED: "flow.cancelled"}.get(status,
-                                                                               "flow.failed")
+    def _end(
+        self,
+        state: dict[str, Any],
+        frame: dict[str, Any],
+        status: str,
+        out: RunResult,
+        reason: str | None,
+    ) -> None:
+        kind = {COMPLETED: "flow.completed", CANCELLED: "flow.cancelled"}.get(status, "flow.failed")
         data: dict[str, Any] = {"flow": frame["flow"], "status": status}
         if status in (FAILED, HANDOFF) or reason:
             data["reason"] = reason
@@ -328,47 +390,16 @@ class DialogueManager:
         state["last"] = {"flow": frame["flow"], "status": status, "slots": dict(frame["slots"])}
         state["active"] = None
 
-    async def _profile(self, engine: Engine, state: dict[str, Any], turn: Turn,
-                       out: RunResult) -> dict[str, Any] | None:
-        """The identified customer's profile (refreshed at each flow start), or None."""
-        user_id = identified_user(turn)
-        if user_id is None or engine.config.profile is None:
-            state["profile"] = None
-            return None
-        name = engine.config.profile.action
-        spec = engine.config.actions[name]
-        result = await call_action(name, spec, engine.backends[spec.backend],
-                                   {"user_id": user_id})
-        out.events.append(("action.called", {"flow": None, **result.event()}))
-        if not result.ok:
-            # Without a profile the flows still work: they ask, as for a visitor.
-            state["profile"] = None
-            return None
-        profile = {**result.data, "id": result.data.get("id") or user_id}
-        state["profile"] = profile
-        return profile
-
 
 def _elsewhere(understanding: Any, trigger: str | None, flow: str) -> bool:
     """Is the message confidently about another topic than the running flow?"""
     if trigger is not None:
         return trigger != flow
-    return (understanding.intent is not None and not understanding.out_of_scope
-            and understanding.confidence >= 0.7)
-
-
-def identified_user(turn: Turn) -> str | None:
-    identity = (turn.conversation.metadata or {}).get("identity")
-    if isinstance(identity, Mapping) and isinstance(identity.get("user_id"), str):
-        return str(identity["user_id"])
-    return None
-
-
-def _segment(state: dict[str, Any], turn: Turn) -> str | None:
-    profile = state.get("profile") or {}
-    identity = (turn.conversation.metadata or {}).get("identity") or {}
-    return profile.get("segment") or (identity.get("segment") if isinstance(identity, Mapping)
-                                      else None)
+    return (
+        understanding.intent is not None
+        and not understanding.out_of_scope
+        and understanding.confidence >= 0.7
+    )
 
 
 def _state(data: dict[str, Any]) -> dict[str, Any]:

@@ -159,8 +159,19 @@ class FlowsConfig(_Strict):
     profile: ProfileSpec | None = None
     cancel_phrases: list[str] = Field(
         default_factory=lambda: [
-            "never mind", "nevermind", "forget it", "cancel", "cancel that", "stop", "quit",
-            "exit", "no thanks", "nothing", "leave it", "abort", "don't bother",
+            "never mind",
+            "nevermind",
+            "forget it",
+            "cancel",
+            "cancel that",
+            "stop",
+            "quit",
+            "exit",
+            "no thanks",
+            "nothing",
+            "leave it",
+            "abort",
+            "don't bother",
         ]
     )
     max_digressions: int = Field(default=3, ge=0)
@@ -222,9 +233,16 @@ class EndStep(_Strict):
 
 
 STEP_MODELS: dict[str, type[_Strict]] = {
-    "say": SayStep, "call": CallStep, "if": IfStep, "confirm": ConfirmStep,
-    "collect": CollectStep, "reask": ReaskStep, "set": SetStep, "hook": HookStep,
-    "handoff": HandoffStep, "end": EndStep,
+    "say": SayStep,
+    "call": CallStep,
+    "if": IfStep,
+    "confirm": ConfirmStep,
+    "collect": CollectStep,
+    "reask": ReaskStep,
+    "set": SetStep,
+    "hook": HookStep,
+    "handoff": HandoffStep,
+    "end": EndStep,
 }
 
 
@@ -268,14 +286,17 @@ def load_flows(section: dict[str, Any], source: Path | str = "flows.yaml") -> Fl
             else:
                 lines.append(f"{'.'.join(loc) or 'value'}: {e['msg']}")
         raise ConfigurationError(f"{source}: invalid flows:\n  " + "\n  ".join(lines)) from exc
-    from smartsupport.dialogue.engine import compile_flow  # the program is built at load time
+    from smartsupport.dialogue.program import compile_flow  # the program is built at load time
 
     problems: list[str] = []
     for name, action in config.actions.items():
         if action.backend not in config.backends:
             problems.append(f"action {name!r}, backend: unknown backend {action.backend!r}")
-        for field_name, value in (("path", action.path), ("params", action.params),
-                                  ("body", action.body)):
+        for field_name, value in (
+            ("path", action.path),
+            ("params", action.params),
+            ("body", action.body),
+        ):
             problems += _check_templates(value, f"action {name!r}, {field_name}")
     if config.profile and config.profile.action not in config.actions:
         problems.append(f"profile.action: unknown action {config.profile.action!r}")

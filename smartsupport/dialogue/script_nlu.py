@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import tempfile
+from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from smartsupport.domain import Entity, Understanding
@@ -22,8 +25,11 @@ INTENTS: list[tuple[str, str]] = [
     ("return_item", r"\b(return|send (it |them )?back)\b"),
     ("change_address", r"\b(address|deliver (it|them) to|ship (it|them) to)\b"),
     ("stock_check", r"\b(in stock|stock|available in|do you have|in size)\b"),
-    ("order_status", r"\b(where|track|tracking|order status|my order|package|parcel|"
-                     r"hasn'?t arrived|shipped)\b|\bORD-?\d+"),
+    (
+        "order_status",
+        r"\b(where|track|tracking|order status|my order|package|parcel|"
+        r"hasn'?t arrived|shipped)\b|\bORD-?\d+",
+    ),
     ("shipping_info", r"\b(shipping|delivery (time|cost)|how long does delivery)\b"),
     ("payment", r"\b(pay|payment|card|paypal|apple pay)\b"),
     ("account", r"\b(account|password|log ?in|sign ?in)\b"),
@@ -32,6 +38,7 @@ INTENTS: list[tuple[str, str]] = [
     ("goodbye", r"\b(bye|goodbye|see you)\b"),
     ("complaint", r"\b(terrible|awful|angry|complain|complaint|unacceptable)\b"),
 ]
+Understander = Callable[[WorkspaceConfig, str], Awaitable[Understanding]]
 ENTITIES: list[tuple[str, str]] = [
     ("order_id", r"(?i)\bORD-?\d{3,8}\b"),
     ("email", r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"),
@@ -59,26 +66,39 @@ class KeywordNlu:
                     value = value.upper()
                 entities.append(Entity(name, value, m.start(), m.end(), m.group(0)))
         intent = next((name for name, p in self._intents if p.search(text)), None)
-        return Understanding(language=workspace.default_locale, intent=intent,
-                             confidence=0.9 if intent else 0.0, out_of_scope=intent is None,
-                             entities=entities, source="keyword")
+        return Understanding(
+            language=workspace.default_locale,
+            intent=intent,
+            confidence=0.9 if intent else 0.0,
+            out_of_scope=intent is None,
+            entities=entities,
+            source="keyword",
+        )
 
 
-async def default_understander(workspaces: dict[str, WorkspaceConfig], mode: str = "auto"):
-    """The NLU engine when available (``auto``/``engine``), else the keyword stand-in."""
+async def default_understander(
+    workspaces: dict[str, WorkspaceConfig], mode: str = "auto", data_dir: Path | None = None
+) -> Understander:
+    """``engine``: the NLU engine for every workspace; ``keyword``: the stand-in; ``auto``:
+    the engine for workspaces with an ``nlu`` section (intents.yaml) when it is installed,
+    the stand-in for the rest. Trained models are kept under ``data_dir`` (default: a
+    folder in the system's temporary directory, so repeated runs do not retrain)."""
+    keyword = KeywordNlu()
     if mode == "keyword" or (mode == "auto" and not _engine_installed()):
-        return KeywordNlu()
-    from smartsupport.nlu.engine import NluEngine  # type: ignore[import-not-found]
+        return keyword
+    from smartsupport.nlu.engine import NluEngine
 
-    engine = NluEngine(workspaces)
-    if hasattr(engine, "load"):
-        await engine.load()
+    engine = NluEngine(data_dir or Path(tempfile.gettempdir()) / "smartsupport-script-nlu")
+    prepared = set()
+    for workspace in workspaces.values():
+        if mode == "engine" or workspace.section("nlu"):
+            await engine.prepare(workspace)
+            prepared.add(workspace.id)
 
     async def understand(workspace: WorkspaceConfig, text: str) -> Understanding:
-        result = engine.understand(workspace.id, text)
-        if hasattr(result, "__await__"):
-            result = await result
-        return result  # type: ignore[no-any-return]
+        if workspace.id in prepared:
+            return await engine.understand(workspace.id, text)
+        return await keyword(workspace, text)
 
     return understand
 

@@ -109,8 +109,9 @@ class Script(_Strict):
     workspace: str = "demo"
     identity: str | None = None
     segment: str | None = None
-    shop: Literal["ok", "timeout", "garbage", "error", "wrong-shape", "flaky", "unauthorized",
-                  "unreachable"] = "ok"
+    shop: Literal[
+        "ok", "timeout", "garbage", "error", "wrong-shape", "flaky", "unauthorized", "unreachable"
+    ] = "ok"
     turns: list[ScriptTurn] = Field(min_length=1)
     path: str = ""
 
@@ -139,8 +140,9 @@ def load_scripts(path: Path) -> list[Script]:
         except (OSError, yaml.YAMLError) as exc:
             raise ConfigurationError(f"{file}: cannot read the script: {exc}") from exc
         except ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
-                                 for e in exc.errors())
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+            )
             raise ConfigurationError(f"{file}: invalid conversation script: {problems}") from exc
     return scripts
 
@@ -152,8 +154,9 @@ class ScriptHarness:
         result = await harness.run(script)      # fresh shop data and breakers per script
     """
 
-    def __init__(self, workspaces: dict[str, WorkspaceConfig],
-                 understand: Understander | None = None) -> None:
+    def __init__(
+        self, workspaces: dict[str, WorkspaceConfig], understand: Understander | None = None
+    ) -> None:
         self.workspaces = workspaces
         self.understand = understand
         self._stack = AsyncExitStack()
@@ -168,7 +171,8 @@ class ScriptHarness:
         os.environ["DEMO_SHOP_TOKEN"] = SHOP_TOKEN  # what the flows' backend auth reads
         try:
             self.shop = await self._stack.enter_async_context(
-                ShopServer(_shop_file(self.workspaces), api_key=SHOP_TOKEN))
+                ShopServer(_shop_file(self.workspaces), api_key=SHOP_TOKEN)
+            )
             self.bad = await self._stack.enter_async_context(BadServer(self.shop.url))
         except BaseException:
             await self.__aexit__(None, None, None)
@@ -192,8 +196,11 @@ class ScriptHarness:
         return await run_script(script, self.workspaces, self.understand, url)
 
 
-async def run_scripts(scripts: list[Script], workspaces: dict[str, WorkspaceConfig],
-                      understand: Understander | None = None) -> list[ScriptResult]:
+async def run_scripts(
+    scripts: list[Script],
+    workspaces: dict[str, WorkspaceConfig],
+    understand: Understander | None = None,
+) -> list[ScriptResult]:
     """Run every script against the real demo shop API (and the misbehaving server)."""
     async with ScriptHarness(workspaces, understand) as harness:
         return [await harness.run(script) for script in scripts]
@@ -217,8 +224,9 @@ def _shop_url(mode: str, shop_url: str, bad_url: str) -> str:
     return f"{bad_url}/{mode}"
 
 
-async def run_script(script: Script, workspaces: dict[str, WorkspaceConfig],
-                     understand: Understander, shop_url: str) -> ScriptResult:
+async def run_script(
+    script: Script, workspaces: dict[str, WorkspaceConfig], understand: Understander, shop_url: str
+) -> ScriptResult:
     result = ScriptResult(script)
     workspace = workspaces.get(script.workspace)
     if workspace is None:
@@ -229,13 +237,18 @@ async def run_script(script: Script, workspaces: dict[str, WorkspaceConfig],
         for backend in engine.backends.values():
             backend.spec = backend.spec.model_copy(update={"timeout": 0.5, "backoff": 0.01})
     identity = {"user_id": script.identity, "segment": script.segment} if script.identity else None
-    conversation = Conversation("conv-script", workspace.id, "customer-script",
-                                metadata={"identity": identity} if identity else {})
+    conversation = Conversation(
+        "conv-script",
+        workspace.id,
+        "customer-script",
+        metadata={"identity": identity} if identity else {},
+    )
     context = SessionContext(conversation.id)
     try:
         for number, turn in enumerate(script.turns, 1):
-            await _run_turn(number, turn, workspace, conversation, context, manager,
-                            understand, result)
+            await _run_turn(
+                number, turn, workspace, conversation, context, manager, understand, result
+            )
             context = SessionContext.from_json(context.to_json())  # as the session store does
     except Exception:  # noqa: BLE001 - a crash is a script failure with its traceback
         result.failures.append("crashed:\n" + traceback.format_exc())
@@ -244,10 +257,16 @@ async def run_script(script: Script, workspaces: dict[str, WorkspaceConfig],
     return result
 
 
-async def _run_turn(number: int, turn: ScriptTurn, workspace: WorkspaceConfig,
-                    conversation: Conversation, context: SessionContext,
-                    manager: DialogueManager, understand: Understander,
-                    result: ScriptResult) -> None:
+async def _run_turn(
+    number: int,
+    turn: ScriptTurn,
+    workspace: WorkspaceConfig,
+    conversation: Conversation,
+    context: SessionContext,
+    manager: DialogueManager,
+    understand: Understander,
+    result: ScriptResult,
+) -> None:
     if turn.understanding is not None:
         understanding = _pinned(turn.understanding, turn.user)
     else:
@@ -264,15 +283,18 @@ async def _run_turn(number: int, turn: ScriptTurn, workspace: WorkspaceConfig,
     events = list(decision.events) if decision else []
     if decision is None:
         reminder = await manager.followup(
-            Turn(workspace, conversation, message, context, understanding, stream))
+            Turn(workspace, conversation, message, context, understanding, stream)
+        )
         if reminder is not None:
             replies.append(reminder)
     handoff = decision is not None and decision.status is ConversationStatus.WAITING
     if decision is not None and decision.status is not None:
         conversation.status = decision.status
     result.transcript.append(f"  {number}. customer: {turn.user}")
-    result.transcript.append(f"       (intent {understanding.intent}, "
-                             f"entities {[e.type for e in understanding.entities]})")
+    result.transcript.append(
+        f"       (intent {understanding.intent}, "
+        f"entities {[e.type for e in understanding.entities]})"
+    )
     for reply in replies:
         buttons = f"  [{' | '.join(reply.quick_replies)}]" if reply.quick_replies else ""
         result.transcript.append(f"     bot: {reply.text}{buttons}")
@@ -282,10 +304,12 @@ async def _run_turn(number: int, turn: ScriptTurn, workspace: WorkspaceConfig,
         result.transcript.append(f"     -> handed over: {decision.reason if decision else ''}")
     state = context.data.get("dialogue") or {}
     observed = _observe(state, events, decision is None)
-    problems = _check(turn.expect, understanding, replies, events, observed, handoff,
-                      decision is None)
-    leaked = SHOP_TOKEN in json.dumps([[r.text for r in replies], events, context.data],
-                                      default=str)
+    problems = _check(
+        turn.expect, understanding, replies, events, observed, handoff, decision is None
+    )
+    leaked = SHOP_TOKEN in json.dumps(
+        [[r.text for r in replies], events, context.data], default=str
+    )
     if leaked:
         problems.append("the shop API's secret token appears in a reply, event or state")
     result.failures += [f"turn {number} ({turn.user!r}): {p}" for p in problems]
@@ -297,12 +321,18 @@ def _pinned(spec: UnderstandingIn, text: str) -> Understanding:
         shown = e.text or str(e.value)
         start = text.find(shown)
         entities.append(Entity(e.type, e.value, max(start, 0), max(start, 0) + len(shown), shown))
-    return Understanding(intent=spec.intent, confidence=spec.confidence if spec.intent else 0.0,
-                         entities=entities, out_of_scope=spec.intent is None, source="script")
+    return Understanding(
+        intent=spec.intent,
+        confidence=spec.confidence if spec.intent else 0.0,
+        entities=entities,
+        out_of_scope=spec.intent is None,
+        source="script",
+    )
 
 
-def _observe(state: dict[str, Any], events: list[tuple[str, dict[str, Any]]],
-             fallthrough: bool) -> dict[str, Any]:
+def _observe(
+    state: dict[str, Any], events: list[tuple[str, dict[str, Any]]], fallthrough: bool
+) -> dict[str, Any]:
     """Which flows this turn touched and where each stands (a turn can end one flow and
     resume another): {"flows": {name: status}, "flow": .., "status": .., "slots": ..}."""
     flows: dict[str, str] = {}
@@ -316,14 +346,23 @@ def _observe(state: dict[str, Any], events: list[tuple[str, dict[str, Any]]],
     if not flows:
         return {"flows": {}, "flow": None, "status": "none", "slots": {}}
     first = next(iter(flows))
-    slots = active["slots"] if active is not None and active["flow"] == first else (
-        last.get("slots", {}) if last.get("flow") == first else {})
+    slots = (
+        active["slots"]
+        if active is not None and active["flow"] == first
+        else (last.get("slots", {}) if last.get("flow") == first else {})
+    )
     return {"flows": flows, "flow": first, "status": flows[first], "slots": slots}
 
 
-def _check(expect: Expect, understanding: Understanding, replies: list[Any],
-           events: list[tuple[str, dict[str, Any]]], observed: dict[str, Any],
-           handoff: bool, fallthrough: bool) -> list[str]:
+def _check(
+    expect: Expect,
+    understanding: Understanding,
+    replies: list[Any],
+    events: list[tuple[str, dict[str, Any]]],
+    observed: dict[str, Any],
+    handoff: bool,
+    fallthrough: bool,
+) -> list[str]:
     problems = []
     text = "\n".join(r.text for r in replies)
     low = text.casefold()
@@ -373,6 +412,8 @@ def report(results: list[ScriptResult], *, verbose: bool = False) -> str:
         for failure in r.failures:
             lines.append(f"    ✗ {failure}")
     passed = sum(r.passed for r in results)
-    lines.append(f"\n{passed} of {len(results)} conversation scripts passed"
-                 + ("" if passed == len(results) else f", {len(results) - passed} failed"))
+    lines.append(
+        f"\n{passed} of {len(results)} conversation scripts passed"
+        + ("" if passed == len(results) else f", {len(results) - passed} failed")
+    )
     return "\n".join(lines)

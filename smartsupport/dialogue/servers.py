@@ -42,8 +42,16 @@ class _Served:
     def __init__(self, app: Any) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="error",
-                                lifespan="off", ws="none", http="h11", access_log=False)
+        config = uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=self.port,
+            log_level="error",
+            lifespan="off",
+            ws="none",
+            http="h11",
+            access_log=False,
+        )
         self._server = uvicorn.Server(config)
         self._task: asyncio.Task[None] | None = None
 
@@ -57,8 +65,12 @@ class _Served:
             await asyncio.sleep(0.01)
         raise RuntimeError(f"the local server on port {self.port} did not start")
 
-    async def __aexit__(self, exc_type: type[BaseException] | None,
-                        exc: BaseException | None, tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self._server.should_exit = True
         if self._task is not None:
             await self._task
@@ -84,8 +96,17 @@ class BadServer(_Served):
         self.upstream, self.delay = upstream, delay
         self.seen: set[str] = set()
         self.hits = 0
-        super().__init__(Starlette(routes=[Route("/{mode}/{path:path}", self._handle,
-                                                 methods=["GET", "POST", "PUT", "DELETE"])]))
+        super().__init__(
+            Starlette(
+                routes=[
+                    Route(
+                        "/{mode}/{path:path}",
+                        self._handle,
+                        methods=["GET", "POST", "PUT", "DELETE"],
+                    )
+                ]
+            )
+        )
 
     def reset(self) -> None:
         self.seen.clear()
@@ -115,8 +136,10 @@ class BadServer(_Served):
             await asyncio.sleep(self.delay)
             return JSONResponse({"late": True})
         if mode == "garbage":
-            return PlainTextResponse("<html><body>502 Bad Gateway</body></html>\x00\xff",
-                                     headers={"content-type": "application/json"})
+            return PlainTextResponse(
+                "<html><body>502 Bad Gateway</body></html>\x00\xff",
+                headers={"content-type": "application/json"},
+            )
         if mode == "error":
             return JSONResponse({"error": "internal"}, status_code=500)
         if mode == "wrong-shape":
@@ -127,10 +150,18 @@ class BadServer(_Served):
             self.seen.add(path)
             return JSONResponse({"error": "busy"}, status_code=503)
         upstream = await self._client.request(
-            request.method, f"{self.upstream}/{path}", params=request.query_params,
+            request.method,
+            f"{self.upstream}/{path}",
+            params=request.query_params,
             content=await request.body(),
-            headers={k: v for k, v in request.headers.items()
-                     if k.lower() in ("authorization", "content-type")},
+            headers={
+                k: v
+                for k, v in request.headers.items()
+                if k.lower() in ("authorization", "content-type")
+            },
         )
-        return Response(upstream.content, status_code=upstream.status_code,
-                        media_type=upstream.headers.get("content-type"))
+        return Response(
+            upstream.content,
+            status_code=upstream.status_code,
+            media_type=upstream.headers.get("content-type"),
+        )

@@ -19,13 +19,52 @@ from smartsupport.dialogue.schema import FlowSpec, SlotSpec
 from smartsupport.domain import Understanding
 
 YES = {
-    "yes", "y", "yeah", "yep", "yup", "sure", "ok", "okay", "correct", "confirm", "confirmed",
-    "right", "that's right", "yes please", "please do", "do it", "go ahead", "absolutely",
-    "of course", "si", "sí", "oui", "ja", "sim", "yes do it", "yes cancel it", "👍",
+    "yes",
+    "y",
+    "yeah",
+    "yep",
+    "yup",
+    "sure",
+    "ok",
+    "okay",
+    "correct",
+    "confirm",
+    "confirmed",
+    "right",
+    "that's right",
+    "yes please",
+    "please do",
+    "do it",
+    "go ahead",
+    "absolutely",
+    "of course",
+    "si",
+    "sí",
+    "oui",
+    "ja",
+    "sim",
+    "yes do it",
+    "yes cancel it",
+    "👍",
 }
 NO = {
-    "no", "n", "nope", "nah", "no thanks", "no thank you", "don't", "do not", "not now",
-    "keep it", "no don't", "wait no", "non", "nein", "não", "nao", "👎",
+    "no",
+    "n",
+    "nope",
+    "nah",
+    "no thanks",
+    "no thank you",
+    "don't",
+    "do not",
+    "not now",
+    "keep it",
+    "no don't",
+    "wait no",
+    "non",
+    "nein",
+    "não",
+    "nao",
+    "👎",
 }
 AFFIRM_INTENTS = {"affirm", "yes", "confirm"}
 DENY_INTENTS = {"deny", "no"}
@@ -109,14 +148,18 @@ def valid(slot: SlotSpec, value: str) -> bool:
     return True
 
 
-def _raw_values(slot: SlotSpec, text: str, understanding: Understanding,
-                asked: bool) -> tuple[list[str], bool]:
+def _raw_values(
+    slot: SlotSpec, text: str, understanding: Understanding, asked: bool
+) -> tuple[list[str], bool]:
     found: list[str] = []
     if slot.entity:
         for entity in understanding.entities:
             if entity.type == slot.entity:
-                found.append(str(entity.value if isinstance(entity.value, str | int | float)
-                                 else entity.text))
+                found.append(
+                    str(
+                        entity.value if isinstance(entity.value, str | int | float) else entity.text
+                    )
+                )
     if slot.extract and not found:
         for match in re.finditer(slot.extract, text):
             groups = [g for g in match.groups() if g]

@@ -13,6 +13,7 @@ file, the field and what is allowed, and stops start-up instead of silently disa
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from typing import Annotated, Any, Literal
 
@@ -20,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from smartsupport.business_hours import BusinessHours
 from smartsupport.errors import ConfigurationError
+from smartsupport.settings import Settings
 from smartsupport.workspaces import WorkspaceConfig
 
 Action = Literal["offer_human", "transfer", "raise_priority"]
@@ -224,7 +226,42 @@ def for_workspace(workspace: WorkspaceConfig) -> EscalationConfig:
     return config
 
 
-def check_workspaces(workspaces: Iterable[WorkspaceConfig]) -> None:
-    """Validate every workspace's escalation config (called at start-up)."""
+def check_workspaces(
+    workspaces: Iterable[WorkspaceConfig], settings: Settings | None = None
+) -> None:
+    """Validate every workspace's escalation config and, given the settings, that the
+    secrets its helpdesk and notices need are set (called at start-up)."""
     for workspace in workspaces:
-        for_workspace(workspace)
+        config = for_workspace(workspace)
+        if settings is None:
+            continue
+        where = f"workspace {workspace.id!r} (escalation.yaml)"
+        if config.helpdesk is not None:
+            env = config.helpdesk.api_token_env
+            if env and not os.environ.get(env):
+                raise ConfigurationError(
+                    f"{where} reads its helpdesk token from {env}, which is not set"
+                )
+            if not env and settings.helpdesk_api_token is None:
+                raise ConfigurationError(
+                    f"{where} sends tickets to {config.helpdesk.provider}: set "
+                    "SMARTSUPPORT_HELPDESK_API_TOKEN (or helpdesk.api_token_env)"
+                )
+            if config.helpdesk.provider == "zendesk" and not config.helpdesk.email:
+                raise ConfigurationError(
+                    f"{where}: Zendesk needs helpdesk.email (the token's agent)"
+                )
+        slack = config.notify.slack
+        if slack is not None and not (
+            (settings.slack_bot_token is not None and slack.channel)
+            or settings.slack_webhook_url is not None
+        ):
+            raise ConfigurationError(
+                f"{where} turns on Slack notices: set SMARTSUPPORT_SLACK_BOT_TOKEN and "
+                "notify.slack.channel, or SMARTSUPPORT_SLACK_WEBHOOK_URL"
+            )
+        teams = config.notify.teams
+        if teams is not None and teams.enabled and settings.teams_webhook_url is None:
+            raise ConfigurationError(
+                f"{where} turns on Teams notices: set SMARTSUPPORT_TEAMS_WEBHOOK_URL"
+            )

@@ -149,7 +149,7 @@ def _check(
         if u.sentiment < rule.below:
             return f"negative sentiment ({u.sentiment:.2f} < {rule.below:.2f})"
     elif rule.type == "low_confidence":
-        key = f"{STATE}.low_confidence"
+        key = f"{STATE}.{rule.name}"  # per rule: two such rules must not double-count
         unsure = u.intent is None or u.out_of_scope or u.confidence < rule.below
         counters[key] = counters.get(key, 0) + 1 if unsure else 0
         fallbacks = counters.get("fallbacks", 0)
@@ -233,6 +233,8 @@ def apply(outcome: EscalationOutcome, decision: Decision) -> Decision:
     if outcome.action == "transfer":
         kept = [r for r in decision.replies if r.meta.get("step") != "fallback"]
         if outcome.offline:
+            # "Connecting you with our team" would be untrue: nobody is there.
+            kept = [r for r in kept if r.text != outcome.handoff_message]
             if not any(r.meta.get("form") == "contact" for r in kept):
                 kept.append(Reply(messages.offline, meta={"step": "offline", "form": "contact"}))
             if decision.status is ConversationStatus.WAITING:

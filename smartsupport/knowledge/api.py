@@ -1,7 +1,8 @@
 """The knowledge-base admin API: list, create, read, update and delete help articles.
 
     GET    /api/v1/admin/workspaces/{workspace}/articles          ?limit=&offset=&locale=
-    POST   /api/v1/admin/workspaces/{workspace}/articles          {title, body, url?, locale?, external_id?}
+    POST   /api/v1/admin/workspaces/{workspace}/articles
+           {title, body, url?, locale?, external_id?}
     GET    /api/v1/admin/workspaces/{workspace}/articles/{id}
     PUT    /api/v1/admin/workspaces/{workspace}/articles/{id}     any of {title, body, url, locale}
     DELETE /api/v1/admin/workspaces/{workspace}/articles/{id}
@@ -13,11 +14,11 @@ unknown workspaces into 404s. Errors are ``smartsupport.errors`` and rendered by
 error handlers.
 """
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations`` here: FastAPI reads the route annotations at
+# definition time, and they refer to the dependency built inside ``create_router``.
 import hmac
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -72,17 +73,16 @@ def create_router(
             raise NotFound(f"no workspace {workspace!r}")
         return get_kb(request)
 
-    router = APIRouter(
-        prefix=PREFIX, tags=["knowledge base"], dependencies=[Depends(authorize)]
-    )
+    KB = Annotated[KnowledgeBase, Depends(kb_for)]
+    router = APIRouter(prefix=PREFIX, tags=["knowledge base"], dependencies=[Depends(authorize)])
 
     @router.get("")
     async def list_articles(
         workspace: str,
-        kb: KnowledgeBase = Depends(kb_for),
-        limit: int = Query(100, ge=1, le=1000),
-        offset: int = Query(0, ge=0),
-        locale: str | None = Query(None, max_length=20),
+        kb: KB,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        offset: Annotated[int, Query(ge=0)] = 0,
+        locale: Annotated[str | None, Query(max_length=20)] = None,
     ) -> dict[str, Any]:
         """Articles ordered by title, without their bodies."""
         articles = await kb.list_articles(workspace, limit=limit, offset=offset, locale=locale)
@@ -94,16 +94,12 @@ def create_router(
         return {"articles": rows, "limit": limit, "offset": offset}
 
     @router.post("", status_code=201)
-    async def create_article(
-        workspace: str, article: ArticleIn, kb: KnowledgeBase = Depends(kb_for)
-    ) -> dict[str, Any]:
+    async def create_article(workspace: str, article: ArticleIn, kb: KB) -> dict[str, Any]:
         created = await kb.create_article(workspace, **article.model_dump())
         return created.as_dict()
 
     @router.get("/{article_id}")
-    async def get_article(
-        workspace: str, article_id: str, kb: KnowledgeBase = Depends(kb_for)
-    ) -> dict[str, Any]:
+    async def get_article(workspace: str, article_id: str, kb: KB) -> dict[str, Any]:
         return (await kb.get_article(workspace, article_id)).as_dict()
 
     @router.api_route("/{article_id}", methods=["PUT", "PATCH"])
@@ -111,7 +107,7 @@ def create_router(
         workspace: str,
         article_id: str,
         changes: ArticleUpdate,
-        kb: KnowledgeBase = Depends(kb_for),
+        kb: KB,
     ) -> dict[str, Any]:
         """Change the fields given; an empty ``url`` removes the link."""
         updated = await kb.update_article(
@@ -120,9 +116,7 @@ def create_router(
         return updated.as_dict()
 
     @router.delete("/{article_id}", status_code=204)
-    async def delete_article(
-        workspace: str, article_id: str, kb: KnowledgeBase = Depends(kb_for)
-    ) -> Response:
+    async def delete_article(workspace: str, article_id: str, kb: KB) -> Response:
         await kb.delete_article(workspace, article_id)
         return Response(status_code=204)
 

@@ -30,10 +30,10 @@ class BM25Index:
 
     def __init__(self, documents: Sequence[Sequence[tuple[str, float]]]) -> None:
         self.size = len(documents)
-        tfs: list[Counter[str]] = []
+        tfs: list[dict[str, float]] = []
         lengths = np.zeros(self.size, dtype=np.float32)
         for row, fields in enumerate(documents):
-            tf: Counter[str] = Counter()
+            tf: dict[str, float] = defaultdict(float)
             for text, weight in fields:
                 for term in terms(text):
                     tf[term] += weight
@@ -45,9 +45,9 @@ class BM25Index:
         rows: dict[str, list[int]] = defaultdict(list)
         freqs: dict[str, list[float]] = defaultdict(list)
         for row, tf in enumerate(tfs):
-            for term, f in tf.items():
+            for term, frequency in tf.items():
                 rows[term].append(row)
-                freqs[term].append(f)
+                freqs[term].append(frequency)
         self._postings: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._idf: dict[str, float] = {}
         for term, term_rows in rows.items():

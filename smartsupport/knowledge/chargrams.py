@@ -57,9 +57,7 @@ class CharGramIndex:
         # Grams never seen get the highest idf: they make the query vector longer, so a
         # partial match scores lower, as it should.
         unseen = math.log(1 + self.size) + 1
-        vector = {
-            g: (1 + math.log(f)) * self._idf.get(g, unseen) for g, f in grams(query).items()
-        }
+        vector = {g: (1 + math.log(f)) * self._idf.get(g, unseen) for g, f in grams(query).items()}
         norm = math.sqrt(sum(w * w for w in vector.values())) or 1.0
         found = [(*self._slices[g], w / norm) for g, w in vector.items() if g in self._slices]
         if not found:

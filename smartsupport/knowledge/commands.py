@@ -1,10 +1,10 @@
 """``smartsupport kb ...``: ingest help articles and evaluate retrieval.
 
-    smartsupport kb ingest [PATH ...] [--workspace demo] [--locale en]
-        Files and folders (recursively). Without PATH: the workspace's articles/ folder.
-        Exit status 1 when any file failed (the others are still ingested).
-    smartsupport kb eval --corpus corpus.jsonl --queries queries.jsonl --qrels qrels.tsv
-                         [--mode hybrid|keyword|embedding] [--json]
+smartsupport kb ingest [PATH ...] [--workspace demo] [--locale en]
+    Files and folders (recursively). Without PATH: the workspace's articles/ folder.
+    Exit status 1 when any file failed (the others are still ingested).
+smartsupport kb eval --corpus corpus.jsonl --queries queries.jsonl --qrels qrels.tsv
+                     [--mode hybrid|keyword|embedding] [--json]
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import asyncio
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from smartsupport.errors import ConfigurationError
 
@@ -65,7 +65,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 async def _ingest(args: argparse.Namespace) -> int:
     from smartsupport.knowledge.kb import KnowledgeBase
     from smartsupport.settings import load_settings
-    from smartsupport.storage import open_store
+    from smartsupport.storage import SqlDatabase, open_store
     from smartsupport.workspaces import discover_workspaces
 
     settings = load_settings()
@@ -90,8 +90,10 @@ async def _ingest(args: argparse.Namespace) -> int:
     await store.connect()
     try:
         await store.migrate()
-        kb = KnowledgeBase(store)
-        report = await kb.ingest(args.workspace, paths, default_locale=locale, progress=ProgressBar())
+        kb = KnowledgeBase(cast(SqlDatabase, store))  # every store is also a SqlDatabase
+        report = await kb.ingest(
+            args.workspace, paths, default_locale=locale, progress=ProgressBar()
+        )
     finally:
         await store.close()
     for error in report.errors:

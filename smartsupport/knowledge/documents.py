@@ -116,9 +116,13 @@ def split_passages(title: str, body: str) -> list[Chunk]:
             chunks.append(Chunk(section=heading, text=text))
     for position, chunk in enumerate(chunks):
         chunk.position = position
-        heading = f"{chunk.section}\n" if chunk.section else ""
-        chunk.embedding_text = heading + chunk.text
+        chunk.embedding_text = embedding_text(chunk.section, chunk.text)
     return chunks
+
+
+def embedding_text(section: str | None, text: str) -> str:
+    """What a passage is embedded as: its heading gives the text its context."""
+    return f"{section}\n{text}" if section else text
 
 
 def _pack(paragraphs: list[str]) -> list[str]:

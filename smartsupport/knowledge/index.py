@@ -133,7 +133,9 @@ class WorkspaceIndex:
             passage_languages=np.array(
                 [language_of(articles[row].locale) for row, _ in rows], dtype=object
             ),
-            passage_bm25=BM25Index([[(p.section or "", HEADING_FIELD), (p.text, 1.0)] for _, p in rows]),
+            passage_bm25=BM25Index(
+                [[(p.section or "", HEADING_FIELD), (p.text, 1.0)] for _, p in rows]
+            ),
             title_grams=CharGramIndex([a.title for a in articles]),
             article_bm25=BM25Index(
                 [

@@ -16,21 +16,21 @@ import asyncio
 import time
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from smartsupport.domain import Passage, utcnow
+from smartsupport.domain import Passage
 from smartsupport.errors import Conflict, InvalidInput, NotFound
 from smartsupport.knowledge import repository
+from smartsupport.knowledge.changes import Changes, apply, commit, prepare
 from smartsupport.knowledge.documents import (
     Article,
-    Chunk,
     Document,
+    embedding_text,
     normalise_locale,
-    split_passages,
 )
 from smartsupport.knowledge.index import MODES, IndexedArticle, IndexedPassage, WorkspaceIndex
 from smartsupport.knowledge.ingest import (
@@ -54,26 +54,6 @@ class _Loaded:
     index: WorkspaceIndex
     version: int
     checked: float
-
-
-@dataclass(slots=True)
-class _Write:
-    """One article to insert or replace, already split and embedded."""
-
-    doc: Document
-    article_id: str
-    created_at: Any
-    chunks: list[Chunk]
-    title_vector: np.ndarray
-    vectors: np.ndarray
-    new: bool
-
-
-@dataclass(slots=True)
-class _Changes:
-    writes: list[_Write] = field(default_factory=list)
-    moved: list[tuple[str, str]] = field(default_factory=list)  # (article id, new source)
-    removed: list[str] = field(default_factory=list)
 
 
 class KnowledgeBase:
@@ -154,43 +134,45 @@ class KnowledgeBase:
     async def _load(self, workspace_id: str) -> WorkspaceIndex:
         embedder, model = self.embedder, self._model
         articles, passages = await repository.index_rows(self._db, workspace_id)
-        stale_titles: list[tuple[str, str]] = []
-        stale_passages: list[tuple[str, str]] = []
-        vectors: dict[str, np.ndarray | None] = {}
-        for a in articles:
-            v = repository.from_blob(a["title_embedding"], embedder.dim)
-            vectors[a["id"]] = v if a["model"] == model else None
-            if vectors[a["id"]] is None:
-                stale_titles.append((a["id"], a["title"]))
-        for p in passages:
-            v = repository.from_blob(p["embedding"], embedder.dim)
-            vectors[p["id"]] = v if p["model"] == model else None
-            if vectors[p["id"]] is None:
-                stale_passages.append((p["id"], _embedding_text(p["section"], p["text"])))
-        if stale_titles or stale_passages:
-            # Stored with another model: re-embed once and keep the result.
-            texts = [t for _, t in stale_titles] + [t for _, t in stale_passages]
-            fresh = await asyncio.to_thread(self._encode, texts)
-            ids = [i for i, _ in stale_titles] + [i for i, _ in stale_passages]
-            vectors.update(zip(ids, fresh, strict=True))
+        vectors: dict[str, np.ndarray] = {}
+        stale: list[tuple[str, str]] = []  # (id, text) of vectors made another way
+        for row, vector_column, text in [
+            *((a, "title_embedding", a["title"]) for a in articles),
+            *((p, "embedding", embedding_text(p["section"], p["text"])) for p in passages),
+        ]:
+            vector = repository.from_blob(row[vector_column], embedder.dim)
+            if vector is None or row["model"] != model:
+                stale.append((row["id"], text))
+            else:
+                vectors[row["id"]] = vector
+        if stale:
+            # Stored by another model (or input preparation): re-embed once and keep it.
+            fresh = await asyncio.to_thread(self._encode, [text for _, text in stale])
+            vectors.update(zip([i for i, _ in stale], fresh, strict=True))
+            titles = {a["id"] for a in articles}
             async with self._db.transaction() as tx:
                 await repository.update_vectors(
                     tx,
-                    [(i, vectors[i]) for i, _ in stale_titles],  # type: ignore[misc]
-                    [(i, vectors[i]) for i, _ in stale_passages],  # type: ignore[misc]
+                    [(i, vectors[i]) for i, _ in stale if i in titles],
+                    [(i, vectors[i]) for i, _ in stale if i not in titles],
                     model,
                 )
         by_article: dict[str, list[IndexedPassage]] = {a["id"]: [] for a in articles}
         for p in passages:
             by_article[p["article_id"]].append(
-                IndexedPassage(p["id"], p["position"], p["section"], p["text"], vectors[p["id"]])  # type: ignore[arg-type]
+                IndexedPassage(p["id"], p["position"], p["section"], p["text"], vectors[p["id"]])
             )
         index = WorkspaceIndex(embedder.dim)
         for a in articles:
             if by_article[a["id"]]:
                 index.put(
                     IndexedArticle(
-                        a["id"], a["title"], a["url"], a["locale"], vectors[a["id"]], by_article[a["id"]]  # type: ignore[arg-type]
+                        a["id"],
+                        a["title"],
+                        a["url"],
+                        a["locale"],
+                        vectors[a["id"]],
+                        by_article[a["id"]],
                     )
                 )
         return index
@@ -214,7 +196,7 @@ class KnowledgeBase:
         report = IngestReport(files=len(run.files), errors=list(run.errors), skipped=run.skipped)
         async with self._lock(workspace_id):
             stored = await repository.stored_articles(self._db, workspace_id)
-            changes = _Changes()
+            changes = Changes()
             failed: set[str] = set()
 
             def fail(file: SourceFile, message: str) -> None:
@@ -274,107 +256,24 @@ class KnowledgeBase:
         workspace_id: str,
         docs: list[Document],
         stored: dict[str, repository.StoredArticle],
-        changes: _Changes,
+        changes: Changes,
     ) -> None:
-        """Split and embed the new and changed ``docs`` into ``changes``. Raises
-        UnreadableFile before adding anything when one of them has no text."""
-        todo: list[tuple[Document, list[Chunk], repository.StoredArticle | None]] = []
-        moved: list[tuple[str, str]] = []
-        for doc in docs:
-            old = stored.get(doc.external_id)
-            if old is not None and old.content_hash == doc.content_hash:
-                if old.source != doc.source:
-                    moved.append((old.id, doc.source))
-                continue
-            chunks = split_passages(doc.title, doc.body)
-            if not chunks:
-                raise UnreadableFile(f"article {doc.title!r} has no text")
-            todo.append((doc, chunks, old))
-        changes.moved.extend(moved)
-        if not todo:
-            return
-        # Reuse vectors of passages whose text did not change (an edit to one section of a
-        # long article re-embeds that section only).
         loaded = self._loaded.get(workspace_id)
-        known: dict[str, np.ndarray] = {}
-        for _, _, old in todo:
-            previous = loaded.index.get(old.id) if loaded and old else None
-            if previous is not None:
-                known[previous.title] = previous.title_vector
-                for p in previous.passages:
-                    known[_embedding_text(p.section, p.text)] = p.vector
-        texts = [doc.title for doc, _, _ in todo]
-        texts += [c.embedding_text for _, chunks, _ in todo for c in chunks]
-        missing = sorted({t for t in texts if t not in known})
-        if missing:
-            fresh = await asyncio.to_thread(self._encode, missing)
-            known.update(zip(missing, fresh, strict=True))
-        now = utcnow()
-        for doc, chunks, old in todo:
-            changes.writes.append(
-                _Write(
-                    doc=doc,
-                    article_id=old.id if old else uuid.uuid4().hex,
-                    created_at=old.created_at if old else now,
-                    chunks=chunks,
-                    title_vector=known[doc.title],
-                    vectors=np.stack([known[c.embedding_text] for c in chunks]),
-                    new=old is None,
-                )
-            )
+        await prepare(
+            docs, stored, changes, encode=self._encode, previous=loaded.index if loaded else None
+        )
 
-    async def _commit(self, workspace_id: str, changes: _Changes) -> None:
-        if not (changes.writes or changes.moved or changes.removed):
+    async def _commit(self, workspace_id: str, changes: Changes) -> None:
+        if changes.empty:
             return
-        now = utcnow()
-        async with self._db.transaction() as tx:
-            for w in changes.writes:
-                await repository.write_article(
-                    tx,
-                    workspace_id=workspace_id,
-                    article_id=w.article_id,
-                    doc=w.doc,
-                    chunks=w.chunks,
-                    title_vector=w.title_vector,
-                    vectors=w.vectors,
-                    model=self._model,
-                    created_at=w.created_at,
-                    now=now,
-                )
-            for article_id, source in changes.moved:
-                await repository.set_source(tx, article_id, source)
-            await repository.delete_articles(tx, changes.removed)
-            await repository.bump_version(tx, workspace_id)
-            version = await repository.version(tx, workspace_id)
+        version = await commit(self._db, workspace_id, changes, model=self._model)
         loaded = self._loaded.get(workspace_id)
-        if loaded is None:
-            return
-        for w in changes.writes:
-            loaded.index.put(
-                IndexedArticle(
-                    id=w.article_id,
-                    title=w.doc.title,
-                    url=w.doc.url,
-                    locale=w.doc.locale,
-                    title_vector=w.title_vector,
-                    passages=[
-                        IndexedPassage(
-                            repository.passage_id(w.article_id, c.position),
-                            c.position,
-                            c.section,
-                            c.text,
-                            w.vectors[i],
-                        )
-                        for i, c in enumerate(w.chunks)
-                    ],
-                )
-            )
-        for article_id in changes.removed:
-            loaded.index.remove(article_id)
-        # Our own write is already applied; another process's write in between would make
-        # the version jump by more than one, which the next check notices.
-        if loaded.version == version - 1:
-            loaded.version = version
+        if loaded is not None:
+            apply(loaded.index, changes)
+            # Our own write is applied; another process's write in between would make the
+            # version jump by more than one, which the next check notices.
+            if loaded.version == version - 1:
+                loaded.version = version
 
     # -- one article at a time (the admin API) -------------------------------------------
     async def list_articles(
@@ -444,22 +343,17 @@ class KnowledgeBase:
     async def delete_article(self, workspace_id: str, article_id: str) -> None:
         async with self._lock(workspace_id):
             await self.get_article(workspace_id, article_id)
-            await self._commit(workspace_id, _Changes(removed=[article_id]))
+            await self._commit(workspace_id, Changes(removed=[article_id]))
 
     async def _write_one(
         self, workspace_id: str, doc: Document, stored: dict[str, repository.StoredArticle]
     ) -> None:
-        changes = _Changes()
+        changes = Changes()
         try:
             await self._prepare(workspace_id, [doc], stored, changes)
         except UnreadableFile as exc:
             raise InvalidInput(exc.message) from exc
         await self._commit(workspace_id, changes)
-
-
-def _embedding_text(section: str | None, text: str) -> str:
-    # Must match Chunk.embedding_text from documents.split_passages.
-    return f"{section}\n{text}" if section else text
 
 
 def _checked_document(

@@ -57,8 +57,10 @@ def stem(word: str) -> str:
             if suffix == "s" and base.endswith(("s", "u", "i")):
                 return word  # "address", "status", "analysis"
             # "shipped" -> "shipp" -> "ship": undo the doubled consonant.
-            if suffix in ("ed", "ing", "ings") and len(base) > 3 and (
-                base[-1] == base[-2] and base[-1] not in "aeiouls"
+            if (
+                suffix in ("ed", "ing", "ings")
+                and len(base) > 3
+                and (base[-1] == base[-2] and base[-1] not in "aeiouls")
             ):
                 return base[:-1]
             return base

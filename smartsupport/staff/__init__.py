@@ -50,8 +50,8 @@ Routes (``routes.router``, mounted by create_app):
     DELETE /api/v1/admin/staff/api-keys/{id}          revoke
 
 Timings and limits: ``StaffConfig`` (config.py), replaceable as ``app.state.staff_config``.
-Command line: ``smartsupport users add|list|disable|enable``, ``smartsupport api-keys
-create|list|revoke`` (commands.py).
+Command line (commands.py): ``smartsupport users add|list|disable|enable|password|
+reset-totp`` and ``smartsupport api-keys create|list|revoke``.
 """
 
 from __future__ import annotations

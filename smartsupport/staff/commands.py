@@ -5,6 +5,8 @@ options and call the staff store.
                                  (the password is read from standard input)
     smartsupport users list
     smartsupport users disable EMAIL | users enable EMAIL
+    smartsupport users password EMAIL        (new password on standard input; ends sessions)
+    smartsupport users reset-totp EMAIL      (lost authenticator: the next login needs none)
     smartsupport api-keys create --scope S [--scope S]... --workspace W [--name N]
     smartsupport api-keys list | api-keys revoke ID
 """
@@ -46,6 +48,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         cmd = users_sub.add_parser(action, help=f"{action} a staff account")
         cmd.add_argument("email")
         cmd.set_defaults(func=_run(_users_disable), disabled=disabled)
+
+    password = users_sub.add_parser("password", help="set a new password (standard input)")
+    password.add_argument("email")
+    password.set_defaults(func=_run(_users_password))
+    reset = users_sub.add_parser("reset-totp", help="remove the account's TOTP second factor")
+    reset.add_argument("email")
+    reset.set_defaults(func=_run(_users_reset_totp))
 
     keys = subparsers.add_parser("api-keys", help="API keys for server-to-server calls")
     keys_sub = keys.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
@@ -153,6 +162,26 @@ async def _users_disable(store: StaffStore, args: argparse.Namespace) -> int:
         raise SmartsupportError(f"no staff account for {args.email}")
     await store.set_disabled(record.id, args.disabled, datetime.now(UTC))
     print(f"{'disabled' if args.disabled else 'enabled'} {record.email}")
+    return 0
+
+
+async def _users_password(store: StaffStore, args: argparse.Namespace) -> int:
+    record = await store.get_user_by_email(args.email)
+    if record is None:
+        raise SmartsupportError(f"no staff account for {args.email}")
+    password = read_password(record.email)
+    passwords.check_policy(password, email=record.email)
+    await store.set_password(record.id, await passwords.hash_password(password), datetime.now(UTC))
+    print(f"new password set for {record.email}; their sessions were ended")
+    return 0
+
+
+async def _users_reset_totp(store: StaffStore, args: argparse.Namespace) -> int:
+    record = await store.get_user_by_email(args.email)
+    if record is None:
+        raise SmartsupportError(f"no staff account for {args.email}")
+    await store.set_totp(record.id, None, enabled=False)
+    print(f"TOTP removed for {record.email}; they can enrol again after logging in")
     return 0
 
 

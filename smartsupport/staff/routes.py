@@ -25,6 +25,7 @@ from smartsupport.staff.cookies import (
     set_session_cookies,
 )
 from smartsupport.staff.deps import (
+    MAX_FORM_BYTES,
     CurrentStaff,
     _services,
     csrf_binding,
@@ -66,8 +67,11 @@ async def login_form(request: Request, next: str = "/inbox") -> Response:
 async def _login_fields(request: Request) -> tuple[dict[str, str], bool]:
     """(fields, sent as JSON). The page posts a form; scripts and tests may post JSON."""
     if request.headers.get("content-type", "").startswith("application/json"):
+        raw = await request.body()
+        if len(raw) > MAX_FORM_BYTES:
+            raise InvalidInput("the request body is too large")
         try:
-            body = json.loads(await request.body() or b"{}")
+            body = json.loads(raw or b"{}")
         except ValueError:
             raise InvalidInput("the request body is not valid JSON", code="invalid_json") from None
         if not isinstance(body, dict):

@@ -114,6 +114,18 @@ class StaffStore:
             if disabled:
                 await _revoke_user_sessions(tx, user_id, now, "disabled")
 
+    async def set_password(self, user_id: str, password_hash: str, now: datetime) -> None:
+        """Replace the password, clear the lockout and end every session of the user."""
+        async with self.db.transaction() as tx:
+            await tx.execute(
+                "UPDATE staff_users SET password_hash = ?, failed_logins = 0,"
+                " locked_until = NULL, updated_at = ? WHERE id = ?",
+                password_hash,
+                now,
+                user_id,
+            )
+            await _revoke_user_sessions(tx, user_id, now, "password_changed")
+
     async def record_failure(
         self, user_id: str, now: datetime, max_failures: int, locked_until: datetime
     ) -> bool:

@@ -1,11 +1,11 @@
 """Readers, one per file family, chosen by file extension.
 
-    .md .markdown   markdown.py    front matter + Markdown
-    .html .htm      html.py        scripts and styles stripped
-    .txt            text.py        plain text
-    .pdf            pdf.py         pypdf; encrypted or corrupt files are refused
-    .csv .jsonl     faq.py         question-answer pairs
-    .json           zendesk.py when it is a Help Center articles export, else faq.py
+.md .markdown   markdown.py    front matter + Markdown
+.html .htm      html.py        scripts and styles stripped
+.txt            text.py        plain text
+.pdf            pdf.py         pypdf; encrypted or corrupt files are refused
+.csv .jsonl     faq.py         question-answer pairs
+.json           zendesk.py when it is a Help Center articles export, else faq.py
 """
 
 from __future__ import annotations

@@ -18,11 +18,46 @@ from bs4 import (
 from smartsupport.knowledge.documents import Document
 from smartsupport.knowledge.readers.base import SourceFile, UnreadableFile, decode_text
 
-_DROP = ["script", "style", "noscript", "template", "iframe", "svg", "object", "embed",
-         "head", "title", "form", "nav", "button", "select", "canvas"]
+_DROP = [
+    "script",
+    "style",
+    "noscript",
+    "template",
+    "iframe",
+    "svg",
+    "object",
+    "embed",
+    "head",
+    "title",
+    "form",
+    "nav",
+    "button",
+    "select",
+    "canvas",
+]
 _HEADINGS = ["h1", "h2", "h3", "h4", "h5", "h6"]
-_BLOCKS = ["p", "div", "section", "article", "main", "header", "footer", "aside", "ul", "ol",
-           "table", "tr", "pre", "blockquote", "dl", "dt", "dd", "figure", "figcaption", "hr"]
+_BLOCKS = [
+    "p",
+    "div",
+    "section",
+    "article",
+    "main",
+    "header",
+    "footer",
+    "aside",
+    "ul",
+    "ol",
+    "table",
+    "tr",
+    "pre",
+    "blockquote",
+    "dl",
+    "dt",
+    "dd",
+    "figure",
+    "figcaption",
+    "hr",
+]
 
 
 def html_to_body(html: str) -> tuple[str, str | None, str | None]:

@@ -16,8 +16,10 @@ def read(file: SourceFile, data: bytes) -> list[Document]:
     while lines and not lines[0].strip():
         lines.pop(0)
     title = title_from_name(file.path)
-    if lines and len(lines[0].strip()) <= 120 and (
-        len(lines) == 1 or not lines[1].strip() or _UNDERLINE.match(lines[1])
+    if (
+        lines
+        and len(lines[0].strip()) <= 120
+        and (len(lines) == 1 or not lines[1].strip() or _UNDERLINE.match(lines[1]))
     ):
         title = lines[0].strip().lstrip("#").strip()
         lines = lines[2:] if len(lines) > 1 and _UNDERLINE.match(lines[1]) else lines[1:]

@@ -1,0 +1,191 @@
+"""The NLU engine: what the conversation path calls to understand a customer message.
+
+    engine = NluEngine(settings.data_dir, backplane)
+    await engine.prepare(workspace)            # at start-up, and again when the config changes
+    understanding = await engine.understand(workspace.id, "where is ORD-10234?")
+
+``prepare`` trains the workspace's intent model or loads it from
+``DATA_DIR/models/<workspace>/<hash of the training data>/``, so restarts are instant and a
+changed ``intents.yaml`` retrains. ``understand`` runs, in order: language detection,
+entities, the cache, ``override`` rules, the model (with its out-of-scope threshold),
+``fallback`` rules when the model is unsure, and sentiment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from smartsupport.backplane.base import Backplane
+from smartsupport.domain import Understanding
+from smartsupport.errors import NotFound
+from smartsupport.nlu import training
+from smartsupport.nlu.cache import UnderstandingCache, cache_key
+from smartsupport.nlu.classifier import IntentModel
+from smartsupport.nlu.entities import EntityExtractor
+from smartsupport.nlu.language import detect_language
+from smartsupport.nlu.rules import RuleSet
+from smartsupport.nlu.schema import NluSpec, parse_nlu_section
+from smartsupport.nlu.sentiment import sentiment
+from smartsupport.workspaces import WorkspaceConfig
+
+MAX_MODEL_CHARS = 1000  # the intent is in the first lines; the rest only costs time
+MAX_ENTITY_CHARS = 20_000
+_WORD_CHAR = re.compile(r"[^\W_]", re.UNICODE)
+
+
+@dataclass
+class _Prepared:
+    spec: NluSpec
+    default_language: str
+    rules: RuleSet
+    extractor: EntityExtractor
+    model: IntentModel | None
+    model_hash: str
+
+
+class NluEngine:
+    def __init__(self, data_dir: Path, backplane: Backplane | None = None) -> None:
+        self._models_dir = Path(data_dir) / "models"
+        self._cache = UnderstandingCache(backplane)
+        self._workspaces: dict[str, _Prepared] = {}
+
+    async def prepare(self, workspace: WorkspaceConfig, *, progress: bool = False) -> None:
+        """Validate the workspace's ``nlu`` section and train or load its intent model."""
+        where = str(Path(workspace.source_dir or ".") / "intents.yaml")
+        spec = parse_nlu_section(workspace.section("nlu"), where=where)
+        texts, labels = spec.training_pairs()
+        model: IntentModel | None = None
+        model_hash = "rules-only"
+        if len(set(labels)) >= 2:
+            model_hash = training.training_hash(texts, labels, spec.out_of_scope.threshold)
+            model = await asyncio.to_thread(
+                self._load_or_train, workspace.id, texts, labels, spec, model_hash, progress
+            )
+        self._workspaces[workspace.id] = _Prepared(
+            spec=spec,
+            default_language=workspace.default_locale.split("-")[0].lower(),
+            rules=RuleSet(spec.rules),
+            extractor=EntityExtractor(spec.entities),
+            model=model,
+            model_hash=model_hash,
+        )
+
+    def _load_or_train(
+        self,
+        workspace_id: str,
+        texts: list[str],
+        labels: list[str],
+        spec: NluSpec,
+        model_hash: str,
+        progress: bool,
+    ) -> IntentModel:
+        root = self._models_dir / workspace_id
+        directory = root / model_hash[:24]
+        if (directory / "meta.json").is_file():
+            try:
+                model = training.load(directory)
+                if model.meta.get("hash") == model_hash:
+                    return model
+            except Exception:  # an unreadable cache entry is simply rebuilt
+                pass
+        bar = None
+        if progress:
+            from smartsupport.nlu.commands import ProgressBar
+
+            bar = ProgressBar()
+        model = training.train(texts, labels, threshold=spec.out_of_scope.threshold, progress=bar)
+        training.save(model, directory)
+        # Older models of this workspace are dead weight once the new one is written.
+        for old in root.iterdir():
+            if old != directory and old.is_dir():
+                shutil.rmtree(old, ignore_errors=True)
+        return model
+
+    def spec(self, workspace_id: str) -> NluSpec:
+        """The validated ``nlu`` section of a prepared workspace (intents, responses, ...)."""
+        return self._get(workspace_id).spec
+
+    def responses(self, workspace_id: str, intent: str, language: str) -> list[str]:
+        """The configured responses of ``intent`` in ``language`` (or the default language)."""
+        prepared = self._get(workspace_id)
+        found = prepared.spec.intents.get(intent)
+        return found.responses_for(language, prepared.default_language) if found else []
+
+    def _get(self, workspace_id: str) -> _Prepared:
+        prepared = self._workspaces.get(workspace_id)
+        if prepared is None:
+            raise NotFound(f"workspace {workspace_id!r} has no prepared NLU model")
+        return prepared
+
+    async def understand(self, workspace_id: str, text: str) -> Understanding:
+        """Language, intent (or out of scope), calibrated confidence, entities, sentiment."""
+        prepared = self._get(workspace_id)
+        text = text or ""
+        entities = prepared.extractor.extract(text[:MAX_ENTITY_CHARS])
+        head = " ".join(text[:MAX_MODEL_CHARS].split())
+        if not _WORD_CHAR.search(head):
+            # Empty, emoji-only or punctuation: nothing to classify, but emoji carry sentiment.
+            return Understanding(
+                language=prepared.default_language,
+                intent=None,
+                confidence=0.0,
+                out_of_scope=True,
+                entities=entities,
+                sentiment=sentiment(head, "en") if head else 0.0,
+                source="no_text",
+            )
+        key = cache_key(workspace_id, prepared.model_hash, head)
+        cached = await self._cache.get(key)
+        if cached is None:
+            cached = await asyncio.to_thread(self._classify, prepared, head)
+            await self._cache.set(key, cached)
+        return Understanding(
+            language=cached["language"],
+            intent=cached["intent"],
+            confidence=cached["confidence"],
+            out_of_scope=cached["out_of_scope"],
+            entities=entities,
+            sentiment=cached["sentiment"],
+            source=cached["source"],
+            ranking=[(name, score) for name, score in cached["ranking"]],
+        )
+
+    def _classify(self, prepared: _Prepared, text: str) -> dict:
+        language = detect_language(text, prepared.default_language).language
+        result: dict = {
+            "language": language,
+            "intent": None,
+            "confidence": 0.0,
+            "out_of_scope": True,
+            "source": "none",
+            "ranking": [],
+        }
+        vector = None
+        rule = prepared.rules.match(text, "override")
+        if prepared.model is not None:
+            from smartsupport.embeddings import get_embedder
+
+            vectors = get_embedder().encode([text])
+            vector = vectors[0]
+            prediction = prepared.model.predict_vectors(vectors, [text])[0]
+            result["ranking"] = [[name, round(p, 4)] for name, p in prediction.ranking]
+            if rule is None and not prediction.out_of_scope:
+                result.update(
+                    intent=prediction.ranking[0][0],
+                    confidence=prediction.confidence,
+                    out_of_scope=False,
+                    source="model",
+                )
+            else:
+                result["confidence"] = prediction.confidence
+        if rule is None and result["out_of_scope"]:
+            rule = prepared.rules.match(text, "fallback")
+        if rule is not None:
+            # A rule is an explicit instruction from the workspace owner, not a guess.
+            result.update(intent=rule.intent, confidence=1.0, out_of_scope=False, source="rule")
+        result["sentiment"] = round(sentiment(text, language, vector), 4)
+        return result
