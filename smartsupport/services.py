@@ -21,7 +21,7 @@ from smartsupport.storage.base import Store
 from smartsupport.workspaces import WorkspaceConfig, discover_workspaces
 
 if TYPE_CHECKING:
-    from smartsupport.policy import Policy
+    from smartsupport.assistant import Assistant
 
 log = logging.getLogger("smartsupport")
 
@@ -34,7 +34,7 @@ class Services:
     sessions: SessionStore
     secret_key: bytes
     workspaces: dict[str, WorkspaceConfig] = field(default_factory=dict)
-    policy: Policy | None = None
+    policy: Assistant | None = None
 
     def workspace(self, workspace_id: str) -> WorkspaceConfig:
         try:
@@ -62,6 +62,7 @@ class Services:
 
 async def open_services(settings: Settings, *, migrate: bool = True) -> Services:
     """Connect every configured backend, apply migrations, load workspaces and the policy."""
+    from smartsupport.assistant import build_assistant
     from smartsupport.policy import build_policy
 
     store = open_store(settings.database_url)
@@ -85,7 +86,7 @@ async def open_services(settings: Settings, *, migrate: bool = True) -> Services
                 Workspace(id=config.id, name=config.name, config=_storable(config))
             )
             services.workspaces[config.id] = config
-        services.policy = await build_policy(services)
+        services.policy = await build_assistant(services, await build_policy(services))
         return services
     except BaseException:
         await backplane.close()

@@ -47,6 +47,11 @@ class Settings(BaseSettings):
         description="Signs visitor tokens. Unset: a random key is created once in the data "
         "directory. Set it explicitly when several servers share one database.",
     )
+    models_dir: Path | None = Field(
+        default=None,
+        description="Where trained NLU models are cached, keyed by a hash of their training "
+        "data (default: models/ in the data directory). Safe to share between servers.",
+    )
     config_file: Path | None = Field(default=None, description="Optional TOML file of settings.")
     workspaces_dir: Path | None = Field(
         default=None,

@@ -14,6 +14,20 @@ POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def shared_models_dir(tmp_path_factory):
+    """Trained NLU models are cached by a hash of their training data, so every app and
+    server the tests start can share one cache instead of retraining the demo model."""
+    path = tmp_path_factory.mktemp("models")
+    previous = os.environ.get("SMARTSUPPORT_MODELS_DIR")
+    os.environ["SMARTSUPPORT_MODELS_DIR"] = str(path)
+    yield path
+    if previous is None:
+        os.environ.pop("SMARTSUPPORT_MODELS_DIR", None)
+    else:
+        os.environ["SMARTSUPPORT_MODELS_DIR"] = previous
+
+
 @pytest.fixture
 async def postgres_url() -> AsyncIterator[str]:
     """A URL to a fresh, empty schema in the test PostgreSQL database, dropped afterwards.

@@ -119,9 +119,20 @@ async def test_bad_files_are_named_and_the_rest_of_the_batch_is_ingested(store, 
     (folder / "image.png").write_bytes(b"\x89PNG")
     article(folder / "new.md", "Exchanges", ("How", "Exchange a size from your order page."))
 
-    report = await kb.ingest("ws", [folder])
+    (tmp_path / "notes.docx").write_bytes(b"PK\x03\x04")  # named explicitly: an error
+    report = await kb.ingest("ws", [folder, tmp_path / "notes.docx", tmp_path / "missing.md"])
     problems = {Path(e.path).name: e.message for e in report.errors}
-    assert set(problems) == {"manual.pdf", "huge.txt", "broken.jsonl", "dupe.md", "script.html"}
+    assert set(problems) == {
+        "manual.pdf",
+        "huge.txt",
+        "broken.jsonl",
+        "dupe.md",
+        "script.html",
+        "notes.docx",
+        "missing.md",
+    }
+    assert "unsupported format '.docx'" in problems["notes.docx"]
+    assert problems["missing.md"] == "no such file or folder"
     assert "corrupt or unreadable PDF" in problems["manual.pdf"]
     assert "is 59 KB, over the 49 KB limit for one file" in problems["huge.txt"]
     assert "line 2 is not valid JSON" in problems["broken.jsonl"]

@@ -58,8 +58,18 @@ def test_eval_prints_one_json_object_with_oos_metrics(model_dir: Path, tmp_path,
     capsys.readouterr()
     assert main(["nlu", "eval", str(model_dir), str(test), "--json", "--oos-label", "OOS"]) == 0
     result = json.loads(capsys.readouterr().out)
-    for key in ("n", "accuracy", "macro_f1", "train_seconds", "predict_ms_p50", "predict_ms_p95",
-                "in_scope_accuracy", "oos_recall", "oos_precision", "mcc"):
+    for key in (
+        "n",
+        "accuracy",
+        "macro_f1",
+        "train_seconds",
+        "predict_ms_p50",
+        "predict_ms_p95",
+        "in_scope_accuracy",
+        "oos_recall",
+        "oos_precision",
+        "mcc",
+    ):
         assert key in result, key
     assert result["n"] == 6 and result["n_oos"] == 2
     assert result["in_scope_accuracy"] >= 0.75
@@ -79,8 +89,10 @@ def test_training_data_with_oos_rows_skips_them(tmp_path, demo_rows) -> None:
     rows = demo_rows + [("tell me a joke", "NO_NODES_DETECTED")]
     train = _write(tmp_path / "train.csv", rows)
     out = tmp_path / "m"
-    assert main(["nlu", "train", str(train), "--out", str(out), "--oos-label",
-                 "NO_NODES_DETECTED"]) == 0
+    assert (
+        main(["nlu", "train", str(train), "--out", str(out), "--oos-label", "NO_NODES_DETECTED"])
+        == 0
+    )
     assert "NO_NODES_DETECTED" not in json.loads((out / "meta.json").read_text())["classes"]
 
 

@@ -52,7 +52,9 @@ async def test_intents_in_several_languages(engine: NluEngine, text: str, intent
 
 async def test_language_is_detected(engine: NluEngine) -> None:
     assert (await engine.understand("demo", "¿Dónde está mi pedido?")).language == "es"
-    assert (await engine.understand("demo", "Où est ma commande, s'il vous plaît ?")).language == "fr"
+    assert (
+        await engine.understand("demo", "Où est ma commande, s'il vous plaît ?")
+    ).language == "fr"
     assert (await engine.understand("demo", "where is my order?")).language == "en"
 
 
@@ -114,7 +116,9 @@ async def test_repeated_queries_skip_the_model(engine: NluEngine, monkeypatch) -
     assert calls == [] and again.intent == first.intent == "shipping_info"
 
 
-async def test_cache_is_shared_through_redis(models_dir: Path, engine: NluEngine, redis_url) -> None:
+async def test_cache_is_shared_through_redis(
+    models_dir: Path, engine: NluEngine, redis_url
+) -> None:
     backplane = open_backplane(redis_url)
     await backplane.connect()
     try:
@@ -143,8 +147,14 @@ async def test_model_is_loaded_from_disk_and_retrained_on_change(
     changed = workspace.model_copy(deep=True)
     nlu = changed.section("nlu")
     nlu["intents"]["gift_wrap"] = {
-        "examples": ["can you gift wrap it", "do you offer gift wrapping", "wrap it as a present",
-                     "add a gift message", "is gift packaging available", "gift box please"],
+        "examples": [
+            "can you gift wrap it",
+            "do you offer gift wrapping",
+            "wrap it as a present",
+            "add a gift message",
+            "is gift packaging available",
+            "gift box please",
+        ],
         "responses": ["Gift wrapping costs $5."],
     }
     fresh = NluEngine(models_dir)

@@ -66,6 +66,8 @@ def test_relative_dates_resolve_against_today_in_five_languages() -> None:
 
 
 def test_absolute_dates_and_no_false_positive_on_may() -> None:
-    found = [d.value.isoformat() for d in find_dates("2024-05-03, 03/05/2024, May 3rd, 2024", SATURDAY)]
+    found = [
+        d.value.isoformat() for d in find_dates("2024-05-03, 03/05/2024, May 3rd, 2024", SATURDAY)
+    ]
     assert found == ["2024-05-03", "2024-05-03", "2024-05-03"]
     assert list(find_dates("May I return it? The 31/02 is no date", SATURDAY)) == []

@@ -38,7 +38,8 @@ async def test_message_posted_through_a_reaches_a_widget_on_b(tmp_path, postgres
                 frames = [json.loads(await asyncio.wait_for(ws.recv(), 10)) for _ in range(2)]
                 assert [f["message"]["seq"] for f in frames] == [2, 3]
                 assert frames[0]["message"]["client_id"] == "from-a"
-                assert "shipped" in frames[1]["message"]["text"]
+                assert frames[1]["message"]["author"] == "bot"
+                assert "email" in frames[1]["message"]["text"]  # the order flow checks identity
 
             # Both processes write to the same conversation at once: the per-conversation
             # lock in Redis keeps turns whole and sequence numbers dense.

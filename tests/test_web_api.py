@@ -47,15 +47,22 @@ def test_message_gets_a_reply_and_both_are_stored_in_order(client):
     assert response.status_code == 201, response.text
     body = response.json()
     assert body["message"]["seq"] == 2 and body["message"]["author"] == "customer"
+    # An anonymous visitor proves the order is theirs before seeing it.
+    assert "email" in body["replies"][0]["text"]
+    body = client.post(
+        f"/api/v1/conversations/{conversation['id']}/messages",
+        json={"text": "maria@example.com", "client_id": "c2"},
+        headers=auth(conversation),
+    ).json()
     assert "1Z999AA10123456784" in body["replies"][0]["text"]
     listed = client.get(
         f"/api/v1/conversations/{conversation['id']}/messages", headers=auth(conversation)
     ).json()["messages"]
-    assert [m["seq"] for m in listed] == [1, 2, 3]
+    assert [m["seq"] for m in listed] == [1, 2, 3, 4, 5]
     after = client.get(
-        f"/api/v1/conversations/{conversation['id']}/messages?after=2", headers=auth(conversation)
+        f"/api/v1/conversations/{conversation['id']}/messages?after=3", headers=auth(conversation)
     ).json()["messages"]
-    assert [m["seq"] for m in after] == [3]
+    assert [m["seq"] for m in after] == [4, 5]
 
 
 def test_same_client_id_twice_stores_one_message_and_returns_the_same_result(client):

@@ -12,28 +12,18 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from smartsupport.errors import NotFound
 from smartsupport.inbox import assignment, canned, notes, takeover
 from smartsupport.inbox.changes import load
 from smartsupport.inbox.context import ConversationContext, conversation_context, message_view
 from smartsupport.inbox.queue import QueueEntry, waiting
 from smartsupport.inbox.store import InboxStore
 from smartsupport.services import Services
-from smartsupport.staff import (
-    StaffUser,
-    current_staff,
-    require_role,
-    require_workspace,
-    verify_csrf,
-)
-from smartsupport.staff.store import StaffStore
+from smartsupport.staff import StaffUser, current_staff, require_workspace, verify_csrf
 
 router = APIRouter(
     prefix="/api/v1/inbox", tags=["agent inbox"], dependencies=[Depends(verify_csrf)]
 )
 Staff = Annotated[StaffUser, Depends(current_staff)]
-Supervisor = Annotated[StaffUser, Depends(require_role("supervisor"))]
-Admin = Annotated[StaffUser, Depends(require_role("admin"))]
 
 
 def services_of(request: Request) -> Services:
@@ -60,25 +50,6 @@ class PriorityIn(BaseModel):
 class NoteIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     text: str = Field(min_length=1, max_length=20_000)  # notes.py gives the precise limit
-
-
-class StatusIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    status: str
-
-
-class AgentIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    capacity: int | None = Field(default=None, ge=0, le=50)
-    teams: list[Annotated[str, Field(max_length=64)]] | None = Field(default=None, max_length=20)
-
-
-class CannedIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    workspace: str | None = None
-    shortcut: str = Field(max_length=40)
-    title: str = Field(max_length=120)
-    body: str = Field(max_length=4000)
 
 
 def visible(user: StaffUser, entry: QueueEntry, teams: list[str]) -> bool:
@@ -295,101 +266,3 @@ async def canned_for(conversation_id: str, request: Request, user: Staff) -> dic
             }
         )
     return {"canned": out}
-
-
-@router.get("/canned")
-async def list_canned(request: Request, user: Staff) -> dict[str, Any]:
-    items = await InboxStore(services_of(request).store).canned(user.workspaces)
-    return {
-        "canned": [
-            {
-                "id": c.id,
-                "workspace": c.workspace_id,
-                "shortcut": c.shortcut,
-                "title": c.title,
-                "body": c.body,
-            }
-            for c in items
-        ]
-    }
-
-
-@router.post("/canned", status_code=201)
-async def create_canned(body: CannedIn, request: Request, user: Supervisor) -> dict[str, Any]:
-    workspace = body.workspace or (user.workspaces[0] if user.workspaces else "")
-    require_workspace(user, workspace)
-    shortcut, title, text = canned.validate(body.shortcut, body.title, body.body)
-    item = await InboxStore(services_of(request).store).add_canned(
-        workspace, shortcut, title, text, user.id
-    )
-    return {
-        "id": item.id,
-        "workspace": item.workspace_id,
-        "shortcut": item.shortcut,
-        "title": item.title,
-        "body": item.body,
-    }
-
-
-@router.delete("/canned/{canned_id}", status_code=204)
-async def delete_canned(canned_id: str, request: Request, user: Supervisor) -> None:
-    inbox = InboxStore(services_of(request).store)
-    item = await inbox.get_canned(canned_id)
-    require_workspace(user, item.workspace_id)
-    await inbox.delete_canned(canned_id)
-
-
-@router.put("/me/status")
-async def set_status(body: StatusIn, request: Request, user: Staff) -> dict[str, Any]:
-    state = await assignment.set_agent_status(services_of(request), user, body.status)
-    return {"status": state.status, "capacity": state.capacity}
-
-
-@router.get("/agents")
-async def list_agents(
-    request: Request, user: Staff, workspace: str | None = None
-) -> dict[str, Any]:
-    """Agents of a workspace (default: the caller's first) with status and load: the
-    transfer list for agents, the overview for supervisors."""
-    workspace = workspace or (user.workspaces[0] if user.workspaces else "")
-    require_workspace(user, workspace)
-    services = services_of(request)
-    agents = await assignment.workspace_agents(services, workspace)
-    return {
-        "workspace": workspace,
-        "teams": await assignment.known_teams(services, workspace),
-        "agents": [
-            {
-                "id": a.id,
-                "name": a.name,
-                "role": a.role,
-                "status": a.state.status,
-                "present": a.present,
-                "capacity": a.state.capacity,
-                "load": a.load,
-                "teams": a.state.teams,
-            }
-            for a in agents
-        ],
-    }
-
-
-@router.put("/agents/{staff_id}")
-async def configure_agent(
-    staff_id: str, body: AgentIn, request: Request, user: Admin
-) -> dict[str, Any]:
-    services = services_of(request)
-    record = await StaffStore(services.store).get_user(staff_id)
-    if record is None or not set(record.workspaces) & set(user.workspaces):
-        raise NotFound("no such staff member in your workspaces")
-    state = await assignment.configure_agent(
-        services, staff_id, capacity=body.capacity, teams=body.teams
-    )
-    for workspace in set(record.workspaces) & set(user.workspaces):
-        await assignment.refresh(services, workspace)
-    return {
-        "id": staff_id,
-        "capacity": state.capacity,
-        "teams": state.teams,
-        "status": state.status,
-    }

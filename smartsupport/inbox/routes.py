@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from smartsupport.inbox import api, customer, pages, socket
+from smartsupport.inbox import api, customer, pages, socket, team_api
 
 router = APIRouter()
 router.include_router(pages.router)
 router.include_router(api.router)
+router.include_router(team_api.router)
 router.include_router(socket.router)
 router.include_router(customer.router)

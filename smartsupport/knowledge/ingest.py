@@ -15,7 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from smartsupport.knowledge.documents import Document
-from smartsupport.knowledge.readers import SourceFile, UnreadableFile, read_file, supported
+from smartsupport.knowledge.readers import (
+    SourceFile,
+    UnreadableFile,
+    read_file,
+    supported,
+    unsupported,
+)
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
 
@@ -69,11 +75,12 @@ class Plan:
     errors: list[FileError] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     folders: list[str] = field(default_factory=list)  # absolute paths, for pruning
+    _named: set[str] = field(default_factory=set)  # sources of the files read
 
     def in_scope(self, source: str) -> bool:
         """True when ``source`` (an article's file) lies under a folder or is a named file
         of this run, so its absence this time means the article was deleted."""
-        if any(f.source == source for f in self.files):
+        if source in self._named:
             return True
         return any(source.startswith(folder + os.sep) for folder in self.folders)
 
@@ -86,7 +93,9 @@ def plan(paths: Iterable[str | Path], default_locale: str = "en") -> Plan:
         resolved = path.resolve()
         if resolved not in seen:
             seen.add(resolved)
-            result.files.append(SourceFile(path, key, default_locale))
+            file = SourceFile(path, key, default_locale)
+            result.files.append(file)
+            result._named.add(file.source)
 
     for raw in paths:
         path = Path(raw)
@@ -104,10 +113,7 @@ def plan(paths: Iterable[str | Path], default_locale: str = "en") -> Plan:
             if supported(path.suffix):
                 add(path, path.name)
             else:
-                try:
-                    read_file(SourceFile(path, path.name), b"")
-                except UnreadableFile as exc:
-                    result.errors.append(FileError(str(path), exc.message))
+                result.errors.append(FileError(str(path), unsupported(path.suffix)))
         else:
             result.errors.append(FileError(str(path), "no such file or folder"))
     return result

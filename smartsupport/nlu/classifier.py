@@ -111,7 +111,24 @@ class _FastText:
         return scores
 
 
-def fit_components(vectors: np.ndarray, texts: list[str], labels: list[str]) -> Components:
+@dataclass(frozen=True)
+class Params:
+    """Regularisation: C of the embedding model, alpha of the text model (larger alpha and
+    smaller C mean smoother, less confident models)."""
+
+    C: float = 30.0
+    alpha: float = 1e-5
+
+
+DEFAULT_PARAMS = Params()
+# Tried by cross-validation when there are few examples (see training.py): with a dozen
+# examples per intent the best amount of smoothing varies a lot between workspaces.
+SMALL_DATA_GRID = (Params(30.0, 1e-5), Params(30.0, 1e-4), Params(3.0, 1e-5), Params(3.0, 1e-4))
+
+
+def fit_components(
+    vectors: np.ndarray, texts: list[str], labels: list[str], params: Params = DEFAULT_PARAMS
+) -> Components:
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression, SGDClassifier
     from sklearn.pipeline import FeatureUnion
@@ -142,11 +159,11 @@ def fit_components(vectors: np.ndarray, texts: list[str], labels: list[str]) -> 
     with warnings.catch_warnings():
         # A capped iteration count is a deliberate time budget, not a defect to report.
         warnings.simplefilter("ignore")
-        embedding_model = LogisticRegression(C=30.0, max_iter=300, tol=1e-4).fit(vectors, y)
+        embedding_model = LogisticRegression(C=params.C, max_iter=300, tol=1e-4).fit(vectors, y)
         # SGD with log loss: as accurate as lbfgs here and several times faster on ~10^5
         # sparse features x ~10^2 intents; one-vs-rest, so the two cores share the intents.
         text_model = SGDClassifier(
-            loss="log_loss", alpha=1e-5, max_iter=30, tol=1e-4, random_state=0, n_jobs=2
+            loss="log_loss", alpha=params.alpha, max_iter=30, tol=1e-4, random_state=0, n_jobs=2
         ).fit(tfidf, y)
     return Components(vectorizer, embedding_model, text_model, classes)
 
@@ -173,7 +190,9 @@ class IntentModel:
     def probabilities(self, vectors: np.ndarray, texts: list[str]) -> np.ndarray:
         return softmax(self.components.log_scores(vectors, texts) / self.temperature)
 
-    def predict_vectors(self, vectors: np.ndarray, texts: list[str], top: int = 5) -> list[Prediction]:
+    def predict_vectors(
+        self, vectors: np.ndarray, texts: list[str], top: int = 5
+    ) -> list[Prediction]:
         probs = self.probabilities(vectors, texts)
         out: list[Prediction] = []
         for row, vector in zip(probs, vectors, strict=True):

@@ -1,11 +1,11 @@
 """``smartsupport nlu ...``: train and evaluate intent models from CSV files.
 
-    smartsupport nlu train DATA.csv --out MODEL_DIR [--oos-label LABEL] [--threshold auto|X]
-        DATA.csv has the header ``text,label``. Rows labelled --oos-label (if any) are not an
-        intent: they are left out of training.
-    smartsupport nlu eval MODEL_DIR DATA.csv --json [--oos-label LABEL]
-        One JSON object: n, accuracy, macro_f1, train_seconds, predict_ms_p50/p95 and, with
-        --oos-label, in_scope_accuracy, oos_recall, oos_precision and mcc.
+smartsupport nlu train DATA.csv --out MODEL_DIR [--oos-label LABEL] [--threshold auto|X]
+    DATA.csv has the header ``text,label``. Rows labelled --oos-label (if any) are not an
+    intent: they are left out of training.
+smartsupport nlu eval MODEL_DIR DATA.csv --json [--oos-label LABEL]
+    One JSON object: n, accuracy, macro_f1, train_seconds, predict_ms_p50/p95 and, with
+    --oos-label, in_scope_accuracy, oos_recall, oos_precision and mcc.
 """
 
 from __future__ import annotations
@@ -78,7 +78,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     threshold = _threshold(args.threshold)
     data = read_csv(args.data)
     check_trainable(data, source=str(args.data), oos_label=args.oos_label)
-    pairs = [(t, lab) for t, lab in zip(data.texts, data.labels, strict=True) if lab != args.oos_label]
+    pairs = [
+        (t, lab) for t, lab in zip(data.texts, data.labels, strict=True) if lab != args.oos_label
+    ]
     texts, labels = [t for t, _ in pairs], [lab for _, lab in pairs]
     model = training.train(texts, labels, threshold=threshold, progress=ProgressBar())
     training.save(model, args.out)

@@ -48,8 +48,14 @@ class _Prepared:
 
 
 class NluEngine:
-    def __init__(self, data_dir: Path, backplane: Backplane | None = None) -> None:
-        self._models_dir = Path(data_dir) / "models"
+    def __init__(
+        self,
+        data_dir: Path,
+        backplane: Backplane | None = None,
+        *,
+        models_dir: Path | None = None,
+    ) -> None:
+        self._models_dir = Path(models_dir) if models_dir else Path(data_dir) / "models"
         self._cache = UnderstandingCache(backplane)
         self._workspaces: dict[str, _Prepared] = {}
 

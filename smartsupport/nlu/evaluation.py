@@ -42,6 +42,7 @@ def evaluate(
         "accuracy": round(float(accuracy_score(gold, predictions)), 4),
         "macro_f1": round(float(f1_score(gold, predictions, average="macro", zero_division=0)), 4),
         "train_seconds": model.meta.get("train_seconds"),
+        "train_cpu_seconds": model.meta.get("train_cpu_seconds"),
         "predict_ms_p50": _percentile_ms(latencies, 50),
         "predict_ms_p95": _percentile_ms(latencies, 95),
         "n_train": model.meta.get("n_train"),

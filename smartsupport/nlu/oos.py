@@ -83,7 +83,9 @@ def simulate(
         size = min(len(val_idx), max(len(oos_idx), 1), 1500)
         val_idx = rng.sample(val_idx, min(len(val_idx), size))
         oos_idx = rng.sample(oos_idx, min(len(oos_idx), size))
-        model = fit(vectors[train_idx], [texts[i] for i in train_idx], [labels[i] for i in train_idx])
+        model = fit(
+            vectors[train_idx], [texts[i] for i in train_idx], [labels[i] for i in train_idx]
+        )
         index = {c: k for k, c in enumerate(model.classes)}
         rows = val_idx + oos_idx
         scores = model.log_scores(vectors[rows], [texts[i] for i in rows])
@@ -112,33 +114,43 @@ def fit_temperature(held: HeldOut) -> float:
     return best_t
 
 
-def choose_threshold(held: HeldOut, temperature: float) -> float:
-    """The confidence threshold, by the one-standard-error rule on the MCC curve.
+_GRID = np.linspace(0.0, 0.95, 96)
 
-    For every candidate threshold we compute the multi-class MCC (out-of-scope as one more
-    class) in each round. The curve is flat near its top, so instead of its arg-max (which
-    drifts high, answering "I don't understand" to real customers whose wording is further
-    from the examples than any held-out example is) we take the lowest threshold whose mean
-    MCC is within one standard error of the best: as good on the evidence, and errs on the
-    side of answering.
-    """
+
+def mcc_curves(held: HeldOut, temperature: float) -> np.ndarray:
+    """Per round (rows), the multi-class MCC (out-of-scope as one more class) at each
+    candidate threshold in ``_GRID`` (columns)."""
     from sklearn.metrics import matthews_corrcoef
 
-    grid = np.linspace(0.0, 0.95, 96)
     curves = []
     for scores, gold in zip(held.log_scores, held.gold, strict=True):
         if not (gold < 0).any() or not (gold >= 0).any():
             continue
         probs = np.exp(log_softmax(scores / temperature))
         conf, pred = probs.max(axis=1), probs.argmax(axis=1)
-        curves.append(
-            [matthews_corrcoef(gold, np.where(conf >= t, pred, -1)) for t in grid]
-        )
-    if not curves:
+        curves.append([matthews_corrcoef(gold, np.where(conf >= t, pred, -1)) for t in _GRID])
+    return np.asarray(curves).reshape(len(curves), len(_GRID))
+
+
+def best_mcc(held: HeldOut, temperature: float) -> float:
+    table = mcc_curves(held, temperature)
+    return float(table.mean(axis=0).max()) if len(table) else 0.0
+
+
+def choose_threshold(held: HeldOut, temperature: float) -> float:
+    """The confidence threshold, by the one-standard-error rule on the MCC curve.
+
+    The curve is flat near its top, so instead of its arg-max (which drifts high, answering
+    "I don't understand" to real customers whose wording is further from the examples than
+    any held-out example is) we take the lowest threshold whose mean MCC over the rounds is
+    within one standard error of the best: as good on the evidence, and errs on the side of
+    answering.
+    """
+    table = mcc_curves(held, temperature)
+    if not len(table):
         return 0.0
-    table = np.asarray(curves)
     mean = table.mean(axis=0)
     best = int(mean.argmax())
     stderr = table[:, best].std(ddof=1) / np.sqrt(len(table)) if len(table) > 1 else 0.0
     eligible = np.nonzero(mean >= mean[best] - stderr)[0]
-    return round(float(grid[eligible.min()]), 4)
+    return round(float(_GRID[eligible.min()]), 4)

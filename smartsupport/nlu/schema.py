@@ -52,8 +52,10 @@ class IntentSpec(_Strict):
     def responses_for(self, language: str, default: str = "en") -> list[str]:
         if isinstance(self.responses, list):
             return self.responses
-        return self.responses.get(language) or self.responses.get(default) or next(
-            iter(self.responses.values()), []
+        return (
+            self.responses.get(language)
+            or self.responses.get(default)
+            or next(iter(self.responses.values()), [])
         )
 
 
@@ -132,4 +134,6 @@ def parse_nlu_section(data: dict, *, where: str = "intents.yaml") -> NluSpec:
         return NluSpec.model_validate(data or {})
     except ValidationError as exc:
         lines = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
-        raise ConfigurationError(f"{where}: invalid NLU configuration:\n  " + "\n  ".join(lines)) from exc
+        raise ConfigurationError(
+            f"{where}: invalid NLU configuration:\n  " + "\n  ".join(lines)
+        ) from exc

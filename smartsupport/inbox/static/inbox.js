@@ -36,7 +36,7 @@
     t.className = "toast" + (ok ? " ok" : "");
     t.hidden = false;
     clearTimeout(toastTimer);
-    toastTimer = setTimeout(() => (t.hidden = true), 5000);
+    toastTimer = setTimeout(() => (t.hidden = true), 8000);
   }
 
   async function refreshSession() {

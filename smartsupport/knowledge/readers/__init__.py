@@ -21,7 +21,7 @@ from smartsupport.knowledge.readers.base import (
     decode_text,
 )
 
-__all__ = ["READERS", "SourceFile", "UnreadableFile", "read_file", "supported"]
+__all__ = ["READERS", "SourceFile", "UnreadableFile", "read_file", "supported", "unsupported"]
 
 
 def _read_json(file: SourceFile, data: bytes) -> list[Document]:
@@ -51,15 +51,18 @@ def supported(suffix: str) -> bool:
     return suffix.lower() in READERS
 
 
+def unsupported(suffix: str) -> str:
+    """The error message for a file whose format no reader knows."""
+    return f"has an unsupported format {suffix or '(no extension)'!r}; supported: " + " ".join(
+        sorted(READERS)
+    )
+
+
 def read_file(file: SourceFile, data: bytes) -> list[Document]:
     """The articles in one file. Raises UnreadableFile (without the file name)."""
     reader = READERS.get(file.path.suffix.lower())
     if reader is None:
-        known = " ".join(sorted(READERS))
-        raise UnreadableFile(
-            f"has an unsupported format {file.path.suffix or '(no extension)'!r}; "
-            f"supported: {known}"
-        )
+        raise UnreadableFile(unsupported(file.path.suffix))
     docs = reader(file, data)
     if not docs:
         raise UnreadableFile("contains no articles")

@@ -1,0 +1,220 @@
+"""NLU benchmark: our engine through its command line, next to a TF-IDF + logistic-regression
+baseline, on the public datasets in ../shared/datasets (see its README and PROVENANCE files).
+
+    .venv/bin/python bench/nlu_benchmark.py [--datasets ../shared/datasets] [--only NAME ...]
+                                            [--json results.json]
+
+For each dataset it writes ``text,label`` CSVs to a temporary directory, then runs
+``smartsupport nlu train DATA.csv --out MODEL_DIR`` and
+``smartsupport nlu eval MODEL_DIR TEST.csv --json [--oos-label NO_NODES_DETECTED]`` as
+subprocesses, exactly as a user would. Nothing is tuned on a test file: the out-of-scope
+threshold comes from cross-validation on the training file inside ``nlu train``.
+
+The baseline is word (1-2) + character (2-5) TF-IDF and scikit-learn's LogisticRegression
+(C=10); on HINT3 it calls a query out of scope when its top probability is below 0.5, a
+fixed value chosen before looking at any result.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATASETS = ROOT.parent / "shared" / "datasets"
+OOS = "NO_NODES_DETECTED"
+BASELINE_OOS_THRESHOLD = 0.5
+
+# name -> (train file, test file, text column, label column, out-of-scope label)
+SUITES: dict[str, tuple[str, str, str, str, str | None]] = {
+    "banking77": ("banking77/train.csv", "banking77/test.csv", "text", "category", None),
+    "banking77-10shot": ("banking77/fewshot/train_10.csv", "banking77/test.csv", "text", "category", None),
+    "hwu64": ("hwu64/train.csv", "hwu64/test.csv", "text", "category", None),
+    "hint3-sofmattress": ("hint3/v1/train/sofmattress_train.csv", "hint3/v1/test/sofmattress_test.csv", "sentence", "label", OOS),
+    "hint3-curekart": ("hint3/v1/train/curekart_train.csv", "hint3/v1/test/curekart_test.csv", "sentence", "label", OOS),
+    "hint3-powerplay11": ("hint3/v1/train/powerplay11_train.csv", "hint3/v1/test/powerplay11_test.csv", "sentence", "label", OOS),
+    "bitext": ("bitext_customer_support/intent_detection/train.csv", "bitext_customer_support/intent_detection/test.csv", "utterance", "intent", None),
+}  # fmt: skip
+
+# Published figures, quoted from ../shared/datasets/PUBLISHED_RESULTS.md (tags as there).
+PUBLISHED = {
+    "banking77": "93.66 BERT-large fine-tuned; 93.36 USE+ConveRT [S]",
+    "banking77-10shot": "85.19 USE+ConveRT; 87.20 CPFT; 89.79 ICDA [L]",
+    "hwu64": "93.03 full [S] (10-shot: 85.83 USE+ConveRT [L])",
+    "hint3-sofmattress": "best MCC 0.633 Dialogflow (in-scope 60.6 / OOS rec 86.1) [V]",
+    "hint3-curekart": "best MCC 0.603 Haptik (in-scope 60.4 / OOS rec 86.8) [V]",
+    "hint3-powerplay11": "best MCC 0.347 BERT (in-scope 43.6 / OOS rec 75.4) [V]",
+    "bitext": "none published",
+}
+
+
+def convert(src: Path, dst: Path, text_col: str, label_col: str) -> tuple[list[str], list[str]]:
+    with open(src, encoding="utf-8", newline="") as handle:
+        rows = [(r[text_col], r[label_col]) for r in csv.DictReader(handle)]
+    with open(dst, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["text", "label"])
+        writer.writerows(rows)
+    return [t for t, _ in rows], [lab for _, lab in rows]
+
+
+def cli(*args: str) -> str:
+    command = [sys.executable, "-m", "smartsupport", "nlu", *args]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed:\n{done.stderr}")
+    return done.stdout
+
+
+def run_engine(train: Path, test: Path, work: Path, oos: str | None) -> dict:
+    model = work / "model"
+    cli("train", str(train), "--out", str(model))
+    extra = ["--oos-label", oos] if oos else []
+    return json.loads(cli("eval", str(model), str(test), "--json", *extra))
+
+
+def run_baseline(
+    train: tuple[list[str], list[str]], test: tuple[list[str], list[str]], oos: str | None
+) -> dict:
+    import warnings
+
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef
+    from sklearn.pipeline import make_pipeline, make_union
+
+    started = time.perf_counter()
+    pipeline = make_pipeline(
+        make_union(
+            TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True),
+            TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True),
+        ),
+        LogisticRegression(C=10.0, max_iter=200),
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pipeline.fit(*train)
+    train_seconds = time.perf_counter() - started
+    texts, gold = test
+    probs = pipeline.predict_proba(texts)
+    classes = pipeline.classes_
+    top = classes[probs.argmax(axis=1)]
+    if oos:
+        top = np.where(probs.max(axis=1) >= BASELINE_OOS_THRESHOLD, top, oos)
+    result = {
+        "accuracy": accuracy_score(gold, top),
+        "macro_f1": f1_score(gold, top, average="macro", zero_division=0),
+        "train_seconds": round(train_seconds, 1),
+    }
+    if oos:
+        g = np.asarray(gold)
+        ins = g != oos
+        result.update(
+            in_scope_accuracy=float((top == g)[ins].mean()),
+            oos_recall=float((top == oos)[~ins].mean()),
+            mcc=float(matthews_corrcoef(g, top)),
+        )
+    return result
+
+
+def sentiment_check() -> list[dict]:
+    """Agreement of the sentiment score with the hand-labelled multilingual set."""
+    sys.path.insert(0, str(ROOT))
+    from smartsupport.embeddings import get_embedder
+    from smartsupport.nlu.sentiment import sentiment
+
+    with open(ROOT / "tests" / "data" / "nlu_sentiment_eval.csv", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    vectors = get_embedder().encode([r["text"] for r in rows])
+    out = []
+    for language in ("en", "es", "fr", "de", "pt"):
+        idx = [i for i, r in enumerate(rows) if r["language"] == language]
+        gold = np.asarray([int(rows[i]["label"]) for i in idx])
+        score = np.asarray([sentiment(rows[i]["text"], language, vectors[i]) for i in idx])
+        polar = gold != 0
+        out.append(
+            {
+                "language": language,
+                "n": len(idx),
+                "method": "VADER" if language == "en" else "embedding head",
+                "sign_accuracy": float((np.sign(score[polar]) == gold[polar]).mean()),
+                "pearson": float(np.corrcoef(score, gold)[0, 1]),
+            }
+        )
+    return out
+
+
+def pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f}"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--datasets", type=Path, default=DEFAULT_DATASETS)
+    parser.add_argument("--only", nargs="*", choices=sorted(SUITES), default=None)
+    parser.add_argument("--json", type=Path, default=None, help="also write results here")
+    parser.add_argument("--no-baseline", action="store_true")
+    args = parser.parse_args()
+    results: dict = {"cores": os.cpu_count(), "suites": {}}
+    for name in args.only or list(SUITES):
+        train_rel, test_rel, text_col, label_col, oos = SUITES[name]
+        with tempfile.TemporaryDirectory(prefix=f"nlu-{name}-") as tmp:
+            work = Path(tmp)
+            train = convert(args.datasets / train_rel, work / "train.csv", text_col, label_col)
+            test = convert(args.datasets / test_rel, work / "test.csv", text_col, label_col)
+            ours = run_engine(work / "train.csv", work / "test.csv", work, oos)
+            base = None if args.no_baseline else run_baseline(train, test, oos)
+        results["suites"][name] = {"ours": ours, "baseline": base, "published": PUBLISHED[name]}
+        print(
+            f"{name}: ours {json.dumps(ours)}\n{name}: baseline {json.dumps(base)}", file=sys.stderr
+        )
+    results["sentiment"] = sentiment_check()
+    print_table(results)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2), encoding="utf-8")
+    return 0
+
+
+def print_table(results: dict) -> None:
+    print(f"\nMachine: {results['cores']} cores. Accuracy and F1 in %.\n")
+    print(
+        "| dataset | ours acc | ours macro-F1 | in-scope acc / OOS recall / MCC | train s (cpu s) | p50 / p95 ms | baseline acc | baseline in-scope / OOS rec / MCC | baseline train s | published |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for name, row in results["suites"].items():
+        o, b = row["ours"], row["baseline"] or {}
+        oos = (
+            f"{pct(o['in_scope_accuracy'])} / {pct(o['oos_recall'])} / {o['mcc']:.3f}"
+            if "mcc" in o
+            else "-"
+        )
+        boos = (
+            f"{pct(b['in_scope_accuracy'])} / {pct(b['oos_recall'])} / {b['mcc']:.3f}"
+            if "mcc" in b
+            else "-"
+        )
+        print(
+            f"| {name} | {pct(o['accuracy'])} | {pct(o['macro_f1'])} | {oos} | "
+            f"{o['train_seconds']} ({o.get('train_cpu_seconds')}) | "
+            f"{o['predict_ms_p50']} / {o['predict_ms_p95']} | {pct(b.get('accuracy'))} | {boos} | "
+            f"{b.get('train_seconds', '-')} | {row['published']} |"
+        )
+    print("\n| language | n | method | sign accuracy on polar sentences | Pearson r with labels |")
+    print("|---|---|---|---|---|")
+    for s in results["sentiment"]:
+        print(
+            f"| {s['language']} | {s['n']} | {s['method']} | {pct(s['sign_accuracy'])} | {s['pearson']:.2f} |"
+        )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
