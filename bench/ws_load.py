@@ -3,7 +3,7 @@ throughput, errors and server memory per open conversation.
 
     python bench/ws_load.py --conversations 1000 --turns 10
     python bench/ws_load.py --conversations 1000 --database-url postgresql://... --redis-url redis://...
-    python bench/ws_load.py --url http://127.0.0.1:8000 --server-pid 1234   # an already running server
+    python bench/ws_load.py --url http://127.0.0.1:8000 --server-pid 1234  # a running server
 
 Unless --url is given it starts `smartsupport serve` itself on a free port with a fresh data
 directory (rate limits raised so that the load generator is not throttled), and stops it
@@ -64,12 +64,18 @@ async def open_conversation(http: httpx.AsyncClient, base: str):
     return body, ws
 
 
-async def converse(ws, turns: int, latencies: list[float], errors: list[str], start: asyncio.Event, sent: list[str]):
+async def converse(
+    ws, turns: int, latencies: list[float], errors: list[str], start: asyncio.Event, sent: list[str]
+):
     await start.wait()
     for i in range(turns):
         client_id = uuid.uuid4().hex
         began = time.perf_counter()
-        await ws.send(json.dumps({"type": "message", "text": QUESTIONS[i % len(QUESTIONS)], "client_id": client_id}))
+        await ws.send(
+            json.dumps(
+                {"type": "message", "text": QUESTIONS[i % len(QUESTIONS)], "client_id": client_id}
+            )
+        )
         sent.append(client_id)
         while True:
             frame = json.loads(await asyncio.wait_for(ws.recv(), 60))

@@ -6,20 +6,25 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Annotated
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from smartsupport import __version__, web_api, web_socket
+from smartsupport import __version__, demo_shop, outbox, web_api, web_socket
 from smartsupport.errors import BackendError, RateLimited, RequestError
-from smartsupport.services import open_services
+from smartsupport.escalation import offline
+from smartsupport.helpdesk import webhooks
 from smartsupport.inbox import routes as inbox_routes
-from smartsupport.staff import routes as staff_routes
+from smartsupport.knowledge import api as knowledge_api
+from smartsupport.services import open_services
 from smartsupport.settings import Settings
+from smartsupport.staff import StaffUser, require_role, require_workspace, verify_csrf
+from smartsupport.staff import routes as staff_routes
 
 STATIC = Path(__file__).parent / "static"
 log = logging.getLogger("smartsupport")
@@ -28,11 +33,15 @@ log = logging.getLogger("smartsupport")
 def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.services = await open_services(settings)
+        services = await open_services(settings)
+        app.state.services = services
+        app.state.kb = services.policy.knowledge if services.policy else None
+        worker = outbox.start(services)
         try:
             yield
         finally:
-            await app.state.services.close()
+            await outbox.stop(worker)
+            await services.close()
 
     app = FastAPI(
         title="smartsupport",
@@ -56,6 +65,16 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(web_socket.router)
     app.include_router(staff_routes.router)
     app.include_router(inbox_routes.router)
+    app.include_router(offline.router)
+    app.include_router(webhooks.router)
+    app.include_router(outbox.admin_router(require_role("admin")))
+    app.include_router(
+        knowledge_api.create_router(
+            lambda request: request.app.state.kb, _workspace_admin, _workspace_exists
+        )
+    )
+    if settings.demo:
+        app.mount(demo_shop.DEMO_SHOP_PATH, demo_shop.demo_app())
 
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> dict[str, str]:
@@ -93,7 +112,23 @@ def create_app(settings: Settings) -> FastAPI:
     return app
 
 
-def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+async def _workspace_admin(
+    workspace: str,
+    user: Annotated[StaffUser, Depends(require_role("admin"))],
+    _csrf: Annotated[None, Depends(verify_csrf)],
+) -> StaffUser:
+    """Admins of this workspace only; cookie sessions must carry the CSRF token."""
+    require_workspace(user, workspace)
+    return user
+
+
+def _workspace_exists(request: Request, workspace: str) -> bool:
+    return workspace in request.app.state.services.workspaces
+
+
+def _error(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message}}, status, headers=headers)
 
 
@@ -123,5 +158,6 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(BackendError)
     async def backend_error(request: Request, exc: BackendError) -> JSONResponse:
         log.error("backend error on %s %s", request.method, request.url.path, exc_info=exc)
-        return _error(503, "unavailable", "a backend is unavailable; retry shortly", {"Retry-After": "2"})
-
+        return _error(
+            503, "unavailable", "a backend is unavailable; retry shortly", {"Retry-After": "2"}
+        )

@@ -1,8 +1,8 @@
 """The ``smartsupport`` command. It parses options, builds Settings and calls library code.
 
-    smartsupport [serve] [--host H] [--port P]   run the server (the default command)
-    smartsupport check                           validate settings, reach every backend
-    smartsupport migrate                         apply pending schema migrations
+smartsupport [serve] [--host H] [--port P]   run the server (the default command)
+smartsupport check                           validate settings, reach every backend
+smartsupport migrate                         apply pending schema migrations
 """
 
 from __future__ import annotations
@@ -63,8 +63,12 @@ def _feature_commands() -> list:
     from smartsupport.nlu import commands as nlu_commands
     from smartsupport.staff import commands as staff_commands
 
-    registrations: list = [kb_commands.register, staff_commands.register,
-                           dialogue_commands.register, nlu_commands.register]
+    registrations: list = [
+        kb_commands.register,
+        staff_commands.register,
+        dialogue_commands.register,
+        nlu_commands.register,
+    ]
     return registrations
 
 
@@ -83,13 +87,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from smartsupport.app import create_app
 
     settings = load_settings()
-    logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
+    )
     if not 0 < args.port < 65536:
         raise SmartsupportError(f"--port {args.port} is not a TCP port (1-65535)")
-    print(f"smartsupport {__version__} on http://{args.host}:{args.port}  "
-          f"(database {redact_url(settings.database_url)}, "
-          f"backplane {redact_url(settings.redis_url) if settings.uses_redis else 'in-process'})",
-          flush=True)
+    print(
+        f"smartsupport {__version__} on http://{args.host}:{args.port}  "
+        f"(database {redact_url(settings.database_url)}, "
+        f"backplane {redact_url(settings.redis_url) if settings.uses_redis else 'in-process'})",
+        flush=True,
+    )
     uvicorn.run(
         create_app(settings),
         host=args.host,
@@ -114,7 +122,9 @@ async def _check(settings: Settings) -> int:
 
     print(f"data directory: {settings.data_dir}")
     print(f"database URL:   {redact_url(settings.database_url)}")
-    print(f"backplane URL:  {redact_url(settings.redis_url) if settings.uses_redis else 'in-process'}")
+    print(
+        f"backplane URL:  {redact_url(settings.redis_url) if settings.uses_redis else 'in-process'}"
+    )
     workspaces = discover_workspaces(settings.workspaces_dir, demo=settings.demo)
     print(f"workspaces:     {', '.join(w.id for w in workspaces) or 'none'}")
     store = open_store(settings.database_url)

@@ -27,6 +27,7 @@ from smartsupport.domain import (
     TurnResult,
 )
 from smartsupport.errors import InvalidInput, NotFound
+from smartsupport.identity import conversation_identity
 from smartsupport.ids import new_id
 from smartsupport.policy import Turn
 from smartsupport.services import Services
@@ -40,9 +41,11 @@ async def start_conversation(
     channel: str = "web",
     customer: dict[str, Any] | None = None,
     locale: str | None = None,
+    identity: str | None = None,
 ) -> tuple[Conversation, list[Message]]:
     """Create (or find, by external id) the customer, open a conversation and store the
-    workspace's greeting as its first message."""
+    workspace's greeting as its first message. ``identity`` is a verified user id: flows
+    then use that customer's profile and orders."""
     workspace = services.workspace(workspace_id)
     info = dict(customer or {})
     known = None
@@ -68,7 +71,12 @@ async def start_conversation(
             workspace_id=workspace.id,
             customer_id=known.id,
             channel=channel,
-            metadata={"locale": locale or known.locale or workspace.default_locale},
+            metadata={
+                "locale": locale or known.locale or workspace.default_locale,
+                **(
+                    {"identity": conversation_identity(identity, known.segment)} if identity else {}
+                ),
+            },
         )
     )
     greeting = await services.store.append_message(
@@ -115,7 +123,10 @@ async def handle_message(services: Services, incoming: IncomingMessage) -> TurnR
             client_id=incoming.client_id,
             meta={"channel": incoming.channel},
         )
-        await publish(services, conversation.id, {"type": "message", "message": message_json(message)})
+        await publish(
+            services, conversation.id, {"type": "message", "message": message_json(message)}
+        )
+        await _forward_to_ticket(services, message)
 
         policy = services.policy
         assert policy is not None, "open_services builds the policy"
@@ -146,10 +157,14 @@ async def handle_message(services: Services, incoming: IncomingMessage) -> TurnR
                 conversation.id, Author.BOT, reply.text, reply_to=message.id, meta=meta
             )
             replies.append(stored)
-            await publish(services, conversation.id, {"type": "message", "message": message_json(stored)})
+            await publish(
+                services, conversation.id, {"type": "message", "message": message_json(stored)}
+            )
         if decision.status is not None and decision.status != conversation.status:
             conversation = await services.store.set_status(conversation.id, decision.status)
-            await publish(services, conversation.id, {"type": "status", "status": conversation.status.value})
+            await publish(
+                services, conversation.id, {"type": "status", "status": conversation.status.value}
+            )
             await services.store.add_event(
                 workspace.id,
                 "conversation.status",
@@ -159,7 +174,9 @@ async def handle_message(services: Services, incoming: IncomingMessage) -> TurnR
             await _tell_inbox(services, conversation)
         await services.sessions.save(context)
         for event_type, data in decision.events:
-            await services.store.add_event(workspace.id, event_type, data, conversation_id=conversation.id)
+            await services.store.add_event(
+                workspace.id, event_type, data, conversation_id=conversation.id
+            )
         await services.store.add_event(
             workspace.id,
             "turn",
@@ -174,6 +191,14 @@ async def handle_message(services: Services, incoming: IncomingMessage) -> TurnR
             conversation_id=conversation.id,
         )
     return TurnResult(message, replies, conversation)
+
+
+async def _forward_to_ticket(services: Services, message: Message) -> None:
+    """What the customer writes after a helpdesk ticket exists is added to the ticket."""
+    # Imported here: the helpdesk package itself publishes through this module.
+    from smartsupport.helpdesk.tickets import forward_customer_message
+
+    await forward_customer_message(services, message)
 
 
 async def _load(services: Services, conversation_id: str) -> Conversation:

@@ -100,7 +100,9 @@ class Policy:
         workspace = turn.workspace
         if intent == "human_agent":
             if status is ConversationStatus.WAITING:
-                return Decision([Reply("You're in the queue; a member of our team will reply here.")])
+                return Decision(
+                    [Reply("You're in the queue; a member of our team will reply here.")]
+                )
             return Decision(
                 [Reply(workspace.handoff_message)],
                 status=ConversationStatus.WAITING,

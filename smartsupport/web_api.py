@@ -9,7 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from smartsupport.conversation import handle_message, start_conversation
 from smartsupport.domain import IncomingMessage
-from smartsupport.errors import NotFound, RateLimited
+from smartsupport.errors import InvalidInput, NotFound, RateLimited
+from smartsupport.identity import verify_once, workspace_secret
 from smartsupport.services import Services
 from smartsupport.tokens import bearer, issue_token, verify_token
 from smartsupport.wire import message_json
@@ -27,11 +28,24 @@ class CustomerIn(BaseModel):
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 
+class IdentityIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    token: str = Field(
+        min_length=1,
+        max_length=600,
+        description="smartsupport.identity.sign(secret, user_id): HMAC over the user id and "
+        "a timestamp, made by the business's server for each page view.",
+    )
+
+
 class ConversationIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     workspace: str = Field(min_length=1, max_length=64)
     customer: CustomerIn | None = None
     locale: str | None = Field(default=None, max_length=35)
+    identity: IdentityIn | None = Field(
+        default=None, description="A signed identity of a logged-in user of the business's site."
+    )
 
 
 class MessageOut(BaseModel):
@@ -105,11 +119,20 @@ async def create_conversation(body: ConversationIn, request: Request) -> dict[st
     )
     if wait:
         raise RateLimited("too many new conversations from this address", retry_after=wait)
+    customer = body.customer.model_dump() if body.customer else {}
+    identity = None
+    if body.identity is not None:
+        secret = workspace_secret(services.workspace(body.workspace))
+        if secret is None:
+            raise InvalidInput(f"workspace {body.workspace!r} does not accept signed identities")
+        user_id = await verify_once(services.backplane, secret, body.identity.token)
+        # Only a verified identity may name the customer: an unsigned external_id is a hint.
+        customer["external_id"] = user_id
+        identity = user_id
+    elif customer.get("external_id"):
+        customer["external_id"] = None  # unverified claims never join another's history
     conversation, messages = await start_conversation(
-        services,
-        body.workspace,
-        customer=body.customer.model_dump() if body.customer else None,
-        locale=body.locale,
+        services, body.workspace, customer=customer or None, locale=body.locale, identity=identity
     )
     return {
         "id": conversation.id,
@@ -119,9 +142,7 @@ async def create_conversation(body: ConversationIn, request: Request) -> dict[st
     }
 
 
-@router.post(
-    "/conversations/{conversation_id}/messages", status_code=201, response_model=TurnOut
-)
+@router.post("/conversations/{conversation_id}/messages", status_code=201, response_model=TurnOut)
 async def post_message(
     conversation_id: str,
     body: MessageIn,

@@ -15,7 +15,13 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from smartsupport.conversation import handle_message, publish
 from smartsupport.domain import IncomingMessage
-from smartsupport.errors import Forbidden, RateLimited, RequestError, SmartsupportError, Unauthorized
+from smartsupport.errors import (
+    Forbidden,
+    RateLimited,
+    RequestError,
+    SmartsupportError,
+    Unauthorized,
+)
 from smartsupport.services import Services
 from smartsupport.tokens import verify_token
 from smartsupport.wire import conversation_channel, message_json
@@ -67,7 +73,11 @@ async def conversation_socket(ws: WebSocket, conversation_id: str) -> None:
     forward: asyncio.Task[None] | None = None
     try:
         await socket.send(
-            {"type": "ready", "status": conversation.status.value, "last_seq": conversation.last_seq}
+            {
+                "type": "ready",
+                "status": conversation.status.value,
+                "last_seq": conversation.last_seq,
+            }
         )
         await _catch_up(services, socket, conversation_id)
         forward = asyncio.create_task(_forward(services, socket, conversation_id, subscription))
@@ -130,7 +140,9 @@ async def _receive(services: Services, socket: _Socket, conversation_id: str) ->
             if not isinstance(frame, dict):
                 raise ValueError
         except ValueError:
-            await socket.send({"type": "error", "code": "invalid_json", "message": "frames are JSON objects"})
+            await socket.send(
+                {"type": "error", "code": "invalid_json", "message": "frames are JSON objects"}
+            )
             continue
         kind = frame.get("type")
         if kind == "ping":
@@ -156,7 +168,10 @@ async def _customer_message(
     text = frame.get("text")
     error: dict[str, Any] | None = None
     if not isinstance(text, str) or (client_id is not None and not isinstance(client_id, str)):
-        error = {"code": "invalid_input", "message": "'text' must be a string, 'client_id' a string"}
+        error = {
+            "code": "invalid_input",
+            "message": "'text' must be a string, 'client_id' a string",
+        }
     elif client_id is not None and not 1 <= len(client_id) <= 64:
         error = {"code": "invalid_input", "message": "'client_id' must be 1 to 64 characters"}
     else:
@@ -174,6 +189,9 @@ async def _customer_message(
             error = {"code": exc.code, "message": exc.message}
         except SmartsupportError as exc:
             log.error("turn failed", exc_info=exc)
-            error = {"code": "unavailable", "message": "the assistant is unavailable; retry shortly"}
+            error = {
+                "code": "unavailable",
+                "message": "the assistant is unavailable; retry shortly",
+            }
     if error is not None:
         await socket.send({"type": "error", "client_id": client_id, **error})

@@ -89,9 +89,7 @@ def load_workspace_dir(directory: Path) -> WorkspaceConfig:
     try:
         return WorkspaceConfig.model_validate(data)
     except ValidationError as exc:
-        lines = [
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
-        ]
+        lines = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
         raise ConfigurationError(f"{main}: invalid workspace:\n  " + "\n  ".join(lines)) from exc
 
 

@@ -102,7 +102,8 @@ def create_router(
     async def get_article(workspace: str, article_id: str, kb: KB) -> dict[str, Any]:
         return (await kb.get_article(workspace, article_id)).as_dict()
 
-    @router.api_route("/{article_id}", methods=["PUT", "PATCH"])
+    @router.patch("/{article_id}", operation_id="patch_article")
+    @router.put("/{article_id}", operation_id="update_article")
     async def update_article(
         workspace: str,
         article_id: str,

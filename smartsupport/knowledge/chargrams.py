@@ -3,7 +3,7 @@
 Word-level BM25 misses what customers actually type: typos ("refnud"), run-together or split
 words ("giftcard", "strike through"), and inflections the light stemmer does not know. Shared
 character n-grams still match those. On StackFAQ adding this signal to the title side raised
-MAP by about 3 points (docs/benchmarks.md). Texts are short (titles), so the index is small.
+MAP by 1.3 points (docs/benchmarks.md). Texts are short (titles), so the index is small.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ first and the right part of it second:
 (keyword mode keeps the two lexical parts, embedding mode the vector part, each
 renormalised to sum to one.) BM25 scores are divided by the query's best achievable score,
 so every part lies in about [0, 1] with the same meaning in any corpus; that makes the fused
-score usable as a confidence. Weighted-score fusion beat reciprocal-rank fusion by 5-9 MAP
+score usable as a confidence. Weighted-score fusion beat reciprocal-rank fusion by 5 MAP
 points on StackFAQ (docs/benchmarks.md), because ranks throw away how sure each side is.
 
 Exact numpy search is plenty: 20,000 passages x 512 dims is one matrix-vector product of a

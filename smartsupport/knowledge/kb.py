@@ -57,6 +57,12 @@ class _Loaded:
 
 
 class KnowledgeBase:
+    """Help articles of every workspace, over any store that is a ``SqlDatabase``.
+
+    ``embedder`` is anything with ``name``, ``dim`` and ``encode(list[str]) -> ndarray``
+    (default: the packaged model, loaded on first use). Files bigger than ``max_file_bytes``
+    are refused. Concurrent writes to one workspace are serialised per process."""
+
     def __init__(
         self,
         db: SqlDatabase,

@@ -78,7 +78,7 @@ def embedding_input(text: str) -> str:
 
     Customers type "where is my order" and articles say "Where is my order?"; the packaged
     model is case- and punctuation-sensitive, and folding both sides raised StackFAQ MAP
-    from 0.88 to 0.90 (docs/benchmarks.md). Accents stay: the model knows them."""
+    from 0.875 to 0.888 (docs/benchmarks.md). Accents stay: the model knows them."""
     return " ".join(_NOT_WORD.sub(" ", text.lower()).split())
 
 

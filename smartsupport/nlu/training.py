@@ -28,6 +28,7 @@ from smartsupport.nlu.classifier import (
     IntentModel,
     Params,
     fit_components,
+    single_blas_thread,
 )
 
 MODEL_VERSION = "nlu-1"
@@ -73,6 +74,17 @@ def train(
     progress: Progress | None = None,
 ) -> IntentModel:
     """Fit, calibrate and choose the out-of-scope threshold; see classifier.py and oos.py."""
+    with single_blas_thread():
+        return _train(texts, labels, threshold=threshold, progress=progress)
+
+
+def _train(
+    texts: list[str],
+    labels: list[str],
+    *,
+    threshold: str | float,
+    progress: Progress | None,
+) -> IntentModel:
     started, cpu_started = time.perf_counter(), time.process_time()
     vectors = encode(texts, progress)
     rounds = cv_rounds(len(texts))

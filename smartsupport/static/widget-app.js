@@ -439,7 +439,7 @@ textarea{font-size:16px}
   async function start() {
     const d = C.d, body = { workspace: d.workspace || "demo", locale: C.lang };
     // Signed identity of a logged-in user (the server verifies the signature).
-    if (d.userId) body.identity = { user_id: d.userId, signature: d.userSignature, timestamp: d.userTimestamp };
+    if (d.identity) body.identity = { token: d.identity };
     const r = await fetch(`${api}/api/v1/conversations`, {
       method: "POST",
       headers: { "Content-Type": "application/json" },
