@@ -37,12 +37,12 @@ BASELINE_OOS_THRESHOLD = 0.5
 # name -> (train file, test file, text column, label column, out-of-scope label)
 SUITES: dict[str, tuple[str, str, str, str, str | None]] = {
     "banking77": ("banking77/train.csv", "banking77/test.csv", "text", "category", None),
-    "banking77-10shot": ("banking77/fewshot/train_10.csv", "banking77/test.csv", "text", "category", None),
+    "banking77-10shot": ("banking77/fewshot/train_10.csv", "banking77/test.csv", "text", "category", None),  # noqa: E501
     "hwu64": ("hwu64/train.csv", "hwu64/test.csv", "text", "category", None),
-    "hint3-sofmattress": ("hint3/v1/train/sofmattress_train.csv", "hint3/v1/test/sofmattress_test.csv", "sentence", "label", OOS),
-    "hint3-curekart": ("hint3/v1/train/curekart_train.csv", "hint3/v1/test/curekart_test.csv", "sentence", "label", OOS),
-    "hint3-powerplay11": ("hint3/v1/train/powerplay11_train.csv", "hint3/v1/test/powerplay11_test.csv", "sentence", "label", OOS),
-    "bitext": ("bitext_customer_support/intent_detection/train.csv", "bitext_customer_support/intent_detection/test.csv", "utterance", "intent", None),
+    "hint3-sofmattress": ("hint3/v1/train/sofmattress_train.csv", "hint3/v1/test/sofmattress_test.csv", "sentence", "label", OOS),  # noqa: E501
+    "hint3-curekart": ("hint3/v1/train/curekart_train.csv", "hint3/v1/test/curekart_test.csv", "sentence", "label", OOS),  # noqa: E501
+    "hint3-powerplay11": ("hint3/v1/train/powerplay11_train.csv", "hint3/v1/test/powerplay11_test.csv", "sentence", "label", OOS),  # noqa: E501
+    "bitext": ("bitext_customer_support/intent_detection/train.csv", "bitext_customer_support/intent_detection/test.csv", "utterance", "intent", None),  # noqa: E501
 }  # fmt: skip
 
 # Published figures, quoted from ../shared/datasets/PUBLISHED_RESULTS.md (tags as there).
@@ -187,7 +187,7 @@ def main() -> int:
 def print_table(results: dict) -> None:
     print(f"\nMachine: {results['cores']} cores. Accuracy and F1 in %.\n")
     print(
-        "| dataset | ours acc | ours macro-F1 | in-scope acc / OOS recall / MCC | train s (cpu s) | p50 / p95 ms | baseline acc | baseline in-scope / OOS rec / MCC | baseline train s | published |"
+        "| dataset | ours acc | ours macro-F1 | in-scope acc / OOS recall / MCC | train s (cpu s) | p50 / p95 ms | baseline acc | baseline in-scope / OOS rec / MCC | baseline train s | published |"  # noqa: E501
     )
     print("|---|---|---|---|---|---|---|---|---|---|")
     for name, row in results["suites"].items():
@@ -212,7 +212,7 @@ def print_table(results: dict) -> None:
     print("|---|---|---|---|---|")
     for s in results["sentiment"]:
         print(
-            f"| {s['language']} | {s['n']} | {s['method']} | {pct(s['sign_accuracy'])} | {s['pearson']:.2f} |"
+            f"| {s['language']} | {s['n']} | {s['method']} | {pct(s['sign_accuracy'])} | {s['pearson']:.2f} |"  # noqa: E501
         )
 
 

@@ -66,11 +66,15 @@ class ConversationContext:
 
 
 async def _knowledge(services: Services, app_state: Any) -> Any | None:
-    """The knowledge base, when this installation has one: ``services.knowledge`` if the
-    app wires it, else one built on the store (keyword search: no model load in a request)."""
-    kb = getattr(services, "knowledge", None)
-    if kb is not None and hasattr(kb, "search"):
-        return kb
+    """The knowledge base the assistant answers from (the app's), else one built on the
+    store for keyword search."""
+    for kb in (
+        getattr(services, "knowledge", None),
+        getattr(app_state, "kb", None),
+        getattr(services.policy, "knowledge", None),
+    ):
+        if kb is not None and hasattr(kb, "search"):
+            return kb
     cached = getattr(app_state, "inbox_knowledge", None)
     if cached is None:
         try:
@@ -94,8 +98,9 @@ async def suggest(
     if not query:
         return Suggestions(True)
     kwargs: dict[str, Any] = {"k": 3}
-    if getattr(services, "knowledge", None) is None:
-        kwargs["mode"] = "keyword"
+    own = getattr(app_state, "inbox_knowledge", None)
+    if own is not None and own is kb:
+        kwargs["mode"] = "keyword"  # our own: no embedding of the query per page view
     try:
         found = await kb.search(conversation.workspace_id, query, **kwargs)
     except SmartsupportError as exc:

@@ -59,14 +59,14 @@ _UN = _alternation(_UNITS)
 _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("iso", re.compile(r"\b(\d{4})-(\d{1,2})-(\d{1,2})\b")),
     ("numeric", re.compile(r"\b(\d{1,2})[/.](\d{1,2})[/.](\d{2,4})\b")),
-    ("day_month", re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th|\.)?\s+(?:de\s+|of\s+)?({_MO})\.?(?:\s+(?:de\s+)?(\d{{4}}))?\b", re.I)),
-    ("month_day", re.compile(rf"\b({_MO})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?(?:,?\s+(\d{{4}}))?\b", re.I)),
-    ("ago", re.compile(rf"\b(\d+|a|an|one|two|three)\s+({_UN})\s+(?:ago|atrás|atras)\b|\bhace\s+(\d+)\s+({_UN})\b|\bil\s+y\s+a\s+(\d+)\s+({_UN})\b|\bvor\s+(\d+)\s+({_UN})\b", re.I)),
+    ("day_month", re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th|\.)?\s+(?:de\s+|of\s+)?({_MO})\.?(?:\s+(?:de\s+)?(\d{{4}}))?\b", re.I)),  # noqa: E501
+    ("month_day", re.compile(rf"\b({_MO})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?(?:,?\s+(\d{{4}}))?\b", re.I)),  # noqa: E501
+    ("ago", re.compile(rf"\b(\d+|a|an|one|two|three)\s+({_UN})\s+(?:ago|atrás|atras)\b|\bhace\s+(\d+)\s+({_UN})\b|\bil\s+y\s+a\s+(\d+)\s+({_UN})\b|\bvor\s+(\d+)\s+({_UN})\b", re.I)),  # noqa: E501
     ("in_n", re.compile(rf"\b(?:in|en|dans|em)\s+(\d+)\s+({_UN})\b", re.I)),
     ("last_weekday", re.compile(rf"\b{_LAST}\s+({_WD})\b|\b({_WD})\s+{_LAST}\b", re.I)),
     ("next_weekday", re.compile(rf"\b{_NEXT}\s+({_WD})\b|\b({_WD})\s+{_NEXT}\b", re.I)),
-    ("last_week", re.compile(rf"\b{_LAST}\s+(week|semana|semaine|woche)\b|\b(semana|semaine)\s+{_LAST}\b", re.I)),
-    ("next_week", re.compile(rf"\b{_NEXT}\s+(week|semana|semaine|woche)\b|\b(semana|semaine)\s+{_NEXT}\b", re.I)),
+    ("last_week", re.compile(rf"\b{_LAST}\s+(week|semana|semaine|woche)\b|\b(semana|semaine)\s+{_LAST}\b", re.I)),  # noqa: E501
+    ("next_week", re.compile(rf"\b{_NEXT}\s+(week|semana|semaine|woche)\b|\b(semana|semaine)\s+{_NEXT}\b", re.I)),  # noqa: E501
     ("word", re.compile(rf"(?<!\w)({_alternation(_DAY_OFFSETS)})(?!\w)", re.I)),
     ("weekday", re.compile(rf"\b(?:on\s+)?({_WD})\b", re.I)),
 ]  # fmt: skip

@@ -18,6 +18,7 @@ import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from smartsupport.backplane.base import Backplane
 from smartsupport.domain import Understanding
@@ -145,10 +146,12 @@ class NluEngine:
                 source="no_text",
             )
         key = cache_key(workspace_id, prepared.model_hash, head)
-        cached = await self._cache.get(key)
-        if cached is None:
+        found = await self._cache.get(key)
+        if found is None:
             cached = await asyncio.to_thread(self._classify, prepared, head)
             await self._cache.set(key, cached)
+        else:
+            cached = found
         return Understanding(
             language=cached["language"],
             intent=cached["intent"],
@@ -160,9 +163,9 @@ class NluEngine:
             ranking=[(name, score) for name, score in cached["ranking"]],
         )
 
-    def _classify(self, prepared: _Prepared, text: str) -> dict:
+    def _classify(self, prepared: _Prepared, text: str) -> dict[str, Any]:
         language = detect_language(text, prepared.default_language).language
-        result: dict = {
+        result: dict[str, Any] = {
             "language": language,
             "intent": None,
             "confidence": 0.0,

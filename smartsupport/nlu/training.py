@@ -160,7 +160,7 @@ def load(directory: Path) -> IntentModel:
     meta = json.loads(meta_path.read_text(encoding="utf-8"))
     if meta.get("version") != MODEL_VERSION:
         raise ConfigurationError(
-            f"{directory}: model format {meta.get('version')!r} is not {MODEL_VERSION!r}; retrain it"
+            f"{directory}: model format {meta.get('version')!r} is not {MODEL_VERSION!r}; retrain it"  # noqa: E501
         )
     components = joblib.load(model_path)
     return IntentModel(components, meta["temperature"], meta["oos_threshold"], meta)
