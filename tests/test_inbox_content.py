@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
+from smartsupport.errors import BackendError
 from smartsupport.wire import conversation_channel
 from tests.inboxkit import inbox_app
 
@@ -149,3 +150,20 @@ async def test_csat_after_resolution_is_validated_and_stored(sqlite_url, tmp_pat
         await agent.post(base + "/resolve")
         r = await visitor.client.post(url, json={"rating": 5}, headers=visitor.auth)
         assert r.status_code == 201 and r.json()["rating"] == 5
+
+
+async def test_suggestions_degrade_visibly_when_the_knowledge_base_fails(
+    sqlite_url, tmp_path
+) -> None:
+    class Unavailable:
+        async def search(self, *args, **kwargs):
+            raise BackendError("index offline")
+
+    async with inbox_app(sqlite_url, data_dir=tmp_path) as h:
+        agent = await h.staff("ana@example.com")
+        visitor = await h.customer_waiting()
+        h.app.state.kb = Unavailable()
+        detail = (await agent.get(f"/api/v1/inbox/conversations/{visitor.id}")).json()
+        assert detail["suggestions"]["available"] is False
+        html = (await agent.get(f"/inbox/fragments/conversations/{visitor.id}/context")).text
+        assert "suggestions are unavailable" in html

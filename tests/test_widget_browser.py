@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import http.server
 import json
+import re
 import threading
 from collections.abc import Iterator
 
@@ -34,6 +35,9 @@ CHROMIUM_ARGS = [
 SERVER_ENV = {"SMARTSUPPORT_CONVERSATION_RATE_LIMIT_PER_MINUTE": "10000"}
 STORAGE_KEY = "smartsupport:demo"
 XSS = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script><b>bold</b>'
+
+# The demo answers shipping questions from its help articles (with a link).
+SHIPPING_ANSWER = re.compile("shipping", re.IGNORECASE)
 
 
 @pytest.fixture(scope="module")
@@ -134,13 +138,13 @@ def test_customer_opens_chat_sends_a_message_and_gets_the_bot_reply(
     expect(page.locator("#smartsupport-widget .status")).to_have_text(
         "Our assistant replies instantly"
     )
-    send(page, "Where is my order ORD-10234?")
+    send(page, "How much does shipping cost?")
     customer = page.locator("#smartsupport-widget li.customer")
     expect(customer).to_have_count(1)
-    expect(customer).to_contain_text("Where is my order ORD-10234?")
+    expect(customer).to_contain_text("How much does shipping cost?")
     expect(customer).not_to_have_class("customer pending")
     reply = page.locator("#smartsupport-widget li.bot").nth(1)
-    expect(reply).to_contain_text("ORD-10234")
+    expect(reply).to_contain_text(SHIPPING_ANSWER)
     expect(composer(page)).to_have_value("")
     assert shown_seqs(page) == [1, 2, 3]
     page.screenshot(path="/tmp/smartsupport-widget-desktop.png")
@@ -273,8 +277,8 @@ def test_server_restart_mid_conversation_loses_and_duplicates_nothing(browser: B
     page = new_page(browser, viewport={"width": 1280, "height": 800})
     with LiveServer(SERVER_ENV) as live:
         open_chat(page, live.url)
-        send(page, "Where is my order ORD-10234?")
-        expect(page.locator("#smartsupport-widget li.bot").nth(1)).to_contain_text("ORD-10234")
+        send(page, "How much does shipping cost?")
+        expect(page.locator("#smartsupport-widget li.bot").nth(1)).to_contain_text(SHIPPING_ANSWER)
 
         live.stop()
         status = page.locator("#smartsupport-widget .status")
@@ -298,7 +302,9 @@ def test_server_restart_mid_conversation_loses_and_duplicates_nothing(browser: B
         expect(pending).to_have_count(0, timeout=20_000)
         expect(status).to_have_text("Our assistant replies instantly", timeout=20_000)
         expected = server_messages(live.url, state)
-        assert len(expected) == 7  # greeting + 3 turns of (customer, bot)
+        # Three customer turns, each answered (a flow may answer with more than one message).
+        assert [m["author"] for m in expected].count("customer") == 3
+        assert expected[-1]["author"] == "bot" and len(expected) >= 7
         log = page.locator("#smartsupport-widget ol.log > li")
         expect(log).to_have_count(len(expected))
         assert shown_seqs(page) == [m["seq"] for m in expected]
@@ -375,8 +381,8 @@ def test_small_screen_chat_fills_the_viewport(browser: Browser, server: LiveServ
         box = dialog(page).bounding_box()
         assert box == {"x": 0, "y": 0, "width": 390, "height": 740}
         expect(launcher(page)).to_be_hidden()  # the dialog's own close button takes over
-        send(page, "Where is my order ORD-10234?")
-        expect(page.locator("#smartsupport-widget li.bot").nth(1)).to_contain_text("ORD-10234")
+        send(page, "How much does shipping cost?")
+        expect(page.locator("#smartsupport-widget li.bot").nth(1)).to_contain_text(SHIPPING_ANSWER)
         page.screenshot(path="/tmp/smartsupport-widget-mobile.png")
         page.get_by_role("button", name="Close chat").click()
         expect(launcher(page)).to_be_visible()

@@ -97,7 +97,8 @@ async def suggest(
     query = next((m.text for m in reversed(messages) if m.author is Author.CUSTOMER), None)
     if not query:
         return Suggestions(True)
-    kwargs: dict[str, Any] = {"k": 3}
+    # The customer's language only: an English speaker gets no Spanish article.
+    kwargs: dict[str, Any] = {"k": 6, "locale": conversation.metadata.get("locale")}
     own = getattr(app_state, "inbox_knowledge", None)
     if own is not None and own is kb:
         kwargs["mode"] = "keyword"  # our own: no embedding of the query per page view
@@ -106,6 +107,10 @@ async def suggest(
     except SmartsupportError as exc:
         log.warning("knowledge search failed: %s", exc)
         return Suggestions(False, query)
+    best: dict[str, Any] = {}
+    for passage in found:  # best first: keep one passage per article
+        best.setdefault(passage.article_id, passage)
+    found = list(best.values())[:3]
     return Suggestions(
         True,
         query,
