@@ -26,6 +26,7 @@ from smartsupport.dialogue.manager import DialogueManager
 from smartsupport.domain import ConversationStatus, Reply, Understanding
 from smartsupport.knowledge.answer import extract_answer
 from smartsupport.knowledge.kb import KnowledgeBase
+from smartsupport.llm.chain import accumulate
 from smartsupport.nlu.engine import NluEngine
 from smartsupport.policy import Decision, Policy, Turn
 from smartsupport.sessions import SessionContext
@@ -64,10 +65,11 @@ class Assistant:
     ) -> Understanding:
         understanding = await self.nlu.understand(workspace.id, text)
         if understanding.intent is None:
-            # Workspaces without a trained intent model still recognise "a person, please",
-            # greetings and order numbers by keyword.
+            # Keywords still recognise "a person, please" and greetings everywhere, and stand
+            # in for the whole intent model in workspaces that define no intents.
             fallback = await self.keywords.understand(workspace, text, context)
-            if fallback.intent in (HUMAN_INTENT, "greeting"):
+            no_model = not self.nlu.spec(workspace.id).intents
+            if fallback.intent in (HUMAN_INTENT, "greeting") or (fallback.intent and no_model):
                 understanding.intent = fallback.intent
                 understanding.confidence = fallback.confidence
                 understanding.out_of_scope = False
@@ -148,6 +150,12 @@ class Assistant:
         if result.reply_text is None or result.step == "offline":
             return None
         meta = {"step": result.step, **result.meta()}
+        if result.usage.get("calls"):
+            totals = accumulate(turn.conversation.metadata.get("llm_usage"), result.usage)
+            turn.conversation.metadata["llm_usage"] = totals
+            await self.services.store.update_conversation_metadata(
+                turn.conversation.id, {"llm_usage": totals}
+            )
         quick = [OFFER_BUTTON] if result.handoff else []
         events = [("answer", {"step": result.step, "reason": result.reason, "usage": result.usage})]
         if result.handoff:

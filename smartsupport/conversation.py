@@ -30,6 +30,7 @@ from smartsupport.errors import InvalidInput, NotFound
 from smartsupport.identity import conversation_identity
 from smartsupport.ids import new_id
 from smartsupport.policy import Turn
+from smartsupport.privacy import mask_cards
 from smartsupport.services import Services
 from smartsupport.wire import conversation_channel, inbox_channel, message_json
 
@@ -96,7 +97,8 @@ async def start_conversation(
 
 async def handle_message(services: Services, incoming: IncomingMessage) -> TurnResult:
     """Store the customer's message, let the policy answer, store and publish the replies."""
-    text = incoming.text.strip()
+    # Card numbers are never stored in clear, not even in the transcript.
+    text = mask_cards(incoming.text.strip())
     if not text:
         raise InvalidInput("message text is empty")
     if len(text) > services.settings.max_message_chars:

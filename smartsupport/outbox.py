@@ -340,22 +340,29 @@ async def _loop(services: Services) -> None:
 
 def admin_router(require_admin: Callable[..., Any]) -> APIRouter:
     """Routes for admins: list entries (``?status=dead`` for the dead letters) and requeue
-    one. ``require_admin`` is the staff-auth dependency that guards them; this module does
-    not know how staff log in."""
-    router = APIRouter(
-        prefix="/api/v1/admin/outbox", tags=["admin"], dependencies=[Depends(require_admin)]
-    )
+    one, only ever for the admin's own workspaces. ``require_admin`` is the staff-auth
+    dependency that guards them; this module does not know how staff log in."""
+    from smartsupport.staff import require_workspace, verify_csrf
+
+    router = APIRouter(prefix="/api/v1/admin/outbox", tags=["admin"])
 
     @router.get("")
     async def list_outbox(
         request: Request,
+        user: Any = Depends(require_admin),  # noqa: B008 - FastAPI's way
         status: str | None = Query(default=None, pattern="^(pending|done|dead)$"),
         workspace: str | None = Query(default=None, max_length=64),
         limit: int = Query(default=100, ge=1, le=1000),
     ) -> list[dict[str, Any]]:
-        """Outbox entries, newest first; ``status=dead`` lists what needs an admin."""
+        """Outbox entries of the admin's workspaces, newest first; ``status=dead`` lists
+        what needs an admin."""
         db = request.app.state.services.store
-        entries = await list_entries(db, status=status, workspace_id=workspace, limit=limit)
+        if workspace is not None:
+            require_workspace(user, workspace)
+        entries: list[Entry] = []
+        for ws in [workspace] if workspace else list(user.workspaces):
+            entries += await list_entries(db, status=status, workspace_id=ws, limit=limit)
+        entries.sort(key=lambda e: e.created_at, reverse=True)
         return [
             {
                 "id": e.id,
@@ -368,13 +375,22 @@ def admin_router(require_admin: Callable[..., Any]) -> APIRouter:
                 "result": e.result,
                 "created_at": e.created_at.isoformat(),
             }
-            for e in entries
+            for e in entries[:limit]
         ]
 
-    @router.post("/{entry_id}/requeue", status_code=202)
-    async def requeue_entry(entry_id: str, request: Request) -> dict[str, str]:
+    @router.post("/{entry_id}/requeue", status_code=202, dependencies=[Depends(verify_csrf)])
+    async def requeue_entry(
+        entry_id: str,
+        request: Request,
+        user: Any = Depends(require_admin),  # noqa: B008 - FastAPI's way
+    ) -> dict[str, str]:
         """Send a dead (or waiting) entry again now."""
-        await requeue(request.app.state.services.store, entry_id)
+        db = request.app.state.services.store
+        entry = await get(db, entry_id)
+        if entry is None:
+            raise NotFound(f"no outbox entry {entry_id!r}")
+        require_workspace(user, entry.workspace_id)
+        await requeue(db, entry_id)
         return {"id": entry_id, "status": "pending"}
 
     return router

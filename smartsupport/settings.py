@@ -240,10 +240,15 @@ class _TomlFileSource(PydanticBaseSettingsSource):
 def load_settings(**overrides: Any) -> Settings:
     """Build Settings, turning validation errors into one ConfigurationError that names the fix."""
     from pydantic import ValidationError
+    from pydantic_settings import SettingsError
 
     _reject_unknown_variables()
     try:
         return Settings(**overrides)
+    except SettingsError as exc:
+        # e.g. SMARTSUPPORT_LLM_PROVIDERS that is not valid JSON
+        cause = exc.__cause__ or exc
+        raise ConfigurationError(f"invalid settings: {exc} ({cause})") from exc
     except ValidationError as exc:
         problems = []
         for err in exc.errors():

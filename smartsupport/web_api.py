@@ -8,7 +8,7 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from smartsupport.conversation import handle_message, start_conversation
-from smartsupport.domain import IncomingMessage
+from smartsupport.domain import Conversation, IncomingMessage
 from smartsupport.errors import InvalidInput, NotFound, RateLimited
 from smartsupport.identity import verify_once, workspace_secret
 from smartsupport.services import Services
@@ -107,6 +107,18 @@ async def authorized_conversation(services: Services, conversation_id: str, toke
     if conversation is None:
         raise NotFound(f"unknown conversation {conversation_id!r}")
     return conversation
+
+
+async def visitor_conversation(
+    conversation_id: str,
+    request: Request,
+    authorization: Annotated[str | None, Header()] = None,
+) -> Conversation:
+    """A dependency: the conversation the visitor token authorises. As a dependency it runs
+    before the body is validated, so an unauthorised caller learns nothing about the body."""
+    return await authorized_conversation(
+        services_of(request), conversation_id, bearer(authorization)
+    )
 
 
 @router.post("/conversations", status_code=201, response_model=ConversationOut)

@@ -38,7 +38,14 @@ PUBLIC: dict[tuple[str, str], tuple[str, int]] = {
     ("GET", "/inbox/login"): ("the login page", 200),
     ("POST", "/inbox/login"): ("logging in (csrf-checked, rate-limited)", 401),
     ("POST", "/inbox/logout"): ("ends whatever session the cookie names (csrf-checked)", 303),
+    # The demo has no helpdesk (404); with one, an unsigned call is refused with 401
+    # (tests/test_helpdesk_*.py).
+    ("POST", "/api/v1/webhooks/{provider}/{workspace_id}"): (
+        "helpdesk webhooks: authenticated by the helpdesk's HMAC signature, not a login", 404),
+    ("MOUNT", "/demo-shop/api"): ("the demo shop's sample API (demo only, sample data)", 200),
 }
+# Server-to-server calls carry no browser cookie, so CSRF does not apply to them.
+CSRF_EXEMPT = {("POST", "/api/v1/webhooks/{provider}/{workspace_id}")}
 
 # (method, path) -> why: authorised by a visitor token for one conversation (tokens.py)
 VISITOR: dict[tuple[str, str], str] = {
@@ -50,6 +57,7 @@ VISITOR: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/conversations/{conversation_id}/queue"): "the visitor's wait estimate",
     ("GET", "/api/v1/conversations/{conversation_id}/csat"): "the visitor's rating state",
     ("POST", "/api/v1/conversations/{conversation_id}/csat"): "the visitor rates the chat",
+    ("POST", "/api/v1/conversations/{conversation_id}/contact"): "the visitor's contact form",
 }
 
 
@@ -72,6 +80,8 @@ class Staff:
 
 
 CONVERSATION = "/api/v1/inbox/conversations/{conversation_id}"
+ARTICLES = "/api/v1/admin/workspaces/{workspace}/articles"
+ARTICLE = ARTICLES + "/{article_id}"
 STAFF: dict[tuple[str, str], Staff] = {
     # staff accounts (smartsupport/staff)
     ("GET", "/api/v1/auth/me"): Staff("agent", ok=200),
@@ -123,6 +133,17 @@ STAFF: dict[tuple[str, str], Staff] = {
     ("GET", "/api/v1/inbox/agents"): Staff("agent", ok=200),
     ("PUT", "/api/v1/inbox/agents/{staff_id}"): Staff("admin", foreign=404, ok=200,
                                                      body={"capacity": 3}),
+    # the knowledge base's admin API (smartsupport/knowledge/api.py)
+    ("GET", ARTICLES): Staff("admin", foreign=403, ok=200),
+    ("POST", ARTICLES): Staff("admin", foreign=403, ok=201, body={
+        "title": "Gift wrapping", "body": "We gift-wrap any order for $5."}),
+    ("GET", ARTICLE): Staff("admin", foreign=403, ok=200),
+    ("PUT", ARTICLE): Staff("admin", foreign=403, ok=200, body={"title": "Renamed"}),
+    ("PATCH", ARTICLE): Staff("admin", foreign=403, ok=200, body={"title": "Renamed"}),
+    ("DELETE", ARTICLE): Staff("admin", foreign=403, ok=204),
+    # the helpdesk outbox's dead letters (smartsupport/outbox.py)
+    ("GET", "/api/v1/admin/outbox"): Staff("admin", ok=200),
+    ("POST", "/api/v1/admin/outbox/{entry_id}/requeue"): Staff("admin", foreign=404, ok=404),
 }
 
 PRINCIPALS = ("anonymous", "agent", "supervisor", "foreign_admin", "admin")
@@ -217,7 +238,17 @@ class World:
         values = {
             "conversation_id": self.conversation_id, "user_id": self.ids["target"],
             "staff_id": self.ids["target"], "part": "context", "name": "inbox.css",
+            "workspace": "demo", "entry_id": "0" * 32, "provider": "zendesk",
+            "workspace_id": "demo",
         }
+        if "{article_id}" in path:
+            self.as_("admin")
+            values["article_id"] = self.client.post(
+                "/api/v1/admin/workspaces/demo/articles", headers=csrf(self.client),
+                json={"title": f"Article {len(self.made)}", "body": "Some help text."},
+            ).json()["id"]
+            self.made.append(values["article_id"])
+            self.remember("admin")
         if "{key_id}" in path:
             self.as_("admin")
             values["key_id"] = self.client.post(
@@ -312,7 +343,7 @@ def test_public_routes_answer_without_a_login(world, method, path):
     body = {"email": "nobody@example.com", "password": "x"} if method == "POST" else None
     response = world.call("anonymous", method, path, body)
     assert response.status_code == status, f"{method} {path} ({reason}): {response.text[:200]}"
-    if method == "POST":
+    if method == "POST" and (method, path) not in CSRF_EXEMPT:
         refused = world.call("anonymous", method, path, body, with_csrf=False)
         assert refused.status_code == 403
 

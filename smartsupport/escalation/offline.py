@@ -18,15 +18,15 @@ import time
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from smartsupport.conversation import publish
-from smartsupport.domain import Author, ConversationStatus, utcnow
-from smartsupport.errors import Conflict, NotFound
+from smartsupport.domain import Author, Conversation, ConversationStatus, utcnow
+from smartsupport.errors import Conflict
 from smartsupport.escalation.config import for_workspace
 from smartsupport.services import Services
-from smartsupport.tokens import bearer, verify_token
+from smartsupport.web_api import visitor_conversation
 from smartsupport.wire import message_json
 
 log = logging.getLogger(__name__)
@@ -110,17 +110,13 @@ async def leave_contact_details(
     conversation_id: str,
     body: ContactIn,
     request: Request,
-    authorization: Annotated[str | None, Header()] = None,
+    conversation: Annotated[Conversation, Depends(visitor_conversation)],
 ) -> dict[str, Any]:
     """The customer's email and question when nobody can answer live: a ticket is created
     in the workspace's helpdesk (through the outbox) and the reply says what happens next."""
     from smartsupport.helpdesk.tickets import reference_for, submit_contact
 
     services: Services = request.app.state.services
-    verify_token(services.secret_key, bearer(authorization), conversation_id)
-    conversation = await services.store.get_conversation(conversation_id)
-    if conversation is None:
-        raise NotFound(f"unknown conversation {conversation_id!r}")
     if for_workspace(services.workspace(conversation.workspace_id)).helpdesk is None:
         raise Conflict("this workspace takes no offline requests (no helpdesk configured)")
     stored = await submit_contact(
