@@ -12,6 +12,7 @@ import logging
 from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from starlette import websockets as _starlette_ws
 
 from smartsupport.conversation import handle_message, publish
 from smartsupport.domain import IncomingMessage
@@ -27,6 +28,10 @@ from smartsupport.tokens import verify_token
 from smartsupport.wire import conversation_channel, message_json
 
 router = APIRouter()
+# Starlette >= 1.0 raises WebSocketDisconnected when the socket is used after it closed.
+GONE = tuple(
+    e for e in (WebSocketDisconnect, getattr(_starlette_ws, "WebSocketDisconnected", None)) if e
+)
 log = logging.getLogger("smartsupport.ws")
 
 HELLO_TIMEOUT = 10.0
@@ -83,7 +88,7 @@ async def conversation_socket(ws: WebSocket, conversation_id: str) -> None:
         forward = asyncio.create_task(_forward(services, socket, conversation_id, subscription))
         forward.add_done_callback(lambda _: _close_when_feed_ends(ws, forward))
         await _receive(services, socket, conversation_id)
-    except WebSocketDisconnect:
+    except GONE:
         pass
     finally:
         if forward is not None:

@@ -56,7 +56,10 @@ def staff_client(app: FastAPI) -> TestClient:
 
 
 def add_staff(
-    client: TestClient, email: str, role: str, workspaces: list[str] | None = None,
+    client: TestClient,
+    email: str,
+    role: str,
+    workspaces: list[str] | None = None,
     password: str = PASSWORD,
 ) -> str:
     """Create an account in the app's store; returns its id."""
@@ -64,9 +67,12 @@ def add_staff(
 
     async def create() -> str:
         record = await StaffStore(app.state.services.store).create_user(
-            email=email, name=email.split("@")[0], role=role,  # type: ignore[arg-type]
+            email=email,
+            name=email.split("@")[0],
+            role=role,  # type: ignore[arg-type]
             workspaces=workspaces or ["demo"],
-            password_hash=await passwords.hash_password(password), now=datetime.now(UTC),
+            password_hash=await passwords.hash_password(password),
+            now=datetime.now(UTC),
         )
         return record.id
 

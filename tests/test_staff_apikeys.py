@@ -22,8 +22,9 @@ def admin(request, tmp_path):
 
 
 def create_key(client, **body) -> dict:
-    response = client.post("/api/v1/admin/staff/api-keys",
-                           json={"workspace": "demo", **body}, headers=csrf(client))
+    response = client.post(
+        "/api/v1/admin/staff/api-keys", json={"workspace": "demo", **body}, headers=csrf(client)
+    )
     assert response.status_code == 201, response.text
     return response.json()
 
@@ -70,43 +71,73 @@ def test_missing_malformed_forged_and_revoked_keys_are_refused(admin):
 
 
 def test_key_scopes_and_workspace_are_validated(admin):
-    bad_scope = admin.post("/api/v1/admin/staff/api-keys",
-                           json={"workspace": "demo", "scopes": ["everything"]},
-                           headers=csrf(admin))
+    bad_scope = admin.post(
+        "/api/v1/admin/staff/api-keys",
+        json={"workspace": "demo", "scopes": ["everything"]},
+        headers=csrf(admin),
+    )
     assert bad_scope.status_code == 422 and "everything" in bad_scope.text
-    foreign = admin.post("/api/v1/admin/staff/api-keys",
-                         json={"workspace": "other", "scopes": ["conversations:read"]},
-                         headers=csrf(admin))
+    foreign = admin.post(
+        "/api/v1/admin/staff/api-keys",
+        json={"workspace": "other", "scopes": ["conversations:read"]},
+        headers=csrf(admin),
+    )
     assert foreign.status_code == 403
 
 
 def test_an_admin_creates_lists_and_disables_staff_of_their_workspaces_only(admin):
-    made = admin.post("/api/v1/admin/staff", headers=csrf(admin), json={
-        "email": "New.Agent@example.com", "role": "agent", "workspaces": ["demo"],
-        "password": PASSWORD,
-    })
+    made = admin.post(
+        "/api/v1/admin/staff",
+        headers=csrf(admin),
+        json={
+            "email": "New.Agent@example.com",
+            "role": "agent",
+            "workspaces": ["demo"],
+            "password": PASSWORD,
+        },
+    )
     assert made.status_code == 201, made.text
     assert made.json()["email"] == "new.agent@example.com" and "password" not in made.text
-    weak = admin.post("/api/v1/admin/staff", headers=csrf(admin), json={
-        "email": "weak@example.com", "role": "agent", "workspaces": ["demo"],
-        "password": "short",
-    })
+    weak = admin.post(
+        "/api/v1/admin/staff",
+        headers=csrf(admin),
+        json={
+            "email": "weak@example.com",
+            "role": "agent",
+            "workspaces": ["demo"],
+            "password": "short",
+        },
+    )
     assert weak.status_code == 422 and "at least 12 characters" in weak.text
-    duplicate = admin.post("/api/v1/admin/staff", headers=csrf(admin), json={
-        "email": "new.agent@example.com", "role": "agent", "workspaces": ["demo"],
-        "password": PASSWORD,
-    })
+    duplicate = admin.post(
+        "/api/v1/admin/staff",
+        headers=csrf(admin),
+        json={
+            "email": "new.agent@example.com",
+            "role": "agent",
+            "workspaces": ["demo"],
+            "password": PASSWORD,
+        },
+    )
     assert duplicate.status_code == 409
-    foreign = admin.post("/api/v1/admin/staff", headers=csrf(admin), json={
-        "email": "x@example.com", "role": "admin", "workspaces": ["other"],
-        "password": PASSWORD,
-    })
+    foreign = admin.post(
+        "/api/v1/admin/staff",
+        headers=csrf(admin),
+        json={
+            "email": "x@example.com",
+            "role": "admin",
+            "workspaces": ["other"],
+            "password": PASSWORD,
+        },
+    )
     assert foreign.status_code == 403
     outsider = add_staff(admin, "outsider@example.com", "agent", ["other"])
     shared = add_staff(admin, "shared@example.com", "agent", ["demo", "other"])
     listed = admin.get("/api/v1/admin/staff").json()["staff"]
     assert {s["email"] for s in listed} == {
-        "admin@example.com", "new.agent@example.com", "shared@example.com"
+        "admin@example.com",
+        "new.agent@example.com",
+        "shared@example.com",
     }
     assert next(s for s in listed if s["email"] == "shared@example.com")["workspaces"] == ["demo"]
     url = "/api/v1/admin/staff/{}/disable"
@@ -121,8 +152,12 @@ def test_an_admin_creates_lists_and_disables_staff_of_their_workspaces_only(admi
     assert login(admin, "new.agent@example.com").status_code == 401
     admin.cookies.clear()
     for name, value in admin_cookies.items():
-        admin.cookies.set(name, value, domain="testserver.local",
-                          path="/api/v1/auth" if "refresh" in name else "/")
+        admin.cookies.set(
+            name,
+            value,
+            domain="testserver.local",
+            path="/api/v1/auth" if "refresh" in name else "/",
+        )
     enabled = admin.post(f"/api/v1/admin/staff/{agent}/enable", headers=csrf(admin))
     assert enabled.status_code == 200 and enabled.json()["disabled"] is False
     admin.cookies.clear()

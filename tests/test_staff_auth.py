@@ -41,8 +41,12 @@ def test_login_sets_secure_httponly_samesite_strict_cookies_and_me_returns_the_u
     me = client.get("/api/v1/auth/me")
     assert me.status_code == 200
     assert me.json() == {
-        "id": me.json()["id"], "email": "agent@example.com", "name": "agent", "role": "agent",
-        "workspaces": ["demo"], "totp_enabled": False,
+        "id": me.json()["id"],
+        "email": "agent@example.com",
+        "name": "agent",
+        "role": "agent",
+        "workspaces": ["demo"],
+        "totp_enabled": False,
     }
     assert "password" not in me.text and "totp_secret" not in me.text
 
@@ -52,10 +56,14 @@ def test_the_login_form_redirects_to_next_but_never_off_site(env):
     page = client.get("/inbox/login?next=/inbox/queue")
     assert page.status_code == 200 and 'value="/inbox/queue"' in page.text
     assert page.headers["x-frame-options"] == "DENY" and "no-store" in page.headers["cache-control"]
-    form = {"email": "agent@example.com", "password": PASSWORD,
-            "csrf_token": client.cookies[CSRF_COOKIE]}
-    done = client.post("/inbox/login", data={**form, "next": "/inbox/queue"},
-                       follow_redirects=False)
+    form = {
+        "email": "agent@example.com",
+        "password": PASSWORD,
+        "csrf_token": client.cookies[CSRF_COOKIE],
+    }
+    done = client.post(
+        "/inbox/login", data={**form, "next": "/inbox/queue"}, follow_redirects=False
+    )
     assert done.status_code == 303 and done.headers["location"] == "/inbox/queue"
     client.cookies.clear()
     for evil in ("//evil.example/x", "https://evil.example/", "/\\evil.example"):
@@ -69,10 +77,14 @@ def test_the_login_page_escapes_what_it_echoes(env):
     client, _ = env
     page = client.get('/inbox/login?next=/"><script>alert(1)</script>')
     assert "<script>" not in page.text and "&lt;script&gt;" in page.text
-    response = client.post("/inbox/login", data={
-        "email": '"><img src=x onerror=alert(1)>', "password": "x",
-        "csrf_token": client.cookies[CSRF_COOKIE],
-    })
+    response = client.post(
+        "/inbox/login",
+        data={
+            "email": '"><img src=x onerror=alert(1)>',
+            "password": "x",
+            "csrf_token": client.cookies[CSRF_COOKIE],
+        },
+    )
     assert response.status_code == 401
     assert "<img" not in response.text and "&lt;img src=x" in response.text
     assert "Sign-in failed" in response.text
@@ -163,10 +175,17 @@ def test_a_tampered_or_foreign_jwt_is_refused(env):
     alg_none = jwt.encode(claims, None, algorithm="none")  # type: ignore[arg-type]
     other_key = jwt.encode(claims, "another-secret-" * 4, algorithm="HS256")
     # Genuinely signed by the server, but for the TOTP step, not a session.
-    mfa_typed = tokens.issue_jwt(b"test-secret", "mfa", claims["sub"], clock.now, 300,
-                                 sid=claims["sid"])
-    for bad in (f"{header}.{forged_payload}.{signature}", alg_none, other_key, mfa_typed,
-                token[:-3] + "abc", "garbage"):
+    mfa_typed = tokens.issue_jwt(
+        b"test-secret", "mfa", claims["sub"], clock.now, 300, sid=claims["sid"]
+    )
+    for bad in (
+        f"{header}.{forged_payload}.{signature}",
+        alg_none,
+        other_key,
+        mfa_typed,
+        token[:-3] + "abc",
+        "garbage",
+    ):
         client.cookies.set(ACCESS_COOKIE, bad, domain="testserver.local")
         response = client.get("/api/v1/auth/me")
         assert response.status_code == 401, bad
@@ -204,8 +223,9 @@ def test_unsafe_requests_without_the_right_csrf_token_are_refused(env):
     client, _ = env
     # Login itself needs the token (login CSRF).
     client.get("/inbox/login")
-    no_token = client.post("/inbox/login", json={"email": "agent@example.com",
-                                                 "password": PASSWORD})
+    no_token = client.post(
+        "/inbox/login", json={"email": "agent@example.com", "password": PASSWORD}
+    )
     assert no_token.status_code == 403 and no_token.json()["error"]["code"] == "csrf_failed"
     anonymous_token = client.cookies[CSRF_COOKIE]
     assert login(client, "agent@example.com").status_code == 200
@@ -223,8 +243,9 @@ def test_unsafe_requests_without_the_right_csrf_token_are_refused(env):
     assert renewed.status_code == 403
     # The form field works as well as the header.
     client.get("/inbox/login")  # re-issues a csrf cookie bound to this session
-    form = client.post("/inbox/logout", data={"csrf_token": client.cookies[CSRF_COOKIE]},
-                       follow_redirects=False)
+    form = client.post(
+        "/inbox/logout", data={"csrf_token": client.cookies[CSRF_COOKIE]}, follow_redirects=False
+    )
     assert form.status_code == 303
 
 

@@ -18,8 +18,14 @@ from tests.servers import LiveServer
 pytestmark = pytest.mark.browser
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 @pytest.fixture(scope="module")
@@ -35,9 +41,20 @@ def server(tmp_path_factory) -> Iterator[LiveServer]:
     data_dir = tmp_path_factory.mktemp("staff-browser")
     env = {"SMARTSUPPORT_DATA_DIR": str(data_dir)}
     added = subprocess.run(
-        [sys.executable, "-m", "smartsupport", "users", "add", "lead@example.com",
-         "--role", "supervisor"],
-        input=PASSWORD + "\n", capture_output=True, text=True, env={**os.environ, **env},
+        [
+            sys.executable,
+            "-m",
+            "smartsupport",
+            "users",
+            "add",
+            "lead@example.com",
+            "--role",
+            "supervisor",
+        ],
+        input=PASSWORD + "\n",
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
         timeout=120,
     )
     assert added.returncode == 0, added.stderr

@@ -41,7 +41,9 @@ PUBLIC: dict[tuple[str, str], tuple[str, int]] = {
     # The demo has no helpdesk (404); with one, an unsigned call is refused with 401
     # (tests/test_helpdesk_*.py).
     ("POST", "/api/v1/webhooks/{provider}/{workspace_id}"): (
-        "helpdesk webhooks: authenticated by the helpdesk's HMAC signature, not a login", 404),
+        "helpdesk webhooks: authenticated by the helpdesk's HMAC signature, not a login",
+        404,
+    ),
     ("MOUNT", "/demo-shop/api"): ("the demo shop's sample API (demo only, sample data)", 200),
 }
 # Server-to-server calls carry no browser cookie, so CSRF does not apply to them.
@@ -90,22 +92,33 @@ STAFF: dict[tuple[str, str], Staff] = {
     # 409 before enrolment, 422 after it (a wrong code): either way past the access rule.
     ("POST", "/api/v1/auth/totp/confirm"): Staff("agent", body={"code": "000000"}),
     ("GET", "/api/v1/admin/staff"): Staff("admin", ok=200),
-    ("POST", "/api/v1/admin/staff"): Staff("admin", foreign=403, ok=201, body={
-        "email": "new@example.com", "role": "agent", "workspaces": ["demo"],
-        "password": PASSWORD}),
+    ("POST", "/api/v1/admin/staff"): Staff(
+        "admin",
+        foreign=403,
+        ok=201,
+        body={
+            "email": "new@example.com",
+            "role": "agent",
+            "workspaces": ["demo"],
+            "password": PASSWORD,
+        },
+    ),
     ("POST", "/api/v1/admin/staff/{user_id}/disable"): Staff("admin", foreign=404, ok=200),
     ("POST", "/api/v1/admin/staff/{user_id}/enable"): Staff("admin", foreign=404, ok=200),
     ("GET", "/api/v1/admin/staff/api-keys"): Staff("admin", ok=200),
-    ("POST", "/api/v1/admin/staff/api-keys"): Staff("admin", foreign=403, ok=201, body={
-        "workspace": "demo", "scopes": ["conversations:read"]}),
+    ("POST", "/api/v1/admin/staff/api-keys"): Staff(
+        "admin", foreign=403, ok=201, body={"workspace": "demo", "scopes": ["conversations:read"]}
+    ),
     ("DELETE", "/api/v1/admin/staff/api-keys/{key_id}"): Staff("admin", foreign=404, ok=200),
     # the agent inbox (smartsupport/inbox)
     ("GET", "/inbox"): Staff("agent", kind="page", ok=200),
-    ("GET", "/inbox/conversations/{conversation_id}"): Staff("agent", kind="page", foreign=403,
-                                                              ok=200),
+    ("GET", "/inbox/conversations/{conversation_id}"): Staff(
+        "agent", kind="page", foreign=403, ok=200
+    ),
     ("GET", "/inbox/fragments/lists"): Staff("agent", kind="fragment", ok=200),
     ("GET", "/inbox/fragments/conversations/{conversation_id}/{part}"): Staff(
-        "agent", kind="fragment", foreign=403, ok=200),
+        "agent", kind="fragment", foreign=403, ok=200
+    ),
     ("GET", "/inbox/team"): Staff("supervisor", kind="page", ok=200),
     ("GET", "/inbox/admin"): Staff("admin", kind="page", ok=200),
     ("WS", "/api/v1/inbox/ws"): Staff("agent", kind="ws"),
@@ -120,23 +133,34 @@ STAFF: dict[tuple[str, str], Staff] = {
     ("POST", CONVERSATION + "/reopen"): Staff("agent", foreign=403),
     ("POST", CONVERSATION + "/priority"): Staff("agent", foreign=403, body={"priority": "high"}),
     ("GET", CONVERSATION + "/notes"): Staff("agent", foreign=403, ok=200),
-    ("POST", CONVERSATION + "/notes"): Staff("agent", foreign=403, body={"text": "a note"},
-                                             ok=201),
+    ("POST", CONVERSATION + "/notes"): Staff("agent", foreign=403, body={"text": "a note"}, ok=201),
     ("GET", CONVERSATION + "/canned"): Staff("agent", foreign=403, ok=200),
     ("GET", "/api/v1/inbox/canned"): Staff("agent", ok=200),
     # 201 for the first allowed caller, 409 (shortcut taken) for the next.
-    ("POST", "/api/v1/inbox/canned"): Staff("supervisor", foreign=403, body={
-        "workspace": "demo", "shortcut": "hi", "title": "Hello",
-        "body": "Hello {customer_name}"}),
+    ("POST", "/api/v1/inbox/canned"): Staff(
+        "supervisor",
+        foreign=403,
+        body={
+            "workspace": "demo",
+            "shortcut": "hi",
+            "title": "Hello",
+            "body": "Hello {customer_name}",
+        },
+    ),
     ("DELETE", "/api/v1/inbox/canned/{canned_id}"): Staff("supervisor", foreign=403),
     ("PUT", "/api/v1/inbox/me/status"): Staff("agent", body={"status": "away"}, ok=200),
     ("GET", "/api/v1/inbox/agents"): Staff("agent", ok=200),
-    ("PUT", "/api/v1/inbox/agents/{staff_id}"): Staff("admin", foreign=404, ok=200,
-                                                     body={"capacity": 3}),
+    ("PUT", "/api/v1/inbox/agents/{staff_id}"): Staff(
+        "admin", foreign=404, ok=200, body={"capacity": 3}
+    ),
     # the knowledge base's admin API (smartsupport/knowledge/api.py)
     ("GET", ARTICLES): Staff("admin", foreign=403, ok=200),
-    ("POST", ARTICLES): Staff("admin", foreign=403, ok=201, body={
-        "title": "Gift wrapping", "body": "We gift-wrap any order for $5."}),
+    ("POST", ARTICLES): Staff(
+        "admin",
+        foreign=403,
+        ok=201,
+        body={"title": "Gift wrapping", "body": "We gift-wrap any order for $5."},
+    ),
     ("GET", ARTICLE): Staff("admin", foreign=403, ok=200),
     ("PUT", ARTICLE): Staff("admin", foreign=403, ok=200, body={"title": "Renamed"}),
     ("PATCH", ARTICLE): Staff("admin", foreign=403, ok=200, body={"title": "Renamed"}),
@@ -190,8 +214,10 @@ def world(tmp_path_factory):
     whose answer depends on earlier calls (claim, resolve, ...) accept any allowed status."""
     app, _ = staff_app(tmp_path_factory.mktemp("matrix"))
     with staff_client(app) as client:
-        ids = {name: add_staff(client, f"{name}@example.com", name, ["demo"])
-               for name in ("agent", "supervisor", "admin")}
+        ids = {
+            name: add_staff(client, f"{name}@example.com", name, ["demo"])
+            for name in ("agent", "supervisor", "admin")
+        }
         ids["foreign_admin"] = add_staff(client, "foreign@example.com", "admin", ["other"])
         ids["target"] = add_staff(client, "target@example.com", "agent", ["demo"])
         jars: dict[str, Any] = {}
@@ -204,9 +230,11 @@ def world(tmp_path_factory):
         client.get("/inbox/login")  # an anonymous caller with a valid (anonymous) csrf token
         jars["anonymous"] = copy_jar(client.cookies)
         started = client.post("/api/v1/conversations", json={"workspace": "demo"}).json()
-        client.post(f"/api/v1/conversations/{started['id']}/messages",
-                    json={"text": "I want to talk to a person please"},
-                    headers={"Authorization": f"Bearer {started['token']}"})
+        client.post(
+            f"/api/v1/conversations/{started['id']}/messages",
+            json={"text": "I want to talk to a person please"},
+            headers={"Authorization": f"Bearer {started['token']}"},
+        )
         yield World(client, jars, ids, started["id"], started["token"])
 
 
@@ -236,15 +264,21 @@ class World:
 
     def fill(self, path: str) -> str:
         values = {
-            "conversation_id": self.conversation_id, "user_id": self.ids["target"],
-            "staff_id": self.ids["target"], "part": "context", "name": "inbox.css",
-            "workspace": "demo", "entry_id": "0" * 32, "provider": "zendesk",
+            "conversation_id": self.conversation_id,
+            "user_id": self.ids["target"],
+            "staff_id": self.ids["target"],
+            "part": "context",
+            "name": "inbox.css",
+            "workspace": "demo",
+            "entry_id": "0" * 32,
+            "provider": "zendesk",
             "workspace_id": "demo",
         }
         if "{article_id}" in path:
             self.as_("admin")
             values["article_id"] = self.client.post(
-                "/api/v1/admin/workspaces/demo/articles", headers=csrf(self.client),
+                "/api/v1/admin/workspaces/demo/articles",
+                headers=csrf(self.client),
                 json={"title": f"Article {len(self.made)}", "body": "Some help text."},
             ).json()["id"]
             self.made.append(values["article_id"])
@@ -252,22 +286,30 @@ class World:
         if "{key_id}" in path:
             self.as_("admin")
             values["key_id"] = self.client.post(
-                "/api/v1/admin/staff/api-keys", headers=csrf(self.client),
-                json={"workspace": "demo", "scopes": ["conversations:read"]}).json()["id"]
+                "/api/v1/admin/staff/api-keys",
+                headers=csrf(self.client),
+                json={"workspace": "demo", "scopes": ["conversations:read"]},
+            ).json()["id"]
             self.remember("admin")
         if "{canned_id}" in path:
             self.as_("supervisor")
             values["canned_id"] = self.client.post(
-                "/api/v1/inbox/canned", headers=csrf(self.client),
-                json={"workspace": "demo", "shortcut": f"bye{len(self.made)}", "title": "Bye",
-                      "body": "Bye"},
+                "/api/v1/inbox/canned",
+                headers=csrf(self.client),
+                json={
+                    "workspace": "demo",
+                    "shortcut": f"bye{len(self.made)}",
+                    "title": "Bye",
+                    "body": "Bye",
+                },
             ).json()["id"]
             self.made.append(values["canned_id"])
             self.remember("supervisor")
         return path.format(**values)
 
-    def call(self, principal: str, method: str, path: str, body: Any = None,
-             with_csrf: bool = True) -> httpx.Response:
+    def call(
+        self, principal: str, method: str, path: str, body: Any = None, with_csrf: bool = True
+    ) -> httpx.Response:
         url = self.fill(path)
         self.as_(principal)
         headers = csrf(self.client) if with_csrf and method != "GET" else {}
@@ -329,9 +371,7 @@ def test_staff_routes_follow_the_role_matrix(world, method, path):
                 assert secret not in response.text, where
 
 
-@pytest.mark.parametrize(
-    ("method", "path"), sorted(k for k in STAFF if k[0] not in ("GET", "WS"))
-)
+@pytest.mark.parametrize(("method", "path"), sorted(k for k in STAFF if k[0] not in ("GET", "WS")))
 def test_unsafe_staff_routes_refuse_a_missing_csrf_token(world, method, path):
     response = world.call("admin", method, path, STAFF[(method, path)].body, with_csrf=False)
     assert response.status_code == 403 and response.json()["error"]["code"] == "csrf_failed"

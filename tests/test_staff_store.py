@@ -33,8 +33,14 @@ async def store(url):
 
 
 async def add(store: StaffStore, email: str, workspaces: list[str], role="agent"):
-    return await store.create_user(email=email, name=email.split("@")[0], role=role,
-                                   workspaces=workspaces, password_hash="h", now=NOW)
+    return await store.create_user(
+        email=email,
+        name=email.split("@")[0],
+        role=role,
+        workspaces=workspaces,
+        password_hash="h",
+        now=NOW,
+    )
 
 
 async def test_accounts_are_unique_by_case_insensitive_email_and_listed_per_workspace(store):
@@ -47,7 +53,8 @@ async def test_accounts_are_unique_by_case_insensitive_email_and_listed_per_work
     await add(store, "cy@example.com", ["third"], role="admin")
     assert [u.email for u in await store.list_users(["demo"])] == ["ann@example.com"]
     assert [u.email for u in await store.list_users(["other"])] == [
-        "ann@example.com", "bob@example.com"
+        "ann@example.com",
+        "bob@example.com",
     ]
     assert await store.list_users([]) == []
     assert len(await store.list_users()) == 3
@@ -57,7 +64,9 @@ async def test_failures_lock_at_the_limit_and_a_success_clears_them(store):
     user = await add(store, "ann@example.com", ["demo"])
     until = NOW + timedelta(minutes=15)
     assert [await store.record_failure(user.id, NOW, 3, until) for _ in range(3)] == [
-        False, False, True
+        False,
+        False,
+        True,
     ]
     locked = await store.get_user(user.id)
     assert locked.locked_until == until and locked.failed_logins == 0
@@ -78,8 +87,15 @@ async def test_a_totp_step_is_spent_once_even_by_concurrent_logins(store):
 
 async def test_refresh_tokens_rotate_once_and_reuse_revokes_the_session(store):
     user = await add(store, "ann@example.com", ["demo"])
-    await store.create_session(user.id, session_id="s1", now=NOW, expires_at=NOW + timedelta(
-        hours=12), refresh_hash="r0", client_ip="127.0.0.1", user_agent="test")
+    await store.create_session(
+        user.id,
+        session_id="s1",
+        now=NOW,
+        expires_at=NOW + timedelta(hours=12),
+        refresh_hash="r0",
+        client_ip="127.0.0.1",
+        user_agent="test",
+    )
     assert await store.rotate_refresh("s1", "r0", "r1", NOW) == "ok"
     assert await store.rotate_refresh("s2", "r1", "r2", NOW) == "unknown"  # another session
     assert await store.rotate_refresh("s1", "nope", "r2", NOW) == "unknown"
@@ -90,8 +106,15 @@ async def test_refresh_tokens_rotate_once_and_reuse_revokes_the_session(store):
 
 async def test_concurrent_refreshes_with_one_token_let_exactly_one_through(store):
     user = await add(store, "ann@example.com", ["demo"])
-    await store.create_session(user.id, session_id="s1", now=NOW, expires_at=NOW + timedelta(
-        hours=12), refresh_hash="r0", client_ip=None, user_agent=None)
+    await store.create_session(
+        user.id,
+        session_id="s1",
+        now=NOW,
+        expires_at=NOW + timedelta(hours=12),
+        refresh_hash="r0",
+        client_ip=None,
+        user_agent=None,
+    )
     outcomes = await asyncio.gather(
         *(store.rotate_refresh("s1", "r0", f"new{i}", NOW) for i in range(4))
     )
@@ -99,17 +122,35 @@ async def test_concurrent_refreshes_with_one_token_let_exactly_one_through(store
 
 
 async def test_api_keys_are_listed_per_workspace_and_revoked(store):
-    key = await store.create_api_key(prefix="abcdef123456", key_hash="x" * 64, name="crm",
-                                     workspace_id="demo", scopes=["conversations:read"],
-                                     created_by=None, now=NOW)
+    key = await store.create_api_key(
+        prefix="abcdef123456",
+        key_hash="x" * 64,
+        name="crm",
+        workspace_id="demo",
+        scopes=["conversations:read"],
+        created_by=None,
+        now=NOW,
+    )
     assert key["scopes"] == ["conversations:read"] and key["revoked_at"] is None
-    await store.create_api_key(prefix="bbbbbb123456", key_hash="y" * 64, name="other",
-                               workspace_id="other", scopes=["tickets:write"], created_by=None,
-                               now=NOW)
+    await store.create_api_key(
+        prefix="bbbbbb123456",
+        key_hash="y" * 64,
+        name="other",
+        workspace_id="other",
+        scopes=["tickets:write"],
+        created_by=None,
+        now=NOW,
+    )
     assert [k["name"] for k in await store.list_api_keys(["demo"])] == ["crm"]
     with pytest.raises(Conflict):
-        await store.create_api_key(prefix="abcdef123456", key_hash="z" * 64, name="dup",
-                                   workspace_id="demo", scopes=["a:read"], created_by=None,
-                                   now=NOW)
+        await store.create_api_key(
+            prefix="abcdef123456",
+            key_hash="z" * 64,
+            name="dup",
+            workspace_id="demo",
+            scopes=["a:read"],
+            created_by=None,
+            now=NOW,
+        )
     await store.revoke_api_key(key["id"], NOW)
     assert (await store.get_api_key_by_prefix("abcdef123456"))["revoked_at"] == NOW

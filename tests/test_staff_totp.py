@@ -16,8 +16,14 @@ RFC_SECRET = base64.b32encode(b"12345678901234567890").decode()
 
 @pytest.mark.parametrize(
     ("unix_time", "code"),
-    [(59, "287082"), (1111111109, "081804"), (1111111111, "050471"),
-     (1234567890, "005924"), (2000000000, "279037"), (20000000000, "353130")],
+    [
+        (59, "287082"),
+        (1111111109, "081804"),
+        (1111111111, "050471"),
+        (1234567890, "005924"),
+        (2000000000, "279037"),
+        (20000000000, "353130"),
+    ],
 )
 def test_codes_match_the_rfc_6238_test_vectors(unix_time, code):
     # RFC 6238 appendix B (SHA-1), last six of the eight digits.
@@ -28,11 +34,14 @@ def test_a_code_is_accepted_one_step_either_side_and_never_twice():
     now = 1_700_000_000.0
     step = int(now // 30)
     for offset in (-1, 0, 1):
-        assert totp.matching_step(RFC_SECRET, totp.code_at(RFC_SECRET, step + offset), now, 0) \
+        assert (
+            totp.matching_step(RFC_SECRET, totp.code_at(RFC_SECRET, step + offset), now, 0)
             == step + offset
+        )
     for offset in (-2, 2):
-        assert totp.matching_step(RFC_SECRET, totp.code_at(RFC_SECRET, step + offset), now, 0) \
-            is None
+        assert (
+            totp.matching_step(RFC_SECRET, totp.code_at(RFC_SECRET, step + offset), now, 0) is None
+        )
     current = totp.code_at(RFC_SECRET, step)
     assert totp.matching_step(RFC_SECRET, current, now, last_step=step) is None
     assert totp.matching_step(RFC_SECRET, "12345", now, 0) is None
@@ -47,8 +56,10 @@ def test_the_stored_secret_is_encrypted_and_authenticated():
     assert totp.decrypt_secret(b"another-secret", stored) is None
     raw = bytearray(base64.urlsafe_b64decode(stored[3:]))
     raw[20] ^= 1
-    assert totp.decrypt_secret(b"server-secret", "v1." + base64.urlsafe_b64encode(raw).decode()) \
+    assert (
+        totp.decrypt_secret(b"server-secret", "v1." + base64.urlsafe_b64encode(raw).decode())
         is None
+    )
     assert totp.encrypt_secret(b"server-secret", secret) != stored  # fresh nonce each time
 
 
@@ -62,19 +73,20 @@ def env(tmp_path):
 
 def enrol(client, clock) -> str:
     assert login(client, "agent@example.com").status_code == 200
-    wrong = client.post("/api/v1/auth/totp/enrol", json={"password": "not the password"},
-                        headers=csrf(client))
+    wrong = client.post(
+        "/api/v1/auth/totp/enrol", json={"password": "not the password"}, headers=csrf(client)
+    )
     assert wrong.status_code == 401
-    started = client.post("/api/v1/auth/totp/enrol", json={"password": PASSWORD},
-                          headers=csrf(client))
+    started = client.post(
+        "/api/v1/auth/totp/enrol", json={"password": PASSWORD}, headers=csrf(client)
+    )
     assert started.status_code == 200, started.text
     secret = started.json()["secret"]
     assert started.json()["otpauth_uri"].startswith("otpauth://totp/smartsupport%3Aagent")
     bad = client.post("/api/v1/auth/totp/confirm", json={"code": "000000"}, headers=csrf(client))
     assert bad.status_code == 422
     code = totp.code_at(secret, int(clock.now // 30))
-    confirmed = client.post("/api/v1/auth/totp/confirm", json={"code": code},
-                            headers=csrf(client))
+    confirmed = client.post("/api/v1/auth/totp/confirm", json={"code": code}, headers=csrf(client))
     assert confirmed.status_code == 200 and confirmed.json() == {"totp_enabled": True}
     assert client.get("/api/v1/auth/me").json()["totp_enabled"] is True
     client.post("/inbox/logout", headers=csrf(client))
@@ -95,10 +107,15 @@ def test_enrolment_needs_the_password_and_a_valid_code_and_the_secret_is_stored_
     clock.advance(30)
     token = login(client, "agent@example.com").json()["mfa_token"]
     code = totp.code_at(secret, int(clock.now // 30))
-    assert client.post("/inbox/login", json={"mfa_token": token, "code": code},
-                       headers=csrf(client)).status_code == 200
-    again = client.post("/api/v1/auth/totp/enrol", json={"password": PASSWORD},
-                        headers=csrf(client))
+    assert (
+        client.post(
+            "/inbox/login", json={"mfa_token": token, "code": code}, headers=csrf(client)
+        ).status_code
+        == 200
+    )
+    again = client.post(
+        "/api/v1/auth/totp/enrol", json={"password": PASSWORD}, headers=csrf(client)
+    )
     assert again.status_code == 409
 
 
@@ -111,22 +128,26 @@ def test_login_asks_for_the_code_and_a_code_works_only_once(env):
     assert client.get("/api/v1/auth/me").status_code == 401  # the password alone is not enough
     mfa_token = first.json()["mfa_token"]
     code = totp.code_at(secret, int(clock.now // 30))
-    wrong = client.post("/inbox/login", json={"mfa_token": mfa_token, "code": "123456"},
-                        headers=csrf(client))
+    wrong = client.post(
+        "/inbox/login", json={"mfa_token": mfa_token, "code": "123456"}, headers=csrf(client)
+    )
     assert wrong.status_code == 401 and wrong.json()["error"]["code"] == "totp_invalid"
-    done = client.post("/inbox/login", json={"mfa_token": mfa_token, "code": code},
-                       headers=csrf(client))
+    done = client.post(
+        "/inbox/login", json={"mfa_token": mfa_token, "code": code}, headers=csrf(client)
+    )
     assert done.status_code == 200 and client.get("/api/v1/auth/me").status_code == 200
     client.post("/inbox/logout", headers=csrf(client))
     # The same code again (someone looking over the shoulder): refused.
     replay_token = login(client, "agent@example.com").json()["mfa_token"]
-    replay = client.post("/inbox/login", json={"mfa_token": replay_token, "code": code},
-                         headers=csrf(client))
+    replay = client.post(
+        "/inbox/login", json={"mfa_token": replay_token, "code": code}, headers=csrf(client)
+    )
     assert replay.status_code == 401
     clock.advance(30)
     fresh = totp.code_at(secret, int(clock.now // 30))
-    ok = client.post("/inbox/login", json={"mfa_token": replay_token, "code": fresh},
-                     headers=csrf(client))
+    ok = client.post(
+        "/inbox/login", json={"mfa_token": replay_token, "code": fresh}, headers=csrf(client)
+    )
     assert ok.status_code == 200
 
 
@@ -136,15 +157,18 @@ def test_the_login_page_shows_the_code_step_and_an_expired_step_starts_over(env)
     clock.advance(60)
     client.get("/inbox/login")
     token = client.cookies[CSRF_COOKIE]
-    page = client.post("/inbox/login", data={"email": "agent@example.com", "password": PASSWORD,
-                                             "csrf_token": token})
+    page = client.post(
+        "/inbox/login",
+        data={"email": "agent@example.com", "password": PASSWORD, "csrf_token": token},
+    )
     assert page.status_code == 200 and 'name="code"' in page.text
     assert 'name="password"' not in page.text
     mfa_token = page.text.split('name="mfa_token" value="')[1].split('"')[0]
     clock.advance(5 * 60 + 1)
     code = totp.code_at(secret, int(clock.now // 30))
-    late = client.post("/inbox/login", data={"mfa_token": mfa_token, "code": code,
-                                             "csrf_token": token})
+    late = client.post(
+        "/inbox/login", data={"mfa_token": mfa_token, "code": code, "csrf_token": token}
+    )
     assert late.status_code == 401 and "Enter your email and password again" in late.text
     assert 'name="password"' in late.text
 
@@ -155,12 +179,17 @@ def test_wrong_codes_count_towards_the_lockout(env):
     clock.advance(30)
     for _ in range(5):
         token = login(client, "agent@example.com").json()["mfa_token"]
-        client.post("/inbox/login", json={"mfa_token": token, "code": "000000"},
-                    headers=csrf(client))
+        client.post(
+            "/inbox/login", json={"mfa_token": token, "code": "000000"}, headers=csrf(client)
+        )
     locked = login(client, "agent@example.com")
     assert locked.status_code == 401 and locked.json()["error"]["code"] == "login_failed"
     clock.advance(15 * 60 + 1)
     token = login(client, "agent@example.com").json()["mfa_token"]
     code = totp.code_at(secret, int(clock.now // 30))
-    assert client.post("/inbox/login", json={"mfa_token": token, "code": code},
-                       headers=csrf(client)).status_code == 200
+    assert (
+        client.post(
+            "/inbox/login", json={"mfa_token": token, "code": code}, headers=csrf(client)
+        ).status_code
+        == 200
+    )
