@@ -4,6 +4,7 @@ throughput, errors and server memory per open conversation.
     python bench/ws_load.py --conversations 1000 --turns 10
     python bench/ws_load.py --conversations 1000 --database-url postgresql://... --redis-url redis://...
     python bench/ws_load.py --url http://127.0.0.1:8000 --server-pid 1234  # a running server
+    python bench/ws_load.py --workspace plain   # the backbone alone: a keyword-only workspace
 
 Unless --url is given it starts `smartsupport serve` itself on a free port with a fresh data
 directory (rate limits raised so that the load generator is not throttled), and stops it
@@ -29,6 +30,7 @@ from pathlib import Path
 import httpx
 import websockets
 
+WORKSPACE = "demo"
 QUESTIONS = [
     "Where is my order ORD-10234?",
     "How much does shipping cost?",
@@ -53,7 +55,7 @@ def free_port() -> int:
 
 
 async def open_conversation(http: httpx.AsyncClient, base: str):
-    response = await http.post(f"{base}/api/v1/conversations", json={"workspace": "demo"})
+    response = await http.post(f"{base}/api/v1/conversations", json={"workspace": WORKSPACE})
     response.raise_for_status()
     body = response.json()
     ws_url = base.replace("http", "ws", 1) + f"/api/v1/conversations/{body['id']}/ws"
@@ -160,7 +162,14 @@ def main() -> int:
     parser.add_argument("--server-pid", type=int, help="pid of --url's server, for memory")
     parser.add_argument("--database-url", default="")
     parser.add_argument("--redis-url", default="")
+    parser.add_argument(
+        "--workspace",
+        default="demo",
+        help="demo (the full assistant) or plain (bench/workspaces/plain: keywords only)",
+    )
     args = parser.parse_args()
+    global WORKSPACE
+    WORKSPACE = args.workspace
     server = None
     if args.url:
         base, pid = args.url.rstrip("/"), args.server_pid
@@ -173,6 +182,9 @@ def main() -> int:
             "SMARTSUPPORT_CONVERSATION_RATE_LIMIT_PER_MINUTE": "1000000",
             "SMARTSUPPORT_LOG_LEVEL": "warning",
         }
+        if args.workspace != "demo":
+            env["SMARTSUPPORT_DEMO"] = "false"
+            env["SMARTSUPPORT_WORKSPACES_DIR"] = str(Path(__file__).parent / "workspaces")
         if args.database_url:
             env["SMARTSUPPORT_DATABASE_URL"] = args.database_url
         if args.redis_url:
@@ -198,6 +210,7 @@ def main() -> int:
             server.terminate()
             server.wait(timeout=30)
     result["backend"] = "postgresql+redis" if args.database_url else "embedded (sqlite, in-process)"
+    result["workspace"] = args.workspace
     print(json.dumps(result, indent=2))
     return 0 if result["errors"] == 0 and result["lost_messages"] == 0 else 1
 

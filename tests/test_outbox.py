@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
 
@@ -228,9 +229,13 @@ async def test_admins_see_dead_letters_and_requeue_them(tmp_path, sqlite_url):
     from smartsupport.app import _install_error_handlers
     from smartsupport.errors import Forbidden
 
-    async def require_admin(x_role: str | None = Header(default=None)) -> None:
+    async def require_admin(x_role: str | None = Header(default=None)) -> SimpleNamespace:
         if x_role != "admin":
             raise Forbidden("admins only")
+        return SimpleNamespace(workspaces=["acme"])
+
+    # Requeueing is a POST: as a server-to-server call (no session cookie) it needs no CSRF.
+    admin = {"X-Role": "admin", "Authorization": "Bearer sk_test"}
 
     async with FakeApis() as fake:
         escalation = {"helpdesk": zendesk_config(fake)}
@@ -253,11 +258,9 @@ async def test_admins_see_dead_letters_and_requeue_them(tmp_path, sqlite_url):
                 fake.recover()
                 [dead] = listed.json()
                 requeued = await client.post(
-                    f"/api/v1/admin/outbox/{dead['id']}/requeue", headers={"X-Role": "admin"}
+                    f"/api/v1/admin/outbox/{dead['id']}/requeue", headers=admin
                 )
-                missing = await client.post(
-                    "/api/v1/admin/outbox/nope/requeue", headers={"X-Role": "admin"}
-                )
+                missing = await client.post("/api/v1/admin/outbox/nope/requeue", headers=admin)
             assert refused.status_code == 403
             assert dead["kind"] == "ticket.create" and "HTTP 400" in dead["last_error"]
             assert requeued.status_code == 202 and missing.status_code == 404

