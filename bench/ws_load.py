@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import socket
 import statistics
 import subprocess
@@ -67,10 +68,23 @@ async def open_conversation(http: httpx.AsyncClient, base: str):
 
 
 async def converse(
-    ws, turns: int, latencies: list[float], errors: list[str], start: asyncio.Event, sent: list[str]
+    ws,
+    turns: int,
+    latencies: list[float],
+    errors: list[str],
+    start: asyncio.Event,
+    sent: list[str],
+    interval: float,
 ):
+    """One customer: a message every ``interval`` seconds on a fixed schedule (like people
+    typing), or back to back when ``interval`` is 0 (a saturation test)."""
     await start.wait()
+    loop = asyncio.get_running_loop()
+    next_at = loop.time() + random.uniform(0, interval)
     for i in range(turns):
+        if interval:
+            await asyncio.sleep(max(0.0, next_at - loop.time()))
+            next_at += interval
         client_id = uuid.uuid4().hex
         began = time.perf_counter()
         await ws.send(
@@ -117,12 +131,13 @@ async def run(args, base: str, pid: int | None) -> dict:
         open_seconds = time.perf_counter() - t0
         await asyncio.sleep(1)
         rss_open = rss_kib(pid) if pid else None
+        interval = args.conversations / args.rate if args.rate else 0.0
         latencies: list[float] = []
         errors: list[str] = []
         sent: list[str] = []
         start = asyncio.Event()
         tasks = [
-            asyncio.create_task(converse(ws, args.turns, latencies, errors, start, sent))
+            asyncio.create_task(converse(ws, args.turns, latencies, errors, start, sent, interval))
             for _, ws in opened
         ]
         t1 = time.perf_counter()
@@ -136,6 +151,7 @@ async def run(args, base: str, pid: int | None) -> dict:
     q = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [0] * 99
     return {
         "conversations": args.conversations,
+        "target_rate_per_s": args.rate or "saturation",
         "turns_per_conversation": args.turns,
         "turns": len(latencies),
         "p50_ms": round(q[49], 1),
@@ -158,6 +174,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--conversations", type=int, default=100)
     parser.add_argument("--turns", type=int, default=10)
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=0,
+        help="target customer messages per second across all conversations (each one "
+        "writes every conversations/rate seconds); 0: back to back, a saturation test",
+    )
     parser.add_argument("--url", help="an already running server (default: start one)")
     parser.add_argument("--server-pid", type=int, help="pid of --url's server, for memory")
     parser.add_argument("--database-url", default="")
@@ -190,7 +213,9 @@ def main() -> int:
         if args.redis_url:
             env["SMARTSUPPORT_REDIS_URL"] = args.redis_url
         server = subprocess.Popen(
-            [sys.executable, "-m", "smartsupport", "serve", "--port", str(port)], env=env
+            [sys.executable, "-m", "smartsupport", "serve", "--port", str(port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
         )
         base, pid = f"http://127.0.0.1:{port}", server.pid
         deadline = time.time() + 120

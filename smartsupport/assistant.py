@@ -18,6 +18,7 @@ means no knowledge answers, no escalation.yaml means asking for a person is the 
 from __future__ import annotations
 
 import logging
+import sys
 from typing import TYPE_CHECKING
 
 from smartsupport import escalation
@@ -183,7 +184,8 @@ async def build_assistant(services: Services, keywords: Policy) -> Assistant:
     nlu = NluEngine(settings.data_dir, services.backplane, models_dir=settings.models_dir)
     knowledge = KnowledgeBase(services.store)  # type: ignore[arg-type]
     for workspace in services.workspaces.values():
-        await nlu.prepare(workspace)
+        # A progress bar on an interactive terminal: the first start trains the model.
+        await nlu.prepare(workspace, progress=sys.stderr.isatty())
         if workspace.articles_dir is not None:
             report = await knowledge.ingest(workspace.id, [workspace.articles_dir])
             log.info("knowledge base of %s: %s", workspace.id, report)
