@@ -24,6 +24,8 @@ from typing import Any
 
 import httpx
 
+from smartsupport.domain import Passage
+
 
 @dataclass
 class Scripted:
@@ -317,3 +319,28 @@ def llama_server(timeout: float = 180.0):
             proc.kill()
             proc.wait()
         log.close()
+
+
+# Shared by the LLM, prompt and answer tests: a known-injection corpus and two help passages.
+INJECTIONS = [
+    line
+    for line in (Path(__file__).parent / "data" / "injections.txt").read_text().splitlines()
+    if line.strip() and not line.startswith("#")
+]
+PASSAGES = [
+    Passage(
+        "p1",
+        "shipping",
+        "Shipping",
+        "Standard shipping takes 3-5 business days and is free on orders over $50. "
+        "Express shipping takes 1-2 business days and costs $12.",
+        "https://help.example/shipping",
+    ),
+    Passage(
+        "p2",
+        "returns",
+        "Returns",
+        "You can return unworn items within 30 days of delivery for a full refund.",
+        "https://help.example/returns",
+    ),
+]

@@ -9,13 +9,11 @@ passages support may reach the customer, and nothing may leak the system prompt.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
-from llmkit import llama_server
+from llmkit import INJECTIONS, PASSAGES, llama_server
 
 from smartsupport.answers import Answerer
-from smartsupport.domain import Passage
 from smartsupport.embeddings import get_embedder
 from smartsupport.errors import LLMError
 from smartsupport.llm import create_provider
@@ -25,28 +23,7 @@ from smartsupport.llm.grounding import GroundingChecker, split_sentences
 from smartsupport.llm.prompt import Prompt, leaks_system_prompt
 from smartsupport.workspaces import WorkspaceConfig
 
-CORPUS = [
-    line
-    for line in (Path(__file__).parent / "data" / "injections.txt").read_text().splitlines()
-    if line.strip() and not line.startswith("#")
-]
-PASSAGES = [
-    Passage(
-        "p1",
-        "shipping",
-        "Shipping",
-        "Standard shipping takes 3-5 business days and is free on orders over $50. "
-        "Express shipping takes 1-2 business days and costs $12.",
-        "https://help.example/shipping",
-    ),
-    Passage(
-        "p2",
-        "returns",
-        "Returns",
-        "You can return unworn items within 30 days of delivery for a full refund.",
-        "https://help.example/returns",
-    ),
-]
+CORPUS = INJECTIONS
 WORKSPACE = WorkspaceConfig(id="demo", name="Northwind Outfitters")
 MESSAGES = [
     {"role": "system", "content": "You are a helpful assistant. Answer in one sentence."},

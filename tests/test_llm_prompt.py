@@ -11,13 +11,11 @@ test_llm_llamacpp.py runs the corpus against a real model as well.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
-from llmkit import FakeLLMServer, openai_json, openai_stream
+from llmkit import INJECTIONS, PASSAGES, FakeLLMServer, openai_json, openai_stream
 
 from smartsupport.answers import Answerer
-from smartsupport.domain import Passage
 from smartsupport.embeddings import get_embedder
 from smartsupport.llm import create_provider
 from smartsupport.llm.base import ProviderConfig
@@ -26,28 +24,7 @@ from smartsupport.llm.grounding import GroundingChecker
 from smartsupport.llm.prompt import Prompt, build_prompt, leaks_system_prompt, neutralise
 from smartsupport.workspaces import WorkspaceConfig
 
-CORPUS = [
-    line
-    for line in (Path(__file__).parent / "data" / "injections.txt").read_text().splitlines()
-    if line.strip() and not line.startswith("#")
-]
-PASSAGES = [
-    Passage(
-        "p1",
-        "shipping",
-        "Shipping",
-        "Standard shipping takes 3-5 business days and is free on orders over $50. "
-        "Express shipping takes 1-2 business days and costs $12.",
-        "https://help.example/shipping",
-    ),
-    Passage(
-        "p2",
-        "returns",
-        "Returns",
-        "You can return unworn items within 30 days of delivery for a full refund.",
-        "https://help.example/returns",
-    ),
-]
+CORPUS = INJECTIONS
 WORKSPACE = WorkspaceConfig(id="demo", name="Northwind Outfitters")
 
 
