@@ -4,8 +4,8 @@ email and helpdesk webhooks) turns its payload into an ``IncomingMessage`` and c
 
     take the per-conversation lock
     load the conversation (and replay the result if this client_id was seen before)
-    store the incoming message            <- from here on, nothing the customer said is lost
-    publish it to the conversation's subscribers
+    store the incoming message            <- card numbers masked; from here on nothing is lost
+    publish it to the conversation's subscribers (and its helpdesk ticket, once there is one)
     understand it                         (policy.understand: language, intent, entities, ...)
     decide                                (policy.decide: replies, status change, events)
     store each reply and publish it
@@ -128,7 +128,8 @@ async def handle_message(services: Services, incoming: IncomingMessage) -> TurnR
         await publish(
             services, conversation.id, {"type": "message", "message": message_json(message)}
         )
-        await _forward_to_ticket(services, message)
+        if conversation.metadata.get("helpdesk_ticket"):
+            await _forward_to_ticket(services, message)
 
         policy = services.policy
         assert policy is not None, "open_services builds the policy"
@@ -196,7 +197,7 @@ async def handle_message(services: Services, incoming: IncomingMessage) -> TurnR
 
 
 async def _forward_to_ticket(services: Services, message: Message) -> None:
-    """What the customer writes after a helpdesk ticket exists is added to the ticket."""
+    """What the customer writes after a helpdesk ticket was requested is added to it."""
     # Imported here: the helpdesk package itself publishes through this module.
     from smartsupport.helpdesk.tickets import forward_customer_message
 

@@ -110,6 +110,9 @@ async def request_ticket(
         return TicketRequest(batch_key, reference_for(conversation_id), True, start + window)
     key = f"ticket:{conversation_id}"
     await enqueue(db, workspace_id, "ticket.create", payload, idempotency_key=key, now=now)  # type: ignore[arg-type]
+    # Lets the conversation path skip the ticket look-up for the many conversations that
+    # never get one (forward_customer_message runs on every customer message).
+    await services.store.update_conversation_metadata(conversation_id, {"helpdesk_ticket": key})
     return TicketRequest(key, reference_for(conversation_id), False, now)
 
 

@@ -10,15 +10,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
-from smartsupport.domain import ConversationStatus
+from smartsupport.domain import Conversation, ConversationStatus
 from smartsupport.inbox.csat import MAX_COMMENT, rating_state, submit_rating
 from smartsupport.inbox.queue import wait_estimates
 from smartsupport.inbox.store import InboxStore
-from smartsupport.tokens import bearer
-from smartsupport.web_api import authorized_conversation, services_of
+from smartsupport.web_api import services_of, visitor_conversation
 
 router = APIRouter(prefix="/api/v1/conversations", tags=["web channel"])
 
@@ -31,12 +30,12 @@ class CsatIn(BaseModel):
 
 @router.get("/{conversation_id}/queue")
 async def queue_position(
-    conversation_id: str, request: Request, authorization: Annotated[str | None, Header()] = None
+    request: Request, conversation: Annotated[Conversation, Depends(visitor_conversation)]
 ) -> dict[str, Any]:
     """While the conversation waits for a person: its place and the estimated wait in
     minutes (null when no agent is online)."""
     services = services_of(request)
-    conversation = await authorized_conversation(services, conversation_id, bearer(authorization))
+    conversation_id = conversation.id
     body: dict[str, Any] = {
         "status": conversation.status.value,
         "position": None,
@@ -52,21 +51,17 @@ async def queue_position(
 
 @router.get("/{conversation_id}/csat")
 async def csat_state(
-    conversation_id: str, request: Request, authorization: Annotated[str | None, Header()] = None
+    request: Request, conversation: Annotated[Conversation, Depends(visitor_conversation)]
 ) -> dict[str, Any]:
     services = services_of(request)
-    await authorized_conversation(services, conversation_id, bearer(authorization))
-    return rating_state(await InboxStore(services.store).row(conversation_id))
+    return rating_state(await InboxStore(services.store).row(conversation.id))
 
 
 @router.post("/{conversation_id}/csat", status_code=201)
 async def rate(
-    conversation_id: str,
     body: CsatIn,
     request: Request,
-    authorization: Annotated[str | None, Header()] = None,
+    conversation: Annotated[Conversation, Depends(visitor_conversation)],
 ) -> dict[str, Any]:
     """Rate the conversation after it was resolved (once per resolution)."""
-    services = services_of(request)
-    await authorized_conversation(services, conversation_id, bearer(authorization))
-    return await submit_rating(services, conversation_id, body.rating, body.comment)
+    return await submit_rating(services_of(request), conversation.id, body.rating, body.comment)
