@@ -10,8 +10,9 @@ about 93.5%, because they fail on different messages.
 
 Their log-probabilities are averaged, then divided by a temperature fitted on held-out
 predictions so that "0.8" means right about 80% of the time. A message whose calibrated
-top probability is under the out-of-scope threshold is out of scope; ``oos.py`` chooses
-both numbers by cross-validation on the training data alone.
+The out-of-scope decision adds the distance to the nearest training examples (``scope.py``):
+a message whose in-scope score is under the threshold is out of scope. ``oos.py`` fits the
+temperature, the scorer and its threshold by cross-validation on the training data alone.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from smartsupport.embeddings import get_embedder
+from smartsupport.nlu.scope import ExampleIndex, ScopeScorer, features
 
 EMBEDDING_WEIGHT = 0.5  # share of the embedding view in the averaged log-probability
 
@@ -65,6 +67,7 @@ class Components:
     embedding_model: Any
     text_model: Any
     classes: list[str]
+    examples: ExampleIndex
     _fast: _FastText | None = field(default=None, repr=False, compare=False)
 
     def log_scores(self, vectors: np.ndarray, texts: list[str]) -> np.ndarray:
@@ -179,7 +182,9 @@ def fit_components(
         text_model = SGDClassifier(
             loss="log_loss", alpha=params.alpha, max_iter=30, tol=1e-4, random_state=0, n_jobs=2
         ).fit(tfidf, y)
-    return Components(vectorizer, embedding_model, text_model, classes)
+    return Components(
+        vectorizer, embedding_model, text_model, classes, ExampleIndex(vectors, labels, classes)
+    )
 
 
 @dataclass(slots=True)
@@ -188,14 +193,16 @@ class Prediction:
     confidence: float
     out_of_scope: bool
     vector: np.ndarray | None = None
+    in_scope_score: float | None = None  # the scorer's output, when the model has one
 
 
 @dataclass
 class IntentModel:
     components: Components
     temperature: float = 1.0
-    oos_threshold: float = 0.0
+    oos_threshold: float = 0.0  # on the top probability; used when there is no scorer
     meta: dict[str, Any] = field(default_factory=dict)
+    scope: ScopeScorer | None = None
 
     @property
     def classes(self) -> list[str]:
@@ -209,12 +216,20 @@ class IntentModel:
         self, vectors: np.ndarray, texts: list[str], top: int = 5
     ) -> list[Prediction]:
         probs = self.probabilities(vectors, texts)
+        scores: list[float | None] = [None] * len(probs)
+        if self.scope is not None:
+            matrix, _ = features(probs, self.components.examples.nearest(vectors))
+            scores = [float(s) for s in self.scope.score(matrix)]
         out: list[Prediction] = []
-        for row, vector in zip(probs, vectors, strict=True):
+        for row, vector, score in zip(probs, vectors, scores, strict=True):
             order = np.argsort(-row)[:top]
             ranking = [(self.classes[i], float(row[i])) for i in order]
             confidence = ranking[0][1]
-            out.append(Prediction(ranking, confidence, confidence < self.oos_threshold, vector))
+            if score is None:
+                oos = confidence < self.oos_threshold
+            else:
+                oos = score < self.scope.threshold  # type: ignore[union-attr]
+            out.append(Prediction(ranking, confidence, oos, vector, score))
         return out
 
     def predict_one(self, text: str) -> Prediction:

@@ -7,7 +7,9 @@ From those out-of-fold predictions we fit
 
 1. a temperature for the averaged log-probabilities (minimum negative log-likelihood on the
    in-scope rows), so that confidence is calibrated;
-2. the confidence threshold for the "intent or out-of-scope" decision, from the Matthews
+2. the in-scope scorer (``scope.py``): weights over probability and nearest-example
+   features, predicting "the top intent is right";
+3. the threshold on that score for the "intent or out-of-scope" decision, from the Matthews
    correlation curve over candidate thresholds (see ``choose_threshold``), with in-scope and
    out-of-scope rows weighted equally (we do not know a deployment's real out-of-scope rate,
    so we assume neither dominates).
@@ -24,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from smartsupport.nlu.classifier import Components, log_softmax
+from smartsupport.nlu.scope import ScopeScorer, features, fit_weights
 
 HOLDOUT_SHARE = 0.25
 MAX_CV_TRAIN = 3000  # rows per round: keeps cross-validation within the training time budget
@@ -31,10 +34,12 @@ MAX_CV_TRAIN = 3000  # rows per round: keeps cross-validation within the trainin
 
 @dataclass(slots=True)
 class HeldOut:
-    """Out-of-fold log-scores; ``gold`` is -1 for a simulated out-of-scope row."""
+    """Out-of-fold log-scores, and each row's similarity to the nearest training example of
+    each intent of its round; ``gold`` is -1 for a simulated out-of-scope row."""
 
     log_scores: list[np.ndarray]
     gold: list[np.ndarray]
+    nearest: list[np.ndarray]
 
 
 def simulate(
@@ -52,7 +57,7 @@ def simulate(
     by_class: dict[str, list[int]] = {c: [] for c in classes}
     for i, label in enumerate(labels):
         by_class[label].append(i)
-    held = HeldOut([], [])
+    held = HeldOut([], [], [])
     n_hidden = max(1, round(len(classes) * HOLDOUT_SHARE)) if len(classes) >= 3 else 0
     for _ in range(rounds):
         hidden = set(rng.sample(classes, n_hidden))
@@ -92,6 +97,7 @@ def simulate(
         gold = np.asarray([index.get(labels[i], -1) for i in val_idx] + [-1] * len(oos_idx))
         held.log_scores.append(scores)
         held.gold.append(gold)
+        held.nearest.append(model.examples.nearest(vectors[rows]))
         if progress is not None:
             progress()
     return held
@@ -114,20 +120,50 @@ def fit_temperature(held: HeldOut) -> float:
     return best_t
 
 
-_GRID = np.linspace(0.0, 0.95, 96)
+_GRID = np.linspace(0.0, 0.99, 100)
+Weights = tuple[np.ndarray, float]
 
 
-def mcc_curves(held: HeldOut, temperature: float) -> np.ndarray:
-    """Per round (rows), the multi-class MCC (out-of-scope as one more class) at each
-    candidate threshold in ``_GRID`` (columns)."""
-    curves = []
-    for scores, gold in zip(held.log_scores, held.gold, strict=True):
+def _decisions(
+    held: HeldOut, temperature: float, weights: Weights | None
+) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Per round: (gold, top intent, the score a threshold applies to). The score is the
+    calibrated top probability, or with ``weights`` the in-scope scorer's output."""
+    out = []
+    for scores, gold, nearest in zip(held.log_scores, held.gold, held.nearest, strict=True):
         if not (gold < 0).any() or not (gold >= 0).any():
             continue
         probs = np.exp(log_softmax(scores / temperature))
-        conf, pred = probs.max(axis=1), probs.argmax(axis=1)
-        curves.append([_mcc(gold, np.where(conf >= t, pred, -1)) for t in _GRID])
+        if weights is None:
+            out.append((gold, probs.argmax(axis=1), probs.max(axis=1)))
+        else:
+            matrix, top = features(probs, nearest)
+            out.append((gold, top, ScopeScorer(tuple(weights[0]), weights[1], 0.0).score(matrix)))
+    return out
+
+
+def mcc_curves(held: HeldOut, temperature: float, weights: Weights | None = None) -> np.ndarray:
+    """Per round (rows), the multi-class MCC (out-of-scope as one more class) at each
+    candidate threshold in ``_GRID`` (columns)."""
+    curves = [
+        [_mcc(gold, np.where(score >= t, pred, -1)) for t in _GRID]
+        for gold, pred, score in _decisions(held, temperature, weights)
+    ]
     return np.asarray(curves).reshape(len(curves), len(_GRID))
+
+
+def fit_scorer(held: HeldOut, temperature: float) -> ScopeScorer:
+    """The in-scope scorer's weights and threshold, both from the simulated rounds."""
+    matrices, correct = [], []
+    for scores, gold, nearest in zip(held.log_scores, held.gold, held.nearest, strict=True):
+        matrix, top = features(np.exp(log_softmax(scores / temperature)), nearest)
+        matrices.append(matrix)
+        correct.append(top == gold)
+    if not matrices:
+        return ScopeScorer((1.0, 0.0, 0.0, 0.0, 0.0), 0.0, 0.0)
+    coef, intercept = fit_weights(matrices, correct)
+    threshold = choose_threshold(held, temperature, (coef, intercept))
+    return ScopeScorer(tuple(float(c) for c in coef), intercept, threshold)
 
 
 def _mcc(gold: np.ndarray, pred: np.ndarray) -> float:
@@ -151,8 +187,9 @@ def best_mcc(held: HeldOut, temperature: float) -> float:
     return float(table.mean(axis=0).max()) if len(table) else 0.0
 
 
-def choose_threshold(held: HeldOut, temperature: float) -> float:
-    """The confidence threshold, by the one-standard-error rule on the MCC curve.
+def choose_threshold(held: HeldOut, temperature: float, weights: Weights | None = None) -> float:
+    """The threshold (on the top probability, or on the in-scope score with ``weights``), by
+    the one-standard-error rule on the MCC curve.
 
     The curve is flat near its top, so instead of its arg-max (which drifts high, answering
     "I don't understand" to real customers whose wording is further from the examples than
@@ -160,7 +197,7 @@ def choose_threshold(held: HeldOut, temperature: float) -> float:
     within one standard error of the best: as good on the evidence, and errs on the side of
     answering.
     """
-    table = mcc_curves(held, temperature)
+    table = mcc_curves(held, temperature, weights)
     if not len(table):
         return 0.0
     mean = table.mean(axis=0)

@@ -30,8 +30,9 @@ from smartsupport.nlu.classifier import (
     fit_components,
     single_blas_thread,
 )
+from smartsupport.nlu.scope import ScopeScorer
 
-MODEL_VERSION = "nlu-1"
+MODEL_VERSION = "nlu-2"
 ENCODE_BATCH = 256
 SMALL_DATA_ROWS = 1500  # below this, regularisation is chosen by cross-validation
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
@@ -114,10 +115,9 @@ def _train(
             best = (score, params, held, temperature)
     assert best is not None
     _, params, held, temperature = best
-    if threshold == "auto":
-        chosen = oos.choose_threshold(held, temperature)
-    else:
-        chosen = float(threshold)
+    temperature = round(temperature, 4)  # as stored, so a loaded model predicts the same
+    scope = oos.fit_scorer(held, temperature) if threshold == "auto" else None
+    chosen = scope.threshold if scope is not None else float(threshold)
     components = fit_components(vectors, texts, labels, params)
     if progress is not None:
         progress("calibrating", rounds + 1, rounds + 1)
@@ -128,14 +128,17 @@ def _train(
         "n_train": len(texts),
         "classes": components.classes,
         "params": {"C": params.C, "alpha": params.alpha},
-        "temperature": round(temperature, 4),
+        "temperature": temperature,
         "oos_threshold": chosen,
-        "oos_threshold_source": "cross-validation" if threshold == "auto" else "configured",
+        # "cross-validation": ``chosen`` applies to the in-scope score of ``scope``;
+        # "configured": it applies to the calibrated top probability.
+        "oos_threshold_source": "cross-validation" if scope is not None else "configured",
+        "scope": scope.to_json() if scope is not None else None,
         "train_seconds": round(time.perf_counter() - started, 2),
         # CPU time of this process: on a busy machine wall time says more about the neighbours.
         "train_cpu_seconds": round(time.process_time() - cpu_started, 2),
     }
-    return IntentModel(components, temperature, chosen, meta)
+    return IntentModel(components, temperature, chosen, meta, scope)
 
 
 def save(model: IntentModel, directory: Path) -> None:
@@ -163,4 +166,5 @@ def load(directory: Path) -> IntentModel:
             f"{directory}: model format {meta.get('version')!r} is not {MODEL_VERSION!r}; retrain it"  # noqa: E501
         )
     components = joblib.load(model_path)
-    return IntentModel(components, meta["temperature"], meta["oos_threshold"], meta)
+    scope = ScopeScorer.from_json(meta["scope"]) if meta.get("scope") else None
+    return IntentModel(components, meta["temperature"], meta["oos_threshold"], meta, scope)
