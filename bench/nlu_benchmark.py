@@ -2,7 +2,7 @@
 baseline, on the public datasets in ../shared/datasets (see its README and PROVENANCE files).
 
     .venv/bin/python bench/nlu_benchmark.py [--datasets ../shared/datasets] [--only NAME ...]
-                                            [--json results.json]
+                                            [--mode standard|accurate] [--json results.json]
 
 For each dataset it writes ``text,label`` CSVs to a temporary directory, then runs
 ``smartsupport nlu train DATA.csv --out MODEL_DIR`` and
@@ -75,9 +75,9 @@ def cli(*args: str) -> str:
     return done.stdout
 
 
-def run_engine(train: Path, test: Path, work: Path, oos: str | None) -> dict:
+def run_engine(train: Path, test: Path, work: Path, oos: str | None, mode: str) -> dict:
     model = work / "model"
-    cli("train", str(train), "--out", str(model))
+    cli("train", str(train), "--out", str(model), "--mode", mode)
     extra = ["--oos-label", oos] if oos else []
     return json.loads(cli("eval", str(model), str(test), "--json", *extra))
 
@@ -163,15 +163,16 @@ def main() -> int:
     parser.add_argument("--only", nargs="*", choices=sorted(SUITES), default=None)
     parser.add_argument("--json", type=Path, default=None, help="also write results here")
     parser.add_argument("--no-baseline", action="store_true")
+    parser.add_argument("--mode", choices=["standard", "accurate"], default="standard")
     args = parser.parse_args()
-    results: dict = {"cores": os.cpu_count(), "suites": {}}
+    results: dict = {"cores": os.cpu_count(), "mode": args.mode, "suites": {}}
     for name in args.only or list(SUITES):
         train_rel, test_rel, text_col, label_col, oos = SUITES[name]
         with tempfile.TemporaryDirectory(prefix=f"nlu-{name}-") as tmp:
             work = Path(tmp)
             train = convert(args.datasets / train_rel, work / "train.csv", text_col, label_col)
             test = convert(args.datasets / test_rel, work / "test.csv", text_col, label_col)
-            ours = run_engine(work / "train.csv", work / "test.csv", work, oos)
+            ours = run_engine(work / "train.csv", work / "test.csv", work, oos, args.mode)
             base = None if args.no_baseline else run_baseline(train, test, oos)
         results["suites"][name] = {"ours": ours, "baseline": base, "published": PUBLISHED[name]}
         print(
@@ -185,7 +186,7 @@ def main() -> int:
 
 
 def print_table(results: dict) -> None:
-    print(f"\nMachine: {results['cores']} cores. Accuracy and F1 in %.\n")
+    print(f"\nMachine: {results['cores']} cores. Mode: {results['mode']}. Accuracy and F1 in %.\n")
     print(
         "| dataset | ours acc | ours macro-F1 | in-scope acc / OOS recall / MCC | train s (cpu s) | p50 / p95 ms | baseline acc | baseline in-scope / OOS rec / MCC | baseline train s | published |"  # noqa: E501
     )

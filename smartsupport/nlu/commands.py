@@ -1,6 +1,7 @@
 """``smartsupport nlu ...``: train and evaluate intent models from CSV files.
 
 smartsupport nlu train DATA.csv --out MODEL_DIR [--oos-label LABEL] [--threshold auto|X]
+                       [--mode standard|accurate]
     DATA.csv has the header ``text,label``. Rows labelled --oos-label (if any) are not an
     intent: they are left out of training.
 smartsupport nlu eval MODEL_DIR DATA.csv --json [--oos-label LABEL]
@@ -29,6 +30,12 @@ def register(subparsers: Any) -> None:
     train.add_argument("--oos-label", default=None, help="label of out-of-scope rows to skip")
     train.add_argument(
         "--threshold", default="auto", help="out-of-scope confidence threshold (auto)"
+    )
+    train.add_argument(
+        "--mode",
+        choices=["standard", "accurate"],
+        default="standard",
+        help="accurate adds an English MiniLM view (pip install 'smartsupport[accurate]')",
     )
     train.set_defaults(func=cmd_train)
 
@@ -82,13 +89,16 @@ def cmd_train(args: argparse.Namespace) -> int:
         (t, lab) for t, lab in zip(data.texts, data.labels, strict=True) if lab != args.oos_label
     ]
     texts, labels = [t for t, _ in pairs], [lab for _, lab in pairs]
-    model = training.train(texts, labels, threshold=threshold, progress=ProgressBar())
+    model = training.train(
+        texts, labels, threshold=threshold, progress=ProgressBar(), mode=args.mode
+    )
     training.save(model, args.out)
     meta = model.meta
     print(
-        f"trained {len(meta['classes'])} intents on {meta['n_train']} examples in "
-        f"{meta['train_seconds']} s; out-of-scope threshold {meta['oos_threshold']} "
-        f"({meta['oos_threshold_source']}) -> {args.out}",
+        f"trained {len(meta['classes'])} intents ({meta['mode']} mode) on "
+        f"{meta['n_train']} examples in {meta['train_seconds']} s; "
+        f"out-of-scope threshold {meta['oos_threshold']} ({meta['oos_threshold_source']}) "
+        f"-> {args.out}",
         file=sys.stderr,
     )
     return 0

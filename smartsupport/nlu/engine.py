@@ -25,7 +25,7 @@ from smartsupport.domain import Understanding
 from smartsupport.errors import NotFound
 from smartsupport.nlu import training
 from smartsupport.nlu.cache import UnderstandingCache, cache_key
-from smartsupport.nlu.classifier import IntentModel
+from smartsupport.nlu.classifier import USE_DIM, IntentModel
 from smartsupport.nlu.entities import EntityExtractor
 from smartsupport.nlu.language import detect_language
 from smartsupport.nlu.rules import RuleSet
@@ -68,7 +68,14 @@ class NluEngine:
         model: IntentModel | None = None
         model_hash = "rules-only"
         if len(set(labels)) >= 2:
-            model_hash = training.training_hash(texts, labels, spec.out_of_scope.threshold)
+            if spec.mode == "accurate":
+                # Fails now, naming the extra to install, rather than on the first message.
+                from smartsupport.nlu.minilm import get_minilm
+
+                await asyncio.to_thread(get_minilm)
+            model_hash = training.training_hash(
+                texts, labels, spec.out_of_scope.threshold, spec.mode
+            )
             model = await asyncio.to_thread(
                 self._load_or_train, workspace.id, texts, labels, spec, model_hash, progress
             )
@@ -104,7 +111,9 @@ class NluEngine:
             from smartsupport.nlu.commands import ProgressBar
 
             bar = ProgressBar()
-        model = training.train(texts, labels, threshold=spec.out_of_scope.threshold, progress=bar)
+        model = training.train(
+            texts, labels, threshold=spec.out_of_scope.threshold, progress=bar, mode=spec.mode
+        )
         training.save(model, directory)
         # Older models of this workspace are dead weight once the new one is written.
         for old in root.iterdir():
@@ -176,10 +185,8 @@ class NluEngine:
         vector = None
         rule = prepared.rules.match(text, "override")
         if prepared.model is not None:
-            from smartsupport.embeddings import get_embedder
-
-            vectors = get_embedder().encode([text])
-            vector = vectors[0]
+            vectors = prepared.model.encode([text])
+            vector = vectors[0, :USE_DIM]  # the multilingual embedding, for sentiment
             prediction = prepared.model.predict_vectors(vectors, [text])[0]
             result["ranking"] = [[name, round(p, 4)] for name, p in prediction.ranking]
             if rule is None and not prediction.out_of_scope:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from smartsupport.nlu.classifier import Components, log_softmax
+from smartsupport.nlu.classifier import USE_DIM, Components, log_softmax
 from smartsupport.nlu.scope import ScopeScorer, features, fit_weights
 
 HOLDOUT_SHARE = 0.25
@@ -97,7 +97,7 @@ def simulate(
         gold = np.asarray([index.get(labels[i], -1) for i in val_idx] + [-1] * len(oos_idx))
         held.log_scores.append(scores)
         held.gold.append(gold)
-        held.nearest.append(model.examples.nearest(vectors[rows]))
+        held.nearest.append(model.examples.nearest(vectors[rows][:, :USE_DIM]))
         if progress is not None:
             progress()
     return held

@@ -16,6 +16,8 @@
       order_id: "\\bORD-\\d{5}\\b"
     out_of_scope:
       threshold: auto                  # or a number in [0, 1]: minimum calibrated confidence
+    mode: standard                     # or accurate: adds an English MiniLM view
+                                       # (pip install 'smartsupport[accurate]')
 
 A typo must stop start-up with a message that names the field, so every model forbids extras.
 """
@@ -100,6 +102,7 @@ class NluSpec(_Strict):
     rules: list[RuleSpec] = Field(default_factory=list)
     entities: dict[str, str] = Field(default_factory=dict)
     out_of_scope: OutOfScopeSpec = Field(default_factory=OutOfScopeSpec)
+    mode: Literal["standard", "accurate"] = "standard"
 
     @field_validator("intents")
     @classmethod

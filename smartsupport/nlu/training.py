@@ -1,7 +1,7 @@
 """Training an intent model from labelled texts, and storing it in a model directory.
 
     MODEL_DIR/model.joblib   the fitted classifier (scikit-learn objects)
-    MODEL_DIR/meta.json      training hash, sizes, timings, calibration, threshold
+    MODEL_DIR/meta.json      training hash, mode, sizes, timings, calibration, threshold
 
 A model directory is written by us and read back by us only: loading it unpickles, so never
 point ``nlu eval`` at a directory from an untrusted source.
@@ -19,17 +19,18 @@ from typing import Any
 
 import numpy as np
 
-from smartsupport.embeddings import get_embedder
 from smartsupport.errors import ConfigurationError
 from smartsupport.nlu import oos
 from smartsupport.nlu.classifier import (
     DEFAULT_PARAMS,
+    MODES,
     SMALL_DATA_GRID,
     IntentModel,
     Params,
     fit_components,
     single_blas_thread,
 )
+from smartsupport.nlu.classifier import encode as encode_texts
 from smartsupport.nlu.scope import ScopeScorer
 
 MODEL_VERSION = "nlu-2"
@@ -38,9 +39,11 @@ SMALL_DATA_ROWS = 1500  # below this, regularisation is chosen by cross-validati
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
 
-def training_hash(texts: list[str], labels: list[str], threshold: str | float = "auto") -> str:
+def training_hash(
+    texts: list[str], labels: list[str], threshold: str | float = "auto", mode: str = "standard"
+) -> str:
     digest = hashlib.sha256()
-    digest.update(f"{MODEL_VERSION}|{get_embedder_name()}|{threshold}".encode())
+    digest.update(f"{MODEL_VERSION}|{get_embedder_name()}|{threshold}|{mode}".encode())
     for text, label in zip(texts, labels, strict=True):
         digest.update(f"\x00{label}\x01{text}".encode())
     return digest.hexdigest()
@@ -52,14 +55,17 @@ def get_embedder_name() -> str:
     return MODEL_NAME
 
 
-def encode(texts: list[str], progress: Progress | None = None) -> np.ndarray:
-    embedder = get_embedder()
+def encode(
+    texts: list[str], progress: Progress | None = None, mode: str = "standard"
+) -> np.ndarray:
+    if mode not in MODES:
+        raise ConfigurationError(f"NLU mode {mode!r} is not one of {', '.join(MODES)}")
     parts = []
     for start in range(0, len(texts), ENCODE_BATCH):
-        parts.append(embedder.encode(texts[start : start + ENCODE_BATCH]))
+        parts.append(encode_texts(texts[start : start + ENCODE_BATCH], mode))
         if progress is not None:
             progress("embedding", min(start + ENCODE_BATCH, len(texts)), len(texts))
-    return np.concatenate(parts) if parts else np.zeros((0, embedder.dim), np.float32)
+    return np.concatenate(parts) if parts else encode_texts([], mode)
 
 
 def cv_rounds(n_rows: int) -> int:
@@ -73,10 +79,11 @@ def train(
     *,
     threshold: str | float = "auto",
     progress: Progress | None = None,
+    mode: str = "standard",
 ) -> IntentModel:
     """Fit, calibrate and choose the out-of-scope threshold; see classifier.py and oos.py."""
     with single_blas_thread():
-        return _train(texts, labels, threshold=threshold, progress=progress)
+        return _train(texts, labels, threshold=threshold, progress=progress, mode=mode)
 
 
 def _train(
@@ -85,9 +92,10 @@ def _train(
     *,
     threshold: str | float,
     progress: Progress | None,
+    mode: str,
 ) -> IntentModel:
     started, cpu_started = time.perf_counter(), time.process_time()
-    vectors = encode(texts, progress)
+    vectors = encode(texts, progress, mode)
     rounds = cv_rounds(len(texts))
     done = 0
 
@@ -124,7 +132,8 @@ def _train(
     meta: dict[str, Any] = {
         "version": MODEL_VERSION,
         "embedder": get_embedder_name(),
-        "hash": training_hash(texts, labels, threshold),
+        "hash": training_hash(texts, labels, threshold, mode),
+        "mode": mode,
         "n_train": len(texts),
         "classes": components.classes,
         "params": {"C": params.C, "alpha": params.alpha},
