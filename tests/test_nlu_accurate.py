@@ -38,6 +38,8 @@ def model() -> training.IntentModel:
 def test_accurate_model_has_three_views(model) -> None:
     assert model.mode == "accurate" and model.meta["mode"] == "accurate"
     assert model.components.minilm_model is not None
+    # The in-scope scorer also measures nearest examples in MiniLM's space.
+    assert model.meta["scope"]["features"][-2:] == ["nearest_same_intent_2", "nearest_any_2"]
     vectors = model.encode(["where is my parcel"])
     assert vectors.shape == (1, USE_DIM + 384)
     standard = training.train(TEXTS, LABELS)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from smartsupport.nlu import oos, training
-from smartsupport.nlu.scope import FEATURES, ExampleIndex, ScopeScorer, features
+from smartsupport.nlu.scope import FEATURES, ExampleIndex, ScopeScorer, feature_names, features
 
 
 def _unit(rows: list[list[float]]) -> np.ndarray:
@@ -19,10 +19,23 @@ def test_nearest_is_the_best_cosine_per_intent_whatever_the_row_order() -> None:
     vectors = _unit([[1, 0, 0], [0, 1, 0], [0.9, 0.1, 0], [0, 0, 1]])
     index = ExampleIndex(vectors, ["b", "a", "b", "c"], ["a", "b", "c"])
     got = index.nearest(_unit([[1, 0, 0], [0, 0.2, 1]]))
-    assert got.shape == (2, 3)
+    assert got.shape == (1, 2, 3)
+    got = got[0]
     brute = _unit([[1, 0, 0], [0, 0.2, 1]]) @ vectors.T
     expected = np.stack([brute[:, [1]].max(1), brute[:, [0, 2]].max(1), brute[:, [3]].max(1)], 1)
     np.testing.assert_allclose(got, expected, atol=1e-6)
+
+
+def test_each_embedding_is_searched_in_its_own_space() -> None:
+    # Two 2-d embeddings side by side: similarities must not mix across them.
+    vectors = np.asarray([[1, 0, 0, 1], [0, 1, 1, 0]], dtype=np.float32)
+    index = ExampleIndex(vectors, ["a", "b"], ["a", "b"], [(0, 2), (2, 4)])
+    got = index.nearest(np.asarray([[1, 0, 1, 0]], dtype=np.float32))
+    assert got.shape == (2, 1, 2)
+    assert got[0, 0].tolist() == [1.0, 0.0] and got[1, 0].tolist() == [0.0, 1.0]
+    matrix, _ = features(np.asarray([[0.6, 0.4]]), got)
+    assert matrix.shape == (1, len(feature_names(2))) == (1, 7)
+    assert matrix[0, 2] == 1.0 and matrix[0, 5] == 0.0 and matrix[0, 6] == 1.0
 
 
 def test_an_intent_without_examples_is_refused() -> None:
@@ -48,6 +61,9 @@ def test_scorer_round_trips_through_json_and_rejects_other_features() -> None:
     data = scorer.to_json() | {"features": ["log_top_probability"]}
     with pytest.raises(ValueError, match="features"):
         ScopeScorer.from_json(data)
+    seven = ScopeScorer((1.0,) * 7, 0.0, 0.5)
+    assert seven.to_json()["features"] == list(feature_names(2))
+    assert ScopeScorer.from_json(seven.to_json()) == seven
 
 
 TRAIN = {

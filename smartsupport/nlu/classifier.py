@@ -218,7 +218,9 @@ def fit_components(
         text_model = SGDClassifier(
             loss="log_loss", alpha=params.alpha, max_iter=30, tol=1e-4, random_state=0, n_jobs=2
         ).fit(tfidf, y)
-    examples = ExampleIndex(vectors[:, :USE_DIM], labels, classes)
+    # Nearest examples in each embedding's own space (cosines do not add across spaces).
+    blocks = [(0, USE_DIM)] + ([(USE_DIM, vectors.shape[1])] if minilm_model is not None else [])
+    examples = ExampleIndex(vectors, labels, classes, blocks)
     return Components(vectorizer, embedding_model, text_model, classes, examples, minilm_model)
 
 
@@ -253,8 +255,7 @@ class IntentModel:
         probs = self.probabilities(vectors, texts)
         scores: list[float | None] = [None] * len(probs)
         if self.scope is not None:
-            nearest = self.components.examples.nearest(vectors[:, :USE_DIM])
-            matrix, _ = features(probs, nearest)
+            matrix, _ = features(probs, self.components.examples.nearest(vectors))
             scores = [float(s) for s in self.scope.score(matrix)]
         out: list[Prediction] = []
         for row, vector, score in zip(probs, vectors, scores, strict=True):

@@ -50,10 +50,11 @@ def register(subparsers: Any) -> None:
 class ProgressBar:
     """A one-line progress bar on a terminal; silent when output is redirected."""
 
-    def __init__(self, stream: Any = sys.stderr, width: int = 30) -> None:
-        self.stream = stream
+    def __init__(self, stream: Any = None, width: int = 30) -> None:
+        # Looked up now, not at import: sys.stderr may have been replaced since.
+        self.stream = stream if stream is not None else sys.stderr
         self.width = width
-        self.active = stream.isatty()
+        self.active = self.stream.isatty()
 
     def __call__(self, stage: str, done: int, total: int) -> None:
         if not self.active or total == 0:

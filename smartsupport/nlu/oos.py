@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from smartsupport.nlu.classifier import USE_DIM, Components, log_softmax
+from smartsupport.nlu.classifier import Components, log_softmax
 from smartsupport.nlu.scope import ScopeScorer, features, fit_weights
 
 HOLDOUT_SHARE = 0.25
@@ -35,7 +35,8 @@ MAX_CV_TRAIN = 3000  # rows per round: keeps cross-validation within the trainin
 @dataclass(slots=True)
 class HeldOut:
     """Out-of-fold log-scores, and each row's similarity to the nearest training example of
-    each intent of its round; ``gold`` is -1 for a simulated out-of-scope row."""
+    each intent of its round (``ExampleIndex.nearest``); ``gold`` is -1 for a simulated
+    out-of-scope row."""
 
     log_scores: list[np.ndarray]
     gold: list[np.ndarray]
@@ -97,7 +98,7 @@ def simulate(
         gold = np.asarray([index.get(labels[i], -1) for i in val_idx] + [-1] * len(oos_idx))
         held.log_scores.append(scores)
         held.gold.append(gold)
-        held.nearest.append(model.examples.nearest(vectors[rows][:, :USE_DIM]))
+        held.nearest.append(model.examples.nearest(vectors[rows]))
         if progress is not None:
             progress()
     return held
@@ -160,7 +161,7 @@ def fit_scorer(held: HeldOut, temperature: float) -> ScopeScorer:
         matrices.append(matrix)
         correct.append(top == gold)
     if not matrices:
-        return ScopeScorer((1.0, 0.0, 0.0, 0.0, 0.0), 0.0, 0.0)
+        return ScopeScorer((1.0, 0.0, 0.0, 0.0, 0.0), 0.0, 0.0)  # no rounds: probability only
     coef, intercept = fit_weights(matrices, correct)
     threshold = choose_threshold(held, temperature, (coef, intercept))
     return ScopeScorer(tuple(float(c) for c in coef), intercept, threshold)

@@ -10,7 +10,8 @@ language nobody wrote examples in can all come out confident. Two more signals h
 - how the probability is spread: the margin between the first and second intent, and the
   entropy of the whole distribution.
 
-A small logistic regression weighs these five features. It is fitted on the out-of-fold
+A small logistic regression weighs these five features (seven in the accurate mode, where
+the nearest-example similarities are also taken in MiniLM's space). It is fitted on the out-of-fold
 predictions of ``oos.simulate`` (intents hidden from training play the out-of-scope
 messages) to predict "the top intent is right", so it learns from the workspace's own data
 how far a real paraphrase may stray. Its threshold is chosen on the same rounds by the MCC
@@ -27,30 +28,55 @@ from typing import Any
 import numpy as np
 
 FEATURES = ("log_top_probability", "margin", "nearest_same_intent", "nearest_any", "entropy")
+Block = tuple[int, int]  # the columns of one embedding in the model's input matrix
+
+
+def feature_names(blocks: int) -> tuple[str, ...]:
+    """``FEATURES``, then the nearest-example pair of each further embedding."""
+    extra = [f"{name}_{b + 1}" for b in range(1, blocks) for name in FEATURES[2:4]]
+    return FEATURES + tuple(extra)
 
 
 class ExampleIndex:
     """Training vectors grouped by intent, answering "how close is the nearest example of
-    each intent" with one matrix product (about 1 ms for 10,000 examples)."""
+    each intent" with one matrix product per embedding (about 1 ms for 10,000 examples)."""
 
-    def __init__(self, vectors: np.ndarray, labels: list[str], classes: list[str]) -> None:
+    def __init__(
+        self,
+        vectors: np.ndarray,
+        labels: list[str],
+        classes: list[str],
+        blocks: list[Block] | None = None,
+    ) -> None:
         index = {c: k for k, c in enumerate(classes)}
         codes = np.asarray([index[label] for label in labels], dtype=np.int64)
         order = np.argsort(codes, kind="stable")
-        self.vectors = np.ascontiguousarray(vectors[order], dtype=np.float32)
+        self.blocks = blocks or [(0, vectors.shape[1])]
+        self.vectors = [
+            np.ascontiguousarray(vectors[order, a:b], dtype=np.float32) for a, b in self.blocks
+        ]
         counts = np.bincount(codes, minlength=len(classes))
         if (counts == 0).any():
             raise ValueError("every intent needs at least one training example")
         self.starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
 
     def nearest(self, queries: np.ndarray) -> np.ndarray:
-        """(n queries, n intents): the best cosine similarity to each intent's examples."""
-        sims = np.asarray(queries, dtype=np.float32) @ self.vectors.T
-        return np.maximum.reduceat(sims, self.starts, axis=1)
+        """(embeddings, n queries, n intents): the best cosine similarity to each intent's
+        examples, in each embedding's space."""
+        queries = np.asarray(queries, dtype=np.float32)
+        return np.stack(
+            [
+                np.maximum.reduceat(queries[:, a:b] @ vectors.T, self.starts, axis=1)
+                for (a, b), vectors in zip(self.blocks, self.vectors, strict=True)
+            ]
+        )
 
 
 def features(probabilities: np.ndarray, nearest: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The scorer's inputs for each row, and each row's top intent."""
+    """The scorer's inputs for each row (``feature_names`` order), and each row's top intent.
+    ``nearest`` is ``ExampleIndex.nearest``'s output (a 2-D array counts as one embedding)."""
+    if nearest.ndim == 2:
+        nearest = nearest[None]
     rows = np.arange(len(probabilities))
     order = np.argsort(-probabilities, axis=1)
     top = order[:, 0]
@@ -58,11 +84,11 @@ def features(probabilities: np.ndarray, nearest: np.ndarray) -> tuple[np.ndarray
     second = probabilities[rows, order[:, 1]] if probabilities.shape[1] > 1 else 0.0 * first
     k = max(probabilities.shape[1], 2)
     entropy = -(probabilities * np.log(probabilities + 1e-12)).sum(axis=1) / np.log(k)
-    matrix = np.stack(
-        [np.log(first + 1e-12), first - second, nearest[rows, top], nearest.max(axis=1), entropy],
-        axis=1,
-    )
-    return matrix, top
+    columns = [np.log(first + 1e-12), first - second, nearest[0, rows, top],
+               nearest[0].max(axis=1), entropy]  # fmt: skip
+    for more in nearest[1:]:
+        columns += [more[rows, top], more.max(axis=1)]
+    return np.stack(columns, axis=1), top
 
 
 @dataclass(frozen=True)
@@ -80,7 +106,7 @@ class ScopeScorer:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "features": list(FEATURES),
+            "features": list(feature_names(1 + (len(self.coef) - len(FEATURES)) // 2)),
             "coef": list(self.coef),
             "intercept": self.intercept,
             "threshold": self.threshold,
@@ -88,8 +114,10 @@ class ScopeScorer:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ScopeScorer:
-        if tuple(data.get("features", ())) != FEATURES:
-            raise ValueError(f"in-scope scorer features {data.get('features')} != {FEATURES}")
+        names = tuple(data.get("features", ()))
+        expected = feature_names(1 + (len(names) - len(FEATURES)) // 2)
+        if names != expected or len(data["coef"]) != len(names):
+            raise ValueError(f"in-scope scorer features {list(names)} are not {list(expected)}")
         return cls(tuple(float(c) for c in data["coef"]), float(data["intercept"]),
                    float(data["threshold"]))  # fmt: skip
 
@@ -104,6 +132,6 @@ def fit_weights(matrices: list[np.ndarray], correct: list[np.ndarray]) -> tuple[
     if len(set(y.tolist())) < 2:
         # Every held-out row right (or every one wrong): no contrast to learn from, so lean
         # on the top probability alone.
-        return np.asarray([1.0, 0.0, 0.0, 0.0, 0.0]), 0.0
+        return np.eye(x.shape[1])[0], 0.0
     model = LogisticRegression(C=1.0, class_weight="balanced", max_iter=1000).fit(x, y)
     return model.coef_[0].astype(np.float64), float(model.intercept_[0])
