@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+from nlukit import FAR, LABELS, TEXTS
 
 from smartsupport.cli import main
 from smartsupport.errors import ConfigurationError
@@ -15,19 +16,6 @@ from smartsupport.nlu import training
 from smartsupport.nlu.classifier import USE_DIM
 from smartsupport.nlu.engine import NluEngine
 from smartsupport.workspaces import DEMO_DIR, load_workspace_dir
-
-TRAIN = {
-    "order_status": ["where is my order", "track my package", "has my parcel shipped yet",
-                     "when will my order arrive", "order status please", "my delivery is late"],
-    "refund": ["i want my money back", "how do i get a refund", "refund my purchase",
-               "when will i be refunded", "can you give me a refund", "money back please"],
-    "password": ["i forgot my password", "reset my password", "cannot log in to my account",
-                 "change my password", "my login does not work", "locked out of my account"],
-    "shipping_cost": ["how much is shipping", "delivery fees", "do you ship for free",
-                      "shipping price to canada", "what does delivery cost", "postage costs"],
-}  # fmt: skip
-TEXTS = [t for examples in TRAIN.values() for t in examples]
-LABELS = [label for label, examples in TRAIN.items() for _ in examples]
 
 
 @pytest.fixture(scope="module")
@@ -55,9 +43,7 @@ def test_accurate_model_answers_paraphrases_and_refuses_strangers(model) -> None
                          ("what do you charge to deliver", "shipping_cost")]:  # fmt: skip
         got = model.predict_one(text)
         assert got.ranking[0][0] == intent and not got.out_of_scope, (text, got)
-    far = ["what is the capital of france", "tell me a joke about penguins",
-           "is it going to rain tomorrow", "who won the football match yesterday"]  # fmt: skip
-    assert sum(model.predict_one(t).out_of_scope for t in far) >= 3
+    assert sum(model.predict_one(t).out_of_scope for t in FAR) >= 3
 
 
 def test_accurate_model_survives_save_and_load(model, tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from nlukit import FAR, LABELS, TEXTS
 
 from smartsupport.nlu import oos, training
 from smartsupport.nlu.scope import FEATURES, ExampleIndex, ScopeScorer, feature_names, features
@@ -66,23 +67,9 @@ def test_scorer_round_trips_through_json_and_rejects_other_features() -> None:
     assert ScopeScorer.from_json(seven.to_json()) == seven
 
 
-TRAIN = {
-    "order_status": ["where is my order", "track my package", "has my parcel shipped yet",
-                     "when will my order arrive", "order status please", "my delivery is late"],
-    "refund": ["i want my money back", "how do i get a refund", "refund my purchase",
-               "when will i be refunded", "can you give me a refund", "money back please"],
-    "password": ["i forgot my password", "reset my password", "cannot log in to my account",
-                 "change my password", "my login does not work", "locked out of my account"],
-    "shipping_cost": ["how much is shipping", "delivery fees", "do you ship for free",
-                      "shipping price to canada", "what does delivery cost", "postage costs"],
-}  # fmt: skip
-
-
 @pytest.fixture(scope="module")
 def model() -> training.IntentModel:
-    texts = [t for examples in TRAIN.values() for t in examples]
-    labels = [label for label, examples in TRAIN.items() for _ in examples]
-    return training.train(texts, labels)
+    return training.train(TEXTS, LABELS)
 
 
 def test_trained_model_has_a_scorer_that_answers_paraphrases(model) -> None:
@@ -95,9 +82,7 @@ def test_trained_model_has_a_scorer_that_answers_paraphrases(model) -> None:
 
 
 def test_messages_far_from_every_intent_are_out_of_scope(model) -> None:
-    far = ["what is the capital of france", "tell me a joke about penguins",
-           "is it going to rain tomorrow", "who won the football match yesterday"]  # fmt: skip
-    flagged = [model.predict_one(t).out_of_scope for t in far]
+    flagged = [model.predict_one(t).out_of_scope for t in FAR]
     assert sum(flagged) >= 3, flagged
 
 
@@ -110,9 +95,7 @@ def test_scorer_survives_save_and_load(model, tmp_path) -> None:
 
 
 def test_a_configured_threshold_applies_to_the_probability(model) -> None:
-    texts = [t for examples in TRAIN.values() for t in examples]
-    labels = [label for label, examples in TRAIN.items() for _ in examples]
-    fixed = training.train(texts, labels, threshold=0.99)
+    fixed = training.train(TEXTS, LABELS, threshold=0.99)
     assert fixed.scope is None and fixed.meta["oos_threshold_source"] == "configured"
     got = fixed.predict_one("where is my order")
     assert got.out_of_scope == (got.confidence < 0.99) and got.in_scope_score is None
