@@ -19,12 +19,15 @@ from __future__ import annotations
 
 import logging
 import sys
+from dataclasses import asdict
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from smartsupport import escalation
 from smartsupport.answers import Answerer
 from smartsupport.dialogue.manager import DialogueManager
-from smartsupport.domain import ConversationStatus, Reply, Understanding
+from smartsupport.domain import ConversationStatus, Customer, Reply, Understanding
+from smartsupport.escalation.rules import needs_customer
 from smartsupport.knowledge.answer import extract_answer
 from smartsupport.knowledge.kb import KnowledgeBase
 from smartsupport.llm.chain import accumulate
@@ -41,6 +44,7 @@ log = logging.getLogger("smartsupport.assistant")
 SMALL_TALK = {"greeting", "thanks", "goodbye"}
 HUMAN_INTENT = "human_agent"
 OFFER_BUTTON = "Talk to a person"
+CUSTOMER_KEY = "customer"  # in SessionContext.data
 
 
 class Assistant:
@@ -79,7 +83,7 @@ class Assistant:
 
     # -- decide --------------------------------------------------------------------------
     async def decide(self, turn: Turn) -> Decision:
-        customer = await self.services.store.get_customer(turn.conversation.customer_id)
+        customer = await self._customer(turn)
         outcome = escalation.evaluate(turn, customer)
         if turn.conversation.status is ConversationStatus.WITH_AGENT:
             decision = Decision()  # a person holds the conversation: the bot stays silent
@@ -102,6 +106,29 @@ class Assistant:
         if turn.conversation.status is ConversationStatus.RESOLVED and decision.status is None:
             decision.status = ConversationStatus.BOT  # the customer came back: reopen
         return decision
+
+    async def _customer(self, turn: Turn) -> Customer | None:
+        """The customer, when an escalation rule looks at it. A conversation's customer
+        record does not change once it started, so it is read on the first turn and kept
+        in the session context, not read again on every turn."""
+        if not needs_customer(turn.workspace):
+            return None
+        kept = turn.context.data.get(CUSTOMER_KEY)
+        if isinstance(kept, dict) and kept.get("id") == turn.conversation.customer_id:
+            try:
+                return Customer(
+                    **{**kept, "created_at": datetime.fromisoformat(kept["created_at"])}
+                )
+            except (TypeError, ValueError, KeyError):
+                pass  # kept by another version of Customer: read it again
+        customer = await self.services.store.get_customer(turn.conversation.customer_id)
+        if customer is not None:
+            kept = asdict(customer)
+            turn.context.data[CUSTOMER_KEY] = {
+                **kept,
+                "created_at": customer.created_at.isoformat(),
+            }
+        return customer
 
     async def _answer(self, turn: Turn) -> Decision:
         flow = await self.dialogue.handle(turn)

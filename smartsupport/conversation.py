@@ -2,14 +2,16 @@
 email and helpdesk webhooks) turns its payload into an ``IncomingMessage`` and calls
 ``handle_message``. Read it top to bottom and you know the product:
 
-    take the per-conversation lock
+    take the per-conversation lock        (it brings the session context along)
     load the conversation (and replay the result if this client_id was seen before)
-    store the incoming message            <- card numbers masked; from here on nothing is lost
-    publish it to the conversation's subscribers (and its helpdesk ticket, once there is one)
-    understand it                         (policy.understand: language, intent, entities, ...)
+    understand the message                (policy.understand: language, intent, entities, ...)
     decide                                (policy.decide: replies, status change, events)
-    store each reply and publish it
-    apply the status change, save the session context, append to the event log
+    store the customer's message, the replies, the status change and the events in ONE
+        transaction                       <- card numbers masked; from here on nothing is lost
+    publish them and save the session context as the lock is released
+
+Only then is the customer's message acknowledged (its echo carries its client_id). A streamed
+answer, or a decision that fails, stores and publishes the customer's message first.
 """
 
 from __future__ import annotations
@@ -108,92 +110,138 @@ async def handle_message(services: Services, incoming: IncomingMessage) -> TurnR
             code="message_too_long",
         )
     started = time.perf_counter()
-    async with services.backplane.lock(f"lock:{incoming.conversation_id}"):
-        conversation = await _load(services, incoming.conversation_id)
-        if incoming.client_id:
-            seen = await services.store.get_message_by_client_id(
-                conversation.id, incoming.client_id
-            )
-            if seen is not None:
-                replies = await services.store.replies_to(seen.id)
-                return TurnResult(seen, replies, conversation, duplicate=True)
+    # The lock's own round trips read the session context and, at the end, save it and
+    # publish the turn's events.
+    session_key = services.sessions.key(incoming.conversation_id)
+    lock = services.backplane.lock(f"lock:{incoming.conversation_id}", read=[session_key])
+    async with lock as held:
+        conversation, seen = await services.store.load_turn(
+            incoming.conversation_id, incoming.client_id
+        )
+        if conversation is None:
+            raise NotFound(f"unknown conversation {incoming.conversation_id!r}")
+        if seen is not None:
+            replies = await services.store.replies_to(seen.id)
+            return TurnResult(seen, replies, conversation, duplicate=True)
         workspace = services.workspace(conversation.workspace_id)
-        message = await services.store.append_message(
-            conversation.id,
-            Author.CUSTOMER,
-            text,
-            client_id=incoming.client_id,
-            meta={"channel": incoming.channel},
-        )
-        await publish(
-            services, conversation.id, {"type": "message", "message": message_json(message)}
-        )
-        if conversation.metadata.get("helpdesk_ticket"):
-            await _forward_to_ticket(services, message)
-
         policy = services.policy
         assert policy is not None, "open_services builds the policy"
-        context = await services.sessions.load(conversation.id)
+        context = services.sessions.parse(conversation.id, held.values[session_key])
         understanding = await policy.understand(workspace, text, context)
         analysis = understanding.as_dict()
-        message.meta.update({"nlu": analysis})
-        await services.store.update_message_meta(message.id, {"nlu": analysis})
         if understanding.intent:
             context.last_intents = (context.last_intents + [understanding.intent])[-10:]
+        customer = _Pending(
+            services,
+            Message(
+                id=new_id(),
+                conversation_id=conversation.id,
+                seq=0,
+                author=Author.CUSTOMER,
+                text=text,
+                client_id=incoming.client_id,
+                meta={"channel": incoming.channel, "nlu": analysis},
+            ),
+            ticket=bool(conversation.metadata.get("helpdesk_ticket")),
+        )
+        message = customer.message
 
         async def stream(delta: str) -> None:
+            await customer.store_now()  # the customer's message shows before the answer
             await publish(
                 services,
-                conversation.id,
+                message.conversation_id,
                 {"type": "delta", "reply_to": message.id, "text": delta},
             )
 
-        decision = await policy.decide(
-            Turn(workspace, conversation, message, context, understanding, stream)
-        )
+        try:
+            decision = await policy.decide(
+                Turn(workspace, conversation, message, context, understanding, stream)
+            )
+        except Exception:
+            await customer.store_now()  # no answer, but what the customer wrote is kept
+            raise
         replies = []
         for reply in decision.replies:
             meta = dict(reply.meta)
             if reply.quick_replies:
                 meta["quick_replies"] = reply.quick_replies
-            stored = await services.store.append_message(
-                conversation.id, Author.BOT, reply.text, reply_to=message.id, meta=meta
+            replies.append(
+                Message(
+                    id=new_id(),
+                    conversation_id=conversation.id,
+                    seq=0,
+                    author=Author.BOT,
+                    text=reply.text,
+                    reply_to=message.id,
+                    meta=meta,
+                )
             )
-            replies.append(stored)
-            await publish(
-                services, conversation.id, {"type": "message", "message": message_json(stored)}
+        status = decision.status if decision.status != conversation.status else None
+        events: list[tuple[str, dict[str, Any]]] = []
+        if status is not None:
+            events.append(
+                ("conversation.status", {"status": status.value, "reason": decision.reason})
             )
-        if decision.status is not None and decision.status != conversation.status:
-            conversation = await services.store.set_status(conversation.id, decision.status)
-            await publish(
-                services, conversation.id, {"type": "status", "status": conversation.status.value}
+        events += decision.events
+        events.append(
+            (
+                "turn",
+                {
+                    "message_id": message.id,
+                    "intent": understanding.intent,
+                    "confidence": analysis["confidence"],
+                    "replies": len(replies),
+                    "step": replies[-1].meta.get("step") if replies else None,
+                    "ms": round((time.perf_counter() - started) * 1000, 2),
+                },
             )
-            await services.store.add_event(
-                workspace.id,
-                "conversation.status",
-                {"status": conversation.status.value, "reason": decision.reason},
-                conversation_id=conversation.id,
-            )
-            await _tell_inbox(services, conversation)
-        await services.sessions.save(context)
-        for event_type, data in decision.events:
-            await services.store.add_event(
-                workspace.id, event_type, data, conversation_id=conversation.id
-            )
-        await services.store.add_event(
-            workspace.id,
-            "turn",
-            {
-                "message_id": message.id,
-                "intent": understanding.intent,
-                "confidence": analysis["confidence"],
-                "replies": len(replies),
-                "step": replies[-1].meta.get("step") if replies else None,
-                "ms": round((time.perf_counter() - started) * 1000, 2),
-            },
-            conversation_id=conversation.id,
         )
+        # The turn's writes in one transaction: the customer's message (unless stored
+        # already), the replies, the status change and the events.
+        with_message = not customer.stored
+        new = [message, *replies] if with_message else replies
+        conversation = await services.store.record_turn(
+            conversation.id, new, status=status, events=events
+        )
+        channel = conversation_channel(conversation.id)
+        outgoing = [(channel, {"type": "message", "message": message_json(m)}) for m in new]
+        if status is not None:
+            outgoing.append((channel, {"type": "status", "status": status.value}))
+            outgoing.append(_inbox_notice(conversation))
+        held.on_release(sets=[services.sessions.entry(context)], publishes=outgoing)
+        if with_message:
+            await customer.forward()
     return TurnResult(message, replies, conversation)
+
+
+class _Pending:
+    """The customer's message, stored with the rest of the turn in one transaction, unless
+    something has to reach the customer earlier (a streamed answer) or the turn fails: then
+    it is stored and published first, on its own. Either way it is stored before the echo
+    that acknowledges it is published."""
+
+    def __init__(self, services: Services, message: Message, *, ticket: bool) -> None:
+        self.services = services
+        self.message = message
+        self.ticket = ticket  # the conversation has a helpdesk ticket to add it to
+        self.stored = False
+
+    async def store_now(self) -> None:
+        if self.stored:
+            return
+        await self.services.store.record_turn(self.message.conversation_id, [self.message])
+        self.stored = True
+        await publish(
+            self.services,
+            self.message.conversation_id,
+            {"type": "message", "message": message_json(self.message)},
+        )
+        await self.forward()
+
+    async def forward(self) -> None:
+        if self.ticket:
+            await _forward_to_ticket(self.services, self.message)
 
 
 async def _forward_to_ticket(services: Services, message: Message) -> None:
@@ -202,13 +250,6 @@ async def _forward_to_ticket(services: Services, message: Message) -> None:
     from smartsupport.helpdesk.tickets import forward_customer_message
 
     await forward_customer_message(services, message)
-
-
-async def _load(services: Services, conversation_id: str) -> Conversation:
-    conversation = await services.store.get_conversation(conversation_id)
-    if conversation is None:
-        raise NotFound(f"unknown conversation {conversation_id!r}")
-    return conversation
 
 
 async def publish(services: Services, conversation_id: str, event: dict[str, Any]) -> None:
@@ -233,8 +274,12 @@ async def set_status(
 
 
 async def _tell_inbox(services: Services, conversation: Conversation) -> None:
+    await services.backplane.publish(*_inbox_notice(conversation))
+
+
+def _inbox_notice(conversation: Conversation) -> tuple[str, dict[str, Any]]:
     """Agents' inboxes refresh their queue when a conversation's status changes."""
-    await services.backplane.publish(
+    return (
         inbox_channel(conversation.workspace_id),
         {"type": "inbox", "change": "status", "conversation_id": conversation.id},
     )

@@ -1,9 +1,9 @@
 """Understand and decide: the seam of the conversation path where the assistant thinks.
 
-``Policy`` is what ``conversation.handle_message`` calls once the customer's message is
-stored. This first policy is deliberately simple and fully offline: greetings, the
-workspace's FAQ by keywords, order look-ups in the demo shop, a fallback, and a request for
-a human. The NLU engine, the knowledge base and dialogue flows replace the parts behind the
+``Policy`` is what ``conversation.handle_message`` calls for each customer message, before
+the turn's writes. This first policy is deliberately simple and fully offline: greetings,
+the workspace's FAQ by keywords, order look-ups in the demo shop, a fallback, and a request
+for a human. The NLU engine, the knowledge base and dialogue flows replace the parts behind the
 same two methods.
 """
 

@@ -81,9 +81,17 @@ class SessionStore:
         self.backplane = backplane
         self.ttl_seconds = ttl_seconds
 
+    @staticmethod
+    def key(conversation_id: str) -> str:
+        """The backplane key of a conversation's context."""
+        return KEY_PREFIX + conversation_id
+
     async def load(self, conversation_id: str) -> SessionContext:
         """The saved context, or a fresh one when it is missing, expired or unreadable."""
-        raw = await self.backplane.get(KEY_PREFIX + conversation_id)
+        return self.parse(conversation_id, await self.backplane.get(self.key(conversation_id)))
+
+    def parse(self, conversation_id: str, raw: bytes | None) -> SessionContext:
+        """The context stored as ``raw`` (what ``load`` reads), or a fresh one."""
         if raw is None:
             return SessionContext(conversation_id)
         try:
@@ -97,10 +105,13 @@ class SessionStore:
 
     async def save(self, ctx: SessionContext) -> None:
         """Store ``ctx`` (stamping ``updated_at``); it expires after the TTL without a save."""
+        await self.backplane.set(*self.entry(ctx))
+
+    def entry(self, ctx: SessionContext) -> tuple[str, bytes, float]:
+        """What ``save`` writes, as (key, value, ttl_seconds), for ``Held.on_release``;
+        stamps ``updated_at``."""
         ctx.updated_at = utcnow()
-        await self.backplane.set(
-            KEY_PREFIX + ctx.conversation_id, ctx.to_json(), ttl_seconds=self.ttl_seconds
-        )
+        return self.key(ctx.conversation_id), ctx.to_json(), self.ttl_seconds
 
     async def delete(self, conversation_id: str) -> None:
-        await self.backplane.delete(KEY_PREFIX + conversation_id)
+        await self.backplane.delete(self.key(conversation_id))

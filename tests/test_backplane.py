@@ -212,6 +212,68 @@ async def test_lock_is_released_when_the_body_raises(bp: Backplane) -> None:
         pass
 
 
+async def test_waiters_in_one_process_queue_locally_instead_of_polling_redis(
+    redis_url: str,
+) -> None:
+    backplane = RedisBackplane(redis_url)
+    await backplane.connect()
+    client = backplane._redis()
+    real_pipeline = client.pipeline
+    attempts = 0
+
+    def counted_pipeline(*args, **kwargs):  # each try to take the lock is one pipeline
+        nonlocal attempts
+        attempts += 1
+        return real_pipeline(*args, **kwargs)
+
+    client.pipeline = counted_pipeline  # type: ignore[method-assign]
+    order: list[int] = []
+
+    async def turn(i: int) -> None:
+        async with backplane.lock("conversation-1", timeout=5):
+            order.append(i)
+
+    try:
+        async with backplane.lock("conversation-1"):
+            waiters = [asyncio.create_task(turn(i)) for i in range(10)]
+            await asyncio.sleep(0.3)  # long enough for many polls, had they polled
+        await asyncio.gather(*waiters)
+    finally:
+        await backplane.close()
+    assert order == list(range(10))  # first come, first served
+    assert attempts == 11  # one try each: the holder's and each waiter's, in turn
+    assert backplane._locks._keys == {}
+
+
+async def test_lock_reads_keys_once_held_and_writes_before_release(
+    bp: Backplane, peer: Backplane
+) -> None:
+    await bp.set("session", b"first")
+    room = await bp.subscribe("room")
+    async with peer.lock("k", read=["session", "missing"]) as held:
+        assert held.values == {"session": b"first", "missing": None}
+        held.on_release(sets=[("session", b"second", None)], publishes=[("room", {"n": 1})])
+        held.on_release(sets=[("short", b"s", 0.2)], publishes=[("room", {"n": 2})])
+        assert await bp.get("session") == b"first"  # not yet: when the lock is released
+    assert await receive(room, 2) == [{"n": 1}, {"n": 2}]
+    # The next holder reads what the previous one wrote.
+    async with bp.lock("k", timeout=1, read=["session", "short"]) as held:
+        assert held.values == {"session": b"second", "short": b"s"}
+    await asyncio.sleep(0.3)
+    assert await bp.get("short") is None  # its TTL applied
+    await room.close()
+
+
+async def test_writes_asked_for_are_dropped_when_the_block_raises(bp: Backplane) -> None:
+    with pytest.raises(ValueError):
+        async with bp.lock("k") as held:
+            held.on_release(sets=[("session", b"v", None)])
+            raise ValueError("boom")
+    assert await bp.get("session") is None
+    async with bp.lock("k", timeout=0.2):  # released all the same
+        pass
+
+
 async def test_memory_locks_leave_nothing_behind() -> None:
     backplane = MemoryBackplane()
     for i in range(1000):

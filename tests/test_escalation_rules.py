@@ -316,3 +316,46 @@ def test_apply_transfer_offer_and_offline():
     assert decision.status is None  # nobody to wait for
     [form] = decision.replies
     assert form.meta == {"step": "offline", "form": "contact"} and "offline" in form.text
+
+
+async def test_the_customer_is_read_only_for_rules_that_need_it_and_once_per_session():
+    from types import SimpleNamespace
+
+    from smartsupport.assistant import Assistant
+    from smartsupport.sessions import SessionContext as Context
+
+    vip = Customer(id="u1", workspace_id="acme", segment="vip", metadata={"tier": 3})
+    reads = []
+
+    async def get_customer(customer_id):
+        reads.append(customer_id)
+        return vip
+
+    services = SimpleNamespace(store=SimpleNamespace(get_customer=get_customer))
+    assistant = Assistant(services, None, None, None, None, None)  # type: ignore[arg-type]
+    conversation = Conversation(id="c1", workspace_id="acme", customer_id="u1")
+    message = Message(id="m1", conversation_id="c1", seq=1, author=Author.CUSTOMER, text="hi")
+
+    def turn(ws: WorkspaceConfig, context: Context) -> Turn:
+        return Turn(ws, conversation, message, context, Understanding(), None)  # type: ignore[arg-type]
+
+    no_customer_rules = workspace([{"name": "ask", "type": "human_request", "action": "transfer"}])
+    assert await assistant._customer(turn(no_customer_rules, Context("c1"))) is None
+    assert reads == []
+    segment = workspace(
+        [
+            {
+                "name": "vip",
+                "type": "segment",
+                "segments": ["vip"],
+                "action": "raise_priority",
+                "priority": "high",
+            }
+        ]
+    )
+    context = Context("c1")
+    assert await assistant._customer(turn(segment, context)) == vip
+    # Kept in the session context, which is saved as JSON between turns.
+    context = Context.from_json(context.to_json())
+    assert await assistant._customer(turn(segment, context)) == vip
+    assert reads == ["u1"]

@@ -13,6 +13,7 @@ from smartsupport.domain import (
     Conversation,
     ConversationStatus,
     Customer,
+    Message,
     Workspace,
     utcnow,
 )
@@ -326,6 +327,89 @@ async def test_unicode_and_html_are_stored_verbatim(store, conversation):
     await store.append_message(conversation.id, Author.CUSTOMER, text, meta=meta)
     (message,) = await store.list_messages(conversation.id)
     assert message.text == text and message.meta == meta
+
+
+# -- a whole turn --------------------------------------------------------------------------
+def draft(conversation: Conversation, author: Author, text: str, **fields) -> Message:
+    return Message(new_id(), conversation.id, 0, author, text, **fields)
+
+
+async def test_record_turn_stores_messages_status_and_events_together(store, conversation):
+    await store.append_message(conversation.id, Author.BOT, "greeting")
+    question = draft(conversation, Author.CUSTOMER, "a person, please", client_id="c1",
+                     meta={"nlu": {"intent": "human_agent"}})  # fmt: skip
+    replies = [
+        draft(conversation, Author.BOT, f"reply {i}", reply_to=question.id, meta={"n": i})
+        for i in range(2)
+    ]
+    after = await store.record_turn(
+        conversation.id,
+        [question, *replies],
+        status=ConversationStatus.WAITING,
+        events=[("conversation.status", {"status": "waiting_for_agent"}), ("turn", {"ms": 1})],
+    )
+    assert [m.seq for m in (question, *replies)] == [2, 3, 4]
+    assert after.last_seq == 4 and after.status is ConversationStatus.WAITING
+    assert after.updated_at >= conversation.updated_at
+    assert await store.get_conversation(conversation.id) == after
+    listed = await store.list_messages(conversation.id, after=1)
+    assert listed == [question, *replies]
+    assert await store.replies_to(question.id) == replies
+    assert await store.get_message_by_client_id(conversation.id, "c1") == question
+    events = await store.list_events("acme", conversation_id=conversation.id)
+    assert [(e.type, e.data) for e in events] == [
+        ("conversation.status", {"status": "waiting_for_agent"}),
+        ("turn", {"ms": 1}),
+    ]
+    assert events[0].id < events[1].id
+
+    # Nothing to write but an event, the status unchanged.
+    again = await store.record_turn(conversation.id, [], events=[("turn", {})])
+    assert again.last_seq == 4 and again.status is ConversationStatus.WAITING
+
+
+async def test_record_turn_stores_nothing_when_any_part_fails(store, conversation):
+    await store.record_turn(conversation.id, [draft(conversation, Author.CUSTOMER, "hi",
+                                                    client_id="c1")])  # fmt: skip
+    reused = draft(conversation, Author.CUSTOMER, "hi again", client_id="c1")
+    reply = draft(conversation, Author.BOT, "hello", reply_to=reused.id)
+    with pytest.raises(Conflict):
+        await store.record_turn(
+            conversation.id, [reused, reply], status=ConversationStatus.RESOLVED,
+            events=[("turn", {})],
+        )  # fmt: skip
+    orphan = draft(conversation, Author.BOT, "to nobody", reply_to="missing")
+    with pytest.raises(NotFound):
+        await store.record_turn(conversation.id, [orphan], events=[("turn", {})])
+    with pytest.raises(NotFound):
+        await store.record_turn("missing", [draft(conversation, Author.CUSTOMER, "x")])
+    kept = await store.get_conversation(conversation.id)
+    assert kept.last_seq == 1 and kept.status is ConversationStatus.BOT
+    assert [m.text for m in await store.list_messages(conversation.id)] == ["hi"]
+    assert await store.list_events("acme", conversation_id=conversation.id) == []
+
+
+async def test_concurrent_turns_and_appends_keep_seqs_dense(store, conversation):
+    def turn(i: int) -> list[Message]:
+        question = draft(conversation, Author.CUSTOMER, f"q{i}")
+        return [question, draft(conversation, Author.BOT, f"a{i}", reply_to=question.id)]
+
+    turns = [turn(i) for i in range(20)]
+    await asyncio.gather(
+        *(store.record_turn(conversation.id, t) for t in turns),
+        *(store.append_message(conversation.id, Author.AGENT, f"agent {i}") for i in range(10)),
+    )
+    assert [m.seq for m in await store.list_messages(conversation.id)] == list(range(1, 51))
+    assert all(answer.seq == question.seq + 1 for question, answer in turns)
+
+
+async def test_load_turn_reads_the_conversation_and_a_retried_message(store, conversation):
+    assert await store.load_turn("missing", "c1") == (None, None)
+    assert await store.load_turn(conversation.id, None) == (conversation, None)
+    sent = await store.append_message(conversation.id, Author.CUSTOMER, "hi", client_id="c1")
+    found, seen = await store.load_turn(conversation.id, "c1")
+    assert seen == sent and found == await store.get_conversation(conversation.id)
+    assert (await store.load_turn(conversation.id, "c2"))[1] is None
 
 
 # -- events --------------------------------------------------------------------------------

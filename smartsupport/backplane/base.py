@@ -12,7 +12,7 @@ it in Redis so several processes share it. ``backplane/__init__.py`` picks one f
 from __future__ import annotations
 
 import abc
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
@@ -27,6 +27,33 @@ class Subscription(abc.ABC):
     @abc.abstractmethod
     async def close(self) -> None:
         """Stop receiving; a pending iteration ends."""
+
+
+class Held:
+    """What ``Backplane.lock()`` yields: the values of the keys it was asked to ``read``
+    once the lock was held, and writes to make just before it is released. Both ride on
+    the lock's own round trips where the backend can (a turn's session context and its
+    live events, on Redis)."""
+
+    __slots__ = ("values", "sets", "publishes")
+
+    def __init__(self, values: dict[str, bytes | None]) -> None:
+        self.values = values
+        self.sets: list[tuple[str, bytes, float | None]] = []
+        self.publishes: list[tuple[str, dict[str, Any]]] = []
+
+    def on_release(
+        self,
+        *,
+        sets: Sequence[tuple[str, bytes, float | None]] = (),
+        publishes: Sequence[tuple[str, dict[str, Any]]] = (),
+    ) -> None:
+        """When the block ends without an error: ``set`` each (key, value, ttl_seconds),
+        then ``publish`` each (channel, message), in order, then release. A failure of
+        these writes is raised from the ``async with``; if the block raises, they are
+        dropped."""
+        self.sets.extend(sets)
+        self.publishes.extend(publishes)
 
 
 class Backplane(abc.ABC):
@@ -60,12 +87,18 @@ class Backplane(abc.ABC):
     # -- locks ---------------------------------------------------------------------------
     @abc.abstractmethod
     def lock(
-        self, key: str, *, timeout: float = 10.0, lease: float = 30.0
-    ) -> AbstractAsyncContextManager[None]:
+        self,
+        key: str,
+        *,
+        timeout: float = 10.0,
+        lease: float = 30.0,
+        read: Sequence[str] = (),
+    ) -> AbstractAsyncContextManager[Held]:
         """Hold an exclusive lock on ``key`` across every process sharing the backplane.
 
         Waits up to ``timeout`` seconds and then raises BackendError. ``lease`` bounds how
-        long a crashed holder can keep the lock.
+        long a crashed holder can keep the lock. The ``Held`` it yields has the values of
+        the ``read`` keys (see ``get``) as they were once the lock was held.
         """
 
     # -- rate limits ---------------------------------------------------------------------

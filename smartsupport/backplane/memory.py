@@ -12,11 +12,11 @@ import json
 import math
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-from smartsupport.backplane.base import Backplane, Subscription
+from smartsupport.backplane.base import Backplane, Held, Subscription
 from smartsupport.errors import BackendError
 
 # A subscriber this far behind is dropped (its iteration raises) instead of growing memory.
@@ -162,7 +162,8 @@ class MemoryBackplane(Backplane):
         *,
         timeout: float = 10.0,  # noqa: ASYNC109 - base.py's contract; spans several waits
         lease: float = 30.0,
-    ) -> AsyncIterator[None]:
+        read: Sequence[str] = (),
+    ) -> AsyncIterator[Held]:
         state = self._locks.get(key)
         if state is None:
             state = self._locks[key] = _LockState()
@@ -171,7 +172,12 @@ class MemoryBackplane(Backplane):
         try:
             await self._acquire(key, state, token, time.monotonic() + timeout, lease)
             try:
-                yield
+                held = Held({name: await self.get(name) for name in read})
+                yield held
+                for name, value, ttl in held.sets:
+                    await self.set(name, value, ttl)
+                for channel, message in held.publishes:
+                    await self.publish(channel, message)
             finally:
                 if state.holder is token:  # not taken over after our lease ran out
                     state.holder = None

@@ -19,8 +19,8 @@ import os
 import time
 import uuid
 from collections import deque
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractAsyncContextManager, contextmanager
 from typing import Any, cast
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -31,22 +31,24 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from smartsupport.backplane.base import Backplane, Subscription
+from smartsupport.backplane.base import Backplane, Held, Subscription
 from smartsupport.backplane.memory import DEFAULT_MAX_QUEUED, QueueSubscription
+from smartsupport.backplane.redis_lock import RedisLocks, px
 from smartsupport.errors import BackendError, BackendUnavailable, ConfigurationError
 
 log = logging.getLogger(__name__)
 
 DEFAULT_PREFIX = "smartsupport:"
 SUBSCRIBE_TIMEOUT = 10.0
+MAX_CONNECTIONS = 100
+POOL_TIMEOUT = 10.0  # seconds a command may wait for a free connection
 
-# Delete the lock only if it still holds our token: after our lease ran out it may be someone
-# else's, and a plain DEL would free their lock.
-RELEASE_LOCK = """
-if redis.call('get', KEYS[1]) == ARGV[1] then
-    return redis.call('del', KEYS[1])
-end
-return 0
+
+# One command instead of a MULTI/INCR/PEXPIRE/EXEC pipeline: it is on every customer message.
+COUNT_HIT = """
+local count = redis.call('incr', KEYS[1])
+redis.call('pexpire', KEYS[1], ARGV[1])
+return count
 """
 
 
@@ -89,7 +91,6 @@ class RedisBackplane(Backplane):
         # A name per instance, so operators (and the reconnect test) can tell clients apart.
         self.client_name = f"smartsupport-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._client: aioredis.Redis | None = None
-        self._release_lock: Any = None
         self._pubsub: Any = None  # redis.asyncio.client.PubSub, created on first subscribe
         self._reader: asyncio.Task[None] | None = None
         self._subs: dict[str, set[QueueSubscription]] = {}
@@ -97,6 +98,8 @@ class RedisBackplane(Backplane):
         self._pending: dict[str, deque[asyncio.Future[None]]] = {}
         self._confirmed: dict[str, asyncio.Future[None]] = {}
         self._sub_lock = asyncio.Lock()
+        self._count_hit: Any = None  # the COUNT_HIT script, registered on first use
+        self._locks = RedisLocks(self._redis, self.prefix, self._translate)
 
     # -- connection ----------------------------------------------------------------------
     @contextmanager
@@ -119,13 +122,18 @@ class RedisBackplane(Backplane):
         if self._client is not None:
             return
         try:
-            client = aioredis.Redis.from_url(
+            # Under a burst, a command waits for a free connection instead of failing the
+            # turn (redis-py's default pool raises at 100); ?max_connections= overrides.
+            pool = aioredis.BlockingConnectionPool.from_url(
                 self._redis_url,
+                max_connections=MAX_CONNECTIONS,
+                timeout=POOL_TIMEOUT,
                 client_name=self.client_name,
                 socket_connect_timeout=5,
                 # Fail fast on a dead server; the pub/sub reader retries on its own.
                 retry=Retry(ExponentialWithJitterBackoff(base=0.01, cap=0.5), 3),
             )
+            client = aioredis.Redis.from_pool(pool)
         except ValueError as exc:  # redis-py's verdict on a malformed URL or option
             raise ConfigurationError(
                 f"invalid Redis URL {self._where}: {exc}; fix SMARTSUPPORT_REDIS_URL"
@@ -137,7 +145,6 @@ class RedisBackplane(Backplane):
             await client.aclose()
             raise
         self._client = client
-        self._release_lock = client.register_script(RELEASE_LOCK)
 
     async def close(self) -> None:
         reader, self._reader = self._reader, None
@@ -177,61 +184,31 @@ class RedisBackplane(Backplane):
         return cast(bytes | None, value)  # no decode_responses: always bytes
 
     async def set(self, key: str, value: bytes, ttl_seconds: float | None = None) -> None:
-        px = None if ttl_seconds is None else max(1, round(ttl_seconds * 1000))
         with self._translate("writing a key"):
-            await self._redis().set(self.prefix + "kv:" + key, value, px=px)
+            await self._redis().set(self.prefix + "kv:" + key, value, px=px(ttl_seconds))
 
     async def delete(self, key: str) -> None:
         with self._translate("deleting a key"):
             await self._redis().delete(self.prefix + "kv:" + key)
 
     # -- locks ---------------------------------------------------------------------------
-    @asynccontextmanager
-    async def lock(
-        self,
-        key: str,
-        *,
-        timeout: float = 10.0,  # noqa: ASYNC109 - base.py's contract; spans several waits
-        lease: float = 30.0,
-    ) -> AsyncIterator[None]:
-        client = self._redis()
-        name = self.prefix + "lock:" + key
-        token = uuid.uuid4().hex
-        deadline = time.monotonic() + timeout
-        delay = 0.002
-        while True:
-            with self._translate("taking a lock"):
-                if await client.set(name, token, nx=True, px=max(1, round(lease * 1000))):
-                    break
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise BackendError(f"lock {key!r} not acquired within {timeout:g} seconds")
-            # Polling with a short, growing backoff: turns are short, so waiters get in quickly
-            # without a notification channel per lock.
-            await asyncio.sleep(min(delay, remaining))
-            delay = min(delay * 2, 0.05)
-        try:
-            yield
-        finally:
-            try:
-                with self._translate("releasing a lock"):
-                    await self._release_lock(keys=[name], args=[token], client=client)
-            except BackendError as exc:
-                # Not raised: it would hide the body's own outcome; the lease frees the lock.
-                log.warning("could not release lock %r, it expires with its lease: %s", key, exc)
+    def lock(
+        self, key: str, *, timeout: float = 10.0, lease: float = 30.0, read: Sequence[str] = ()
+    ) -> AbstractAsyncContextManager[Held]:
+        return self._locks.hold(key, timeout=timeout, lease=lease, read=read)
 
     # -- rate limits ---------------------------------------------------------------------
     async def hit(self, key: str, limit: int, window_seconds: float) -> float:
         now = time.time()
         window = math.floor(now / window_seconds)
         name = f"{self.prefix}rate:{key}:{window}"
+        # A margin beyond the window end so clock skew between servers never resets a
+        # window early.
+        ttl_ms = math.ceil(window_seconds * 1000) + 1000
         with self._translate("counting a rate limit"):
-            async with self._redis().pipeline(transaction=True) as pipe:
-                pipe.incr(name)
-                # A margin beyond the window end so clock skew between servers never resets
-                # a window early.
-                pipe.pexpire(name, math.ceil(window_seconds * 1000) + 1000)
-                count, _ = await pipe.execute()
+            if self._count_hit is None:
+                self._count_hit = self._redis().register_script(COUNT_HIT)
+            count = await self._count_hit(keys=[name], args=[ttl_ms], client=self._redis())
         if count <= limit:
             return 0.0
         return max((window + 1) * window_seconds - now, 1e-3)

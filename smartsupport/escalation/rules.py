@@ -27,6 +27,7 @@ from smartsupport.policy import Decision, Turn
 
 if TYPE_CHECKING:
     from smartsupport.services import Services
+    from smartsupport.workspaces import WorkspaceConfig
 
 STRENGTH = {"raise_priority": 0, "offer_human": 1, "transfer": 2}
 PRIORITY_ORDER = ["low", "normal", "high", "urgent"]
@@ -84,6 +85,15 @@ def _compile(workspace_id: str, config: EscalationConfig) -> _Compiled:
     compiled = _Compiled(config, human, keywords)
     _compiled[workspace_id] = (config, compiled)
     return compiled
+
+
+# Rule types that look at the customer record; other workspaces never need to read it.
+CUSTOMER_RULES = ("segment", "humans_only")
+
+
+def needs_customer(workspace: WorkspaceConfig) -> bool:
+    """Whether any of the workspace's rules looks at the customer."""
+    return any(rule.type in CUSTOMER_RULES for rule in for_workspace(workspace).rules)
 
 
 def evaluate(

@@ -123,13 +123,21 @@ class KnowledgeBase:
 
     async def _index(self, workspace_id: str) -> WorkspaceIndex:
         loaded = self._loaded.get(workspace_id)
-        if loaded is not None and time.monotonic() - loaded.checked < self._recheck:
+        lock = self._lock(workspace_id)
+        if loaded is not None and (
+            time.monotonic() - loaded.checked < self._recheck or lock.locked()
+        ):
+            # Fresh enough, or another task is checking (or writing) right now: answer from
+            # the index we have. Queueing every search behind that check, each then running
+            # its own, stalls every turn of the workspace under load.
             return loaded.index
-        async with self._lock(workspace_id):
+        async with lock:
             return await self._index_locked(workspace_id)
 
     async def _index_locked(self, workspace_id: str) -> WorkspaceIndex:
         loaded = self._loaded.get(workspace_id)
+        if loaded is not None and time.monotonic() - loaded.checked < self._recheck:
+            return loaded.index  # checked by the task that held the lock before us
         current = await repository.version(self._db, workspace_id)
         if loaded is None or loaded.version != current:
             loaded = _Loaded(await self._load(workspace_id), current, 0.0)

@@ -33,7 +33,7 @@ from smartsupport.nlu.classifier import (
 from smartsupport.nlu.classifier import encode as encode_texts
 from smartsupport.nlu.scope import ScopeScorer
 
-MODEL_VERSION = "nlu-2"
+MODEL_VERSION = "nlu-3"
 ENCODE_BATCH = 256
 SMALL_DATA_ROWS = 1500  # below this, regularisation is chosen by cross-validation
 Progress = Callable[[str, int, int], None]  # (stage, done, total)

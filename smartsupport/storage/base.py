@@ -206,6 +206,34 @@ class Store(abc.ABC):
     async def update_message_meta(self, message_id: str, meta: dict[str, Any]) -> None:
         """Merge ``meta`` into the message's meta; raises NotFound for an unknown message."""
 
+    # -- a whole turn --------------------------------------------------------------------
+    @abc.abstractmethod
+    async def load_turn(
+        self, conversation_id: str, client_id: str | None
+    ) -> tuple[Conversation | None, Message | None]:
+        """The conversation (or None) and, when ``client_id`` is given, the message the
+        client already sent with it (or None): what a turn reads first, in one query."""
+
+    @abc.abstractmethod
+    async def record_turn(
+        self,
+        conversation_id: str,
+        messages: Sequence[Message],
+        *,
+        status: ConversationStatus | None = None,
+        events: Sequence[tuple[str, dict[str, Any]]] = (),
+    ) -> Conversation:
+        """A turn's writes in one transaction: append ``messages`` (built by the caller,
+        ``seq`` ignored) with the next sequence numbers in list order, setting each one's
+        ``seq``; change the status when ``status`` is given; append ``events`` (type, data)
+        in order to the event log of the conversation's workspace. Returns the
+        conversation afterwards (``last_seq``, ``status``, ``updated_at``).
+
+        Raises NotFound for an unknown conversation (or an unknown ``reply_to``, which may
+        name an earlier message of the same list) and Conflict when a ``client_id`` was
+        already used in this conversation; nothing is stored then.
+        """
+
     # -- events --------------------------------------------------------------------------
     @abc.abstractmethod
     async def add_event(

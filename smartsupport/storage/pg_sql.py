@@ -62,6 +62,14 @@ async def init_connection(conn: asyncpg.Connection) -> None:
         )
 
 
+async def keep_session(conn: asyncpg.Connection) -> None:
+    """Pool ``reset``: nothing. asyncpg's default sends ``RESET ALL; UNLISTEN *; ...`` every
+    time a connection goes back to the pool, a second round trip for each call. Our
+    connections keep no session state to undo: no LISTEN, SET or cursors outside
+    transactions, and the migration lock is released before the connection is. asyncpg
+    still rolls back a transaction left open, without a round trip when there is none."""
+
+
 # Errors that mean "the server cannot be reached or the connection died", not "bad query".
 UNREACHABLE = (
     OSError,

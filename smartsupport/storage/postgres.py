@@ -7,7 +7,8 @@ fixtures rely on that to give every test its own schema.
 Statements are written with ``?`` placeholders, like the SQLite store, and numbered by
 ``pg_sql.numbered``. Most methods are a single statement, so they need no explicit
 transaction; appending a message bumps the conversation and inserts the message in one
-statement, whose row lock on the conversation keeps sequence numbers dense.
+statement, whose row lock on the conversation keeps sequence numbers dense. A whole
+customer turn is one statement too (``pg_turn.py``): one round trip and one commit.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from smartsupport.domain import (
     utcnow,
 )
 from smartsupport.errors import BackendError, BackendUnavailable, ConfigurationError, NotFound
-from smartsupport.storage import records
+from smartsupport.storage import pg_turn, records
 from smartsupport.storage.base import SqlDatabase, SqlExecutor, Store
 from smartsupport.storage.migrator import discover
 from smartsupport.storage.pg_sql import (
@@ -40,6 +41,7 @@ from smartsupport.storage.pg_sql import (
     PgExecutor,
     applied_versions,
     init_connection,
+    keep_session,
     numbered,
     pg_migrate,
     pool_transaction,
@@ -73,6 +75,7 @@ class PostgresStore(Store, SqlDatabase):
                 min_size=self._min_size,
                 max_size=self._max_size,
                 init=init_connection,
+                reset=keep_session,
                 timeout=CONNECT_TIMEOUT,
             )
         except UNREACHABLE as exc:
@@ -327,6 +330,38 @@ class PostgresStore(Store, SqlDatabase):
         )
         if row is None:
             raise NotFound(f"Unknown message {message_id!r}.")
+
+    # -- a whole turn (statements in pg_turn.py) -----------------------------------------
+    async def load_turn(
+        self, conversation_id: str, client_id: str | None
+    ) -> tuple[Conversation | None, Message | None]:
+        row = await self._row(pg_turn.LOAD_TURN, client_id, conversation_id)
+        if row is None or row["seen_id"] is None:
+            return (records.conversation(row) if row else None), None
+        # A retried send: rare, so a second query is fine.
+        seen = await self.get_message_by_client_id(conversation_id, client_id or "")
+        return records.conversation(row), seen
+
+    async def record_turn(
+        self,
+        conversation_id: str,
+        messages: Sequence[Message],
+        *,
+        status: ConversationStatus | None = None,
+        events: Sequence[tuple[str, dict[str, Any]]] = (),
+    ) -> Conversation:
+        row = await self._row(
+            pg_turn.RECORD_TURN,
+            *pg_turn.record_turn_args(conversation_id, messages, status, events, utcnow()),
+            **records.turn_errors(messages),
+        )
+        if row is None:
+            raise NotFound(f"Unknown conversation {conversation_id!r}.")
+        conversation = records.conversation(row)
+        # The statement numbered the messages in list order, ending at last_seq.
+        for offset, message in enumerate(reversed(messages)):
+            message.seq = conversation.last_seq - offset
+        return conversation
 
     # -- events --------------------------------------------------------------------------
     async def add_event(

@@ -6,7 +6,7 @@ timestamps as aware UTC datetimes), so one set of constructors serves both.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -41,6 +41,15 @@ def merge(current: dict[str, Any], changes: Mapping[str, Any], *, drop_none: boo
         else:
             merged[key] = value
     return merged
+
+
+def turn_errors(messages: Sequence[Message]) -> dict[str, str]:
+    """The Conflict and NotFound texts of ``Store.record_turn``, the same on every backend."""
+    clients = ", ".join(repr(m.client_id) for m in messages if m.client_id)
+    return {
+        "conflict": f"client_id {clients} was already used in this conversation.",
+        "missing": "reply_to names an unknown message.",
+    }
 
 
 def workspace(row: Row) -> Workspace:

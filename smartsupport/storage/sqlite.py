@@ -213,6 +213,36 @@ class SqliteStore(Store, SqlDatabase):
     async def update_message_meta(self, message_id: str, meta: dict[str, Any]) -> None:
         await self._run(jobs.merge_message_meta, message_id, meta)
 
+    # -- a whole turn --------------------------------------------------------------------
+    async def load_turn(
+        self, conversation_id: str, client_id: str | None
+    ) -> tuple[Conversation | None, Message | None]:
+        conversation, seen = await self._run(jobs.load_turn, conversation_id, client_id)
+        return (
+            records.conversation(conversation) if conversation else None,
+            records.message(seen) if seen else None,
+        )
+
+    async def record_turn(
+        self,
+        conversation_id: str,
+        messages: Sequence[Message],
+        *,
+        status: ConversationStatus | None = None,
+        events: Sequence[tuple[str, dict[str, Any]]] = (),
+    ) -> Conversation:
+        row, seqs = await self._run(
+            jobs.record_turn,
+            conversation_id,
+            list(messages),
+            status,
+            list(events),
+            **records.turn_errors(messages),
+        )
+        for message, seq in zip(messages, seqs, strict=True):
+            message.seq = seq
+        return records.conversation(row)
+
     # -- events --------------------------------------------------------------------------
     async def add_event(
         self,

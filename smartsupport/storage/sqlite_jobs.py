@@ -176,3 +176,54 @@ def insert_event(conn: Conn, e: Event) -> int:
             (e.workspace_id, e.conversation_id, e.type, to_json(e.data), timestamp(e.created_at)),
         ).fetchall()
     return rows[0]["id"]
+
+
+def load_turn(
+    conn: Conn, conversation_id: str, client_id: str | None
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    conversation = fetch_one(conn, "SELECT * FROM conversations WHERE id = ?", (conversation_id,))
+    if conversation is None or client_id is None:
+        return conversation, None
+    seen = fetch_one(
+        conn,
+        "SELECT * FROM messages WHERE conversation_id = ? AND client_id = ?",
+        (conversation_id, client_id),
+    )
+    return conversation, seen
+
+
+def record_turn(
+    conn: Conn,
+    conversation_id: str,
+    messages: list[Message],
+    status: ConversationStatus | None,
+    events: list[tuple[str, dict[str, Any]]],
+) -> tuple[dict[str, Any], list[int]]:
+    """The conversation row afterwards and the messages' sequence numbers."""
+    now = timestamp(utcnow())
+    with write(conn):
+        changed = conn.execute(
+            "UPDATE conversations SET last_seq = last_seq + ?, status = coalesce(?, status), "
+            "updated_at = ? WHERE id = ?",
+            (len(messages), ConversationStatus(status).value if status is not None else None, now,
+             conversation_id),
+        ).rowcount  # fmt: skip
+        if not changed:
+            raise NotFound(f"Unknown conversation {conversation_id!r}.")
+        row = fetch_one(conn, "SELECT * FROM conversations WHERE id = ?", (conversation_id,))
+        assert row is not None
+        seqs = list(range(row["last_seq"] - len(messages) + 1, row["last_seq"] + 1))
+        rows = zip(messages, seqs, strict=True)
+        conn.executemany(
+            "INSERT INTO messages (id, conversation_id, seq, author, text, client_id, "
+            "reply_to, meta, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(m.id, conversation_id, seq, m.author.value, m.text, m.client_id, m.reply_to,
+              to_json(m.meta), timestamp(m.created_at)) for m, seq in rows],
+        )  # fmt: skip
+        conn.executemany(
+            "INSERT INTO events (workspace_id, conversation_id, type, data, created_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            [(row["workspace_id"], conversation_id, kind, to_json(data), now)
+             for kind, data in events],
+        )  # fmt: skip
+    return row, seqs

@@ -1,0 +1,75 @@
+"""The PostgreSQL statements of a customer turn: one to read, one to write.
+
+The write is a single statement so that a whole turn costs one round trip and one commit:
+data-modifying CTEs bump the conversation (its row lock keeps sequence numbers dense, as in
+``append_message``) and insert the messages and events, which arrive as two JSON arrays
+because a turn has a varying number of each. Foreign keys are checked at the end of the
+statement, so a reply may name the customer message inserted beside it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from smartsupport.domain import ConversationStatus, Message
+
+LOAD_TURN = (
+    "SELECT c.*, (SELECT m.id FROM messages m WHERE m.conversation_id = c.id "
+    "AND m.client_id = ?) AS seen_id FROM conversations c WHERE c.id = ?"
+)
+
+RECORD_TURN = """
+WITH conversation AS (
+    UPDATE conversations
+    SET last_seq = last_seq + ?, status = coalesce(?, status), updated_at = ?
+    WHERE id = ?
+    RETURNING *
+), new_messages AS (
+    INSERT INTO messages (id, conversation_id, seq, author, text, client_id, reply_to, meta,
+                          created_at)
+    SELECT m.doc->>'id', c.id, c.last_seq - ? + m.ord, m.doc->>'author', m.doc->>'text',
+           m.doc->>'client_id', m.doc->>'reply_to', m.doc->'meta',
+           (m.doc->>'created_at')::timestamptz
+    FROM conversation c, jsonb_array_elements(?::jsonb) WITH ORDINALITY AS m(doc, ord)
+), new_events AS (
+    INSERT INTO events (workspace_id, conversation_id, type, data, created_at)
+    SELECT c.workspace_id, c.id, e.doc->>'type', e.doc->'data', ?
+    FROM conversation c, jsonb_array_elements(?::jsonb) WITH ORDINALITY AS e(doc, ord)
+    ORDER BY e.ord
+)
+SELECT * FROM conversation
+"""
+
+
+def record_turn_args(
+    conversation_id: str,
+    messages: Sequence[Message],
+    status: ConversationStatus | None,
+    events: Sequence[tuple[str, dict[str, Any]]],
+    now: datetime,
+) -> tuple[Any, ...]:
+    """The parameters of RECORD_TURN, in placeholder order."""
+    docs = [
+        {
+            "id": m.id,
+            "author": m.author.value,
+            "text": m.text,
+            "client_id": m.client_id,
+            "reply_to": m.reply_to,
+            "meta": m.meta,
+            "created_at": m.created_at.isoformat(),
+        }
+        for m in messages
+    ]
+    return (
+        len(messages),
+        ConversationStatus(status).value if status is not None else None,
+        now,
+        conversation_id,
+        len(messages),
+        docs,
+        now,
+        [{"type": kind, "data": data} for kind, data in events],
+    )
