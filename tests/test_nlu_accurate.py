@@ -55,6 +55,15 @@ def test_accurate_model_survives_save_and_load(model, tmp_path: Path) -> None:
     assert a.in_scope_score == pytest.approx(b.in_scope_score)
 
 
+@pytest.mark.parametrize("mode", ["standard", "accurate"])
+def test_one_example_per_intent_trains_and_answers(mode: str) -> None:
+    texts = ["where is my order", "i want a refund", "reset my password"]
+    model = training.train(texts, ["order", "refund", "password"], mode=mode)
+    assert model.scope is None and model.meta["oos_threshold_source"].startswith("too few")
+    got = model.predict_one("where's my parcel")
+    assert got.ranking[0][0] == "order" and not got.out_of_scope
+
+
 def test_command_line_trains_the_accurate_mode(tmp_path: Path, capsys) -> None:
     data = tmp_path / "train.csv"
     with open(data, "w", encoding="utf-8", newline="") as handle:

@@ -153,15 +153,16 @@ def mcc_curves(held: HeldOut, temperature: float, weights: Weights | None = None
     return np.asarray(curves).reshape(len(curves), len(_GRID))
 
 
-def fit_scorer(held: HeldOut, temperature: float) -> ScopeScorer:
-    """The in-scope scorer's weights and threshold, both from the simulated rounds."""
+def fit_scorer(held: HeldOut, temperature: float) -> ScopeScorer | None:
+    """The in-scope scorer's weights and threshold, both from the simulated rounds; None when
+    there were no rounds (a single example per intent leaves nothing to hold out)."""
     matrices, correct = [], []
     for scores, gold, nearest in zip(held.log_scores, held.gold, held.nearest, strict=True):
         matrix, top = features(np.exp(log_softmax(scores / temperature)), nearest)
         matrices.append(matrix)
         correct.append(top == gold)
     if not matrices:
-        return ScopeScorer((1.0, 0.0, 0.0, 0.0, 0.0), 0.0, 0.0)  # no rounds: probability only
+        return None
     coef, intercept = fit_weights(matrices, correct)
     threshold = choose_threshold(held, temperature, (coef, intercept))
     return ScopeScorer(tuple(float(c) for c in coef), intercept, threshold)

@@ -125,7 +125,13 @@ def _train(
     _, params, held, temperature = best
     temperature = round(temperature, 4)  # as stored, so a loaded model predicts the same
     scope = oos.fit_scorer(held, temperature) if threshold == "auto" else None
-    chosen = scope.threshold if scope is not None else float(threshold)
+    if scope is not None:
+        chosen, source = scope.threshold, "cross-validation"
+    elif threshold == "auto":
+        # Nothing could be held out, so nothing says where out-of-scope starts: answer.
+        chosen, source = 0.0, "too few examples to cross-validate"
+    else:
+        chosen, source = float(threshold), "configured"
     components = fit_components(vectors, texts, labels, params)
     if progress is not None:
         progress("calibrating", rounds + 1, rounds + 1)
@@ -140,8 +146,8 @@ def _train(
         "temperature": temperature,
         "oos_threshold": chosen,
         # "cross-validation": ``chosen`` applies to the in-scope score of ``scope``;
-        # "configured": it applies to the calibrated top probability.
-        "oos_threshold_source": "cross-validation" if scope is not None else "configured",
+        # otherwise to the calibrated top probability.
+        "oos_threshold_source": source,
         "scope": scope.to_json() if scope is not None else None,
         "train_seconds": round(time.perf_counter() - started, 2),
         # CPU time of this process: on a busy machine wall time says more about the neighbours.
