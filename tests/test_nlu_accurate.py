@@ -46,6 +46,14 @@ def test_accurate_model_answers_paraphrases_and_refuses_strangers(model) -> None
     assert sum(model.predict_one(t).out_of_scope for t in FAR) >= 3
 
 
+@pytest.mark.parametrize(
+    "text", ["", "😀😀😀", "refund " * 2000, "hola where is mi pedido 你好 danke", "\x00\n\t"]
+)
+def test_odd_messages_get_a_prediction_not_a_crash(model, text: str) -> None:
+    got = model.predict_one(text)
+    assert 0.0 <= got.confidence <= 1.0 and got.in_scope_score is not None
+
+
 def test_accurate_model_survives_save_and_load(model, tmp_path: Path) -> None:
     training.save(model, tmp_path / "m")
     again = training.load(tmp_path / "m")
