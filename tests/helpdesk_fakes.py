@@ -24,13 +24,16 @@ import socket
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 import uvicorn
 import yaml
+from fastapi import FastAPI
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from smartsupport.helpdesk.webhooks import router as webhook_router
 from smartsupport.services import Services, open_services
 from smartsupport.settings import Settings
 
@@ -461,3 +464,11 @@ async def open_test_services(
     }
     values.update(settings)
     return await open_services(Settings(**values))
+
+
+def webhook_client(services: Services) -> httpx.AsyncClient:
+    """A client for our helpdesk webhook endpoints, served in process (no port needed)."""
+    app = FastAPI()
+    app.state.services = services
+    app.include_router(webhook_router)
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")

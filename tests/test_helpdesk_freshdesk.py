@@ -11,17 +11,20 @@ import base64
 import json
 from datetime import timedelta
 
-import httpx
 import pytest
-from fastapi import FastAPI
 
 from smartsupport import outbox
 from smartsupport.conversation import handle_message, start_conversation
 from smartsupport.domain import Author, IncomingMessage, utcnow
 from smartsupport.helpdesk.freshdesk import key_tag
 from smartsupport.helpdesk.tickets import forward_customer_message, request_ticket
-from smartsupport.helpdesk.webhooks import router
-from tests.helpdesk_fakes import FRESHDESK_KEY, FakeApis, freshdesk_config, open_test_services
+from tests.helpdesk_fakes import (
+    FRESHDESK_KEY,
+    FakeApis,
+    freshdesk_config,
+    open_test_services,
+    webhook_client,
+)
 
 SECRET = "whsec-test"
 URL = "/api/v1/webhooks/freshdesk/acme"
@@ -48,13 +51,6 @@ async def ticketed(services, email="leo@example.com", text="<b>my order</b> & th
     await request_ticket(services, conv.id, reason="offline", priority="urgent")
     await outbox.run_due(services)
     return conv
-
-
-def client_for(services) -> httpx.AsyncClient:
-    app = FastAPI()
-    app.state.services = services
-    app.include_router(router)
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
 
 
 def basic(password: str) -> dict[str, str]:
@@ -102,7 +98,7 @@ async def test_agent_reply_with_shared_secret_reaches_the_customer(setup):
             }
         }
     ).encode()
-    async with client_for(services) as client:
+    async with webhook_client(services) as client:
         ok = await client.post(URL, content=body, headers=basic(SECRET))
         replay = await client.post(URL, content=body, headers=basic(SECRET))
     assert ok.status_code == 200, ok.text
@@ -129,7 +125,7 @@ async def test_secret_in_a_custom_header_and_sent_at_window(setup):
         ).encode()
 
     headers = {"X-Smartsupport-Webhook-Secret": SECRET}
-    async with client_for(services) as client:
+    async with webhook_client(services) as client:
         fresh = await client.post(URL, content=payload("On its way", utcnow()), headers=headers)
         stale = await client.post(
             URL, content=payload("Old news", utcnow() - timedelta(hours=1)), headers=headers
@@ -143,7 +139,7 @@ async def test_wrong_or_missing_secret_is_401(setup):
     conv = await ticketed(services)
     before = len(await services.store.list_messages(conv.id))
     body = json.dumps({"ticket_id": list(fake.freshdesk_tickets)[0], "body": "phish"}).encode()
-    async with client_for(services) as client:
+    async with webhook_client(services) as client:
         responses = [
             await client.post(URL, content=body, headers=basic("wrong")),
             await client.post(URL, content=body, headers={"X-Smartsupport-Webhook-Secret": "nope"}),

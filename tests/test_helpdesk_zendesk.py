@@ -12,16 +12,13 @@ import base64
 import json
 from datetime import timedelta
 
-import httpx
 import pytest
-from fastapi import FastAPI
 
 from smartsupport import outbox
 from smartsupport.conversation import handle_message, start_conversation
 from smartsupport.domain import Author, IncomingMessage, utcnow
 from smartsupport.helpdesk import open_helpdesk
 from smartsupport.helpdesk.tickets import forward_customer_message, request_ticket
-from smartsupport.helpdesk.webhooks import router
 from smartsupport.helpdesk.zendesk import sign
 from smartsupport.wire import conversation_channel
 from tests.helpdesk_fakes import (
@@ -29,6 +26,7 @@ from tests.helpdesk_fakes import (
     ZENDESK_TOKEN,
     FakeApis,
     open_test_services,
+    webhook_client,
     zendesk_config,
 )
 
@@ -54,13 +52,6 @@ async def ticketed_conversation(
     await request_ticket(services, conv.id, reason="customer asked for a person", priority="high")
     await outbox.run_due(services)
     return conv
-
-
-def webhook_app(services) -> httpx.AsyncClient:
-    app = FastAPI()
-    app.state.services = services
-    app.include_router(router)
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
 
 
 def comment_event(ticket_id: str, body: str, *, public=True, staff=True) -> bytes:
@@ -131,7 +122,7 @@ async def test_an_agent_reply_reaches_the_conversation_live(setup):
     [ticket_id] = [str(t) for t in fake.zendesk_tickets]
     subscription = await services.backplane.subscribe(conversation_channel(conv.id))
     body = comment_event(ticket_id, "Your parcel left our warehouse today.")
-    async with webhook_app(services) as client:
+    async with webhook_client(services) as client:
         response = await client.post(
             "/api/v1/webhooks/zendesk/acme", content=body, headers=signed_headers(body)
         )
@@ -158,7 +149,7 @@ async def test_trigger_shaped_payload_is_understood(setup):
     body = json.dumps(
         {"ticket_id": ticket_id, "body": "Refund issued.", "author_name": "Sam"}
     ).encode()
-    async with webhook_app(services) as client:
+    async with webhook_client(services) as client:
         response = await client.post(
             "/api/v1/webhooks/zendesk/acme", content=body, headers=signed_headers(body)
         )
@@ -173,7 +164,7 @@ async def test_forged_stale_unsigned_and_replayed_webhooks_are_refused(setup):
     before = len(await services.store.list_messages(conv.id))
     body = comment_event(ticket_id, "Hello from an attacker")
     url = "/api/v1/webhooks/zendesk/acme"
-    async with webhook_app(services) as client:
+    async with webhook_client(services) as client:
         forged = await client.post(url, content=body, headers=signed_headers(body, secret="guess"))
         tampered = await client.post(
             url, content=body.replace(b"attacker", b"attackers"), headers=signed_headers(body)
@@ -211,7 +202,7 @@ async def test_private_notes_and_unknown_tickets_are_ignored(setup):
     conv = await ticketed_conversation(services)
     [ticket_id] = [str(t) for t in fake.zendesk_tickets]
     before = len(await services.store.list_messages(conv.id))
-    async with webhook_app(services) as client:
+    async with webhook_client(services) as client:
         for body in (
             comment_event(ticket_id, "internal: customer is grumpy", public=False),
             comment_event(ticket_id, "customer wrote back", staff=False),
@@ -231,7 +222,7 @@ async def test_webhooks_are_refused_when_no_secret_is_configured(tmp_path, sqlit
         )
         try:
             body = comment_event("1", "hi")
-            async with webhook_app(services) as client:
+            async with webhook_client(services) as client:
                 response = await client.post(
                     "/api/v1/webhooks/zendesk/acme", content=body, headers=signed_headers(body)
                 )

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from smartsupport.inbox.assignment import mark_present, refresh
+from smartsupport.inbox.assignment import refresh
+from smartsupport.inbox.roster import mark_present
 from smartsupport.inbox.store import InboxStore
 from tests.inboxkit import inbox_app, queue
 

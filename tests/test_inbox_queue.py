@@ -3,8 +3,9 @@ wait, round robin within capacity, and freed capacity going to the oldest waitin
 
 from __future__ import annotations
 
-from smartsupport.inbox.assignment import mark_present, refresh
+from smartsupport.inbox.assignment import refresh
 from smartsupport.inbox.queue import estimate
+from smartsupport.inbox.roster import mark_present
 from smartsupport.inbox.store import InboxStore
 from tests.inboxkit import Harness, inbox_app, queue
 

@@ -20,6 +20,14 @@ from smartsupport.escalation.config import HelpdeskConfig
 WEBHOOK_WINDOW_SECONDS = 300  # a signed webhook older (or newer) than this is refused
 
 
+def sent_in_window(sent_at: str, now: datetime) -> bool:
+    """Whether a webhook's ISO 8601 send time (a trailing ``Z`` allowed, as both helpdesks
+    send it) lies within ``WEBHOOK_WINDOW_SECONDS`` of ``now``. One rule for every connector's
+    replay window: a time without a zone never passes. ValueError if it is not a time."""
+    sent = datetime.fromisoformat(sent_at.replace("Z", "+00:00"))
+    return sent.tzinfo is not None and abs((now - sent).total_seconds()) <= WEBHOOK_WINDOW_SECONDS
+
+
 @dataclass(slots=True)
 class TicketDraft:
     """A ticket to create. ``idempotency_key`` is stored on the ticket (Zendesk

@@ -49,12 +49,12 @@ from typing import Any
 
 from smartsupport.errors import DeliveryError, Unauthorized
 from smartsupport.helpdesk.base import (
-    WEBHOOK_WINDOW_SECONDS,
     AgentReply,
     Helpdesk,
     TicketDraft,
     TicketRef,
     VerifiedWebhook,
+    sent_in_window,
 )
 from smartsupport.helpdesk.http import JsonClient
 
@@ -86,15 +86,12 @@ class FreshdeskHelpdesk(Helpdesk):
         return f"{self.config.url}/a/tickets/{ticket_id}"
 
     async def find_ticket(self, idempotency_key: str) -> TicketRef | None:
-        client = self._client()
-        try:
+        async with self._client() as client:
             data = await client.request(
                 "GET",
                 "/api/v2/search/tickets",
                 params={"query": f"\"tag:'{key_tag(idempotency_key)}'\""},
             )
-        finally:
-            await client.aclose()
         results = data.get("results") if isinstance(data, dict) else None
         if not results:
             return None
@@ -102,8 +99,7 @@ class FreshdeskHelpdesk(Helpdesk):
         return TicketRef(ticket_id, self.ticket_url(ticket_id))
 
     async def create_ticket(self, draft: TicketDraft) -> TicketRef:
-        client = self._client()
-        try:
+        async with self._client() as client:
             ticket: dict[str, Any] = {
                 "subject": draft.subject,
                 "description": _html(draft.transcript),
@@ -120,8 +116,6 @@ class FreshdeskHelpdesk(Helpdesk):
                 # Freshdesk needs a requester; an anonymous chat gets a placeholder address.
                 ticket["email"] = f"anonymous+{key_tag(draft.idempotency_key)}@invalid.example"
             data = await client.request("POST", "/api/v2/tickets", json=ticket)
-        finally:
-            await client.aclose()
         try:
             ticket_id = str(data["id"])
         except (KeyError, TypeError) as exc:
@@ -129,15 +123,12 @@ class FreshdeskHelpdesk(Helpdesk):
         return TicketRef(ticket_id, self.ticket_url(ticket_id))
 
     async def add_note(self, ticket_id: str, text: str) -> None:
-        client = self._client()
-        try:
+        async with self._client() as client:
             await client.request(
                 "POST",
                 f"/api/v2/tickets/{int(ticket_id)}/notes",
                 json={"body": _html(text), "private": True},
             )
-        finally:
-            await client.aclose()
 
     async def _requester(self, client: JsonClient, draft: TicketDraft) -> int:
         email = str(draft.requester_email)
@@ -171,10 +162,10 @@ class FreshdeskHelpdesk(Helpdesk):
         sent_at = fields.get("sent_at")
         if sent_at:
             try:
-                sent = datetime.fromisoformat(str(sent_at).replace("Z", "+00:00"))
+                fresh = sent_in_window(str(sent_at), now)
             except ValueError:
                 raise Unauthorized("malformed sent_at in the Freshdesk webhook") from None
-            if sent.tzinfo is None or abs((now - sent).total_seconds()) > WEBHOOK_WINDOW_SECONDS:
+            if not fresh:
                 raise Unauthorized("stale Freshdesk webhook (sent_at outside the window)")
         digest = hashlib.sha256(body).hexdigest()
         return VerifiedWebhook(delivery_id=f"body:{digest}", payload=payload)

@@ -84,6 +84,14 @@ class JsonClient:
     async def aclose(self) -> None:
         await self._client.aclose()
 
+    # ``async with JsonClient(...) as client`` closes the connection pool however the
+    # calls end, instead of a try/finally around every use.
+    async def __aenter__(self) -> JsonClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
     async def request(
         self,
         method: str,

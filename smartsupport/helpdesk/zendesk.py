@@ -44,12 +44,12 @@ from typing import Any
 
 from smartsupport.errors import DeliveryError, Unauthorized
 from smartsupport.helpdesk.base import (
-    WEBHOOK_WINDOW_SECONDS,
     AgentReply,
     Helpdesk,
     TicketDraft,
     TicketRef,
     VerifiedWebhook,
+    sent_in_window,
 )
 from smartsupport.helpdesk.http import JsonClient
 
@@ -78,13 +78,10 @@ class ZendeskHelpdesk(Helpdesk):
         return f"{self.config.url}/agent/tickets/{ticket_id}"
 
     async def find_ticket(self, idempotency_key: str) -> TicketRef | None:
-        client = self._client()
-        try:
+        async with self._client() as client:
             data = await client.request(
                 "GET", "/api/v2/tickets.json", params={"external_id": idempotency_key}
             )
-        finally:
-            await client.aclose()
         tickets = (data.get("tickets") or []) if isinstance(data, dict) else []
         if not tickets:
             return None
@@ -92,8 +89,7 @@ class ZendeskHelpdesk(Helpdesk):
         return TicketRef(ticket_id, self.ticket_url(ticket_id))
 
     async def create_ticket(self, draft: TicketDraft) -> TicketRef:
-        client = self._client()
-        try:
+        async with self._client() as client:
             ticket: dict[str, Any] = {
                 "subject": draft.subject,
                 "comment": {"body": draft.transcript, "public": False},
@@ -109,8 +105,6 @@ class ZendeskHelpdesk(Helpdesk):
                 json={"ticket": ticket},
                 headers={"Idempotency-Key": draft.idempotency_key},
             )
-        finally:
-            await client.aclose()
         try:
             ticket_id = str(data["ticket"]["id"])
         except (KeyError, TypeError) as exc:
@@ -118,15 +112,12 @@ class ZendeskHelpdesk(Helpdesk):
         return TicketRef(ticket_id, self.ticket_url(ticket_id))
 
     async def add_note(self, ticket_id: str, text: str) -> None:
-        client = self._client()
-        try:
+        async with self._client() as client:
             await client.request(
                 "PUT",
                 f"/api/v2/tickets/{int(ticket_id)}.json",
                 json={"ticket": {"comment": {"body": text, "public": False}}},
             )
-        finally:
-            await client.aclose()
 
     async def _requester(self, client: JsonClient, draft: TicketDraft) -> int:
         email = draft.requester_email
@@ -159,10 +150,10 @@ class ZendeskHelpdesk(Helpdesk):
         if not signature or not timestamp:
             raise Unauthorized("missing Zendesk webhook signature headers")
         try:
-            sent = datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+            fresh = sent_in_window(timestamp, now)
         except ValueError:
             raise Unauthorized("malformed Zendesk webhook timestamp") from None
-        if sent.tzinfo is None or abs((now - sent).total_seconds()) > WEBHOOK_WINDOW_SECONDS:
+        if not fresh:
             raise Unauthorized("stale Zendesk webhook timestamp")
         expected = sign(self.webhook_secret.get_secret_value(), timestamp, body)
         if not hmac.compare_digest(expected.encode(), signature.strip().encode()):

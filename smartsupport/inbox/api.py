@@ -13,12 +13,12 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from smartsupport.inbox import assignment, canned, notes, takeover
-from smartsupport.inbox.changes import load
+from smartsupport.inbox.changes import load_for
 from smartsupport.inbox.context import ConversationContext, conversation_context, message_view
 from smartsupport.inbox.queue import QueueEntry, waiting
 from smartsupport.inbox.store import InboxStore
 from smartsupport.services import Services
-from smartsupport.staff import StaffUser, current_staff, require_workspace, verify_csrf
+from smartsupport.staff import StaffUser, current_staff, verify_csrf
 
 router = APIRouter(
     prefix="/api/v1/inbox", tags=["agent inbox"], dependencies=[Depends(verify_csrf)]
@@ -241,8 +241,7 @@ async def add_note(
 async def canned_for(conversation_id: str, request: Request, user: Staff) -> dict[str, Any]:
     """The workspace's canned responses with this conversation's placeholders filled in."""
     services = services_of(request)
-    conversation = await load(services, conversation_id)
-    require_workspace(user, conversation.workspace_id)
+    conversation = await load_for(services, user, conversation_id)
     customer = await services.store.get_customer(conversation.customer_id)
     messages = await services.store.list_messages(conversation_id)
     workspace = services.workspaces.get(conversation.workspace_id)

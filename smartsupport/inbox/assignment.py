@@ -1,5 +1,5 @@
-"""Who serves which conversation: agent status and capacity, claims, transfers, and round
-robin offers.
+"""Who serves which conversation: claims, transfers, agent status changes, and round robin
+offers (the agents themselves, their capacity and presence, are in ``roster.py``).
 
 - An agent's load is the number of conversations they hold (status ``with_agent``); they can
   never hold more than their capacity, whether they claim, are transferred one or reopen one.
@@ -16,73 +16,30 @@ robin offers.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from smartsupport.conversation import publish
-from smartsupport.domain import Author, Conversation, ConversationStatus, utcnow
+from smartsupport.domain import Conversation, ConversationStatus, utcnow
 from smartsupport.errors import Conflict, InvalidInput, NotFound
 from smartsupport.inbox.changes import (
-    agent_lock,
+    agent_and_conversation_locks,
     announce,
-    change_status,
+    change_status_with_notice,
     conversation_lock,
     load,
-    post,
+    load_for,
 )
 from smartsupport.inbox.queue import wait_estimates, waiting
+from smartsupport.inbox.roster import check_capacity, known_teams, mark_present, workspace_agents
 from smartsupport.inbox.store import AGENT_STATUSES, AgentState, InboxStore
 from smartsupport.services import Services
-from smartsupport.staff import StaffUser, require_workspace
+from smartsupport.staff import StaffUser
 from smartsupport.staff.store import StaffStore
 
 OFFER_SECONDS = 45
-PRESENCE_SECONDS = 60
 DECLINE_SECONDS = 300
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-@dataclass(slots=True)
-class AgentView:
-    id: str
-    name: str
-    email: str
-    role: str
-    state: AgentState
-    load: int
-    present: bool
-
-    @property
-    def free(self) -> int:
-        return max(0, self.state.capacity - self.load)
-
-
-def presence_key(staff_id: str) -> str:
-    return f"inbox:presence:{staff_id}"
-
-
-async def mark_present(services: Services, staff_id: str) -> None:
-    """The agent has an inbox open (the inbox socket refreshes this while connected)."""
-    await services.backplane.set(presence_key(staff_id), b"1", PRESENCE_SECONDS)
-
-
-async def workspace_agents(services: Services, workspace_id: str) -> list[AgentView]:
-    users = [
-        u for u in await StaffStore(services.store).list_users([workspace_id]) if not u.disabled
-    ]
-    ids = [u.id for u in users]
-    inbox = InboxStore(services.store)
-    states = await inbox.agents(ids)
-    loads = await inbox.held_counts(ids)
-    views = []
-    for user in users:
-        present = await services.backplane.get(presence_key(user.id)) is not None
-        views.append(
-            AgentView(
-                user.id, user.name, user.email, user.role, states[user.id], loads[user.id], present
-            )
-        )
-    return views
 
 
 async def set_agent_status(services: Services, user: StaffUser, status: str) -> AgentState:
@@ -95,21 +52,7 @@ async def set_agent_status(services: Services, user: StaffUser, status: str) -> 
     if status == "online":
         await mark_present(services, user.id)
     for workspace_id in user.workspaces:
-        await announce(services, workspace_id, "agents")
-        await refresh(services, workspace_id)
-    return state
-
-
-async def configure_agent(
-    services: Services, staff_id: str, *, capacity: int | None, teams: list[str] | None
-) -> AgentState:
-    inbox = InboxStore(services.store)
-    state = await inbox.agent(staff_id)
-    if capacity is not None:
-        state.capacity = capacity
-    if teams is not None:
-        state.teams = sorted({t.strip() for t in teams if t.strip()})
-    await inbox.save_agent(state)
+        await publish_change(services, workspace_id, "agents")
     return state
 
 
@@ -118,69 +61,80 @@ async def _holder_name(services: Services, staff_id: str | None) -> str:
     return record.name if record else "another agent"
 
 
-async def check_capacity(services: Services, staff_id: str, name: str) -> None:
-    inbox = InboxStore(services.store)
-    state = await inbox.agent(staff_id)
-    held = (await inbox.held_counts([staff_id]))[staff_id]
-    if held >= state.capacity:
-        raise Conflict(
-            f"{name} already holds {held} conversation(s), the capacity of {state.capacity}",
-            code="at_capacity",
-        )
+async def assign(
+    services: Services,
+    conversation: Conversation,
+    agent_id: str,
+    *,
+    called: str,
+    reason: str,
+    notice: str,
+    change: str,
+    **row: Any,
+) -> Conversation:
+    """Make ``agent_id`` the holder: the one way a claim, a transfer to an agent and a reopen
+    add to an agent's load, so the capacity check cannot be skipped. ``called`` names the
+    agent in the at-capacity error, ``row`` are further inbox-row fields to set. The caller
+    holds ``agent_and_conversation_locks``."""
+    await check_capacity(services, agent_id, called)
+    await InboxStore(services.store).update(
+        conversation.id, conversation.workspace_id, agent_id=agent_id, assigned_at=utcnow(), **row
+    )
+    return await change_status_with_notice(
+        services,
+        conversation,
+        ConversationStatus.WITH_AGENT,
+        reason,
+        notice,
+        {"inbox": change, "agent_id": agent_id},
+        agent_id=agent_id,
+    )
+
+
+async def publish_change(
+    services: Services, workspace_id: str, change: str, conversation_id: str | None = None
+) -> None:
+    """After a change, outside the locks: tell every inbox, then ``refresh`` (capacity may
+    have freed or the queue changed)."""
+    await announce(services, workspace_id, change, conversation_id)
+    await refresh(services, workspace_id)
 
 
 async def claim(services: Services, user: StaffUser, conversation_id: str) -> Conversation:
     """Take a waiting (or bot-handled) conversation; the bot goes silent."""
-    conversation = await load(services, conversation_id)
-    require_workspace(user, conversation.workspace_id)
-    inbox = InboxStore(services.store)
-    async with services.backplane.lock(agent_lock(user.id)):
-        async with services.backplane.lock(conversation_lock(conversation_id)):
-            conversation = await load(services, conversation_id)
-            row = await inbox.row(conversation_id) or {}
-            if conversation.status is ConversationStatus.WITH_AGENT:
-                if row.get("agent_id") == user.id:
-                    return conversation  # a repeated click
-                holder = await _holder_name(services, row.get("agent_id"))
-                raise Conflict(f"{holder} already holds this conversation", code="already_claimed")
-            if conversation.status is ConversationStatus.RESOLVED:
-                raise Conflict(
-                    "this conversation is resolved; reopen it to talk to the customer again",
-                    code="conversation_closed",
-                )
-            await check_capacity(services, user.id, "you")
-            await inbox.update(
-                conversation_id,
-                conversation.workspace_id,
-                agent_id=user.id,
-                assigned_at=utcnow(),
-                offered_to=None,
-                offer_expires_at=None,
-                resolved_at=None,
+    await load_for(services, user, conversation_id)
+    async with agent_and_conversation_locks(services, user.id, conversation_id):
+        conversation = await load(services, conversation_id)
+        row = await InboxStore(services.store).row(conversation_id) or {}
+        if conversation.status is ConversationStatus.WITH_AGENT:
+            if row.get("agent_id") == user.id:
+                return conversation  # a repeated click
+            holder = await _holder_name(services, row.get("agent_id"))
+            raise Conflict(f"{holder} already holds this conversation", code="already_claimed")
+        if conversation.status is ConversationStatus.RESOLVED:
+            raise Conflict(
+                "this conversation is resolved; reopen it to talk to the customer again",
+                code="conversation_closed",
             )
-            conversation = await change_status(
-                services,
-                conversation,
-                ConversationStatus.WITH_AGENT,
-                f"claimed by {user.name}",
-                agent_id=user.id,
-            )
-            await post(
-                services,
-                conversation_id,
-                Author.SYSTEM,
-                f"{user.name} joined the conversation.",
-                meta={"inbox": "joined", "agent_id": user.id},
-            )
-    await announce(services, conversation.workspace_id, "claimed", conversation_id)
-    await refresh(services, conversation.workspace_id)
+        conversation = await assign(
+            services,
+            conversation,
+            user.id,
+            called="you",
+            reason=f"claimed by {user.name}",
+            notice=f"{user.name} joined the conversation.",
+            change="joined",
+            offered_to=None,
+            offer_expires_at=None,
+            resolved_at=None,
+        )
+    await publish_change(services, conversation.workspace_id, "claimed", conversation_id)
     return conversation
 
 
 async def decline(services: Services, user: StaffUser, conversation_id: str) -> None:
     """Pass an offer on; this agent is not offered the conversation again for a while."""
-    conversation = await load(services, conversation_id)
-    require_workspace(user, conversation.workspace_id)
+    conversation = await load_for(services, user, conversation_id)
     inbox = InboxStore(services.store)
     row = await inbox.row(conversation_id)
     if row is None or row["offered_to"] != user.id:
@@ -202,11 +156,6 @@ def require_holder(user: StaffUser, conversation: Conversation, row: dict | None
         raise Conflict("another agent holds this conversation", code="not_holder")
 
 
-async def known_teams(services: Services, workspace_id: str) -> list[str]:
-    agents = await workspace_agents(services, workspace_id)
-    return sorted({team for a in agents for team in a.state.teams})
-
-
 async def transfer(
     services: Services,
     user: StaffUser,
@@ -219,41 +168,26 @@ async def transfer(
     queue for a team (offered only to that team's members)."""
     if (agent_id is None) == (team is None):
         raise InvalidInput("transfer to either an agent_id or a team")
-    conversation = await load(services, conversation_id)
-    require_workspace(user, conversation.workspace_id)
-    workspace_id = conversation.workspace_id
+    workspace_id = (await load_for(services, user, conversation_id)).workspace_id
     inbox = InboxStore(services.store)
     if agent_id is not None:
         target = await StaffStore(services.store).get_user(agent_id)
         if target is None or target.disabled or workspace_id not in target.workspaces:
             raise NotFound("no such agent in this conversation's workspace")
-        async with services.backplane.lock(agent_lock(agent_id)):
-            async with services.backplane.lock(conversation_lock(conversation_id)):
-                conversation = await load(services, conversation_id)
-                require_holder(user, conversation, await inbox.row(conversation_id))
-                await check_capacity(services, agent_id, target.name)
-                await inbox.update(
-                    conversation_id,
-                    workspace_id,
-                    agent_id=agent_id,
-                    assigned_at=utcnow(),
-                    offered_to=None,
-                    offer_expires_at=None,
-                )
-                conversation = await change_status(
-                    services,
-                    conversation,
-                    ConversationStatus.WITH_AGENT,
-                    f"transferred to {target.name} by {user.name}",
-                    agent_id=agent_id,
-                )
-                await post(
-                    services,
-                    conversation_id,
-                    Author.SYSTEM,
-                    f"{target.name} has taken over the conversation.",
-                    meta={"inbox": "transferred", "agent_id": agent_id},
-                )
+        async with agent_and_conversation_locks(services, agent_id, conversation_id):
+            conversation = await load(services, conversation_id)
+            require_holder(user, conversation, await inbox.row(conversation_id))
+            conversation = await assign(
+                services,
+                conversation,
+                agent_id,
+                called=target.name,
+                reason=f"transferred to {target.name} by {user.name}",
+                notice=f"{target.name} has taken over the conversation.",
+                change="transferred",
+                offered_to=None,
+                offer_expires_at=None,
+            )
     else:
         assert team is not None
         if team not in await known_teams(services, workspace_id):
@@ -269,19 +203,14 @@ async def transfer(
                 offered_to=None,
                 offer_expires_at=None,
             )
-            conversation = await change_status(
+            conversation = await change_status_with_notice(
                 services,
                 conversation,
                 ConversationStatus.WAITING,
                 f"transferred to the {team} team by {user.name}",
-                team=team,
-            )
-            await post(
-                services,
-                conversation_id,
-                Author.SYSTEM,
                 "We're passing you to a colleague who can help best. Please wait a moment.",
-                meta={"inbox": "transferred", "team": team},
+                {"inbox": "transferred", "team": team},
+                team=team,
             )
     await services.store.add_event(
         workspace_id,
@@ -289,8 +218,7 @@ async def transfer(
         {"by": user.id, "agent_id": agent_id, "team": team},
         conversation_id=conversation_id,
     )
-    await announce(services, workspace_id, "transferred", conversation_id)
-    await refresh(services, workspace_id)
+    await publish_change(services, workspace_id, "transferred", conversation_id)
     return conversation
 
 

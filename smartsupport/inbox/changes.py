@@ -14,12 +14,15 @@ claim, an agent's reply and a customer's turn never interleave.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from smartsupport.conversation import publish
 from smartsupport.domain import Author, Conversation, ConversationStatus, Message
 from smartsupport.errors import NotFound
 from smartsupport.services import Services
+from smartsupport.staff import StaffUser, require_workspace
 from smartsupport.wire import inbox_channel, message_json
 
 
@@ -31,6 +34,17 @@ def agent_lock(staff_id: str) -> str:
     """Held while an agent's load is checked and changed (taken before a conversation lock,
     never after, so two locks are always taken in the same order)."""
     return f"inbox:agent:{staff_id}"
+
+
+@asynccontextmanager
+async def agent_and_conversation_locks(
+    services: Services, staff_id: str, conversation_id: str
+) -> AsyncIterator[None]:
+    """Hold the agent's lock, then the conversation's: every change that adds to an agent's
+    load takes both, always in this order, so two of them can never deadlock."""
+    async with services.backplane.lock(agent_lock(staff_id)):
+        async with services.backplane.lock(conversation_lock(conversation_id)):
+            yield
 
 
 async def announce(
@@ -47,6 +61,14 @@ async def load(services: Services, conversation_id: str) -> Conversation:
     conversation = await services.store.get_conversation(conversation_id)
     if conversation is None:
         raise NotFound(f"unknown conversation {conversation_id!r}")
+    return conversation
+
+
+async def load_for(services: Services, user: StaffUser, conversation_id: str) -> Conversation:
+    """The conversation, if ``user`` belongs to its workspace: the check every staff action
+    starts with (NotFound for an unknown id, then Forbidden for another workspace)."""
+    conversation = await load(services, conversation_id)
+    require_workspace(user, conversation.workspace_id)
     return conversation
 
 
@@ -86,3 +108,19 @@ async def post(
     )
     await publish(services, conversation_id, {"type": "message", "message": message_json(message)})
     return message
+
+
+async def change_status_with_notice(
+    services: Services,
+    conversation: Conversation,
+    status: ConversationStatus,
+    reason: str,
+    notice: str,
+    meta: dict[str, Any],
+    **details: Any,
+) -> Conversation:
+    """``change_status``, then a system message that tells the customer (and every agent
+    watching) who has the conversation now. The caller holds the conversation lock."""
+    conversation = await change_status(services, conversation, status, reason, **details)
+    await post(services, conversation.id, Author.SYSTEM, notice, meta=meta)
+    return conversation

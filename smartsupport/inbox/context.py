@@ -14,12 +14,12 @@ from typing import Any
 
 from smartsupport.domain import Author, Conversation, ConversationStatus, Customer, Message
 from smartsupport.errors import SmartsupportError
-from smartsupport.inbox.changes import load
+from smartsupport.inbox.changes import load_for
 from smartsupport.inbox.csat import rating_state
 from smartsupport.inbox.queue import escalation_reason, priority_of
 from smartsupport.inbox.store import InboxStore, Note
 from smartsupport.services import Services
-from smartsupport.staff import StaffUser, require_workspace
+from smartsupport.staff import StaffUser
 from smartsupport.staff.store import StaffStore
 
 log = logging.getLogger("smartsupport.inbox")
@@ -124,8 +124,7 @@ async def suggest(
 async def conversation_context(
     services: Services, user: StaffUser, conversation_id: str, app_state: Any = None
 ) -> ConversationContext:
-    conversation = await load(services, conversation_id)
-    require_workspace(user, conversation.workspace_id)
+    conversation = await load_for(services, user, conversation_id)
     customer = await services.store.get_customer(conversation.customer_id)
     messages = await services.store.list_messages(conversation_id, limit=MAX_TRANSCRIPT)
     inbox = InboxStore(services.store)

@@ -7,10 +7,10 @@ returned by any customer-facing endpoint, so a customer can never see one.
 from __future__ import annotations
 
 from smartsupport.errors import InvalidInput
-from smartsupport.inbox.changes import announce, load
+from smartsupport.inbox.changes import announce, load_for
 from smartsupport.inbox.store import InboxStore, Note
 from smartsupport.services import Services
-from smartsupport.staff import StaffUser, require_workspace
+from smartsupport.staff import StaffUser
 
 MAX_NOTE = 2000
 
@@ -23,8 +23,7 @@ async def add_note(services: Services, user: StaffUser, conversation_id: str, te
         raise InvalidInput(
             f"the note is {len(text)} characters; the limit is {MAX_NOTE}", code="note_too_long"
         )
-    conversation = await load(services, conversation_id)
-    require_workspace(user, conversation.workspace_id)
+    conversation = await load_for(services, user, conversation_id)
     note = await InboxStore(services.store).add_note(conversation_id, user.id, user.name, text)
     # Only staff listen on the inbox channel.
     await announce(services, conversation.workspace_id, "note", conversation_id)
@@ -32,6 +31,5 @@ async def add_note(services: Services, user: StaffUser, conversation_id: str, te
 
 
 async def list_notes(services: Services, user: StaffUser, conversation_id: str) -> list[Note]:
-    conversation = await load(services, conversation_id)
-    require_workspace(user, conversation.workspace_id)
+    await load_for(services, user, conversation_id)
     return await InboxStore(services.store).notes(conversation_id)

@@ -19,7 +19,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from smartsupport.errors import RequestError
-from smartsupport.inbox import assignment
+from smartsupport.inbox import roster
 from smartsupport.inbox.api import queue_for
 from smartsupport.inbox.context import conversation_context
 from smartsupport.inbox.queue import PRIORITIES
@@ -117,7 +117,7 @@ def _base(request: Request, user: StaffUser, active: str) -> dict[str, Any]:
 async def _conversation(request: Request, user: StaffUser, conversation_id: str) -> dict[str, Any]:
     services = services_of(request)
     ctx = await conversation_context(services, user, conversation_id, request.app.state)
-    agents = await assignment.workspace_agents(services, ctx.conversation.workspace_id)
+    agents = await roster.workspace_agents(services, ctx.conversation.workspace_id)
     return {
         "ctx": ctx,
         "agents": [a for a in agents if a.id != user.id],
@@ -187,20 +187,21 @@ async def conversation_fragment(request: Request, conversation_id: str, part: st
     return render(f"{part}.html", user=user, open=open_)
 
 
+async def _workspace_rosters(services: Services, user: StaffUser) -> list[dict[str, Any]]:
+    """Each of the user's workspaces with its agents: what the team and admin pages list."""
+    return [
+        {"id": workspace_id, "agents": await roster.workspace_agents(services, workspace_id)}
+        for workspace_id in user.workspaces
+    ]
+
+
 @router.get("/inbox/team")
 async def team_page(request: Request) -> Response:
     user = await _page_user(request, "supervisor")
     if isinstance(user, Response):
         return user
     services = services_of(request)
-    workspaces = []
-    for workspace_id in user.workspaces:
-        workspaces.append(
-            {
-                "id": workspace_id,
-                "agents": await assignment.workspace_agents(services, workspace_id),
-            }
-        )
+    workspaces = await _workspace_rosters(services, user)
     inbox = InboxStore(services.store)
     return render(
         "team.html",
@@ -218,14 +219,7 @@ async def admin_page(request: Request) -> Response:
     if isinstance(user, Response):
         return user
     services = services_of(request)
-    workspaces = []
-    for workspace_id in user.workspaces:
-        workspaces.append(
-            {
-                "id": workspace_id,
-                "agents": await assignment.workspace_agents(services, workspace_id),
-            }
-        )
+    workspaces = await _workspace_rosters(services, user)
     return render("admin.html", **_base(request, user, "admin"), workspaces=workspaces)
 
 

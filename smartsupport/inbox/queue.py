@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from smartsupport.domain import utcnow
+from smartsupport.inbox.roster import workspace_agents
 from smartsupport.inbox.store import InboxStore
 from smartsupport.services import Services
 
@@ -155,8 +156,6 @@ def estimate(
 
 async def wait_estimates(services: Services, workspace_id: str) -> dict[str, WaitEstimate]:
     """Position and estimated wait for every waiting conversation of the workspace."""
-    from smartsupport.inbox.assignment import workspace_agents
-
     entries = await waiting(services, [workspace_id])
     if not entries:
         return {}

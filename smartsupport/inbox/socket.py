@@ -28,12 +28,13 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from smartsupport.errors import RequestError, SmartsupportError
-from smartsupport.inbox.assignment import mark_present, refresh
-from smartsupport.inbox.changes import inbox_channel, load
+from smartsupport.inbox.assignment import refresh
+from smartsupport.inbox.changes import inbox_channel, load, load_for
+from smartsupport.inbox.roster import mark_present
 from smartsupport.inbox.store import InboxStore
 from smartsupport.inbox.takeover import agent_typing
 from smartsupport.services import Services
-from smartsupport.staff import StaffUser, current_staff, require_workspace
+from smartsupport.staff import StaffUser, current_staff
 from smartsupport.wire import conversation_channel
 
 router = APIRouter()
@@ -193,8 +194,7 @@ class AgentSocket:
         if kind == "ping":
             await self.send({"type": "pong"})
         elif kind == "watch":
-            conversation = await load(self.services, conversation_id)
-            require_workspace(self.user, conversation.workspace_id)
+            await load_for(self.services, self.user, conversation_id)
             self.watched = conversation_id
             await self.follow_held()
             await self.send({"type": "watching", "conversation_id": conversation_id})

@@ -14,24 +14,21 @@ from __future__ import annotations
 from smartsupport.conversation import publish
 from smartsupport.domain import Author, Conversation, ConversationStatus, Message, utcnow
 from smartsupport.errors import Conflict, InvalidInput
-from smartsupport.inbox.assignment import (
-    check_capacity,
-    refresh,
-    require_holder,
-)
+from smartsupport.inbox.assignment import assign, publish_change, require_holder
 from smartsupport.inbox.changes import (
-    agent_lock,
-    announce,
+    agent_and_conversation_locks,
     change_status,
+    change_status_with_notice,
     conversation_lock,
     load,
+    load_for,
     post,
 )
 from smartsupport.inbox.csat import request_rating
 from smartsupport.inbox.queue import PRIORITIES
 from smartsupport.inbox.store import InboxStore
 from smartsupport.services import Services
-from smartsupport.staff import StaffUser, require_workspace
+from smartsupport.staff import StaffUser
 
 
 async def send_agent_message(
@@ -50,8 +47,7 @@ async def send_agent_message(
         raise InvalidInput(
             f"message is {len(text)} characters; the limit is {limit}", code="message_too_long"
         )
-    conversation = await load(services, conversation_id)
-    require_workspace(user, conversation.workspace_id)
+    await load_for(services, user, conversation_id)
     inbox = InboxStore(services.store)
     async with services.backplane.lock(conversation_lock(conversation_id)):
         conversation = await load(services, conversation_id)
@@ -77,8 +73,7 @@ async def send_agent_message(
 
 async def agent_typing(services: Services, user: StaffUser, conversation_id: str, on: bool) -> None:
     """Show the customer that the agent is typing (only the holder's typing is shown)."""
-    conversation = await load(services, conversation_id)
-    require_workspace(user, conversation.workspace_id)
+    conversation = await load_for(services, user, conversation_id)
     row = await InboxStore(services.store).row(conversation_id)
     if (
         conversation.status is ConversationStatus.WITH_AGENT
@@ -89,35 +84,27 @@ async def agent_typing(services: Services, user: StaffUser, conversation_id: str
 
 async def hand_back(services: Services, user: StaffUser, conversation_id: str) -> Conversation:
     """Give the conversation back to the assistant, which answers the next message."""
-    conversation = await load(services, conversation_id)
-    require_workspace(user, conversation.workspace_id)
+    await load_for(services, user, conversation_id)
     inbox = InboxStore(services.store)
     async with services.backplane.lock(conversation_lock(conversation_id)):
         conversation = await load(services, conversation_id)
         require_holder(user, conversation, await inbox.row(conversation_id))
         await inbox.update(conversation_id, conversation.workspace_id, agent_id=None)
-        conversation = await change_status(
+        conversation = await change_status_with_notice(
             services,
             conversation,
             ConversationStatus.BOT,
             f"handed back to the assistant by {user.name}",
-        )
-        await post(
-            services,
-            conversation_id,
-            Author.SYSTEM,
             "You're chatting with our virtual assistant again. Type 'agent' to reach a person.",
-            meta={"inbox": "handed_back"},
+            {"inbox": "handed_back"},
         )
-    await announce(services, conversation.workspace_id, "handed_back", conversation_id)
-    await refresh(services, conversation.workspace_id)
+    await publish_change(services, conversation.workspace_id, "handed_back", conversation_id)
     return conversation
 
 
 async def resolve(services: Services, user: StaffUser, conversation_id: str) -> Conversation:
     """Close the conversation and ask the customer for a rating."""
-    conversation = await load(services, conversation_id)
-    require_workspace(user, conversation.workspace_id)
+    await load_for(services, user, conversation_id)
     inbox = InboxStore(services.store)
     async with services.backplane.lock(conversation_lock(conversation_id)):
         conversation = await load(services, conversation_id)
@@ -143,46 +130,29 @@ async def resolve(services: Services, user: StaffUser, conversation_id: str) -> 
             services, conversation, ConversationStatus.RESOLVED, f"resolved by {user.name}"
         )
         await request_rating(services, conversation)
-    await announce(services, conversation.workspace_id, "resolved", conversation_id)
-    await refresh(services, conversation.workspace_id)
+    await publish_change(services, conversation.workspace_id, "resolved", conversation_id)
     return conversation
 
 
 async def reopen(services: Services, user: StaffUser, conversation_id: str) -> Conversation:
     """Take a resolved conversation up again; the reopening agent holds it."""
-    conversation = await load(services, conversation_id)
-    require_workspace(user, conversation.workspace_id)
-    inbox = InboxStore(services.store)
-    async with services.backplane.lock(agent_lock(user.id)):
-        async with services.backplane.lock(conversation_lock(conversation_id)):
-            conversation = await load(services, conversation_id)
-            if conversation.status is not ConversationStatus.RESOLVED:
-                raise Conflict("only a resolved conversation can be reopened", code="not_resolved")
-            await check_capacity(services, user.id, "you")
-            await inbox.update(
-                conversation_id,
-                conversation.workspace_id,
-                agent_id=user.id,
-                assigned_at=utcnow(),
-                resolved_at=None,
-                csat_requested_at=None,
-            )
-            conversation = await change_status(
-                services,
-                conversation,
-                ConversationStatus.WITH_AGENT,
-                f"reopened by {user.name}",
-                agent_id=user.id,
-            )
-            await post(
-                services,
-                conversation_id,
-                Author.SYSTEM,
-                f"{user.name} reopened the conversation.",
-                meta={"inbox": "reopened", "agent_id": user.id},
-            )
-    await announce(services, conversation.workspace_id, "reopened", conversation_id)
-    await refresh(services, conversation.workspace_id)
+    await load_for(services, user, conversation_id)
+    async with agent_and_conversation_locks(services, user.id, conversation_id):
+        conversation = await load(services, conversation_id)
+        if conversation.status is not ConversationStatus.RESOLVED:
+            raise Conflict("only a resolved conversation can be reopened", code="not_resolved")
+        conversation = await assign(
+            services,
+            conversation,
+            user.id,
+            called="you",
+            reason=f"reopened by {user.name}",
+            notice=f"{user.name} reopened the conversation.",
+            change="reopened",
+            resolved_at=None,
+            csat_requested_at=None,
+        )
+    await publish_change(services, conversation.workspace_id, "reopened", conversation_id)
     return conversation
 
 
@@ -191,8 +161,7 @@ async def set_priority(
 ) -> Conversation:
     if priority not in PRIORITIES:
         raise InvalidInput(f"priority must be one of {', '.join(PRIORITIES)}")
-    conversation = await load(services, conversation_id)
-    require_workspace(user, conversation.workspace_id)
+    await load_for(services, user, conversation_id)
     conversation = await services.store.update_conversation_metadata(
         conversation_id, {"priority": priority}
     )
@@ -202,6 +171,5 @@ async def set_priority(
         {"priority": priority, "by": user.id},
         conversation_id=conversation_id,
     )
-    await announce(services, conversation.workspace_id, "priority", conversation_id)
-    await refresh(services, conversation.workspace_id)
+    await publish_change(services, conversation.workspace_id, "priority", conversation_id)
     return conversation

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from smartsupport.errors import NotFound
-from smartsupport.inbox import assignment, canned
+from smartsupport.inbox import assignment, canned, roster
 from smartsupport.inbox.api import Staff, services_of
 from smartsupport.inbox.store import InboxStore
 from smartsupport.staff import StaffUser, require_role, require_workspace, verify_csrf
@@ -101,10 +101,10 @@ async def list_agents(
     workspace = workspace or (user.workspaces[0] if user.workspaces else "")
     require_workspace(user, workspace)
     services = services_of(request)
-    agents = await assignment.workspace_agents(services, workspace)
+    agents = await roster.workspace_agents(services, workspace)
     return {
         "workspace": workspace,
-        "teams": await assignment.known_teams(services, workspace),
+        "teams": await roster.known_teams(services, workspace),
         "agents": [
             {
                 "id": a.id,
@@ -129,7 +129,7 @@ async def configure_agent(
     record = await StaffStore(services.store).get_user(staff_id)
     if record is None or not set(record.workspaces) & set(user.workspaces):
         raise NotFound("no such staff member in your workspaces")
-    state = await assignment.configure_agent(
+    state = await roster.configure_agent(
         services, staff_id, capacity=body.capacity, teams=body.teams
     )
     for workspace in set(record.workspaces) & set(user.workspaces):
