@@ -82,3 +82,28 @@ async def redis_url() -> AsyncIterator[str]:
 @pytest.fixture
 def sqlite_url(tmp_path) -> str:
     return f"sqlite:///{tmp_path / 'test.db'}"
+
+
+# Debian's chromium, never a downloaded browser; the flags keep it off the network, which is
+# closed here and refuses its background connections.
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One headless chromium per test module (the browser tests of widget, staff, inbox)."""
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        expect.set_options(timeout=10_000)  # a 2-core CI box runs other suites alongside
+        yield launched
+        launched.close()

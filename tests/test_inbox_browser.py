@@ -17,33 +17,15 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from tests.servers import LiveServer
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SERVER_ENV = {"SMARTSUPPORT_CONVERSATION_RATE_LIMIT_PER_MINUTE": "10000"}
 PASSWORD = "correct horse battery staple"
 SHOTS = os.environ.get("INBOX_SCREENSHOTS", "/tmp")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        expect.set_options(timeout=10_000)
-        yield browser
-        browser.close()
 
 
 def add_user(server: LiveServer, email: str, role: str, name: str) -> None:

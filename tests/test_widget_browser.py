@@ -16,21 +16,12 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, WebSocketRoute, expect, sync_playwright
+from playwright.sync_api import Browser, Page, WebSocketRoute, expect
 
 from tests.servers import LiveServer
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 # Every test starts conversations from 127.0.0.1; the per-address limit is not under test here.
 SERVER_ENV = {"SMARTSUPPORT_CONVERSATION_RATE_LIMIT_PER_MINUTE": "10000"}
 STORAGE_KEY = "smartsupport:demo"
@@ -38,15 +29,6 @@ XSS = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script><b>bol
 
 # The demo answers shipping questions from its help articles (with a link).
 SHIPPING_ANSWER = re.compile("shipping", re.IGNORECASE)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        expect.set_options(timeout=10_000)  # a 2-core CI box runs other suites alongside
-        yield browser
-        browser.close()
 
 
 @pytest.fixture(scope="module")
