@@ -16,6 +16,8 @@ from smartsupport.llm.grounding import GroundingChecker
 from smartsupport.settings import Settings
 from smartsupport.workspaces import WorkspaceConfig
 
+# llmkit.PASSAGES, but the returns passage also promises the label by email: the redaction
+# test answers from that sentence.
 PASSAGES = [
     Passage(
         "p1",

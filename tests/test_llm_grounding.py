@@ -4,26 +4,10 @@ packaged multilingual embedder as in production."""
 from __future__ import annotations
 
 import pytest
+from llmkit import PASSAGES
 
-from smartsupport.domain import Passage
 from smartsupport.embeddings import get_embedder
 from smartsupport.llm.grounding import GroundingChecker, cut_sentences
-
-PASSAGES = [
-    Passage(
-        "p1",
-        "shipping",
-        "Shipping",
-        "Standard shipping takes 3-5 business days and is free on orders over $50. "
-        "Express shipping takes 1-2 business days and costs $12.",
-    ),
-    Passage(
-        "p2",
-        "returns",
-        "Returns",
-        "You can return unworn items within 30 days of delivery for a full refund.",
-    ),
-]
 
 
 @pytest.fixture(scope="module")
