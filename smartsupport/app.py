@@ -15,16 +15,18 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from smartsupport import __version__, demo_shop, outbox, web_api, web_socket
+from smartsupport import __version__, demo_shop, outbox_admin
+from smartsupport.assistant import Assistant
+from smartsupport.channels import web_api, web_socket
 from smartsupport.errors import BackendError, RateLimited, RequestError
-from smartsupport.escalation import offline
 from smartsupport.helpdesk import webhooks
 from smartsupport.inbox import routes as inbox_routes
 from smartsupport.knowledge import api as knowledge_api
-from smartsupport.services import open_services
 from smartsupport.settings import Settings
 from smartsupport.staff import StaffUser, require_role, require_workspace, verify_csrf
 from smartsupport.staff import routes as staff_routes
+from smartsupport.wiring import assemble
+from smartsupport.worker import Worker
 
 STATIC = Path(__file__).parent / "static"
 log = logging.getLogger("smartsupport")
@@ -33,14 +35,15 @@ log = logging.getLogger("smartsupport")
 def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        services = await open_services(settings)
+        services = await assemble(settings)
         app.state.services = services
-        app.state.kb = services.policy.knowledge if services.policy else None
-        worker = outbox.start(services)
+        assistant = services.assistant
+        app.state.kb = assistant.knowledge if isinstance(assistant, Assistant) else None
+        worker = Worker(services).start()
         try:
             yield
         finally:
-            await outbox.stop(worker)
+            await worker.stop()
             await services.close()
 
     app = FastAPI(
@@ -65,9 +68,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(web_socket.router)
     app.include_router(staff_routes.router)
     app.include_router(inbox_routes.router)
-    app.include_router(offline.router)
     app.include_router(webhooks.router)
-    app.include_router(outbox.admin_router(require_role("admin")))
+    app.include_router(outbox_admin.router)
     app.include_router(
         knowledge_api.create_router(
             lambda request: request.app.state.kb, _workspace_admin, _workspace_exists

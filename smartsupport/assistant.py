@@ -2,7 +2,7 @@
 
     understand   the NLU engine: language, intent or out-of-scope, entities, sentiment
     decide       1. a person holds the conversation     -> stay silent
-                 2. escalation rules (escalation.yaml)  -> transfer now, or an offer / priority
+                 2. handoff rules (escalation.yaml)     -> transfer now, or an offer / priority
                  3. an active or newly started flow      -> its question, action result, handoff
                  4. small talk with a configured reply   -> greeting, thanks, goodbye
                  5. the knowledge base                   -> grounded answer with a citation
@@ -10,6 +10,11 @@
                     with an offer of a person when the articles do not support an answer)
                  6. the intent's configured response, then the fallback
                  a flow paused by a digression asks its question again afterwards
+
+Deciding is pure: the assistant reads (the NLU cache, the knowledge index, the customer
+record) but writes nothing. Every effect (a raised priority, the handoff reason, Slack/Teams
+notices, LLM usage) is part of the returned ``Decision``, which the conversation path records
+in the turn's one transaction.
 
 Each part is optional per workspace: no intents means rules and keywords only, no articles
 means no knowledge answers, no escalation.yaml means asking for a person is the only way out.
@@ -21,30 +26,29 @@ import logging
 import sys
 from dataclasses import asdict
 from datetime import datetime
-from typing import TYPE_CHECKING
 
-from smartsupport import escalation
+from smartsupport import handoff
 from smartsupport.answers import Answerer
+from smartsupport.context import ConversationContext
 from smartsupport.dialogue.manager import DialogueManager
-from smartsupport.domain import ConversationStatus, Customer, Reply, Understanding
-from smartsupport.escalation.rules import needs_customer
+from smartsupport.domain import ConversationStatus, Customer, OutboxItem, Reply, Understanding
+from smartsupport.handoff.rules import EscalationOutcome, needs_customer
+from smartsupport.keywords import KeywordBot, build_keyword_bot
 from smartsupport.knowledge.answer import extract_answer
 from smartsupport.knowledge.kb import KnowledgeBase
 from smartsupport.llm.chain import accumulate
 from smartsupport.nlu.engine import NluEngine
-from smartsupport.policy import Decision, Policy, Turn
-from smartsupport.sessions import SessionContext
+from smartsupport.notify import escalation_notices
+from smartsupport.services import Services
+from smartsupport.turn import Decision, Turn
 from smartsupport.workspaces import WorkspaceConfig
-
-if TYPE_CHECKING:
-    from smartsupport.services import Services
 
 log = logging.getLogger("smartsupport.assistant")
 
 SMALL_TALK = {"greeting", "thanks", "goodbye"}
 HUMAN_INTENT = "human_agent"
 OFFER_BUTTON = "Talk to a person"
-CUSTOMER_KEY = "customer"  # in SessionContext.data
+CUSTOMER_KEY = "customer"  # in ConversationContext.data
 
 
 class Assistant:
@@ -55,7 +59,7 @@ class Assistant:
         knowledge: KnowledgeBase,
         answerer: Answerer,
         dialogue: DialogueManager,
-        keywords: Policy,
+        keywords: KeywordBot,
     ) -> None:
         self.services = services
         self.nlu = nlu
@@ -66,7 +70,7 @@ class Assistant:
 
     # -- understand ----------------------------------------------------------------------
     async def understand(
-        self, workspace: WorkspaceConfig, text: str, context: SessionContext
+        self, workspace: WorkspaceConfig, text: str, context: ConversationContext
     ) -> Understanding:
         understanding = await self.nlu.understand(workspace.id, text)
         if understanding.intent is None:
@@ -84,7 +88,7 @@ class Assistant:
     # -- decide --------------------------------------------------------------------------
     async def decide(self, turn: Turn) -> Decision:
         customer = await self._customer(turn)
-        outcome = escalation.evaluate(turn, customer)
+        outcome = handoff.evaluate(turn, customer)
         if turn.conversation.status is ConversationStatus.WITH_AGENT:
             decision = Decision()  # a person holds the conversation: the bot stays silent
         elif outcome is not None and outcome.action == "transfer":
@@ -92,14 +96,14 @@ class Assistant:
         else:
             decision = await self._answer(turn)
         if outcome is not None:
-            decision = escalation.apply(outcome, decision)
-            await escalation.record(self.services, turn.conversation.id, outcome)
+            decision = handoff.apply(outcome, decision, turn.conversation.metadata)
+            decision.outbox += self._notices(turn, outcome, decision)
         elif (
             turn.understanding.intent == HUMAN_INTENT
             and decision.status is None
             and turn.conversation.status is ConversationStatus.BOT
         ):
-            # No escalation rules configured: asking for a person still works.
+            # No handoff rules configured: asking for a person still works.
             decision.replies = [Reply(turn.workspace.handoff_message, meta={"step": "handoff"})]
             decision.status = ConversationStatus.WAITING
             decision.reason = "customer asked for a human"
@@ -107,8 +111,24 @@ class Assistant:
             decision.status = ConversationStatus.BOT  # the customer came back: reopen
         return decision
 
+    @staticmethod
+    def _notices(turn: Turn, outcome: EscalationOutcome, decision: Decision) -> list[OutboxItem]:
+        """Slack/Teams notices when the conversation is handed to people now."""
+        if outcome.action != "transfer" or outcome.offline:
+            return []
+        priority = decision.metadata.get("priority") or turn.conversation.metadata.get(
+            "priority", "normal"
+        )
+        return escalation_notices(
+            turn.workspace,
+            turn.conversation.id,
+            reason=outcome.reason,
+            priority=priority,
+            key=turn.message.id,
+        )
+
     async def _customer(self, turn: Turn) -> Customer | None:
-        """The customer, when an escalation rule looks at it. A conversation's customer
+        """The customer, when a handoff rule looks at it. A conversation's customer
         record does not change once it started, so it is read on the first turn and kept
         in the session context, not read again on every turn."""
         if not needs_customer(turn.workspace):
@@ -144,7 +164,7 @@ class Assistant:
                     reply.quick_replies = list(workspace.quick_replies)
                 return await self._resume_flow(turn, Decision([reply]))
         if intent == HUMAN_INTENT:
-            return Decision()  # escalation (or the rule above) hands over
+            return Decision()  # a handoff rule (or the rule above) hands over
         answer = await self._knowledge(turn, language)
         if answer is not None:
             return await self._resume_flow(turn, answer)
@@ -178,12 +198,11 @@ class Assistant:
         if result.reply_text is None or result.step == "offline":
             return None
         meta = {"step": result.step, **result.meta()}
+        usage = {}
         if result.usage.get("calls"):
-            totals = accumulate(turn.conversation.metadata.get("llm_usage"), result.usage)
-            turn.conversation.metadata["llm_usage"] = totals
-            await self.services.store.update_conversation_metadata(
-                turn.conversation.id, {"llm_usage": totals}
-            )
+            usage = {
+                "llm_usage": accumulate(turn.conversation.metadata.get("llm_usage"), result.usage)
+            }
         quick = [OFFER_BUTTON] if result.handoff else []
         events = [("answer", {"step": result.step, "reason": result.reason, "usage": result.usage})]
         if result.handoff:
@@ -192,7 +211,11 @@ class Assistant:
             keyword = await self.keywords.decide(turn)
             if keyword.replies and keyword.replies[0].meta.get("step") not in (None, "fallback"):
                 return keyword
-        return Decision([Reply(result.reply_text, quick_replies=quick, meta=meta)], events=events)
+        return Decision(
+            [Reply(result.reply_text, quick_replies=quick, meta=meta)],
+            events=events,
+            metadata=usage,
+        )
 
     async def _resume_flow(self, turn: Turn, decision: Decision) -> Decision:
         again = await self.dialogue.followup(turn)
@@ -205,7 +228,7 @@ class Assistant:
         await self.answerer.aclose()
 
 
-async def build_assistant(services: Services, keywords: Policy) -> Assistant:
+async def build_assistant(services: Services) -> Assistant:
     """Prepare every workspace: train or load its intent model, ingest changed articles."""
     settings = services.settings
     nlu = NluEngine(settings.data_dir, services.backplane, models_dir=settings.models_dir)
@@ -219,4 +242,5 @@ async def build_assistant(services: Services, keywords: Policy) -> Assistant:
     answerer = Answerer.from_settings(settings, extract=extract_answer)
     await answerer.warm_up()
     dialogue = DialogueManager(services.workspaces, None, settings)
+    keywords = build_keyword_bot(services.workspaces.values())
     return Assistant(services, nlu, knowledge, answerer, dialogue, keywords)

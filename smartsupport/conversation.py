@@ -1,14 +1,17 @@
-"""The conversation path. Every channel (the web widget, the REST API, later WhatsApp, SMS,
-email and helpdesk webhooks) turns its payload into an ``IncomingMessage`` and calls
-``handle_message``. Read it top to bottom and you know the product:
+"""The conversation path. Every channel (``channels/``: the web widget and REST API today)
+turns its payload into an ``IncomingMessage`` and calls ``handle_message``. Read it top to
+bottom and you know the product:
 
-    take the per-conversation lock        (it brings the session context along)
-    load the conversation (and replay the result if this client_id was seen before)
-    understand the message                (policy.understand: language, intent, entities, ...)
-    decide                                (policy.decide: replies, status change, events)
-    store the customer's message, the replies, the status change and the events in ONE
-        transaction                       <- card numbers masked; from here on nothing is lost
-    publish them and save the session context as the lock is released
+    handle_message
+      take_turn     the conversation's lock (the context comes with it); load the
+                    conversation, or replay the result if this client_id was seen before
+      understand    assistant.understand: language, intent or out-of-scope, entities
+      decide        assistant.decide: replies and every effect, as data (turn.Decision)
+      record        ONE transaction: the customer's message (card numbers masked), the
+                    replies, status, metadata (priority, usage), events and outbox work
+                    (notices, ticket notes)      <- from here on nothing is lost
+      publish       as the lock is released: the context is saved and the messages, status
+                    and inbox notice published (one backplane round trip on Redis)
 
 Only then is the customer's message acknowledged (its echo carries its client_id). A streamed
 answer, or a decision that fails, stores and publishes the customer's message first.
@@ -17,8 +20,12 @@ answer, or a decision that fails, stores and publishes the customer's message fi
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
 from typing import Any
 
+from smartsupport.backplane.base import Held
+from smartsupport.channels import channel_for
+from smartsupport.context import ConversationContext
 from smartsupport.domain import (
     Author,
     Conversation,
@@ -26,15 +33,27 @@ from smartsupport.domain import (
     Customer,
     IncomingMessage,
     Message,
+    OutboxItem,
     TurnResult,
+    Understanding,
 )
 from smartsupport.errors import InvalidInput, NotFound
+from smartsupport.fanout import (
+    Publication,
+    conversation_event,
+    conversation_lock,
+    inbox_event,
+    message_event,
+    publish,
+    publish_message,
+)
+from smartsupport.helpdesk.tickets import ticket_note
 from smartsupport.identity import conversation_identity
 from smartsupport.ids import new_id
-from smartsupport.policy import Turn
 from smartsupport.privacy import mask_cards
 from smartsupport.services import Services
-from smartsupport.wire import conversation_channel, inbox_channel, message_json
+from smartsupport.turn import Decision, Responder, Turn
+from smartsupport.workspaces import WorkspaceConfig
 
 
 async def start_conversation(
@@ -97,170 +116,230 @@ async def start_conversation(
     return conversation, [greeting]
 
 
+@dataclass(slots=True)
+class _Taken:
+    """A turn in progress: what ``take_turn`` found and what the later steps add."""
+
+    workspace: WorkspaceConfig
+    conversation: Conversation
+    context: ConversationContext
+    message: Message  # the customer's, not yet stored
+    held: Held
+    started: float
+    understanding: Understanding = field(default_factory=Understanding)
+    stored: bool = False  # stored early: a streamed answer, or a failed decision
+
+
 async def handle_message(services: Services, incoming: IncomingMessage) -> TurnResult:
-    """Store the customer's message, let the policy answer, store and publish the replies."""
+    """Store the customer's message, let the assistant answer, store and publish the turn."""
+    text = _checked_text(services, incoming)
+    key = services.contexts.key(incoming.conversation_id)
+    async with conversation_lock(services, incoming.conversation_id, read=[key]) as held:
+        taken = await take_turn(services, incoming, text, held)
+        if isinstance(taken, TurnResult):
+            return taken  # a retry of a stored message: the same result again
+        await understand(services, taken)
+        decision = await decide(services, taken)
+        result = await record(services, taken, decision)
+        publish_on_release(services, taken, result, status_changed=decision.status)
+    return result
+
+
+def _checked_text(services: Services, incoming: IncomingMessage) -> str:
     # Card numbers are never stored in clear, not even in the transcript.
     text = mask_cards(incoming.text.strip())
     if not text:
         raise InvalidInput("message text is empty")
-    if len(text) > services.settings.max_message_chars:
+    limit = services.settings.max_message_chars
+    if len(text) > limit:
         raise InvalidInput(
-            f"message is {len(text)} characters; the limit is "
-            f"{services.settings.max_message_chars}",
-            code="message_too_long",
+            f"message is {len(text)} characters; the limit is {limit}", code="message_too_long"
         )
-    started = time.perf_counter()
-    # The lock's own round trips read the session context and, at the end, save it and
-    # publish the turn's events.
-    session_key = services.sessions.key(incoming.conversation_id)
-    lock = services.backplane.lock(f"lock:{incoming.conversation_id}", read=[session_key])
-    async with lock as held:
-        conversation, seen = await services.store.load_turn(
-            incoming.conversation_id, incoming.client_id
-        )
-        if conversation is None:
-            raise NotFound(f"unknown conversation {incoming.conversation_id!r}")
-        if seen is not None:
-            replies = await services.store.replies_to(seen.id)
-            return TurnResult(seen, replies, conversation, duplicate=True)
-        workspace = services.workspace(conversation.workspace_id)
-        policy = services.policy
-        assert policy is not None, "open_services builds the policy"
-        context = services.sessions.parse(conversation.id, held.values[session_key])
-        understanding = await policy.understand(workspace, text, context)
-        analysis = understanding.as_dict()
-        if understanding.intent:
-            context.last_intents = (context.last_intents + [understanding.intent])[-10:]
-        customer = _Pending(
+    return text
+
+
+def _assistant(services: Services) -> Responder:
+    assert services.assistant is not None, "the wiring sets the assistant"
+    return services.assistant
+
+
+async def take_turn(
+    services: Services, incoming: IncomingMessage, text: str, held: Held
+) -> _Taken | TurnResult:
+    """The conversation and its context, with the lock held; the earlier result when this
+    ``client_id`` was already stored (an idempotent retry)."""
+    conversation, seen = await services.store.load_turn(
+        incoming.conversation_id, incoming.client_id
+    )
+    if conversation is None:
+        raise NotFound(f"unknown conversation {incoming.conversation_id!r}")
+    if seen is not None:
+        replies = await services.store.replies_to(seen.id)
+        return TurnResult(seen, replies, conversation, duplicate=True)
+    message = Message(
+        id=new_id(),
+        conversation_id=conversation.id,
+        seq=0,
+        author=Author.CUSTOMER,
+        text=text,
+        client_id=incoming.client_id,
+        meta={"channel": incoming.channel},
+    )
+    return _Taken(
+        workspace=services.workspace(conversation.workspace_id),
+        conversation=conversation,
+        context=services.contexts.parse(
+            conversation.id, held.values[services.contexts.key(conversation.id)]
+        ),
+        message=message,
+        held=held,
+        started=time.perf_counter(),
+    )
+
+
+async def understand(services: Services, taken: _Taken) -> None:
+    """Language, intent, entities, sentiment: kept with the message and in the context."""
+    understanding = await _assistant(services).understand(
+        taken.workspace, taken.message.text, taken.context
+    )
+    taken.understanding = understanding
+    taken.message.meta["nlu"] = understanding.as_dict()
+    if understanding.intent:
+        taken.context.remember_intent(understanding.intent)
+
+
+async def decide(services: Services, taken: _Taken) -> Decision:
+    """The assistant's decision. A streamed answer shows the customer's message first; a
+    failed decision still keeps what the customer wrote."""
+
+    async def stream(delta: str) -> None:
+        await _store_early(services, taken)
+        await publish(
             services,
-            Message(
-                id=new_id(),
-                conversation_id=conversation.id,
-                seq=0,
-                author=Author.CUSTOMER,
-                text=text,
-                client_id=incoming.client_id,
-                meta={"channel": incoming.channel, "nlu": analysis},
-            ),
-            ticket=bool(conversation.metadata.get("helpdesk_ticket")),
+            taken.conversation.id,
+            {"type": "delta", "reply_to": taken.message.id, "text": delta},
         )
-        message = customer.message
 
-        async def stream(delta: str) -> None:
-            await customer.store_now()  # the customer's message shows before the answer
-            await publish(
-                services,
-                message.conversation_id,
-                {"type": "delta", "reply_to": message.id, "text": delta},
-            )
+    turn = Turn(
+        taken.workspace,
+        taken.conversation,
+        taken.message,
+        taken.context,
+        taken.understanding,
+        stream,
+    )
+    try:
+        return await _assistant(services).decide(turn)
+    except Exception:
+        await _store_early(services, taken)
+        raise
 
-        try:
-            decision = await policy.decide(
-                Turn(workspace, conversation, message, context, understanding, stream)
-            )
-        except Exception:
-            await customer.store_now()  # no answer, but what the customer wrote is kept
-            raise
-        replies = []
-        for reply in decision.replies:
-            meta = dict(reply.meta)
-            if reply.quick_replies:
-                meta["quick_replies"] = reply.quick_replies
-            replies.append(
-                Message(
-                    id=new_id(),
-                    conversation_id=conversation.id,
-                    seq=0,
-                    author=Author.BOT,
-                    text=reply.text,
-                    reply_to=message.id,
-                    meta=meta,
-                )
-            )
-        status = decision.status if decision.status != conversation.status else None
-        events: list[tuple[str, dict[str, Any]]] = []
-        if status is not None:
-            events.append(
-                ("conversation.status", {"status": status.value, "reason": decision.reason})
-            )
-        events += decision.events
-        events.append(
-            (
-                "turn",
-                {
-                    "message_id": message.id,
-                    "intent": understanding.intent,
-                    "confidence": analysis["confidence"],
-                    "replies": len(replies),
-                    "step": replies[-1].meta.get("step") if replies else None,
-                    "ms": round((time.perf_counter() - started) * 1000, 2),
-                },
-            )
+
+async def record(services: Services, taken: _Taken, decision: Decision) -> TurnResult:
+    """The turn's writes in ONE transaction: the customer's message (unless stored early),
+    the replies, the status change, metadata, events and outbox work."""
+    conversation, message = taken.conversation, taken.message
+    replies = [
+        Message(
+            id=new_id(),
+            conversation_id=conversation.id,
+            seq=0,
+            author=Author.BOT,
+            text=reply.text,
+            reply_to=message.id,
+            meta={
+                **reply.meta,
+                **({"quick_replies": reply.quick_replies} if reply.quick_replies else {}),
+            },
         )
-        # The turn's writes in one transaction: the customer's message (unless stored
-        # already), the replies, the status change and the events.
-        with_message = not customer.stored
-        new = [message, *replies] if with_message else replies
-        conversation = await services.store.record_turn(
-            conversation.id, new, status=status, events=events
-        )
-        channel = conversation_channel(conversation.id)
-        outgoing = [(channel, {"type": "message", "message": message_json(m)}) for m in new]
-        if status is not None:
-            outgoing.append((channel, {"type": "status", "status": status.value}))
-            outgoing.append(_inbox_notice(conversation))
-        held.on_release(sets=[services.sessions.entry(context)], publishes=outgoing)
-        if with_message:
-            await customer.forward()
+        for reply in decision.replies
+    ]
+    status = decision.status if decision.status != conversation.status else None
+    events: list[tuple[str, dict[str, Any]]] = []
+    if status is not None:
+        events.append(("conversation.status", {"status": status.value, "reason": decision.reason}))
+    events += decision.events
+    events.append(("turn", _turn_summary(taken, replies)))
+    # Replies the channel sends out itself (email, SMS, ...) go through the outbox too.
+    outbox = [
+        *decision.outbox,
+        *channel_for(conversation.channel).deliveries(conversation, replies),
+    ]
+    new = replies
+    if not taken.stored:
+        new = [message, *replies]
+        outbox += await _ticket_note(services, taken)
+    conversation = await services.store.record_turn(
+        conversation.id,
+        new,
+        status=status,
+        events=events,
+        metadata=decision.metadata,
+        outbox=outbox,
+    )
+    if outbox:
+        services.outbox_due.set()
     return TurnResult(message, replies, conversation)
 
 
-class _Pending:
-    """The customer's message, stored with the rest of the turn in one transaction, unless
-    something has to reach the customer earlier (a streamed answer) or the turn fails: then
-    it is stored and published first, on its own. Either way it is stored before the echo
-    that acknowledges it is published."""
+def _turn_summary(taken: _Taken, replies: list[Message]) -> dict[str, Any]:
+    """The ``turn`` event: what analytics and benchmarks read about each turn."""
+    return {
+        "message_id": taken.message.id,
+        "intent": taken.understanding.intent,
+        "confidence": taken.message.meta["nlu"]["confidence"],
+        "replies": len(replies),
+        "step": replies[-1].meta.get("step") if replies else None,
+        "ms": round((time.perf_counter() - taken.started) * 1000, 2),
+    }
 
-    def __init__(self, services: Services, message: Message, *, ticket: bool) -> None:
-        self.services = services
-        self.message = message
-        self.ticket = ticket  # the conversation has a helpdesk ticket to add it to
-        self.stored = False
 
-    async def store_now(self) -> None:
-        if self.stored:
-            return
-        await self.services.store.record_turn(self.message.conversation_id, [self.message])
-        self.stored = True
-        await publish(
-            self.services,
-            self.message.conversation_id,
-            {"type": "message", "message": message_json(self.message)},
+def publish_on_release(
+    services: Services,
+    taken: _Taken,
+    result: TurnResult,
+    *,
+    status_changed: ConversationStatus | None,
+) -> None:
+    """Save the context and publish the turn as the lock is released (after the commit)."""
+    conversation = result.conversation
+    stored = result.replies if taken.stored else [result.message, *result.replies]
+    outgoing: list[Publication] = [message_event(m) for m in stored]
+    if status_changed is not None and status_changed != taken.conversation.status:
+        outgoing.append(
+            conversation_event(
+                conversation.id, {"type": "status", "status": conversation.status.value}
+            )
         )
-        await self.forward()
-
-    async def forward(self) -> None:
-        if self.ticket:
-            await _forward_to_ticket(self.services, self.message)
+        outgoing.append(inbox_event(conversation.workspace_id, "status", conversation.id))
+    taken.held.on_release(sets=[services.contexts.entry(taken.context)], publishes=outgoing)
 
 
-async def _forward_to_ticket(services: Services, message: Message) -> None:
+async def _store_early(services: Services, taken: _Taken) -> None:
+    """Store and publish the customer's message on its own, before the rest of the turn."""
+    if taken.stored:
+        return
+    outbox = await _ticket_note(services, taken)
+    await services.store.record_turn(taken.conversation.id, [taken.message], outbox=outbox)
+    taken.stored = True
+    if outbox:
+        services.outbox_due.set()
+    await publish_message(services, taken.message)
+
+
+async def _ticket_note(services: Services, taken: _Taken) -> list[OutboxItem]:
     """What the customer writes after a helpdesk ticket was requested is added to it."""
-    # Imported here: the helpdesk package itself publishes through this module.
-    from smartsupport.helpdesk.tickets import forward_customer_message
-
-    await forward_customer_message(services, message)
-
-
-async def publish(services: Services, conversation_id: str, event: dict[str, Any]) -> None:
-    await services.backplane.publish(conversation_channel(conversation_id), event)
+    if not taken.conversation.metadata.get("helpdesk_ticket"):
+        return []  # most conversations never request one: no look-up
+    note = await ticket_note(services, taken.message)
+    return [note[1]] if note is not None else []
 
 
 async def set_status(
     services: Services, conversation_id: str, status: ConversationStatus, reason: str
 ) -> Conversation:
     """Change a conversation's status outside a customer turn (agents, timers, webhooks)."""
-    async with services.backplane.lock(f"lock:{conversation_id}"):
+    async with conversation_lock(services, conversation_id):
         conversation = await services.store.set_status(conversation_id, status)
         await services.store.add_event(
             conversation.workspace_id,
@@ -269,17 +348,7 @@ async def set_status(
             conversation_id=conversation_id,
         )
     await publish(services, conversation_id, {"type": "status", "status": status.value})
-    await _tell_inbox(services, conversation)
-    return conversation
-
-
-async def _tell_inbox(services: Services, conversation: Conversation) -> None:
-    await services.backplane.publish(*_inbox_notice(conversation))
-
-
-def _inbox_notice(conversation: Conversation) -> tuple[str, dict[str, Any]]:
-    """Agents' inboxes refresh their queue when a conversation's status changes."""
-    return (
-        inbox_channel(conversation.workspace_id),
-        {"type": "inbox", "change": "status", "conversation_id": conversation.id},
+    await services.backplane.publish(
+        *inbox_event(conversation.workspace_id, "status", conversation_id)
     )
+    return conversation

@@ -111,6 +111,17 @@ class Reply:
 
 
 @dataclass(slots=True)
+class OutboxItem:
+    """Work for the outbox (a ticket, a notice, a channel delivery), written in the same
+    transaction as the change that needs it; enqueueing is idempotent on the key."""
+
+    kind: str
+    payload: dict[str, Any]
+    idempotency_key: str
+    not_before: datetime | None = None
+
+
+@dataclass(slots=True)
 class TurnResult:
     """The stored customer message and the replies it produced (empty when an agent holds
     the conversation). A retried ``client_id`` returns the same result."""

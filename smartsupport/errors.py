@@ -4,9 +4,10 @@
     ├── ConfigurationError      a wrong setting or a missing driver; the message names the fix
     ├── BackendError            a store, cache or broker failed; raised ``from`` the driver error
     │   ├── BackendUnavailable  it cannot be reached at all
-    │   ├── LLMError            a language-model provider failed; ``retryable``, ``retry_after``
-    │   │   └── LLMTimeout      it did not answer within the step's timeout
-    │   └── DeliveryError       a helpdesk or chat service refused or failed a call (outbox)
+    │   └── RemoteError         a call to another service failed; ``retryable``, ``retry_after``
+    │       ├── LLMError        a language-model provider failed
+    │       │   └── LLMTimeout  it did not answer within the step's timeout
+    │       └── DeliveryError   a helpdesk or chat service refused or failed a call (outbox)
     └── RequestError            the caller sent something we refuse (HTTP 4xx)
         ├── InvalidInput        400/422: malformed, oversized or empty input
         ├── Unauthorized        401: missing or wrong token
@@ -16,7 +17,10 @@
         └── RateLimited         429: slow down; ``retry_after`` seconds
 
 Driver exceptions (asyncpg, redis, sqlite3) are translated into this tree at the backend
-boundary, so the rest of the code never imports a driver to catch its errors.
+boundary, so the rest of the code never imports a driver to catch its errors. Calls to
+other services follow one policy (``smartsupport.remote``): its verdict travels on the
+``RemoteError`` as ``retryable`` and ``retry_after``. Actions (``dialogue/actions.py``) raise
+nothing for a failed call: they report it as an outcome, so they need no class here.
 """
 
 from __future__ import annotations
@@ -38,9 +42,10 @@ class BackendUnavailable(BackendError):
     """A backend cannot be reached."""
 
 
-class LLMError(BackendError):
-    """A language-model call failed. ``retryable`` says whether the same call may succeed
-    if repeated (timeouts, 5xx, 429, cut streams); ``retry_after`` is the provider's hint."""
+class RemoteError(BackendError):
+    """A call to another service failed. ``retryable`` says whether the same call may
+    succeed if repeated (timeouts, 429, the statuses in ``remote.RETRYABLE_STATUSES``);
+    ``retry_after`` is the service's own hint in seconds, when it gave one."""
 
     def __init__(
         self, message: str, *, retryable: bool = False, retry_after: float | None = None
@@ -48,6 +53,10 @@ class LLMError(BackendError):
         super().__init__(message)
         self.retryable = retryable
         self.retry_after = retry_after
+
+
+class LLMError(RemoteError):
+    """A language-model call failed (also: a stream cut before its end, an open circuit)."""
 
 
 class LLMTimeout(LLMError):
@@ -55,17 +64,9 @@ class LLMTimeout(LLMError):
         super().__init__(message, retryable=True)
 
 
-class DeliveryError(BackendError):
-    """A helpdesk (Zendesk, Freshdesk) or chat service (Slack, Teams) call failed.
-    ``retryable`` says whether the outbox should try again (timeouts, 5xx, 429);
-    ``retry_after`` is the service's own hint in seconds."""
-
-    def __init__(
-        self, message: str, *, retryable: bool = False, retry_after: float | None = None
-    ) -> None:
-        super().__init__(message)
-        self.retryable = retryable
-        self.retry_after = retry_after
+class DeliveryError(RemoteError):
+    """A helpdesk (Zendesk, Freshdesk) or chat service (Slack, Teams) call failed;
+    ``retryable`` says whether the outbox should try again."""
 
 
 class RequestError(SmartsupportError):

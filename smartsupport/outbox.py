@@ -1,9 +1,11 @@
 """The outbox: calls to helpdesks and chat services that must happen, even if they are down.
 
 Work is a row in the ``outbox`` table (migration 0005) before anything is sent, written in
-the same transaction as the change that needs it. A worker task per server process
-(``start(services)`` from the app lifespan, ``stop(task)`` on shutdown) claims due rows and
-runs the handler of their ``kind``:
+the same transaction as the change that needs it (a customer turn writes its items with
+``store.record_turn``; others call ``enqueue``). The background worker (``worker.py``) calls
+``run_due``, which claims due rows and runs the handler of their ``kind`` from
+``services.outbox_handlers`` (filled by the wiring, so this module knows no helpdesk or chat
+code):
 
     pending ──ok──────────────────────────────> done     (result kept: the ticket id, ...)
        │ retryable failure (5xx, 429, timeout)
@@ -20,25 +22,17 @@ never makes a duplicate.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import importlib
 import logging
-import random
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Request
-
-from smartsupport.domain import utcnow
+from smartsupport import remote
+from smartsupport.domain import OutboxItem, utcnow
 from smartsupport.errors import DeliveryError, NotFound, SmartsupportError
 from smartsupport.ids import new_id
-from smartsupport.storage.base import SqlExecutor
-
-if TYPE_CHECKING:
-    from smartsupport.services import Services
+from smartsupport.services import OutboxHandler, Services
+from smartsupport.storage.base import OUTBOX_INSERT, SqlExecutor, outbox_row
 
 log = logging.getLogger(__name__)
 
@@ -47,17 +41,8 @@ MAX_DELAY = 600.0  # backoff cap: a helpdesk down for an hour is retried every ~
 LEASE = timedelta(seconds=120)  # how long a claim protects a row from other workers
 BATCH = 20
 
-# kind -> "module:function" taking (services, entry) and returning a JSON-able result.
-# Imported lazily so this module stays free of helpdesk and chat code.
-HANDLERS: dict[str, str] = {
-    "ticket.create": "smartsupport.helpdesk.tickets:deliver_ticket",
-    "ticket.batch": "smartsupport.helpdesk.tickets:deliver_batch",
-    "ticket.note": "smartsupport.helpdesk.tickets:deliver_note",
-    "notify.slack": "smartsupport.notify:deliver_slack",
-    "notify.teams": "smartsupport.notify:deliver_teams",
-}
-
-Handler = Callable[["Services", "Entry"], Awaitable[dict[str, Any]]]
+# The kinds of work; the wiring maps each to its handler (services.outbox_handlers).
+KINDS = frozenset({"ticket.create", "ticket.batch", "ticket.note", "notify.slack", "notify.teams"})
 
 
 @dataclass(slots=True)
@@ -99,40 +84,21 @@ _COLUMNS = (
 )
 
 
+def check_kind(kind: str) -> None:
+    if kind not in KINDS:
+        raise ValueError(f"unknown outbox kind {kind!r}; known: {', '.join(sorted(KINDS))}")
+
+
 async def enqueue(
-    db: SqlExecutor,
-    workspace_id: str,
-    kind: str,
-    payload: dict[str, Any],
-    *,
-    idempotency_key: str,
-    not_before: datetime | None = None,
-    now: datetime | None = None,
+    db: SqlExecutor, workspace_id: str, item: OutboxItem, *, now: datetime | None = None
 ) -> bool:
     """Add work (inside the caller's transaction when ``db`` is one). Returns False when
-    work with this key already exists: enqueueing is idempotent."""
-    if kind not in HANDLERS:
-        raise ValueError(f"unknown outbox kind {kind!r}; known: {', '.join(sorted(HANDLERS))}")
+    work with this key already exists: enqueueing is idempotent. The caller sets
+    ``services.outbox_due`` after its commit so this process's worker looks at once."""
+    check_kind(item.kind)
     now = now or utcnow()
-    # ON CONFLICT rather than catching the error: inside a PostgreSQL transaction a unique
-    # violation would abort the caller's whole transaction.
-    added = await db.execute(
-        "INSERT INTO outbox (id, workspace_id, kind, idempotency_key, payload, status, "
-        "attempts, next_attempt_at, created_at, updated_at) "
-        "VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING",
-        new_id(),
-        workspace_id,
-        kind,
-        idempotency_key,
-        payload,
-        not_before or now,
-        now,
-        now,
-    )
-    if not added:
-        return False
-    _wake()
-    return True
+    added = await db.execute(OUTBOX_INSERT, *outbox_row(new_id(), workspace_id, item, now))
+    return bool(added)
 
 
 async def get(db: SqlExecutor, entry_id: str) -> Entry | None:
@@ -175,18 +141,12 @@ async def requeue(db: SqlExecutor, entry_id: str, *, now: datetime | None = None
     )
     if not changed:
         raise NotFound(f"no pending or dead outbox entry {entry_id!r}")
-    _wake()
 
 
 def backoff(attempts: int, retry_after: float | None = None) -> float:
-    """Seconds to wait after ``attempts`` failed tries: exponential with full jitter over
-    the upper half (so a fleet of workers does not retry in lock step), capped, and never
-    sooner than the service's ``Retry-After``."""
-    ceiling = min(MAX_DELAY, BASE_DELAY * 2 ** max(0, attempts - 1))
-    delay = random.uniform(ceiling / 2, ceiling)
-    if retry_after is not None:
-        delay = max(delay if attempts > 3 else 0.0, retry_after) + random.uniform(0, 1)
-    return delay
+    """Seconds to wait after ``attempts`` failed tries: the shared ``remote.backoff`` with
+    the outbox's own base and cap (never sooner than the service's ``Retry-After``)."""
+    return remote.backoff(attempts, retry_after, base=BASE_DELAY, cap=MAX_DELAY)
 
 
 async def run_due(
@@ -231,7 +191,7 @@ async def _attempt(services: Services, entry: Entry, now: datetime) -> None:
     db = services.store
     max_age = timedelta(hours=services.settings.outbox_max_age_hours)
     try:
-        result = await _handler(entry.kind)(services, entry)
+        result = await _handler(services, entry.kind)(services, entry)
     except DeliveryError as exc:
         retryable, retry_after, error = exc.retryable, exc.retry_after, str(exc)
     except SmartsupportError as exc:  # e.g. the store was briefly unavailable
@@ -276,121 +236,8 @@ async def _attempt(services: Services, entry: Entry, now: datetime) -> None:
     )
 
 
-def _handler(kind: str) -> Handler:
-    target = HANDLERS.get(kind)
-    if target is None:
+def _handler(services: Services, kind: str) -> OutboxHandler:
+    handler = services.outbox_handlers.get(kind)
+    if handler is None:
         raise DeliveryError(f"no handler for outbox kind {kind!r}", retryable=False)
-    module, _, name = target.partition(":")
-    handler: Handler = getattr(importlib.import_module(module), name)
     return handler
-
-
-# -- the worker task -------------------------------------------------------------------
-
-_wakeups: set[asyncio.Event] = set()
-
-
-def _wake() -> None:
-    for event in _wakeups:
-        event.set()
-
-
-def start(services: Services) -> asyncio.Task[None]:
-    """Start this process's worker; the app lifespan keeps the task and passes it to
-    ``stop`` on shutdown. It also opens the offline/overflow sweep (escalation.offline)."""
-    from smartsupport.escalation.config import check_workspaces
-
-    # A broken escalation.yaml or a missing secret stops start-up with the fix named.
-    check_workspaces(services.workspaces.values(), services.settings)
-    return asyncio.create_task(_loop(services), name="smartsupport-outbox")
-
-
-async def stop(task: asyncio.Task[None]) -> None:
-    """Stop the worker; an entry in flight is finished or, if cancelled, retried later."""
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
-
-
-async def _loop(services: Services) -> None:
-    from smartsupport.escalation.offline import sweep_overflow
-
-    wake = asyncio.Event()
-    _wakeups.add(wake)
-    worker = f"w-{new_id()[:8]}"
-    try:
-        while True:
-            try:
-                while await run_due(services, worker=worker) >= BATCH:
-                    pass
-                await sweep_overflow(services)
-            except SmartsupportError as exc:
-                log.warning("outbox pass failed, retrying: %s", exc)
-            except Exception:  # noqa: BLE001 - the worker must outlive any one bad pass
-                log.exception("outbox pass failed unexpectedly")
-            wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), services.settings.outbox_poll_seconds)
-    finally:
-        _wakeups.discard(wake)
-
-
-# -- the admin view ----------------------------------------------------------------------
-
-
-def admin_router(require_admin: Callable[..., Any]) -> APIRouter:
-    """Routes for admins: list entries (``?status=dead`` for the dead letters) and requeue
-    one, only ever for the admin's own workspaces. ``require_admin`` is the staff-auth
-    dependency that guards them; this module does not know how staff log in."""
-    from smartsupport.staff import require_workspace, verify_csrf
-
-    router = APIRouter(prefix="/api/v1/admin/outbox", tags=["admin"])
-
-    @router.get("")
-    async def list_outbox(
-        request: Request,
-        user: Any = Depends(require_admin),  # noqa: B008 - FastAPI's way
-        status: str | None = Query(default=None, pattern="^(pending|done|dead)$"),
-        workspace: str | None = Query(default=None, max_length=64),
-        limit: int = Query(default=100, ge=1, le=1000),
-    ) -> list[dict[str, Any]]:
-        """Outbox entries of the admin's workspaces, newest first; ``status=dead`` lists
-        what needs an admin."""
-        db = request.app.state.services.store
-        if workspace is not None:
-            require_workspace(user, workspace)
-        entries: list[Entry] = []
-        for ws in [workspace] if workspace else list(user.workspaces):
-            entries += await list_entries(db, status=status, workspace_id=ws, limit=limit)
-        entries.sort(key=lambda e: e.created_at, reverse=True)
-        return [
-            {
-                "id": e.id,
-                "workspace": e.workspace_id,
-                "kind": e.kind,
-                "status": e.status,
-                "attempts": e.attempts,
-                "next_attempt_at": e.next_attempt_at.isoformat(),
-                "last_error": e.last_error,
-                "result": e.result,
-                "created_at": e.created_at.isoformat(),
-            }
-            for e in entries[:limit]
-        ]
-
-    @router.post("/{entry_id}/requeue", status_code=202, dependencies=[Depends(verify_csrf)])
-    async def requeue_entry(
-        entry_id: str,
-        request: Request,
-        user: Any = Depends(require_admin),  # noqa: B008 - FastAPI's way
-    ) -> dict[str, str]:
-        """Send a dead (or waiting) entry again now."""
-        db = request.app.state.services.store
-        entry = await get(db, entry_id)
-        if entry is None:
-            raise NotFound(f"no outbox entry {entry_id!r}")
-        require_workspace(user, entry.workspace_id)
-        await requeue(db, entry_id)
-        return {"id": entry_id, "status": "pending"}
-
-    return router

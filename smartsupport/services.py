@@ -1,29 +1,36 @@
-"""The running services of one server process, opened from Settings and closed on shutdown.
+"""The running services of one server process: a plain container, opened from Settings and
+closed on shutdown.
 
-``open_services`` is the only place that turns URLs into connections; the ASGI lifespan and
-the CLI both go through it, so ``smartsupport check`` tests exactly what ``serve`` will use.
+``open_services`` is the only place that turns URLs into connections; the app wiring
+(``wiring.assemble``) and the CLI both go through it, so ``smartsupport check`` tests exactly
+what ``serve`` will use. The container sits low in the layers and knows nothing of what is
+built on it: the assistant is any ``turn.Responder``, set by the wiring, and outbox handlers
+are a table of callables the wiring fills.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Any
 
 from smartsupport.backplane import open_backplane
 from smartsupport.backplane.base import Backplane
+from smartsupport.context import ContextStore
 from smartsupport.domain import Workspace
 from smartsupport.errors import BackendError, NotFound
-from smartsupport.sessions import SessionStore
 from smartsupport.settings import Settings
 from smartsupport.storage import open_store
 from smartsupport.storage.base import Store
+from smartsupport.turn import Responder
 from smartsupport.workspaces import WorkspaceConfig, discover_workspaces
 
-if TYPE_CHECKING:
-    from smartsupport.assistant import Assistant
-
 log = logging.getLogger("smartsupport")
+
+# An outbox handler: (services, entry) -> a JSON-able result; see outbox.py.
+OutboxHandler = Callable[["Services", Any], Awaitable[dict[str, Any]]]
 
 
 @dataclass
@@ -31,10 +38,14 @@ class Services:
     settings: Settings
     store: Store
     backplane: Backplane
-    sessions: SessionStore
+    contexts: ContextStore
     secret_key: bytes
     workspaces: dict[str, WorkspaceConfig] = field(default_factory=dict)
-    policy: Assistant | None = None
+    assistant: Responder | None = None
+    # kind -> handler, filled by the wiring (outbox.py runs them).
+    outbox_handlers: dict[str, OutboxHandler] = field(default_factory=dict)
+    # Set when work was added to the outbox, so this process's worker looks at once.
+    outbox_due: asyncio.Event = field(default_factory=asyncio.Event)
 
     def workspace(self, workspace_id: str) -> WorkspaceConfig:
         try:
@@ -54,17 +65,14 @@ class Services:
         return states
 
     async def close(self) -> None:
-        if self.policy is not None:
-            await self.policy.close()
+        if self.assistant is not None:
+            await self.assistant.close()
         await self.backplane.close()
         await self.store.close()
 
 
 async def open_services(settings: Settings, *, migrate: bool = True) -> Services:
-    """Connect every configured backend, apply migrations, load workspaces and the policy."""
-    from smartsupport.assistant import build_assistant
-    from smartsupport.policy import build_policy
-
+    """Connect every configured backend, apply migrations and load the workspaces."""
     store = open_store(settings.database_url)
     backplane = open_backplane(settings.redis_url)
     await store.connect()
@@ -78,7 +86,7 @@ async def open_services(settings: Settings, *, migrate: bool = True) -> Services
             settings=settings,
             store=store,
             backplane=backplane,
-            sessions=SessionStore(backplane, ttl_seconds=settings.session_ttl_seconds),
+            contexts=ContextStore(backplane, ttl_seconds=settings.session_ttl_seconds),
             secret_key=settings.resolved_secret_key(),
         )
         for config in discover_workspaces(settings.workspaces_dir, demo=settings.demo):
@@ -86,7 +94,6 @@ async def open_services(settings: Settings, *, migrate: bool = True) -> Services
                 Workspace(id=config.id, name=config.name, config=_storable(config))
             )
             services.workspaces[config.id] = config
-        services.policy = await build_assistant(services, await build_policy(services))
         return services
     except BaseException:
         await backplane.close()

@@ -13,16 +13,18 @@ sections as plain data for their features to validate with their own models.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from smartsupport.errors import ConfigurationError
 
 SECTION_FILES = {"nlu": "intents.yaml", "flows": "flows.yaml", "escalation": "escalation.yaml"}
 DEMO_DIR = Path(__file__).parent / "demo"
+T = TypeVar("T")
 
 
 class FaqEntry(BaseModel):
@@ -54,6 +56,16 @@ class WorkspaceConfig(BaseModel):
             if not reply.strip() or len(reply) > 80:
                 raise ValueError("quick replies must be 1 to 80 characters")
         return replies
+
+    # Each feature's validated section, parsed once: the config does not change once loaded.
+    _parsed: dict[str, Any] = PrivateAttr(default_factory=dict)
+
+    def parsed(self, name: str, parse: Callable[[dict[str, Any]], T]) -> T:
+        """Section ``name`` validated by ``parse``, cached on this workspace object, so a
+        feature that reads its config on every turn does not re-validate YAML."""
+        if name not in self._parsed:
+            self._parsed[name] = parse(self.section(name))
+        return self._parsed[name]  # type: ignore[no-any-return]
 
     def section(self, name: str) -> dict[str, Any]:
         """A feature's section (``nlu``, ``flows``, ``escalation``), or an empty dict."""

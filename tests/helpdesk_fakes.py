@@ -34,8 +34,9 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from smartsupport.helpdesk.webhooks import router as webhook_router
-from smartsupport.services import Services, open_services
+from smartsupport.services import Services
 from smartsupport.settings import Settings
+from smartsupport.wiring import assemble
 
 ZENDESK_EMAIL = "bot@acme.example"
 ZENDESK_TOKEN = "zd-token-123"
@@ -463,7 +464,7 @@ async def open_test_services(
         "helpdesk_webhook_secret": "whsec-test",
     }
     values.update(settings)
-    return await open_services(Settings(**values))
+    return await assemble(Settings(**values))
 
 
 def webhook_client(services: Services) -> httpx.AsyncClient:

@@ -20,11 +20,12 @@ import httpx
 from fastapi import FastAPI
 
 from smartsupport.app import create_app
-from smartsupport.services import Services, open_services
+from smartsupport.services import Services
 from smartsupport.settings import Settings
 from smartsupport.staff import passwords
 from smartsupport.staff.cookies import CSRF_COOKIE
 from smartsupport.staff.store import StaffStore
+from smartsupport.wiring import assemble
 
 PASSWORD = "correct horse battery staple"
 HUMAN = "I want to talk to a person please"
@@ -128,7 +129,7 @@ async def inbox_app(
     if data_dir is not None:
         options["data_dir"] = data_dir
     app = create_app(Settings(**options))
-    services = await open_services(app.state.settings)
+    services = await assemble(app.state.settings)
     app.state.services = services
     harness = Harness(app, services)
     try:

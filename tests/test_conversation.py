@@ -11,6 +11,7 @@ import pytest
 
 from smartsupport.backplane import open_backplane
 from smartsupport.backplane.base import Subscription
+from smartsupport.context import ContextStore
 from smartsupport.conversation import handle_message, start_conversation
 from smartsupport.domain import (
     Author,
@@ -20,11 +21,10 @@ from smartsupport.domain import (
     Understanding,
     Workspace,
 )
-from smartsupport.policy import Decision, Turn
 from smartsupport.services import Services
-from smartsupport.sessions import SessionStore
 from smartsupport.settings import Settings
 from smartsupport.storage import open_store
+from smartsupport.turn import Decision, Turn
 from smartsupport.wire import conversation_channel
 from smartsupport.workspaces import WorkspaceConfig
 
@@ -66,10 +66,10 @@ async def services(urls, tmp_path) -> AsyncIterator[Services]:
         settings=Settings(data_dir=tmp_path, secret_key="k" * 32),
         store=store,
         backplane=backplane,
-        sessions=SessionStore(backplane),
+        contexts=ContextStore(backplane),
         secret_key=b"k" * 32,
         workspaces={"acme": workspace},
-        policy=ScriptedPolicy(),  # type: ignore[arg-type]
+        assistant=ScriptedPolicy(),  # type: ignore[arg-type]
     )
     try:
         yield services
@@ -115,7 +115,7 @@ async def test_a_turn_is_stored_in_one_write_then_published(services: Services):
             events=[("custom", {"n": 1})],
         )
 
-    services.policy.script = hand_over  # type: ignore[union-attr]
+    services.assistant.script = hand_over  # type: ignore[union-attr]
     result = await handle_message(services, IncomingMessage(conversation.id, "thanks", "c1"))
     assert len(writes) == 1
     assert [m.seq for m in (result.message, *result.replies)] == [2, 3, 4]
@@ -131,7 +131,7 @@ async def test_a_turn_is_stored_in_one_write_then_published(services: Services):
         "custom",
         "turn",
     ]
-    assert (await services.sessions.load(conversation.id)).counters == {"handovers": 1}
+    assert (await services.contexts.load(conversation.id)).counters == {"handovers": 1}
     assert [summary(f) for f in await frames(sub, 4)] == [
         ("message", "customer", 2),
         ("message", "bot", 3),
@@ -156,7 +156,7 @@ async def test_a_streamed_answer_shows_the_customer_message_before_its_first_pie
         await turn.stream("welcome")
         return Decision([Reply("You're welcome")])
 
-    services.policy.script = stream  # type: ignore[union-attr]
+    services.assistant.script = stream  # type: ignore[union-attr]
     result = await handle_message(services, IncomingMessage(conversation.id, "thanks", "c1"))
     assert [summary(f) for f in await frames(sub, 4)] == [
         ("message", "customer", 2),
@@ -179,7 +179,7 @@ async def test_a_failed_decision_keeps_and_acknowledges_the_customer_message(
     async def fail(turn: Turn) -> Decision:
         raise RuntimeError("the model fell over")
 
-    services.policy.script = fail  # type: ignore[union-attr]
+    services.assistant.script = fail  # type: ignore[union-attr]
     with pytest.raises(RuntimeError):
         await handle_message(services, IncomingMessage(conversation.id, "thanks", "c1"))
     (kept,) = await services.store.list_messages(conversation.id, after=1)

@@ -3,19 +3,15 @@ mapping, and credentials that come from the environment and never leak."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import httpx
 import pytest
 
-from smartsupport.dialogue.actions import (
-    Backend,
-    CircuitBreaker,
-    call_action,
-    expand_env,
-    pick,
-)
+from smartsupport.dialogue.actions import Backend, call_action, expand_env, pick
 from smartsupport.dialogue.schema import ActionSpec, BackendSpec
+from smartsupport.remote import CLOSED, OPEN, CircuitBreaker
 
 SECRET = "tok-9d8e7f-never-show-me"
 
@@ -65,7 +61,7 @@ async def test_a_named_status_is_an_outcome_not_an_error():
     be, _ = backend(lambda r, n: httpx.Response(404, json={"detail": "no"}))
     result = await call_action("get_order", GET_ORDER, be, SCOPE, sleep=no_sleep)
     assert result.outcome == "not_found" and result.attempts == 1
-    assert not be.breaker.is_open
+    assert be.breaker.state == CLOSED and be.breaker.consecutive_failures == 0
 
 
 async def test_get_is_retried_after_5xx_and_recovers():
@@ -86,7 +82,33 @@ async def test_backoff_doubles_between_attempts():
     be, _ = backend(lambda r, n: httpx.Response(500), retries=3, backoff=0.1)
     result = await call_action("get_order", GET_ORDER, be, SCOPE, sleep=sleep)
     assert result.outcome == "error" and result.error == "HTTP 500"
-    assert waits == [0.1, 0.2, 0.4]
+    # Jittered over the upper half of 0.1 s, 0.2 s, 0.4 s.
+    assert len(waits) == 3
+    assert all(c / 2 <= w <= c for w, c in zip(waits, [0.1, 0.2, 0.4], strict=True))
+
+
+async def test_retry_after_is_honoured_and_a_long_one_ends_the_retries():
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    def limited(after: str):
+        return lambda r, n: httpx.Response(429, headers={"Retry-After": after})
+
+    be, seen = backend(limited("2"), retries=1, backoff=0.1)
+    await call_action("get_order", GET_ORDER, be, SCOPE, sleep=sleep)
+    assert len(seen) == 2 and len(waits) == 1 and 2.0 <= waits[0] <= 2.1
+    waits.clear()
+    be, seen = backend(limited("60"), retries=3, backoff=0.1)
+    result = await call_action("get_order", GET_ORDER, be, SCOPE, sleep=sleep)
+    assert result.error == "HTTP 429" and len(seen) == 1 and waits == []  # no minute-long wait
+
+
+async def test_a_permanent_server_answer_is_not_retried():
+    be, seen = backend(lambda r, n: httpx.Response(501), retries=3)
+    result = await call_action("get_order", GET_ORDER, be, SCOPE, sleep=no_sleep)
+    assert result.error == "HTTP 501" and len(seen) == 1
 
 
 async def test_a_post_that_timed_out_is_not_sent_twice():
@@ -141,12 +163,37 @@ async def test_the_circuit_opens_after_repeated_failures_and_probes_later():
     be.breaker = CircuitBreaker(2, 30, clock=lambda: now[0])
     for _ in range(2):
         await call_action("get_order", GET_ORDER, be, SCOPE, sleep=no_sleep)
-    assert be.breaker.is_open and len(seen) == 2
+    assert be.breaker.state == OPEN and len(seen) == 2
     refused = await call_action("get_order", GET_ORDER, be, SCOPE, sleep=no_sleep)
     assert refused.error == "circuit open" and len(seen) == 2  # no call went out
     now[0] = 31.0
     probe = await call_action("get_order", GET_ORDER, be, SCOPE, sleep=no_sleep)
     assert probe.error == "HTTP 500" and len(seen) == 3
+    assert be.breaker.state == OPEN  # the failed probe re-opened it for a full period
+
+
+async def test_a_cancelled_probe_does_not_keep_the_circuit_shut():
+    now = [0.0]
+    calls = 0
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        if calls == 2:  # the probe: the customer leaves while it is out
+            raise asyncio.CancelledError
+        return httpx.Response(500 if calls == 1 else 200, json={"id": "ORD-1"})
+
+    client = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    settings = BackendSpec(base_url="http://shop.test/api", retries=0)
+    be = Backend(
+        "shop", settings, client, settings.base_url, CircuitBreaker(1, 30, clock=lambda: now[0])
+    )
+    await call_action("get_order", GET_ORDER, be, SCOPE, sleep=no_sleep)
+    now[0] = 31.0
+    with pytest.raises(asyncio.CancelledError):
+        await call_action("get_order", GET_ORDER, be, SCOPE, sleep=no_sleep)
+    result = await call_action("get_order", GET_ORDER, be, SCOPE, sleep=no_sleep)
+    assert result.ok and be.breaker.state == CLOSED
 
 
 async def test_credentials_come_from_the_environment_and_never_leak(monkeypatch, caplog):

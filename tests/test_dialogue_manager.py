@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from smartsupport.context import ConversationContext
 from smartsupport.dialogue.manager import DialogueManager
 from smartsupport.dialogue.script_nlu import KeywordNlu
 from smartsupport.dialogue.servers import ShopServer
@@ -18,8 +19,7 @@ from smartsupport.domain import (
     Message,
     Understanding,
 )
-from smartsupport.policy import Decision, Turn
-from smartsupport.sessions import SessionContext
+from smartsupport.turn import Decision, Turn
 from smartsupport.workspaces import DEMO_DIR, load_workspace_dir
 
 TOKEN = "shop-key-5a1b2c-secret"
@@ -44,7 +44,7 @@ class Chat:
             "cust-1",
             metadata={"identity": {"user_id": identity}} if identity else {},
         )
-        self.context = SessionContext("conv-1")
+        self.context = ConversationContext("conv-1")
         self.nlu = KeywordNlu()
         self.seq = 0
 
@@ -60,7 +60,7 @@ class Chat:
             Turn(self.workspace, self.conversation, message, self.context, understanding, stream)
         )
         # The session store keeps JSON: every state must survive the round trip.
-        self.context = SessionContext.from_json(self.context.to_json())
+        self.context = ConversationContext.from_json(self.context.to_json())
         if decision is not None and decision.status is not None:
             self.conversation.status = decision.status
         return decision
@@ -196,12 +196,12 @@ async def test_the_conversation_path_saves_dialogue_state_and_stores_replies(tmp
     """handle_message -> a policy that asks the dialogue manager first -> stored replies with
     quick replies, the context saved between turns, events in the log, no secret anywhere."""
     from smartsupport.conversation import handle_message, start_conversation
-    from smartsupport.services import open_services
     from smartsupport.settings import Settings
+    from smartsupport.wiring import assemble
 
-    services = await open_services(Settings(data_dir=tmp_path, secret_key="k" * 32))
+    services = await assemble(Settings(data_dir=tmp_path, secret_key="k" * 32))
     manager = manager_for(shop)
-    fallback = services.policy
+    fallback = services.assistant
     nlu = KeywordNlu()
 
     class Composed:
@@ -214,12 +214,12 @@ async def test_the_conversation_path_saves_dialogue_state_and_stores_replies(tmp
         async def close(self):
             await manager.aclose()
 
-    services.policy = Composed()  # type: ignore[assignment]
+    services.assistant = Composed()  # type: ignore[assignment]
     try:
         conversation, _ = await start_conversation(services, "demo")
         first = await handle_message(services, IncomingMessage(conversation.id, "track ORD-10234"))
         assert "email address" in first.replies[0].text
-        saved = await services.sessions.load(conversation.id)
+        saved = await services.contexts.load(conversation.id)
         assert saved.data["dialogue"]["active"]["slots"] == {"order_id": "ORD-10234"}
         second = await handle_message(
             services, IncomingMessage(conversation.id, "maria@example.com")

@@ -8,9 +8,9 @@ import copy
 import pytest
 import yaml
 
+from smartsupport.dialogue.loading import load_flows
 from smartsupport.dialogue.manager import DialogueManager
 from smartsupport.dialogue.program import compile_flow
-from smartsupport.dialogue.schema import load_flows
 from smartsupport.errors import ConfigurationError
 from smartsupport.workspaces import DEMO_DIR, load_workspace_dir
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from smartsupport.dialogue.schema import load_flows
+from smartsupport.dialogue.loading import load_flows
 from smartsupport.dialogue.slots import candidates, is_cancel, yes_or_no
 from smartsupport.domain import Entity, Understanding
 from smartsupport.workspaces import DEMO_DIR, load_workspace_dir

@@ -17,7 +17,7 @@ from smartsupport import outbox
 from smartsupport.conversation import handle_message, start_conversation
 from smartsupport.domain import Author, IncomingMessage, utcnow
 from smartsupport.helpdesk.freshdesk import key_tag
-from smartsupport.helpdesk.tickets import forward_customer_message, request_ticket
+from smartsupport.helpdesk.tickets import request_ticket, ticket_note
 from tests.helpdesk_fakes import (
     FRESHDESK_KEY,
     FakeApis,
@@ -156,7 +156,9 @@ async def test_customer_follow_ups_become_private_notes(setup):
     conv = await ticketed(services)
     # The conversation path forwards what the customer writes once a ticket exists.
     result = await handle_message(services, IncomingMessage(conv.id, "I <3 your shop"))
-    assert not await forward_customer_message(services, result.message)  # already queued
+    # ... in the turn's own transaction: queueing the same note again is a no-op.
+    workspace_id, note = await ticket_note(services, result.message)
+    assert not await outbox.enqueue(services.store, workspace_id, note)
     await outbox.run_due(services)
     [ticket] = fake.freshdesk_tickets.values()
     [note] = ticket["notes"]

@@ -18,7 +18,7 @@ from smartsupport import outbox
 from smartsupport.conversation import handle_message, start_conversation
 from smartsupport.domain import Author, IncomingMessage, utcnow
 from smartsupport.helpdesk import open_helpdesk
-from smartsupport.helpdesk.tickets import forward_customer_message, request_ticket
+from smartsupport.helpdesk.tickets import request_ticket, ticket_note
 from smartsupport.helpdesk.zendesk import sign
 from smartsupport.wire import conversation_channel
 from tests.helpdesk_fakes import (
@@ -237,7 +237,9 @@ async def test_customer_follow_ups_in_the_chat_are_added_to_the_ticket(setup):
     conv = await ticketed_conversation(services)
     # The conversation path forwards what the customer writes once a ticket exists.
     result = await handle_message(services, IncomingMessage(conv.id, "Also, it was a gift"))
-    assert not await forward_customer_message(services, result.message)  # idempotent
+    # ... in the turn's own transaction: queueing the same note again is a no-op.
+    workspace_id, note = await ticket_note(services, result.message)
+    assert not await outbox.enqueue(services.store, workspace_id, note)
     await outbox.run_due(services)
     [ticket] = fake.zendesk_tickets.values()
     [note] = ticket["comments"]

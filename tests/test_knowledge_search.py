@@ -77,6 +77,15 @@ def test_fuzzy_titles_survive_typos_and_split_words():
     assert np.argmax(index.score("trackin my ordr")) == 2
 
 
+def test_fuzzy_title_scores_are_cosines_that_unknown_words_lower():
+    index = CharGramIndex(["Gift cards", "Refunds", ""])
+    exact = index.score("GIFT  cards")  # case and spacing do not matter
+    assert exact[0] == pytest.approx(1.0) and exact[2] == 0.0
+    longer = index.score("gift cards for my nephew")[0]
+    assert 0 < longer < exact[0]  # grams no title has make the query vector longer
+    assert not index.score("zzz").any() and CharGramIndex([]).score("gift").shape == (0,)
+
+
 @pytest.fixture
 async def kb(sqlite_url):
     store = open_store(sqlite_url)

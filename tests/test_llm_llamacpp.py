@@ -88,7 +88,7 @@ async def test_too_short_timeout_against_a_real_server_is_a_timeout(llama_url):
     with pytest.raises(LLMError):
         await step.generate(MESSAGES, max_tokens=200, temperature=0, usage=Usage())
     await step.provider.aclose()
-    assert step.breaker._count == 1
+    assert step.breaker.consecutive_failures == 1
 
 
 @pytest.mark.timeout(900)

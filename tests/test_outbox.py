@@ -12,11 +12,12 @@ from types import SimpleNamespace
 
 import pytest
 
-from smartsupport import outbox
+from smartsupport import outbox, outbox_admin
 from smartsupport.conversation import handle_message, start_conversation
 from smartsupport.domain import IncomingMessage, utcnow
 from smartsupport.helpdesk.tickets import request_ticket
 from smartsupport.services import Services
+from smartsupport.worker import Worker
 from tests.helpdesk_fakes import FakeApis, open_test_services, zendesk_config
 
 
@@ -207,7 +208,7 @@ async def test_the_worker_task_delivers_in_the_background_and_stops(tmp_path, sq
         services = await open_test_services(
             tmp_path, sqlite_url, {"helpdesk": zendesk_config(fake)}, outbox_poll_seconds=0.05
         )
-        task = outbox.start(services)
+        worker = Worker(services).start()
         try:
             cid = await conversation(services, "bg@example.com")
             await request_ticket(services, cid, reason="offline")
@@ -217,9 +218,9 @@ async def test_the_worker_task_delivers_in_the_background_and_stops(tmp_path, sq
                 await asyncio.sleep(0.025)
             assert len(fake.zendesk_tickets) == 1
         finally:
-            await outbox.stop(task)
+            await worker.stop()
             await services.close()
-        assert task.done()
+        assert worker.done
 
 
 async def test_admins_see_dead_letters_and_requeue_them(tmp_path, sqlite_url):
@@ -248,7 +249,8 @@ async def test_admins_see_dead_letters_and_requeue_them(tmp_path, sqlite_url):
             app = FastAPI()
             app.state.services = services
             _install_error_handlers(app)
-            app.include_router(outbox.admin_router(require_admin))
+            app.include_router(outbox_admin.router)
+            app.dependency_overrides[outbox_admin.require_admin] = require_admin
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
                 refused = await client.get("/api/v1/admin/outbox?status=dead")
@@ -305,9 +307,5 @@ async def test_start_refuses_a_helpdesk_or_chat_without_its_secret(tmp_path, sql
         ({"notify": {"teams": {}}}, {}, "SMARTSUPPORT_TEAMS_WEBHOOK_URL"),
     ]
     for i, (escalation, settings, fix) in enumerate(cases):
-        services = await open_test_services(tmp_path / str(i), sqlite_url, escalation, **settings)
-        try:
-            with pytest.raises(ConfigurationError, match=fix):
-                outbox.start(services)
-        finally:
-            await services.close()
+        with pytest.raises(ConfigurationError, match=fix):
+            await open_test_services(tmp_path / str(i), sqlite_url, escalation, **settings)

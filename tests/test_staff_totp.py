@@ -10,6 +10,7 @@ from staffkit import PASSWORD, add_staff, csrf, login, staff_app, staff_client
 
 from smartsupport.staff import totp
 from smartsupport.staff.cookies import CSRF_COOKIE
+from smartsupport.staff.store import StaffStore
 
 RFC_SECRET = base64.b32encode(b"12345678901234567890").decode()
 
@@ -48,19 +49,62 @@ def test_a_code_is_accepted_one_step_either_side_and_never_twice():
     assert totp.matching_step(RFC_SECRET, "abcdef", now, 0) is None
 
 
-def test_the_stored_secret_is_encrypted_and_authenticated():
+def flip(stored: str, index: int) -> str:
+    """``stored`` with one bit of its sealed bytes changed (the prefix kept)."""
+    prefix, _, body = stored.partition(".")
+    raw = bytearray(base64.urlsafe_b64decode(body))
+    raw[index] ^= 1
+    return f"{prefix}.{base64.urlsafe_b64encode(raw).decode()}"
+
+
+def test_the_stored_secret_is_sealed_with_aes_gcm_and_authenticated():
     secret = totp.new_secret()
     stored = totp.encrypt_secret(b"server-secret", secret)
-    assert secret not in stored
+    assert stored.startswith("v2.") and secret not in stored
+    raw = base64.urlsafe_b64decode(stored[3:])
+    assert len(raw) == 12 + len(secret) + 16  # 96-bit nonce, ciphertext, 128-bit tag
     assert totp.decrypt_secret(b"server-secret", stored) == secret
     assert totp.decrypt_secret(b"another-secret", stored) is None
-    raw = bytearray(base64.urlsafe_b64decode(stored[3:]))
-    raw[20] ^= 1
-    assert (
-        totp.decrypt_secret(b"server-secret", "v1." + base64.urlsafe_b64encode(raw).decode())
-        is None
-    )
+    for index in (0, 12, len(raw) - 1):  # nonce, ciphertext, tag
+        assert totp.decrypt_secret(b"server-secret", flip(stored, index)) is None
+    # The version prefix is authenticated too: the same bytes cannot pass for a 0.1 value.
+    assert totp.decrypt_secret(b"server-secret", "v1." + stored[3:]) is None
+    assert totp.decrypt_secret(b"server-secret", stored[:20]) is None  # cut short
+    assert totp.decrypt_secret(b"server-secret", "v2.not base64!") is None
+    assert totp.decrypt_secret(b"server-secret", secret) is None  # never stored in clear
     assert totp.encrypt_secret(b"server-secret", secret) != stored  # fresh nonce each time
+
+
+# Sealed by smartsupport 0.1 (HMAC-SHA256 counter mode, encrypt-then-MAC) with the server
+# secret b"0.1-server-secret": what deployed databases hold for staff enrolled before 0.2.
+LEGACY_SECRET = "JBSWY3DPEHPK3PXP"
+LEGACY_STORED = (
+    "v1.BtZ7ycFepaE4Dw9Xw_biMIMqmpq1muf6AGF-umWu22A4qV63aY2tPPxdUGunkox_8JLkP_ESw8bLAkyMimSoXQ=="
+)
+
+
+def test_secrets_sealed_by_0_1_still_open_and_tampering_is_still_refused():
+    assert totp.decrypt_secret(b"0.1-server-secret", LEGACY_STORED) == LEGACY_SECRET
+    assert totp.decrypt_secret(b"another-secret", LEGACY_STORED) is None
+    assert totp.decrypt_secret(b"0.1-server-secret", flip(LEGACY_STORED, 20)) is None
+    assert totp.decrypt_secret(b"0.1-server-secret", LEGACY_STORED[:40]) is None
+
+
+def test_an_account_enrolled_under_0_1_still_logs_in_with_its_code(tmp_path):
+    app, clock = staff_app(tmp_path, secret_key="0.1-server-secret")
+    with staff_client(app) as client:
+        user_id = add_staff(client, "agent@example.com", "agent")
+        store = StaffStore(client.app.state.services.store)
+        client.portal.call(store.set_totp, user_id, LEGACY_STORED, True)
+        first = login(client, "agent@example.com")
+        assert first.json()["mfa_required"] is True
+        code = totp.code_at(LEGACY_SECRET, int(clock.now // 30))
+        done = client.post(
+            "/inbox/login",
+            json={"mfa_token": first.json()["mfa_token"], "code": code},
+            headers=csrf(client),
+        )
+        assert done.status_code == 200 and client.get("/api/v1/auth/me").status_code == 200
 
 
 @pytest.fixture
@@ -103,7 +147,7 @@ def test_enrolment_needs_the_password_and_a_valid_code_and_the_secret_is_stored_
         )
 
     row = client.portal.call(stored)
-    assert row["totp_secret"].startswith("v1.") and secret not in row["totp_secret"]
+    assert row["totp_secret"].startswith("v2.") and secret not in row["totp_secret"]
     clock.advance(30)
     token = login(client, "agent@example.com").json()["mfa_token"]
     code = totp.code_at(secret, int(clock.now // 30))

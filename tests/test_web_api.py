@@ -145,7 +145,7 @@ def test_tokens_authorise_one_conversation_only(client):
 
 
 def test_unknown_conversation_and_workspace_are_404(client):
-    from smartsupport.tokens import issue_token
+    from smartsupport.visitor_tokens import issue_token
 
     token = issue_token(b"test-secret", "0" * 32)
     response = client.get(

@@ -1,9 +1,10 @@
 """Actions: HTTP calls to the business's own systems, described in ``flows.yaml``.
 
-One call is a chain of small steps: is the backend's circuit closed -> build the request
-(URL template with every value percent-encoded, query, body, auth headers from the
-environment) -> send with a timeout, retrying with exponential backoff when that is safe ->
-turn the response into an ``ActionResult`` (an outcome name plus the mapped fields).
+One call is a chain of small steps: build the request (URL template with every value
+percent-encoded, query, body, auth headers from the environment) -> is the backend's circuit
+closed -> send with a timeout, retrying when that is safe -> turn the response into an
+``ActionResult`` (an outcome name plus the mapped fields). The breaker, the backoff and the
+retryable statuses are the shared ones of ``smartsupport.remote``.
 
 Nothing here raises for a failed call: a timeout, a refused connection, a 5xx, a body that is
 not the JSON object the action expects or an open circuit all become ``outcome="error"`` with
@@ -27,12 +28,16 @@ import httpx
 
 from smartsupport.dialogue import templates
 from smartsupport.dialogue.schema import ActionSpec, AuthSpec, BackendSpec
+from smartsupport.remote import CircuitBreaker, backoff, is_retryable_status, parse_retry_after
 
 log = logging.getLogger(__name__)
 
 MAX_RESPONSE_BYTES = 1_000_000
 ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 IDEMPOTENT = {"GET", "PUT", "DELETE"}
+# The longest wait between attempts: a customer is waiting for the answer. A backend that
+# asks for longer (Retry-After) gets no retry; the flow takes its error branch instead.
+MAX_WAIT = 5.0
 
 
 @dataclass
@@ -63,39 +68,6 @@ class ActionResult:
             "ms": round(self.ms, 1),
             **({"error": self.error} if self.error else {}),
         }
-
-
-class CircuitBreaker:
-    """Closed, open for ``reset_seconds`` after ``failures`` consecutive failures, then one
-    probe. Shared by every conversation of the process, so a dead backend costs each
-    customer one honest message instead of a timeout."""
-
-    def __init__(
-        self, failures: int, reset_seconds: float, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self.failures, self.reset_seconds, self._clock = failures, reset_seconds, clock
-        self._count = 0
-        self._opened_at: float | None = None
-
-    def allow(self) -> bool:
-        if self._opened_at is None:
-            return True
-        if self._clock() - self._opened_at >= self.reset_seconds:
-            self._opened_at = self._clock()  # half-open: this caller probes, others wait
-            return True
-        return False
-
-    def success(self) -> None:
-        self._count, self._opened_at = 0, None
-
-    def failure(self) -> None:
-        self._count += 1
-        if self._count >= self.failures:
-            self._opened_at = self._clock()
-
-    @property
-    def is_open(self) -> bool:
-        return self._opened_at is not None
 
 
 def expand_env(value: str, environ: Mapping[str, str] | None = None) -> str:
@@ -147,7 +119,9 @@ def pick(data: Any, path: str) -> Any:
 
 @dataclass
 class Backend:
-    """A configured backend, ready to call: its client, base URL and breaker."""
+    """A configured backend, ready to call: its client, base URL and breaker (shared by
+    every conversation of the process, so a dead backend costs each customer one honest
+    message instead of a timeout)."""
 
     name: str
     spec: BackendSpec
@@ -167,9 +141,6 @@ async def call_action(
     """Run one action and describe what happened; never raises for a failed call."""
     started = time.perf_counter()
     result = ActionResult(name, "error")
-    if not backend.breaker.allow():
-        result.error = "circuit open"
-        return result
     try:
         request = _build(spec, backend, scope)
     except LookupError as exc:  # missing credentials: a deployment problem, not transient
@@ -179,11 +150,38 @@ async def call_action(
     except templates.TemplateError as exc:
         result.error = f"bad template: {exc}"
         return result
+    if not backend.breaker.allow():
+        result.error = "circuit open"
+        return result
+    try:
+        await _send(spec, backend, request, result, sleep)
+    except BaseException:
+        # Cancelled (the customer left) or a bug: says nothing about the backend.
+        backend.breaker.abandon()
+        raise
+    result.ms = (time.perf_counter() - started) * 1000
+    if result.outcome == "error":
+        backend.breaker.record_failure()
+        log.warning("action %s failed after %d attempt(s): %s", name, result.attempts, result.error)
+    else:
+        backend.breaker.record_success()
+    return result
+
+
+async def _send(
+    spec: ActionSpec,
+    backend: Backend,
+    request: httpx.Request,
+    result: ActionResult,
+    sleep: Callable[[float], Any],
+) -> None:
+    """Send, and repeat while it is safe and worth it: a call that never reached the server
+    always is; one that may have reached it only when the action is idempotent."""
     idempotent = spec.idempotent if spec.idempotent is not None else spec.method in IDEMPOTENT
     attempts = 1 + backend.spec.retries
     for attempt in range(1, attempts + 1):
         result.attempts = attempt
-        retry = False
+        retry, retry_after = False, None
         try:
             response = await backend.client.send(request)
         except httpx.ConnectError:
@@ -197,18 +195,15 @@ async def call_action(
             retry = (
                 result.outcome == "error"
                 and idempotent
-                and (response.status_code >= 500 or response.status_code == 429)
+                and is_retryable_status(response.status_code)
             )
+            retry_after = parse_retry_after(response.headers.get("retry-after"))
         if not retry or attempt == attempts:
-            break
-        await sleep(min(backend.spec.backoff * 2 ** (attempt - 1), 5.0))
-    result.ms = (time.perf_counter() - started) * 1000
-    if result.outcome == "error":
-        backend.breaker.failure()
-        log.warning("action %s failed after %d attempt(s): %s", name, result.attempts, result.error)
-    else:
-        backend.breaker.success()
-    return result
+            return
+        wait = backoff(attempt, retry_after, base=backend.spec.backoff, cap=MAX_WAIT)
+        if wait > MAX_WAIT:
+            return
+        await sleep(wait)
 
 
 def _build(spec: ActionSpec, backend: Backend, scope: Mapping[str, Any]) -> httpx.Request:

@@ -43,11 +43,11 @@ from smartsupport.dialogue.engine import (
     RunResult,
     new_frame,
 )
+from smartsupport.dialogue.loading import load_flows
 from smartsupport.dialogue.personal import load_profile, segment_of
-from smartsupport.dialogue.schema import load_flows
 from smartsupport.domain import ConversationStatus, Reply
 from smartsupport.errors import ConfigurationError
-from smartsupport.policy import Decision, Turn
+from smartsupport.turn import Decision, Turn
 from smartsupport.workspaces import WorkspaceConfig
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ from typing import Any
 
 from smartsupport.dialogue.actions import call_action
 from smartsupport.dialogue.engine import Engine, RunResult
-from smartsupport.policy import Turn
+from smartsupport.turn import Turn
 
 
 def identified_user(turn: Turn) -> str | None:

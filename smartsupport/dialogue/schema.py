@@ -24,14 +24,13 @@
             as: order
           - say: "Order {{ order.id }} is {{ order.status }}."
 
-``load_flows`` validates all of it and cross-checks names (actions, backends, slots, hooks,
+``loading.load_flows`` validates all of it and cross-checks names (actions, backends, slots, hooks,
 expressions); every error names the file, the flow and the field.
 """
 
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -71,7 +70,8 @@ class BackendSpec(_Strict):
     auth: AuthSpec | None = None
     timeout: float = Field(default=5.0, gt=0, le=120)
     retries: int = Field(default=2, ge=0, le=10)
-    backoff: float = Field(default=0.2, ge=0, le=30)  # seconds, doubled per attempt
+    # Seconds before the first retry, doubled per attempt (jittered; at most 5, see actions).
+    backoff: float = Field(default=0.2, ge=0, le=30)
     breaker_failures: int = Field(default=5, ge=1)
     breaker_reset_seconds: float = Field(default=30.0, gt=0)
     headers: dict[str, str] = Field(default_factory=dict)
@@ -269,62 +269,6 @@ def _errors(exc: ValidationError) -> str:
     return "; ".join(
         f"{'.'.join(str(p) for p in e['loc']) or 'value'}: {e['msg']}" for e in exc.errors()
     )
-
-
-def load_flows(section: dict[str, Any], source: Path | str = "flows.yaml") -> FlowsConfig:
-    """Validate a workspace's ``flows`` section; ConfigurationError names file/flow/field."""
-    # Top-level keys starting with "x-" hold YAML anchors (shared slots), not configuration.
-    section = {k: v for k, v in section.items() if not str(k).startswith("x-")}
-    try:
-        config = FlowsConfig.model_validate(section)
-    except ValidationError as exc:
-        lines = []
-        for e in exc.errors():
-            loc = [str(p) for p in e["loc"]]
-            if len(loc) >= 2 and loc[0] == "flows":
-                lines.append(f"flow {loc[1]!r}, {'.'.join(loc[2:]) or 'value'}: {e['msg']}")
-            else:
-                lines.append(f"{'.'.join(loc) or 'value'}: {e['msg']}")
-        raise ConfigurationError(f"{source}: invalid flows:\n  " + "\n  ".join(lines)) from exc
-    from smartsupport.dialogue.program import compile_flow  # the program is built at load time
-
-    problems: list[str] = []
-    for name, action in config.actions.items():
-        if action.backend not in config.backends:
-            problems.append(f"action {name!r}, backend: unknown backend {action.backend!r}")
-        for field_name, value in (
-            ("path", action.path),
-            ("params", action.params),
-            ("body", action.body),
-        ):
-            problems += _check_templates(value, f"action {name!r}, {field_name}")
-    if config.profile and config.profile.action not in config.actions:
-        problems.append(f"profile.action: unknown action {config.profile.action!r}")
-    seen_intents: dict[str, str] = {}
-    for name, flow in config.flows.items():
-        for intent in flow.intents:
-            if intent in seen_intents:
-                problems.append(
-                    f"flow {name!r}, intents: {intent!r} already starts flow "
-                    f"{seen_intents[intent]!r}"
-                )
-            seen_intents[intent] = name
-        for slot_name, slot in flow.slots.items():
-            where = f"flow {name!r}, slots.{slot_name}"
-            if not (slot.entity or slot.extract or slot.from_text or slot.choices):
-                problems.append(f"{where}: give entity, extract, choices or from_text")
-            problems += _check_templates(slot.ask, f"{where}.ask")
-            for key in ("suggest", "prefill", "when"):
-                expr = getattr(slot, key)
-                if expr is not None:
-                    problems += _check_expression(expr, f"{where}.{key}")
-        try:
-            compile_flow(name, flow, config)
-        except ConfigurationError as exc:
-            problems.append(str(exc))
-    if problems:
-        raise ConfigurationError(f"{source}: invalid flows:\n  " + "\n  ".join(problems))
-    return config
 
 
 def _check_templates(value: Any, where: str) -> list[str]:

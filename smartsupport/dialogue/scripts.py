@@ -40,6 +40,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from smartsupport.context import ConversationContext
 from smartsupport.dialogue.manager import DialogueManager
 from smartsupport.dialogue.servers import BadServer, ShopServer, free_port
 from smartsupport.domain import (
@@ -51,8 +52,7 @@ from smartsupport.domain import (
     Understanding,
 )
 from smartsupport.errors import ConfigurationError
-from smartsupport.policy import Turn
-from smartsupport.sessions import SessionContext
+from smartsupport.turn import Turn
 from smartsupport.workspaces import WorkspaceConfig
 
 SHOP_TOKEN = "test-shop-token-7f3a9c"  # the shop API's key in scripts; must never leak
@@ -243,13 +243,13 @@ async def run_script(
         "customer-script",
         metadata={"identity": identity} if identity else {},
     )
-    context = SessionContext(conversation.id)
+    context = ConversationContext(conversation.id)
     try:
         for number, turn in enumerate(script.turns, 1):
             await _run_turn(
                 number, turn, workspace, conversation, context, manager, understand, result
             )
-            context = SessionContext.from_json(context.to_json())  # as the session store does
+            context = ConversationContext.from_json(context.to_json())  # as the session store does
     except Exception:  # noqa: BLE001 - a crash is a script failure with its traceback
         result.failures.append("crashed:\n" + traceback.format_exc())
     finally:
@@ -262,7 +262,7 @@ async def _run_turn(
     turn: ScriptTurn,
     workspace: WorkspaceConfig,
     conversation: Conversation,
-    context: SessionContext,
+    context: ConversationContext,
     manager: DialogueManager,
     understand: Understander,
     result: ScriptResult,

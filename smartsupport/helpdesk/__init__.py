@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from pydantic import SecretStr
 
 from smartsupport.errors import ConfigurationError, NotFound
-from smartsupport.escalation.config import for_workspace
+from smartsupport.handoff.config import for_workspace
 from smartsupport.helpdesk.base import Helpdesk
 
 if TYPE_CHECKING:

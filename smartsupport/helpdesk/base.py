@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from smartsupport.escalation.config import HelpdeskConfig
+from smartsupport.handoff.config import HelpdeskConfig
 
 WEBHOOK_WINDOW_SECONDS = 300  # a signed webhook older (or newer) than this is refused
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from smartsupport.conversation import publish
 from smartsupport.domain import Author, Message
 from smartsupport.errors import InvalidInput, NotFound
+from smartsupport.fanout import conversation_lock, publish_message
 from smartsupport.services import Services
-from smartsupport.wire import message_json
 
 
 async def deliver_agent_message(
@@ -27,7 +26,7 @@ async def deliver_agent_message(
         text = text[
             : services.settings.max_message_chars * 4
         ]  # a pasted log must not stall the widget
-    async with services.backplane.lock(f"lock:{conversation_id}"):
+    async with conversation_lock(services, conversation_id):
         conversation = await services.store.get_conversation(conversation_id)
         if conversation is None:
             raise NotFound(f"unknown conversation {conversation_id!r}")
@@ -43,7 +42,5 @@ async def deliver_agent_message(
             {"message_id": message.id, "source": source, "author_name": author_name[:200]},
             conversation_id=conversation_id,
         )
-        await publish(
-            services, conversation_id, {"type": "message", "message": message_json(message)}
-        )
+        await publish_message(services, message)
     return message

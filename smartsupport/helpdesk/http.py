@@ -1,8 +1,9 @@
 """The one boundary where helpdesk and chat-service HTTP failures become ``DeliveryError``.
 
-    timeout, connection error, 5xx, 408, 429   retryable (429/503 keep ``Retry-After``)
-    409 (Zendesk: a concurrent update)         retryable
-    other 4xx (bad token, bad request)         not retryable: the outbox dead-letters it
+    timeout, connection error                   retryable
+    a status in ``remote.RETRYABLE_STATUSES``   retryable (keeping ``Retry-After``); 409 is
+                                                Zendesk's answer to a concurrent update
+    other 4xx (bad token, bad request)          not retryable: the outbox dead-letters it
 
 Secrets go in headers built by the caller and are never part of an error message or log
 line (errors name the method, the path and the status only).
@@ -19,9 +20,8 @@ from urllib.parse import urlsplit
 import httpx
 
 from smartsupport.errors import DeliveryError
-from smartsupport.llm.http import parse_retry_after
+from smartsupport.remote import is_retryable_status, parse_retry_after
 
-RETRYABLE_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
 TIMEOUT = httpx.Timeout(15.0, connect=5.0)
 
 
@@ -117,7 +117,7 @@ class JsonClient:
         if response.status_code >= 400:
             raise DeliveryError(
                 f"{where}: HTTP {response.status_code}: {response.text[:200]}",
-                retryable=response.status_code in RETRYABLE_STATUS,
+                retryable=is_retryable_status(response.status_code),
                 retry_after=parse_retry_after(response.headers.get("retry-after")),
             )
         if not expect_json:

@@ -21,17 +21,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from smartsupport.conversation import publish
-from smartsupport.domain import Author, Message, utcnow
+from smartsupport.domain import Author, Message, OutboxItem, utcnow
 from smartsupport.errors import DeliveryError, InvalidInput, NotFound
-from smartsupport.escalation.config import for_workspace
+from smartsupport.fanout import conversation_lock, publish_message
+from smartsupport.handoff.config import for_workspace
 from smartsupport.helpdesk import open_helpdesk
 from smartsupport.helpdesk.base import TicketDraft, TicketRef
 from smartsupport.ids import new_id
 from smartsupport.notify.base import inbox_url
 from smartsupport.outbox import Entry, enqueue
 from smartsupport.services import Services
-from smartsupport.wire import message_json
 
 EMAIL = re.compile(r"^[^@\s<>\"']{1,64}@[^@\s<>\"']{1,255}\.[A-Za-z]{2,63}$")
 MAX_TRANSCRIPT_MESSAGES = 500
@@ -98,20 +97,16 @@ async def request_ticket(
                 payload,
                 now,
             )
-            await enqueue(
-                tx,
-                workspace_id,
-                "ticket.batch",
-                {"batch_key": batch_key},
-                idempotency_key=batch_key,
-                not_before=start + window,
-                now=now,
+            item = OutboxItem(
+                "ticket.batch", {"batch_key": batch_key}, batch_key, not_before=start + window
             )
+            await enqueue(tx, workspace_id, item, now=now)
         return TicketRequest(batch_key, reference_for(conversation_id), True, start + window)
     key = f"ticket:{conversation_id}"
-    await enqueue(db, workspace_id, "ticket.create", payload, idempotency_key=key, now=now)  # type: ignore[arg-type]
+    await enqueue(db, workspace_id, OutboxItem("ticket.create", payload, key), now=now)  # type: ignore[arg-type]
+    services.outbox_due.set()
     # Lets the conversation path skip the ticket look-up for the many conversations that
-    # never get one (forward_customer_message runs on every customer message).
+    # never get one (ticket_note runs on every customer message).
     await services.store.update_conversation_metadata(conversation_id, {"helpdesk_ticket": key})
     return TicketRequest(key, reference_for(conversation_id), False, now)
 
@@ -135,7 +130,7 @@ async def submit_contact(
         raise InvalidInput("please write your question", code="empty_question")
     if len(question) > services.settings.max_message_chars:
         raise InvalidInput("the question is too long", code="message_too_long")
-    async with services.backplane.lock(f"lock:{conversation_id}"):
+    async with conversation_lock(services, conversation_id):
         conversation = await services.store.get_conversation(conversation_id)
         if conversation is None:
             raise NotFound(f"unknown conversation {conversation_id!r}")
@@ -161,17 +156,16 @@ async def submit_contact(
             conversation_id=conversation_id,
         )
         for message in (asked, told):
-            await publish(
-                services, conversation_id, {"type": "message", "message": message_json(message)}
-            )
+            await publish_message(services, message)
     return [asked, told]
 
 
-async def forward_customer_message(services: Services, message: Message) -> bool:
+async def ticket_note(services: Services, message: Message) -> tuple[str, OutboxItem] | None:
     """Two-way sync, chat to helpdesk: what the customer writes in the chat after their
     ticket exists is added to the ticket as a note (through the outbox; at least once).
-    Returns whether a note was queued. Before the ticket exists nothing is needed: the
-    transcript is read when the ticket is created."""
+    Returns (workspace id, the note's outbox item) for the caller to write with the
+    message, or None. Before the ticket exists nothing is needed: the transcript is read
+    when the ticket is created."""
     row = await services.store.fetchrow(  # type: ignore[attr-defined]
         "SELECT workspace_id, external_id FROM helpdesk_tickets WHERE conversation_id = ? "
         "AND idempotency_key = ?",
@@ -179,13 +173,11 @@ async def forward_customer_message(services: Services, message: Message) -> bool
         f"ticket:{message.conversation_id}",
     )
     if row is None or message.author is not Author.CUSTOMER:
-        return False
-    return await enqueue(
-        services.store,  # type: ignore[arg-type]
-        row["workspace_id"],
+        return None
+    return row["workspace_id"], OutboxItem(
         "ticket.note",
         {"ticket_id": row["external_id"], "text": f"Customer wrote in the chat:\n{message.text}"},
-        idempotency_key=f"note:{message.id}",
+        f"note:{message.id}",
     )
 
 

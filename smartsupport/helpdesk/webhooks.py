@@ -26,7 +26,7 @@ from fastapi.responses import JSONResponse
 
 from smartsupport.domain import utcnow
 from smartsupport.errors import BackendError, ConfigurationError, RequestError, Unauthorized
-from smartsupport.escalation.config import for_workspace
+from smartsupport.handoff.config import for_workspace
 from smartsupport.helpdesk import open_helpdesk
 from smartsupport.helpdesk.base import Helpdesk
 from smartsupport.helpdesk.delivery import deliver_agent_message

@@ -19,14 +19,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from smartsupport.conversation import publish
 from smartsupport.domain import Conversation, ConversationStatus, utcnow
 from smartsupport.errors import Conflict, InvalidInput, NotFound
+from smartsupport.fanout import announce, conversation_lock, publish
 from smartsupport.inbox.changes import (
     agent_and_conversation_locks,
-    announce,
     change_status_with_notice,
-    conversation_lock,
     load,
     load_for,
 )
@@ -192,7 +190,7 @@ async def transfer(
         assert team is not None
         if team not in await known_teams(services, workspace_id):
             raise InvalidInput(f"unknown team {team!r}", code="unknown_team")
-        async with services.backplane.lock(conversation_lock(conversation_id)):
+        async with conversation_lock(services, conversation_id):
             conversation = await load(services, conversation_id)
             require_holder(user, conversation, await inbox.row(conversation_id))
             await inbox.update(

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from smartsupport.domain import Author, Conversation, Customer, Message
 from smartsupport.errors import InvalidInput
-from smartsupport.policy import ORDER_ID
+from smartsupport.keywords import ORDER_ID
 
 PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 KNOWN = ("customer_name", "customer_email", "order_id", "agent_name", "workspace_name")

@@ -8,7 +8,7 @@ Two kinds of audience:
   queue or an assignment changed and refreshes what it shows.
 
 The helpers that change state expect the caller to hold the conversation's lock
-(``lock:<conversation id>``, the same lock ``conversation.handle_message`` takes), so a
+(``fanout.conversation_lock``, the same lock ``conversation.handle_message`` takes), so a
 claim, an agent's reply and a customer's turn never interleave.
 """
 
@@ -18,16 +18,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from smartsupport.conversation import publish
 from smartsupport.domain import Author, Conversation, ConversationStatus, Message
 from smartsupport.errors import NotFound
+from smartsupport.fanout import conversation_lock, publish, publish_message
 from smartsupport.services import Services
 from smartsupport.staff import StaffUser, require_workspace
-from smartsupport.wire import inbox_channel, message_json
-
-
-def conversation_lock(conversation_id: str) -> str:
-    return f"lock:{conversation_id}"
 
 
 def agent_lock(staff_id: str) -> str:
@@ -43,18 +38,8 @@ async def agent_and_conversation_locks(
     """Hold the agent's lock, then the conversation's: every change that adds to an agent's
     load takes both, always in this order, so two of them can never deadlock."""
     async with services.backplane.lock(agent_lock(staff_id)):
-        async with services.backplane.lock(conversation_lock(conversation_id)):
+        async with conversation_lock(services, conversation_id):
             yield
-
-
-async def announce(
-    services: Services, workspace_id: str, change: str, conversation_id: str | None = None
-) -> None:
-    """Tell every inbox of the workspace that something changed."""
-    await services.backplane.publish(
-        inbox_channel(workspace_id),
-        {"type": "inbox", "change": change, "conversation_id": conversation_id},
-    )
 
 
 async def load(services: Services, conversation_id: str) -> Conversation:
@@ -106,7 +91,7 @@ async def post(
     message = await services.store.append_message(
         conversation_id, author, text, client_id=client_id, meta=meta or {}
     )
-    await publish(services, conversation_id, {"type": "message", "message": message_json(message)})
+    await publish_message(services, message)
     return message
 
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from smartsupport.conversation import publish
 from smartsupport.domain import Author, Conversation, utcnow
 from smartsupport.errors import Conflict, InvalidInput
-from smartsupport.inbox.changes import conversation_lock, load, post
+from smartsupport.fanout import conversation_lock, publish
+from smartsupport.inbox.changes import load, post
 from smartsupport.inbox.store import InboxStore
 from smartsupport.services import Services
 
@@ -55,7 +55,7 @@ async def submit_rating(
             f"the comment is longer than {MAX_COMMENT} characters", code="comment_too_long"
         )
     inbox = InboxStore(services.store)
-    async with services.backplane.lock(conversation_lock(conversation_id)):
+    async with conversation_lock(services, conversation_id):
         conversation = await load(services, conversation_id)
         state = rating_state(await inbox.row(conversation_id))
         if not state["requested"]:

@@ -13,11 +13,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
+from smartsupport.channels.web_api import services_of, visitor_conversation
 from smartsupport.domain import Conversation, ConversationStatus
 from smartsupport.inbox.csat import MAX_COMMENT, rating_state, submit_rating
 from smartsupport.inbox.queue import wait_estimates
 from smartsupport.inbox.store import InboxStore
-from smartsupport.web_api import services_of, visitor_conversation
 
 router = APIRouter(prefix="/api/v1/conversations", tags=["web channel"])
 

@@ -7,7 +7,8 @@ returned by any customer-facing endpoint, so a customer can never see one.
 from __future__ import annotations
 
 from smartsupport.errors import InvalidInput
-from smartsupport.inbox.changes import announce, load_for
+from smartsupport.fanout import announce
+from smartsupport.inbox.changes import load_for
 from smartsupport.inbox.store import InboxStore, Note
 from smartsupport.services import Services
 from smartsupport.staff import StaffUser

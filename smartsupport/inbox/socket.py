@@ -29,13 +29,13 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from smartsupport.errors import RequestError, SmartsupportError
 from smartsupport.inbox.assignment import refresh
-from smartsupport.inbox.changes import inbox_channel, load, load_for
+from smartsupport.inbox.changes import load, load_for
 from smartsupport.inbox.roster import mark_present
 from smartsupport.inbox.store import InboxStore
 from smartsupport.inbox.takeover import agent_typing
 from smartsupport.services import Services
 from smartsupport.staff import StaffUser, current_staff
-from smartsupport.wire import conversation_channel
+from smartsupport.wire import conversation_channel, inbox_channel
 
 router = APIRouter()
 log = logging.getLogger("smartsupport.inbox")

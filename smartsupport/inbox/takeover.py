@@ -11,15 +11,14 @@ exactly like bot replies, under the conversation lock.
 
 from __future__ import annotations
 
-from smartsupport.conversation import publish
 from smartsupport.domain import Author, Conversation, ConversationStatus, Message, utcnow
 from smartsupport.errors import Conflict, InvalidInput
+from smartsupport.fanout import conversation_lock, publish
 from smartsupport.inbox.assignment import assign, publish_change, require_holder
 from smartsupport.inbox.changes import (
     agent_and_conversation_locks,
     change_status,
     change_status_with_notice,
-    conversation_lock,
     load,
     load_for,
     post,
@@ -49,7 +48,7 @@ async def send_agent_message(
         )
     await load_for(services, user, conversation_id)
     inbox = InboxStore(services.store)
-    async with services.backplane.lock(conversation_lock(conversation_id)):
+    async with conversation_lock(services, conversation_id):
         conversation = await load(services, conversation_id)
         if client_id:
             seen = await services.store.get_message_by_client_id(conversation_id, client_id)
@@ -86,7 +85,7 @@ async def hand_back(services: Services, user: StaffUser, conversation_id: str) -
     """Give the conversation back to the assistant, which answers the next message."""
     await load_for(services, user, conversation_id)
     inbox = InboxStore(services.store)
-    async with services.backplane.lock(conversation_lock(conversation_id)):
+    async with conversation_lock(services, conversation_id):
         conversation = await load(services, conversation_id)
         require_holder(user, conversation, await inbox.row(conversation_id))
         await inbox.update(conversation_id, conversation.workspace_id, agent_id=None)
@@ -106,7 +105,7 @@ async def resolve(services: Services, user: StaffUser, conversation_id: str) -> 
     """Close the conversation and ask the customer for a rating."""
     await load_for(services, user, conversation_id)
     inbox = InboxStore(services.store)
-    async with services.backplane.lock(conversation_lock(conversation_id)):
+    async with conversation_lock(services, conversation_id):
         conversation = await load(services, conversation_id)
         row = await inbox.row(conversation_id)
         if conversation.status is ConversationStatus.RESOLVED:

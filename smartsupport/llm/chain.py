@@ -7,9 +7,10 @@ walks it in order. This module makes one ``llm:NAME`` step reliable:
 
     breaker open?            refuse at once, the next step answers
     each attempt             bounded by ``timeout_seconds`` (streaming included)
-    retryable failure        wait (``Retry-After`` when given, else exponential backoff)
-                             and try again, up to ``max_retries`` times; a wait longer
-                             than the step's timeout means "go to the next step" instead
+    retryable failure        wait (``remote.backoff``: exponential with jitter, never
+                             sooner than ``Retry-After``) and try again, up to
+                             ``max_retries`` times; a wait longer than the step's timeout
+                             means "go to the next step" instead
     text already delivered   no retry: the customer would see the answer twice
 """
 
@@ -22,7 +23,12 @@ from typing import Any, Protocol
 
 from smartsupport.errors import LLMError, LLMTimeout
 from smartsupport.llm.base import Completion, LLMProvider, Message, ProviderConfig, estimate_tokens
-from smartsupport.llm.breaker import CircuitBreaker
+from smartsupport.remote import CircuitBreaker, backoff
+
+# Waits between attempts: a customer is waiting, so start short and stay short; a provider
+# asking for longer (Retry-After) than the step's timeout is skipped instead.
+BACKOFF_BASE = 0.25
+BACKOFF_CAP = 4.0
 
 
 class StopGeneration(Exception):  # noqa: N818 - a signal, not a failure
@@ -159,7 +165,7 @@ class LLMStep:
             return False
         if sink is not None and sink.committed:
             return False
-        wait = error.retry_after if error.retry_after is not None else 0.25 * 2**attempt
+        wait = backoff(attempt + 1, error.retry_after, base=BACKOFF_BASE, cap=BACKOFF_CAP)
         if wait > self.config.timeout_seconds:
             return False  # the provider asks for longer than this step may take
         await self._sleep(wait)

@@ -1,7 +1,8 @@
 """What the HTTP providers share: one httpx client, server-sent events, and the translation
 of httpx failures and HTTP statuses into ``LLMError`` (the one boundary where they happen).
 
-    timeout, connect error, 5xx, 408, 409, 429   retryable (429/503 keep ``Retry-After``)
+    timeout, connect error                       retryable
+    a status in ``remote.RETRYABLE_STATUSES``    retryable (keeping ``Retry-After``)
     other 4xx (bad key, bad request)             not retryable: repeating cannot help
     malformed JSON, stream cut before its end    retryable: proxies and overloaded servers
                                                  do this, and a repeat usually succeeds
@@ -11,40 +12,21 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
 
 from smartsupport.errors import LLMError, LLMTimeout
 from smartsupport.llm.base import LLMProvider, ProviderConfig
-
-RETRYABLE_STATUS = {408, 409, 429, 500, 502, 503, 504, 529}
-
-
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        from datetime import UTC, datetime
-
-        return max(0.0, (parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds())
-    except (TypeError, ValueError):
-        return None
+from smartsupport.remote import is_retryable_status, parse_retry_after
 
 
 def status_error(name: str, response: httpx.Response, body: str) -> LLMError:
     status = response.status_code
-    retry_after = parse_retry_after(response.headers.get("retry-after"))
     return LLMError(
         f"LLM {name}: HTTP {status}: {body[:300]}",
-        retryable=status in RETRYABLE_STATUS,
-        retry_after=retry_after,
+        retryable=is_retryable_status(status),
+        retry_after=parse_retry_after(response.headers.get("retry-after")),
     )
 
 

@@ -1,7 +1,8 @@
 """Escalation notices in Slack and Microsoft Teams, sent through the outbox.
 
-``notify_escalation`` queues one outbox entry per channel the workspace turned on in
-``escalation.yaml`` (``notify.slack`` / ``notify.teams``); the worker calls
+``escalation_notices`` makes one outbox item per channel the workspace turned on in
+``escalation.yaml`` (``notify.slack`` / ``notify.teams``), written by the customer's turn in
+its own transaction (``notify_escalation`` queues them outside a turn); the worker calls
 ``deliver_slack`` / ``deliver_teams``. A notice is informational, so a retry after a lost
 response may post it twice (Slack and Teams offer no idempotency key); tickets never do.
 """
@@ -10,14 +11,34 @@ from __future__ import annotations
 
 from typing import Any
 
+from smartsupport.domain import OutboxItem
 from smartsupport.errors import DeliveryError
-from smartsupport.escalation.config import for_workspace
+from smartsupport.handoff.config import for_workspace
 from smartsupport.ids import new_id
 from smartsupport.notify import slack, teams
 from smartsupport.notify.base import Notice, inbox_url
 from smartsupport.outbox import Entry, enqueue
 from smartsupport.services import Services
-from smartsupport.storage.base import SqlExecutor
+from smartsupport.workspaces import WorkspaceConfig
+
+
+def escalation_notices(
+    workspace: WorkspaceConfig, conversation_id: str, *, reason: str, priority: str, key: str
+) -> list[OutboxItem]:
+    """The notices a handoff sends, one per chat service the workspace turned on, as outbox
+    work for the caller to write in its own transaction (a customer turn writes them with
+    the status change). Pure: who the customer is is read when the notice is delivered."""
+    config = for_workspace(workspace).notify
+    kinds = []
+    if config.slack is not None:
+        kinds.append("notify.slack")
+    if config.teams is not None and config.teams.enabled:
+        kinds.append("notify.teams")
+    payload = {"conversation_id": conversation_id, "reason": reason[:500], "priority": priority}
+    return [
+        OutboxItem(kind, dict(payload), idempotency_key=f"{kind}:{conversation_id}:{key}")
+        for kind in kinds
+    ]
 
 
 async def notify_escalation(
@@ -26,61 +47,55 @@ async def notify_escalation(
     *,
     reason: str,
     priority: str = "normal",
-    db: SqlExecutor | None = None,
     key: str | None = None,
 ) -> list[str]:
-    """Queue notices for an escalated conversation; returns the kinds queued. Pass ``db``
-    (a transaction) to queue them atomically with the status change."""
+    """Queue the notices for a conversation handed to people outside a customer turn;
+    returns the kinds queued."""
     conversation = await services.store.get_conversation(conversation_id)
     if conversation is None:
         return []
-    workspace = services.workspace(conversation.workspace_id)
-    config = for_workspace(workspace).notify
-    customer = await services.store.get_customer(conversation.customer_id)
-    who = (customer.name or customer.email or "anonymous visitor") if customer else "unknown"
-    if customer and customer.segment:
-        who += f" ({customer.segment})"
-    payload = {
-        "conversation_id": conversation_id,
-        "workspace_name": workspace.name,
-        "reason": reason[:500],
-        "priority": priority,
-        "customer": who[:200],
-    }
-    queued = []
-    key = key or new_id()
-    kinds = []
-    if config.slack is not None:
-        kinds.append("notify.slack")
-    if config.teams is not None and config.teams.enabled:
-        kinds.append("notify.teams")
-    for kind in kinds:
-        await enqueue(
-            db or services.store,  # type: ignore[arg-type]
-            conversation.workspace_id,
-            kind,
-            payload,
-            idempotency_key=f"{kind}:{conversation_id}:{key}",
+    items = escalation_notices(
+        services.workspace(conversation.workspace_id),
+        conversation_id,
+        reason=reason,
+        priority=priority,
+        key=key or new_id(),
+    )
+    for item in items:
+        await enqueue(services.store, conversation.workspace_id, item)  # type: ignore[arg-type]
+    if items:
+        services.outbox_due.set()
+    return [item.kind for item in items]
+
+
+async def _notice(services: Services, entry: Entry) -> Notice:
+    """The notice as it is sent: the workspace and customer as they are now (entries queued
+    by 0.1 carry both in the payload)."""
+    payload = entry.payload
+    conversation_id = payload["conversation_id"]
+    who = payload.get("customer")
+    if who is None:
+        conversation = await services.store.get_conversation(conversation_id)
+        customer = (
+            await services.store.get_customer(conversation.customer_id) if conversation else None
         )
-        queued.append(kind)
-    return queued
-
-
-def _notice(services: Services, payload: dict[str, Any]) -> Notice:
+        who = (customer.name or customer.email or "anonymous visitor") if customer else "unknown"
+        if customer and customer.segment:
+            who += f" ({customer.segment})"
     return Notice(
-        conversation_id=payload["conversation_id"],
-        workspace_name=payload["workspace_name"],
+        conversation_id=conversation_id,
+        workspace_name=payload.get("workspace_name") or services.workspace(entry.workspace_id).name,
         reason=payload["reason"],
         priority=payload["priority"],
-        customer=payload["customer"],
-        link=inbox_url(services.settings, payload["conversation_id"]),
+        customer=who[:200],
+        link=inbox_url(services.settings, conversation_id),
     )
 
 
 async def deliver_slack(services: Services, entry: Entry) -> dict[str, Any]:
     settings = services.settings
     config = for_workspace(services.workspace(entry.workspace_id)).notify.slack
-    notice = _notice(services, entry.payload)
+    notice = await _notice(services, entry)
     if settings.slack_bot_token is not None and config is not None and config.channel:
         return await slack.post_message(
             notice, token=settings.slack_bot_token, channel=config.channel, api_url=config.api_url
@@ -98,4 +113,4 @@ async def deliver_teams(services: Services, entry: Entry) -> dict[str, Any]:
     url = services.settings.teams_webhook_url
     if url is None:
         raise DeliveryError("teams: set SMARTSUPPORT_TEAMS_WEBHOOK_URL", retryable=False)
-    return await teams.post_card(_notice(services, entry.payload), url=url)
+    return await teams.post_card(await _notice(services, entry), url=url)

@@ -1,10 +1,15 @@
 """RFC 6238 time-based one-time passwords (SHA-1, 6 digits, 30-second steps: what every
 authenticator app speaks), and encryption of the stored secret.
 
-The secret is encrypted at rest so a database dump alone cannot mint codes. There is no
-AES in the standard library, so the cipher is HMAC-SHA256 in counter mode with an
-encrypt-then-MAC tag: HMAC is a PRF, which is all a stream cipher and a MAC need. The keys
-are derived from the server secret; rotating that secret means re-enrolling TOTP.
+The secret is sealed at rest so a database dump alone cannot mint codes:
+
+    v2.<base64url(nonce[12] + AES-256-GCM ciphertext and tag[16])>
+
+The key is derived from the server secret with HKDF-SHA256 under an info string of its own,
+so it is never the key of anything else; the nonce is random (96 bits) per seal, and the
+version prefix is authenticated too. Values sealed by 0.1 (``v1.``: HMAC-SHA256 in counter
+mode, encrypt-then-MAC) still open, so enrolled accounts keep working; enrolling again seals
+in the new format. Rotating the server secret means re-enrolling TOTP.
 """
 
 from __future__ import annotations
@@ -15,6 +20,11 @@ import hmac
 import os
 import struct
 from urllib.parse import quote
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 STEP_SECONDS = 30
 DIGITS = 6
@@ -55,42 +65,56 @@ def matching_step(secret: str, code: str, now: float, last_step: int) -> int | N
     return found
 
 
-def _keys(server_secret: bytes) -> tuple[bytes, bytes]:
-    enc = hmac.new(server_secret, b"smartsupport/totp/encrypt", hashlib.sha256).digest()
-    mac = hmac.new(server_secret, b"smartsupport/totp/mac", hashlib.sha256).digest()
-    return enc, mac
+SEALED = "v2."
+LEGACY = "v1."  # 0.1: read, never written
+NONCE_BYTES = 12
 
 
-def _keystream(key: bytes, nonce: bytes, length: int) -> bytes:
-    blocks = (
-        hmac.new(key, nonce + struct.pack(">I", i), hashlib.sha256).digest()
-        for i in range(length // 32 + 1)
-    )
-    return b"".join(blocks)[:length]
+def _seal_key(server_secret: bytes) -> AESGCM:
+    key = HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=None, info=b"smartsupport/totp-secret/v2"
+    ).derive(server_secret)
+    return AESGCM(key)
 
 
 def encrypt_secret(server_secret: bytes, secret: str) -> str:
-    enc, mac = _keys(server_secret)
-    nonce = os.urandom(16)
-    plain = secret.encode()
-    cipher = bytes(a ^ b for a, b in zip(plain, _keystream(enc, nonce, len(plain)), strict=True))
-    tag = hmac.new(mac, nonce + cipher, hashlib.sha256).digest()
-    return "v1." + base64.urlsafe_b64encode(nonce + cipher + tag).decode()
+    nonce = os.urandom(NONCE_BYTES)
+    sealed = _seal_key(server_secret).encrypt(nonce, secret.encode(), SEALED.encode())
+    return SEALED + base64.urlsafe_b64encode(nonce + sealed).decode()
 
 
 def decrypt_secret(server_secret: bytes, stored: str) -> str | None:
-    """The secret, or None when it was not encrypted with this server secret."""
-    if not stored.startswith("v1."):
+    """The secret, or None when it was not encrypted with this server secret (or was
+    altered)."""
+    if stored.startswith(LEGACY):
+        return _open_legacy(server_secret, stored)
+    if not stored.startswith(SEALED):
         return None
     try:
-        raw = base64.urlsafe_b64decode(stored[3:])
+        raw = base64.urlsafe_b64decode(stored[len(SEALED) :])
+        plain = _seal_key(server_secret).decrypt(
+            raw[:NONCE_BYTES], raw[NONCE_BYTES:], SEALED.encode()
+        )
+        return plain.decode()
+    except (ValueError, InvalidTag):  # bad base64, too short, wrong key or altered
+        return None
+
+
+def _open_legacy(server_secret: bytes, stored: str) -> str | None:
+    """Open a 0.1 value: HMAC-SHA256 counter-mode keystream, encrypt-then-MAC."""
+    try:
+        raw = base64.urlsafe_b64decode(stored[len(LEGACY) :])
     except ValueError:
         return None
     if len(raw) < 16 + 32:
         return None
-    enc, mac = _keys(server_secret)
+    enc = hmac.new(server_secret, b"smartsupport/totp/encrypt", hashlib.sha256).digest()
+    mac = hmac.new(server_secret, b"smartsupport/totp/mac", hashlib.sha256).digest()
     nonce, cipher, tag = raw[:16], raw[16:-32], raw[-32:]
     if not hmac.compare_digest(tag, hmac.new(mac, nonce + cipher, hashlib.sha256).digest()):
         return None
-    stream = _keystream(enc, nonce, len(cipher))
-    return bytes(a ^ b for a, b in zip(cipher, stream, strict=True)).decode()
+    stream = b"".join(
+        hmac.new(enc, nonce + struct.pack(">I", i), hashlib.sha256).digest()
+        for i in range(len(cipher) // 32 + 1)
+    )
+    return bytes(a ^ b for a, b in zip(cipher, stream, strict=False)).decode()

@@ -27,8 +27,26 @@ from smartsupport.domain import (
     Customer,
     Event,
     Message,
+    OutboxItem,
     Workspace,
 )
+
+# Work for the outbox (outbox.py runs it). One statement for every writer: a turn's record
+# and ``outbox.enqueue``. Idempotent on the key: ON CONFLICT rather than catching the error,
+# since inside a PostgreSQL transaction a unique violation would abort the whole transaction.
+OUTBOX_INSERT = (
+    "INSERT INTO outbox (id, workspace_id, kind, idempotency_key, payload, status, "
+    "attempts, next_attempt_at, created_at, updated_at) "
+    "VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING"
+)
+
+
+def outbox_row(id: str, workspace_id: str, item: OutboxItem, now: datetime) -> tuple[Any, ...]:
+    """The parameters of OUTBOX_INSERT."""
+    return (
+        id, workspace_id, item.kind, item.idempotency_key, item.payload,
+        item.not_before or now, now, now,
+    )  # fmt: skip
 
 
 class SqlExecutor(abc.ABC):
@@ -222,12 +240,17 @@ class Store(abc.ABC):
         *,
         status: ConversationStatus | None = None,
         events: Sequence[tuple[str, dict[str, Any]]] = (),
+        metadata: dict[str, Any] | None = None,
+        outbox: Sequence[OutboxItem] = (),
     ) -> Conversation:
         """A turn's writes in one transaction: append ``messages`` (built by the caller,
         ``seq`` ignored) with the next sequence numbers in list order, setting each one's
-        ``seq``; change the status when ``status`` is given; append ``events`` (type, data)
-        in order to the event log of the conversation's workspace. Returns the
-        conversation afterwards (``last_seq``, ``status``, ``updated_at``).
+        ``seq``; change the status when ``status`` is given; merge ``metadata`` into the
+        conversation's (top-level keys; a key set to None is removed); append ``events``
+        (type, data) in order to the event log of the conversation's workspace; enqueue
+        ``outbox`` work for the conversation's workspace (an item whose key exists is
+        skipped). Returns the conversation afterwards (``last_seq``, ``status``,
+        ``metadata``, ``updated_at``).
 
         Raises NotFound for an unknown conversation (or an unknown ``reply_to``, which may
         name an earlier message of the same list) and Conflict when a ``client_id`` was

@@ -2,9 +2,10 @@
 
 The write is a single statement so that a whole turn costs one round trip and one commit:
 data-modifying CTEs bump the conversation (its row lock keeps sequence numbers dense, as in
-``append_message``) and insert the messages and events, which arrive as two JSON arrays
-because a turn has a varying number of each. Foreign keys are checked at the end of the
-statement, so a reply may name the customer message inserted beside it.
+``append_message``) and merge its metadata changes, and insert the messages, events and
+outbox work, which arrive as JSON arrays because a turn has a varying number of each.
+Foreign keys are checked at the end of the statement, so a reply may name the customer
+message inserted beside it.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from smartsupport.domain import ConversationStatus, Message
+from smartsupport.domain import ConversationStatus, Message, OutboxItem
+from smartsupport.ids import new_id
 
 LOAD_TURN = (
     "SELECT c.*, (SELECT m.id FROM messages m WHERE m.conversation_id = c.id "
@@ -23,7 +25,8 @@ LOAD_TURN = (
 RECORD_TURN = """
 WITH conversation AS (
     UPDATE conversations
-    SET last_seq = last_seq + ?, status = coalesce(?, status), updated_at = ?
+    SET last_seq = last_seq + ?, status = coalesce(?, status), updated_at = ?,
+        metadata = (metadata || ?::jsonb) - ?::text[]
     WHERE id = ?
     RETURNING *
 ), new_messages AS (
@@ -38,6 +41,13 @@ WITH conversation AS (
     SELECT c.workspace_id, c.id, e.doc->>'type', e.doc->'data', ?
     FROM conversation c, jsonb_array_elements(?::jsonb) WITH ORDINALITY AS e(doc, ord)
     ORDER BY e.ord
+), new_outbox AS (
+    INSERT INTO outbox (id, workspace_id, kind, idempotency_key, payload, status, attempts,
+                        next_attempt_at, created_at, updated_at)
+    SELECT o.doc->>'id', c.workspace_id, o.doc->>'kind', o.doc->>'key', o.doc->'payload',
+           'pending', 0, coalesce((o.doc->>'not_before')::timestamptz, ?), ?, ?
+    FROM conversation c, jsonb_array_elements(?::jsonb) AS o(doc)
+    ON CONFLICT (idempotency_key) DO NOTHING
 )
 SELECT * FROM conversation
 """
@@ -49,6 +59,8 @@ def record_turn_args(
     status: ConversationStatus | None,
     events: Sequence[tuple[str, dict[str, Any]]],
     now: datetime,
+    metadata: dict[str, Any],
+    outbox: Sequence[OutboxItem],
 ) -> tuple[Any, ...]:
     """The parameters of RECORD_TURN, in placeholder order."""
     docs = [
@@ -63,13 +75,29 @@ def record_turn_args(
         }
         for m in messages
     ]
+    work = [
+        {
+            "id": new_id(),
+            "kind": item.kind,
+            "key": item.idempotency_key,
+            "payload": item.payload,
+            "not_before": item.not_before.isoformat() if item.not_before else None,
+        }
+        for item in outbox
+    ]
     return (
         len(messages),
         ConversationStatus(status).value if status is not None else None,
         now,
+        {k: v for k, v in metadata.items() if v is not None},
+        [k for k, v in metadata.items() if v is None],
         conversation_id,
         len(messages),
         docs,
         now,
         [{"type": kind, "data": data} for kind, data in events],
+        now,
+        now,
+        now,
+        work,
     )

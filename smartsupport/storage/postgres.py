@@ -28,6 +28,7 @@ from smartsupport.domain import (
     Customer,
     Event,
     Message,
+    OutboxItem,
     Workspace,
     utcnow,
 )
@@ -349,10 +350,14 @@ class PostgresStore(Store, SqlDatabase):
         *,
         status: ConversationStatus | None = None,
         events: Sequence[tuple[str, dict[str, Any]]] = (),
+        metadata: dict[str, Any] | None = None,
+        outbox: Sequence[OutboxItem] = (),
     ) -> Conversation:
         row = await self._row(
             pg_turn.RECORD_TURN,
-            *pg_turn.record_turn_args(conversation_id, messages, status, events, utcnow()),
+            *pg_turn.record_turn_args(
+                conversation_id, messages, status, events, utcnow(), metadata or {}, outbox
+            ),
             **records.turn_errors(messages),
         )
         if row is None:

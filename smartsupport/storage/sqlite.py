@@ -24,6 +24,7 @@ from smartsupport.domain import (
     Customer,
     Event,
     Message,
+    OutboxItem,
     Workspace,
 )
 from smartsupport.errors import BackendUnavailable
@@ -230,6 +231,8 @@ class SqliteStore(Store, SqlDatabase):
         *,
         status: ConversationStatus | None = None,
         events: Sequence[tuple[str, dict[str, Any]]] = (),
+        metadata: dict[str, Any] | None = None,
+        outbox: Sequence[OutboxItem] = (),
     ) -> Conversation:
         row, seqs = await self._run(
             jobs.record_turn,
@@ -237,6 +240,8 @@ class SqliteStore(Store, SqlDatabase):
             list(messages),
             status,
             list(events),
+            metadata or None,
+            list(outbox),
             **records.turn_errors(messages),
         )
         for message, seq in zip(messages, seqs, strict=True):

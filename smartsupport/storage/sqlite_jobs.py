@@ -16,13 +16,16 @@ from smartsupport.domain import (
     Customer,
     Event,
     Message,
+    OutboxItem,
     Workspace,
     utcnow,
 )
 from smartsupport.errors import NotFound
+from smartsupport.ids import new_id
 from smartsupport.storage import records
+from smartsupport.storage.base import OUTBOX_INSERT, outbox_row
 from smartsupport.storage.migrator import discover, split_sqlite_script
-from smartsupport.storage.sqlite_sql import timestamp, to_json, write
+from smartsupport.storage.sqlite_sql import adapt, timestamp, to_json, write
 
 Conn = sqlite3.Connection
 
@@ -198,9 +201,12 @@ def record_turn(
     messages: list[Message],
     status: ConversationStatus | None,
     events: list[tuple[str, dict[str, Any]]],
+    metadata: dict[str, Any] | None = None,
+    outbox: list[OutboxItem] | None = None,
 ) -> tuple[dict[str, Any], list[int]]:
     """The conversation row afterwards and the messages' sequence numbers."""
-    now = timestamp(utcnow())
+    clock = utcnow()
+    now = timestamp(clock)
     with write(conn):
         changed = conn.execute(
             "UPDATE conversations SET last_seq = last_seq + ?, status = coalesce(?, status), "
@@ -212,6 +218,12 @@ def record_turn(
             raise NotFound(f"Unknown conversation {conversation_id!r}.")
         row = fetch_one(conn, "SELECT * FROM conversations WHERE id = ?", (conversation_id,))
         assert row is not None
+        if metadata:
+            row["metadata"] = records.merge(row["metadata"], metadata, drop_none=True)
+            conn.execute(
+                "UPDATE conversations SET metadata = ? WHERE id = ?",
+                (to_json(row["metadata"]), conversation_id),
+            )
         seqs = list(range(row["last_seq"] - len(messages) + 1, row["last_seq"] + 1))
         rows = zip(messages, seqs, strict=True)
         conn.executemany(
@@ -226,4 +238,8 @@ def record_turn(
             [(row["workspace_id"], conversation_id, kind, to_json(data), now)
              for kind, data in events],
         )  # fmt: skip
+        conn.executemany(
+            OUTBOX_INSERT,
+            [adapt(outbox_row(new_id(), row["workspace_id"], i, clock)) for i in outbox or ()],
+        )
     return row, seqs

@@ -24,7 +24,7 @@ MAX_INTENTS = 10
 
 
 @dataclass
-class SessionContext:
+class ConversationContext:
     """Where one conversation stands. Plain data; the caller saves it after each turn."""
 
     conversation_id: str
@@ -53,7 +53,7 @@ class SessionContext:
         return json.dumps(doc, separators=(",", ":")).encode()
 
     @classmethod
-    def from_json(cls, raw: bytes | str) -> SessionContext:
+    def from_json(cls, raw: bytes | str) -> ConversationContext:
         doc = json.loads(raw)
         if not isinstance(doc, dict):
             raise TypeError("a session context must be a JSON object")
@@ -74,8 +74,8 @@ class SessionContext:
         return ctx
 
 
-class SessionStore:
-    """Loads and saves SessionContext in a backplane, with an idle TTL."""
+class ContextStore:
+    """Loads and saves ConversationContext in a backplane, with an idle TTL."""
 
     def __init__(self, backplane: Backplane, ttl_seconds: float = 24 * 3600) -> None:
         self.backplane = backplane
@@ -86,28 +86,28 @@ class SessionStore:
         """The backplane key of a conversation's context."""
         return KEY_PREFIX + conversation_id
 
-    async def load(self, conversation_id: str) -> SessionContext:
+    async def load(self, conversation_id: str) -> ConversationContext:
         """The saved context, or a fresh one when it is missing, expired or unreadable."""
         return self.parse(conversation_id, await self.backplane.get(self.key(conversation_id)))
 
-    def parse(self, conversation_id: str, raw: bytes | None) -> SessionContext:
+    def parse(self, conversation_id: str, raw: bytes | None) -> ConversationContext:
         """The context stored as ``raw`` (what ``load`` reads), or a fresh one."""
         if raw is None:
-            return SessionContext(conversation_id)
+            return ConversationContext(conversation_id)
         try:
-            ctx = SessionContext.from_json(raw)
+            ctx = ConversationContext.from_json(raw)
         except (ValueError, TypeError, KeyError) as exc:
             # Starting the dialogue over beats failing every turn of this conversation.
             log.warning("discarding unreadable context of %s: %s", conversation_id, exc)
-            return SessionContext(conversation_id)
+            return ConversationContext(conversation_id)
         ctx.conversation_id = conversation_id
         return ctx
 
-    async def save(self, ctx: SessionContext) -> None:
+    async def save(self, ctx: ConversationContext) -> None:
         """Store ``ctx`` (stamping ``updated_at``); it expires after the TTL without a save."""
         await self.backplane.set(*self.entry(ctx))
 
-    def entry(self, ctx: SessionContext) -> tuple[str, bytes, float]:
+    def entry(self, ctx: ConversationContext) -> tuple[str, bytes, float]:
         """What ``save`` writes, as (key, value, ttl_seconds), for ``Held.on_release``;
         stamps ``updated_at``."""
         ctx.updated_at = utcnow()

@@ -211,19 +211,10 @@ def parse(data: dict[str, Any], *, source: str = "escalation.yaml") -> Escalatio
         ) from exc
 
 
-_cache: dict[str, tuple[WorkspaceConfig, EscalationConfig]] = {}
-
-
 def for_workspace(workspace: WorkspaceConfig) -> EscalationConfig:
-    """The workspace's parsed config, cached per workspace object (it is immutable once
-    loaded), so evaluating rules on every turn does not re-validate YAML."""
-    cached = _cache.get(workspace.id)
-    if cached is not None and cached[0] is workspace:
-        return cached[1]
+    """The workspace's parsed config (cached on the workspace object)."""
     source = str(workspace.source_dir / "escalation.yaml") if workspace.source_dir else workspace.id
-    config = parse(workspace.section("escalation"), source=source)
-    _cache[workspace.id] = (workspace, config)
-    return config
+    return workspace.parsed("escalation", lambda data: parse(data, source=source))
 
 
 def check_workspaces(

@@ -1,10 +1,15 @@
-"""Escalation rules evaluated on every turn: which fired, why, and what to do.
+"""Handoff rules evaluated on every turn: which fired, why, and what to do.
 
     outcome = evaluate(turn, customer)          pure and fast: no I/O (the embedding method
     if outcome:                                 of repeated_question runs the local model)
-        decision = apply(outcome, decision)     handoff reply / offer button / status + events
-        await record(services, conversation_id, outcome)   priority + reason on the
-                                                conversation, Slack/Teams notices on transfer
+        decision = apply(outcome, decision, conversation.metadata)
+                                                handoff reply / offer button / status, events
+                                                and the priority + reason as metadata
+                                                changes, all in the Decision: the turn's
+                                                record writes them in its one transaction
+
+Slack/Teams notices on a transfer are the assistant's to add (``notify.escalation_notices``):
+this module sits below the notifiers.
 
 Per-conversation memory (consecutive low-confidence turns, recent questions, rules already
 fired) lives in the session context (``turn.context``), so call ``evaluate`` once per turn.
@@ -18,21 +23,18 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from smartsupport.domain import ConversationStatus, Customer, Reply, utcnow
-from smartsupport.escalation import phrases
-from smartsupport.escalation.config import EscalationConfig, Messages, for_workspace
-from smartsupport.policy import Decision, Turn
-
-if TYPE_CHECKING:
-    from smartsupport.services import Services
-    from smartsupport.workspaces import WorkspaceConfig
+from smartsupport.handoff import phrases
+from smartsupport.handoff.config import EscalationConfig, Messages, for_workspace
+from smartsupport.turn import Decision, Turn
+from smartsupport.workspaces import WorkspaceConfig
 
 STRENGTH = {"raise_priority": 0, "offer_human": 1, "transfer": 2}
 PRIORITY_ORDER = ["low", "normal", "high", "urgent"]
 MAX_QUESTIONS = 10
-STATE = "escalation"  # key in SessionContext.data
+STATE = "escalation"  # key in ConversationContext.data
 
 
 @dataclass(slots=True)
@@ -68,13 +70,12 @@ class _Compiled:
     keywords: dict[str, dict[str, re.Pattern[str]]]
 
 
-_compiled: dict[str, tuple[EscalationConfig, _Compiled]] = {}
+def _patterns(workspace: WorkspaceConfig) -> _Compiled:
+    """The workspace's rule patterns, compiled once and kept on the workspace object."""
+    return workspace.parsed("escalation:patterns", lambda _: _compile(for_workspace(workspace)))
 
 
-def _compile(workspace_id: str, config: EscalationConfig) -> _Compiled:
-    cached = _compiled.get(workspace_id)
-    if cached is not None and cached[0] is config:
-        return cached[1]
+def _compile(config: EscalationConfig) -> _Compiled:
     human = None
     keywords: dict[str, dict[str, re.Pattern[str]]] = {}
     for rule in config.rules:
@@ -82,9 +83,7 @@ def _compile(workspace_id: str, config: EscalationConfig) -> _Compiled:
             human = phrases.compile_human_request(rule.extra_phrases)
         elif rule.type == "keywords":
             keywords[rule.name] = phrases.compile_keywords(rule.words, rule.extra_words)
-    compiled = _Compiled(config, human, keywords)
-    _compiled[workspace_id] = (config, compiled)
-    return compiled
+    return _Compiled(config, human, keywords)
 
 
 # Rule types that look at the customer record; other workspaces never need to read it.
@@ -104,7 +103,7 @@ def evaluate(
     if not config.rules:
         return None
     now = now or utcnow()
-    compiled = _compile(turn.workspace.id, config)
+    compiled = _patterns(turn.workspace)
     state = turn.context.data.setdefault(STATE, {"fired": [], "questions": []})
     understanding = turn.understanding
     text = phrases.fold(turn.message.text)
@@ -227,14 +226,19 @@ def _remember_question(state: dict[str, Any], text: str, intent: str | None) -> 
 # -- acting on an outcome --------------------------------------------------------------
 
 
-def apply(outcome: EscalationOutcome, decision: Decision) -> Decision:
-    """Fold the outcome into the policy's decision (returned, changed in place):
+def apply(
+    outcome: EscalationOutcome, decision: Decision, metadata: dict[str, Any] | None = None
+) -> Decision:
+    """Fold the outcome into the assistant's decision (returned, changed in place):
 
     transfer        -> status waiting_for_agent + the handoff message; outside business
                        hours the contact form instead (``meta.form == "contact"``)
     offer_human     -> an offer button on the last reply
-    raise_priority  -> nothing the customer sees; ``record`` stores the priority
-    Every firing becomes an ``escalation.fired`` event carrying its reason."""
+    raise_priority  -> nothing the customer sees
+    Every firing becomes an ``escalation.fired`` event carrying its reason, and the
+    conversation's metadata (``metadata``: as it is now) gets the reason and, when a rule
+    asks for a higher one, the priority: the inbox shows both."""
+    decision.metadata.update(metadata_changes(outcome, metadata or {}))
     for firing in outcome.firings:
         decision.events.append(
             ("escalation.fired", {**firing.as_dict(), "offline": outcome.offline})
@@ -268,14 +272,9 @@ def apply(outcome: EscalationOutcome, decision: Decision) -> Decision:
     return decision
 
 
-async def record(services: Services, conversation_id: str, outcome: EscalationOutcome) -> None:
-    """Store the priority and reasons on the conversation (the inbox shows them) and, when
-    the conversation was handed to people, queue the Slack / Teams notices."""
-    from smartsupport.notify import notify_escalation
-
-    conversation = await services.store.get_conversation(conversation_id)
-    if conversation is None:
-        return
+def metadata_changes(outcome: EscalationOutcome, metadata: dict[str, Any]) -> dict[str, Any]:
+    """The conversation metadata an outcome sets: its reasons, and the priority when a rule
+    asks for a higher one than ``metadata`` has."""
     changes: dict[str, Any] = {
         "escalation": {
             "reason": outcome.reason,
@@ -285,17 +284,10 @@ async def record(services: Services, conversation_id: str, outcome: EscalationOu
             "at": utcnow().isoformat(),
         }
     }
-    current = conversation.metadata.get("priority") or "normal"
+    current = metadata.get("priority") or "normal"
     if outcome.priority and (
         current not in PRIORITY_ORDER
         or PRIORITY_ORDER.index(outcome.priority) > PRIORITY_ORDER.index(current)
     ):
         changes["priority"] = outcome.priority
-    await services.store.update_conversation_metadata(conversation_id, changes)
-    if outcome.action == "transfer" and not outcome.offline:
-        await notify_escalation(
-            services,
-            conversation_id,
-            reason=outcome.reason,
-            priority=changes.get("priority", current),
-        )
+    return changes

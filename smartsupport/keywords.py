@@ -1,33 +1,22 @@
-"""Understand and decide: the seam of the conversation path where the assistant thinks.
+"""The keyword bot: greetings, the workspace's FAQ by keywords, order look-ups in the demo
+shop, a fallback, and a request for a person. Fully offline and rule-based.
 
-``Policy`` is what ``conversation.handle_message`` calls for each customer message, before
-the turn's writes. This first policy is deliberately simple and fully offline: greetings,
-the workspace's FAQ by keywords, order look-ups in the demo shop, a fallback, and a request
-for a human. The NLU engine, the knowledge base and dialogue flows replace the parts behind the
-same two methods.
+It is the whole intent model of a workspace that defines no intents, and the assistant's last
+fallback everywhere (``assistant.Assistant`` asks it when nothing better answers). Like every
+``turn.Responder`` it only decides; the conversation path records.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable
 
+from smartsupport.context import ConversationContext
 from smartsupport.demo_shop import Shop, load_shop
-from smartsupport.domain import (
-    Conversation,
-    ConversationStatus,
-    Message,
-    Reply,
-    Understanding,
-)
-from smartsupport.sessions import SessionContext
+from smartsupport.domain import ConversationStatus, Reply, Understanding
+from smartsupport.turn import Decision, Turn
 from smartsupport.workspaces import WorkspaceConfig
-
-if TYPE_CHECKING:
-    from smartsupport.services import Services
 
 HUMAN_WORDS = re.compile(
     r"\b(agent|human|person|representative|operator|someone real|real person|staff|"
@@ -39,40 +28,19 @@ GREETING_WORDS = re.compile(
 ORDER_ID = re.compile(r"\bORD-?\d{4,6}\b", re.IGNORECASE)
 
 
-@dataclass(slots=True)
-class Turn:
-    """Everything the policy may look at for one customer message."""
-
-    workspace: WorkspaceConfig
-    conversation: Conversation
-    message: Message
-    context: SessionContext
-    understanding: Understanding
-    # Publishes the next piece of a reply being generated (streamed to the widget).
-    stream: Callable[[str], Awaitable[None]]
-
-
-@dataclass(slots=True)
-class Decision:
-    replies: list[Reply] = field(default_factory=list)
-    status: ConversationStatus | None = None
-    reason: str | None = None
-    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-
-
 def normalize(text: str) -> str:
     text = unicodedata.normalize("NFKC", text).casefold()
     return re.sub(r"\s+", " ", text).strip()
 
 
-class Policy:
-    """The first, rule-based policy."""
+class KeywordBot:
+    """The rule-based responder."""
 
     def __init__(self, shops: dict[str, Shop]) -> None:
         self._shops = shops
 
     async def understand(
-        self, workspace: WorkspaceConfig, text: str, context: SessionContext
+        self, workspace: WorkspaceConfig, text: str, context: ConversationContext
     ) -> Understanding:
         norm = normalize(text)
         intent, confidence = None, 0.0
@@ -153,10 +121,10 @@ def _faq_match(workspace: WorkspaceConfig, norm: str) -> str | None:
     return best
 
 
-async def build_policy(services: Services) -> Policy:
+def build_keyword_bot(workspaces: Iterable[WorkspaceConfig]) -> KeywordBot:
     shops = {}
-    for workspace in services.workspaces.values():
+    for workspace in workspaces:
         shop_file = (workspace.model_extra or {}).get("shop_file")
         if shop_file and workspace.source_dir is not None:
             shops[workspace.id] = load_shop(workspace.source_dir / shop_file)
-    return Policy(shops)
+    return KeywordBot(shops)

@@ -1,21 +1,25 @@
-"""The web channel's REST API: start a conversation, post and read messages."""
+"""The web channel's REST API: start a conversation, post and read messages, and leave
+contact details when nobody can answer live (the offline / overflow contact form)."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from smartsupport.channels.web import WebChannel
 from smartsupport.conversation import handle_message, start_conversation
-from smartsupport.domain import Conversation, IncomingMessage
-from smartsupport.errors import InvalidInput, NotFound, RateLimited
+from smartsupport.domain import Conversation
+from smartsupport.errors import Conflict, InvalidInput, NotFound, RateLimited
+from smartsupport.handoff.config import for_workspace
+from smartsupport.helpdesk.tickets import reference_for, submit_contact
 from smartsupport.identity import verify_once, workspace_secret
 from smartsupport.services import Services
-from smartsupport.tokens import bearer, issue_token, verify_token
-from smartsupport.wire import message_json
+from smartsupport.visitor_tokens import bearer, issue_token, verify_token
 
 router = APIRouter(prefix="/api/v1", tags=["web channel"])
+WEB = WebChannel()
 
 
 class CustomerIn(BaseModel):
@@ -150,7 +154,7 @@ async def create_conversation(body: ConversationIn, request: Request) -> dict[st
         "id": conversation.id,
         "token": issue_token(services.secret_key, conversation.id),
         "status": conversation.status.value,
-        "messages": [message_json(m) for m in messages],
+        "messages": [WEB.render(m) for m in messages],
     }
 
 
@@ -171,15 +175,13 @@ async def post_message(
     )
     if wait:
         raise RateLimited("too many messages; slow down", retry_after=wait)
-    result = await handle_message(
-        services,
-        IncomingMessage(conversation_id=conversation_id, text=body.text, client_id=body.client_id),
-    )
+    [incoming] = WEB.parse(conversation_id, body.model_dump())
+    result = await handle_message(services, incoming)
     if result.duplicate:
         response.headers["Idempotent-Replay"] = "true"
     return {
-        "message": message_json(result.message),
-        "replies": [message_json(m) for m in result.replies],
+        "message": WEB.render(result.message),
+        "replies": [WEB.render(m) for m in result.replies],
         "status": result.conversation.status.value,
     }
 
@@ -196,7 +198,7 @@ async def list_messages(
     services = services_of(request)
     conversation = await authorized_conversation(services, conversation_id, bearer(authorization))
     messages = await services.store.list_messages(conversation_id, after=after, limit=limit)
-    return {"messages": [message_json(m) for m in messages], "status": conversation.status.value}
+    return {"messages": [WEB.render(m) for m in messages], "status": conversation.status.value}
 
 
 @router.get("/conversations/{conversation_id}", response_model=ConversationStateOut)
@@ -212,4 +214,32 @@ async def get_conversation(
         "workspace": conversation.workspace_id,
         "status": conversation.status.value,
         "last_seq": conversation.last_seq,
+    }
+
+
+class ContactIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    email: str = Field(min_length=3, max_length=320)
+    name: str | None = Field(default=None, max_length=200)
+    question: str = Field(min_length=1, max_length=100_000)
+
+
+@router.post("/conversations/{conversation_id}/contact", status_code=201)
+async def leave_contact_details(
+    conversation_id: str,
+    body: ContactIn,
+    request: Request,
+    conversation: Annotated[Conversation, Depends(visitor_conversation)],
+) -> dict[str, Any]:
+    """The customer's email and question when nobody can answer live: a ticket is created
+    in the workspace's helpdesk (through the outbox) and the reply says what happens next."""
+    services = services_of(request)
+    if for_workspace(services.workspace(conversation.workspace_id)).helpdesk is None:
+        raise Conflict("this workspace takes no offline requests (no helpdesk configured)")
+    stored = await submit_contact(
+        services, conversation_id, email=body.email, question=body.question, name=body.name
+    )
+    return {
+        "reference": reference_for(conversation_id),
+        "messages": [WEB.render(m) for m in stored],
     }

@@ -10,7 +10,7 @@ import pytest
 
 from smartsupport.backplane import open_backplane
 from smartsupport.backplane.base import Backplane
-from smartsupport.sessions import MAX_INTENTS, SessionContext, SessionStore
+from smartsupport.context import MAX_INTENTS, ContextStore, ConversationContext
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -29,7 +29,7 @@ async def bp(backplane_url: str) -> AsyncIterator[Backplane]:
 
 
 async def test_missing_context_loads_fresh(bp: Backplane) -> None:
-    ctx = await SessionStore(bp).load("c1")
+    ctx = await ContextStore(bp).load("c1")
     assert ctx.conversation_id == "c1"
     assert (ctx.state, ctx.slots, ctx.last_intents, ctx.counters, ctx.data) == (
         "start",
@@ -41,8 +41,8 @@ async def test_missing_context_loads_fresh(bp: Backplane) -> None:
 
 
 async def test_context_round_trips(bp: Backplane) -> None:
-    store = SessionStore(bp, ttl_seconds=60)
-    ctx = SessionContext("c1", state="collecting_order", slots={"order_id": "A-17"})
+    store = ContextStore(bp, ttl_seconds=60)
+    ctx = ConversationContext("c1", state="collecting_order", slots={"order_id": "A-17"})
     ctx.remember_intent("greet")
     ctx.remember_intent("order_status")
     assert ctx.bump("fallbacks") == 1
@@ -59,23 +59,23 @@ async def test_context_round_trips(bp: Backplane) -> None:
 
 
 async def test_context_expires_after_the_ttl(bp: Backplane) -> None:
-    store = SessionStore(bp, ttl_seconds=0.2)
-    await store.save(SessionContext("c1", state="waiting"))
+    store = ContextStore(bp, ttl_seconds=0.2)
+    await store.save(ConversationContext("c1", state="waiting"))
     assert (await store.load("c1")).state == "waiting"
     await asyncio.sleep(0.35)
     assert (await store.load("c1")).state == "start"
 
 
 async def test_delete_forgets_the_context(bp: Backplane) -> None:
-    store = SessionStore(bp)
-    await store.save(SessionContext("c1", state="waiting"))
+    store = ContextStore(bp)
+    await store.save(ConversationContext("c1", state="waiting"))
     await store.delete("c1")
     assert (await store.load("c1")).state == "start"
 
 
 async def test_recent_intents_are_bounded_most_recent_last(bp: Backplane) -> None:
-    store = SessionStore(bp)
-    ctx = SessionContext("c1")
+    store = ContextStore(bp)
+    ctx = ConversationContext("c1")
     for i in range(MAX_INTENTS + 5):
         ctx.remember_intent(f"intent-{i}")
     await store.save(ctx)
@@ -85,10 +85,10 @@ async def test_recent_intents_are_bounded_most_recent_last(bp: Backplane) -> Non
 
 
 async def test_keys_from_a_newer_version_are_ignored(bp: Backplane) -> None:
-    doc = json.loads(SessionContext("c1", state="waiting").to_json())
+    doc = json.loads(ConversationContext("c1", state="waiting").to_json())
     doc["introduced_later"] = {"x": 1}
     await bp.set("session:c1", json.dumps(doc).encode())
-    assert (await SessionStore(bp).load("c1")).state == "waiting"
+    assert (await ContextStore(bp).load("c1")).state == "waiting"
 
 
 @pytest.mark.parametrize(
@@ -96,4 +96,4 @@ async def test_keys_from_a_newer_version_are_ignored(bp: Backplane) -> None:
 )
 async def test_unreadable_context_starts_over(bp: Backplane, stored: bytes) -> None:
     await bp.set("session:c1", stored)
-    assert (await SessionStore(bp).load("c1")).state == "start"
+    assert (await ContextStore(bp).load("c1")).state == "start"

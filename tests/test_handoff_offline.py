@@ -12,12 +12,12 @@ from fastapi import FastAPI
 
 from smartsupport import outbox
 from smartsupport.app import _install_error_handlers
+from smartsupport.channels.web_api import router
 from smartsupport.conversation import start_conversation
 from smartsupport.domain import Author, ConversationStatus, utcnow
-from smartsupport.escalation import record
-from smartsupport.escalation.config import check_workspaces
-from smartsupport.escalation.offline import router, sweep_overflow
-from smartsupport.tokens import issue_token
+from smartsupport.handoff.config import check_workspaces
+from smartsupport.handoff.overflow import sweep_overflow
+from smartsupport.visitor_tokens import issue_token
 from smartsupport.workspaces import DEMO_DIR, load_workspace_dir
 from tests.helpdesk_fakes import FakeApis, open_test_services, zendesk_config
 
@@ -133,20 +133,24 @@ async def test_overflow_offers_the_contact_form_once_after_the_wait(setup):
         await services.store.set_status(conv.id, ConversationStatus.WAITING)
         at = (now - timedelta(minutes=minutes)).isoformat()
         await services.store.update_conversation_metadata(conv.id, {"escalation": {"at": at}})
-    assert await sweep_overflow(services, now=now, force=True) == 1
-    assert await sweep_overflow(services, now=now + timedelta(minutes=1), force=True) == 0
+    assert await sweep_overflow(services, now=now) == 1
+    assert await sweep_overflow(services, now=now + timedelta(minutes=1)) == 0
     last = (await services.store.list_messages(late.id))[-1]
     assert last.author is Author.BOT and last.meta == {"step": "overflow", "form": "contact"}
     assert "busy" in last.text
     assert (await services.store.list_messages(fresh.id))[-1].meta.get("step") == "greeting"
     assert (await services.store.get_conversation(late.id)).status is ConversationStatus.WAITING
-    assert await sweep_overflow(services, now=now + timedelta(minutes=10), force=True) == 1  # fresh
+    assert await sweep_overflow(services, now=now + timedelta(minutes=10)) == 1  # fresh
 
 
-async def test_record_stores_priority_and_reason_and_notifies(setup):
+async def test_a_transfer_records_priority_and_reason_and_notifies_in_the_turn(setup):
+    """The outcome's effects are data in the Decision; the turn's record writes the
+    metadata and queues the notices in one transaction."""
     fake, services = setup
     conv, _ = await start_conversation(services, "acme")
-    from smartsupport.escalation.rules import EscalationOutcome, Firing
+    from smartsupport.handoff.rules import EscalationOutcome, Firing, apply
+    from smartsupport.notify import escalation_notices
+    from smartsupport.turn import Decision
 
     outcome = EscalationOutcome(
         firings=[Firing("legal", "keywords", "transfer", "sensitive topic: lawyer")],
@@ -156,7 +160,16 @@ async def test_record_stores_priority_and_reason_and_notifies(setup):
         next_open=None,
         handoff_message="…",
     )
-    await record(services, conv.id, outcome)
+    decision = apply(outcome, Decision(), conv.metadata)
+    assert decision.status is ConversationStatus.WAITING
+    assert (await services.store.get_conversation(conv.id)).metadata.get("priority") is None
+    notices = escalation_notices(
+        services.workspace("acme"), conv.id, reason=outcome.reason, priority="urgent", key="m1"
+    )
+    assert [n.kind for n in notices] == ["notify.slack"]
+    await services.store.record_turn(
+        conv.id, [], status=decision.status, metadata=decision.metadata, outbox=notices
+    )
     stored = await services.store.get_conversation(conv.id)
     assert stored.metadata["priority"] == "urgent"
     assert stored.metadata["escalation"]["reason"] == "sensitive topic: lawyer"
@@ -169,7 +182,7 @@ async def test_record_stores_priority_and_reason_and_notifies(setup):
 def test_the_bundled_demo_config_is_valid_and_always_staffed():
     demo = load_workspace_dir(DEMO_DIR)
     check_workspaces([demo])
-    from tests.test_escalation_rules import Chat
+    from tests.test_handoff_rules import Chat
 
     outcome = Chat(demo).say("Quiero hablar con una persona")
     assert outcome.action == "transfer" and not outcome.offline

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from smartsupport.context import ConversationContext
 from smartsupport.domain import (
     Author,
     Conversation,
@@ -17,10 +18,9 @@ from smartsupport.domain import (
     Understanding,
 )
 from smartsupport.errors import ConfigurationError
-from smartsupport.escalation import apply, evaluate
-from smartsupport.escalation.config import check_workspaces, parse
-from smartsupport.policy import Decision, Turn
-from smartsupport.sessions import SessionContext
+from smartsupport.handoff import apply, evaluate
+from smartsupport.handoff.config import check_workspaces, parse
+from smartsupport.turn import Decision, Turn
 from smartsupport.workspaces import WorkspaceConfig
 
 NOW = datetime(2026, 11, 18, 12, 0, tzinfo=UTC)  # a Wednesday
@@ -39,7 +39,7 @@ class Chat:
         self.ws = ws
         self.customer = customer
         self.conversation = Conversation(id="c1", workspace_id="acme", customer_id="u1", **conv)
-        self.context = SessionContext("c1")
+        self.context = ConversationContext("c1")
 
     def say(self, text: str, *, now=NOW, **understanding):
         u = Understanding(**{"intent": "faq", "confidence": 0.9, **understanding})
@@ -322,7 +322,7 @@ async def test_the_customer_is_read_only_for_rules_that_need_it_and_once_per_ses
     from types import SimpleNamespace
 
     from smartsupport.assistant import Assistant
-    from smartsupport.sessions import SessionContext as Context
+    from smartsupport.context import ConversationContext as Context
 
     vip = Customer(id="u1", workspace_id="acme", segment="vip", metadata={"tier": 3})
     reads = []

@@ -14,8 +14,8 @@ from typing import Any
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette import websockets as _starlette_ws
 
-from smartsupport.conversation import handle_message, publish
-from smartsupport.domain import IncomingMessage
+from smartsupport.channels.web import WebChannel
+from smartsupport.conversation import handle_message
 from smartsupport.errors import (
     Forbidden,
     RateLimited,
@@ -23,11 +23,13 @@ from smartsupport.errors import (
     SmartsupportError,
     Unauthorized,
 )
+from smartsupport.fanout import publish
 from smartsupport.services import Services
-from smartsupport.tokens import verify_token
-from smartsupport.wire import conversation_channel, message_json
+from smartsupport.visitor_tokens import verify_token
+from smartsupport.wire import conversation_channel
 
 router = APIRouter()
+WEB = WebChannel()
 # Starlette >= 1.0 raises WebSocketDisconnected when the socket is used after it closed.
 GONE = tuple(
     e for e in (WebSocketDisconnect, getattr(_starlette_ws, "WebSocketDisconnected", None)) if e
@@ -118,7 +120,7 @@ async def _catch_up(services: Services, socket: _Socket, conversation_id: str) -
     while True:
         missed = await services.store.list_messages(conversation_id, after=socket.last_seq)
         for message in missed:
-            await socket.send({"type": "message", "message": message_json(message)})
+            await socket.send({"type": "message", "message": WEB.render(message)})
             socket.last_seq = message.seq
         if len(missed) < 1000:
             return
@@ -186,10 +188,9 @@ async def _customer_message(
             )
             if wait:
                 raise RateLimited("too many messages; slow down", retry_after=wait)
-            await handle_message(
-                services,
-                IncomingMessage(conversation_id=conversation_id, text=text, client_id=client_id),
-            )
+            payload = {"text": text, "client_id": client_id}
+            for incoming in WEB.parse(conversation_id, payload):
+                await handle_message(services, incoming)
         except RequestError as exc:
             error = {"code": exc.code, "message": exc.message}
         except SmartsupportError as exc:
