@@ -4,8 +4,14 @@
 
 The loader (widget.js) is on every page of the customer's site: at most 2 KB gzipped.
 Opening the chat adds the full widget (widget-app.js, which injects its own CSS): loader plus
-widget at most 15 KB gzipped. Sizes are gzip level 9, what a server's static compression or
+widget at most 18 KB gzipped. Sizes are gzip level 9, what a server's static compression or
 a CDN typically sends. Exits 1 when a budget is exceeded.
+
+The open budget was 15 KB until issue 11 (items 4 and 7) put into the widget its texts in nine
+languages instead of four (+2.2 KB), Markdown, one source per answer, carriers' tracking
+links and right-to-left layout (+3.9 KB): 11.7 -> 17.8 KB. Fetching only the customer's
+language would save about 2.5 KB but cost a second request on open (and the widget would no
+longer be one file); the texts stay in widget-app.js.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from pathlib import Path
 
 STATIC = Path(__file__).resolve().parent.parent / "smartsupport" / "static"
 LOADER_BUDGET = 2 * 1024
-OPEN_BUDGET = 15 * 1024
+OPEN_BUDGET = 18 * 1024
 
 
 def sizes(name: str) -> tuple[int, int]:

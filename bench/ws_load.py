@@ -42,6 +42,13 @@ QUESTIONS = [
 ]
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU the process has used (a machine busy with other work slows a turn
+    but hardly changes this: the figure to compare before/after on a shared machine)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_kib(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -140,10 +147,12 @@ async def run(args, base: str, pid: int | None) -> dict:
             asyncio.create_task(converse(ws, args.turns, latencies, errors, start, sent, interval))
             for _, ws in opened
         ]
+        cpu_before = cpu_seconds(pid) if pid else None
         t1 = time.perf_counter()
         start.set()
         results = await asyncio.gather(*tasks, return_exceptions=True)
         elapsed = time.perf_counter() - t1
+        cpu_used = cpu_seconds(pid) - cpu_before if pid and cpu_before is not None else None
         errors += [type(r).__name__ for r in results if isinstance(r, BaseException)]
         for _, ws in opened:
             await ws.close()
@@ -158,6 +167,9 @@ async def run(args, base: str, pid: int | None) -> dict:
         "p95_ms": round(q[94], 1),
         "p99_ms": round(q[98], 1),
         "customer_messages_per_s": round(len(latencies) / elapsed, 1),
+        "server_cpu_ms_per_turn": (
+            round(1000 * cpu_used / len(latencies), 2) if cpu_used and latencies else None
+        ),
         "messages_stored_per_s": round(2 * len(latencies) / elapsed, 1),
         "errors": len(errors),
         "error_kinds": sorted(set(errors)),

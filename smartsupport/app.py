@@ -13,9 +13,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from smartsupport import __version__, demo_shop, outbox_admin
+from smartsupport import __version__, api_docs, asyncapi, demo_shop, outbox_admin
 from smartsupport.assistant import Assistant
 from smartsupport.channels import web_api, web_socket
 from smartsupport.errors import BackendError, RateLimited, RequestError
@@ -33,9 +34,11 @@ log = logging.getLogger("smartsupport")
 
 
 def create_app(settings: Settings) -> FastAPI:
+    shops = demo_shop.Shops()  # the demo data, shared by the mounted shop API and the flows
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        services = await assemble(settings)
+        services = await assemble(settings, shops=shops)
         app.state.services = services
         assistant = services.assistant
         app.state.kb = assistant.knowledge if isinstance(assistant, Assistant) else None
@@ -49,10 +52,15 @@ def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(
         title="smartsupport",
         version=__version__,
-        description="Self-hostable AI customer-support assistant: the web channel API.",
+        description="Self-hostable AI customer-support assistant: the web channel API. Every "
+        'error is `{"error": {"code": "...", "message": "..."}}`; the WebSocket frames are '
+        "described in AsyncAPI at /asyncapi.json.",
         lifespan=lifespan,
+        generate_unique_id_function=api_docs.operation_id,
     )
+    app.openapi = lambda: api_docs.openapi(app)  # type: ignore[method-assign]
     app.state.settings = settings
+    app.state.shops = shops
     # The widget runs on the business's own site and authenticates with a bearer token, never
     # a cookie, so any origin may call the API; credentials stay off, which keeps staff
     # cookies out of cross-origin requests.
@@ -76,19 +84,33 @@ def create_app(settings: Settings) -> FastAPI:
         )
     )
     if settings.demo:
-        app.mount(demo_shop.DEMO_SHOP_PATH, demo_shop.demo_app())
+        app.mount(demo_shop.DEMO_SHOP_PATH, demo_shop.demo_app(shops))
 
-    @app.get("/healthz", tags=["operations"])
-    async def healthz() -> dict[str, str]:
+    @app.get("/healthz", tags=["operations"], operation_id="getHealth")
+    async def healthz() -> Health:
         """The process is alive."""
-        return {"status": "ok", "version": __version__}
+        return Health(status="ok", version=__version__)
 
-    @app.get("/readyz", tags=["operations"])
+    @app.get(
+        "/readyz",
+        tags=["operations"],
+        operation_id="getReadiness",
+        response_model=None,
+        responses={
+            200: {"model": Readiness},
+            503: {"model": Readiness, "description": "A backend does not answer."},
+        },
+    )
     async def readyz(request: Request) -> JSONResponse:
         """Every backend answers."""
         states = await request.app.state.services.readiness()
         ok = all(state == "ok" for state in states.values())
         return JSONResponse({"status": "ok" if ok else "unavailable", **states}, 200 if ok else 503)
+
+    @app.get("/asyncapi.json", include_in_schema=False)
+    async def asyncapi_document() -> JSONResponse:
+        """The WebSocket protocols (AsyncAPI 3.0), beside /openapi.json."""
+        return JSONResponse(asyncapi.document(__version__))
 
     @app.get("/", include_in_schema=False)
     async def demo_page() -> FileResponse:
@@ -112,6 +134,21 @@ def create_app(settings: Settings) -> FastAPI:
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
+
+
+class Health(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    status: str
+    version: str
+
+
+class Readiness(BaseModel):
+    """``ok``, or ``unavailable: <why>`` for each backend."""
+
+    model_config = ConfigDict(extra="forbid")
+    status: str
+    database: str
+    backplane: str
 
 
 async def _workspace_admin(

@@ -23,31 +23,40 @@ means no knowledge answers, no escalation.yaml means asking for a person is the 
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from dataclasses import asdict
 from datetime import datetime
 
-from smartsupport import handoff
+from smartsupport import decisions, handoff
 from smartsupport.answers import Answerer
+from smartsupport.article_answers import ArticleAnswers
 from smartsupport.context import ConversationContext
+from smartsupport.demo_shop import Shops
 from smartsupport.dialogue.manager import DialogueManager
 from smartsupport.domain import ConversationStatus, Customer, OutboxItem, Reply, Understanding
-from smartsupport.handoff.rules import EscalationOutcome, needs_customer
+from smartsupport.handoff.rules import HandoffOutcome, needs_customer
 from smartsupport.keywords import KeywordBot, build_keyword_bot
 from smartsupport.knowledge.answer import extract_answer
+from smartsupport.knowledge.answerability import Answerability
 from smartsupport.knowledge.kb import KnowledgeBase
-from smartsupport.llm.chain import accumulate
 from smartsupport.nlu.engine import NluEngine
-from smartsupport.notify import escalation_notices
+from smartsupport.notify import handoff_notices
 from smartsupport.services import Services
 from smartsupport.turn import Decision, Turn
 from smartsupport.workspaces import WorkspaceConfig
 
 log = logging.getLogger("smartsupport.assistant")
 
-SMALL_TALK = {"greeting", "thanks", "goodbye"}
 HUMAN_INTENT = "human_agent"
+STATES_FACTS = re.compile(r"\d|[$€£¥]")  # a number, a price, a time: a fact to check
 OFFER_BUTTON = "Talk to a person"
+# The button under an answer about something a flow does ("Yes, do it for me").
+FLOW_BUTTON = {
+    "en": "Yes, do it for me", "es": "Sí, hazlo por mí", "fr": "Oui, faites-le pour moi",
+    "de": "Ja, bitte für mich erledigen", "it": "Sì, fallo per me", "pt": "Sim, faça por mim",
+    "zh": "好的，帮我办理", "ja": "はい、お願いします", "ar": "نعم، قم بذلك من أجلي",
+}  # fmt: skip
 CUSTOMER_KEY = "customer"  # in ConversationContext.data
 
 
@@ -60,6 +69,7 @@ class Assistant:
         answerer: Answerer,
         dialogue: DialogueManager,
         keywords: KeywordBot,
+        answerability: Answerability,
     ) -> None:
         self.services = services
         self.nlu = nlu
@@ -67,6 +77,7 @@ class Assistant:
         self.answerer = answerer
         self.dialogue = dialogue
         self.keywords = keywords
+        self.articles = ArticleAnswers(knowledge, answerability, answerer)
 
     # -- understand ----------------------------------------------------------------------
     async def understand(
@@ -112,14 +123,14 @@ class Assistant:
         return decision
 
     @staticmethod
-    def _notices(turn: Turn, outcome: EscalationOutcome, decision: Decision) -> list[OutboxItem]:
+    def _notices(turn: Turn, outcome: HandoffOutcome, decision: Decision) -> list[OutboxItem]:
         """Slack/Teams notices when the conversation is handed to people now."""
         if outcome.action != "transfer" or outcome.offline:
             return []
         priority = decision.metadata.get("priority") or turn.conversation.metadata.get(
             "priority", "normal"
         )
-        return escalation_notices(
+        return handoff_notices(
             turn.workspace,
             turn.conversation.id,
             reason=outcome.reason,
@@ -151,28 +162,110 @@ class Assistant:
         return customer
 
     async def _answer(self, turn: Turn) -> Decision:
-        flow = await self.dialogue.handle(turn)
-        if flow is not None:
-            return flow
-        understanding, workspace = turn.understanding, turn.workspace
-        intent = understanding.intent if not understanding.out_of_scope else None
-        language = understanding.language or workspace.default_locale
-        if intent in SMALL_TALK:
-            reply = self._configured(workspace.id, intent, language)
-            if reply is not None:
-                if intent == "greeting":
-                    reply.quick_replies = list(workspace.quick_replies)
-                return await self._resume_flow(turn, Decision([reply]))
-        if intent == HUMAN_INTENT:
-            return Decision()  # a handoff rule (or the rule above) hands over
-        answer = await self._knowledge(turn, language)
-        if answer is not None:
-            return await self._resume_flow(turn, answer)
-        reply = self._configured(workspace.id, intent, language) if intent else None
+        """The first step of the workspace's decision order that answers (decisions.py)."""
+        state = decisions.deliberation(turn)
+        for step in decisions.decision_order(turn.workspace):
+            state.reason = step
+            decision = await getattr(self, f"_{step}")(turn, state)
+            if decision is not None:
+                decisions.record(decision, step, state.reason, state)
+                return decision if step == "flow" else await self._resume_flow(turn, decision)
+        return decisions.record(Decision(), "none", "no step answered", state)
+
+    async def _flow(self, turn: Turn, state: decisions.Deliberation) -> Decision | None:
+        accepted = decisions.offered_flow(turn)
+        if accepted is not None:
+            started = await self.dialogue.start(turn, accepted)
+            if started is not None:
+                return started
+        starting = self.dialogue.would_start(turn)
+        if starting is not None and state.asks_about:
+            # A question about what the flow does: answer it, then offer the flow.
+            state.offer_flow = starting
+            state.skip("flow", f"asks about {starting}, not for it")
+            return None
+        decision = await self.dialogue.handle(turn)
+        if decision is None:
+            state.skip("flow", "no active flow and none starts on this intent")
+        return decision
+
+    async def _small_talk(self, turn: Turn, state: decisions.Deliberation) -> Decision | None:
+        if state.intent not in decisions.SMALL_TALK:
+            return None
+        reply = self._configured(turn.workspace.id, state.intent, state.language)
         if reply is None:
-            keyword = await self.keywords.decide(turn)  # FAQ keywords, demo shop, fallback
-            return await self._resume_flow(turn, keyword)
-        return await self._resume_flow(turn, Decision([reply]))
+            return None
+        if state.intent == "greeting":
+            reply.quick_replies = list(turn.workspace.quick_replies)
+        return Decision([reply])
+
+    async def _knowledge(self, turn: Turn, state: decisions.Deliberation) -> Decision | None:
+        if state.intent == HUMAN_INTENT:
+            state.skip("knowledge", "the customer asked for a person")
+            return None
+        answer, considered = await self.articles.answer(turn, state.language)
+        state.knowledge_candidates = considered
+        if answer is None:
+            state.skip("knowledge", f"none of {considered} passage(s) answers the question")
+            return None
+        state.reason = f"a passage answers ({answer.replies[0].meta.get('answerability')})"
+        if state.offer_flow is not None:
+            button = self._flow_button(turn, state.offer_flow, state.language)
+            decisions.offer(turn, answer, state.offer_flow, button)
+        return answer
+
+    async def _intent_response(self, turn: Turn, state: decisions.Deliberation) -> Decision | None:
+        if state.intent is None or state.intent == HUMAN_INTENT:
+            return None
+        if state.offer_flow is not None:
+            # The response of an action's intent is for doing it ("Let me look that order
+            # up"), not for a question about it.
+            state.skip("intent_response", f"a question about {state.offer_flow}")
+            return None
+        reply = self._configured(turn.workspace.id, state.intent, state.language)
+        if reply is None:
+            return None
+        if STATES_FACTS.search(reply.text):
+            # An authored answer that states facts must answer this question, like a passage.
+            support = await self.articles.supports(turn, reply.text)
+            if support < self.articles.answerability.threshold:
+                state.skip("intent_response", f"its facts do not answer this ({support:.2f})")
+                return None
+        return Decision([reply])
+
+    async def _keywords(self, turn: Turn, state: decisions.Deliberation) -> Decision | None:
+        if state.intent == HUMAN_INTENT:
+            return Decision()  # a handoff rule (or decide's own rule) hands over
+        decision = await self.keywords.decide(turn)  # FAQ keywords, demo shop, fallback
+        step = decision.replies[0].meta.get("step") if decision.replies else None
+        if step in (None, "fallback"):
+            state.keyword_fallback = decision
+            state.skip("keywords", "no keyword answer")
+            return None
+        if step == "faq" and STATES_FACTS.search(decision.replies[0].text):
+            # A keyword FAQ entry shares a word with the question; its facts must answer it.
+            support = await self.articles.supports(turn, decision.replies[0].text)
+            if support < self.articles.answerability.threshold:
+                state.skip("keywords", f"the FAQ entry does not answer this ({support:.2f})")
+                return None
+        return decision
+
+    async def _no_answer(self, turn: Turn, state: decisions.Deliberation) -> Decision | None:
+        if state.knowledge_candidates and (state.asks_about or state.intent is None):
+            # A question the articles were searched for and do not answer: say so, offer
+            # a person (the handoff step of the answer chain phrases it).
+            result = await self.answerer.answer(
+                turn.workspace, turn.message.text, [], language=state.language,
+                on_delta=turn.stream,
+            )  # fmt: skip
+            if result.reply_text is not None:
+                quick = [OFFER_BUTTON] if result.handoff else []
+                meta = {"step": result.step, **result.meta()}
+                return Decision([Reply(result.reply_text, quick_replies=quick, meta=meta)])
+        return state.keyword_fallback or await self.keywords.decide(turn)
+
+    def _flow_button(self, turn: Turn, flow: str, language: str) -> str:
+        return FLOW_BUTTON.get(language.split("-")[0], FLOW_BUTTON["en"])
 
     def _configured(self, workspace_id: str, intent: str | None, language: str) -> Reply | None:
         if not intent:
@@ -185,38 +278,6 @@ class Assistant:
             return None
         return Reply(responses[0], meta={"step": "intent_response", "intent": intent})
 
-    async def _knowledge(self, turn: Turn, language: str) -> Decision | None:
-        question = turn.message.text
-        passages = await self.knowledge.search(turn.workspace.id, question, locale=language, k=5)
-        if not passages and language != turn.workspace.default_locale:
-            passages = await self.knowledge.search(turn.workspace.id, question, k=5)
-        if not passages:
-            return None
-        result = await self.answerer.answer(
-            turn.workspace, question, passages, language=language, on_delta=turn.stream
-        )
-        if result.reply_text is None or result.step == "offline":
-            return None
-        meta = {"step": result.step, **result.meta()}
-        usage = {}
-        if result.usage.get("calls"):
-            usage = {
-                "llm_usage": accumulate(turn.conversation.metadata.get("llm_usage"), result.usage)
-            }
-        quick = [OFFER_BUTTON] if result.handoff else []
-        events = [("answer", {"step": result.step, "reason": result.reason, "usage": result.usage})]
-        if result.handoff:
-            # The articles do not support an answer: say so and offer a person. The keyword
-            # fallback may still know (demo shop, FAQ) — prefer it when it does.
-            keyword = await self.keywords.decide(turn)
-            if keyword.replies and keyword.replies[0].meta.get("step") not in (None, "fallback"):
-                return keyword
-        return Decision(
-            [Reply(result.reply_text, quick_replies=quick, meta=meta)],
-            events=events,
-            metadata=usage,
-        )
-
     async def _resume_flow(self, turn: Turn, decision: Decision) -> Decision:
         again = await self.dialogue.followup(turn)
         if again is not None:
@@ -228,7 +289,7 @@ class Assistant:
         await self.answerer.aclose()
 
 
-async def build_assistant(services: Services) -> Assistant:
+async def build_assistant(services: Services, shops: Shops | None = None) -> Assistant:
     """Prepare every workspace: train or load its intent model, ingest changed articles."""
     settings = services.settings
     nlu = NluEngine(settings.data_dir, services.backplane, models_dir=settings.models_dir)
@@ -241,6 +302,8 @@ async def build_assistant(services: Services) -> Assistant:
             log.info("knowledge base of %s: %s", workspace.id, report)
     answerer = Answerer.from_settings(settings, extract=extract_answer)
     await answerer.warm_up()
-    dialogue = DialogueManager(services.workspaces, None, settings)
-    keywords = build_keyword_bot(services.workspaces.values())
-    return Assistant(services, nlu, knowledge, answerer, dialogue, keywords)
+    shops = shops or Shops()
+    dialogue = DialogueManager(services.workspaces, None, settings, shops=shops)
+    keywords = build_keyword_bot(services.workspaces.values(), shops)
+    answerability = Answerability(knowledge.embedder.encode)
+    return Assistant(services, nlu, knowledge, answerer, dialogue, keywords, answerability)

@@ -59,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _feature_commands() -> list:
     # Feature packages register their own sub-commands (nlu, kb, ...).
     from smartsupport.dialogue import commands as dialogue_commands
+    from smartsupport.evaluation import commands as eval_commands
     from smartsupport.knowledge import commands as kb_commands
     from smartsupport.nlu import commands as nlu_commands
     from smartsupport.staff import commands as staff_commands
@@ -68,6 +69,7 @@ def _feature_commands() -> list:
         staff_commands.register,
         dialogue_commands.register,
         nlu_commands.register,
+        eval_commands.register,
     ]
     return registrations
 

@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from smartsupport import messages
 from smartsupport.backplane.base import Held
 from smartsupport.channels import channel_for
 from smartsupport.context import ConversationContext
@@ -101,11 +102,13 @@ async def start_conversation(
             },
         )
     )
+    # Before the customer writes, their language is the visitor's locale.
+    language = conversation.metadata["locale"]
     greeting = await services.store.append_message(
         conversation.id,
         Author.BOT,
-        workspace.greeting,
-        meta={"quick_replies": workspace.quick_replies, "step": "greeting"},
+        messages.text(workspace, "greeting", language),
+        meta={"quick_replies": messages.quick_replies(workspace, language), "step": "greeting"},
     )
     await services.store.add_event(
         workspace.id,

@@ -5,7 +5,7 @@ Two faces over one ``Shop``:
 * ``create_shop_app(shop)`` is the shop's own little HTTP API, the kind of system a real
   business already has. The server mounts it at ``/demo-shop/api``; the demo workspace's
   flows call it like any business API (see ``demo/flows.yaml``).
-* ``Shop.describe_order`` answers the first, keyword policy directly.
+* ``Shop.describe_order`` answers the keyword bot (keywords.py) directly.
 
 Every order endpoint takes the asking customer (``customer_id`` for an identified customer,
 or the order's ``email`` for a visitor) and answers 404 for an order that is not theirs, so
@@ -21,7 +21,6 @@ import json
 import os
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +29,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from smartsupport.errors import ConfigurationError
+from smartsupport.workspaces import DEMO_DIR
 
 RETURN_WINDOW_DAYS = 30
 STATUS_TEXT = {
@@ -207,20 +207,27 @@ def load_shop(path: Path, today: date | None = None) -> Shop:
         raise ConfigurationError(f"{path}: cannot load the shop data: {exc}") from exc
 
 
-@cache
-def shared_shop(path: Path) -> Shop:
-    """One Shop per data file per process, shared by the mounted API and the flows' in-process
-    calls, so an order cancelled in the chat shows as cancelled on /demo-shop/api too."""
-    return load_shop(path)
+class Shops:
+    """One Shop per data file, shared by everything in one app that reads or changes the
+    demo data (the mounted API, the flows' in-process calls, the keyword bot), so an order
+    cancelled in the chat shows as cancelled on /demo-shop/api too. ``create_app`` owns one
+    and hands it to each of them."""
+
+    def __init__(self) -> None:
+        self._loaded: dict[Path, Shop] = {}
+
+    def get(self, path: Path) -> Shop:
+        key = path.resolve()
+        if key not in self._loaded:
+            self._loaded[key] = load_shop(key)
+        return self._loaded[key]
 
 
-def demo_app() -> FastAPI:
-    """The bundled demo shop's API over the process-wide demo data, for the server to mount:
-    ``app.mount(DEMO_SHOP_PATH, demo_app())``. ``DEMO_SHOP_TOKEN``, when set, is its key."""
-    from smartsupport.workspaces import DEMO_DIR
-
+def demo_app(shops: Shops) -> FastAPI:
+    """The bundled demo shop's API over the app's demo data, for the server to mount:
+    ``app.mount(DEMO_SHOP_PATH, demo_app(shops))``. ``DEMO_SHOP_TOKEN``, when set, is its key."""
     return create_shop_app(
-        shared_shop(DEMO_DIR / "shop.json"), api_key=os.environ.get("DEMO_SHOP_TOKEN") or None
+        shops.get(DEMO_DIR / "shop.json"), api_key=os.environ.get("DEMO_SHOP_TOKEN") or None
     )
 
 

@@ -190,3 +190,5 @@ class Passage:
     locale: str = "en"
     score: float = 0.0
     section: str | None = None
+    # The sentence an answer from this passage is built around (knowledge.answerability).
+    focus: str | None = None

@@ -12,15 +12,21 @@ import re
 import unicodedata
 from collections.abc import Iterable
 
+from smartsupport import messages, reply_language
 from smartsupport.context import ConversationContext
-from smartsupport.demo_shop import Shop, load_shop
+from smartsupport.demo_shop import Shop, Shops
 from smartsupport.domain import ConversationStatus, Reply, Understanding
 from smartsupport.turn import Decision, Turn
 from smartsupport.workspaces import WorkspaceConfig
 
+# The words the fallback text tells customers to type (``fallback`` in locales/*.yaml) are
+# among these, in every shipped language; scripts without spaces between words (Chinese,
+# Japanese) match inside a message.
 HUMAN_WORDS = re.compile(
     r"\b(agent|human|person|representative|operator|someone real|real person|staff|"
-    r"agente|humano|persona|humain|conseiller|mensch|mitarbeiter|atendente|pessoa)\b"
+    r"agente|humano|persona|humain|conseiller|mensch|mitarbeiter|atendente|pessoa|"
+    r"operatore|موظف|إنسان)\b"
+    r"|人工|真人|オペレーター|担当者"
 )
 GREETING_WORDS = re.compile(
     r"^(hi|hello|hey|good (morning|afternoon|evening)|hola|bonjour|salut|hallo|ol[aá]|oi)\b"
@@ -44,7 +50,7 @@ class KeywordBot:
     ) -> Understanding:
         norm = normalize(text)
         intent, confidence = None, 0.0
-        if HUMAN_WORDS.search(norm):
+        if HUMAN_WORDS.search(norm) or norm in _buttons(workspace):
             intent, confidence = "human_agent", 1.0
         elif GREETING_WORDS.search(norm):
             intent, confidence = "greeting", 1.0
@@ -66,13 +72,12 @@ class KeywordBot:
             return Decision()  # a person holds the conversation: the bot stays silent
         intent = turn.understanding.intent
         workspace = turn.workspace
+        language = reply_language.for_turn(turn)
         if intent == "human_agent":
             if status is ConversationStatus.WAITING:
-                return Decision(
-                    [Reply("You're in the queue; a member of our team will reply here.")]
-                )
+                return Decision([Reply(messages.text(workspace, "handoff.queued", language))])
             return Decision(
-                [Reply(workspace.handoff_message)],
+                [Reply(messages.text(workspace, "handoff.message", language))],
                 status=ConversationStatus.WAITING,
                 reason="customer asked for a human",
             )
@@ -83,9 +88,14 @@ class KeywordBot:
         reply = self._answer(turn)
         if reply is None:
             turn.context.counters["fallbacks"] = turn.context.counters.get("fallbacks", 0) + 1
-            offer = ["Talk to a person"] if turn.context.counters["fallbacks"] >= 2 else []
+            offer = (
+                [messages.text(workspace, "handoff.offer_button", language)]
+                if turn.context.counters["fallbacks"] >= 2
+                else []
+            )
+            fallback = messages.text(workspace, "fallback", language)
             return Decision(
-                [Reply(workspace.fallback, quick_replies=offer, meta={"step": "fallback"})],
+                [Reply(fallback, quick_replies=offer, meta={"step": "fallback"})],
                 status=status_change,
             )
         turn.context.counters["fallbacks"] = 0
@@ -93,14 +103,17 @@ class KeywordBot:
 
     def _answer(self, turn: Turn) -> Reply | None:
         workspace, text = turn.workspace, turn.message.text
-        intent = turn.understanding.intent
+        intent, language = turn.understanding.intent, reply_language.for_turn(turn)
         if intent == "greeting":
-            return Reply(workspace.greeting, quick_replies=workspace.quick_replies)
+            return Reply(
+                messages.text(workspace, "greeting", language),
+                quick_replies=messages.quick_replies(workspace, language),
+            )
         shop = self._shops.get(workspace.id)
         if intent == "order_status" and shop is not None:
             match = ORDER_ID.search(text)
             if match is None:
-                return Reply("Sure, what is your order number? It looks like ORD-10234.")
+                return Reply(messages.text(workspace, "order.ask_number", language))
             return Reply(shop.describe_order(match.group(0)), meta={"step": "shop"})
         faq = _faq_match(workspace, normalize(text))
         if faq is not None:
@@ -109,6 +122,16 @@ class KeywordBot:
 
     async def close(self) -> None:
         return None
+
+
+def _buttons(workspace: WorkspaceConfig) -> set[str]:
+    """Our "talk to a person" button in every language, as ``normalize`` writes it."""
+    return workspace.parsed(
+        "keywords:buttons",
+        lambda _: {
+            normalize(b) for b in messages.translations(workspace, "handoff.offer_button").values()
+        },
+    )
 
 
 def _faq_match(workspace: WorkspaceConfig, norm: str) -> str | None:
@@ -121,10 +144,10 @@ def _faq_match(workspace: WorkspaceConfig, norm: str) -> str | None:
     return best
 
 
-def build_keyword_bot(workspaces: Iterable[WorkspaceConfig]) -> KeywordBot:
-    shops = {}
+def build_keyword_bot(workspaces: Iterable[WorkspaceConfig], shops: Shops) -> KeywordBot:
+    found = {}
     for workspace in workspaces:
         shop_file = (workspace.model_extra or {}).get("shop_file")
         if shop_file and workspace.source_dir is not None:
-            shops[workspace.id] = load_shop(workspace.source_dir / shop_file)
-    return KeywordBot(shops)
+            found[workspace.id] = shops.get(workspace.source_dir / shop_file)
+    return KeywordBot(found)

@@ -6,7 +6,9 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
 
+from smartsupport.api_docs import STAFF, errors
 from smartsupport.errors import NotFound
 from smartsupport.outbox import Entry, get, list_entries, requeue
 from smartsupport.services import Services
@@ -17,7 +19,31 @@ require_admin = require_role("admin")
 Admin = Annotated[StaffUser, Depends(require_admin)]
 
 
-@router.get("")
+class OutboxEntryOut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    workspace: str
+    kind: str = Field(description="What the entry does: ticket.create, slack.notify, ...")
+    status: str = Field(description="pending, done or dead")
+    attempts: int
+    next_attempt_at: str
+    last_error: str | None
+    result: dict[str, Any] | None = Field(description="What the remote service answered.")
+    created_at: str
+
+
+class RequeuedOut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    status: str
+
+
+@router.get(
+    "",
+    response_model=list[OutboxEntryOut],
+    operation_id="listOutbox",
+    responses=errors(*STAFF, 422),
+)
 async def list_outbox(
     request: Request,
     user: Admin,
@@ -50,7 +76,14 @@ async def list_outbox(
     ]
 
 
-@router.post("/{entry_id}/requeue", status_code=202, dependencies=[Depends(verify_csrf)])
+@router.post(
+    "/{entry_id}/requeue",
+    status_code=202,
+    dependencies=[Depends(verify_csrf)],
+    response_model=RequeuedOut,
+    operation_id="requeueOutboxEntry",
+    responses=errors(*STAFF, 404),
+)
 async def requeue_entry(entry_id: str, request: Request, user: Admin) -> dict[str, str]:
     """Send a dead (or waiting) entry again now."""
     services: Services = request.app.state.services

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from smartsupport import notify
 from smartsupport.assistant import build_assistant
+from smartsupport.demo_shop import Shops
 from smartsupport.handoff.config import check_workspaces
 from smartsupport.helpdesk import tickets
 from smartsupport.outbox import KINDS
@@ -29,14 +30,17 @@ OUTBOX_HANDLERS: dict[str, OutboxHandler] = {
 assert set(OUTBOX_HANDLERS) == KINDS, "every outbox kind has exactly one handler"
 
 
-async def assemble(settings: Settings, *, migrate: bool = True) -> Services:
+async def assemble(
+    settings: Settings, *, migrate: bool = True, shops: Shops | None = None
+) -> Services:
     """The services of one process, with the assistant and outbox handlers in place. A
-    broken escalation.yaml or a missing secret stops start-up with the fix named."""
+    broken escalation.yaml or a missing secret stops start-up with the fix named. ``shops``
+    is the demo shop data the app also serves (one copy per app)."""
     services = await open_services(settings, migrate=migrate)
     try:
         check_workspaces(services.workspaces.values(), settings)
         services.outbox_handlers.update(OUTBOX_HANDLERS)
-        services.assistant = await build_assistant(services)
+        services.assistant = await build_assistant(services, shops)
     except BaseException:
         await services.close()
         raise

@@ -9,6 +9,13 @@
 Each section file is optional and becomes one top-level key of the config, so each feature
 owns its file and its schema; ``WorkspaceConfig`` validates the common part and keeps the
 sections as plain data for their features to validate with their own models.
+
+Customer-facing texts (``greeting``, ``fallback``, ``handoff_message``, a ``messages:``
+mapping of any message-catalog key, the ``messages`` of ``escalation.yaml`` and the
+``no_answer``/``offline`` templates) are each a string in the workspace's default language or
+a mapping language -> string; they are collected into ``texts`` for ``messages.text``, which
+picks the customer's language (docs/languages.md). ``facts`` are the workspace's policy
+figures (return window, refund times, shipping prices) that flows quote.
 """
 
 from __future__ import annotations
@@ -18,13 +25,39 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
+from smartsupport import messages
 from smartsupport.errors import ConfigurationError
 
 SECTION_FILES = {"nlu": "intents.yaml", "flows": "flows.yaml", "escalation": "escalation.yaml"}
 DEMO_DIR = Path(__file__).parent / "demo"
 T = TypeVar("T")
+
+# Catalog keys a workspace writes outside its ``messages:`` mapping: (section or None for
+# workspace.yaml, field). The top-level fields hold the default language's text once loaded.
+TEXT_FIELDS: dict[str, tuple[str | None, str]] = {
+    "greeting": (None, "greeting"),
+    "fallback": (None, "fallback"),
+    "handoff.message": (None, "handoff_message"),
+    "handoff.offer": ("escalation", "offer"),
+    "handoff.offer_button": ("escalation", "offer_button"),
+    "handoff.offline": ("escalation", "offline"),
+    "handoff.overflow": ("escalation", "overflow"),
+    "handoff.ticket_created": ("escalation", "ticket_created"),
+    "knowledge.no_answer": ("templates", "no_answer"),
+    "knowledge.offline": ("templates", "offline"),
+    "knowledge.answer": ("templates", "kb_answer"),  # also ``kb_answer.es``-style keys
+}
+Fact = str | int | float | bool
 
 
 class FaqEntry(BaseModel):
@@ -38,16 +71,55 @@ class WorkspaceConfig(BaseModel):
 
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")
     name: str
-    default_locale: str = "en"
-    greeting: str = "Hi! I'm the virtual assistant. How can I help you today?"
-    fallback: str = (
-        "Sorry, I didn't understand that. You can rephrase, or type 'agent' to talk to a person."
-    )
-    handoff_message: str = "I'm connecting you with a member of our team. Please wait a moment."
+    default_locale: str = Field(default="en", pattern=r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{1,8})*$")
+    # The texts in the default language; the catalog's when the workspace wrote none.
+    greeting: str = ""
+    fallback: str = ""
+    handoff_message: str = ""
     quick_replies: list[str] = Field(default_factory=list)
     faq: list[FaqEntry] = Field(default_factory=list)
+    facts: dict[str, Fact] = Field(default_factory=dict)
     articles_dir: Path | None = None
     source_dir: Path | None = None
+    # Collected when loading (not written as such): catalog key -> language -> the
+    # workspace's own text, and language -> greeting quick replies.
+    texts: dict[str, dict[str, str]] = Field(default_factory=dict)
+    quick_reply_texts: dict[str, list[str]] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _collect_texts(cls, data: Any) -> Any:
+        """Every text the workspace wrote, as ``texts[key][language]``; the top-level fields
+        keep the default language's text (so code that shows one text still can)."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        for computed in ("texts", "quick_reply_texts"):
+            if computed in data:
+                raise ValueError(f"{computed!r} is not a setting; write messages: instead")
+        default = messages.normalise(str(data.get("default_locale") or "en"))
+        texts = _written_texts(data, default)
+        for section, name in TEXT_FIELDS.values():
+            if section is None:
+                data.pop(name, None)  # filled in from ``texts`` once validated
+        replies = data.get("quick_replies")
+        if isinstance(replies, dict):
+            data["quick_reply_texts"] = {
+                messages.normalise(str(lang)): value for lang, value in replies.items()
+            }
+            data["quick_replies"] = data["quick_reply_texts"].get(default, [])
+        elif isinstance(replies, list):
+            data["quick_reply_texts"] = {default: replies}
+        data["texts"] = texts
+        return data
+
+    @model_validator(mode="after")
+    def _default_texts(self) -> WorkspaceConfig:
+        language = self.default_locale
+        self.greeting = messages.text(self, "greeting", language)
+        self.fallback = messages.text(self, "fallback", language)
+        self.handoff_message = messages.text(self, "handoff.message", language)
+        return self
 
     @field_validator("quick_replies")
     @classmethod
@@ -56,6 +128,13 @@ class WorkspaceConfig(BaseModel):
             if not reply.strip() or len(reply) > 80:
                 raise ValueError("quick replies must be 1 to 80 characters")
         return replies
+
+    @field_validator("quick_reply_texts")
+    @classmethod
+    def _short_replies_per_language(cls, found: dict[str, list[str]]) -> dict[str, list[str]]:
+        for replies in found.values():
+            cls._short_replies(replies)
+        return found
 
     # Each feature's validated section, parsed once: the config does not change once loaded.
     _parsed: dict[str, Any] = PrivateAttr(default_factory=dict)
@@ -71,6 +150,52 @@ class WorkspaceConfig(BaseModel):
         """A feature's section (``nlu``, ``flows``, ``escalation``), or an empty dict."""
         value = (self.model_extra or {}).get(name)
         return value if isinstance(value, dict) else {}
+
+
+def _written_texts(data: dict[str, Any], default: str) -> dict[str, dict[str, str]]:
+    """Every catalog text the raw workspace data writes, as ``{key: {language: text}}``
+    (``messages:`` is taken out of ``data``); ValueError lists every problem."""
+    texts: dict[str, dict[str, str]] = {}
+    places: dict[str, str] = {}
+    for key, (section, name) in TEXT_FIELDS.items():
+        place = _text_place(data, section)
+        if place.get(name) is not None:
+            places[key] = {None: name, "templates": f"templates.{name}"}.get(
+                section, f"escalation.yaml messages.{name}"
+            )
+            texts[key] = messages.per_language(place[name], default, places[key])
+        if section == "templates":  # the knowledge base's older "kb_answer.es" form
+            for field, value in place.items():
+                if str(field).startswith(f"{name}.") and value is not None:
+                    places.setdefault(key, f"templates.{name}")
+                    language = str(field).split(".", 1)[1]
+                    found = messages.per_language({language: value}, default, "templates")
+                    texts[key] = {**texts.get(key, {}), **found}
+    own = data.pop("messages", None) or {}
+    if not isinstance(own, dict):
+        raise ValueError("messages: must map message keys to texts")
+    problems: list[str] = []
+    for key, value in own.items():
+        if key in texts:
+            problems.append(f"messages.{key}: also written as {places[key]}; keep one")
+            continue
+        places[str(key)] = f"messages.{key}"
+        texts[str(key)] = messages.per_language(value, default, places[str(key)])
+    for key, written in texts.items():
+        problems += messages.check_text(key, written, places[key])
+    if problems:
+        raise ValueError("; ".join(problems))
+    return texts
+
+
+def _text_place(data: dict[str, Any], section: str | None) -> dict[str, Any]:
+    """Where the texts of ``section`` are written in the raw workspace data."""
+    if section is None:
+        return data
+    found = data.get(section)
+    if section == "escalation" and isinstance(found, dict):
+        found = found.get("messages")
+    return found if isinstance(found, dict) else {}
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:

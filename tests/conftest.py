@@ -107,3 +107,41 @@ def browser():
         expect.set_options(timeout=10_000)  # a 2-core CI box runs other suites alongside
         yield launched
         launched.close()
+
+
+@pytest.fixture(scope="session")
+def api(tmp_path_factory):
+    """The typed client generated from the app's own /openapi.json (tests/apiclient.py)."""
+    from smartsupport.app import create_app
+    from smartsupport.settings import Settings
+    from tests.apiclient import GeneratedApi, generate
+
+    directory = tmp_path_factory.mktemp("apiclient")
+    spec = create_app(Settings(data_dir=directory, secret_key="spec")).openapi()
+    return GeneratedApi(generate(spec, directory))
+
+
+@pytest.fixture
+def checked_frames(monkeypatch):
+    """Every frame a test receives from the widget's or the agents' WebSocket is checked
+    against the frame models that /asyncapi.json documents (smartsupport/frames.py): a frame
+    of an undocumented type, or with a field too many or too few, fails the test. Returns
+    the types of the frames seen, in order."""
+    from pydantic import TypeAdapter
+    from starlette.testclient import WebSocketTestSession
+
+    from smartsupport.frames import AgentServerFrame, WidgetServerFrame
+
+    agent, widget = TypeAdapter(AgentServerFrame), TypeAdapter(WidgetServerFrame)
+    seen: list[str] = []
+    receive = WebSocketTestSession.receive
+
+    def checked(self):
+        message = receive(self)
+        if message.get("type") == "websocket.send" and message.get("text") is not None:
+            frames = agent if self.scope["path"] == "/api/v1/inbox/ws" else widget
+            seen.append(frames.validate_json(message["text"]).type)
+        return message
+
+    monkeypatch.setattr(WebSocketTestSession, "receive", checked)
+    return seen

@@ -129,7 +129,7 @@ async def inbox_app(
     if data_dir is not None:
         options["data_dir"] = data_dir
     app = create_app(Settings(**options))
-    services = await assemble(app.state.settings)
+    services = await assemble(app.state.settings, shops=app.state.shops)
     app.state.services = services
     harness = Harness(app, services)
     try:

@@ -94,9 +94,10 @@ def login(client: TestClient, email: str, password: str = PASSWORD) -> httpx.Res
 
 
 def add_probe_routes(app: FastAPI) -> None:
-    """Two server-to-server routes of the kind features will add."""
+    """Two server-to-server routes of the kind features will add (named, as every route in
+    the API description must be: smartsupport/api_docs.py)."""
 
-    @app.get("/probe/{workspace}/conversations")
+    @app.get("/probe/{workspace}/conversations", operation_id="readProbeConversations")
     async def read_conversations(
         workspace: str,
         key: Annotated[ApiKeyPrincipal, Depends(require_api_key("conversations:read"))],
@@ -104,7 +105,7 @@ def add_probe_routes(app: FastAPI) -> None:
         require_workspace(key, workspace)
         return {"key": key.id}
 
-    @app.post("/probe/{workspace}/tickets")
+    @app.post("/probe/{workspace}/tickets", operation_id="writeProbeTickets")
     async def write_tickets(
         workspace: str,
         key: Annotated[ApiKeyPrincipal, Depends(require_api_key("tickets:write"))],

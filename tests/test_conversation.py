@@ -17,10 +17,12 @@ from smartsupport.domain import (
     Author,
     ConversationStatus,
     IncomingMessage,
+    OutboxItem,
     Reply,
     Understanding,
     Workspace,
 )
+from smartsupport.errors import BackendUnavailable
 from smartsupport.services import Services
 from smartsupport.settings import Settings
 from smartsupport.storage import open_store
@@ -29,7 +31,7 @@ from smartsupport.wire import conversation_channel
 from smartsupport.workspaces import WorkspaceConfig
 
 
-class ScriptedPolicy:
+class ScriptedAssistant:
     """Understands everything as ``thanks``; ``decide`` runs the test's script."""
 
     def __init__(self) -> None:
@@ -69,7 +71,7 @@ async def services(urls, tmp_path) -> AsyncIterator[Services]:
         contexts=ContextStore(backplane),
         secret_key=b"k" * 32,
         workspaces={"acme": workspace},
-        assistant=ScriptedPolicy(),  # type: ignore[arg-type]
+        assistant=ScriptedAssistant(),  # type: ignore[arg-type]
     )
     try:
         yield services
@@ -195,3 +197,64 @@ async def test_a_failed_decision_keeps_and_acknowledges_the_customer_message(
     async with services.backplane.lock(f"lock:{conversation.id}", timeout=1):
         pass  # the failed turn released its lock
     await sub.close()
+
+
+async def test_a_decisions_effects_are_recorded_in_the_turns_one_write(services: Services):
+    """Priority, usage and notices are data in the Decision, written with the messages."""
+    conversation, _ = await start_conversation(services, "acme")
+    writes = []
+    record_turn = services.store.record_turn
+
+    async def counted(*args, **kwargs):
+        writes.append(kwargs)
+        return await record_turn(*args, **kwargs)
+
+    services.store.record_turn = counted  # type: ignore[method-assign]
+
+    async def escalate(turn: Turn) -> Decision:
+        return Decision(
+            [Reply("Connecting you")],
+            status=ConversationStatus.WAITING,
+            metadata={"priority": "urgent", "llm_usage": {"calls": 1}},
+            outbox=[OutboxItem("notify.slack", {"conversation_id": turn.conversation.id}, "k1")],
+        )
+
+    services.assistant.script = escalate  # type: ignore[union-attr]
+    result = await handle_message(services, IncomingMessage(conversation.id, "help", "c1"))
+    assert len(writes) == 1
+    assert result.conversation.metadata["priority"] == "urgent"
+    stored = await services.store.get_conversation(conversation.id)
+    assert stored.metadata["priority"] == "urgent"
+    assert stored.metadata["llm_usage"] == {"calls": 1}
+    assert stored.metadata["locale"]  # merged, not replaced
+    rows = await services.store.fetch("SELECT kind, idempotency_key, status FROM outbox")  # type: ignore[attr-defined]
+    assert rows == [{"kind": "notify.slack", "idempotency_key": "k1", "status": "pending"}]
+    assert services.outbox_due.is_set()
+
+
+async def test_a_turn_that_fails_to_store_leaves_no_priority_and_no_notice(services: Services):
+    conversation, _ = await start_conversation(services, "acme")
+    record_turn = services.store.record_turn
+
+    async def refused(conversation_id, messages, **kwargs):
+        if kwargs.get("outbox"):
+            raise BackendUnavailable("the database went away mid-turn")
+        return await record_turn(conversation_id, messages, **kwargs)
+
+    services.store.record_turn = refused  # type: ignore[method-assign]
+
+    async def escalate(turn: Turn) -> Decision:
+        return Decision(
+            [Reply("Connecting you")],
+            status=ConversationStatus.WAITING,
+            metadata={"priority": "urgent"},
+            outbox=[OutboxItem("notify.slack", {"conversation_id": turn.conversation.id}, "k1")],
+        )
+
+    services.assistant.script = escalate  # type: ignore[union-attr]
+    with pytest.raises(BackendUnavailable):
+        await handle_message(services, IncomingMessage(conversation.id, "help", "c1"))
+    stored = await services.store.get_conversation(conversation.id)
+    assert "priority" not in stored.metadata
+    assert stored.status is ConversationStatus.BOT
+    assert await services.store.fetch("SELECT id FROM outbox") == []  # type: ignore[attr-defined]

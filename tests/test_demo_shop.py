@@ -9,7 +9,7 @@ from datetime import date, timedelta
 import httpx
 import pytest
 
-from smartsupport.demo_shop import create_shop_app, load_shop, shared_shop
+from smartsupport.demo_shop import Shops, create_shop_app, load_shop
 from smartsupport.errors import ConfigurationError
 from smartsupport.workspaces import DEMO_DIR
 
@@ -117,7 +117,7 @@ async def test_products_and_stock_by_size(api):
     assert odd["size_exists"] is False
 
 
-def test_describe_order_still_answers_the_keyword_policy():
+def test_describe_order_still_answers_the_keyword_bot():
     shop = load_shop(SHOP_FILE)
     text = shop.describe_order("ord-10234")
     assert "ORD-10234 has shipped with UPS (tracking number 1Z999AA10123456784)" in text
@@ -125,8 +125,10 @@ def test_describe_order_still_answers_the_keyword_policy():
     assert "couldn't find" in shop.describe_order("ORD-1")
 
 
-def test_shared_shop_is_one_per_file_and_load_errors_name_the_file(tmp_path):
-    assert shared_shop(SHOP_FILE) is shared_shop(SHOP_FILE)
+def test_shops_keep_one_shop_per_file_and_load_errors_name_the_file(tmp_path):
+    shops = Shops()
+    assert shops.get(SHOP_FILE) is shops.get(SHOP_FILE)
+    assert Shops().get(SHOP_FILE) is not shops.get(SHOP_FILE)  # each app has its own
     bad = tmp_path / "shop.json"
     bad.write_text("{not json")
     with pytest.raises(ConfigurationError, match="shop.json"):

@@ -148,11 +148,11 @@ async def test_a_transfer_records_priority_and_reason_and_notifies_in_the_turn(s
     metadata and queues the notices in one transaction."""
     fake, services = setup
     conv, _ = await start_conversation(services, "acme")
-    from smartsupport.handoff.rules import EscalationOutcome, Firing, apply
-    from smartsupport.notify import escalation_notices
+    from smartsupport.handoff.rules import Firing, HandoffOutcome, apply
+    from smartsupport.notify import handoff_notices
     from smartsupport.turn import Decision
 
-    outcome = EscalationOutcome(
+    outcome = HandoffOutcome(
         firings=[Firing("legal", "keywords", "transfer", "sensitive topic: lawyer")],
         action="transfer",
         priority="urgent",
@@ -163,7 +163,7 @@ async def test_a_transfer_records_priority_and_reason_and_notifies_in_the_turn(s
     decision = apply(outcome, Decision(), conv.metadata)
     assert decision.status is ConversationStatus.WAITING
     assert (await services.store.get_conversation(conv.id)).metadata.get("priority") is None
-    notices = escalation_notices(
+    notices = handoff_notices(
         services.workspace("acme"), conv.id, reason=outcome.reason, priority="urgent", key="m1"
     )
     assert [n.kind for n in notices] == ["notify.slack"]

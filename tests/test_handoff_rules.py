@@ -21,7 +21,7 @@ from smartsupport.errors import ConfigurationError
 from smartsupport.handoff import apply, evaluate
 from smartsupport.handoff.config import check_workspaces, parse
 from smartsupport.turn import Decision, Turn
-from smartsupport.workspaces import WorkspaceConfig
+from smartsupport.workspaces import DEMO_DIR, WorkspaceConfig, load_workspace_dir
 
 NOW = datetime(2026, 11, 18, 12, 0, tzinfo=UTC)  # a Wednesday
 
@@ -359,3 +359,115 @@ async def test_the_customer_is_read_only_for_rules_that_need_it_and_once_per_ses
     context = Context.from_json(context.to_json())
     assert await assistant._customer(turn(segment, context)) == vip
     assert reads == ["u1"]
+
+
+# -- the demo workspace's rules in the nine languages (issue 11) ----------------------------
+
+DEMO = load_workspace_dir(DEMO_DIR)
+
+# language -> (must reach a person urgently, must not): legal threats, fraud, theft; and
+# names, surnames, colours and product styles that happen to spell a legal word.
+TOPICS = {
+    "en": (["I'll sue you", "my lawyer will be in touch", "I am going to sue Northwind",
+            "see you in court", "this is fraud", "my card was stolen", "I'll call the police",
+            "I'm filing a chargeback", "I will take legal action"],
+           ["Hi, I'm Sue, is the blue jacket in stock?", "my name is Justice",
+            "Lawyer-style blazer in stock?", "do you have the court shoes in size 38?",
+            "Can I talk to Sue from your team?", "Police sunglasses in stock?",
+            "I walk in court shoes all day, which insoles?", "tennis court trainers?"]),
+    "es": (["demandaré a la tienda", "voy a llamar a mi abogado", "abogado",
+            "voy a poner una demanda", "esto es una estafa", "me han robado la tarjeta",
+            "lo denunciaré a la policía"],
+           ["Abogado is my surname", "Mi apellido es Abogado, ¿hay tallas grandes?",
+            "¿Hay mucha demanda de estas zapatillas?", "a mi juicio es caro",
+            "la caja llegó con un golpe", "busco un traje estilo abogado"]),
+    "fr": (["je vais contacter mon avocat", "avocat", "je vais porter plainte",
+            "c'est une arnaque", "ma carte a été volée", "je vais aller à la police"],
+           ["Le pull vert avocat est-il disponible ?", "la couleur avocat existe en M ?",
+            "le procès-verbal de livraison est signé"]),
+    "de": (["Ich schalte meinen Anwalt ein", "Anwalt", "mein Rechtsanwalt meldet sich",
+            "ich werde Sie verklagen", "das ist Betrug", "mein Paket wurde gestohlen",
+            "wir sehen uns vor Gericht"],
+           ["die Summe betrug 50 Euro", "ein leckeres Gericht zum Mitnehmen?",
+            "Anwalt-Look Blazer vorrätig?"]),
+    "it": (["chiamo il mio avvocato", "avvocato", "vi faccio causa", "è una truffa",
+            "mi hanno rubato la carta", "sporgerò denuncia"],
+           ["avete la giacca tipo avvocato?", "la sede legale è a Milano?"]),
+    "pt": (["vou falar com meu advogado", "advogado", "vou processar vocês",
+            "isso é um golpe", "meu cartão foi roubado", "vou ao PROCON"],
+           ["que legal, obrigado", "a caixa chegou amassada, tem outra?"]),
+    "zh": (["我要找律师", "律师", "我要起诉你们", "这是诈骗", "我的卡被盗刷了", "我要报警"],
+           ["律师风格的西装有货吗", "我告诉你们一个问题", "你们的广告你们自己看过吗"]),
+    "ja": (["弁護士に相談します", "弁護士", "訴えます", "これは詐欺です", "カードが盗まれました",
+            "警察に通報します"],
+           ["弁護士風のジャケットはありますか", "警察官みたいな帽子はありますか"]),
+    "ar": (["سأتصل بمحامي", "محامي", "المحامي الخاص بي سيتواصل معكم", "سأقاضيكم",
+            "هذا احتيال", "بطاقتي مسروقة", "سأبلغ الشرطة"],
+           ["هل الجاكيت الأزرق متوفر؟", "عندي سؤال عن المقاس"]),
+}  # fmt: skip
+
+
+def _demo_says(text: str, language: str, **understanding):
+    return Chat(DEMO).say(text, language=language, sentiment=0.0, **understanding)
+
+
+def _fired(outcome, rule: str) -> bool:
+    return outcome is not None and rule in [f.rule for f in outcome.firings]
+
+
+@pytest.mark.parametrize(
+    ("language", "text"), [(lang, t) for lang, (yes, _) in TOPICS.items() for t in yes]
+)
+def test_legal_threats_reach_a_person_urgently_in_every_language(language, text):
+    outcome = _demo_says(text, language)
+    assert _fired(outcome, "legal-or-fraud"), text
+    assert outcome.action == "transfer" and outcome.priority == "urgent"
+
+
+@pytest.mark.parametrize(
+    ("language", "text"), [(lang, t) for lang, (_, no) in TOPICS.items() for t in no]
+)
+def test_names_colours_and_styles_are_not_legal_threats(language, text):
+    assert not _fired(_demo_says(text, language), "legal-or-fraud"), text
+
+
+def test_a_keyword_reason_names_the_topic_not_the_word_form():
+    outcome = _demo_says("ich werde Sie verklagen, das ist Betrug", "de")
+    assert outcome.reason == "sensitive topic: fraud, sue"
+
+
+# language -> (asks for a person, does not).
+PEOPLE = {
+    "en": (["I want to talk to a human", "agent", "can I speak with someone please"],
+           ["the agent said it shipped", "is a person needed to sign for it?"]),
+    "es": (["¿Puedo hablar con una persona?", "quiero un agente"], ["hablar con ventas"]),
+    "fr": (["Je voudrais parler à un conseiller", "je veux un humain"],
+           ["le conseiller m'a dit que c'était expédié"]),
+    "de": (["Ich möchte mit einem Mitarbeiter sprechen", "mit jemandem sprechen bitte"],
+           ["der Mitarbeiter sagte, es sei verschickt"]),
+    "it": (["vorrei parlare con un operatore", "posso parlare con una persona?",
+            "operatore"], ["l'operatore del corriere ha chiamato"]),
+    "pt": (["Quero falar com um atendente", "atendimento humano"],
+           ["o atendente disse que foi enviado"]),
+    "zh": (["转人工", "我要人工客服", "我想和真人聊"], ["客服说已经发货了", "人工皮革的鞋有吗"]),
+    "ja": (["オペレーターと話したい", "人と話したいです", "オペレーター"],
+           ["担当者から連絡がありました"]),
+    "ar": (["أريد التحدث مع موظف", "خدمة العملاء", "ممكن أكلم شخص حقيقي؟"],
+           ["الموظف قال ان الطلب شحن"]),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("language", "text"), [(lang, t) for lang, (yes, _) in PEOPLE.items() for t in yes]
+)
+def test_asking_for_a_person_in_every_language(language, text):
+    outcome = _demo_says(text, language)
+    assert _fired(outcome, "asked-for-a-person"), text
+    assert outcome.action == "transfer"
+
+
+@pytest.mark.parametrize(
+    ("language", "text"), [(lang, t) for lang, (_, no) in PEOPLE.items() for t in no]
+)
+def test_mentioning_staff_is_not_asking_for_a_person(language, text):
+    assert not _fired(_demo_says(text, language), "asked-for-a-person"), text

@@ -89,7 +89,7 @@ async def test_resolve_and_reopen(sqlite_url, tmp_path) -> None:
         assert statuses[-1] == "Ana reopened the conversation."
 
 
-def test_agent_socket_pushes_the_queue_and_typing_both_ways(tmp_path) -> None:
+def test_agent_socket_pushes_the_queue_and_typing_both_ways(tmp_path, checked_frames) -> None:
     app, _ = staffkit.staff_app(tmp_path, conversation_rate_limit_per_minute=10_000)
     with staffkit.staff_client(app) as client:
         staffkit.add_staff(client, "ana@example.com", "agent")
@@ -124,6 +124,8 @@ def test_agent_socket_pushes_the_queue_and_typing_both_ways(tmp_path) -> None:
                 assert frame == {"type": "typing", "author": "agent", "on": True}
             frame = next_of(ws, "conversation", lambda f: f["event"]["type"] == "message")
             assert frame["event"]["message"]["text"] == "ana joined the conversation."
+        # Every frame of both sockets was one that /asyncapi.json documents.
+        assert {"ready", "inbox", "watching", "conversation", "typing"} <= set(checked_frames)
         client.cookies.clear()
         with client.websocket_connect("wss://testserver/api/v1/inbox/ws") as ws:
             assert ws.receive()["code"] == 4401

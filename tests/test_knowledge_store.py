@@ -40,7 +40,7 @@ def article(path: Path, title: str, *sections: tuple[str, str], locale: str = "e
 async def test_search_survives_a_restart_without_re_embedding(url, store):
     first = CountingEmbedder()
     report = await KnowledgeBase(store, embedder=first).ingest("demo", [DEMO_ARTICLES])
-    assert report.ok and report.added == 15 and report.passages > 40
+    assert report.ok and report.added == 99 and report.passages > 300  # 11 articles x 9 languages
     assert first.texts == report.passages + report.added  # passages plus titles, once each
 
     await store.close()
@@ -49,14 +49,14 @@ async def test_search_survives_a_restart_without_re_embedding(url, store):
     try:
         second = CountingEmbedder()
         kb = KnowledgeBase(reopened, embedder=second)
-        results = await kb.search("demo", "How much does express shipping cost?")
+        results = await kb.search("demo", "How much does express shipping cost?", locale="en")
         assert second.texts == 1  # only the query: stored vectors were loaded
         assert results[0].title == "Shipping options, costs and delivery times"
         assert results[0].section == "Express shipping"
         assert "$12" in results[0].text
         assert results[0].url == "https://help.northwind-outfitters.example/shipping"
         again = await KnowledgeBase(reopened, embedder=second).ingest("demo", [DEMO_ARTICLES])
-        assert (again.added, again.updated, again.unchanged, again.removed) == (0, 0, 15, 0)
+        assert (again.added, again.updated, again.unchanged, again.removed) == (0, 0, 99, 0)
         assert second.texts == 1  # unchanged content hashes: nothing re-embedded
     finally:
         await reopened.close()
@@ -168,13 +168,13 @@ async def test_locale_filter_and_cross_language_articles(store):
     await kb.ingest("demo", [DEMO_ARTICLES])
     spanish = await kb.search("demo", "¿Cuánto tarda el envío?", locale="es", k=3)
     assert spanish and all(p.locale == "es" for p in spanish)
-    assert spanish[0].title == "Envíos y plazos de entrega"
+    assert spanish[0].title == "Opciones de envío, costes y plazos de entrega"
     french = await kb.search("demo", "Comment retourner un article ?", locale="fr-CA", k=3)
-    assert french[0].title == "Retours et remboursements"
+    assert french[0].title == "Retours et échanges"
     english = await kb.search("demo", "How do I return an item?", locale="en", k=5)
     assert english[0].title == "Returns and exchanges"
     assert all(p.locale == "en" for p in english)
-    assert await kb.search("demo", "returns", locale="ja") == []
+    assert await kb.search("demo", "returns", locale="ko") == []  # no Korean articles
     # Workspaces never see each other's articles.
     assert await kb.search("other", "returns") == []
 

@@ -10,7 +10,7 @@ import logging
 
 from smartsupport import outbox
 from smartsupport.conversation import start_conversation
-from smartsupport.notify import notify_escalation
+from smartsupport.notify import notify_handoff
 from tests.helpdesk_fakes import (
     SLACK_HOOK_PATH,
     SLACK_TOKEN,
@@ -24,7 +24,7 @@ async def escalate(services, name="Ana <script>") -> str:
     conv, _ = await start_conversation(
         services, "acme", customer={"name": name, "email": "ana@example.com", "segment": "vip"}
     )
-    await notify_escalation(services, conv.id, reason="sensitive topic: lawyer", priority="urgent")
+    await notify_handoff(services, conv.id, reason="sensitive topic: lawyer", priority="urgent")
     return conv.id
 
 
@@ -133,6 +133,6 @@ async def test_nothing_is_queued_when_no_channel_is_configured(tmp_path, sqlite_
     services = await open_test_services(tmp_path, sqlite_url, {})
     try:
         conv, _ = await start_conversation(services, "acme")
-        assert await notify_escalation(services, conv.id, reason="x") == []
+        assert await notify_handoff(services, conv.id, reason="x") == []
     finally:
         await services.close()

@@ -28,6 +28,7 @@ PUBLIC: dict[tuple[str, str], tuple[str, int]] = {
     ("GET", "/healthz"): ("liveness probe, no data", 200),
     ("GET", "/readyz"): ("readiness probe, backend states only", 200),
     ("GET", "/openapi.json"): ("the API description, no data", 200),
+    ("GET", "/asyncapi.json"): ("the WebSocket protocols' description, no data", 200),
     ("GET", "/docs"): ("API docs page, no data", 200),
     ("GET", "/docs/oauth2-redirect"): ("part of the API docs page", 200),
     ("GET", "/redoc"): ("API docs page, no data", 200),

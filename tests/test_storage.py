@@ -533,3 +533,13 @@ async def test_a_cancelled_helper_transaction_rolls_back_and_frees_the_store(sto
         store.append_message(conversation.id, Author.CUSTOMER, "still works"), timeout=5
     )
     assert message.seq == 1
+
+
+def test_both_dialects_ship_the_same_migration_versions():
+    """A feature adds its tables for SQLite and PostgreSQL together, under one number."""
+    from smartsupport.storage.migrator import discover
+
+    sqlite = [(m.version, m.name) for m in discover("sqlite")]
+    postgresql = [(m.version, m.name) for m in discover("postgresql")]
+    assert sqlite == postgresql
+    assert [v for v, _ in sqlite] == sorted({v for v, _ in sqlite})

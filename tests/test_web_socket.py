@@ -9,6 +9,9 @@ from starlette.websockets import WebSocketDisconnect
 from smartsupport.app import create_app
 from smartsupport.settings import Settings
 
+# Every frame these tests receive is checked against the documented frame models.
+pytestmark = pytest.mark.usefixtures("checked_frames")
+
 
 @pytest.fixture(params=["embedded", "postgres+redis"])
 def client(request, tmp_path):
@@ -116,6 +119,19 @@ def test_bad_frames_get_error_frames_not_a_dropped_socket(client):
         assert error["code"] == "message_too_long" and error["client_id"] == "big"
         ws.send_json({"type": "dance"})
         assert ws.receive_json()["code"] == "unknown_type"
+        ws.send_json({"type": "message", "text": 5, "client_id": "n"})
+        assert ws.receive_json() == {
+            "type": "error",
+            "client_id": "n",
+            "code": "invalid_input",
+            "message": "'text' must be a string, 'client_id' a string",
+        }
+        ws.send_json({"type": "message", "text": "hi", "client_id": "x" * 65})
+        error = ws.receive_json()
+        assert error["message"] == "'client_id' must be 1 to 64 characters"
+        assert error["client_id"] == "x" * 65
+        ws.send_json({"type": "ping"})
+        assert ws.receive_json() == {"type": "pong"}  # the socket is still there
 
 
 @pytest.mark.parametrize(
@@ -124,6 +140,8 @@ def test_bad_frames_get_error_frames_not_a_dropped_socket(client):
         ({"type": "hello", "token": "v1.x.y", "after": 0}, 4401),
         ({"type": "hello", "after": 0}, 4401),
         ({"type": "wave"}, 4400),
+        ({"type": "hello", "token": 5, "after": 0}, 4400),
+        ({"type": "hello", "token": "v1.x.y", "after": "soon"}, 4400),
     ],
 )
 def test_bad_hello_closes_with_a_clear_code(client, hello, code):

@@ -246,7 +246,7 @@ def test_streamed_answer_typing_citations_and_agent_html_render_safely(
     links = agent.get_by_role("link")
     expect(links).to_have_count(1)
     expect(links).to_have_attribute("href", "https://example.com/returns")
-    expect(links).to_have_attribute("rel", "noopener noreferrer")
+    expect(links).to_have_attribute("rel", "noopener noreferrer nofollow")
     to_page.send(json.dumps({"type": "status", "status": "with_agent"}))
     expect(page.locator("#smartsupport-widget .status")).to_have_text(
         "You are chatting with an agent"
@@ -290,11 +290,14 @@ def test_server_restart_mid_conversation_loses_and_duplicates_nothing(browser: B
         log = page.locator("#smartsupport-widget ol.log > li")
         expect(log).to_have_count(len(expected))
         assert shown_seqs(page) == [m["seq"] for m in expected]
+        # Each shown once, as received (bot replies are shown as rendered Markdown).
         texts = page.eval_on_selector_all(
-            "#smartsupport-widget ol.log > li .t", "els => els.map(e => e.textContent)"
+            "#smartsupport-widget ol.log > li", "els => els.map(e => e._m.text)"
         )
         assert texts == [m["text"] for m in expected]
         assert texts.count("How much is shipping?") == 1
+        shown = page.locator("#smartsupport-widget ol.log > li.customer .t").all_text_contents()
+        assert shown == [m["text"] for m in expected if m["author"] == "customer"]
     errors = page.script_errors  # type: ignore[attr-defined]
     page.context.close()
     assert errors == []

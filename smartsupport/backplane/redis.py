@@ -35,6 +35,7 @@ from smartsupport.backplane.base import Backplane, Held, Subscription
 from smartsupport.backplane.memory import DEFAULT_MAX_QUEUED, QueueSubscription
 from smartsupport.backplane.redis_lock import RedisLocks, px
 from smartsupport.errors import BackendError, BackendUnavailable, ConfigurationError
+from smartsupport.remote import backoff
 
 log = logging.getLogger(__name__)
 
@@ -227,9 +228,9 @@ class RedisBackplane(Backplane):
                 pubsub = client.pubsub()
                 try:
                     with self._translate("opening the pub/sub connection"):
-                        await pubsub.connect()
+                        await pubsub.connect()  # type: ignore[no-untyped-call]
                 except BaseException:
-                    await pubsub.aclose()
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
                     raise
                 self._pubsub = pubsub
                 self._reader = asyncio.create_task(self._read_loop(pubsub))
@@ -291,21 +292,22 @@ class RedisBackplane(Backplane):
         redis-py reconnects a dropped connection when it is next read and re-subscribes every
         channel; this loop only backs off while the server stays unreachable."""
         channel_start = len(self.prefix) + len("ch:")
-        delay = 0.05
+        failures = 0
         while True:
             try:
                 message = await pubsub.get_message(timeout=None)
             except (RedisError, OSError) as exc:
+                failures += 1
+                delay = backoff(failures, base=0.05, cap=2.0)
                 log.warning("Redis pub/sub connection lost, retrying in %.2fs: %s", delay, exc)
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 2.0)
                 continue
             except Exception:  # a bug must not silently stop every subscription
+                failures += 1
                 log.exception("unexpected error reading Redis pub/sub")
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 2.0)
+                await asyncio.sleep(backoff(failures, base=0.05, cap=2.0))
                 continue
-            delay = 0.05
+            failures = 0
             if message is None or not isinstance(message.get("channel"), bytes):
                 continue
             channel = message["channel"].decode()[channel_start:]

@@ -8,15 +8,17 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from smartsupport.api_docs import VISITOR, errors
 from smartsupport.channels.web import WebChannel
 from smartsupport.conversation import handle_message, start_conversation
-from smartsupport.domain import Conversation
+from smartsupport.domain import Conversation, ConversationStatus
 from smartsupport.errors import Conflict, InvalidInput, NotFound, RateLimited
 from smartsupport.handoff.config import for_workspace
 from smartsupport.helpdesk.tickets import reference_for, submit_contact
 from smartsupport.identity import verify_once, workspace_secret
 from smartsupport.services import Services
 from smartsupport.visitor_tokens import bearer, issue_token, verify_token
+from smartsupport.wire import MessageOut
 
 router = APIRouter(prefix="/api/v1", tags=["web channel"])
 WEB = WebChannel()
@@ -52,24 +54,12 @@ class ConversationIn(BaseModel):
     )
 
 
-class MessageOut(BaseModel):
-    id: str
-    conversation_id: str
-    seq: int
-    author: str
-    text: str
-    client_id: str | None
-    reply_to: str | None
-    created_at: str
-    quick_replies: list[str]
-    citations: list[dict[str, Any]]
-
-
 class ConversationOut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     id: str
-    token: str
-    status: str
-    messages: list[MessageOut]
+    token: str = Field(description="The visitor token: 'Authorization: Bearer <token>'.")
+    status: ConversationStatus
+    messages: list[MessageOut] = Field(description="The stored greeting (seq 1).")
 
 
 class MessageIn(BaseModel):
@@ -84,21 +74,30 @@ class MessageIn(BaseModel):
 
 
 class TurnOut(BaseModel):
-    message: MessageOut
+    model_config = ConfigDict(extra="forbid")
+    message: MessageOut = Field(description="The customer's message as stored.")
     replies: list[MessageOut]
-    status: str
+    status: ConversationStatus
 
 
 class MessagesOut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     messages: list[MessageOut]
-    status: str
+    status: ConversationStatus
 
 
 class ConversationStateOut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     id: str
     workspace: str
-    status: str
+    status: ConversationStatus
     last_seq: int
+
+
+class ContactOut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reference: str = Field(description="The ticket reference the customer can quote.")
+    messages: list[MessageOut] = Field(description="What the conversation now shows.")
 
 
 def services_of(request: Request) -> Services:
@@ -125,7 +124,13 @@ async def visitor_conversation(
     )
 
 
-@router.post("/conversations", status_code=201, response_model=ConversationOut)
+@router.post(
+    "/conversations",
+    status_code=201,
+    response_model=ConversationOut,
+    operation_id="createConversation",
+    responses=errors(400, 401, 404, 422, 429, 503),
+)
 async def create_conversation(body: ConversationIn, request: Request) -> dict[str, Any]:
     """Start a conversation for a visitor; the returned token authorises only this one."""
     services = services_of(request)
@@ -158,7 +163,24 @@ async def create_conversation(body: ConversationIn, request: Request) -> dict[st
     }
 
 
-@router.post("/conversations/{conversation_id}/messages", status_code=201, response_model=TurnOut)
+@router.post(
+    "/conversations/{conversation_id}/messages",
+    status_code=201,
+    response_model=TurnOut,
+    operation_id="postMessage",
+    responses={
+        201: {
+            "description": "The customer's message and the replies.",
+            "headers": {
+                "Idempotent-Replay": {
+                    "description": "'true' when this client_id was seen: nothing new stored.",
+                    "schema": {"type": "string"},
+                }
+            },
+        },
+        **errors(400, *VISITOR, 422, 429),
+    },
+)
 async def post_message(
     conversation_id: str,
     body: MessageIn,
@@ -186,7 +208,12 @@ async def post_message(
     }
 
 
-@router.get("/conversations/{conversation_id}/messages", response_model=MessagesOut)
+@router.get(
+    "/conversations/{conversation_id}/messages",
+    response_model=MessagesOut,
+    operation_id="listMessages",
+    responses=errors(*VISITOR, 422),
+)
 async def list_messages(
     conversation_id: str,
     request: Request,
@@ -201,12 +228,18 @@ async def list_messages(
     return {"messages": [WEB.render(m) for m in messages], "status": conversation.status.value}
 
 
-@router.get("/conversations/{conversation_id}", response_model=ConversationStateOut)
+@router.get(
+    "/conversations/{conversation_id}",
+    response_model=ConversationStateOut,
+    operation_id="getConversation",
+    responses=errors(*VISITOR),
+)
 async def get_conversation(
     conversation_id: str,
     request: Request,
     authorization: Annotated[str | None, Header()] = None,
 ) -> dict[str, Any]:
+    """The conversation's state; ``last_seq`` tells whether messages were missed."""
     services = services_of(request)
     conversation = await authorized_conversation(services, conversation_id, bearer(authorization))
     return {
@@ -224,7 +257,13 @@ class ContactIn(BaseModel):
     question: str = Field(min_length=1, max_length=100_000)
 
 
-@router.post("/conversations/{conversation_id}/contact", status_code=201)
+@router.post(
+    "/conversations/{conversation_id}/contact",
+    status_code=201,
+    response_model=ContactOut,
+    operation_id="leaveContactDetails",
+    responses=errors(400, *VISITOR, 409, 422),
+)
 async def leave_contact_details(
     conversation_id: str,
     body: ContactIn,

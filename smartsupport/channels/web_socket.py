@@ -1,7 +1,9 @@
 """The widget's WebSocket: live events for one conversation, with resume after reconnects.
 
 Subscribing before reading the history is what makes resume exact: anything published while
-the history is being sent is queued, and sequence numbers drop what was already sent.
+the history is being sent is queued, and sequence numbers drop what was already sent. The
+frames are the models of ``frames.py`` (documented at ``/asyncapi.json``); events from the
+conversation's channel are forwarded as published.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import logging
 from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from pydantic import ValidationError
 from starlette import websockets as _starlette_ws
 
 from smartsupport.channels.web import WebChannel
@@ -24,6 +27,21 @@ from smartsupport.errors import (
     Unauthorized,
 )
 from smartsupport.fanout import publish
+from smartsupport.frames import (
+    WIDGET_INBOUND,
+    CustomerMessage,
+    CustomerTyping,
+    ErrorFrame,
+    Frame,
+    Hello,
+    MessageEvent,
+    Ping,
+    Pong,
+    Ready,
+    TypingEvent,
+    UnknownFrame,
+    inbound,
+)
 from smartsupport.services import Services
 from smartsupport.visitor_tokens import verify_token
 from smartsupport.wire import conversation_channel
@@ -48,9 +66,20 @@ class _Socket:
         self.last_seq = after
         self._lock = asyncio.Lock()
 
-    async def send(self, frame: dict[str, Any]) -> None:
+    async def send(self, frame: Frame | dict[str, Any]) -> None:
+        """A frame built here, or an event from the conversation's channel as published."""
+        data = frame.dump() if isinstance(frame, Frame) else frame
         async with self._lock:
-            await self.ws.send_text(json.dumps(frame, separators=(",", ":")))
+            await self.ws.send_text(json.dumps(data, separators=(",", ":")))
+
+
+def _hello(raw: str) -> Hello:
+    try:
+        return Hello.model_validate(json.loads(raw))
+    except ValidationError:
+        raise ValueError(
+            "the first frame must be {'type': 'hello', 'token': ..., 'after': N}"
+        ) from None
 
 
 @router.websocket("/api/v1/conversations/{conversation_id}/ws")
@@ -58,11 +87,9 @@ async def conversation_socket(ws: WebSocket, conversation_id: str) -> None:
     services: Services = ws.app.state.services
     await ws.accept()
     try:
-        hello = json.loads(await asyncio.wait_for(ws.receive_text(), HELLO_TIMEOUT))
-        if not isinstance(hello, dict) or hello.get("type") != "hello":
-            raise ValueError("the first frame must be {'type': 'hello', 'token': ..., 'after': N}")
-        after = int(hello.get("after") or 0)
-        verify_token(services.secret_key, hello.get("token"), conversation_id)
+        hello = _hello(await asyncio.wait_for(ws.receive_text(), HELLO_TIMEOUT))
+        after = hello.after or 0
+        verify_token(services.secret_key, hello.token, conversation_id)
     except (Unauthorized, Forbidden) as exc:
         await ws.close(CLOSE_UNAUTHORIZED, reason=str(exc)[:120])
         return
@@ -79,13 +106,7 @@ async def conversation_socket(ws: WebSocket, conversation_id: str) -> None:
     socket = _Socket(ws, max(after, 0))
     forward: asyncio.Task[None] | None = None
     try:
-        await socket.send(
-            {
-                "type": "ready",
-                "status": conversation.status.value,
-                "last_seq": conversation.last_seq,
-            }
-        )
+        await socket.send(Ready(status=conversation.status, last_seq=conversation.last_seq))
         await _catch_up(services, socket, conversation_id)
         forward = asyncio.create_task(_forward(services, socket, conversation_id, subscription))
         forward.add_done_callback(lambda _: _close_when_feed_ends(ws, forward))
@@ -120,7 +141,7 @@ async def _catch_up(services: Services, socket: _Socket, conversation_id: str) -
     while True:
         missed = await services.store.list_messages(conversation_id, after=socket.last_seq)
         for message in missed:
-            await socket.send({"type": "message", "message": WEB.render(message)})
+            await socket.send(MessageEvent.model_validate({"message": WEB.render(message)}))
             socket.last_seq = message.seq
         if len(missed) < 1000:
             return
@@ -143,61 +164,61 @@ async def _receive(services: Services, socket: _Socket, conversation_id: str) ->
     while True:
         raw = await socket.ws.receive_text()
         try:
-            frame = json.loads(raw)
-            if not isinstance(frame, dict):
+            data = json.loads(raw)
+            if not isinstance(data, dict):
                 raise ValueError
         except ValueError:
-            await socket.send(
-                {"type": "error", "code": "invalid_json", "message": "frames are JSON objects"}
-            )
+            await socket.send(ErrorFrame(code="invalid_json", message="frames are JSON objects"))
             continue
-        kind = frame.get("type")
-        if kind == "ping":
-            await socket.send({"type": "pong"})
-        elif kind == "typing":
-            await publish(
-                services,
-                conversation_id,
-                {"type": "typing", "author": "customer", "on": bool(frame.get("on"))},
-            )
-        elif kind == "message":
+        try:
+            frame = inbound(data, WIDGET_INBOUND)
+        except UnknownFrame as exc:
+            await socket.send(ErrorFrame(code="unknown_type", message=str(exc)))
+            continue
+        except ValidationError as exc:
+            await socket.send(_invalid_message(data, exc))
+            continue
+        if isinstance(frame, Ping):
+            await socket.send(Pong())
+        elif isinstance(frame, CustomerTyping):
+            typing = TypingEvent(author="customer", on=frame.on)
+            await publish(services, conversation_id, typing.dump())
+        elif isinstance(frame, CustomerMessage):
             await _customer_message(services, socket, conversation_id, frame)
-        else:
-            await socket.send(
-                {"type": "error", "code": "unknown_type", "message": f"unknown frame type {kind!r}"}
-            )
+
+
+def _invalid_message(data: dict[str, Any], exc: ValidationError) -> ErrorFrame:
+    """A message frame with wrong fields (the only inbound frame that can have them)."""
+    client_id = data.get("client_id")
+    if all(e["type"] in ("string_too_short", "string_too_long") for e in exc.errors()):
+        message = "'client_id' must be 1 to 64 characters"
+    else:
+        message = "'text' must be a string, 'client_id' a string"
+    return ErrorFrame(
+        client_id=client_id if isinstance(client_id, str) else None,
+        code="invalid_input",
+        message=message,
+    )
 
 
 async def _customer_message(
-    services: Services, socket: _Socket, conversation_id: str, frame: dict[str, Any]
+    services: Services, socket: _Socket, conversation_id: str, frame: CustomerMessage
 ) -> None:
-    client_id = frame.get("client_id")
-    text = frame.get("text")
-    error: dict[str, Any] | None = None
-    if not isinstance(text, str) or (client_id is not None and not isinstance(client_id, str)):
-        error = {
-            "code": "invalid_input",
-            "message": "'text' must be a string, 'client_id' a string",
-        }
-    elif client_id is not None and not 1 <= len(client_id) <= 64:
-        error = {"code": "invalid_input", "message": "'client_id' must be 1 to 64 characters"}
-    else:
-        try:
-            wait = await services.backplane.hit(
-                f"rate:msg:{conversation_id}", services.settings.rate_limit_per_minute, 60
-            )
-            if wait:
-                raise RateLimited("too many messages; slow down", retry_after=wait)
-            payload = {"text": text, "client_id": client_id}
-            for incoming in WEB.parse(conversation_id, payload):
-                await handle_message(services, incoming)
-        except RequestError as exc:
-            error = {"code": exc.code, "message": exc.message}
-        except SmartsupportError as exc:
-            log.error("turn failed", exc_info=exc)
-            error = {
-                "code": "unavailable",
-                "message": "the assistant is unavailable; retry shortly",
-            }
+    error: tuple[str, str] | None = None
+    try:
+        wait = await services.backplane.hit(
+            f"rate:msg:{conversation_id}", services.settings.rate_limit_per_minute, 60
+        )
+        if wait:
+            raise RateLimited("too many messages; slow down", retry_after=wait)
+        payload = {"text": frame.text, "client_id": frame.client_id}
+        for incoming in WEB.parse(conversation_id, payload):
+            await handle_message(services, incoming)
+    except RequestError as exc:
+        error = (exc.code, exc.message)
+    except SmartsupportError as exc:
+        log.error("turn failed", exc_info=exc)
+        error = ("unavailable", "the assistant is unavailable; retry shortly")
     if error is not None:
-        await socket.send({"type": "error", "client_id": client_id, **error})
+        code, message = error
+        await socket.send(ErrorFrame(client_id=frame.client_id, code=code, message=message))

@@ -5,6 +5,12 @@ It runs until the flow has to wait for the customer (a missing slot, a confirmat
 filled; a corrected slot sends the flow back to the first step, so results that depended on
 the old value (the order that was looked up) are fetched again. The frame (the running flow's
 JSON state) holds everything between turns; the Engine itself keeps nothing.
+
+A flow speaks one language, ``frame["language"]``: the customer's when it started (answers
+such as "ORD-10234" or "42" say nothing about a language). Each text is the flow's own in
+that language, else in the workspace's default language; a text the flow leaves out is the
+message catalog's (``messages.text``). Templates render with ``language`` set to the language
+of the text they are in, so ``money`` and ``date`` match the sentence around them.
 """
 
 from __future__ import annotations
@@ -12,11 +18,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from smartsupport import messages
 from smartsupport.dialogue import hooks, templates
 from smartsupport.dialogue.actions import ActionResult, Backend, call_action
 from smartsupport.dialogue.program import Instr, compile_flow
-from smartsupport.dialogue.schema import FlowsConfig, FlowSpec
+from smartsupport.dialogue.schema import Buttons, FlowsConfig, FlowSpec, Text
 from smartsupport.domain import Reply
+from smartsupport.workspaces import WorkspaceConfig
 
 MAX_STEPS_PER_TURN = 200  # a loop in a flow must not hang the conversation
 WAITING, COMPLETED, CANCELLED, FAILED, HANDOFF = (
@@ -36,10 +44,11 @@ class RunResult:
     reason: str | None = None  # for a handoff
 
 
-def new_frame(flow: str) -> dict[str, Any]:
-    """The JSON state of one running flow."""
+def new_frame(flow: str, language: str = "") -> dict[str, Any]:
+    """The JSON state of one running flow, which speaks ``language``."""
     return {
         "flow": flow,
+        "language": messages.normalise(language),
         "slots": {},
         "prefilled": [],
         "asking": None,
@@ -57,11 +66,11 @@ class Engine:
     """Runs one workspace's flows. Stateless between turns: everything is in the frame."""
 
     def __init__(
-        self, config: FlowsConfig, backends: dict[str, Backend], handoff_message: str
+        self, config: FlowsConfig, backends: dict[str, Backend], workspace: WorkspaceConfig
     ) -> None:
         self.config = config
         self.backends = backends
-        self.handoff_message = handoff_message
+        self.workspace = workspace
         self.programs = {
             name: compile_flow(name, flow, config) for name, flow in config.flows.items()
         }
@@ -78,7 +87,48 @@ class Engine:
             "segment": segment,
             "identified": profile is not None,
             "flow": frame["flow"],
+            "language": self.language(frame),
+            "facts": self.workspace.facts,
         }
+
+    # -- what the customer reads, in the flow's language ---------------------------------
+
+    def language(self, frame: dict[str, Any]) -> str:
+        """The language the flow speaks (frames saved before flows had one: the default)."""
+        return str(frame.get("language") or messages.normalise(self.workspace.default_locale))
+
+    def words(
+        self,
+        frame: dict[str, Any],
+        text: Text | None,
+        key: str | None,
+        scope: dict[str, Any],
+        /,
+        **fields: Any,
+    ) -> str:
+        """The flow's own ``text`` rendered in the flow's language (else the default's), or
+        the catalog's ``key`` when the flow wrote none."""
+        if text is not None:
+            language, template = messages.pick(
+                text, self.language(frame), self.workspace.default_locale
+            )
+            return templates.render(template, {**scope, "language": language})
+        if key is None:
+            return ""
+        return messages.text(self.workspace, key, self.language(frame), **fields)
+
+    def buttons(self, frame: dict[str, Any], quick: Buttons | None) -> list[str]:
+        """Quick replies in the flow's language; ``None``: a confirmation's yes and no."""
+        language = self.language(frame)
+        if quick is None:
+            return [
+                messages.text(self.workspace, "flow.yes", language),
+                messages.text(self.workspace, "flow.no", language),
+            ]
+        return list(messages.pick(quick, language, self.workspace.default_locale)[1])
+
+    def handoff_message(self, frame: dict[str, Any]) -> str:
+        return messages.text(self.workspace, "handoff.message", self.language(frame))
 
     def ask(
         self,
@@ -90,12 +140,12 @@ class Engine:
     ) -> None:
         slot = self.config.flows[frame["flow"]].slots[slot_name]
         frame["asking"] = slot_name
-        quick = list(slot.quick_replies)
+        quick = self.buttons(frame, slot.quick_replies_by_language or slot.quick_replies)
         if slot.suggest:
             suggested = templates.evaluate(slot.suggest, scope)
             if isinstance(suggested, list):
                 quick += [str(s) for s in suggested if s and len(str(s)) <= 80]
-        text = templates.render(slot.ask, scope)
+        text = self.words(frame, slot.ask, None, scope)
         out.replies.append(
             Reply(
                 f"{prefix} {text}" if prefix else text,
@@ -123,20 +173,20 @@ class Engine:
 
     def stuck(self, frame: dict[str, Any], out: RunResult, where: str) -> RunResult:
         flow = self.config.flows[frame["flow"]]
+        scope = self.scope(frame, None, None)
+        sorry = self.words(frame, flow.stuck_message, "flow.stuck", scope)
         if flow.handoff_when_stuck:
             out.replies.append(
                 Reply(
-                    f"{flow.stuck_message} {self.handoff_message}",
+                    f"{sorry} {self.handoff_message(frame)}",
                     meta={"step": "handoff", "flow": frame["flow"]},
                 )
             )
             out.status, out.reason = HANDOFF, f"flow {frame['flow']}: no valid answer to {where}"
         else:
+            stopped = self.words(frame, flow.cancel_message, "flow.cancelled", scope)
             out.replies.append(
-                Reply(
-                    f"{flow.stuck_message} {flow.cancel_message}",
-                    meta={"step": "flow", "flow": frame["flow"]},
-                )
+                Reply(f"{sorry} {stopped}", meta={"step": "flow", "flow": frame["flow"]})
             )
             out.status = CANCELLED
         return out
@@ -209,7 +259,7 @@ class Engine:
                     return out
             elif instr.op == "reask":
                 slot = instr.name or ""
-                prefix = templates.render(instr.text, scope) if instr.text else None
+                prefix = self.words(frame, instr.text, None, scope) if instr.text else None
                 frame["slots"].pop(slot, None)
                 if slot in frame["prefilled"]:
                     frame["prefilled"].remove(slot)
@@ -223,12 +273,16 @@ class Engine:
                 out.status = WAITING
                 return out
             elif instr.op == "handoff":
-                text = templates.render(instr.text, scope) if instr.text else self.handoff_message
+                text = (
+                    self.words(frame, instr.text, None, scope)
+                    if instr.text
+                    else self.handoff_message(frame)
+                )
                 out.replies.append(Reply(text, meta={"step": "handoff", "flow": frame["flow"]}))
                 out.status, out.reason = HANDOFF, f"flow {frame['flow']}: {instr.name}"
                 return out
             elif instr.op == "end":
-                if instr.text:
+                if instr.text or instr.key:
                     out.replies.append(self._reply(instr, scope, frame))
                 out.status = instr.status or COMPLETED
                 return out
@@ -236,8 +290,8 @@ class Engine:
 
     def _reply(self, instr: Instr, scope: dict[str, Any], frame: dict[str, Any]) -> Reply:
         return Reply(
-            templates.render(instr.text or "", scope),
-            quick_replies=list(instr.quick_replies),
+            self.words(frame, instr.text, instr.key, scope),
+            quick_replies=self.buttons(frame, instr.quick_replies),
             meta={"step": "flow", "flow": frame["flow"]},
         )
 
@@ -252,18 +306,17 @@ class Engine:
 
     def _failed(self, frame: dict[str, Any], flow: FlowSpec, out: RunResult, why: str) -> RunResult:
         out.events.append(("flow.error", {"flow": frame["flow"], "error": why}))
+        sorry = self.words(frame, flow.error_message, "flow.error", self.scope(frame, None, None))
         if flow.handoff_on_error:
             out.replies.append(
                 Reply(
-                    f"{flow.error_message} {self.handoff_message}",
+                    f"{sorry} {self.handoff_message(frame)}",
                     meta={"step": "handoff", "flow": frame["flow"]},
                 )
             )
             out.status, out.reason = HANDOFF, f"flow {frame['flow']} failed: {why}"
         else:
-            out.replies.append(
-                Reply(flow.error_message, meta={"step": "flow", "flow": frame["flow"]})
-            )
+            out.replies.append(Reply(sorry, meta={"step": "flow", "flow": frame["flow"]}))
             out.status = FAILED
         out.reason = out.reason or why
         return out

@@ -1,6 +1,7 @@
 """Loading a workspace's flows: validate ``flows.yaml`` against the schema, cross-check its
 names (actions, backends, slots, intents, templates) and compile every flow to its program, so
-a mistake stops start-up with the file, flow and field named."""
+a mistake stops start-up with the file, flow and field named. A text written per language must
+include the workspace's default language: it is what every other language falls back to."""
 
 from __future__ import annotations
 
@@ -9,17 +10,40 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from smartsupport import messages
 from smartsupport.dialogue.program import compile_flow
 from smartsupport.dialogue.schema import FlowsConfig, check_expression, check_templates
 from smartsupport.errors import ConfigurationError
 
+# The fields that hold what a customer reads (schema.Text and schema.Buttons).
+TEXT_FIELDS = {
+    "ask", "invalid", "say", "confirm", "quick_replies", "error_message", "stuck_message",
+    "cancel_message", "deny_message", "resume_message",
+}  # fmt: skip
 
-def load_flows(section: dict[str, Any], source: Path | str = "flows.yaml") -> FlowsConfig:
-    """Validate a workspace's ``flows`` section; ConfigurationError names file/flow/field."""
+
+def load_flows(
+    section: dict[str, Any],
+    source: Path | str = "flows.yaml",
+    *,
+    default_language: str | None = None,
+) -> FlowsConfig:
+    """Validate a workspace's ``flows`` section; ConfigurationError names file/flow/field.
+    ``default_language``: the workspace's, which every per-language text must have."""
     # Top-level keys starting with "x-" hold YAML anchors (shared slots), not configuration.
     section = {k: v for k, v in section.items() if not str(k).startswith("x-")}
+    if default_language:
+        missing = _without_default(section, messages.normalise(default_language), "")
+        if missing:
+            raise ConfigurationError(
+                f"{source}: invalid flows: these texts have no {default_language!r} version "
+                "(the workspace's default language, which the others fall back to):\n  "
+                + "\n  ".join(missing)
+            )
     try:
-        config = FlowsConfig.model_validate(section)
+        config = FlowsConfig.model_validate(
+            section, context={"default_language": default_language or "en"}
+        )
     except ValidationError as exc:
         lines = []
         for e in exc.errors():
@@ -66,3 +90,20 @@ def load_flows(section: dict[str, Any], source: Path | str = "flows.yaml") -> Fl
     if problems:
         raise ConfigurationError(f"{source}: invalid flows:\n  " + "\n  ".join(problems))
     return config
+
+
+def _without_default(value: Any, default: str, where: str) -> list[str]:
+    """The paths of per-language texts that lack the ``default`` language."""
+    found: list[str] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            at = f"{where}.{key}" if where else str(key)
+            if key in TEXT_FIELDS and isinstance(item, dict):
+                if default not in {messages.normalise(str(code)) for code in item}:
+                    found.append(at)
+            else:
+                found += _without_default(item, default, at)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found += _without_default(item, default, f"{where}[{index}]")
+    return found

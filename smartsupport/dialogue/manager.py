@@ -30,9 +30,11 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from smartsupport import reply_language
+from smartsupport.demo_shop import Shops, create_shop_app
 from smartsupport.dialogue import slots as slotting
 from smartsupport.dialogue import templates
-from smartsupport.dialogue.actions import Backend, CircuitBreaker, expand_env
+from smartsupport.dialogue.actions import Backend, expand_env
 from smartsupport.dialogue.engine import (
     CANCELLED,
     COMPLETED,
@@ -47,6 +49,7 @@ from smartsupport.dialogue.loading import load_flows
 from smartsupport.dialogue.personal import load_profile, segment_of
 from smartsupport.domain import ConversationStatus, Reply
 from smartsupport.errors import ConfigurationError
+from smartsupport.remote import CircuitBreaker
 from smartsupport.turn import Decision, Turn
 from smartsupport.workspaces import WorkspaceConfig
 
@@ -68,8 +71,10 @@ class DialogueManager:
         settings: Any = None,
         *,
         backend_urls: Mapping[str, str] | None = None,
+        shops: Shops | None = None,
     ) -> None:
         self.settings = settings
+        self._shops = shops or Shops()
         self._own: list[httpx.AsyncClient] = []
         self._http = http
         self._overrides = dict(backend_urls or {})
@@ -79,11 +84,11 @@ class DialogueManager:
             if not section:
                 continue
             source = (workspace.source_dir / "flows.yaml") if workspace.source_dir else "flows.yaml"
-            config = load_flows(section, source)
+            config = load_flows(section, source, default_language=workspace.default_locale)
             backends = {
                 name: self._backend(workspace, name, spec) for name, spec in config.backends.items()
             }
-            self.engines[workspace.id] = Engine(config, backends, workspace.handoff_message)
+            self.engines[workspace.id] = Engine(config, backends, workspace)
 
     def _client(self) -> httpx.AsyncClient:
         if self._http is None:
@@ -104,10 +109,8 @@ class DialogueManager:
         if url.startswith(BUILTIN_SHOP):
             # The bundled demo shop, called in-process over ASGI: the same HTTP API the
             # server mounts at /demo-shop/api, without knowing which port it listens on.
-            from smartsupport.demo_shop import create_shop_app, shared_shop
-
             shop_file = (workspace.model_extra or {}).get("shop_file", "shop.json")
-            shop = shared_shop(Path(workspace.source_dir or ".") / shop_file)
+            shop = self._shops.get(Path(workspace.source_dir or ".") / shop_file)
             client = httpx.AsyncClient(transport=httpx.ASGITransport(app=create_shop_app(shop)))
             self._own.append(client)
             return Backend(
@@ -150,6 +153,26 @@ class DialogueManager:
             return None
         return await self._finish(engine, state, turn, out)
 
+    def would_start(self, turn: Turn) -> str | None:
+        """The flow this message would start, when no flow is active; else None."""
+        engine = self.engines.get(turn.workspace.id)
+        if engine is None or turn.conversation.status is ConversationStatus.WITH_AGENT:
+            return None
+        state = _state(turn.context.data)
+        if state.get("active") is not None:
+            return None
+        return self._trigger(engine, turn)
+
+    async def start(self, turn: Turn, name: str) -> Decision | None:
+        """Start flow ``name`` now (the customer accepted an offer to do it for them)."""
+        engine = self.engines.get(turn.workspace.id)
+        if engine is None or name not in engine.config.flows:
+            return None
+        state = _state(turn.context.data)
+        out = RunResult(WAITING)
+        await self._start(engine, state, name, turn, out)
+        return await self._finish(engine, state, turn, out)
+
     async def followup(self, turn: Turn) -> Reply | None:
         """After another part answered a digression: the paused flow's question again."""
         state = _state(turn.context.data)
@@ -158,7 +181,9 @@ class DialogueManager:
         if not state.pop("resume", None) or frame is None or engine is None:
             return None
         question = frame.get("question") or {}
-        lead = engine.config.flows[frame["flow"]].resume_message
+        lead = engine.words(
+            frame, engine.config.flows[frame["flow"]].resume_message, "flow.resume", {}
+        )
         return Reply(
             f"{lead} {question.get('text', '')}".strip(),
             quick_replies=list(question.get("quick_replies", [])),
@@ -177,7 +202,7 @@ class DialogueManager:
     async def _start(
         self, engine: Engine, state: dict[str, Any], name: str, turn: Turn, out: RunResult
     ) -> None:
-        frame = new_frame(name)
+        frame = new_frame(name, reply_language.for_turn(turn))
         state["active"] = frame
         profile = await load_profile(engine, state, turn, out)
         flow = engine.config.flows[name]
@@ -223,7 +248,7 @@ class DialogueManager:
             if text:
                 out.replies.append(
                     Reply(
-                        _render(text, {**scope, "value": cand.value}),
+                        engine.words(frame, text, None, {**scope, "value": cand.value}),
                         meta={"step": "flow", "flow": name},
                     )
                 )
@@ -242,9 +267,8 @@ class DialogueManager:
         text, understanding = turn.message.text, turn.understanding
         profile, segment = state.get("profile"), segment_of(state, turn)
         if slotting.is_cancel(text, engine.config.cancel_phrases):
-            out.replies.append(
-                Reply(flow.cancel_message, meta={"step": "flow", "flow": frame["flow"]})
-            )
+            stopped = engine.words(frame, flow.cancel_message, "flow.cancelled", {})
+            out.replies.append(Reply(stopped, meta={"step": "flow", "flow": frame["flow"]}))
             out.status = CANCELLED
             return True
         if understanding.intent in HUMAN_INTENTS:
@@ -271,9 +295,8 @@ class DialogueManager:
                     frame["prefilled"].remove(cand.slot)
             if corrections:
                 values = ", ".join(c.value for c in corrections)
-                out.replies.append(
-                    Reply(f"Got it, {values}.", meta={"step": "flow", "flow": frame["flow"]})
-                )
+                noted = engine.words(frame, None, "flow.corrected", {}, values=values)
+                out.replies.append(Reply(noted, meta={"step": "flow", "flow": frame["flow"]}))
                 out.events.append(
                     (
                         "flow.corrected",
@@ -284,7 +307,7 @@ class DialogueManager:
             await engine.run(frame, profile, segment, out)
             return True
         if frame.get("confirming") is not None:
-            answer = slotting.yes_or_no(text, understanding)
+            answer = _pressed(engine, frame, text) or slotting.yes_or_no(text, understanding)
             if answer is not None:
                 position = frame["confirming"]
                 frame["confirming"] = None
@@ -318,13 +341,12 @@ class DialogueManager:
             return True
         invalid_text = flow.slots[asking].invalid if asking else None
         if bad and invalid_text:
-            prefix = _render(
-                invalid_text, {**engine.scope(frame, profile, segment), "value": bad[0].value}
-            )
+            scope = {**engine.scope(frame, profile, segment), "value": bad[0].value}
+            prefix = engine.words(frame, invalid_text, None, scope)
         elif key == "confirm":
-            prefix = "Sorry, please answer yes or no."
+            prefix = engine.words(frame, None, "flow.yes_or_no", {})
         else:
-            prefix = "Sorry, I didn't catch that."
+            prefix = engine.words(frame, None, "flow.not_understood", {})
         out.replies.append(Reply(prefix, meta={"step": "flow", "flow": frame["flow"]}))
         await engine.run(frame, profile, segment, out)  # asks the same question again
         return True
@@ -352,7 +374,8 @@ class DialogueManager:
                 await engine.run(paused, state.get("profile"), segment_of(state, turn), resumed)
                 if resumed.replies:  # "Now, back to where we were: <the question>"
                     first = resumed.replies[0]
-                    first.text = f"{flow.resume_message} {first.text}"
+                    lead = engine.words(paused, flow.resume_message, "flow.resume", {})
+                    first.text = f"{lead} {first.text}"
                 out.replies += resumed.replies
                 out.events += resumed.events
                 out.status, out.reason = resumed.status, resumed.reason
@@ -391,6 +414,17 @@ class DialogueManager:
         state["active"] = None
 
 
+def _pressed(engine: Engine, frame: dict[str, Any], text: str) -> str | None:
+    """'yes' or 'no' when the customer pressed one of the confirmation's buttons, whatever
+    language they are in: a confirmation's quick replies are [yes, no]."""
+    instr = engine.programs[frame["flow"]][frame["confirming"]]
+    buttons = [slotting.plain(b) for b in engine.buttons(frame, instr.quick_replies)[:2]]
+    said = slotting.plain(text)
+    if said and said in buttons:
+        return "yes" if buttons.index(said) == 0 else "no"
+    return None
+
+
 def _elsewhere(understanding: Any, trigger: str | None, flow: str) -> bool:
     """Is the message confidently about another topic than the running flow?"""
     if trigger is not None:
@@ -414,7 +448,3 @@ def _state(data: dict[str, Any]) -> dict[str, Any]:
 
 def _evaluate(expr: str, scope: dict[str, Any]) -> Any:
     return templates.evaluate(expr, scope)
-
-
-def _render(text: str, scope: dict[str, Any]) -> str:
-    return templates.render(text, scope)

@@ -20,6 +20,7 @@ from typing import Any
 
 from smartsupport.dialogue import hooks
 from smartsupport.dialogue.schema import (
+    Buttons,
     CallStep,
     CollectStep,
     ConfirmStep,
@@ -32,21 +33,25 @@ from smartsupport.dialogue.schema import (
     ReaskStep,
     SayStep,
     SetStep,
+    Text,
     check_expression,
     check_templates,
     parse_step,
 )
 from smartsupport.errors import ConfigurationError
 
-RESERVED = {"slots", "prefilled", "vars", "customer", "segment", "flow", "identified"}
+RESERVED = {
+    "slots", "prefilled", "vars", "customer", "segment", "flow", "identified", "language", "facts",
+}  # fmt: skip
 CANCELLED = "cancelled"
 
 
 @dataclass
 class Instr:
     op: str  # say call outcome_is jump_unless jump confirm collect reask set hook handoff end
-    text: str | None = None
-    quick_replies: list[str] = field(default_factory=list)
+    text: Text | None = None  # a template, or one per language
+    key: str | None = None  # the message catalog's text when ``text`` is None
+    quick_replies: Buttons | None = field(default_factory=list)  # None: [yes, no]
     cond: str | None = None
     target: int = -1
     name: str | None = None  # action, slot, result name or hook reference
@@ -104,6 +109,7 @@ def compile_flow(name: str, flow: FlowSpec, config: FlowsConfig) -> list[Instr]:
             else:
                 test.target = len(program)
         elif isinstance(step, ConfirmStep):
+            # No quick replies given: the catalog's yes and no (the engine's ``buttons``).
             confirm = Instr("confirm", text=step.confirm, quick_replies=step.quick_replies)
             program.append(confirm)
             skip = Instr("jump")
@@ -112,7 +118,12 @@ def compile_flow(name: str, flow: FlowSpec, config: FlowsConfig) -> list[Instr]:
             if step.on_deny:
                 emit(step.on_deny, f"{at}.on_deny")
             program.append(
-                Instr("end", status=CANCELLED, text=None if step.on_deny else flow.deny_message)
+                Instr(
+                    "end",
+                    status=CANCELLED,
+                    text=None if step.on_deny else flow.deny_message,
+                    key=None if step.on_deny or flow.deny_message else "flow.denied",
+                )
             )
             skip.target = len(program)
         elif isinstance(step, CollectStep | ReaskStep):

@@ -24,6 +24,19 @@
             as: order
           - say: "Order {{ order.id }} is {{ order.status }}."
 
+Every text the customer reads (``ask``, ``invalid``, ``say``, ``confirm``, the flow's
+messages) is a template in the workspace's default language, or a mapping language ->
+template; quick replies likewise are a list, or a mapping language -> list:
+
+    ask:
+      en: "What's your order number?"
+      es: "¿Cuál es su número de pedido?"
+
+The engine answers in the customer's language, else the default language (docs/languages.md);
+``{{ language }}`` is the language of the text being rendered and ``{{ facts.NAME }}`` the
+workspace's ``facts``. A flow message left out (``error_message``, ...) is the product's own
+text in the customer's language (the message catalog, ``messages.py``).
+
 ``loading.load_flows`` validates all of it and cross-checks names (actions, backends, slots, hooks,
 expressions); every error names the file, the flow and the field.
 """
@@ -33,11 +46,24 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
+from smartsupport import messages
 from smartsupport.dialogue import templates
 from smartsupport.errors import ConfigurationError
 
+# A text the customer reads: one template (the workspace's default language) or a mapping
+# language -> template; quick replies: one list, or a mapping language -> list.
+Text = str | dict[str, str]
+Buttons = list[str] | dict[str, list[str]]
 NORMALIZERS = ("strip", "upper", "lower", "title", "collapse_spaces", "no_spaces")
 STEP_KINDS = ("say", "call", "if", "confirm", "collect", "reask", "set", "hook", "handoff", "end")
 
@@ -101,7 +127,7 @@ class ActionSpec(_Strict):
 
 
 class SlotSpec(_Strict):
-    ask: str
+    ask: Text
     entity: str | None = None  # NLU entity type that fills it
     extract: str | None = None  # a regular expression tried on the text (group 1 or match)
     from_text: bool = False  # the whole answer fills it (addresses, reasons)
@@ -111,13 +137,32 @@ class SlotSpec(_Strict):
     max_length: int = 500
     normalize: list[Literal[NORMALIZERS]] = Field(default_factory=lambda: ["strip"])  # type: ignore[valid-type]
     rewrite: tuple[str, str] | None = None  # (regex, replacement), e.g. ORD10234 -> ORD-10234
-    invalid: str | None = None  # what to say when an answer does not validate
+    invalid: Text | None = None  # what to say when an answer does not validate
+    # Written as a list or a mapping language -> list; once loaded ``quick_replies`` is the
+    # default language's list and ``quick_replies_by_language`` the mapping (when written).
     quick_replies: list[str] = Field(default_factory=list)
+    quick_replies_by_language: dict[str, list[str]] = Field(default_factory=dict)
     suggest: str | None = None  # expression giving more quick replies (e.g. recent orders)
     prefill: str | None = None  # expression: a value known without asking (profile data)
     when: str | None = None  # expression: ask only when true
     lazy: bool = False  # asked by a ``collect`` step, not before the steps run
     retries: int | None = Field(default=None, ge=1, le=10)
+
+    @field_validator("ask", "invalid")
+    @classmethod
+    def _languages(cls, value: Any) -> Any:
+        return _language_codes(value)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _buttons_per_language(cls, data: Any, info: ValidationInfo) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("quick_replies"), dict):
+            data = dict(data)
+            found = _language_codes(data["quick_replies"])
+            default = messages.normalise((info.context or {}).get("default_language")) or "en"
+            data["quick_replies_by_language"] = found
+            data["quick_replies"] = found.get(default) or next(iter(found.values()))
+        return data
 
     @field_validator("extract", "pattern")
     @classmethod
@@ -137,15 +182,21 @@ class FlowSpec(_Strict):
     slots: dict[str, SlotSpec] = Field(default_factory=dict)
     steps: list[dict[Any, Any]] = Field(min_length=1)
     retries: int = Field(default=3, ge=1, le=10)  # failed answers to one question, then stuck
-    error_message: str = (
-        "Sorry, I can't reach our order system right now, so I can't finish this for you."
-    )
     handoff_on_error: bool = True  # after an action fails: hand over to a person
     handoff_when_stuck: bool = True  # after ``retries`` failed answers: hand over
-    stuck_message: str = "I'm not getting this right, sorry."
-    cancel_message: str = "OK, I've stopped there. Is there anything else I can help with?"
-    deny_message: str = "OK, I've left everything as it was. Anything else?"
-    resume_message: str = "Now, back to where we were:"
+    # Left out: the message catalog's text (the key in the comment) in the customer's language.
+    error_message: Text | None = None  # flow.error
+    stuck_message: Text | None = None  # flow.stuck
+    cancel_message: Text | None = None  # flow.cancelled
+    deny_message: Text | None = None  # flow.denied
+    resume_message: Text | None = None  # flow.resume
+
+    @field_validator(
+        "error_message", "stuck_message", "cancel_message", "deny_message", "resume_message"
+    )
+    @classmethod
+    def _languages(cls, value: Any) -> Any:
+        return _language_codes(value)
 
 
 class ProfileSpec(_Strict):
@@ -180,9 +231,20 @@ class FlowsConfig(_Strict):
 # -- steps -------------------------------------------------------------------------------
 
 
-class SayStep(_Strict):
-    say: str
-    quick_replies: list[str] = Field(default_factory=list)
+class _Texts(_Strict):
+    """A step whose ``say``/``confirm``/``quick_replies`` may be written per language."""
+
+    @field_validator("*")
+    @classmethod
+    def _languages(cls, value: Any, info: ValidationInfo) -> Any:
+        if info.field_name in ("say", "confirm", "quick_replies"):
+            return _language_codes(value)
+        return value
+
+
+class SayStep(_Texts):
+    say: Text
+    quick_replies: Buttons = Field(default_factory=list)
 
 
 class CallStep(_Strict):
@@ -197,9 +259,11 @@ class IfStep(_Strict):
     else_: list[dict[Any, Any]] = Field(default_factory=list, alias="else")
 
 
-class ConfirmStep(_Strict):
-    confirm: str
-    quick_replies: list[str] = Field(default_factory=lambda: ["Yes", "No"])
+class ConfirmStep(_Texts):
+    confirm: Text
+    # [yes, no]: pressing the first confirms, the second declines, in any language. Left
+    # out: the catalog's flow.yes and flow.no.
+    quick_replies: Buttons | None = None
     on_deny: list[dict[Any, Any]] = Field(default_factory=list)
 
 
@@ -207,9 +271,9 @@ class CollectStep(_Strict):
     collect: str
 
 
-class ReaskStep(_Strict):
+class ReaskStep(_Texts):
     reask: str
-    say: str | None = None
+    say: Text | None = None
 
 
 class SetStep(_Strict):
@@ -221,15 +285,15 @@ class HookStep(_Strict):
     as_: str | None = Field(default=None, alias="as")
 
 
-class HandoffStep(_Strict):
+class HandoffStep(_Texts):
     handoff: str  # the reason, for the agent's queue
-    say: str | None = None
+    say: Text | None = None
 
 
-class EndStep(_Strict):
+class EndStep(_Texts):
     end: Literal["completed", "cancelled", "failed"] = "completed"
-    say: str | None = None
-    quick_replies: list[str] = Field(default_factory=list)
+    say: Text | None = None
+    quick_replies: Buttons = Field(default_factory=list)
 
 
 STEP_MODELS: dict[str, type[_Strict]] = {
@@ -244,6 +308,23 @@ STEP_MODELS: dict[str, type[_Strict]] = {
     "handoff": HandoffStep,
     "end": EndStep,
 }
+
+
+def _language_codes(value: Any) -> Any:
+    """A per-language mapping's keys are language codes, normalised (``pt-BR`` -> ``pt``)."""
+    if not isinstance(value, dict):
+        return value
+    if not value:
+        raise ValueError("give a text, or a mapping of language codes to texts")
+    for code in value:
+        if not messages.is_language_code(str(code)):
+            raise ValueError(f"{code!r} is not a language code (en, es, pt-BR, ...)")
+    return {messages.normalise(str(code)): v for code, v in value.items()}
+
+
+def languages_of(value: Any) -> set[str]:
+    """The languages a text or quick-reply list is written in (``""``: the default's)."""
+    return set(value) if isinstance(value, dict) else {""}
 
 
 def parse_step(raw: Any, where: str) -> _Strict:

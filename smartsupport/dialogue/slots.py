@@ -4,68 +4,24 @@ Several slots can be filled from one message ("return ORD-10234, size 42 doesn't
 slot already filled can be corrected by naming a new value ("no, the order is ORD-10235"),
 and free-text slots (an address) take the whole answer only when they were just asked.
 Values come from the NLU entities first, then from the slot's own ``extract`` expression, so
-a flow works with the simple keyword policy too. Also here: the small vocabularies of a
-dialogue (yes, no, never mind).
+a flow works with the keyword bot too. A value can also be pointed at among the options the
+customer was shown ("the second one", "no, the other one": ``Offers``).
+
+Also here: what the small words of a dialogue (``small_words``: yes, no, never mind, in nine
+languages) mean to a flow.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from smartsupport.dialogue import small_words, templates
 from smartsupport.dialogue.schema import FlowSpec, SlotSpec
 from smartsupport.domain import Understanding
 
-YES = {
-    "yes",
-    "y",
-    "yeah",
-    "yep",
-    "yup",
-    "sure",
-    "ok",
-    "okay",
-    "correct",
-    "confirm",
-    "confirmed",
-    "right",
-    "that's right",
-    "yes please",
-    "please do",
-    "do it",
-    "go ahead",
-    "absolutely",
-    "of course",
-    "si",
-    "sí",
-    "oui",
-    "ja",
-    "sim",
-    "yes do it",
-    "yes cancel it",
-    "👍",
-}
-NO = {
-    "no",
-    "n",
-    "nope",
-    "nah",
-    "no thanks",
-    "no thank you",
-    "don't",
-    "do not",
-    "not now",
-    "keep it",
-    "no don't",
-    "wait no",
-    "non",
-    "nein",
-    "não",
-    "nao",
-    "👎",
-}
 AFFIRM_INTENTS = {"affirm", "yes", "confirm"}
 DENY_INTENTS = {"deny", "no"}
 
@@ -78,23 +34,26 @@ def plain(text: str) -> str:
 
 
 def yes_or_no(text: str, understanding: Understanding) -> str | None:
-    """'yes', 'no' or None for an answer to a confirmation question."""
-    norm = plain(text)
-    first = re.split(r"[ ,.!]", norm, maxsplit=1)[0] if norm else ""
-    if norm in YES or (first in {"yes", "yeah", "yep", "sure", "ok", "okay"} and "not" not in norm):
-        return "yes"
-    if norm in NO or first in {"no", "nope", "nah"}:
-        return "no"
-    if understanding.intent in AFFIRM_INTENTS:
-        return "yes"
-    if understanding.intent in DENY_INTENTS:
-        return "no"
+    """'yes', 'no' or None for an answer to a confirmation question, in any of the nine
+    languages (``small_words``); the NLU's affirm/deny intents when the words say nothing."""
+    reading = small_words.read(text)
+    if reading in (small_words.YES, small_words.NO):
+        return reading
+    if reading is None:  # no answer words: what did the NLU make of it?
+        if understanding.intent in AFFIRM_INTENTS:
+            return "yes"
+        if understanding.intent in DENY_INTENTS:
+            return "no"
     return None
 
 
 def is_cancel(text: str, phrases: list[str]) -> bool:
     """'never mind', 'cancel', 'stop' ... said on their own (or leading the message, as in
-    'never mind, thanks'); 'cancel my order' is a request, not a cancellation."""
+    'never mind, thanks'); 'cancel my order' is a request, not a cancellation. ``phrases``
+    are the workspace's; the built-in ones of every language count too ('olvídalo', '算了',
+    'neither', 'non merci')."""
+    if small_words.never_mind(text):
+        return True
     norm = plain(text)
     for phrase in phrases:
         phrase = plain(phrase)
@@ -148,6 +107,45 @@ def valid(slot: SlotSpec, value: str) -> bool:
     return True
 
 
+@dataclass
+class Offers:
+    """What the customer could pick from when they answered, so "the second one" and "the
+    other one" can be read: per slot, the options shown (the quick replies of the question
+    just asked; for a filled slot, its suggestions), the values so far and which of them the
+    flow guessed from the profile (``prefilled``)."""
+
+    shown: dict[str, list[str]] = field(default_factory=dict)
+    current: dict[str, Any] = field(default_factory=dict)
+    prefilled: list[str] = field(default_factory=list)
+
+
+def options(slot: SlotSpec, scope: dict[str, Any]) -> list[str]:
+    """The quick replies a question for ``slot`` shows: its own, then its suggestions."""
+    quick = list(slot.quick_replies)
+    if slot.suggest:
+        try:
+            suggested = templates.evaluate(slot.suggest, scope)
+        except templates.TemplateError:
+            suggested = None
+        if isinstance(suggested, list):
+            quick += [str(s) for s in suggested if s and len(str(s)) <= 80]
+    return quick[:6]
+
+
+def offers_for(flow: FlowSpec, frame: dict[str, Any], scope: dict[str, Any]) -> Offers:
+    """The ``Offers`` of a running flow's frame (``engine.new_frame``) in ``scope``."""
+    shown = {}
+    for name in frame["slots"]:
+        if name in flow.slots:
+            found = options(flow.slots[name], scope)
+            if found:
+                shown[name] = found
+    asking, question = frame.get("asking"), frame.get("question") or {}
+    if asking and question.get("quick_replies"):
+        shown[asking] = list(question["quick_replies"])
+    return Offers(shown, dict(frame["slots"]), list(frame.get("prefilled") or []))
+
+
 def _raw_values(
     slot: SlotSpec, text: str, understanding: Understanding, asked: bool
 ) -> tuple[list[str], bool]:
@@ -169,24 +167,54 @@ def _raw_values(
         for choice in slot.choices:
             if re.search(r"(?<!\w)" + re.escape(choice.casefold()) + r"(?!\w)", norm):
                 found.append(choice)
-    if slot.from_text and asked and not found:
-        return [text], True
+    if slot.from_text and asked and not found and small_words.reference(text) is None:
+        return [text], True  # "the second one" / "neither" is not an address or a reason
     return found, False
 
 
+def _pointed(flow: FlowSpec, text: str, asking: str | None, offers: Offers) -> tuple[str, str]:
+    """(slot, value) when the message points at an offered option: "the second one" at a
+    question with buttons; "no, the other one" at a confirmation, about the one filled slot
+    whose value was one of its options (a guess from the profile first)."""
+    if small_words.reference(text) is None:
+        return "", ""
+    if asking is not None:
+        slot = flow.slots[asking]
+        static = slot.choices or ([] if slot.suggest else slot.quick_replies)
+        shown = offers.shown.get(asking) or list(static)
+        value = small_words.pick(text, shown, offers.current.get(asking))
+        return (asking, value) if value else ("", "")
+    chosen = [n for n, shown in offers.shown.items() if offers.current.get(n) in shown]
+    guessed = [n for n in chosen if n in offers.prefilled]
+    targets = guessed or chosen
+    if len(targets) != 1:
+        return "", ""
+    name = targets[0]
+    value = small_words.pick(text, offers.shown[name], offers.current.get(name))
+    return (name, value) if value else ("", "")
+
+
 def candidates(
-    flow: FlowSpec, text: str, understanding: Understanding, asking: str | None
+    flow: FlowSpec,
+    text: str,
+    understanding: Understanding,
+    asking: str | None,
+    offers: Offers | None = None,
 ) -> list[Candidate]:
     """Every slot value the message offers, in the flow's slot order, validated.
 
     A value offered for two slots of the same kind goes to the one being asked, else to
-    the first; a slot gets the first valid value the message offers for it."""
+    the first; a slot gets the first valid value the message offers for it. A value named
+    wins over one pointed at ("the second one": ``offers``)."""
     taken: set[str] = set()
     result: list[Candidate] = []
+    pointed_slot, pointed_value = _pointed(flow, text, asking, offers or Offers())
     order = sorted(flow.slots, key=lambda name: name != asking)  # the asked slot first
     for name in order:
         slot = flow.slots[name]
         raw_values, free_text = _raw_values(slot, text, understanding, asked=name == asking)
+        if name == pointed_slot and (free_text or not raw_values):
+            raw_values, free_text = [pointed_value], False
         values = [v for v in (normalize(slot, raw) for raw in raw_values) if v not in taken]
         if not values:
             continue

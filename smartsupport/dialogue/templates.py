@@ -6,11 +6,18 @@ expression language is a small, whitelisted subset of Python read with ``ast``:
     order.status == 'shipped' and not slots.email
     'your last order, ' + order.id if prefilled.order_id else 'order ' + order.id
     join(pluck(order.items, 'name'), ', ')        money(order.total, order.currency)
+    date(order.eta)                               date(refund.issued, 'medium')
 
 Attribute access and subscripts only look *into data* (dict keys, list positions), never at
-Python attributes, and calls only reach the functions in ``FUNCTIONS``; so a flow file can
-read the conversation's data but cannot run code. A missing name or key is ``None`` rather
-than an error, because flow data (an API response, an optional slot) is often partial.
+Python attributes, and calls only reach the functions in ``FUNCTIONS`` and ``LOCALISED``; so
+a flow file can read the conversation's data but cannot run code. A missing name or key is
+``None`` rather than an error, because flow data (an API response, an optional slot) is often
+partial.
+
+``money`` and ``date`` write amounts and dates the way the customer's language does, with
+Babel's CLDR data ("$1,234.50" in English, "1.234,50 US$" in Spanish, "2026年3月14日" in
+Japanese): the language is the scope's ``language`` (the flow engine sets the language of the
+text being rendered), English when there is none.
 """
 
 from __future__ import annotations
@@ -18,9 +25,14 @@ from __future__ import annotations
 import ast
 import re
 from collections.abc import Callable, Mapping
+from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
+
+from babel import Locale, UnknownLocaleError
+from babel.dates import format_date
+from babel.numbers import format_currency, format_decimal
 
 HOLE = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
 MAX_STRING = 10_000  # no expression may build a longer string (e.g. 'x' * 10**9 is refused)
@@ -40,13 +52,48 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def _money(amount: Any, currency: Any = "USD") -> str:
+@lru_cache(maxsize=64)
+def _locale(language: str) -> Locale:
+    try:
+        return Locale.parse(language.replace("-", "_"))
+    except (UnknownLocaleError, ValueError, TypeError):
+        return Locale.parse("en")
+
+
+def _money(language: str, amount: Any, currency: Any = "USD") -> str:
+    """An amount in a currency (ISO 4217 code), written for ``language``."""
     try:
         value = float(amount)
     except (TypeError, ValueError):
         return ""
-    symbol = {"USD": "$", "EUR": "€", "GBP": "£"}.get(str(currency or "").upper())
-    return f"{symbol}{value:,.2f}" if symbol else f"{value:,.2f} {currency or ''}".strip()
+    code = str(currency or "").strip().upper()
+    if not re.fullmatch(r"[A-Z]{3}", code):
+        return format_decimal(value, format="#,##0.00", locale=_locale(language))
+    return str(format_currency(value, code, locale=_locale(language)))
+
+
+DATE_FORMATS = ("short", "medium", "long", "full")
+
+
+def _date(language: str, value: Any, style: Any = "long") -> str:
+    """An ISO date (or date-time: its date) written for ``language``; as given when it is not
+    a date, so a backend's free text still shows."""
+    if isinstance(value, datetime):
+        day: date = value.date()
+    elif isinstance(value, date):
+        day = value
+    elif isinstance(value, str) and value.strip():
+        try:
+            day = datetime.fromisoformat(value.strip().replace("Z", "+00:00")).date()
+        except ValueError:
+            try:
+                day = date.fromisoformat(value.strip())
+            except ValueError:
+                return value
+    else:
+        return ""
+    chosen = style if style in DATE_FORMATS else "long"
+    return str(format_date(day, format=chosen, locale=_locale(language)))
 
 
 def _join(items: Any, sep: str = ", ") -> str:
@@ -77,12 +124,15 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "lower": lambda x: _text(x).lower(),
     "title": lambda x: _text(x).title(),
     "str": _text,
-    "money": _money,
     "join": _join,
     "pluck": _pluck,
     "first": _first,
     "where": _where,
 }
+# Functions that write for the customer's language: called with the scope's ``language``
+# before the template's own arguments.
+LOCALISED: dict[str, Callable[..., str]] = {"money": _money, "date": _date}
+CALLABLE = FUNCTIONS.keys() | LOCALISED.keys()
 
 _COMPARE: dict[type, Callable[[Any, Any], bool]] = {
     ast.Eq: lambda a, b: a == b,
@@ -98,6 +148,8 @@ _COMPARE: dict[type, Callable[[Any, Any], bool]] = {
 }
 
 
+# A bounded memo of a pure function of the text (like ``re``'s pattern cache): the result
+# depends on nothing but ``source``, so workspaces sharing it cannot see each other's data.
 @lru_cache(maxsize=2048)
 def compile_expression(source: str) -> ast.expr:
     """Parse and check an expression once; raise TemplateError naming what is not allowed."""
@@ -109,9 +161,9 @@ def compile_expression(source: str) -> ast.expr:
         if isinstance(node, ast.Attribute | ast.Name) and _private(node):
             raise TemplateError(f"names starting with '_' are not allowed in {source!r}")
         if isinstance(node, ast.Call):
-            if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
+            if not isinstance(node.func, ast.Name) or node.func.id not in CALLABLE:
                 raise TemplateError(
-                    f"only these functions may be called: {', '.join(sorted(FUNCTIONS))} "
+                    f"only these functions may be called: {', '.join(sorted(CALLABLE))} "
                     f"(in {source.strip()!r})"
                 )
             if node.keywords:
@@ -210,6 +262,8 @@ def _eval(node: ast.expr, scope: Mapping[str, Any]) -> Any:
         assert isinstance(node.func, ast.Name)
         args = [_eval(a, scope) for a in node.args]
         try:
+            if node.func.id in LOCALISED:
+                return LOCALISED[node.func.id](str(scope.get("language") or "en"), *args)
             return FUNCTIONS[node.func.id](*args)
         except (TypeError, ValueError):
             return None

@@ -157,25 +157,34 @@ class NotifyConfig(BaseModel):
     teams: TeamsConfig | None = None
 
 
+Text = str | dict[str, str]
+
+
 class Messages(BaseModel):
+    """What the customer is told. Each is a text in the workspace's default language or a
+    mapping language -> text; left out, the product's own text in the customer's language
+    (the message catalog, ``messages.py``: keys ``handoff.offer``, ``handoff.offer_button``,
+    ...). Read them with ``messages.text``, never from here: it picks the language."""
+
     model_config = ConfigDict(extra="forbid")
-    offer: str = "Would you like to talk to a member of our team?"
-    offer_button: str = Field(default="Talk to a person", max_length=80)
-    offline: str = (
-        "Our team is offline right now. Leave your email address and your question, and we "
-        "will get back to you by email."
-    )
-    overflow: str = (
-        "Everyone on our team is busy right now. Leave your email address and your question, "
-        "and we will get back to you by email."
-    )
-    ticket_created: str = (
-        "Thanks! We have passed your question to our team (reference {reference}). "
-        "We will reply to {email}, usually within one business day."
+    offer: Text | None = None
+    offer_button: Text | None = None
+    offline: Text | None = None
+    overflow: Text | None = None
+    ticket_created: Text | None = Field(
+        default=None, description="Placeholders: {reference}, {email}."
     )
 
+    @field_validator("offer_button")
+    @classmethod
+    def _short_button(cls, button: Text | None) -> Text | None:
+        labels = [button] if isinstance(button, str) else list((button or {}).values())
+        if any(len(label) > 80 for label in labels):
+            raise ValueError("a button label must be at most 80 characters")
+        return button
 
-class EscalationConfig(BaseModel):
+
+class HandoffConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     rules: list[Rule] = Field(default_factory=list)
     business_hours: BusinessHours | None = None
@@ -197,10 +206,10 @@ class EscalationConfig(BaseModel):
         return rules
 
 
-def parse(data: dict[str, Any], *, source: str = "escalation.yaml") -> EscalationConfig:
+def parse(data: dict[str, Any], *, source: str = "escalation.yaml") -> HandoffConfig:
     """Validate an ``escalation`` section; ConfigurationError lists every problem by path."""
     try:
-        return EscalationConfig.model_validate(data)
+        return HandoffConfig.model_validate(data)
     except ValidationError as exc:
         lines = []
         for err in exc.errors():
@@ -211,7 +220,7 @@ def parse(data: dict[str, Any], *, source: str = "escalation.yaml") -> Escalatio
         ) from exc
 
 
-def for_workspace(workspace: WorkspaceConfig) -> EscalationConfig:
+def for_workspace(workspace: WorkspaceConfig) -> HandoffConfig:
     """The workspace's parsed config (cached on the workspace object)."""
     source = str(workspace.source_dir / "escalation.yaml") if workspace.source_dir else workspace.id
     return workspace.parsed("escalation", lambda data: parse(data, source=source))

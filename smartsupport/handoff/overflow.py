@@ -17,6 +17,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
+from smartsupport import messages
 from smartsupport.domain import Author, ConversationStatus, utcnow
 from smartsupport.fanout import conversation_lock, publish_message
 from smartsupport.handoff.config import for_workspace
@@ -43,7 +44,9 @@ async def sweep_overflow(services: Services, *, now: datetime | None = None) -> 
             since = _waiting_since(conversation.metadata, conversation.updated_at)
             if now - since < limit:
                 continue
-            if await _offer_contact_form(services, conversation.id, config.messages.overflow):
+            language = messages.conversation_language(workspace, conversation.metadata)
+            text = messages.text(workspace, "handoff.overflow", language)
+            if await _offer_contact_form(services, conversation.id, text):
                 offered += 1
     return offered
 

@@ -1,142 +1,420 @@
-"""The built-in words of the escalation rules, in English, Spanish, French, German and
-Portuguese: asking for a person, and topics a bot should not handle alone.
+"""The built-in words of the handoff rules in the nine languages of the product brief (en, es,
+fr, de, it, pt, zh, ja, ar): asking for a person, and topics a bot should not handle alone.
 
-Matching runs on ``fold(text)``: NFKC, case-folded, accents removed, punctuation as spaces,
-so "¿Puedo hablar con una PERSONA?" and "puedo hablar con una persona" are the same.
+Matching runs on ``fold(text)``: case-folded, accents and Arabic vowel marks removed,
+punctuation as spaces, so "¿Puedo hablar con una PERSONA?" and "puedo hablar con una persona"
+are the same.
+
+A topic keyword is a whole word, and some words are only a topic in context: "sue" is a verb
+after "I'll" or before "you", and a first name in "Hi, I'm Sue"; "abogado" and "avocat" are a
+lawyer after "mi"/"mon"/"un", and a surname or a colour ("vert avocat") without. Per word:
+
+- a whole word: hyphenated compounds are other words ("lawyer-style", "procès-verbal");
+  Chinese and Japanese have no spaces, so there a word matches inside the text, unless it
+  modifies the next word, maybe after a one-character suffix ("律师风", "弁護士風",
+  "警察官みたい": lawyer-style, police-like) or ends a known longer word ("广告你们": an
+  advertisement); Arabic words may carry the attached "and / the / to"
+  and pronoun endings ("والمحامي", "محاميي");
+- ``before`` / ``after``: when given, one of them must stand right next to the word
+  ("I'll sue", "sue you"), or the word is the whole message (``alone``);
+- a product-modifier word right after (or, in Romance languages, before) it is never a topic:
+  "court shoes", "estilo abogado".
 """
 
 from __future__ import annotations
 
 import re
-import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
 
-# Whole-message requests ("agent", "human please") and phrases inside longer messages.
-HUMAN_REQUEST = [
-    # English
-    r"(talk|speak|chat) (to|with) (a |an |the |some |your )?(real |live )?"
-    r"(human|person|agent|representative|rep|operator|someone|somebody|staff|manager|support team)",
-    r"(real|live|human) (person|agent|human|support)",
-    r"(get|want|need) (me )?(a |an )?(human|person|agent|representative|operator)",
-    r"(transfer|connect) me",
-    r"customer (service|support) (agent|representative)",
-    r"^(human|agent|operator|representative|a human|a person) ?(please|pls|now)?$",
-    # Spanish
-    r"hablar con (un |una |el |la |algun |alguna )?(persona|agente|humano|asesor|"
-    r"asesora|operador|operadora|representante|encargado)",
-    r"hablar con alguien",
-    r"(quiero|necesito) (un |una )?(agente|humano|persona|asesor|operador)",
-    r"(persona|agente) (real|humano|humana)",
-    r"atencion (humana|al cliente)",
-    # French
-    r"parler (a|avec) (un |une |le |la )?(vrai |vraie )?(humain|personne|conseiller|"
-    r"conseillere|agent|operateur|operatrice|quelqu un)",
-    r"(un|une) (vrai|vraie) (humain|personne)",
-    r"(je veux|je voudrais) (un |une )?(humain|conseiller|agent|personne)",
-    r"service client",
-    # German
-    r"mit (einem |einer )(echten |richtigen )?(menschen|mensch|mitarbeiter|"
-    r"mitarbeiterin|berater|beraterin|agenten|person) (sprechen|reden)",
-    r"mit jemandem (sprechen|reden)",
-    r"(echten|richtigen) (menschen|mitarbeiter|person)",
-    r"(kundendienst|kundenservice) (sprechen|bitte)",
-    r"(ich will|ich mochte|ich moechte) (einen |eine )?(menschen|mitarbeiter|berater)",
-    # Portuguese
-    r"falar com (um |uma |o |a |algum )?(atendente|pessoa|humano|agente|"
-    r"representante|operador)",
-    r"falar com alguem",
-    r"(pessoa|atendente) (real|humano|humana)",
-    r"atendimento humano",
-    r"(quero|preciso de) (um |uma )?(atendente|humano|pessoa)",
-]
+from smartsupport.nlu.rules import fold as fold_letters
+from smartsupport.nlu.rules import is_cjk
 
-# Topics that need a person (legal threats, fraud, theft), per language.
-KEYWORDS = {
+# -- asking for a person -------------------------------------------------------------------
+
+# Requests as regular expressions over folded text: whole-message requests ("agent", "human
+# please") and phrases inside longer messages. Written without accents or Arabic hamzas (the
+# text is folded the same way).
+HUMAN_REQUEST = {
     "en": [
-        "legal",
-        "lawsuit",
-        "sue",
-        "suing",
-        "lawyer",
-        "attorney",
-        "fraud",
-        "scam",
-        "stolen",
-        "theft",
-        "police",
-        "chargeback",
-        "court",
+        r"(talk|speak|chat) (to|with) (a |an |the |some |your )?(real |live )?"
+        r"(human|person|agent|representative|rep|operator|someone|somebody|staff|manager|"
+        r"support team)",
+        r"(real|live|human) (person|agent|human|support)",
+        r"(get|want|need) (me )?(a |an )?(human|person|agent|representative|operator)",
+        r"(transfer|connect) me",
+        r"customer (service|support) (agent|representative)",
+        r"^(human|agent|operator|representative|a human|a person) ?(please|pls|now)?$",
     ],
     "es": [
-        "abogado",
-        "abogada",
-        "demanda",
-        "demandar",
-        "fraude",
-        "estafa",
-        "robado",
-        "robada",
-        "robo",
-        "denuncia",
-        "policia",
-        "tribunal",
+        r"hablar con (un |una |el |la |algun |alguna )?(persona|agente|humano|asesor|"
+        r"asesora|operador|operadora|representante|encargado)",
+        r"hablar con alguien",
+        r"(quiero|necesito) (un |una )?(agente|humano|persona|asesor|operador)",
+        r"(persona|agente) (real|humano|humana)",
+        r"atencion (humana|al cliente)",
     ],
     "fr": [
-        "avocat",
-        "avocate",
-        "plainte",
-        "proces",
-        "fraude",
-        "arnaque",
-        "vole",
-        "volee",
-        "vol",
-        "police",
-        "tribunal",
+        r"parler (a|avec) (un |une |le |la )?(vrai |vraie )?(humain|personne|conseiller|"
+        r"conseillere|agent|operateur|operatrice|quelqu un)",
+        r"(un|une) (vrai|vraie) (humain|personne)",
+        r"(je veux|je voudrais) (un |une )?(humain|conseiller|agent|personne)",
+        r"service client",
     ],
     "de": [
-        "anwalt",
-        "anwaltin",
-        "klage",
-        "verklagen",
-        "betrug",
-        "gestohlen",
-        "diebstahl",
-        "polizei",
-        "gericht",
+        r"mit (einem |einer )(echten |richtigen )?(menschen|mensch|mitarbeiter|"
+        r"mitarbeiterin|berater|beraterin|agenten|person) (sprechen|reden)",
+        r"mit jemandem (sprechen|reden)",
+        r"(echten|richtigen) (menschen|mitarbeiter|person)",
+        r"(kundendienst|kundenservice) (sprechen|bitte)",
+        r"(ich will|ich mochte|ich moechte) (einen |eine )?(menschen|mitarbeiter|berater)",
+    ],
+    "it": [
+        r"(parlare|parlo|parlerei|chattare) con (un |una |l |il |la |lo |qualche )?(vero |vera )?"
+        r"(operatore|operatrice|persona|umano|essere umano|addetto|addetta|consulente|"
+        r"qualcuno|responsabile)",
+        r"(operatore|persona|assistenza) (reale|vera|umano|umana)",
+        r"(voglio|vorrei) (un |una )?(operatore|operatrice|persona|umano|addetto|consulente)",
+        r"(servizio|assistenza) clienti",
+        r"^(operatore|un operatore) ?(per favore|grazie)?$",
     ],
     "pt": [
-        "advogado",
-        "advogada",
-        "processo judicial",
-        "processar",
-        "fraude",
-        "golpe",
-        "roubado",
-        "roubada",
-        "roubo",
-        "policia",
-        "procon",
+        r"falar com (um |uma |o |a |algum )?(atendente|pessoa|humano|agente|"
+        r"representante|operador)",
+        r"falar com alguem",
+        r"(pessoa|atendente) (real|humano|humana)",
+        r"atendimento humano",
+        r"(quero|preciso de) (um |uma )?(atendente|humano|pessoa)",
     ],
-}
-# Words that mean something harmless in one language ("legal" is "cool" in Portuguese).
-NOT_IN_LANGUAGE = {"pt": {"legal"}, "fr": {"vol"}}
+    "zh": [
+        r"人工客服", r"转人工", r"人工服务", r"(找|要|接|联系)人工", r"^人工$",
+        r"真人", r"(找|联系|接通|转接?)客服", r"客服人员", r"(和|跟|与)(人|客服)(说话|聊|谈|沟通)",
+    ],
+    "ja": [
+        r"オペレーター(と|に|を|で)?(話|つな|繋|代わ|かわ|お願い|呼)", r"^オペレーター$",
+        r"(人|人間|担当者|担当の方|スタッフ|係の人)(と|に)(話|代わ|かわ|つな|繋)",
+        r"有人(対応|チャット)",
+    ],
+    "ar": [
+        r"(التحدث|التكلم|الكلام|اتكلم|اتحدث|اكلم|احكي) (مع )?(موظف|شخص|انسان|بشري|احد|"
+        r"ممثل|مندوب|حد)",
+        r"(موظف|ممثل) خدمة العملاء",
+        r"(شخص|انسان) حقيقي",
+        r"^(موظف|خدمة العملاء|ممثل خدمة العملاء)( من فضلك| لو سمحت)?$",
+    ],
+}  # fmt: skip
 
 
 def fold(text: str) -> str:
-    text = unicodedata.normalize("NFKD", text.casefold())
-    text = "".join(c for c in text if not unicodedata.combining(c))
-    text = re.sub(r"[^\w]+", " ", text)
+    """Case, accents and punctuation folded; words separated by single spaces."""
+    return re.sub(r"\s+", " ", re.sub(r"[^\w]+", " ", fold_letters(text))).strip()
+
+
+def fold_keeping_hyphens(text: str) -> str:
+    """``fold``, keeping hyphens inside words ("lawyer-style" stays one word)."""
+    text = re.sub(r"[^\w-]+|(?<!\w)-+|-+(?!\w)", " ", fold_letters(text))
     return re.sub(r"\s+", " ", text).strip()
 
 
 def compile_human_request(extra: list[str]) -> re.Pattern[str]:
-    """One pattern for the built-in phrases and a workspace's extra (literal) phrases."""
-    parts = [f"(?:{p})" for p in HUMAN_REQUEST]
-    parts += [re.escape(fold(p)) for p in extra if fold(p)]
-    return re.compile(r"(?:^|\b)(?:" + "|".join(parts) + r")(?:\b|$)")
+    """One pattern for the built-in phrases and a workspace's extra (literal) phrases.
+    Latin and Arabic phrases stand between word boundaries; Chinese and Japanese ones
+    anywhere (they write no spaces)."""
+    parts = []
+    for language, patterns in HUMAN_REQUEST.items():
+        for pattern in patterns:
+            body = fold_letters(pattern)
+            if language in ("zh", "ja"):
+                parts.append(f"(?:{body})")
+            else:
+                parts.append(rf"(?:^|\b)(?:{body})(?:\b|$)")
+    for phrase in extra:
+        folded = fold(phrase)
+        if folded:
+            parts.append(_boundaries(re.escape(folded), folded))
+    return re.compile("|".join(parts))
 
 
-def compile_keywords(words: list[str] | None, extra: list[str]) -> dict[str, re.Pattern[str]]:
-    """keyword -> pattern on word boundaries; ``words`` replaces the built-in list."""
-    chosen = words if words is not None else sorted({w for ws in KEYWORDS.values() for w in ws})
-    return {w: re.compile(r"\b" + re.escape(fold(w)) + r"\b") for w in [*chosen, *extra] if fold(w)}
+# -- topics that need a person ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Keyword:
+    """One topic word and its forms; see the module docstring for ``before``/``after``."""
+
+    label: str  # what the handoff reason names ("lawyer", "sue", ...)
+    forms: tuple[str, ...]
+    before: tuple[str, ...] = ()
+    after: tuple[str, ...] = ()
+    alone: bool = False  # with context words: the word on its own is enough too
+    not_before: tuple[str, ...] = ()  # a word (or Chinese character) that changes its meaning
+    not_after: tuple[str, ...] = ()  # "#" stands for a number ("betrug 50 Euro": amounted to)
+
+
+def _kw(label: str, forms: str, **context: str | bool) -> Keyword:
+    """Compact data: forms and context words as " | "-separated strings."""
+
+    def split(value: str | bool) -> tuple[str, ...]:
+        words = (w.strip() for w in str(value).split("|"))
+        return tuple(w if w == "#" else fold_keeping_hyphens(w) for w in words if w)
+
+    return Keyword(
+        label,
+        split(forms),
+        before=split(context.get("before", "")),
+        after=split(context.get("after", "")),
+        alone=bool(context.get("alone", False)),
+        not_before=split(context.get("not_before", "")),
+        not_after=split(context.get("not_after", "")),
+    )
+
+
+# "I'll sue you" is a threat; "Hi, I'm Sue", "talk to Sue", "can Sue help?" are a name.
+_EN_SUE_BEFORE = (
+    "will | ll | gonna | going to | want to | wanna | d | would | definitely | literally | gladly"
+)
+_EN_SUE_AFTER = (
+    "you | u | ya | your | yall | y all | you guys | them | northwind | him | her | us | everyone "
+    "| everybody | both of you | over this | over it | for damages | the company | this company "
+    "| the shop | this shop | the store | this store | the business | the owner"
+)
+_ES_LAWYER_BEFORE = (
+    "mi | mis | un | una | el | la | los | las | nuestro | nuestra | nuestros | nuestras | su "
+    "| sus | tu | tus | al | del | con | necesito | llamare | llamar | contratar | contratare "
+    "| consultar | consultare | hablare con"
+)
+_FR_LAWYER_BEFORE = (
+    "mon | ma | mes | un | une | notre | nos | votre | vos | son | sa | ses | leur | leurs | l "
+    "| les | des | d | au | aux | cet | cette | contacter | consulter | prendre"
+)
+# "-style" after a word, in Chinese and Japanese (which share "警察": one list for both).
+_CJK_STYLE = "风 | 风格 | 款 | 式 | 范 | 装 | 系列 | 風 | スタイル | 系 | っぽい | みたい | 柄"
+_ZH_TELL = "广 | 报 | 通 | 忠 | 警 | 劝 | 公 | 预 | 转 | 被"
+
+# Per language; every language's words are checked on every message (short messages are
+# often detected as the wrong language), except forms harmless in the detected one.
+KEYWORDS: dict[str, list[Keyword]] = {
+    "en": [
+        _kw("lawyer", "lawyer | lawyers | attorney | attorneys | solicitor | solicitors "
+            "| barrister"),
+        _kw("lawsuit", "lawsuit | lawsuits | legal action | legal proceedings | small claims "
+            "| class action"),
+        _kw("legal", "legal"),
+        _kw("sue", "sue | sued", before=_EN_SUE_BEFORE, after=_EN_SUE_AFTER),
+        _kw("sue", "suing"),
+        _kw("court", "court", before="to | in | into | claims | see you in",
+            after="case | order | action | claim | date | hearing"),
+        _kw("fraud", "fraud | fraudulent | scam | scammed | scammer | scammers | scamming "
+            "| phishing | identity theft"),
+        _kw("stolen", "stolen | theft"),
+        _kw("police", "police | cops", before="the | call | called | calling | to | contact "
+            "| contacted | contacting | involve | involving",
+            after="report | complaint | case | officer"),
+        _kw("chargeback", "chargeback | chargebacks | dispute the charge | dispute the payment"),
+        _kw("regulator", "better business bureau | trading standards | ombudsman"),
+    ],
+    "es": [
+        _kw("lawyer", "abogado | abogada | abogados | abogadas", before=_ES_LAWYER_BEFORE,
+            alone=True),
+        _kw("sue", "demandar | demandare | demandaremos | demandarlos | demandarlas "
+            "| demandarles | demandarte | demandarla | demandarlo | demandamos"),
+        _kw("lawsuit", "demanda", before="una | poner | pondre | presentar | presentare "
+            "| interponer | interpondre | meter", after="judicial | legal | contra"),
+        _kw("lawsuit", "juicio", before="a | un | llevar a | llevarlos a"),
+        _kw("court", "tribunal | tribunales | juzgado"),
+        _kw("fraud", "fraude | estafa | estafado | estafada | estafaron | timo"),
+        _kw("stolen", "robado | robada | robaron | robo | hurto"),
+        _kw("police", "policia | denuncia | denunciar | denunciare | denunciarlos"),
+        _kw("regulator", "profeco | hoja de reclamaciones | oficina del consumidor"),
+    ],
+    "fr": [
+        _kw("lawyer", "avocat | avocate | avocats | avocates", before=_FR_LAWYER_BEFORE,
+            alone=True),
+        _kw("sue", "poursuivre en justice | poursuites judiciaires | porter plainte "
+            "| deposer plainte | deposer une plainte | action en justice | en justice "
+            "| plainte contre | plainte penale"),
+        _kw("court", "proces | tribunal | tribunaux"),
+        _kw("fraud", "fraude | arnaque | arnaques | arnaque | escroquerie | escroc | escrocs "
+            "| arnaqueur"),
+        _kw("stolen", "vole | volee | voles | volees | cambriolage"),
+        _kw("police", "police", before="la | a", after="nationale"),
+        _kw("police", "gendarmerie"),
+        _kw("regulator", "dgccrf | signalconso | association de consommateurs"),
+    ],
+    "de": [
+        _kw("lawyer", "anwalt | anwaltin | anwalte | anwaelte | anwalts | anwaltinnen "
+            "| rechtsanwalt | rechtsanwaltin | rechtsanwalte | rechtsanwaelte | fachanwalt "
+            "| anwaltskanzlei | anwaltsschreiben"),
+        _kw("sue", "klage | verklagen | verklage | verklagt | verklagte | anklage "
+            "| anzeige erstatten | strafanzeige | anzeige gegen | rechtliche schritte"),
+        _kw("sue", "klagen", before="werde | werden | wir | ich"),
+        _kw("court", "gericht", before="vor | vors | zum | ans"),
+        _kw("fraud", "betrug", not_after="# | insgesamt | nur | etwa | ca | rund | ungefahr"),
+        _kw("fraud", "betruger | betrugerin | betrugerisch | betrugsfall | abzocke"),
+        _kw("stolen", "gestohlen | diebstahl | geklaut | bestohlen"),
+        _kw("police", "polizei"),
+        _kw("regulator", "verbraucherzentrale | verbraucherschutz"),
+    ],
+    "it": [
+        _kw("lawyer", "avvocato | avvocata | avvocati | avvocatessa"),
+        _kw("lawyer", "legale", before="mio | un | nostro | vostro | al | dal"),
+        _kw("lawsuit", "azione legale | vie legali | causa legale | fare causa | faccio causa "
+            "| faro causa | farvi causa | querela | querelare | querelero"),
+        _kw("court", "tribunale | giudice di pace"),
+        _kw("fraud", "frode | truffa | truffato | truffata | truffatori | truffatore"),
+        _kw("stolen", "rubato | rubata | rubati | rubate | furto"),
+        _kw("police", "polizia | carabinieri | denuncia | denunciare | denuncero "
+            "| denunciarvi"),
+        _kw("regulator", "codacons | altroconsumo | associazione consumatori"),
+    ],
+    "pt": [
+        _kw("lawyer", "advogado | advogada | advogados | advogadas"),
+        _kw("sue", "processar | processarei | processaremos | processa-los | processo judicial "
+            "| acao judicial | na justica | entrar na justica | pequenas causas | juizado"),
+        _kw("court", "tribunal"),
+        _kw("fraud", "fraude | golpe | golpista | golpistas | estelionato"),
+        _kw("stolen", "roubado | roubada | roubo | furto | furtado | furtada"),
+        _kw("police", "policia | boletim de ocorrencia | delegacia"),
+        _kw("regulator", "procon | reclame aqui"),
+    ],
+    "zh": [
+        _kw("lawyer", "律师 | 律师函 | 律师事务所", not_after=_CJK_STYLE),
+        _kw("sue", "起诉 | 诉讼 | 打官司 | 上法院 | 法院见 | 法院 | 法庭", not_after=_CJK_STYLE),
+        _kw("sue", "告你 | 告你们", not_before=_ZH_TELL),
+        _kw("fraud", "欺诈 | 诈骗 | 骗子 | 骗钱 | 被骗"),
+        _kw("stolen", "被盗 | 被偷 | 偷走 | 盗刷 | 失窃"),
+        _kw("police", "报警 | 警察 | 派出所", not_after=_CJK_STYLE),
+        _kw("regulator", "消协 | 消费者协会 | 12315 | 市场监管"),
+        _kw("chargeback", "拒付"),
+    ],
+    "ja": [
+        _kw("lawyer", "弁護士 | 法律事務所", not_after=_CJK_STYLE),
+        _kw("sue", "訴える | 訴えます | 訴えてやる | 訴訟 | 裁判 | 法的措置 | 告訴 | 提訴",
+            not_after=_CJK_STYLE),
+        _kw("fraud", "詐欺 | 騙された | だまされた"),
+        _kw("stolen", "盗まれ | 盗難 | 不正利用"),
+        _kw("police", "警察 | 被害届", not_after=_CJK_STYLE),
+        _kw("regulator", "消費者センター | 国民生活センター"),
+        _kw("chargeback", "チャージバック"),
+    ],
+    "ar": [
+        _kw("lawyer", "محامي | محامية | محامين | محامون | محام"),
+        _kw("sue", "مقاضاة | ساقاضي | اقاضي | ساقاضيكم | اقاضيكم | رفع قضية | قضية ضد "
+            "| رفع دعوى | دعوى | دعوى قضائية | محكمة"),
+        _kw("fraud", "احتيال | نصاب | نصابين | تزوير"),
+        _kw("stolen", "سرقة | مسروق | مسروقة | سرقت | سرقوا | سرقوني"),
+        _kw("police", "شرطة | بوليس"),
+        _kw("regulator", "حماية المستهلك"),
+    ],
+}  # fmt: skip
+
+# Forms harmless in one language: "legal" is "cool" in Portuguese, "golpe" a knock in Spanish.
+HARMLESS_IN = {"legal": {"pt"}, "golpe": {"es"}}
+
+# Words that make the next (English, Chinese, Japanese) or previous (Romance) word describe a
+# product: "court shoes", "lawyer style", "estilo abogado".
+MODIFIES_NEXT = {"style", "styled", "look", "inspired", "themed", "costume", "shoe", "shoes",
+                 "heel", "heels", "pump", "pumps", "blazer", "suit", "jacket"}  # fmt: skip
+MODIFIES_PREVIOUS = {"estilo", "style", "facon", "stile", "tipo", "couleur", "vert",
+                     "verde", "colore", "cor", "color"}  # fmt: skip
+
+_ARABIC = re.compile(r"[\u0600-\u06ff]")
+# Attached conjunctions, prepositions and the article before an Arabic word; pronoun and
+# plural endings after it.
+_AR_BEFORE = r"(?:[وفبلك]?(?:ال|لل)?)"
+_AR_AFTER = r"(?:ي|ه|ها|هم|كم|كن|نا|ك|ين|ون|ات|ة|تي|يي|يكم|يه|يها|يهم)?"
+
+
+def _boundaries(body: str, word: str) -> str:
+    """``body`` (a regex for ``word``) as a whole word: hyphenated compounds are other
+    words; no boundary on a Chinese or Japanese side; Arabic with its attached letters."""
+    if _ARABIC.match(word[0]):
+        return rf"(?<![\w-]){_AR_BEFORE}(?:{body}){_AR_AFTER}(?![\w-])"
+    left = "" if is_cjk(word[0]) else r"(?<![\w-])"
+    right = "" if is_cjk(word[-1]) else r"(?![\w-])"
+    return f"{left}(?:{body}){right}"
+
+
+@dataclass(frozen=True)
+class CompiledKeyword:
+    keyword: Keyword
+    pattern: re.Pattern[str]
+
+
+def _compile_keyword(keyword: Keyword) -> CompiledKeyword:
+    forms = {fold_keeping_hyphens(f) for f in keyword.forms} - {""}
+    parts = [_boundaries(re.escape(f), f) for f in sorted(forms, key=len, reverse=True)]
+    return CompiledKeyword(keyword, re.compile("|".join(parts)))
+
+
+def compile_keywords(words: list[str] | None, extra: list[str]) -> list[CompiledKeyword]:
+    """The keyword rule's words: the built-in vocabulary of every language, or ``words``
+    instead when the workspace gives them, plus its ``extra`` words (whole words)."""
+    if words is None:
+        chosen = [k for ks in KEYWORDS.values() for k in ks]
+    else:
+        chosen = [Keyword(fold(w), (w,)) for w in words if fold(w)]
+    chosen += [Keyword(fold(w), (w,)) for w in extra if fold(w)]
+    return [_compile_keyword(k) for k in chosen]
+
+
+def find_keywords(
+    compiled: Iterable[CompiledKeyword], text: str, language: str | None
+) -> list[str]:
+    """The labels of the topic words ``text`` uses as topics (sorted, each once)."""
+    folded = fold_keeping_hyphens(text)
+    found = set()
+    for entry in compiled:
+        if entry.keyword.label in found:
+            continue
+        for match in entry.pattern.finditer(folded):
+            form = match.group(0)
+            if language and language in HARMLESS_IN.get(form, ()):
+                continue
+            if _is_topic(entry.keyword, folded, match.start(), match.end()):
+                found.add(entry.keyword.label)
+                break
+    return sorted(found)
+
+
+def _is_topic(keyword: Keyword, text: str, start: int, end: int) -> bool:
+    before, after = text[:start].rstrip(), text[end:].lstrip()
+    # In Chinese and Japanese a one-character suffix may come first: "警察官みたい".
+    nexts = [after, after[1:]] if is_cjk(text[end - 1]) and is_cjk(after[:1] or "a") else [after]
+    if any(_starts_with(a, w) for a in nexts for w in keyword.not_after):
+        return False
+    if any(_ends_with(before, w) for w in keyword.not_before):
+        return False
+    if _last_word(before) in MODIFIES_PREVIOUS or _first_word(after) in MODIFIES_NEXT:
+        return False
+    if not keyword.before and not keyword.after:
+        return True
+    if keyword.alone and not before and not after:
+        return True
+    return any(_ends_with(before, w) for w in keyword.before) or any(
+        _starts_with(after, w) for w in keyword.after
+    )
+
+
+def _starts_with(text: str, word: str) -> bool:
+    if word == "#":
+        return text[:1].isdigit()
+    if not text.startswith(word):
+        return False
+    rest = text[len(word) :]
+    return is_cjk(word[-1]) or not rest or not (rest[0].isalnum() or rest[0] in "-_")
+
+
+def _ends_with(text: str, word: str) -> bool:
+    if not text.endswith(word):
+        return False
+    rest = text[: len(text) - len(word)]
+    return is_cjk(word[0]) or not rest or not (rest[-1].isalnum() or rest[-1] in "-_")
+
+
+def _first_word(text: str) -> str:
+    return text.split(" ", 1)[0] if text else ""
+
+
+def _last_word(text: str) -> str:
+    return text.rsplit(" ", 1)[-1] if text else ""

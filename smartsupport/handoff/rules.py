@@ -8,7 +8,7 @@
                                                 changes, all in the Decision: the turn's
                                                 record writes them in its one transaction
 
-Slack/Teams notices on a transfer are the assistant's to add (``notify.escalation_notices``):
+Slack/Teams notices on a transfer are the assistant's to add (``notify.handoff_notices``):
 this module sits below the notifiers.
 
 Per-conversation memory (consecutive low-confidence turns, recent questions, rules already
@@ -25,9 +25,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from smartsupport import messages, reply_language
 from smartsupport.domain import ConversationStatus, Customer, Reply, utcnow
 from smartsupport.handoff import phrases
-from smartsupport.handoff.config import EscalationConfig, Messages, for_workspace
+from smartsupport.handoff.config import HandoffConfig, for_workspace
 from smartsupport.turn import Decision, Turn
 from smartsupport.workspaces import WorkspaceConfig
 
@@ -49,14 +50,32 @@ class Firing:
 
 
 @dataclass(slots=True)
-class EscalationOutcome:
+class HandoffTexts:
+    """What the customer may be told, in their language (``messages.text``)."""
+
+    offer: str
+    offer_button: str
+    offline: str
+
+    @classmethod
+    def for_language(cls, workspace: WorkspaceConfig | None, language: str) -> HandoffTexts:
+        return cls(
+            offer=messages.text(workspace, "handoff.offer", language),
+            offer_button=messages.text(workspace, "handoff.offer_button", language),
+            offline=messages.text(workspace, "handoff.offline", language),
+        )
+
+
+@dataclass(slots=True)
+class HandoffOutcome:
     firings: list[Firing]
     action: str  # the strongest action among the firings
     priority: str | None  # the highest priority a firing asked for
     offline: bool  # outside business hours when evaluated
     next_open: datetime | None
-    handoff_message: str
-    messages: Messages = field(default_factory=Messages)
+    handoff_message: str  # in the customer's language, like ``messages``
+    messages: HandoffTexts = field(default_factory=lambda: HandoffTexts.for_language(None, "en"))
+    language: str = "en"  # the turn's, which the texts are in
 
     @property
     def reason(self) -> str:
@@ -65,22 +84,29 @@ class EscalationOutcome:
 
 @dataclass(slots=True)
 class _Compiled:
-    config: EscalationConfig
+    config: HandoffConfig
     human: re.Pattern[str] | None
-    keywords: dict[str, dict[str, re.Pattern[str]]]
+    keywords: dict[str, list[phrases.CompiledKeyword]]
 
 
 def _patterns(workspace: WorkspaceConfig) -> _Compiled:
     """The workspace's rule patterns, compiled once and kept on the workspace object."""
-    return workspace.parsed("escalation:patterns", lambda _: _compile(for_workspace(workspace)))
+    return workspace.parsed(
+        "escalation:patterns",
+        lambda _: _compile(
+            for_workspace(workspace),
+            sorted(set(messages.translations(workspace, "handoff.offer_button").values())),
+        ),
+    )
 
 
-def _compile(config: EscalationConfig) -> _Compiled:
+def _compile(config: HandoffConfig, buttons: list[str] | None = None) -> _Compiled:
+    """``buttons``: our offer button in every language, so pressing it asks for a person."""
     human = None
-    keywords: dict[str, dict[str, re.Pattern[str]]] = {}
+    keywords: dict[str, list[phrases.CompiledKeyword]] = {}
     for rule in config.rules:
         if rule.type == "human_request":
-            human = phrases.compile_human_request(rule.extra_phrases)
+            human = phrases.compile_human_request([*rule.extra_phrases, *(buttons or [])])
         elif rule.type == "keywords":
             keywords[rule.name] = phrases.compile_keywords(rule.words, rule.extra_words)
     return _Compiled(config, human, keywords)
@@ -97,7 +123,7 @@ def needs_customer(workspace: WorkspaceConfig) -> bool:
 
 def evaluate(
     turn: Turn, customer: Customer | None, *, now: datetime | None = None
-) -> EscalationOutcome | None:
+) -> HandoffOutcome | None:
     """The rules of the turn's workspace that fire on this turn, or None."""
     config = for_workspace(turn.workspace)
     if not config.rules:
@@ -131,14 +157,16 @@ def evaluate(
         return None
     hours = config.business_hours
     offline = hours is not None and not hours.is_open(now)
-    return EscalationOutcome(
+    language = reply_language.for_turn(turn)
+    return HandoffOutcome(
         firings=firings,
         action=max((f.action for f in firings), key=STRENGTH.__getitem__),
         priority=priority,
         offline=offline,
         next_open=hours.next_open(now) if hours is not None and offline else None,
-        handoff_message=turn.workspace.handoff_message,
-        messages=config.messages,
+        handoff_message=messages.text(turn.workspace, "handoff.message", language),
+        messages=HandoffTexts.for_language(turn.workspace, language),
+        language=messages.normalise(language),
     )
 
 
@@ -169,10 +197,8 @@ def _check(
         if same + 1 >= rule.times:
             return f"the same question asked {same + 1} times"
     elif rule.type == "keywords":
-        skip = phrases.NOT_IN_LANGUAGE.get(u.language, set())
-        hits = [
-            w for w, p in compiled.keywords[rule.name].items() if w not in skip and p.search(text)
-        ]
+        # On the message itself: hyphens count ("lawyer-style" is not "lawyer").
+        hits = phrases.find_keywords(compiled.keywords[rule.name], turn.message.text, u.language)
         if hits:
             return f"sensitive topic: {', '.join(sorted(hits)[:5])}"
     elif rule.type == "segment":
@@ -227,7 +253,7 @@ def _remember_question(state: dict[str, Any], text: str, intent: str | None) -> 
 
 
 def apply(
-    outcome: EscalationOutcome, decision: Decision, metadata: dict[str, Any] | None = None
+    outcome: HandoffOutcome, decision: Decision, metadata: dict[str, Any] | None = None
 ) -> Decision:
     """Fold the outcome into the assistant's decision (returned, changed in place):
 
@@ -243,14 +269,14 @@ def apply(
         decision.events.append(
             ("escalation.fired", {**firing.as_dict(), "offline": outcome.offline})
         )
-    messages = outcome.messages
+    texts = outcome.messages
     if outcome.action == "transfer":
         kept = [r for r in decision.replies if r.meta.get("step") != "fallback"]
         if outcome.offline:
             # "Connecting you with our team" would be untrue: nobody is there.
             kept = [r for r in kept if r.text != outcome.handoff_message]
             if not any(r.meta.get("form") == "contact" for r in kept):
-                kept.append(Reply(messages.offline, meta={"step": "offline", "form": "contact"}))
+                kept.append(Reply(texts.offline, meta={"step": "offline", "form": "contact"}))
             if decision.status is ConversationStatus.WAITING:
                 decision.status = None  # nobody is there to wait for
         else:
@@ -263,16 +289,14 @@ def apply(
         if decision.status is not ConversationStatus.WAITING:
             last = decision.replies[-1] if decision.replies else None
             if last is None:
-                decision.replies.append(
-                    Reply(messages.offer, quick_replies=[messages.offer_button])
-                )
-            elif messages.offer_button not in last.quick_replies:
-                last.quick_replies = [*last.quick_replies, messages.offer_button]
+                decision.replies.append(Reply(texts.offer, quick_replies=[texts.offer_button]))
+            elif texts.offer_button not in last.quick_replies:
+                last.quick_replies = [*last.quick_replies, texts.offer_button]
         decision.reason = decision.reason or outcome.reason
     return decision
 
 
-def metadata_changes(outcome: EscalationOutcome, metadata: dict[str, Any]) -> dict[str, Any]:
+def metadata_changes(outcome: HandoffOutcome, metadata: dict[str, Any]) -> dict[str, Any]:
     """The conversation metadata an outcome sets: its reasons, and the priority when a rule
     asks for a higher one than ``metadata`` has."""
     changes: dict[str, Any] = {
@@ -282,7 +306,10 @@ def metadata_changes(outcome: EscalationOutcome, metadata: dict[str, Any]) -> di
             "action": outcome.action,
             "offline": outcome.offline,
             "at": utcnow().isoformat(),
-        }
+        },
+        # What later messages without a customer turn (the overflow form, the ticket
+        # confirmation, agents' notices) are written in: ``messages.conversation_language``.
+        "language": outcome.language,
     }
     current = metadata.get("priority") or "normal"
     if outcome.priority and (

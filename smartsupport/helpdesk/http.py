@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import ssl
+from contextvars import ContextVar
 from functools import cache
 from typing import Any
 from urllib.parse import urlsplit
@@ -25,27 +26,22 @@ from smartsupport.remote import is_retryable_status, parse_retry_after
 TIMEOUT = httpx.Timeout(15.0, connect=5.0)
 
 
-class _HideSecretUrls(logging.Filter):
-    """httpx logs every request URL at INFO; a webhook URL is a credential, so requests
-    sent by a ``secret_url`` client are logged without it."""
+# True while a ``secret_url`` client sends (per task), so the log filter knows which lines
+# to redact without the secret being kept anywhere.
+_sending_secret: ContextVar[bool] = ContextVar("sending_secret", default=False)
 
-    secrets: set[str] = set()
+
+class _HideSecretUrls(logging.Filter):
+    """httpx logs every request URL at INFO; a webhook URL is a credential, so what httpx
+    logs while a ``secret_url`` client sends carries no URL."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if self.secrets and isinstance(record.args, tuple):
-            record.args = tuple(
-                "(webhook URL)" if str(a) in self.secrets else a for a in record.args
-            )
+        if _sending_secret.get() and isinstance(record.args, tuple):
+            record.args = tuple("(webhook URL)" if "://" in str(a) else a for a in record.args)
         return True
 
 
-_hide = _HideSecretUrls()
-
-
-def _register_secret_url(url: str) -> None:
-    if not _HideSecretUrls.secrets:
-        logging.getLogger("httpx").addFilter(_hide)
-    _HideSecretUrls.secrets.add(url)
+_hide = _HideSecretUrls()  # stateless; added to the httpx logger once (addFilter is idempotent)
 
 
 @cache
@@ -71,6 +67,8 @@ class JsonClient:
         self.service = service
         # Webhook URLs carry their secret in the path: never put it in an error message.
         self.secret_url = secret_url
+        if secret_url:
+            logging.getLogger("httpx").addFilter(_hide)
         self._client = httpx.AsyncClient(
             base_url=base_url,
             headers={"Accept": "application/json", **(headers or {})},
@@ -103,9 +101,8 @@ class JsonClient:
         expect_json: bool = True,
     ) -> Any:
         path = "(webhook)" if self.secret_url else urlsplit(url).path or "/"
-        if self.secret_url:
-            _register_secret_url(url)
         where = f"{self.service} {method} {path}"
+        secret = _sending_secret.set(self.secret_url)
         try:
             response = await self._client.request(
                 method, url, json=json, params=params, headers=headers
@@ -114,6 +111,8 @@ class JsonClient:
             raise DeliveryError(f"{where}: timed out", retryable=True) from exc
         except httpx.HTTPError as exc:
             raise DeliveryError(f"{where}: {type(exc).__name__}", retryable=True) from exc
+        finally:
+            _sending_secret.reset(secret)
         if response.status_code >= 400:
             raise DeliveryError(
                 f"{where}: HTTP {response.status_code}: {response.text[:200]}",

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from smartsupport import messages
 from smartsupport.domain import Author, Message, OutboxItem, utcnow
 from smartsupport.errors import DeliveryError, InvalidInput, NotFound
 from smartsupport.fanout import conversation_lock, publish_message
@@ -134,14 +135,17 @@ async def submit_contact(
         conversation = await services.store.get_conversation(conversation_id)
         if conversation is None:
             raise NotFound(f"unknown conversation {conversation_id!r}")
-        config = for_workspace(services.workspace(conversation.workspace_id))
+        workspace = services.workspace(conversation.workspace_id)
         request = await request_ticket(
             services, conversation_id, reason=reason, email=email, name=name, question=question
         )
         asked = await services.store.append_message(
             conversation_id, Author.CUSTOMER, question, meta={"form": "contact"}
         )
-        text = config.messages.ticket_created.format(reference=request.reference, email=email)
+        language = messages.conversation_language(workspace, conversation.metadata)
+        text = messages.text(
+            workspace, "handoff.ticket_created", language, reference=request.reference, email=email
+        )
         told = await services.store.append_message(
             conversation_id, Author.BOT, text, reply_to=asked.id, meta={"step": "ticket"}
         )

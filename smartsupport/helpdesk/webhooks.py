@@ -23,7 +23,9 @@ from typing import Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 
+from smartsupport.api_docs import error_response, errors
 from smartsupport.domain import utcnow
 from smartsupport.errors import BackendError, ConfigurationError, RequestError, Unauthorized
 from smartsupport.handoff.config import for_workspace
@@ -40,11 +42,45 @@ RECEIPT_RETENTION = timedelta(days=7)
 router = APIRouter(prefix="/api/v1/webhooks", tags=["helpdesk webhooks"])
 
 
+class DeliveredOut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    delivered: int = Field(description="Agent replies passed on to customers.")
+
+
+class IgnoredOut(BaseModel):
+    """Nothing to pass on: no public agent reply, or a ticket not made by us."""
+
+    model_config = ConfigDict(extra="forbid")
+    delivered: int
+    ignored: bool
+    known_ticket: bool = Field(description="The ticket belongs to one of our conversations.")
+
+
 def _error(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message}}, status)
 
 
-@router.post("/{provider}/{workspace_id}")
+@router.post(
+    "/{provider}/{workspace_id}",
+    operation_id="receiveHelpdeskWebhook",
+    response_model=None,
+    responses={
+        200: {"model": DeliveredOut},
+        202: {"model": IgnoredOut, "description": "Accepted, nothing to deliver."},
+        401: error_response(401, "Forged, unsigned or stale (the provider's signature)."),
+        409: error_response(409, "This delivery id was received before (a replay)."),
+        **errors(404, 413, 422),
+        # The helpdesk retries on its own schedule: no Retry-After here.
+        503: {k: v for k, v in error_response(503).items() if k != "headers"},
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "description": "The provider's webhook payload, signed as the provider does.",
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        }
+    },
+)
 async def helpdesk_webhook(
     provider: Literal["zendesk", "freshdesk"], workspace_id: str, request: Request
 ) -> JSONResponse:

@@ -12,7 +12,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from smartsupport.api_docs import STAFF, errors
 from smartsupport.inbox import assignment, canned, notes, takeover
+from smartsupport.inbox import wire as out
 from smartsupport.inbox.changes import load_for
 from smartsupport.inbox.context import ConversationContext, conversation_context, message_view
 from smartsupport.inbox.queue import QueueEntry, waiting
@@ -30,7 +32,7 @@ def services_of(request: Request) -> Services:
     return request.app.state.services  # type: ignore[no-any-return]
 
 
-class MessageIn(BaseModel):
+class AgentMessageIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     text: str = Field(min_length=1)
     client_id: str | None = Field(default=None, min_length=1, max_length=64)
@@ -140,32 +142,58 @@ def state_json(conversation: Any) -> dict[str, Any]:
     return {"id": conversation.id, "status": conversation.status.value}
 
 
-@router.get("/queue")
+@router.get(
+    "/queue",
+    response_model=out.QueueOut,
+    operation_id="getInboxQueue",
+    responses=errors(401, 503),
+)
 async def get_queue(request: Request, user: Staff) -> dict[str, Any]:
     """The waiting conversations in serving order, the caller's own, and their load."""
     return await queue_for(services_of(request), user)
 
 
-@router.get("/conversations/{conversation_id}")
+@router.get(
+    "/conversations/{conversation_id}",
+    response_model=out.InboxConversationOut,
+    operation_id="getInboxConversation",
+    responses=errors(*STAFF, 404),
+)
 async def get_conversation(conversation_id: str, request: Request, user: Staff) -> dict[str, Any]:
     ctx = await conversation_context(services_of(request), user, conversation_id, request.app.state)
     return context_json(ctx)
 
 
-@router.post("/conversations/{conversation_id}/claim")
+@router.post(
+    "/conversations/{conversation_id}/claim",
+    response_model=out.ConversationChangeOut,
+    operation_id="claimConversation",
+    responses=errors(*STAFF, 404, 409),
+)
 async def claim(conversation_id: str, request: Request, user: Staff) -> dict[str, Any]:
     return state_json(await assignment.claim(services_of(request), user, conversation_id))
 
 
-@router.post("/conversations/{conversation_id}/decline")
+@router.post(
+    "/conversations/{conversation_id}/decline",
+    response_model=out.DeclineOut,
+    operation_id="declineOffer",
+    responses=errors(*STAFF, 404, 409),
+)
 async def decline(conversation_id: str, request: Request, user: Staff) -> dict[str, str]:
     await assignment.decline(services_of(request), user, conversation_id)
     return {"status": "declined"}
 
 
-@router.post("/conversations/{conversation_id}/messages", status_code=201)
+@router.post(
+    "/conversations/{conversation_id}/messages",
+    status_code=201,
+    response_model=out.AgentMessageOut,
+    operation_id="sendAgentMessage",
+    responses=errors(400, *STAFF, 404, 409, 422),
+)
 async def send(
-    conversation_id: str, body: MessageIn, request: Request, user: Staff
+    conversation_id: str, body: AgentMessageIn, request: Request, user: Staff
 ) -> dict[str, Any]:
     message = await takeover.send_agent_message(
         services_of(request), user, conversation_id, body.text, body.client_id
@@ -173,7 +201,12 @@ async def send(
     return {"message": message_view(message)}
 
 
-@router.post("/conversations/{conversation_id}/transfer")
+@router.post(
+    "/conversations/{conversation_id}/transfer",
+    response_model=out.ConversationChangeOut,
+    operation_id="transferConversation",
+    responses=errors(400, *STAFF, 404, 409, 422),
+)
 async def transfer(
     conversation_id: str, body: TransferIn, request: Request, user: Staff
 ) -> dict[str, Any]:
@@ -183,22 +216,42 @@ async def transfer(
     return state_json(conversation)
 
 
-@router.post("/conversations/{conversation_id}/handback")
+@router.post(
+    "/conversations/{conversation_id}/handback",
+    response_model=out.ConversationChangeOut,
+    operation_id="handBackConversation",
+    responses=errors(*STAFF, 404, 409),
+)
 async def hand_back(conversation_id: str, request: Request, user: Staff) -> dict[str, Any]:
     return state_json(await takeover.hand_back(services_of(request), user, conversation_id))
 
 
-@router.post("/conversations/{conversation_id}/resolve")
+@router.post(
+    "/conversations/{conversation_id}/resolve",
+    response_model=out.ConversationChangeOut,
+    operation_id="resolveConversation",
+    responses=errors(*STAFF, 404, 409),
+)
 async def resolve(conversation_id: str, request: Request, user: Staff) -> dict[str, Any]:
     return state_json(await takeover.resolve(services_of(request), user, conversation_id))
 
 
-@router.post("/conversations/{conversation_id}/reopen")
+@router.post(
+    "/conversations/{conversation_id}/reopen",
+    response_model=out.ConversationChangeOut,
+    operation_id="reopenConversation",
+    responses=errors(*STAFF, 404, 409),
+)
 async def reopen(conversation_id: str, request: Request, user: Staff) -> dict[str, Any]:
     return state_json(await takeover.reopen(services_of(request), user, conversation_id))
 
 
-@router.post("/conversations/{conversation_id}/priority")
+@router.post(
+    "/conversations/{conversation_id}/priority",
+    response_model=out.PriorityOut,
+    operation_id="setConversationPriority",
+    responses=errors(400, *STAFF, 404, 409, 422),
+)
 async def priority(
     conversation_id: str, body: PriorityIn, request: Request, user: Staff
 ) -> dict[str, Any]:
@@ -208,7 +261,12 @@ async def priority(
     return {**state_json(conversation), "priority": conversation.metadata.get("priority")}
 
 
-@router.get("/conversations/{conversation_id}/notes")
+@router.get(
+    "/conversations/{conversation_id}/notes",
+    response_model=out.NotesOut,
+    operation_id="listNotes",
+    responses=errors(*STAFF, 404),
+)
 async def get_notes(conversation_id: str, request: Request, user: Staff) -> dict[str, Any]:
     found = await notes.list_notes(services_of(request), user, conversation_id)
     return {
@@ -224,7 +282,13 @@ async def get_notes(conversation_id: str, request: Request, user: Staff) -> dict
     }
 
 
-@router.post("/conversations/{conversation_id}/notes", status_code=201)
+@router.post(
+    "/conversations/{conversation_id}/notes",
+    status_code=201,
+    response_model=out.NoteOut,
+    operation_id="addNote",
+    responses=errors(400, *STAFF, 404, 422),
+)
 async def add_note(
     conversation_id: str, body: NoteIn, request: Request, user: Staff
 ) -> dict[str, Any]:
@@ -237,7 +301,12 @@ async def add_note(
     }
 
 
-@router.get("/conversations/{conversation_id}/canned")
+@router.get(
+    "/conversations/{conversation_id}/canned",
+    response_model=out.ExpandedCannedListOut,
+    operation_id="listCannedForConversation",
+    responses=errors(*STAFF, 404),
+)
 async def canned_for(conversation_id: str, request: Request, user: Staff) -> dict[str, Any]:
     """The workspace's canned responses with this conversation's placeholders filled in."""
     services = services_of(request)

@@ -71,7 +71,6 @@ async def _knowledge(services: Services, app_state: Any) -> Any | None:
     for kb in (
         getattr(services, "knowledge", None),
         getattr(app_state, "kb", None),
-        getattr(services.policy, "knowledge", None),
     ):
         if kb is not None and hasattr(kb, "search"):
             return kb

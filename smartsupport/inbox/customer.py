@@ -13,11 +13,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
+from smartsupport.api_docs import VISITOR, errors
 from smartsupport.channels.web_api import services_of, visitor_conversation
 from smartsupport.domain import Conversation, ConversationStatus
 from smartsupport.inbox.csat import MAX_COMMENT, rating_state, submit_rating
 from smartsupport.inbox.queue import wait_estimates
 from smartsupport.inbox.store import InboxStore
+from smartsupport.inbox.wire import CsatOut, QueuePositionOut
 
 router = APIRouter(prefix="/api/v1/conversations", tags=["web channel"])
 
@@ -28,7 +30,12 @@ class CsatIn(BaseModel):
     comment: str | None = Field(default=None, max_length=MAX_COMMENT)
 
 
-@router.get("/{conversation_id}/queue")
+@router.get(
+    "/{conversation_id}/queue",
+    response_model=QueuePositionOut,
+    operation_id="getQueuePosition",
+    responses=errors(*VISITOR),
+)
 async def queue_position(
     request: Request, conversation: Annotated[Conversation, Depends(visitor_conversation)]
 ) -> dict[str, Any]:
@@ -49,15 +56,27 @@ async def queue_position(
     return body
 
 
-@router.get("/{conversation_id}/csat")
+@router.get(
+    "/{conversation_id}/csat",
+    response_model=CsatOut,
+    operation_id="getCsat",
+    responses=errors(*VISITOR),
+)
 async def csat_state(
     request: Request, conversation: Annotated[Conversation, Depends(visitor_conversation)]
 ) -> dict[str, Any]:
+    """Whether a rating is due, and the rating given."""
     services = services_of(request)
     return rating_state(await InboxStore(services.store).row(conversation.id))
 
 
-@router.post("/{conversation_id}/csat", status_code=201)
+@router.post(
+    "/{conversation_id}/csat",
+    status_code=201,
+    response_model=CsatOut,
+    operation_id="rateConversation",
+    responses=errors(400, *VISITOR, 409, 422),
+)
 async def rate(
     body: CsatIn,
     request: Request,

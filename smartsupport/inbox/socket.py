@@ -15,6 +15,8 @@ WebSocket handshakes. Server to agent:
 Agent to server: ``{"type": "watch", "conversation_id"}`` (follow one more conversation,
 e.g. the one open on screen), ``{"type": "typing", "conversation_id", "on": bool}``,
 ``{"type": "ping"}``. While connected the agent counts as present for round robin offers.
+The frames are the models of ``frames.py`` (documented at ``/asyncapi.json``); events from
+the inbox and conversation channels are forwarded as published.
 """
 
 from __future__ import annotations
@@ -26,8 +28,23 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from pydantic import ValidationError
 
 from smartsupport.errors import RequestError, SmartsupportError
+from smartsupport.frames import (
+    AGENT_INBOUND,
+    AgentReady,
+    AgentTyping,
+    AgentUser,
+    ErrorFrame,
+    Frame,
+    Ping,
+    Pong,
+    UnknownFrame,
+    Watch,
+    Watching,
+    inbound,
+)
 from smartsupport.inbox.assignment import refresh
 from smartsupport.inbox.changes import load, load_for
 from smartsupport.inbox.roster import mark_present
@@ -72,12 +89,8 @@ class AgentSocket:
             for workspace_id in self.user.workspaces:
                 await self.follow(inbox_channel(workspace_id), None)
             await self.follow_held()
-            await self.send(
-                {
-                    "type": "ready",
-                    "user": {"id": self.user.id, "name": self.user.name, "role": self.user.role},
-                }
-            )
+            user = AgentUser(id=self.user.id, name=self.user.name, role=self.user.role)
+            await self.send(AgentReady(user=user))
             await mark_present(self.services, self.user.id)
             for workspace_id in self.user.workspaces:
                 await refresh(self.services, workspace_id)  # someone new to offer to
@@ -101,8 +114,10 @@ class AgentSocket:
                 task.cancel()
             await asyncio.gather(*tasks, *self.pumps.values(), return_exceptions=True)
 
-    async def send(self, frame: dict[str, Any]) -> None:
-        await self.ws.send_text(json.dumps(frame, separators=(",", ":"), default=str))
+    async def send(self, frame: Frame | dict[str, Any]) -> None:
+        """A frame built here, or an event from a channel as published."""
+        data = frame.dump() if isinstance(frame, Frame) else frame
+        await self.ws.send_text(json.dumps(data, separators=(",", ":"), default=str))
 
     async def follow(self, channel: str, conversation_id: str | None) -> None:
         if channel in self.pumps:
@@ -175,32 +190,29 @@ class AgentSocket:
                 frame = json.loads(raw)
                 if not isinstance(frame, dict):
                     raise ValueError
-                await self.handle(frame)
             except ValueError:
-                await self.send(
-                    {"type": "error", "code": "invalid_json", "message": "frames are JSON objects"}
-                )
+                await self.send(ErrorFrame(code="invalid_json", message="frames are JSON objects"))
+                continue
+            try:
+                await self.handle(inbound(frame, AGENT_INBOUND))
+            except UnknownFrame as exc:
+                await self.send(ErrorFrame(code="unknown_type", message=str(exc)))
+            except ValidationError as exc:
+                message = "; ".join(f"{e['loc'][0]}: {e['msg']}" for e in exc.errors())
+                await self.send(ErrorFrame(code="invalid_input", message=message))
             except RequestError as exc:
-                await self.send({"type": "error", "code": exc.code, "message": exc.message})
+                await self.send(ErrorFrame(code=exc.code, message=exc.message))
             except SmartsupportError as exc:
                 log.error("inbox socket frame failed", exc_info=exc)
-                await self.send(
-                    {"type": "error", "code": "unavailable", "message": "retry shortly"}
-                )
+                await self.send(ErrorFrame(code="unavailable", message="retry shortly"))
 
-    async def handle(self, frame: dict[str, Any]) -> None:
-        kind = frame.get("type")
-        conversation_id = str(frame.get("conversation_id") or "")
-        if kind == "ping":
-            await self.send({"type": "pong"})
-        elif kind == "watch":
-            await load_for(self.services, self.user, conversation_id)
-            self.watched = conversation_id
+    async def handle(self, frame: Frame) -> None:
+        if isinstance(frame, Ping):
+            await self.send(Pong())
+        elif isinstance(frame, Watch):
+            await load_for(self.services, self.user, frame.conversation_id)
+            self.watched = frame.conversation_id
             await self.follow_held()
-            await self.send({"type": "watching", "conversation_id": conversation_id})
-        elif kind == "typing":
-            await agent_typing(self.services, self.user, conversation_id, bool(frame.get("on")))
-        else:
-            await self.send(
-                {"type": "error", "code": "unknown_type", "message": f"unknown frame type {kind!r}"}
-            )
+            await self.send(Watching(conversation_id=frame.conversation_id))
+        elif isinstance(frame, AgentTyping):
+            await agent_typing(self.services, self.user, frame.conversation_id, frame.on)

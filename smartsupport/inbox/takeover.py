@@ -1,7 +1,7 @@
 """Live takeover: what the agent holding a conversation does in it.
 
-While an agent holds a conversation its status is ``with_agent`` and the policy stays
-silent (policy.decide returns nothing); the customer's messages still go through the
+While an agent holds a conversation its status is ``with_agent`` and the assistant stays
+silent (assistant.decide returns nothing); the customer's messages still go through the
 conversation path, so they are stored, understood and published as always. Handing back
 sets the status to ``bot`` and the assistant answers the next message again.
 

@@ -11,8 +11,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from smartsupport.api_docs import STAFF, errors
 from smartsupport.errors import NotFound
 from smartsupport.inbox import assignment, canned, roster
+from smartsupport.inbox import wire as out
 from smartsupport.inbox.api import Staff, services_of
 from smartsupport.inbox.store import InboxStore
 from smartsupport.staff import StaffUser, require_role, require_workspace, verify_csrf
@@ -44,7 +46,12 @@ class CannedIn(BaseModel):
     body: str = Field(max_length=4000)
 
 
-@router.get("/canned")
+@router.get(
+    "/canned",
+    response_model=out.CannedListOut,
+    operation_id="listCanned",
+    responses=errors(401, 503),
+)
 async def list_canned(request: Request, user: Staff) -> dict[str, Any]:
     items = await InboxStore(services_of(request).store).canned(user.workspaces)
     return {
@@ -61,7 +68,13 @@ async def list_canned(request: Request, user: Staff) -> dict[str, Any]:
     }
 
 
-@router.post("/canned", status_code=201)
+@router.post(
+    "/canned",
+    status_code=201,
+    response_model=out.CannedOut,
+    operation_id="createCanned",
+    responses=errors(400, *STAFF, 409, 422),
+)
 async def create_canned(body: CannedIn, request: Request, user: Supervisor) -> dict[str, Any]:
     workspace = body.workspace or (user.workspaces[0] if user.workspaces else "")
     require_workspace(user, workspace)
@@ -78,7 +91,12 @@ async def create_canned(body: CannedIn, request: Request, user: Supervisor) -> d
     }
 
 
-@router.delete("/canned/{canned_id}", status_code=204)
+@router.delete(
+    "/canned/{canned_id}",
+    status_code=204,
+    operation_id="deleteCanned",
+    responses=errors(*STAFF, 404),
+)
 async def delete_canned(canned_id: str, request: Request, user: Supervisor) -> None:
     inbox = InboxStore(services_of(request).store)
     item = await inbox.get_canned(canned_id)
@@ -86,13 +104,23 @@ async def delete_canned(canned_id: str, request: Request, user: Supervisor) -> N
     await inbox.delete_canned(canned_id)
 
 
-@router.put("/me/status")
+@router.put(
+    "/me/status",
+    response_model=out.AgentStatusOut,
+    operation_id="setMyStatus",
+    responses=errors(400, *STAFF, 422),
+)
 async def set_status(body: StatusIn, request: Request, user: Staff) -> dict[str, Any]:
     state = await assignment.set_agent_status(services_of(request), user, body.status)
     return {"status": state.status, "capacity": state.capacity}
 
 
-@router.get("/agents")
+@router.get(
+    "/agents",
+    response_model=out.AgentsOut,
+    operation_id="listAgents",
+    responses=errors(*STAFF),
+)
 async def list_agents(
     request: Request, user: Staff, workspace: str | None = None
 ) -> dict[str, Any]:
@@ -121,7 +149,12 @@ async def list_agents(
     }
 
 
-@router.put("/agents/{staff_id}")
+@router.put(
+    "/agents/{staff_id}",
+    response_model=out.AgentConfigOut,
+    operation_id="configureAgent",
+    responses=errors(400, *STAFF, 404, 422),
+)
 async def configure_agent(
     staff_id: str, body: AgentIn, request: Request, user: Admin
 ) -> dict[str, Any]:

@@ -1,8 +1,10 @@
 """The offline, extractive answer: the most relevant sentences of the best article, with a
 link to it, phrased through the workspace's response templates.
 
-It never writes anything the article does not say. When the best passage scores below
-``MIN_SCORE`` it returns None, so the caller says it does not know and offers a person.
+It never writes anything the article does not say. The caller passes only passages that
+answer the question (``knowledge.answerability``), each with the sentence to build the answer
+around (``Passage.focus``); passages scoring below ``MIN_SCORE`` are still refused, so the
+caller says it does not know and offers a person.
 
 Templates (workspace ``templates`` mapping; each key may have a per-language variant such
 as ``kb_answer.es``). Placeholders: ``{answer}``, ``{title}``, ``{url}``, ``{section}``.
@@ -13,10 +15,10 @@ as ``kb_answer.es``). Placeholders: ``{answer}``, ``{title}``, ``{url}``, ``{sec
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 
 from smartsupport.domain import Passage
+from smartsupport.knowledge.answerability import dangling, units_of
 from smartsupport.knowledge.documents import language_of
 from smartsupport.knowledge.text_analysis import terms
 
@@ -27,14 +29,12 @@ MIN_SCORE = 0.2
 MAX_ANSWER_CHARS = 480
 
 DEFAULT_TEMPLATES = {
-    "kb_answer": "{answer}\n\nMore in “{title}”: {url}",
-    "kb_answer.es": "{answer}\n\nMás información en «{title}»: {url}",
-    "kb_answer.fr": "{answer}\n\nPlus d'informations dans « {title} » : {url}",
-    "kb_answer.de": "{answer}\n\nMehr dazu in „{title}“: {url}",
+    # The source is the message's one citation (meta.citations), which every channel shows
+    # its own way (the widget as a link under the answer): not repeated in the text.
+    "kb_answer": "{answer}",
     "kb_answer_without_link": "{answer}",
 }
 
-_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9¿¡“\"(*])")
 
 
 def extract_answer(
@@ -49,7 +49,7 @@ def extract_answer(
     if not passages or passages[0].score < min_score:
         return None
     best = passages[0]
-    answer = _select(question, best.text)
+    answer = _select(question, best.text, best.focus)
     language = language_of(best.locale)
     key = "kb_answer" if best.url else "kb_answer_without_link"
     merged = {**DEFAULT_TEMPLATES, **(templates or {})}
@@ -70,34 +70,27 @@ class _Defaulting(dict[str, str]):
         return "{" + key + "}"
 
 
-def _units(text: str) -> list[str]:
-    """Sentences of prose, whole lines of lists and tables."""
-    units: list[str] = []
-    for block in re.split(r"\n\s*\n", text):
-        for line in block.split("\n"):
-            line = line.strip()
-            if not line:
-                continue
-            if line.startswith(("- ", "* ", "|")) or re.match(r"\d+\.\s", line):
-                units.append(line)
-            else:
-                units.extend(s.strip() for s in _SENTENCE.split(line) if s.strip())
-    return units
-
-
-def _select(question: str, text: str) -> str:
-    """The whole passage when short, else the sentences around the best-matching one."""
+def _select(question: str, text: str, focus: str | None = None) -> str:
+    """The whole passage when short, else the sentences around ``focus`` (or the best-
+    matching one), keeping the sentence that gives a leaning one its subject."""
     if len(text) <= MAX_ANSWER_CHARS:
         return text
-    units = _units(text)
+    units = units_of(text)
     wanted = set(terms(question))
     overlap = [len(wanted.intersection(terms(u))) for u in units]
-    # Earlier sentences win ties: help articles put the direct answer first.
-    start = max(range(len(units)), key=lambda i: (overlap[i], -i))
+    if focus is not None and focus in units:
+        start = units.index(focus)
+    else:
+        # Earlier sentences win ties: help articles put the direct answer first.
+        start = max(range(len(units)), key=lambda i: (overlap[i], -i))
     chosen = [start]
     length = len(units[start])
-    # Grow around the best unit, preferring what follows (details, conditions).
     after, before = start + 1, start - 1
+    if start > 0 and dangling(units[start]):  # "It covers ..." needs what "it" is
+        chosen.append(start - 1)
+        length += 1 + len(units[start - 1])
+        before -= 1
+    # Grow around the best unit, preferring what follows (details, conditions).
     while True:
         candidates = [i for i in (after, before) if 0 <= i < len(units)]
         candidates = [i for i in candidates if length + 1 + len(units[i]) <= MAX_ANSWER_CHARS]

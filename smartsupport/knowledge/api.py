@@ -23,6 +23,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from smartsupport.api_docs import errors
 from smartsupport.errors import NotFound, Unauthorized
 from smartsupport.knowledge.kb import KnowledgeBase
 
@@ -44,6 +45,49 @@ class ArticleUpdate(BaseModel):
     body: str | None = Field(default=None, min_length=1, max_length=500_000)
     url: str | None = Field(default=None, max_length=2000)
     locale: str | None = Field(default=None, min_length=2, max_length=20)
+
+
+class ArticleOut(BaseModel):
+    """An article (``Article.as_dict``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    external_id: str
+    title: str
+    body: str
+    source: str = Field(description="Where it came from: api, a file path, a Zendesk export.")
+    url: str | None
+    locale: str
+    content_hash: str
+    created_at: str
+    updated_at: str
+    passages: int = Field(description="How many searchable passages it was split into.")
+
+
+class ArticleSummaryOut(BaseModel):
+    """An article without its body, as lists show it."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    external_id: str
+    title: str
+    source: str
+    url: str | None
+    locale: str
+    content_hash: str
+    created_at: str
+    updated_at: str
+    passages: int
+
+
+class ArticleListOut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    articles: list[ArticleSummaryOut]
+    limit: int
+    offset: int
+
+
+AUTHORIZED = (401, 403, 404, 503)  # the authorize dependency, an unknown workspace
 
 
 def bearer_token(expected: Callable[[Request], str | None]) -> Callable[[Request], None]:
@@ -76,7 +120,12 @@ def create_router(
     KB = Annotated[KnowledgeBase, Depends(kb_for)]
     router = APIRouter(prefix=PREFIX, tags=["knowledge base"], dependencies=[Depends(authorize)])
 
-    @router.get("")
+    @router.get(
+        "",
+        response_model=ArticleListOut,
+        operation_id="listArticles",
+        responses=errors(*AUTHORIZED, 422),
+    )
     async def list_articles(
         workspace: str,
         kb: KB,
@@ -93,17 +142,38 @@ def create_router(
             rows.append(row)
         return {"articles": rows, "limit": limit, "offset": offset}
 
-    @router.post("", status_code=201)
+    @router.post(
+        "",
+        status_code=201,
+        response_model=ArticleOut,
+        operation_id="createArticle",
+        responses=errors(400, *AUTHORIZED, 409, 422),
+    )
     async def create_article(workspace: str, article: ArticleIn, kb: KB) -> dict[str, Any]:
         created = await kb.create_article(workspace, **article.model_dump())
         return created.as_dict()
 
-    @router.get("/{article_id}")
+    @router.get(
+        "/{article_id}",
+        response_model=ArticleOut,
+        operation_id="getArticle",
+        responses=errors(*AUTHORIZED),
+    )
     async def get_article(workspace: str, article_id: str, kb: KB) -> dict[str, Any]:
         return (await kb.get_article(workspace, article_id)).as_dict()
 
-    @router.patch("/{article_id}", operation_id="patch_article")
-    @router.put("/{article_id}", operation_id="update_article")
+    @router.patch(
+        "/{article_id}",
+        response_model=ArticleOut,
+        operation_id="patchArticle",
+        responses=errors(400, *AUTHORIZED, 422),
+    )
+    @router.put(
+        "/{article_id}",
+        response_model=ArticleOut,
+        operation_id="updateArticle",
+        responses=errors(400, *AUTHORIZED, 422),
+    )
     async def update_article(
         workspace: str,
         article_id: str,
@@ -116,7 +186,12 @@ def create_router(
         )
         return updated.as_dict()
 
-    @router.delete("/{article_id}", status_code=204)
+    @router.delete(
+        "/{article_id}",
+        status_code=204,
+        operation_id="deleteArticle",
+        responses=errors(*AUTHORIZED),
+    )
     async def delete_article(workspace: str, article_id: str, kb: KB) -> Response:
         await kb.delete_article(workspace, article_id)
         return Response(status_code=204)

@@ -57,6 +57,11 @@ class BM25Index:
             df = len(term_rows)
             self._idf[term] = math.log(1 + (self.size - df + 0.5) / (df + 0.5))
 
+    def idf(self, term: str) -> float:
+        """The inverse document frequency of an index term; a term seen in no document
+        gets the highest value there is."""
+        return self._idf.get(term, math.log(1 + (self.size + 0.5) / 0.5))
+
     def score(self, query: str) -> tuple[np.ndarray, np.ndarray]:
         """(raw BM25 scores, scores normalised by the query's best possible score)."""
         scores = np.zeros(self.size, dtype=np.float32)
@@ -64,7 +69,7 @@ class BM25Index:
         for term, count in Counter(terms(query)).items():
             # An unseen term still counts towards the best possible score: a query about
             # "crypto payments" is not well answered by a passage that only says "payments".
-            idf = self._idf.get(term, math.log(1 + (self.size + 0.5) / 0.5))
+            idf = self.idf(term)
             best += count * idf * (K1 + 1)
             posting = self._postings.get(term)
             if posting is not None:

@@ -59,15 +59,16 @@ class CharGramIndex:
         vocabulary = self._vectorizer.vocabulary_
         counts = Counter(self._analyze(query))
         seen = [(vocabulary[g], 1 + math.log(f)) for g, f in counts.items() if g in vocabulary]
-        # Grams never seen get the highest idf (that of a document frequency of 0): they
-        # make the query vector longer, so a partial match scores lower, as it should.
-        unseen_idf = math.log(1 + self.size) + 1
-        unseen = sum((1 + math.log(f)) ** 2 for g, f in counts.items() if g not in vocabulary)
         if not seen:
             return np.zeros(self.size, dtype=np.float32)
+        # ``transform`` would drop grams no text has. Here they count, with the highest idf
+        # (that of a document frequency of 0): they make the query vector longer, so a
+        # partial match scores lower, as it should (and as the weights in index.py expect).
+        unseen_idf = math.log(1 + self.size) + 1
+        unseen = sum((1 + math.log(f)) ** 2 for g, f in counts.items() if g not in vocabulary)
         rows = np.fromiter((r for r, _ in seen), dtype=np.int64, count=len(seen))
-        query = np.fromiter((w for _, w in seen), dtype=np.float64, count=len(seen))
-        query *= self._vectorizer.idf_[rows]
-        norm = math.sqrt(float(query @ query) + unseen * unseen_idf**2)
-        scores = self._by_gram[rows].T @ (query / norm)
+        weights = np.fromiter((w for _, w in seen), dtype=np.float64, count=len(seen))
+        weights *= self._vectorizer.idf_[rows]
+        norm = math.sqrt(float(weights @ weights) + unseen * unseen_idf**2)
+        scores = self._by_gram[rows].T @ (weights / norm)
         return np.asarray(scores, dtype=np.float32)

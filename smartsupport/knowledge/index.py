@@ -149,6 +149,12 @@ class WorkspaceIndex:
             ),
         )
 
+    def idf(self, term: str) -> float:
+        """How rare an index term is among the passages (BM25's IDF)."""
+        self.prepare()
+        assert self._matrices is not None
+        return self._matrices.passage_bm25.idf(term)
+
     def search(
         self,
         query: str,

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -120,6 +120,10 @@ class KnowledgeBase:
         # One short query embeds in a few milliseconds: inline, not worth a thread hop.
         vector = None if mode == "keyword" else self._encode([query])[0]
         return index.search(query, vector, locale=locale, k=k, mode=mode)
+
+    async def idf(self, workspace_id: str) -> Callable[[str], float]:
+        """How rare each index term is in the workspace's articles (for answerability)."""
+        return (await self._index(workspace_id)).idf
 
     async def _index(self, workspace_id: str) -> WorkspaceIndex:
         loaded = self._loaded.get(workspace_id)

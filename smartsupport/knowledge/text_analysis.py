@@ -4,7 +4,8 @@ removed, and a light suffix-stripping stemmer.
 Deliberately light: a heavy stemmer (Porter, Snowball) conflates too much on short support
 queries, and the embedding side already catches paraphrases. Stop words and suffixes cover
 English, Spanish, French and German, the languages of most shipped workspaces; other
-languages still work, just unstemmed.
+languages still work, just unstemmed. Chinese and Japanese text becomes overlapping character
+pairs.
 """
 
 from __future__ import annotations
@@ -36,9 +37,15 @@ _SUFFIXES = ("ations", "ation", "ments", "ment", "ings", "ing", "ies", "ied", "e
 
 
 def fold(text: str) -> str:
-    """Lower-case and strip accents, so "reembolso"/"Reembolsó" and "é"/"e" match."""
+    """Lower-case and strip accents, so "reembolso"/"Reembolsó" and "é"/"e" match. Kana
+    keep their voicing marks: "で" is not "て"."""
     text = unicodedata.normalize("NFKD", text.lower())
-    return "".join(ch for ch in text if not unicodedata.combining(ch))
+    kept = []
+    for ch in text:
+        if unicodedata.combining(ch) and not (kept and "\u3040" <= kept[-1] <= "\u30ff"):
+            continue
+        kept.append(ch)
+    return unicodedata.normalize("NFC", "".join(kept))
 
 
 STOP_WORDS = frozenset(fold(word) for word in _STOP_WORDS.split())
@@ -82,11 +89,29 @@ def embedding_input(text: str) -> str:
     return " ".join(_NOT_WORD.sub(" ", text.lower()).split())
 
 
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]+")
+
+
+def _cjk_pairs(run: str) -> list[str]:
+    """Chinese and Japanese are written without spaces: overlapping character pairs stand in
+    for words (the usual indexing for CJK search when no dictionary segmenter is shipped)."""
+    if len(run) == 1:
+        return [run]
+    return [run[i : i + 2] for i in range(len(run) - 1)]
+
+
 def terms(text: str) -> list[str]:
     """Index terms of ``text``, in order, stop words removed."""
     out = []
     for match in _WORD.finditer(fold(text)):
         word = match.group().replace("’", "'")
+        if _CJK.search(word):
+            for part in re.split(f"({_CJK.pattern})", word):
+                if _CJK.fullmatch(part):
+                    out.extend(_cjk_pairs(part))
+                elif len(part) >= 2 and part not in STOP_WORDS:
+                    out.append(stem(part))
+            continue
         # Single characters ("2", "a", "x") match everywhere and mean little on their own.
         if len(word) < 2 or word in STOP_WORDS:
             continue

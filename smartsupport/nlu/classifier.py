@@ -51,6 +51,8 @@ def encode(texts: list[str], mode: str = "standard") -> np.ndarray:
 
 @lru_cache(maxsize=1)
 def _blas_controller() -> Any:
+    # One per process: BLAS thread pools are process-wide, and finding them scans the
+    # loaded libraries.
     from threadpoolctl import ThreadpoolController
 
     return ThreadpoolController()

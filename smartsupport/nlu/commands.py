@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from smartsupport.errors import InvalidInput
+from smartsupport.nlu.progress import ProgressBar
 
 
 def register(subparsers: Any) -> None:
@@ -45,26 +46,6 @@ def register(subparsers: Any) -> None:
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     evaluate.add_argument("--oos-label", default=None, help="label of out-of-scope rows")
     evaluate.set_defaults(func=cmd_eval)
-
-
-class ProgressBar:
-    """A one-line progress bar on a terminal; silent when output is redirected."""
-
-    def __init__(self, stream: Any = None, width: int = 30) -> None:
-        # Looked up now, not at import: sys.stderr may have been replaced since.
-        self.stream = stream if stream is not None else sys.stderr
-        self.width = width
-        self.active = self.stream.isatty()
-
-    def __call__(self, stage: str, done: int, total: int) -> None:
-        if not self.active or total == 0:
-            return
-        filled = round(self.width * done / total)
-        bar = "#" * filled + "-" * (self.width - filled)
-        self.stream.write(f"\r{stage:<12} [{bar}] {done}/{total}")
-        if done == total:
-            self.stream.write("\n")
-        self.stream.flush()
 
 
 def _threshold(value: str) -> str | float:

@@ -28,6 +28,7 @@ from smartsupport.nlu.cache import UnderstandingCache, cache_key
 from smartsupport.nlu.classifier import USE_DIM, IntentModel
 from smartsupport.nlu.entities import EntityExtractor
 from smartsupport.nlu.language import detect_language
+from smartsupport.nlu.progress import ProgressBar
 from smartsupport.nlu.rules import RuleSet
 from smartsupport.nlu.schema import NluSpec, parse_nlu_section
 from smartsupport.nlu.sentiment import sentiment
@@ -108,8 +109,6 @@ class NluEngine:
                 pass
         bar = None
         if progress:
-            from smartsupport.nlu.commands import ProgressBar
-
             bar = ProgressBar()
         model = training.train(
             texts, labels, threshold=spec.out_of_scope.threshold, progress=bar, mode=spec.mode

@@ -35,11 +35,13 @@ class _Vader:
 
 @lru_cache(maxsize=1)
 def _vader() -> _Vader:
+    """The process-wide VADER analyser (its packaged lexicon, loaded once, read-only)."""
     return _Vader()
 
 
 @lru_cache(maxsize=1)
 def _head() -> tuple[np.ndarray, float]:
+    """The packaged multilingual head (``HEAD_PATH``), loaded once per process, read-only."""
     data = np.load(HEAD_PATH)
     return data["coef"].astype(np.float32), float(data["intercept"])
 

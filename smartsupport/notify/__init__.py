@@ -1,8 +1,8 @@
 """Escalation notices in Slack and Microsoft Teams, sent through the outbox.
 
-``escalation_notices`` makes one outbox item per channel the workspace turned on in
+``handoff_notices`` makes one outbox item per channel the workspace turned on in
 ``escalation.yaml`` (``notify.slack`` / ``notify.teams``), written by the customer's turn in
-its own transaction (``notify_escalation`` queues them outside a turn); the worker calls
+its own transaction (``notify_handoff`` queues them outside a turn); the worker calls
 ``deliver_slack`` / ``deliver_teams``. A notice is informational, so a retry after a lost
 response may post it twice (Slack and Teams offer no idempotency key); tickets never do.
 """
@@ -22,7 +22,7 @@ from smartsupport.services import Services
 from smartsupport.workspaces import WorkspaceConfig
 
 
-def escalation_notices(
+def handoff_notices(
     workspace: WorkspaceConfig, conversation_id: str, *, reason: str, priority: str, key: str
 ) -> list[OutboxItem]:
     """The notices a handoff sends, one per chat service the workspace turned on, as outbox
@@ -41,7 +41,7 @@ def escalation_notices(
     ]
 
 
-async def notify_escalation(
+async def notify_handoff(
     services: Services,
     conversation_id: str,
     *,
@@ -54,7 +54,7 @@ async def notify_escalation(
     conversation = await services.store.get_conversation(conversation_id)
     if conversation is None:
         return []
-    items = escalation_notices(
+    items = handoff_notices(
         services.workspace(conversation.workspace_id),
         conversation_id,
         reason=reason,

@@ -7,11 +7,13 @@ administer would reach into that workspace, so it is refused (403).
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from smartsupport.api_docs import STAFF, errors
 from smartsupport.errors import Conflict, Forbidden, NotFound
 from smartsupport.staff import apikeys, passwords
 from smartsupport.staff.config import staff_config
@@ -36,6 +38,10 @@ def record_json(record: StaffRecord, visible: list[str]) -> dict[str, Any]:
     }
 
 
+def _iso(value: datetime | str | None) -> str | None:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
 def key_json(row: dict[str, Any]) -> dict[str, Any]:
     return {
         "id": row["id"],
@@ -43,10 +49,47 @@ def key_json(row: dict[str, Any]) -> dict[str, Any]:
         "name": row["name"],
         "workspace": row["workspace_id"],
         "scopes": row["scopes"],
-        "created_at": row["created_at"],
-        "last_used_at": row["last_used_at"],
+        "created_at": _iso(row["created_at"]),
+        "last_used_at": _iso(row["last_used_at"]),
         "revoked": row["revoked_at"] is not None,
     }
+
+
+class StaffRecordOut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    email: str
+    name: str
+    role: Role
+    workspaces: list[str] = Field(description="Only the admin's own workspaces are shown.")
+    disabled: bool
+    totp_enabled: bool
+
+
+class StaffListOut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    staff: list[StaffRecordOut]
+
+
+class ApiKeyOut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    prefix: str = Field(description="The key's visible start, to recognise it by.")
+    name: str
+    workspace: str
+    scopes: list[str]
+    created_at: str
+    last_used_at: str | None
+    revoked: bool
+
+
+class ApiKeyListOut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    api_keys: list[ApiKeyOut]
+
+
+class NewApiKeyOut(ApiKeyOut):
+    key: str = Field(description="The key itself, shown this once: only its hash is stored.")
 
 
 class StaffIn(BaseModel):
@@ -63,13 +106,25 @@ class ApiKeyIn(BaseModel):
     scopes: list[str] = Field(min_length=1, max_length=30)
 
 
-@router.get("")
+@router.get(
+    "",
+    response_model=StaffListOut,
+    operation_id="listStaff",
+    responses=errors(*STAFF),
+)
 async def list_staff(request: Request, admin: AdminUser) -> dict[str, Any]:
     records = await StaffStore(_services(request).store).list_users(admin.workspaces)
     return {"staff": [record_json(r, admin.workspaces) for r in records]}
 
 
-@router.post("", status_code=201, dependencies=[Depends(verify_csrf)])
+@router.post(
+    "",
+    status_code=201,
+    dependencies=[Depends(verify_csrf)],
+    response_model=StaffRecordOut,
+    operation_id="createStaff",
+    responses=errors(400, *STAFF, 409, 422),
+)
 async def create_staff(body: StaffIn, request: Request, admin: AdminUser) -> dict[str, Any]:
     for workspace in body.workspaces:
         require_workspace(admin, workspace)
@@ -103,7 +158,13 @@ async def _managed(request: Request, admin: StaffUser, user_id: str) -> StaffRec
     return record
 
 
-@router.post("/{user_id}/disable", dependencies=[Depends(verify_csrf)])
+@router.post(
+    "/{user_id}/disable",
+    dependencies=[Depends(verify_csrf)],
+    response_model=StaffRecordOut,
+    operation_id="disableStaff",
+    responses=errors(*STAFF, 404, 409),
+)
 async def disable_staff(user_id: str, request: Request, admin: AdminUser) -> dict[str, Any]:
     """Disable the account and end its sessions at once."""
     record = await _managed(request, admin, user_id)
@@ -113,7 +174,13 @@ async def disable_staff(user_id: str, request: Request, admin: AdminUser) -> dic
     return record_json(record, admin.workspaces)
 
 
-@router.post("/{user_id}/enable", dependencies=[Depends(verify_csrf)])
+@router.post(
+    "/{user_id}/enable",
+    dependencies=[Depends(verify_csrf)],
+    response_model=StaffRecordOut,
+    operation_id="enableStaff",
+    responses=errors(*STAFF, 404, 409),
+)
 async def enable_staff(user_id: str, request: Request, admin: AdminUser) -> dict[str, Any]:
     record = await _managed(request, admin, user_id)
     store = StaffStore(_services(request).store)
@@ -122,13 +189,25 @@ async def enable_staff(user_id: str, request: Request, admin: AdminUser) -> dict
     return record_json(record, admin.workspaces)
 
 
-@router.get("/api-keys")
+@router.get(
+    "/api-keys",
+    response_model=ApiKeyListOut,
+    operation_id="listApiKeys",
+    responses=errors(*STAFF),
+)
 async def list_api_keys(request: Request, admin: AdminUser) -> dict[str, Any]:
     rows = await StaffStore(_services(request).store).list_api_keys(admin.workspaces)
     return {"api_keys": [key_json(row) for row in rows]}
 
 
-@router.post("/api-keys", status_code=201, dependencies=[Depends(verify_csrf)])
+@router.post(
+    "/api-keys",
+    status_code=201,
+    dependencies=[Depends(verify_csrf)],
+    response_model=NewApiKeyOut,
+    operation_id="createApiKey",
+    responses=errors(400, *STAFF, 422),
+)
 async def create_api_key(body: ApiKeyIn, request: Request, admin: AdminUser) -> dict[str, Any]:
     """The key is in the answer this once; only its hash is stored."""
     require_workspace(admin, body.workspace)
@@ -146,7 +225,13 @@ async def create_api_key(body: ApiKeyIn, request: Request, admin: AdminUser) -> 
     return {**key_json(row), "key": key}
 
 
-@router.delete("/api-keys/{key_id}", dependencies=[Depends(verify_csrf)])
+@router.delete(
+    "/api-keys/{key_id}",
+    dependencies=[Depends(verify_csrf)],
+    response_model=ApiKeyOut,
+    operation_id="revokeApiKey",
+    responses=errors(*STAFF, 404),
+)
 async def revoke_api_key(key_id: str, request: Request, admin: AdminUser) -> dict[str, Any]:
     store = StaffStore(_services(request).store)
     row = await store.get_api_key(key_id)

@@ -9,9 +9,10 @@ import json
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
+from smartsupport.api_docs import STAFF, error_response, errors
 from smartsupport.errors import Conflict, InvalidInput, RateLimited, Unauthorized
 from smartsupport.staff import admin, passwords, tokens, totp
 from smartsupport.staff.config import staff_config
@@ -34,11 +35,72 @@ from smartsupport.staff.deps import (
     verify_csrf,
 )
 from smartsupport.staff.login import LoginFlow
-from smartsupport.staff.models import StaffUser
+from smartsupport.staff.models import Role, StaffUser
 from smartsupport.staff.page import login_page, safe_next
 from smartsupport.staff.store import StaffStore
 
 router = APIRouter(tags=["staff"])
+
+
+class StaffUserOut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    email: str
+    name: str
+    role: Role
+    workspaces: list[str]
+
+
+class SessionOut(BaseModel):
+    """A new session: its cookies are set; send ``csrf_token`` as X-CSRF-Token."""
+
+    model_config = ConfigDict(extra="forbid")
+    user: StaffUserOut
+    csrf_token: str
+
+
+class MfaRequiredOut(BaseModel):
+    """The password was right; post ``mfa_token`` with the authenticator's ``code`` next."""
+
+    model_config = ConfigDict(extra="forbid")
+    mfa_required: bool
+    mfa_token: str
+
+
+class RefreshedOut(SessionOut):
+    expires_in: int = Field(description="Seconds the new access token is valid.")
+
+
+class LoggedOutOut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    status: str
+
+
+class MeOut(StaffUserOut):
+    totp_enabled: bool
+
+
+class TotpEnrolOut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    secret: str = Field(description="Shown this once: the base32 TOTP secret.")
+    otpauth_uri: str
+
+
+class TotpConfirmOut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    totp_enabled: bool
+
+
+LOGIN_FIELDS = {
+    "type": "object",
+    "properties": {
+        name: {"type": "string"}
+        for name in ("email", "password", "mfa_token", "code", "next", CSRF_FIELD)
+    },
+}
+SEE_OTHER: dict[int | str, dict[str, Any]] = {
+    303: {"description": "Form posts: redirected (to ``next`` or the login page)."}
+}
 
 
 def user_json(user: StaffUser, **extra: Any) -> dict[str, Any]:
@@ -80,10 +142,31 @@ async def _login_fields(request: Request) -> tuple[dict[str, str], bool]:
     return await submitted_form(request), False
 
 
-@router.post("/inbox/login", dependencies=[Depends(verify_csrf)])
+@router.post(
+    "/inbox/login",
+    dependencies=[Depends(verify_csrf)],
+    operation_id="login",
+    response_model=None,
+    responses={
+        200: {
+            "description": "JSON posts: the session, or the TOTP step that must follow.",
+            "model": SessionOut | MfaRequiredOut,
+        },
+        **SEE_OTHER,
+        401: error_response(401, "Wrong email, password or code (form posts: the page)."),
+        **errors(403, 422, 429, 503),
+    },
+    # The login page posts the same fields as application/x-www-form-urlencoded; that is
+    # the page's own flow (HTML back, or a 303), so the description keeps to JSON, which
+    # also keeps generated clients working (openapi-python-client 0.29 breaks on two).
+    openapi_extra={
+        "requestBody": {"required": True, "content": {"application/json": {"schema": LOGIN_FIELDS}}}
+    },
+)
 async def login(request: Request) -> Response:
     """Password step (email, password) or TOTP step (mfa_token, code). Form posts get the
-    page back (or a 303 to ``next``); JSON posts get JSON."""
+    page back (or a 303 to ``next``); JSON posts get JSON. Needs the csrf cookie of
+    ``GET /inbox/login`` and the same token in X-CSRF-Token (or the csrf_token field)."""
     fields, as_json = await _login_fields(request)
     services = _services(request)
     config = staff_config(request.app.state)
@@ -136,7 +219,17 @@ async def login(request: Request) -> Response:
     return response
 
 
-@router.post("/inbox/logout", dependencies=[Depends(verify_csrf)])
+@router.post(
+    "/inbox/logout",
+    dependencies=[Depends(verify_csrf)],
+    operation_id="logout",
+    response_model=None,
+    responses={
+        200: {"description": "With 'Accept: application/json'.", "model": LoggedOutOut},
+        **SEE_OTHER,
+        **errors(403, 503),
+    },
+)
 async def logout(request: Request) -> Response:
     """End the session (if any) and clear the cookies. Works with an expired access token."""
     try:
@@ -155,7 +248,13 @@ async def logout(request: Request) -> Response:
     return response
 
 
-@router.post("/api/v1/auth/refresh", dependencies=[Depends(verify_csrf)])
+@router.post(
+    "/api/v1/auth/refresh",
+    dependencies=[Depends(verify_csrf)],
+    operation_id="refreshSession",
+    response_model=None,
+    responses={200: {"model": RefreshedOut}, **errors(*STAFF)},
+)
 async def refresh(request: Request) -> JSONResponse:
     """Rotate the refresh token and issue a new access token (call it before the access
     token's ``expires_in`` runs out, or after a 401 ``token_expired``)."""
@@ -173,7 +272,9 @@ async def refresh(request: Request) -> JSONResponse:
     return response
 
 
-@router.get("/api/v1/auth/me")
+@router.get(
+    "/api/v1/auth/me", response_model=MeOut, operation_id="getMe", responses=errors(401, 503)
+)
 async def me(request: Request, user: CurrentStaff) -> dict[str, Any]:
     record = await StaffStore(_services(request).store).get_user(user.id)
     return user_json(user, totp_enabled=bool(record and record.totp_enabled))
@@ -187,7 +288,13 @@ class TotpConfirmIn(BaseModel):
     code: str = Field(max_length=16)
 
 
-@router.post("/api/v1/auth/totp/enrol", dependencies=[Depends(verify_csrf)])
+@router.post(
+    "/api/v1/auth/totp/enrol",
+    dependencies=[Depends(verify_csrf)],
+    response_model=TotpEnrolOut,
+    operation_id="startTotpEnrolment",
+    responses=errors(400, *STAFF, 409, 422),
+)
 async def totp_enrol(body: TotpEnrolIn, request: Request, user: CurrentStaff) -> dict[str, str]:
     """Start TOTP enrolment: the secret is shown this once. Needs the password again, so a
     borrowed session cannot lock its owner out with someone else's authenticator."""
@@ -206,7 +313,13 @@ async def totp_enrol(body: TotpEnrolIn, request: Request, user: CurrentStaff) ->
     return {"secret": secret, "otpauth_uri": totp.provisioning_uri(secret, user.email)}
 
 
-@router.post("/api/v1/auth/totp/confirm", dependencies=[Depends(verify_csrf)])
+@router.post(
+    "/api/v1/auth/totp/confirm",
+    dependencies=[Depends(verify_csrf)],
+    response_model=TotpConfirmOut,
+    operation_id="confirmTotp",
+    responses=errors(400, *STAFF, 409, 422),
+)
 async def totp_confirm(
     body: TotpConfirmIn, request: Request, user: CurrentStaff
 ) -> dict[str, bool]:

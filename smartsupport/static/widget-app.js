@@ -2,25 +2,31 @@
    Plain modern JavaScript, no build step; the protocol is docs/protocol.md.
 
    - Every message text is untrusted (customers, bots and agents write it): it only ever
-     reaches the page through textContent, never innerHTML.
+     reaches the page through textContent, never innerHTML. Bot and agent messages are read
+     as a small Markdown subset (paragraphs, lists, tables, links, emphasis, code) whose
+     pieces are built as elements around text nodes; customer and system messages are text.
    - localStorage keeps {id, token, seq, seen, pending} per workspace, so a reload resumes the
      conversation and a message typed while offline is still sent after a reload.
    - Delivery: each message carries a client_id; until the server echoes it back it stays
      pending and is re-sent after every reconnect (the server stores a client_id once).
      The WebSocket resumes with hello.after = the highest seq shown, and seq de-duplicates.
-   Budget: 15 KB gzipped with the loader (bench/widget_size.py). */
+   Budget: 18 KB gzipped with the loader (bench/widget_size.py). */
 (() => {
   "use strict";
   const S = window.SmartSupport;
   if (!S || S.app) return;
   const C = S.cfg, root = S.root, launcher = S.btn, api = C.api;
 
+  // The widget's own texts in the nine languages of the product; the loader picks the language
+  // (data-locale, else the page's lang, else the browser's; es-MX -> es) and names the launcher.
+  // "{who}", "{n}", "{m}" are filled in. Every language has every key
+  // (tests/test_widget_presentation.py).
   const STRINGS = {
     en: {
       title: "Chat with us", close: "Close chat", log: "Conversation", label: "Message",
       placeholder: "Type your message…", send: "Send", suggestions: "Suggested replies",
-      sources: "Sources", customer: "You", bot: "Assistant", agent: "Agent", system: "Notice",
-      typing: "is typing…", sending: "Sending…", failed: "Not sent.", retry: "Retry",
+      source: "Source:", customer: "You", bot: "Assistant", agent: "Agent", system: "Notice",
+      typing: "{who} is typing…", sending: "Sending…", failed: "Not sent.", retry: "Retry",
       connecting: "Connecting…", reconnecting: "Reconnecting…",
       offline: "Offline. Your messages will be sent when the connection is back.",
       bot_status: "Our assistant replies instantly",
@@ -30,26 +36,26 @@
       rate: "How would you rate this conversation?", comment: "Comment (optional)",
       submit: "Send rating", thanks: "Thank you for your feedback!",
     },
-    de: {
-      title: "Chat", close: "Chat schließen", log: "Unterhaltung", label: "Nachricht",
-      placeholder: "Nachricht schreiben…", send: "Senden", suggestions: "Vorschläge",
-      sources: "Quellen", customer: "Sie", bot: "Assistent", agent: "Mitarbeiter",
-      system: "Hinweis", typing: "schreibt…", sending: "Wird gesendet…",
-      failed: "Nicht gesendet.", retry: "Erneut senden", connecting: "Verbinde…",
-      reconnecting: "Verbindung wird wiederhergestellt…",
-      offline: "Offline. Ihre Nachrichten werden gesendet, sobald die Verbindung steht.",
-      bot_status: "Unser Assistent antwortet sofort",
-      waiting_for_agent: "Gleich ist ein Mitarbeiter für Sie da",
-      with_agent: "Sie chatten mit einem Mitarbeiter", resolved: "Diese Unterhaltung ist erledigt",
-      queue: "Sie sind Nummer {n} in der Warteschlange", wait: "etwa {m} Min.",
-      rate: "Wie bewerten Sie diese Unterhaltung?", comment: "Kommentar (optional)",
-      submit: "Bewertung senden", thanks: "Danke für Ihr Feedback!",
+    es: {
+      title: "Chatea con nosotros", close: "Cerrar el chat", log: "Conversación",
+      label: "Mensaje", placeholder: "Escribe tu mensaje…", send: "Enviar",
+      suggestions: "Respuestas sugeridas", source: "Fuente:", customer: "Tú",
+      bot: "Asistente", agent: "Agente", system: "Aviso", typing: "{who} está escribiendo…",
+      sending: "Enviando…", failed: "No enviado.", retry: "Reintentar",
+      connecting: "Conectando…", reconnecting: "Reconectando…",
+      offline: "Sin conexión. Tus mensajes se enviarán al volver la conexión.",
+      bot_status: "Nuestro asistente responde al instante",
+      waiting_for_agent: "Un agente te atenderá en breve",
+      with_agent: "Estás hablando con un agente", resolved: "Esta conversación está resuelta",
+      queue: "eres el número {n} en la cola", wait: "unos {m} min",
+      rate: "¿Cómo valorarías esta conversación?", comment: "Comentario (opcional)",
+      submit: "Enviar valoración", thanks: "¡Gracias por tu opinión!",
     },
     fr: {
       title: "Discuter avec nous", close: "Fermer le chat", log: "Conversation",
       label: "Message", placeholder: "Écrivez votre message…", send: "Envoyer",
-      suggestions: "Réponses suggérées", sources: "Sources", customer: "Vous",
-      bot: "Assistant", agent: "Conseiller", system: "Information", typing: "écrit…",
+      suggestions: "Réponses suggérées", source: "Source :", customer: "Vous",
+      bot: "Assistant", agent: "Conseiller", system: "Information", typing: "{who} écrit…",
       sending: "Envoi…", failed: "Non envoyé.", retry: "Réessayer", connecting: "Connexion…",
       reconnecting: "Reconnexion…",
       offline: "Hors ligne. Vos messages partiront dès le retour de la connexion.",
@@ -60,20 +66,84 @@
       rate: "Comment évaluez-vous cette conversation ?", comment: "Commentaire (facultatif)",
       submit: "Envoyer la note", thanks: "Merci pour votre avis !",
     },
-    es: {
-      title: "Chatea con nosotros", close: "Cerrar el chat", log: "Conversación",
-      label: "Mensaje", placeholder: "Escribe tu mensaje…", send: "Enviar",
-      suggestions: "Respuestas sugeridas", sources: "Fuentes", customer: "Tú",
-      bot: "Asistente", agent: "Agente", system: "Aviso", typing: "está escribiendo…",
-      sending: "Enviando…", failed: "No enviado.", retry: "Reintentar",
-      connecting: "Conectando…", reconnecting: "Reconectando…",
-      offline: "Sin conexión. Tus mensajes se enviarán al volver la conexión.",
-      bot_status: "Nuestro asistente responde al instante",
-      waiting_for_agent: "Un agente te atenderá en breve",
-      with_agent: "Estás hablando con un agente", resolved: "Esta conversación está resuelta",
-      queue: "eres el número {n} en la cola", wait: "unos {m} min",
-      rate: "¿Cómo valorarías esta conversación?", comment: "Comentario (opcional)",
-      submit: "Enviar valoración", thanks: "¡Gracias por tu opinión!",
+    de: {
+      title: "Chat", close: "Chat schließen", log: "Unterhaltung", label: "Nachricht",
+      placeholder: "Nachricht schreiben…", send: "Senden", suggestions: "Vorschläge",
+      source: "Quelle:", customer: "Sie", bot: "Assistent", agent: "Mitarbeiter",
+      system: "Hinweis", typing: "{who} schreibt…", sending: "Wird gesendet…",
+      failed: "Nicht gesendet.", retry: "Erneut senden", connecting: "Verbinde…",
+      reconnecting: "Verbindung wird wiederhergestellt…",
+      offline: "Offline. Ihre Nachrichten werden gesendet, sobald die Verbindung steht.",
+      bot_status: "Unser Assistent antwortet sofort",
+      waiting_for_agent: "Gleich ist ein Mitarbeiter für Sie da",
+      with_agent: "Sie chatten mit einem Mitarbeiter", resolved: "Diese Unterhaltung ist erledigt",
+      queue: "Sie sind Nummer {n} in der Warteschlange", wait: "etwa {m} Min.",
+      rate: "Wie bewerten Sie diese Unterhaltung?", comment: "Kommentar (optional)",
+      submit: "Bewertung senden", thanks: "Danke für Ihr Feedback!",
+    },
+    it: {
+      title: "Chatta con noi", close: "Chiudi la chat", log: "Conversazione", label: "Messaggio",
+      placeholder: "Scrivi il tuo messaggio…", send: "Invia", suggestions: "Risposte suggerite",
+      source: "Fonte:", customer: "Tu", bot: "Assistente", agent: "Operatore", system: "Avviso",
+      typing: "{who} sta scrivendo…", sending: "Invio in corso…", failed: "Non inviato.",
+      retry: "Riprova", connecting: "Connessione…", reconnecting: "Riconnessione…",
+      offline: "Sei offline. I tuoi messaggi verranno inviati appena torna la connessione.",
+      bot_status: "Il nostro assistente risponde subito",
+      waiting_for_agent: "Un operatore sarà da te a breve",
+      with_agent: "Stai parlando con un operatore", resolved: "Questa conversazione è risolta",
+      queue: "sei il numero {n} in coda", wait: "circa {m} min",
+      rate: "Come valuti questa conversazione?", comment: "Commento (facoltativo)",
+      submit: "Invia valutazione", thanks: "Grazie per il tuo feedback!",
+    },
+    pt: {
+      title: "Fale conosco", close: "Fechar o chat", log: "Conversa", label: "Mensagem",
+      placeholder: "Escreva sua mensagem…", send: "Enviar", suggestions: "Respostas sugeridas",
+      source: "Fonte:", customer: "Você", bot: "Assistente", agent: "Atendente", system: "Aviso",
+      typing: "{who} está digitando…", sending: "Enviando…", failed: "Não enviada.",
+      retry: "Tentar de novo", connecting: "Conectando…", reconnecting: "Reconectando…",
+      offline: "Sem conexão. Suas mensagens serão enviadas quando a conexão voltar.",
+      bot_status: "Nosso assistente responde na hora",
+      waiting_for_agent: "Um atendente vai falar com você em breve",
+      with_agent: "Você está conversando com um atendente", resolved: "Esta conversa foi resolvida",
+      queue: "você é o número {n} na fila", wait: "cerca de {m} min",
+      rate: "Como você avalia esta conversa?", comment: "Comentário (opcional)",
+      submit: "Enviar avaliação", thanks: "Obrigado pela sua opinião!",
+    },
+    zh: {
+      title: "在线咨询", close: "关闭聊天", log: "对话", label: "消息", placeholder: "输入消息…",
+      send: "发送", suggestions: "推荐回复", source: "来源：", customer: "您", bot: "智能助手",
+      agent: "客服", system: "通知", typing: "{who}正在输入…", sending: "正在发送…",
+      failed: "未发送。", retry: "重试", connecting: "正在连接…", reconnecting: "正在重新连接…",
+      offline: "网络已断开。连接恢复后将发送您的消息。", bot_status: "智能助手即时回复",
+      waiting_for_agent: "客服将很快为您服务", with_agent: "您正在与客服对话",
+      resolved: "此对话已解决", queue: "您在队列中排第 {n} 位", wait: "约 {m} 分钟",
+      rate: "您对本次对话满意吗？", comment: "评论（可选）", submit: "提交评价",
+      thanks: "感谢您的反馈！",
+    },
+    ja: {
+      title: "チャットでお問い合わせ", close: "チャットを閉じる", log: "会話", label: "メッセージ",
+      placeholder: "メッセージを入力…", send: "送信", suggestions: "返信の候補", source: "出典：",
+      customer: "あなた", bot: "アシスタント", agent: "担当者", system: "お知らせ",
+      typing: "{who}が入力中…", sending: "送信中…", failed: "送信できませんでした。",
+      retry: "再送信", connecting: "接続中…", reconnecting: "再接続中…",
+      offline: "オフラインです。接続が戻るとメッセージが送信されます。",
+      bot_status: "アシスタントがすぐにお答えします", waiting_for_agent: "まもなく担当者が対応します",
+      with_agent: "担当者とチャット中です", resolved: "この会話は解決済みです",
+      queue: "順番待ち {n} 番目", wait: "約 {m} 分", rate: "この会話を評価してください",
+      comment: "コメント（任意）", submit: "評価を送信", thanks: "ご意見ありがとうございました！",
+    },
+    ar: {
+      title: "تحدث معنا", close: "إغلاق الدردشة", log: "المحادثة", label: "الرسالة",
+      placeholder: "اكتب رسالتك…", send: "إرسال", suggestions: "ردود مقترحة", source: "المصدر:",
+      customer: "أنت", bot: "المساعد", agent: "موظف الدعم", system: "تنبيه",
+      typing: "{who} يكتب…", sending: "جارٍ الإرسال…", failed: "لم تُرسل.",
+      retry: "إعادة المحاولة", connecting: "جارٍ الاتصال…", reconnecting: "جارٍ إعادة الاتصال…",
+      offline: "أنت غير متصل. ستُرسل رسائلك عند عودة الاتصال.",
+      bot_status: "مساعدنا يرد فورًا", waiting_for_agent: "سينضم إليك موظف الدعم قريبًا",
+      with_agent: "أنت تتحدث مع موظف الدعم", resolved: "تم حل هذه المحادثة",
+      queue: "ترتيبك {n} في قائمة الانتظار", wait: "حوالي {m} دقيقة",
+      rate: "كيف تقيّم هذه المحادثة؟", comment: "تعليق (اختياري)", submit: "إرسال التقييم",
+      thanks: "شكرًا على ملاحظاتك!",
     },
   };
   const T = STRINGS[C.lang] || STRINGS.en;
@@ -111,8 +181,8 @@ background:#fff;color:#1a1a1a;border-radius:16px;box-shadow:0 12px 48px rgba(0,0
 animation:ss-in .2s ease-out}
 :host(.left) .panel{right:auto;left:20px}
 @keyframes ss-in{from{opacity:0;transform:translateY(16px)}}
-header{display:flex;align-items:center;gap:12px;padding:14px 12px 14px 16px;background:var(--bg);
-color:var(--fg)}
+header{display:flex;align-items:center;gap:12px;padding:14px 16px;padding-inline-end:12px;
+background:var(--bg);color:var(--fg)}
 .av{flex:none;display:grid;place-items:center;width:38px;height:38px;border-radius:50%;
 background:var(--fg);color:var(--bg);font-weight:700;font-size:17px}
 .hd{flex:1;min-width:0}
@@ -127,13 +197,13 @@ header :focus-visible{outline:3px solid var(--fg);outline-offset:1px}
 :focus-visible{outline:3px solid #1a1a1a;outline-offset:2px}
 .scroll{flex:1;overflow-y:auto;padding:16px 14px;background:#f4f5f7;overscroll-behavior:contain}
 .scroll:focus-visible{outline-offset:-3px}
-ol{list-style:none;margin:0;padding:0;display:flex;flex-direction:column;gap:6px}
+.log{list-style:none;margin:0;padding:0;display:flex;flex-direction:column;gap:6px}
 .log>li{display:flex;flex-direction:column;align-items:flex-start;max-width:86%}
-.b{padding:9px 13px;border-radius:18px;white-space:pre-wrap;overflow-wrap:anywhere;
-background:#fff;border:1px solid #d5d8de;border-bottom-left-radius:6px}
+.b{max-width:100%;box-sizing:border-box;padding:9px 13px;border-radius:18px;white-space:pre-wrap;
+overflow-wrap:anywhere;background:#fff;border:1px solid #d5d8de;border-end-start-radius:6px}
 .customer{align-self:flex-end;align-items:flex-end}
 .customer .b{background:var(--bg);color:var(--fg);border-color:transparent;
-border-radius:18px 18px 6px 18px}
+border-radius:18px;border-end-end-radius:6px}
 .customer+.bot,.customer+.agent,.bot+.customer,.agent+.customer{margin-top:8px}
 .system{align-self:center;text-align:center}
 .system .b{background:none;border:0;color:#4a4f57;font-size:13px;padding:2px 8px}
@@ -143,9 +213,18 @@ border-radius:18px 18px 6px 18px}
 .failed .note{color:#b00020}
 .note button{border:0;background:none;padding:0 2px;color:#1a1a1a;text-decoration:underline;
 font-weight:600}
-.cites{margin:4px 0 0;padding:0 6px;font-size:13px;list-style:none}
-.cites li{margin-top:2px}
-.cites a{color:#1742b3}
+.t>*,.t li>p{margin:0}.t>*+*,.t li>*+*{margin-top:8px}
+.t ul,.t ol{padding-inline-start:22px;list-style:disc}.t ol{list-style:decimal}
+.t ul ul{list-style:circle}.t li+li{margin-top:3px}
+.t a,.cite a{color:#1742b3}
+.t code{padding:1px 4px;border-radius:4px;background:#eef0f3;
+font:13px/1.4 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}
+.tw{max-width:100%;overflow-x:auto}
+.t table{border-collapse:collapse;font-size:14px}
+.t th,.t td{padding:4px 8px;border:1px solid #d5d8de;text-align:start;vertical-align:top;
+overflow-wrap:normal}
+.t th{background:#f4f5f7}
+.cite{margin:4px 6px 0;font-size:13px;color:#4a4f57}
 .typing{display:flex;align-items:center;gap:8px;margin:10px 2px 0;font-size:13px;color:#4a4f57}
 .dots{display:flex;gap:4px;padding:11px 12px;background:#fff;border:1px solid #d5d8de;
 border-radius:18px}
@@ -169,6 +248,10 @@ border-radius:50%;background:var(--bg);color:var(--fg)}
 .sr{position:absolute;width:1px;height:1px;margin:-1px;overflow:hidden;clip:rect(0 0 0 0);
 white-space:nowrap}
 .launch .xi{display:none}.launch.open>svg{display:none}.launch.open .xi{display:grid}
+.badge{position:absolute;top:-5px;inset-inline-end:-5px;min-width:22px;height:22px;
+box-sizing:border-box;padding:0 6px;border:2px solid #fff;border-radius:11px;background:#b00020;
+color:#fff;font:700 12px/18px system-ui,sans-serif}
+:host([dir=rtl]) .send svg{transform:scaleX(-1)}
 .csat{margin:12px 2px 0;padding:12px;background:#fff;border:1px solid #d5d8de;border-radius:14px;
 display:flex;flex-direction:column;gap:8px}
 .csat p{margin:0;font-weight:600}
@@ -178,7 +261,7 @@ display:flex;flex-direction:column;gap:8px}
 .csat textarea{min-height:0;border-radius:10px;resize:vertical}
 .rate{align-self:flex-end;padding:7px 16px;border:0;border-radius:999px;background:var(--bg);color:var(--fg)}
 .rate:disabled{opacity:.5;cursor:default}
-@media (max-width:480px){.panel{inset:0;width:auto;height:auto;border-radius:0}
+@media (max-width:480px){.panel,:host(.left) .panel{inset:0;width:auto;height:auto;border-radius:0}
 textarea{font-size:16px}
 .launch.open{display:none}}
 @media (prefers-reduced-motion:reduce){*{animation:none!important;transition:none!important}}
@@ -213,7 +296,14 @@ textarea{font-size:16px}
     scroller, live, qr, form
   );
   root.append(panel);
-  launcher.append(h("span", { class: "xi" }, icon(X)));
+  // The unread badge: this script is loaded whenever something is unread (see widget.js).
+  const count = h("span", { class: "badge", hidden: true });
+  launcher.append(h("span", { class: "xi" }, icon(X)), count);
+  function badge(n) {
+    count.textContent = n > 9 ? "9+" : n;
+    count.hidden = !n;
+    launcher.setAttribute("aria-label", n ? `${C.open} (${n})` : C.open);
+  }
   launcher.setAttribute("aria-controls", "ss-panel");
   panel.id = "ss-panel";
 
@@ -243,11 +333,171 @@ textarea{font-size:16px}
   const nearBottom = () => scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 80;
   const toBottom = () => (scroller.scrollTop = scroller.scrollHeight);
 
+  // ---- Markdown (bot and agent messages) ------------------------------------------------
+  // Paragraphs, # headings, - and 1. lists (nested by indentation), | tables |; `code`,
+  // [links](url), <url>, bare URLs and e-mail addresses, **strong**, *em* / _em_, \-escapes,
+  // carriers' tracking numbers (docs/protocol.md). Text only ever becomes text nodes: HTML
+  // stays as written.
+  const LINK = { target: "_blank", rel: "noopener noreferrer nofollow" };
+  const HEADING = /^ {0,3}#{1,6}\s+(.*?)(?:\s+#+)?\s*$/, ITEM = /^( *)([-*+]|\d{1,9}[.)])\s+(.*)/;
+  const DELIM = /^ *\|? *:?-+:? *(\| *:?-+:? *)*\|? *$/;
+  const SPAN = new RegExp(
+    [
+      /(`+)(?<code>[^`]|[^`][^]*?[^`])\1(?!`)/,
+      /\[(?<label>[^\]\n]+)\]\((?<href>[^\s()]*(?:\([^\s()]*\)[^\s()]*)*)\)/,
+      /<(?<auto>(?:https?|mailto):[^\s<>]+)>/,
+      /(?<url>\bhttps?:\/\/(?:[^\s<>()]|\([^\s<>()]*\))+)/,
+      /(?<mail>\b[\w.+-]{1,64}@[\w-]+(?:\.[\w-]+)*\.[a-z]{2,}\b)/,
+      /\*\*(?=\S)(?<b1>[^]*?\S)\*\*|(?<!\w)__(?=\S)(?<b2>[^]*?\S)__(?!\w)/,
+      /\*(?=[^\s*])(?<i1>[^*]*?[^\s*])\*|(?<!\w)_(?=[^\s_])(?<i2>[^_]*?[^\s_])_(?!\w)/,
+      /\\(?<esc>[!-/:-@[-`{-~])/,
+    ].map((r) => r.source).join("|"),
+    "gi"
+  );
+  // Tracking numbers: shapes that name their carrier (UPS 1Z…, USPS …US and 22 digits from
+  // 92-95, DHL JD…/JJD…/GM…), and plain digits only when the message names one carrier and
+  // the length is one that carrier uses, so order and phone numbers are never linked.
+  const TRACKING = /\b(?:1Z[0-9A-Z]{16}|[A-Z]{2}\d{9}US|J?JD\d{16,18}|GM\d{16,18}|\d{10,22})\b/g;
+  const CARRIERS = {
+    UPS: ["https://www.ups.com/track?tracknum=", []],
+    USPS: ["https://tools.usps.com/go/TrackConfirmAction?tLabels=", [20, 22]],
+    FEDEX: ["https://www.fedex.com/fedextrack/?trknbr=", [12, 15, 20, 22]],
+    DHL: ["https://www.dhl.com/global-en/home/tracking.html?submit=1&tracking-id=", [12, 20]],
+  };
+  let named = null; // the one carrier the message being rendered names
+  function carrierOf(n) {
+    if (/^1Z/.test(n)) return "UPS";
+    if (/US$/.test(n)) return "USPS";
+    if (/^\D/.test(n)) return "DHL";
+    if (named) return CARRIERS[named][1].includes(n.length) ? named : null;
+    return /^9[2-5]\d{20}$/.test(n) ? "USPS" : null;
+  }
+  function md(text) {
+    const carriers = new Set((text.match(/\b(?:UPS|USPS|Fed[Ee]x|FEDEX|DHL)\b/g) || []).map((c) => c.toUpperCase()));
+    named = carriers.size == 1 ? [...carriers][0] : null;
+    return blocks(text.replace(/\t/g, "    ").split(/\r?\n/), 0);
+  }
+  // A table row's cells: split at | outside `code` and not escaped as \|.
+  const cells = (line) => {
+    const out = [""];
+    let code = false;
+    for (let k = 0, c; k < line.length; k++) {
+      if ((c = line[k]) == "\\" && line[k + 1] == "|") c = line[++k];
+      else if (c == "|" && !code) c = out.push("") && "";
+      else if (c == "`") code = !code;
+      out[out.length - 1] += c;
+    }
+    if (!out[0].trim()) out.shift();
+    if (out.length > 1 && !out[out.length - 1].trim()) out.pop();
+    return out.map((c) => c.trim());
+  };
+  const isTable = (lines, i) =>
+    lines[i].includes("|") && DELIM.test(lines[i + 1] || "") && cells(lines[i]).length == cells(lines[i + 1]).length;
+  function blocks(lines, depth) {
+    const out = [];
+    for (let i = 0, end, m; i < lines.length; ) {
+      if (!lines[i].trim()) i++;
+      else if ((m = HEADING.exec(lines[i]))) {
+        out.push(h("p", {}, h("strong", {}, ...inline(m[1], 0))));
+        i++;
+      } else if (isTable(lines, i)) {
+        const align = cells(lines[i + 1]).map((c) => (/^:.*:$/.test(c) ? "center" : /:$/.test(c) ? "right" : /^:/.test(c) ? "left" : null));
+        const row = (line, tag) => {
+          const found = cells(line);
+          return h("tr", {}, ...align.map((a, k) => h(tag, { style: a && "text-align:" + a, scope: tag == "th" && "col" }, ...inline(found[k] || "", 0))));
+        };
+        for (end = i + 2; end < lines.length && lines[end].includes("|"); end++);
+        const body = lines.slice(i + 2, end).map((line) => row(line, "td"));
+        out.push(h("div", { class: "tw" }, h("table", {}, h("thead", {}, row(lines[i], "th")), h("tbody", {}, ...body))));
+        i = end;
+      } else if ((m = ITEM.exec(lines[i])) && depth < 4) {
+        [i, m] = list(lines, i, m, depth);
+        out.push(m);
+      } else {
+        for (end = i + 1; end < lines.length && lines[end].trim() && !HEADING.test(lines[end]) && !ITEM.test(lines[end]) && !isTable(lines, end); end++);
+        out.push(h("p", {}, ...inline(lines.slice(i, end).map((line) => line.trim()).join("\n"), 0)));
+        i = end;
+      }
+    }
+    return out;
+  }
+  // A list from lines[i]: items at the first item's indentation; deeper lines (nested lists,
+  // more paragraphs) belong to the item above; a blank line ends it unless the list goes on.
+  function list(lines, i, first, depth) {
+    const indent = first[1].length, ordered = /\d/.test(first[2]), items = [];
+    const sibling = (m) => m && m[1].length <= indent + 1 && /\d/.test(m[2]) == ordered;
+    let width = 0; // where the current item's text starts
+    for (; i < lines.length; i++) {
+      const m = ITEM.exec(lines[i]), at = lines[i].search(/\S/);
+      if (sibling(m)) {
+        items.push([m[3]]);
+        width = m[1].length + m[2].length + 1;
+      } else if (at > indent + 1) items[items.length - 1].push(lines[i].slice(Math.min(at, width)));
+      else if (at >= 0 || m) break;
+      else {
+        const next = lines.slice(i + 1).find((line) => line.trim()) || "";
+        if (!sibling(ITEM.exec(next)) && !(next.search(/\S/) > indent + 1)) break;
+        items[items.length - 1].push("");
+      }
+    }
+    const start = parseInt(first[2]);
+    const el = h(ordered ? "ol" : "ul", { start: ordered && start != 1 && start });
+    for (const content of items) {
+      const kids = blocks(content, depth + 1);
+      if (kids[0] && kids[0].tagName == "P") kids.splice(0, 1, ...kids[0].childNodes);
+      el.append(h("li", {}, ...kids));
+    }
+    return [i, el];
+  }
+  function inline(text, depth) {
+    const out = [];
+    let at = 0;
+    for (const m of text.matchAll(SPAN)) {
+      const g = m.groups, inner = g.b1 || g.b2 || g.i1 || g.i2;
+      out.push(...tracking(text.slice(at, m.index)));
+      at = m.index + m[0].length;
+      if (g.code) out.push(h("code", { text: g.code }));
+      else if (g.label) out.push(link(g.href, g.label));
+      else if (g.auto) out.push(link(g.auto, g.auto));
+      else if (g.url) {
+        const url = g.url.replace(/[.,;:!?'"”’\]*_]+$/, ""); // the sentence's, not the URL's
+        out.push(link(url, url), g.url.slice(url.length));
+      } else if (g.mail) out.push(link("mailto:" + g.mail, g.mail));
+      else if (inner) out.push(depth > 4 ? inner : h(g.b1 || g.b2 ? "strong" : "em", {}, ...inline(inner, depth + 1)));
+      else out.push(g.esc);
+    }
+    out.push(...tracking(text.slice(at)));
+    return out;
+  }
+  // Only absolute http(s) and mailto URLs become links; any other keeps its text, unlinked.
+  function link(href, text) {
+    let url = null;
+    try {
+      url = new URL(href);
+    } catch {}
+    return url && /^(https?|mailto):$/.test(url.protocol) ? h("a", { href: url.href, ...LINK, text }) : text;
+  }
+  function tracking(text) {
+    const out = [];
+    let at = 0;
+    for (const m of text.matchAll(TRACKING)) {
+      const carrier = carrierOf(m[0]);
+      if (!carrier) continue;
+      out.push(text.slice(at, m.index), h("a", { href: CARRIERS[carrier][0] + m[0], ...LINK, text: m[0] }));
+      at = m.index + m[0].length;
+    }
+    out.push(text.slice(at));
+    return out;
+  }
+
   // ---- rendering -------------------------------------------------------------------------
-  function bubble(author, text) {
+  function bubble(author, text, name) {
+    const who = name || T[author] || author;
+    const rich = author == "bot" || author == "agent";
+    const t = h("div", { class: "t", dir: "auto" }, ...(rich ? md(text) : [text]));
     const li = h("li", { class: author });
-    if (author == "agent") li.append(h("span", { class: "who", "aria-hidden": "true", text: T.agent }));
-    li.append(h("div", { class: "b" }, h("span", { class: "sr", text: (T[author] || author) + ": " }), h("span", { class: "t", text })));
+    if (author == "agent") li.append(h("span", { class: "who", "aria-hidden": "true", text: who }));
+    li.append(h("div", { class: "b" }, h("span", { class: "sr", text: who + ": " }), t));
     return li;
   }
   function safeUrl(u) {
@@ -258,14 +508,22 @@ textarea{font-size:16px}
       return null;
     }
   }
+  // One source per answer, as a link below it. Answers also name their source in the text
+  // ("More in “Title”: URL", for channels without links): that last line is left out here.
   function render(m) {
-    const li = bubble(m.author, m.text);
+    const cite = m.author != "customer" && (m.citations || []).find((c) => c && c.url && safeUrl(c.url));
+    let text = String(m.text || "");
+    const cut = text.lastIndexOf("\n"), last = text.slice(cut + 1);
+    if (cite && cut > 0 && last.includes(cite.url) && /^[\s.)\]>»”"']*$/.test(last.slice(last.lastIndexOf(cite.url) + cite.url.length)))
+      text = text.slice(0, cut).trimEnd();
+    const name = m.author == "agent" && typeof m.author_name == "string" && m.author_name.trim();
+    const li = bubble(m.author, text, name);
     li.dataset.seq = m.seq;
     li._m = m;
-    const cites = (m.citations || []).map((c) => [safeUrl(c.url), c.title]).filter((c) => c[0]);
-    if (cites.length)
-      li.append(h("ul", { class: "cites", "aria-label": T.sources },
-        ...cites.map(([href, t]) => h("li", {}, h("a", { href, target: "_blank", rel: "noopener noreferrer", text: t || new URL(href).hostname })))));
+    if (cite) {
+      const href = safeUrl(cite.url);
+      li.append(h("p", { class: "cite" }, T.source + " ", h("a", { href, ...LINK, text: cite.title || new URL(href).hostname })));
+    }
     return li;
   }
   function add(m) {
@@ -293,8 +551,8 @@ textarea{font-size:16px}
     if (m.seq > (st.seen || 0)) {
       if (isOpen) {
         st.seen = m.seq;
-        if (theirs) say(`${T[m.author] || ""}: ${m.text}`);
-      } else if (theirs) S.badge(++unread);
+        if (theirs) say(li.querySelector(".b").innerText);
+      } else if (theirs) badge(++unread);
     }
     quickReplies();
     save();
@@ -316,7 +574,7 @@ textarea{font-size:16px}
     clearTimeout(typingTimer);
     typing.hidden = !on;
     if (typing.hidden) return;
-    typing.lastChild.textContent = `${T[author] || T.bot} ${T.typing}`;
+    typing.lastChild.textContent = T.typing.replace("{who}", T[author] || T.bot);
     typingTimer = setTimeout(() => (typing.hidden = true), ms);
     if (nearBottom() || on) toBottom();
   }
@@ -495,7 +753,7 @@ textarea{font-size:16px}
     maxSeq = unread = 0;
     if (csatBox) csatBox.remove();
     csatBox = queueInfo = null;
-    S.badge(0);
+    badge(0);
     log.replaceChildren(...[...pending.values()].map((p) => p.li));
     save();
   }
@@ -543,11 +801,13 @@ textarea{font-size:16px}
         let li = drafts.get(f.reply_to);
         if (!li) {
           li = bubble("bot", "");
+          li._text = "";
           drafts.set(f.reply_to, li);
           log.append(li);
           showTyping("bot", 0);
         }
-        li.querySelector(".t").textContent += f.text;
+        li._text += f.text;
+        li.querySelector(".t").replaceChildren(...md(li._text));
         if (nearBottom()) toBottom();
         break;
       }
@@ -578,7 +838,7 @@ textarea{font-size:16px}
     launcher.removeAttribute("aria-busy");
     if (st) st.seen = Math.max(st.seen || 0, maxSeq);
     unread = 0;
-    S.badge(0);
+    badge(0);
     launcher.setAttribute("aria-label", T.close);
     save();
     paintStatus();
@@ -592,12 +852,15 @@ textarea{font-size:16px}
     panel.hidden = true;
     launcher.classList.remove("open");
     launcher.setAttribute("aria-expanded", "false");
-    S.badge(0);
+    badge(0);
     launcher.focus();
   }
+  // Fit the composer to its text, and give it the text's own direction (an English message
+  // typed in the Arabic widget); empty, it keeps the widget's, for the placeholder.
   function grow() {
     input.style.height = "auto";
     input.style.height = Math.min(input.scrollHeight + 3, 132) + "px";
+    input.dir = input.value ? "auto" : "";
   }
   form.onsubmit = (e) => {
     e.preventDefault();
@@ -637,7 +900,7 @@ textarea{font-size:16px}
   addEventListener("online", () => connect(true));
   document.addEventListener("visibilitychange", () => document.hidden || connect(true));
 
-  S.app = { open, close, toggle: () => (isOpen ? close() : open()) };
+  S.app = { open, close, toggle: () => (isOpen ? close() : open()), strings: STRINGS };
   paintStatus();
   // Show the stored conversation (history from seq 0) and any message still waiting to go.
   if (st) {

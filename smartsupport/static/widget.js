@@ -3,8 +3,13 @@
   const w = window, doc = document, me = doc.currentScript;
   if (w.SmartSupport || !me) return;
   const d = me.dataset, key = "smartsupport:" + (d.workspace || "demo");
-  const lang = (d.locale || doc.documentElement.lang || "en").slice(0, 2).toLowerCase();
-  const open = { de: "Chat öffnen", fr: "Ouvrir le chat", es: "Abrir el chat" }[lang] || "Open chat";
+  // The language of the widget's texts (es-MX -> es); Arabic is laid out right to left.
+  const lang = (d.locale || doc.documentElement.lang || navigator.language).toLowerCase().split(/[-_]/)[0];
+  const rtl = lang == "ar";
+  const open = {
+    es: "Abrir el chat", fr: "Ouvrir le chat", de: "Chat öffnen", it: "Apri la chat",
+    pt: "Abrir o chat", zh: "打开聊天", ja: "チャットを開く", ar: "فتح الدردشة",
+  }[lang] || "Open chat";
   let bg = d.color && CSS.supports("color", d.color) ? d.color : "#1f4fd1";
   const host = doc.createElement("div");
   // Text colour: whichever of #111 and #fff contrasts better with the brand colour (WCAG).
@@ -16,7 +21,8 @@
   });
   const light = 0.2126 * r + 0.7152 * g + 0.0722 * b > 0.179;
   host.id = "smartsupport-widget";
-  if (d.position == "left") host.className = "left";
+  host.dir = rtl ? "rtl" : "ltr";
+  host.className = d.position || (rtl ? "left" : "");
   // The brand colour enters only as custom properties, never as markup.
   host.style.setProperty("--bg", bg);
   host.style.setProperty("--fg", light ? "#111" : "#fff");
@@ -28,22 +34,14 @@
     "color:var(--fg);box-shadow:0 4px 16px rgba(0,0,0,.28);cursor:pointer;display:grid;" +
     "place-items:center}:host(.left) .launch{right:auto;left:20px}.launch svg{width:28px;" +
     "height:28px;fill:currentColor}.launch:focus-visible{outline:3px solid #fff;" +
-    "box-shadow:0 0 0 6px #111}.badge{position:absolute;top:-5px;right:-5px;min-width:22px;" +
-    "height:22px;box-sizing:border-box;padding:0 6px;border:2px solid #fff;border-radius:11px;" +
-    "background:#b00020;color:#fff;font:700 12px/18px system-ui,sans-serif}</style>" +
+    "box-shadow:0 0 0 6px #111}</style>" +
     "<button class=launch type=button aria-haspopup=dialog " +
-    'aria-expanded=false><svg viewBox="0 0 24 24" aria-hidden=true><path d="M5 3h14a3 3 0 0 1 3 3v9a3 3 0 0 1-3 3h-7l-6 4v-4H5a3 3 0 0 1-3-3V6a3 3 0 0 1 3-3z"/></svg>' +
-    '<span class=badge hidden></span></button>';
-  const btn = root.querySelector("button"), badge = root.querySelector(".badge");
+    'aria-expanded=false><svg viewBox="0 0 24 24" aria-hidden=true><path d="M5 3h14a3 3 0 0 1 3 3v9a3 3 0 0 1-3 3h-7l-6 4v-4H5a3 3 0 0 1-3-3V6a3 3 0 0 1 3-3z"/></svg></button>';
+  const btn = root.querySelector("button");
   const S = (w.SmartSupport = {
-    cfg: { key, lang, d, api: (d.api || new URL(me.src).origin).replace(/\/+$/, "") },
+    cfg: { key, lang, d, open, api: (d.api || new URL(me.src).origin).replace(/\/+$/, "") },
     root,
     btn,
-    badge(n) {
-      badge.textContent = n > 9 ? "9+" : n;
-      badge.hidden = !n;
-      btn.setAttribute("aria-label", n ? `${open} (${n})` : open);
-    },
     load(show) {
       S.show = S.show || show;
       show && btn.setAttribute("aria-busy", true);
@@ -60,16 +58,17 @@
       doc.head.append(s);
     },
   });
-  S.badge(0);
+  btn.setAttribute("aria-label", open);
   btn.onclick = () => (S.app ? S.app.toggle() : S.load(1));
   (doc.body || doc.documentElement).append(host);
-  // Load the widget now if the stored conversation has unsent, unread or agent messages.
+  // Load the widget now if the stored conversation has unsent, unread or agent messages (the
+  // widget then shows the unread badge).
   let st;
   try {
     st = JSON.parse(localStorage.getItem(key));
   } catch {}
-  if (st && st.id && st.pending && st.pending.length) S.load();
-  else if (st && st.id)
+  if (st?.id && st.pending?.length) S.load();
+  else if (st?.id)
     fetch(`${S.cfg.api}/api/v1/conversations/${encodeURIComponent(st.id)}`, {
       headers: { Authorization: "Bearer " + st.token },
     }).then(

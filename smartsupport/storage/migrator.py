@@ -5,6 +5,11 @@ transaction together with its row in ``schema_migrations``. The runner knows not
 any particular file: a feature adds its tables by shipping the next number for both
 dialects. The backends do the applying (each has its own locking); this module only finds
 and validates the files.
+
+Both dialects ship the same versions (tests/test_storage.py checks). There is no 0004: the
+number was skipped during 0.1 development and no file with it was ever committed. Databases
+record the versions they applied, not a count, so a gap is harmless; numbers are never
+reused, so the gap stays.
 """
 
 from __future__ import annotations

@@ -131,7 +131,8 @@ class PostgresStore(Store, SqlDatabase):
 
     async def _rows(self, sql: str, *args: Any) -> list[Any]:
         async with self._session() as conn:
-            return await conn.fetch(numbered(sql), *args)
+            rows: list[Any] = await conn.fetch(numbered(sql), *args)
+            return rows
 
     # -- workspaces ----------------------------------------------------------------------
     async def upsert_workspace(self, workspace: Workspace) -> Workspace:

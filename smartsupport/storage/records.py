@@ -33,7 +33,9 @@ def as_utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
-def merge(current: dict[str, Any], changes: Mapping[str, Any], *, drop_none: bool) -> dict:
+def merge(
+    current: dict[str, Any], changes: Mapping[str, Any], *, drop_none: bool
+) -> dict[str, Any]:
     merged = dict(current)
     for key, value in changes.items():
         if value is None and drop_none:

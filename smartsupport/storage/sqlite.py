@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from functools import partial
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar, cast
 
 from smartsupport.domain import (
     Author,
@@ -34,6 +34,8 @@ from smartsupport.storage.base import SqlDatabase, SqlExecutor, Store
 from smartsupport.storage.sqlite_sql import timestamp, translate
 from smartsupport.storage.sqlite_thread import BEGIN, END, STEP, SqliteThread
 
+T = TypeVar("T")
+
 
 class SqliteStore(Store, SqlDatabase):
     dialect: Literal["sqlite"] = "sqlite"
@@ -48,13 +50,13 @@ class SqliteStore(Store, SqlDatabase):
     def __repr__(self) -> str:
         return f"SqliteStore({self.url!r})"
 
-    async def _run(self, fn: Callable[..., Any], *args: Any, **context: Any) -> Any:
+    async def _run(self, fn: Callable[..., T], *args: Any, **context: Any) -> T:
         """Run a job on the SQLite thread, translating driver errors. ``context`` holds
         the ``conflict``/``missing`` messages for constraint errors, plus ``owner``/``kind``
         for helper transactions."""
         owner, kind = context.pop("owner", None), context.pop("kind", STEP)
         try:
-            return await self._thread.run(fn, *args, owner=owner, kind=kind)
+            return cast(T, await self._thread.run(fn, *args, owner=owner, kind=kind))
         except sqlite3.Error as exc:
             raise translate(exc, **context) from exc
 

@@ -159,7 +159,7 @@ def append_message(conn: Conn, m: Message) -> int:
             (m.id, m.conversation_id, seq, m.author.value, m.text, m.client_id, m.reply_to,
              to_json(m.meta), timestamp(m.created_at)),
         )  # fmt: skip
-    return seq
+    return int(seq)
 
 
 def merge_message_meta(conn: Conn, message_id: str, changes: dict[str, Any]) -> None:
@@ -178,7 +178,7 @@ def insert_event(conn: Conn, e: Event) -> int:
             "VALUES (?, ?, ?, ?, ?) RETURNING id",
             (e.workspace_id, e.conversation_id, e.type, to_json(e.data), timestamp(e.created_at)),
         ).fetchall()
-    return rows[0]["id"]
+    return int(rows[0]["id"])
 
 
 def load_turn(

@@ -193,13 +193,17 @@ def job_executemany(conn: sqlite3.Connection, sql: str, rows: list[Sequence[Any]
             conn.executemany(sql, params)
 
 
-def job_fetch(conn: sqlite3.Connection, sql: str, args: tuple[Any, ...]) -> list[dict]:
-    return conn.execute(sql, adapt(args)).fetchall()
+def job_fetch(conn: sqlite3.Connection, sql: str, args: tuple[Any, ...]) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = conn.execute(sql, adapt(args)).fetchall()
+    return rows
 
 
-def job_fetchrow(conn: sqlite3.Connection, sql: str, args: tuple[Any, ...]) -> dict | None:
+def job_fetchrow(
+    conn: sqlite3.Connection, sql: str, args: tuple[Any, ...]
+) -> dict[str, Any] | None:
     cursor = conn.execute(sql, adapt(args))
     try:
-        return cursor.fetchone()
+        row: dict[str, Any] | None = cursor.fetchone()
+        return row
     finally:
         cursor.close()  # an unfinished SELECT would keep a read transaction open

@@ -1,0 +1,144 @@
+"""Answers from the help articles, or an honest "not in our articles".
+
+    retrieve      passages in the customer's language; when there are none, in the
+                  workspace's default language (and the reply says so); never a third
+    keep          only passages that answer the question (knowledge.answerability), each
+                  with the sentence to build the answer around
+    answer        the answer chain (answers.py: LLM steps when configured, else
+                  extractive) over the kept passages, citing one article
+    several       a message with several questions gets each answered in order
+
+Nothing is said when no passage answers: the next step of the decision order (an authored
+intent response, the keyword bot, or finally "I don't know" and a person) takes the turn.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from smartsupport.answers import Answerer, AnswerResult
+from smartsupport.domain import Passage, Reply
+from smartsupport.knowledge.answerability import Answerability, Candidate
+from smartsupport.knowledge.kb import KnowledgeBase
+from smartsupport.llm.chain import accumulate
+from smartsupport.nlu.asking import questions_in
+from smartsupport.turn import Decision, Turn
+
+TOP_PASSAGES = 6
+SEARCHED = 30  # passages looked at to find TOP_PASSAGES from several articles
+PER_ARTICLE = 2
+LANGUAGE_NAMES = {
+    "en": "English", "es": "español", "fr": "français", "de": "Deutsch", "it": "italiano",
+    "pt": "português", "zh": "中文", "ja": "日本語", "ar": "العربية",
+}  # fmt: skip
+# Said before an answer from an article in another language than the customer's.
+OTHER_LANGUAGE = {
+    "en": "This answer is from our help articles in {name}:",
+    "es": "Esta respuesta viene de nuestros artículos de ayuda en {name}:",
+    "fr": "Cette réponse vient de nos articles d'aide en {name} :",
+    "de": "Diese Antwort stammt aus unseren Hilfeartikeln auf {name}:",
+    "it": "Questa risposta viene dai nostri articoli di assistenza in {name}:",
+    "pt": "Esta resposta vem dos nossos artigos de ajuda em {name}:",
+    "zh": "此回答来自我们的{name}帮助文章：",
+    "ja": "この回答は{name}のヘルプ記事からのものです：",
+    "ar": "هذه الإجابة من مقالات المساعدة لدينا باللغة {name}:",
+}
+
+
+class ArticleAnswers:
+    def __init__(
+        self, knowledge: KnowledgeBase, answerability: Answerability, answerer: Answerer
+    ) -> None:
+        self.knowledge = knowledge
+        self.answerability = answerability
+        self.answerer = answerer
+
+    async def answer(self, turn: Turn, language: str) -> tuple[Decision | None, int]:
+        """The answer to every question of the message that the articles answer, and how
+        many passages were considered (for the "not in our articles" decision)."""
+        decisions, considered = [], 0
+        for question in questions_in(turn.message.text):
+            decision, seen = await self._one(turn, question, language)
+            considered += seen
+            if decision is not None:
+                decisions.append(decision)
+        if not decisions:
+            return None, considered
+        first = decisions[0]
+        for other in decisions[1:]:
+            first.merge(other)
+        return first, considered
+
+    async def _one(self, turn: Turn, question: str, language: str) -> tuple[Decision | None, int]:
+        workspace = turn.workspace
+        passages, found_in = await self.retrieve(workspace.id, question, language,
+                                                 workspace.default_locale)  # fmt: skip
+        if not passages:
+            return None, 0
+        idf = await self.knowledge.idf(workspace.id)
+        ranked = self.answerability.rank(question, passages, idf)
+        kept = [c for c in ranked if c.probability >= self.answerability.threshold]
+        if not kept:
+            return None, len(passages)
+        chosen = [_focused(passages, c) for c in kept]
+        result = await self.answerer.answer(
+            workspace, question, chosen, language=language, on_delta=turn.stream,
+            handoff_available=False,
+        )  # fmt: skip
+        if result.reply_text is None or result.step in ("offline", "handoff", "none"):
+            return None, len(passages)
+        return self._decision(turn, result, kept[0], language, found_in), len(passages)
+
+    async def supports(self, turn: Turn, text: str) -> float:
+        """How likely ``text`` (an authored response) answers the customer's message."""
+        passage = Passage("authored", "authored", "", text)
+        idf = await self.knowledge.idf(turn.workspace.id)
+        ranked = self.answerability.rank(turn.message.text, [passage], idf)
+        return ranked[0].probability if ranked else 0.0
+
+    async def retrieve(
+        self, workspace_id: str, question: str, language: str, default: str
+    ) -> tuple[list[Passage], str]:
+        """Passages in ``language``, else in the workspace's ``default`` language."""
+        passages = await self._search(workspace_id, question, language)
+        if passages or language == default:
+            return passages, language
+        return await self._search(workspace_id, question, default), default
+
+    async def _search(self, workspace_id: str, question: str, language: str) -> list[Passage]:
+        """The best passages from several articles: the article that ranks first for a
+        question about Canada may be domestic shipping, with the answer in the next one."""
+        found = await self.knowledge.search(workspace_id, question, locale=language, k=SEARCHED)
+        kept: list[Passage] = []
+        per_article: dict[str, int] = {}
+        for passage in found:
+            if per_article.get(passage.article_id, 0) < PER_ARTICLE:
+                kept.append(passage)
+                per_article[passage.article_id] = per_article.get(passage.article_id, 0) + 1
+        return kept[:TOP_PASSAGES]
+
+    def _decision(
+        self, turn: Turn, result: AnswerResult, best: Candidate, language: str, found_in: str
+    ) -> Decision:
+        text = result.reply_text or ""
+        if found_in != language and not result.step.startswith("llm:"):
+            lead = OTHER_LANGUAGE.get(language, OTHER_LANGUAGE["en"])
+            text = f"{lead.format(name=LANGUAGE_NAMES.get(found_in, found_in))}\n\n{text}"
+        meta = {
+            "step": result.step,
+            **result.meta(),
+            "answerability": round(best.probability, 3),
+            "answer_language": found_in,
+        }
+        usage = {}
+        if result.usage.get("calls"):
+            totals = accumulate(turn.conversation.metadata.get("llm_usage"), result.usage)
+            usage = {"llm_usage": totals}
+        event = {"step": result.step, "reason": result.reason, "usage": result.usage,
+                 "answerability": round(best.probability, 3)}  # fmt: skip
+        return Decision([Reply(text, meta=meta)], events=[("answer", event)], metadata=usage)
+
+
+def _focused(passages: list[Passage], candidate: Candidate) -> Passage:
+    passage = passages[candidate.unit.passage]
+    return dataclasses.replace(passage, score=candidate.probability, focus=candidate.unit.text)

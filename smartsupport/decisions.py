@@ -1,0 +1,117 @@
+"""The order of decisions, as data: who answers a customer message, and why.
+
+Handoff rules run first and wrap everything (``assistant.decide``). Then these steps are
+tried in order until one answers; a workspace may reorder or drop steps with
+``decision_order`` in workspace.yaml:
+
+    flow             an active flow takes the message, or the message asks for an action a
+                     flow does ("I want to return my shoes", "cancel ORD-10234"); a question
+                     *about* that action ("how long do I have to return something?") is
+                     left to the knowledge base, which then offers to start the flow
+    small_talk       greeting, thanks, goodbye: the workspace's configured reply
+    knowledge        a passage that *answers* the question (knowledge.answerability), in the
+                     customer's language, else the workspace's default language, never a
+                     third; each question of a message with several is answered
+    intent_response  the workspace's authored response for a confident intent
+    keywords         the keyword bot: FAQ keywords, the demo shop's order look-up
+    no_answer        a question nobody could answer: say so and offer a person; anything
+                     else gets the workspace's fallback
+
+The step that answered, and what each earlier step made of the message, is recorded on the
+turn: the replies' ``meta.decision`` and a ``decision`` event.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from smartsupport.errors import ConfigurationError
+from smartsupport.nlu.asking import asks_about
+from smartsupport.turn import Decision, Turn
+from smartsupport.workspaces import WorkspaceConfig
+
+STEPS = ("flow", "small_talk", "knowledge", "intent_response", "keywords", "no_answer")
+SMALL_TALK = {"greeting", "thanks", "goodbye"}
+HUMAN_INTENT = "human_agent"
+OFFERED_FLOW = "offered_flow"  # in ConversationContext.data: a flow the last answer offered
+_YES = re.compile(
+    r"^\s*(?:yes|yeah|yep|sure|ok(?:ay)?|please|s[ií]|claro|oui|d'accord|ja|gerne|certo|"
+    r"sim|claro|是|好|好的|はい|お願いします|نعم|أجل)\b",
+    re.IGNORECASE,
+)
+
+
+def decision_order(workspace: WorkspaceConfig) -> tuple[str, ...]:
+    """The workspace's order of steps (``decision_order`` in workspace.yaml) or the default."""
+    configured = (workspace.model_extra or {}).get("decision_order")
+    if configured is None:
+        return STEPS
+    if not isinstance(configured, list) or not configured:
+        raise ConfigurationError(
+            f"workspace {workspace.id}: decision_order must be a list of steps: {', '.join(STEPS)}"
+        )
+    unknown = [s for s in configured if s not in STEPS]
+    if unknown:
+        raise ConfigurationError(
+            f"workspace {workspace.id}: unknown decision_order step(s) {unknown}; "
+            f"use {', '.join(STEPS)}"
+        )
+    return tuple(configured)
+
+
+@dataclass
+class Deliberation:
+    """What the steps learned about one message while deciding."""
+
+    language: str
+    intent: str | None
+    asks_about: bool
+    tried: list[dict[str, str]] = field(default_factory=list)
+    offer_flow: str | None = None  # a flow the message is about, to offer after an answer
+    keyword_fallback: Decision | None = None
+    knowledge_candidates: int = 0
+    reason: str = ""  # why the step that answers did
+
+    def skip(self, step: str, why: str) -> None:
+        self.tried.append({"step": step, "outcome": "passed", "detail": why})
+
+
+def deliberation(turn: Turn) -> Deliberation:
+    understanding = turn.understanding
+    intent = understanding.intent if not understanding.out_of_scope else None
+    return Deliberation(
+        language=understanding.language or turn.workspace.default_locale,
+        intent=intent,
+        asks_about=asks_about(turn.message.text),
+    )
+
+
+def record(decision: Decision, step: str, why: str, state: Deliberation) -> Decision:
+    """Mark ``decision`` as made by ``step``: on each reply and as the turn's event."""
+    for reply in decision.replies:
+        reply.meta.setdefault("decision", step)
+    state.tried.append({"step": step, "outcome": "answered", "detail": why})
+    decision.events.append(("decision", {"step": step, "reason": why, "tried": list(state.tried)}))
+    return decision
+
+
+def offered_flow(turn: Turn) -> str | None:
+    """The flow the previous answer offered, when this message accepts the offer."""
+    offer = turn.context.data.pop(OFFERED_FLOW, None)
+    if not isinstance(offer, dict):
+        return None
+    text = turn.message.text.strip().casefold()
+    if text == str(offer.get("button", "")).casefold() or _YES.match(text):
+        return str(offer.get("flow")) or None
+    return None
+
+
+def offer(turn: Turn, decision: Decision, flow: str, button: str) -> None:
+    """Add a button that starts ``flow`` to the answer, and remember the offer."""
+    if not decision.replies:
+        return
+    last = decision.replies[-1]
+    if button not in last.quick_replies:
+        last.quick_replies = [*last.quick_replies, button]
+    turn.context.data[OFFERED_FLOW] = {"flow": flow, "button": button}

@@ -1,0 +1,347 @@
+"""Whether a passage *answers* a question, not only whether it is similar to it.
+
+Retrieval ranks passages by similarity; a passage about a neighbouring topic (gift cards for
+a gift-wrapping question, domestic shipping times for a country the articles do not list)
+can rank first. Before anything is said, every sentence-sized unit of the best passages is
+scored on what an answer needs:
+
+    similarity    the unit and its passage to the question (the packaged multilingual
+                  sentence embedding, so a question may match an article's sentence in
+                  another wording)
+    coverage      how much of the question's weight (IDF) the passage and the unit contain
+    missing slot  the rarest question term the passage lacks, among the terms that are not
+                  everyday words of any language: a country, product, card brand or
+                  service the question names and the passage never mentions
+    unknown       how much of what the question names no article mentions at all
+    answer type   "how much" wants an amount, "how long" a duration, "which number" a
+                  phone number, "when are you open" hours (nine languages)
+    margin        how far this passage leads the others
+
+A passage without the kind of answer the question asks for (an amount for "how much") is
+never an answer. For the others, a logistic model over these features
+(``data/answerability.json``, trained and calibrated by ``bench/train_answerability.py`` on
+question-passage pairs written for the demo articles and on StackFAQ question-answer pairs,
+both with hard negatives; the threshold is chosen there on out-of-fold predictions for a
+target precision, with the precision/coverage curve in
+docs/benchmarks.md) gives the probability that the unit answers the question. Below the
+threshold the caller abstains: it says it does not know and offers a person.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from smartsupport.domain import Passage
+from smartsupport.knowledge.text_analysis import terms
+
+MODEL_FILE = Path(__file__).parent / "data" / "answerability.json"
+# The most frequent words of each language (bench/make_common_words.py, from wordfreq):
+# a question's filler, as opposed to the things it names.
+COMMON_WORDS_FILE = Path(__file__).parent / "data" / "common_words.json"
+FEATURES = (
+    "passage_similarity",
+    "best_unit_similarity",
+    "passage_coverage",
+    "best_unit_coverage",
+    "missing_slot",
+    "unknown_content",
+    "answer_type",
+    "margin",
+)
+
+# (what the question asks for, what an answer to it contains). Both lower-cased text.
+_CURRENCY = (
+    r"(?:[$€£¥]\s?\d|\d(?:[\d.,\s]*\d)?\s?"
+    r"(?:\$|€|£|usd|eur|dollars?|dólares|dollari|euros?|美元|ドル|円|دولار))"
+)
+_FREE = r"(?:\bfree\b|gratis|gratuit|kostenlos|gratuito|免费|無料|مجان)"
+_DURATION_UNIT = (
+    r"(?:days?|weeks?|hours?|months?|years?|minutes?|años?|ans?|jahre?n?|ann[oi]|anos?|年|سنة|سنوات|días|dias|semanas|horas|meses|jours|semaines|"
+    r"heures|mois|tage[n]?|wochen|stunden|monate[n]?|giorni|settimane|ore|mesi|天|日|週間|"
+    r"周|小时|時間|か月|个月|يوم|أيام|ساعة|ساعات|أسابيع|شهر)"
+)
+
+
+def _asks(latin: str, other: str) -> re.Pattern[str]:
+    """Question wording: whole words in scripts with spaces, substrings in CJK and Arabic."""
+    return re.compile(rf"\b(?:{latin})\b|{other}")
+
+
+ANSWER_TYPES: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
+    "amount": (
+        _asks(
+            r"how much|costs?|price[sd]?|fees?|cu[aá]nto cuesta|cu[aá]nto vale|"
+            r"precio|costo|combien|prix|co[uû]te?|frais|wie viel|kostet|kosten|preis|"
+            r"geb[uü]hren?|quanto costa|prezzo|quanto custa|pre[cç]o|custo",
+            r"多少钱|价格|费用|运费|いくら|料金|価格|送料|كم سعر|كم تكلفة|سعر|تكلفة|رسوم",
+        ),
+        re.compile(f"{_CURRENCY}|{_FREE}"),
+    ),
+    "duration": (
+        _asks(
+            r"how long|how many (?:business )?days|how soon|cu[aá]nto tarda|cu[aá]nto tiempo|"
+            r"cu[aá]ntos d[ií]as|combien de temps|combien de jours|d[eé]lai|wie lange|"
+            r"wie viele tage|quanto tempo|quanti giorni|quanto demora|quantos dias",
+            r"多久|几天|多长时间|どのくらい|何日|كم من الوقت|كم يوم",
+        ),
+        re.compile(
+            r"\d+\s?(?:[-–~〜]|to|a|à|bis|al|e|至|到|إلى)?\s?\d*\s?"
+            rf"(?:business |working |ouvrés |hábiles |lavorativi |úteis )?{_DURATION_UNIT}"
+        ),
+    ),
+    "phone": (
+        _asks(
+            r"phone|call you|call us|tel[eé]fono|llamar|t[eé]l[eé]phone|appeler|telefon|"
+            r"anrufen|telefono|chiamare|telefone|ligar",
+            r"电话|電話|هاتف|اتصال",
+        ),
+        re.compile(r"\+?\d[\d\s().-]{7,}\d"),
+    ),
+    "email": (
+        _asks(
+            r"(?:what|which)(?:'s| is)? (?:your|the) (?:support |contact )?e-?mail(?: address)?|"
+            r"e-?mail (?:you|us)|contact (?:you )?by e-?mail|correo de contacto|"
+            r"adresse e-mail du service|e-mail-adresse des kundendienstes",
+            r"你们的邮箱|客服邮箱|メールアドレスは|البريد الإلكتروني الخاص بكم",
+        ),
+        re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+"),
+    ),
+    "hours": (
+        _asks(
+            r"opening hours|hours|open|opening|horario|abiert[oa]s?|horaires|ouverts?|"
+            r"[oö]ffnungszeiten|ge[oö]ffnet|orari|aperti|hor[aá]rio|abert[oa]s?",
+            r"营业时间|几点|営業時間|何時|ساعات العمل|مفتوح",
+        ),
+        re.compile(
+            r"\d{1,2}[:h.]\d{2}|\d{1,2}\s?(?:am|pm)\b|monday|friday|weekend|saturday|lunes|"
+            r"viernes|lundi|vendredi|montag|freitag|luned[iì]|venerd[iì]|segunda|sexta|"
+            r"周一|周五|星期|月曜|金曜|الاثنين|الجمعة"
+        ),
+    ),
+}
+# A sentence ends at . ! ? before a capital, digit, opening mark or an Arabic letter (so
+# "U.S. territories" and "e.g. a" stay whole), and at CJK full stops.
+_UNIT_SPLIT = re.compile(r"(?<=[.!?؟])\s+(?=[A-Z0-9¿¡“\"(*À-ÝΑ-Ω\u0600-\u06ff])|(?<=[。！？])\s*")
+# A unit that starts like this continues the sentence before it ("It covers ...").
+_DANGLING = re.compile(
+    r"^(?:it|this|that|they|these|those|its|there|es|esto|eso|ellos|il|elle|ils|elles|cela|"
+    r"ce|er|sie|es|dies|das|esso|essa|ciò|isso|ele|ela|它|这|其|それ|これ|هذا|هذه)\b",
+    re.IGNORECASE,
+)
+
+
+@dataclass(slots=True)
+class Unit:
+    """A sentence, list item or table row of a passage, and its place in it: the unit an
+    answer from that passage is built around."""
+
+    passage: int  # index into the passages
+    index: int  # index into that passage's units
+    text: str
+
+
+@dataclass(slots=True)
+class Candidate:
+    unit: Unit
+    probability: float
+    features: dict[str, float]
+
+
+def units_of(text: str) -> list[str]:
+    """Sentences of prose; whole lines of lists and tables."""
+    found: list[str] = []
+    for block in re.split(r"\n\s*\n", text):
+        for line in block.split("\n"):
+            line = line.strip()
+            if not line:
+                continue
+            if line.startswith(("- ", "* ", "|")) or re.match(r"\d+\.\s", line):
+                found.append(line)
+            else:
+                found.extend(s.strip() for s in _UNIT_SPLIT.split(line) if s.strip())
+    return found
+
+
+def answer_types(question: str) -> list[str]:
+    """What the question asks for (``amount``, ``duration``, ``phone``, ``email``,
+    ``hours``); empty when it asks for none of them in particular."""
+    folded = question.lower()
+    return [name for name, (asks, _) in ANSWER_TYPES.items() if asks.search(folded)]
+
+
+def has_answer_type(kind: str, text: str) -> bool:
+    return bool(ANSWER_TYPES[kind][1].search(text.lower()))
+
+
+def dangling(unit: str) -> bool:
+    """Whether ``unit`` leans on the sentence before it for its subject."""
+    return bool(_DANGLING.match(unit))
+
+
+class Answerability:
+    """The trained scorer. One per process: it keeps the unit vectors it has computed."""
+
+    def __init__(
+        self,
+        encode: Callable[[list[str]], np.ndarray],
+        model: Mapping[str, object] | None = None,
+        *,
+        cache_size: int = 20_000,
+    ) -> None:
+        model = model if model is not None else load_model()
+        self.encode = encode
+        self.weights = np.array([float(model["weights"][f]) for f in FEATURES])  # type: ignore[index]
+        self.bias = float(model["bias"])  # type: ignore[arg-type]
+        self.threshold = float(model["threshold"])  # type: ignore[arg-type]
+        self.common = load_common_words()
+        self._vectors: dict[str, np.ndarray] = {}
+        self._cache_size = cache_size
+
+    def rank(
+        self,
+        question: str,
+        passages: Sequence[Passage],
+        idf: Callable[[str], float],
+    ) -> list[Candidate]:
+        """For each passage, its best unit and the probability that the passage answers
+        ``question``; best first."""
+        if not passages:
+            return []
+        split = [units_of(p.text) or [p.text] for p in passages]
+        question_vector = self.encode([question])[0]
+        passage_sim = self._vectors_of([_passage_text(p) for p in passages]) @ question_vector
+        wanted = _weighted(question, idf)
+        kinds = answer_types(question)
+        candidates = []
+        for i, passage in enumerate(passages):
+            unit_sim = self._vectors_of(split[i]) @ question_vector
+            others = np.delete(passage_sim, i)
+            features, best = passage_features(
+                question,
+                split[i],
+                _passage_text(passage),
+                unit_similarities=[float(v) for v in unit_sim],
+                passage_similarity=float(passage_sim[i]),
+                margin=float(passage_sim[i] - (others.max() if len(others) else 0.0)),
+                wanted=wanted,
+                kinds=kinds,
+                idf=idf,
+                common=self.common,
+            )
+            unit = Unit(i, best, split[i][best])
+            probability = self.probability(features)
+            if features["answer_type"] < 0:
+                # It asks for an amount, a duration, a number or hours, and the passage has
+                # none: whatever it says, it does not answer this.
+                probability = 0.0
+            candidates.append(Candidate(unit, probability, features))
+        candidates.sort(key=lambda c: -c.probability)
+        return candidates
+
+    def probability(self, features: Mapping[str, float]) -> float:
+        x = np.array([features[f] for f in FEATURES])
+        return float(1.0 / (1.0 + math.exp(-(x @ self.weights + self.bias))))
+
+    def _vectors_of(self, texts: list[str]) -> np.ndarray:
+        missing = [t for t in dict.fromkeys(texts) if t not in self._vectors]
+        if missing:
+            if len(self._vectors) + len(missing) > self._cache_size:
+                self._vectors.clear()  # articles changed a lot: start over
+            for text, vector in zip(missing, self.encode(missing), strict=True):
+                self._vectors[text] = vector
+        return np.stack([self._vectors[t] for t in texts])
+
+
+def passage_features(
+    question: str,
+    units: Sequence[str],
+    passage: str,
+    *,
+    unit_similarities: Sequence[float],
+    passage_similarity: float,
+    margin: float,
+    idf: Callable[[str], float],
+    common: frozenset[str] = frozenset(),
+    wanted: Mapping[str, float] | None = None,
+    kinds: Sequence[str] | None = None,
+) -> tuple[dict[str, float], int]:
+    """The features of one passage for ``question`` and the index of its best unit (the
+    one the answer is built around). The training script calls this too."""
+    wanted = _weighted(question, idf) if wanted is None else wanted
+    kinds = answer_types(question) if kinds is None else kinds
+    coverage = [_coverage(wanted, u) for u in units]
+    typed = [_type_match(kinds, u) for u in units]
+    fit = [s + c + 0.5 * t for s, c, t in zip(unit_similarities, coverage, typed, strict=True)]
+    best = max(range(len(units)), key=lambda k: (fit[k], -k))  # earlier units win ties
+    features = {
+        "passage_similarity": passage_similarity,
+        "best_unit_similarity": max(unit_similarities),
+        "passage_coverage": _coverage(wanted, passage),
+        "best_unit_coverage": max(coverage),
+        "missing_slot": _missing(wanted, passage, idf, common),
+        "unknown_content": _unknown(wanted, idf, common),
+        "answer_type": max(typed),
+        "margin": margin,
+    }
+    return features, best
+
+
+def load_model(path: Path = MODEL_FILE) -> dict[str, object]:
+    model: dict[str, object] = json.loads(path.read_text(encoding="utf-8"))
+    return model
+
+
+def _passage_text(passage: Passage) -> str:
+    return " ".join(x for x in (passage.title, passage.section or "", passage.text) if x)
+
+
+def _weighted(question: str, idf: Callable[[str], float]) -> dict[str, float]:
+    return {t: idf(t) for t in dict.fromkeys(terms(question))}
+
+
+def _coverage(wanted: Mapping[str, float], text: str) -> float:
+    total = sum(wanted.values())
+    if not total:
+        return 0.0
+    present = set(terms(text))
+    return sum(w for t, w in wanted.items() if t in present) / total
+
+
+def _missing(
+    wanted: Mapping[str, float], text: str, idf: Callable[[str], float], common: frozenset[str]
+) -> float:
+    """The weight of the rarest named (not everyday) question term the text lacks, relative
+    to a term seen nowhere (1.0: the question names something the text never mentions)."""
+    present = set(terms(text))
+    lacking = [w for t, w in wanted.items() if t not in present and t not in common]
+    ceiling = idf("\0never-seen\0")
+    return max(lacking, default=0.0) / ceiling if ceiling else 0.0
+
+
+def _unknown(
+    wanted: Mapping[str, float], idf: Callable[[str], float], common: frozenset[str]
+) -> float:
+    """The share of the question's named terms that no passage contains at all."""
+    named = [t for t in wanted if t not in common]
+    if not named:
+        return 0.0
+    ceiling = idf("\0never-seen\0")
+    return sum(1 for t in named if idf(t) >= ceiling) / len(named)
+
+
+def load_common_words(path: Path = COMMON_WORDS_FILE) -> frozenset[str]:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return frozenset(t for words in data["languages"].values() for t in words)
+
+
+def _type_match(kinds: Sequence[str], text: str) -> float:
+    if not kinds:
+        return 0.0
+    return 1.0 if any(has_answer_type(kind, text) for kind in kinds) else -1.0

@@ -1,0 +1,67 @@
+"""Asking *about* something versus asking *for* it, and several questions in one message.
+
+"How long do I have to send something back?" is a question about the returns policy: it
+wants the policy, not "Which order would you like to return?". "I want to return my
+sneakers" or "return ORD-10234" asks for the action: that starts the returns flow. Both
+carry the same intent, so the difference is read from the wording, in the nine languages of
+the product (en, es, fr, de, it, pt, zh, ja, ar):
+
+    request   first-person wishes and commands ("I want to", "please cancel", "quiero",
+              "je voudrais", "ich möchte", "vorrei", "quero", "我想", "したい", "أريد"), or an
+              order number: the customer is acting on a specific order
+    question  interrogative wording about how something works ("how long", "can I",
+              "do you", "cuánto tiempo", "est-ce que", "wie lange", "posso", "可以", "できますか",
+              "هل"), or a question mark, without the request signs above
+
+A message that is neither counts as a request: a bare "return" or "cancel order" is an
+instruction, and flows were built for those.
+"""
+
+from __future__ import annotations
+
+import re
+
+_REQUEST = re.compile(
+    r"\b(?:i(?:'d| would)? (?:want|wanna|need|like) to|i want|i need|i'd like|please|"
+    r"help me|can you (?:please )?(?:cancel|return|change|start|refund|track|update)|"
+    r"start (?:a|my) |cancel (?:my|the|this)|return (?:my|the|this|these)|"
+    r"quiero|quisiera|necesito|me gustar[ií]a|por favor|ay[uú]dame|"
+    r"je (?:veux|voudrais|souhaite)|j'aimerais|s'il vous pla[iî]t|aidez-moi|"
+    r"ich (?:m[oö]chte|will|w[uü]rde gern)|bitte|"
+    r"vorrei|voglio|per favore|aiutami|"
+    r"eu quero|quero|gostaria|por favor|me ajude)\b"
+    r"|我想|我要|请帮我|麻烦|したい|してください|お願いします|أريد|أرغب|من فضلك|ساعدني",
+    re.IGNORECASE,
+)
+_QUESTION = re.compile(
+    r"\b(?:how (?:long|many|much|do|does|can|soon)|can i|could i|do you|does it|is it|are "
+    r"there|what (?:is|are|'s)|what's|when (?:do|does|will|can)|which|whats|"
+    r"cu[aá]nto|cu[aá]ntos|c[oó]mo|puedo|se puede|hay|cu[aá]l|cu[aá]ndo|"
+    r"combien|comment|est-ce que|puis-je|peut-on|quel(?:le)?s?|quand|"
+    r"wie (?:lange|viel|viele|kann)|kann ich|gibt es|welche|wann|"
+    r"quanto|quanti|come|posso|si pu[oò]|quale|quando|"
+    r"quantos?|como|posso|[eé] poss[ií]vel|qual|quando)\b"
+    r"|多久|多少|怎么|可以|能不能|吗|どのくらい|できますか|ですか|何日|هل|كم|كيف|متى",
+    re.IGNORECASE,
+)
+_ORDER_ID = re.compile(r"\bORD-?\d{4,6}\b", re.IGNORECASE)
+_QUESTION_MARK = re.compile(r"[?？؟]")
+# Where one question ends and the next begins.
+_SPLIT = re.compile(r"(?<=[?？؟])\s*|\n+|(?<=[.!。！])\s+(?=\S)")
+
+
+def asks_about(text: str) -> bool:
+    """Whether ``text`` asks how something works rather than asking for it to be done."""
+    if _ORDER_ID.search(text) or _REQUEST.search(text):
+        return False
+    return bool(_QUESTION.search(text) or _QUESTION_MARK.search(text))
+
+
+def questions_in(text: str, *, limit: int = 3) -> list[str]:
+    """The separate questions of a message ("How much is express? And do you ship to
+    Norway?" -> two), at most ``limit``; one element when it holds one question."""
+    parts = [p.strip() for p in _SPLIT.split(text) if p and p.strip()]
+    asked = [p for p in parts if _QUESTION_MARK.search(p) or _QUESTION.search(p)]
+    if len(asked) < 2:
+        return [text]
+    return asked[:limit]

@@ -1,0 +1,48 @@
+"""The language to reply in on a turn: the customer's.
+
+    language = reply_language.for_turn(turn)
+
+The NLU reports the language of each message, and the workspace's default language when a
+message does not show one ("ORD-10234", "42", "ok", an email address). Replying to those in
+the default language would switch a Spanish conversation to English halfway through a flow.
+So the reply language is:
+
+1. the message's language when it shows one we can write in (a language of the message
+   catalog, or one the workspace wrote texts in): the NLU reports a language other than the
+   default only when it detected it; the default language itself is checked here;
+2. else the language the customer wrote in earlier in this conversation (kept in the
+   session context under ``language``);
+3. else the visitor's locale, else the workspace's default language
+   (``messages.conversation_language``).
+
+Whatever it returns, ``messages.text`` then falls back to the workspace's default language,
+never to a third one.
+"""
+
+from __future__ import annotations
+
+from smartsupport import messages
+from smartsupport.nlu.language import detect_language
+from smartsupport.turn import Turn
+
+KEY = "language"  # in ConversationContext.data
+
+
+def for_turn(turn: Turn) -> str:
+    """The language to reply to ``turn`` in (remembered for the turns that follow)."""
+    workspace = turn.workspace
+    default = messages.normalise(workspace.default_locale) or messages.FALLBACK_LANGUAGE
+    said = messages.normalise(turn.understanding.language)
+    writable = set(messages.LANGUAGES) | {lang for t in workspace.texts.values() for lang in t}
+    shown = ""
+    if said and said != default and said in writable:
+        shown = said
+    elif detect_language(turn.message.text, default="").language == default:
+        shown = default
+    if shown:
+        turn.context.data[KEY] = shown
+        return shown
+    kept = turn.context.data.get(KEY)
+    if isinstance(kept, str) and kept:
+        return kept
+    return messages.conversation_language(workspace, turn.conversation.metadata)

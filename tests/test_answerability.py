@@ -1,0 +1,127 @@
+"""Answerability: a passage must answer the question, not only resemble it. Run on the demo
+help centre with the packaged embedding model and the shipped model file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from smartsupport.article_answers import ArticleAnswers
+from smartsupport.domain import Passage
+from smartsupport.embeddings import get_embedder
+from smartsupport.knowledge.answerability import (
+    FEATURES,
+    Answerability,
+    answer_types,
+    dangling,
+    load_model,
+    units_of,
+)
+from smartsupport.knowledge.kb import KnowledgeBase
+from smartsupport.storage import open_store
+
+DEMO_ARTICLES = Path(__file__).parent.parent / "smartsupport" / "demo" / "articles"
+
+
+@pytest.fixture(scope="module")
+def scorer() -> Answerability:
+    return Answerability(get_embedder().encode)
+
+
+@pytest.fixture
+async def articles(sqlite_url, scorer):
+    store = open_store(sqlite_url)
+    await store.connect()
+    await store.migrate()
+    kb = KnowledgeBase(store)
+    assert (await kb.ingest("demo", [DEMO_ARTICLES])).ok
+    yield ArticleAnswers(kb, scorer, None)  # type: ignore[arg-type]
+    await store.close()
+
+
+async def best(articles: ArticleAnswers, question: str, language: str = "en"):
+    passages, found_in = await articles.retrieve("demo", question, language, "en")
+    idf = await articles.knowledge.idf("demo")
+    ranked = articles.answerability.rank(question, passages, idf)
+    return passages[ranked[0].unit.passage], ranked[0], found_in
+
+
+def test_the_shipped_model_names_every_feature_and_a_threshold():
+    model = load_model()
+    assert set(model["weights"]) == set(FEATURES)  # type: ignore[arg-type]
+    assert 0.5 <= float(model["threshold"]) < 1.0  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("question", "kinds"),
+    [
+        ("How much is express shipping?", ["amount"]),
+        ("¿Cuánto cuesta el envío?", ["amount"]),
+        ("How long do refunds take?", ["duration"]),
+        ("Wie lange dauert der Versand?", ["duration"]),
+        ("What's your phone number?", ["phone"]),
+        ("Are you open on Saturday?", ["hours"]),
+        ("送料はいくらですか", ["amount"]),
+        ("Will I pay customs in Australia?", []),  # "customs" is not "custo"
+        ("Can I change my email address?", []),  # not asking for ours
+    ],
+)
+def test_question_types_in_several_languages(question, kinds):
+    assert answer_types(question) == kinds
+
+
+def test_units_keep_abbreviations_and_lists_whole():
+    units = units_of("We ship to U.S. territories. It takes a week.\n\n- one item\n- two items")
+    assert units == [
+        "We ship to U.S. territories.",
+        "It takes a week.",
+        "- one item",
+        "- two items",
+    ]
+    assert dangling("It takes a week.") and not dangling("Items take a week.")
+
+
+async def test_a_passage_without_the_asked_kind_of_answer_is_never_an_answer(scorer, articles):
+    idf = await articles.knowledge.idf("demo")
+    account = Passage("p", "a", "Your account", "Change your phone number under Profile.")
+    [ranked] = scorer.rank("what's your phone number", [account], idf)
+    assert ranked.features["answer_type"] == -1.0 and ranked.probability == 0.0
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Can you gift wrap my order?",  # gift *cards* share the word
+        "Do you accept bitcoin?",
+        "Do you have a loyalty points program?",
+        "Do you have a student discount?",
+    ],
+)
+async def test_near_misses_are_not_answers(articles, question):
+    _, candidate, _ = await best(articles, question)
+    assert candidate.probability < articles.answerability.threshold
+
+
+@pytest.mark.parametrize(
+    ("question", "fact"),
+    [
+        ("my payment was declined, what can I do?", "billing address"),
+        ("How much is express shipping?", "$12"),
+        ("Do gift cards expire?", "never expire"),
+    ],
+)
+async def test_questions_the_articles_answer_are_answered(articles, question, fact):
+    passage, candidate, _ = await best(articles, question)
+    assert candidate.probability >= articles.answerability.threshold
+    assert fact in passage.text
+
+
+async def test_retrieval_prefers_the_customers_language_then_the_default_never_a_third(articles):
+    passages, found_in = await articles.retrieve(
+        "demo", "¿Cuánto cuesta el envío exprés?", "es", "en"
+    )
+    assert found_in == "es" and {p.locale for p in passages} == {"es"}
+    # Korean has no articles: the default language's, never Spanish or French ones.
+    passages, found_in = await articles.retrieve("demo", "배송비는 얼마입니까?", "ko", "en")
+    assert found_in == "en" and {p.locale for p in passages} == {"en"}

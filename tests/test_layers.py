@@ -1,0 +1,205 @@
+"""The package's layers point one way, and nothing imports in a circle.
+
+Every module of ``smartsupport`` belongs to one layer of ``LAYERS`` (ARCHITECTURE.md draws
+them). A module may import from its own layer and the layers below it, never from a layer
+above, and no set of modules may import each other in a cycle. Imports inside functions and
+under ``TYPE_CHECKING`` count: an import moved into a function "to avoid a cycle" is still a
+cycle. A new module must be placed in a layer here before the suite passes.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parent.parent / "smartsupport"
+
+# Lowest first. A pattern is a module name or a package prefix ending in ".*"; the longest
+# matching pattern places a module.
+LAYERS: list[tuple[str, list[str]]] = [
+    (
+        "foundation: domain, errors, wire, settings, configs",
+        [
+            "smartsupport", "domain", "errors", "ids", "wire", "settings",
+            "privacy", "business_hours", "workspaces", "embeddings", "remote",
+            "visitor_tokens", "llm.base", "demo_shop", "frames", "messages",
+        ],
+    ),
+    (
+        "storage, backplane, context",
+        ["storage", "storage.*", "backplane", "backplane.*", "context", "identity", "turn"],
+    ),
+    ("the services container", ["services", "fanout"]),
+    (
+        "understanding and answering",
+        [
+            "nlu", "nlu.*", "knowledge", "knowledge.*", "llm", "llm.*", "dialogue", "dialogue.*",
+            "handoff", "handoff.config", "handoff.phrases", "handoff.rules", "keywords",
+            "answers", "channels", "channels.base", "channels.web", "reply_language",
+        ],
+    ),
+    (
+        "assistant, outbox, notify, helpdesk",
+        [
+            "assistant", "outbox", "notify", "notify.*", "helpdesk", "helpdesk.*",
+            "handoff.overflow", "decisions", "article_answers",
+        ],
+    ),
+    ("the conversation path", ["conversation"]),
+    (
+        "web routes, sockets, inbox, staff, channels",
+        [
+            "channels.web_api", "channels.web_socket", "inbox", "inbox.*", "staff", "staff.*",
+            "knowledge.api", "helpdesk.webhooks", "helpdesk.delivery", "outbox_admin",
+            "api_docs", "asyncapi",
+        ],
+    ),
+    (
+        "app wiring and command line",
+        [
+            "app", "__main__", "wiring", "worker", "cli", "nlu.commands", "knowledge.commands",
+            "staff.commands", "dialogue.commands", "dialogue.scripts", "dialogue.script_nlu",
+            "dialogue.servers", "evaluation", "evaluation.*",
+        ],
+    ),
+]  # fmt: skip
+
+
+def modules() -> dict[str, Path]:
+    found = {}
+    for path in PACKAGE.rglob("*.py"):
+        parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts.pop()
+        found[".".join(parts)] = path
+    return found
+
+
+def short(module: str) -> str:
+    return module.removeprefix("smartsupport.") if module != "smartsupport" else module
+
+
+def layer_of(module: str) -> int:
+    name, best, where = short(module), -1, None
+    for index, (_, patterns) in enumerate(LAYERS):
+        for pattern in patterns:
+            if pattern.endswith(".*"):
+                hit = name.startswith(pattern[:-1])
+                length = len(pattern) - 2
+            else:
+                hit, length = name == pattern, len(pattern) + 1  # exact beats a prefix
+            if hit and length > best:
+                best, where = length, index
+    assert where is not None, f"{name} is in no layer: place it in LAYERS (tests/test_layers.py)"
+    return where
+
+
+def imports(module: str, path: Path, known: dict[str, Path]) -> set[str]:
+    """Every smartsupport module ``module`` imports, wherever the import statement is."""
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+
+    def resolve(name: str) -> str:
+        while name and name not in known:
+            name = name.rpartition(".")[0]
+        return name
+
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found |= {resolve(a.name) for a in node.names if a.name.startswith("smartsupport")}
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parent = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join(parent + ([node.module] if node.module else []))
+            if not base.startswith("smartsupport"):
+                continue
+            for alias in node.names:
+                target = f"{base}.{alias.name}"
+                found.add(target if target in known else resolve(base))
+    return found - {module, ""}
+
+
+def graph() -> dict[str, set[str]]:
+    known = modules()
+    return {m: imports(m, p, known) for m, p in known.items()}
+
+
+def test_every_module_has_a_layer():
+    for module in modules():
+        layer_of(module)
+
+
+def test_no_module_imports_from_a_layer_above_it():
+    upward = [
+        f"{short(m)} ({LAYERS[layer_of(m)][0]}) imports {short(d)} ({LAYERS[layer_of(d)][0]})"
+        for m, deps in graph().items()
+        for d in deps
+        if layer_of(d) > layer_of(m)
+    ]
+    assert not upward, "imports against the layers:\n  " + "\n  ".join(sorted(upward))
+
+
+def test_no_import_cycles_counting_function_level_and_type_checking_imports():
+    edges = graph()
+    cycles = [sorted(map(short, c)) for c in strongly_connected(edges) if len(c) > 1]
+    assert not cycles, f"import cycles: {cycles}"
+
+
+def strongly_connected(edges: dict[str, set[str]]) -> list[list[str]]:
+    """Tarjan's algorithm, iterative."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+    for root in edges:
+        if root in index:
+            continue
+        work = [(root, iter(sorted(edges[root])))]
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is not None:
+                if child not in index:
+                    index[child] = low[child] = len(index)
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(sorted(edges.get(child, ())))))
+                elif child in on_stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                component = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == node:
+                        break
+                found.append(component)
+    return found
+
+
+def test_the_checker_sees_a_cycle_hidden_in_a_function():
+    """The checker itself: an import inside a function still closes a cycle."""
+    edges = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+    assert sorted(map(sorted, (c for c in strongly_connected(edges) if len(c) > 1))) == [
+        ["a", "b", "c"]
+    ]
+    source = "def f():\n    from smartsupport.conversation import handle_message\n"
+    tree_path = PACKAGE / "domain.py"
+    known = {"smartsupport.conversation": tree_path, "smartsupport.domain": tree_path}
+    parsed = ast.parse(source)
+    assert any(isinstance(n, ast.ImportFrom) for n in ast.walk(parsed))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Path, "read_text", lambda self, encoding=None: source)
+        assert imports("smartsupport.domain", tree_path, known) == {"smartsupport.conversation"}
