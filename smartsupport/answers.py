@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from smartsupport import messages
 from smartsupport.domain import Passage
 from smartsupport.errors import LLMError
 from smartsupport.llm.chain import LLMStep, StopGeneration, Usage, estimated_completion
@@ -33,28 +34,6 @@ OnDelta = Callable[[str], Awaitable[None]]
 ExtractFn = Callable[[str, list[Passage], dict[str, Any]], "str | None | Awaitable[str | None]"]
 
 STEPS = ("extractive", "handoff", "offline")
-DEFAULT_TEXTS: dict[str, dict[str, str]] = {
-    "no_answer": {
-        "en": "I'm sorry, I couldn't find the answer to that in our help articles. "
-        "Would you like to talk to a person?",
-        "de": "Das konnte ich in unseren Hilfeartikeln leider nicht finden. "
-        "Möchten Sie mit einer Person sprechen?",
-        "fr": "Désolé, je n'ai pas trouvé la réponse dans nos articles d'aide. "
-        "Voulez-vous parler à une personne ?",
-        "es": "Lo siento, no encontré la respuesta en nuestros artículos de ayuda. "
-        "¿Quiere hablar con una persona?",
-    },
-    "offline": {
-        "en": "I'm sorry, I couldn't find the answer to that, and our team is not available "
-        "right now. Leave your email address and your question, and we'll get back to you.",
-        "de": "Das konnte ich leider nicht beantworten, und unser Team ist gerade nicht "
-        "erreichbar. Hinterlassen Sie Ihre E-Mail-Adresse und Ihre Frage, wir melden uns.",
-        "fr": "Désolé, je n'ai pas la réponse et notre équipe n'est pas disponible. "
-        "Laissez votre e-mail et votre question, nous vous répondrons.",
-        "es": "Lo siento, no tengo la respuesta y nuestro equipo no está disponible ahora. "
-        "Deje su correo y su pregunta, y le responderemos.",
-    },
-}
 
 
 @dataclass
@@ -181,12 +160,12 @@ class Answerer:
                 if not handoff_available:
                     attempts.append({"step": step, "outcome": "skipped", "detail": "no agents"})
                     continue
-                text = _text(templates, "no_answer", language, workspace_config)
+                text = messages.text(workspace_config, "knowledge.no_answer", language)
                 return await self._final(
                     text, step, [], usage, attempts, on_delta, reason="no_answer", handoff=True
                 )
             if step == "offline":
-                text = _text(templates, "offline", language, workspace_config)
+                text = messages.text(workspace_config, "knowledge.offline", language)
                 return await self._final(text, step, [], usage, attempts, on_delta, "no_answer")
         return AnswerResult(None, "none", [], usage.as_dict(), False, "chain_exhausted", attempts)
 
@@ -294,17 +273,3 @@ class Answerer:
 def _templates(workspace_config: Any) -> dict[str, Any]:
     section = getattr(workspace_config, "section", None)
     return section("templates") if callable(section) else {}
-
-
-def _text(templates: dict[str, Any], key: str, language: str, workspace_config: Any) -> str:
-    """A workspace template (plain or per language) or the built-in text."""
-    lang = language.split("-", 1)[0].lower()
-    default = getattr(workspace_config, "default_locale", "en")
-    for source in (templates.get(key), DEFAULT_TEXTS[key]):
-        if isinstance(source, str) and source:
-            return source
-        if isinstance(source, dict):
-            for candidate in (lang, default, "en"):
-                if source.get(candidate):
-                    return str(source[candidate])
-    return DEFAULT_TEXTS[key]["en"]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from smartsupport import messages
 from smartsupport.answers import Answerer, AnswerResult
 from smartsupport.domain import Passage, Reply
 from smartsupport.knowledge.answerability import Answerability, Candidate
@@ -27,22 +28,6 @@ from smartsupport.turn import Decision, Turn
 TOP_PASSAGES = 6
 SEARCHED = 30  # passages looked at to find TOP_PASSAGES from several articles
 PER_ARTICLE = 2
-LANGUAGE_NAMES = {
-    "en": "English", "es": "español", "fr": "français", "de": "Deutsch", "it": "italiano",
-    "pt": "português", "zh": "中文", "ja": "日本語", "ar": "العربية",
-}  # fmt: skip
-# Said before an answer from an article in another language than the customer's.
-OTHER_LANGUAGE = {
-    "en": "This answer is from our help articles in {name}:",
-    "es": "Esta respuesta viene de nuestros artículos de ayuda en {name}:",
-    "fr": "Cette réponse vient de nos articles d'aide en {name} :",
-    "de": "Diese Antwort stammt aus unseren Hilfeartikeln auf {name}:",
-    "it": "Questa risposta viene dai nostri articoli di assistenza in {name}:",
-    "pt": "Esta resposta vem dos nossos artigos de ajuda em {name}:",
-    "zh": "此回答来自我们的{name}帮助文章：",
-    "ja": "この回答は{name}のヘルプ記事からのものです：",
-    "ar": "هذه الإجابة من مقالات المساعدة لدينا باللغة {name}:",
-}
 
 
 class ArticleAnswers:
@@ -121,9 +106,16 @@ class ArticleAnswers:
         self, turn: Turn, result: AnswerResult, best: Candidate, language: str, found_in: str
     ) -> Decision:
         text = result.reply_text or ""
-        if found_in != language and not result.step.startswith("llm:"):
-            lead = OTHER_LANGUAGE.get(language, OTHER_LANGUAGE["en"])
-            text = f"{lead.format(name=LANGUAGE_NAMES.get(found_in, found_in))}\n\n{text}"
+        if found_in != language:
+            # Extractive text is the article's own words; an LLM step answers in the
+            # customer's language from them: either way, say where the answer comes from.
+            key = (
+                "knowledge.translated"
+                if result.step.startswith("llm:")
+                else ("knowledge.other_language")
+            )
+            name = messages.language_name(found_in, language)
+            text = f"{messages.text(turn.workspace, key, language, language=name)}\n\n{text}"
         meta = {
             "step": result.step,
             **result.meta(),

@@ -28,7 +28,7 @@ import sys
 from dataclasses import asdict
 from datetime import datetime
 
-from smartsupport import decisions, handoff
+from smartsupport import decisions, handoff, messages, reply_language
 from smartsupport.answers import Answerer
 from smartsupport.article_answers import ArticleAnswers
 from smartsupport.context import ConversationContext
@@ -50,13 +50,7 @@ log = logging.getLogger("smartsupport.assistant")
 
 HUMAN_INTENT = "human_agent"
 STATES_FACTS = re.compile(r"\d|[$€£¥]")  # a number, a price, a time: a fact to check
-OFFER_BUTTON = "Talk to a person"
-# The button under an answer about something a flow does ("Yes, do it for me").
-FLOW_BUTTON = {
-    "en": "Yes, do it for me", "es": "Sí, hazlo por mí", "fr": "Oui, faites-le pour moi",
-    "de": "Ja, bitte für mich erledigen", "it": "Sì, fallo per me", "pt": "Sim, faça por mim",
-    "zh": "好的，帮我办理", "ja": "はい、お願いします", "ar": "نعم، قم بذلك من أجلي",
-}  # fmt: skip
+
 CUSTOMER_KEY = "customer"  # in ConversationContext.data
 
 
@@ -115,7 +109,8 @@ class Assistant:
             and turn.conversation.status is ConversationStatus.BOT
         ):
             # No handoff rules configured: asking for a person still works.
-            decision.replies = [Reply(turn.workspace.handoff_message, meta={"step": "handoff"})]
+            text = messages.text(turn.workspace, "handoff.message", reply_language.for_turn(turn))
+            decision.replies = [Reply(text, meta={"step": "handoff"})]
             decision.status = ConversationStatus.WAITING
             decision.reason = "customer asked for a human"
         if turn.conversation.status is ConversationStatus.RESOLVED and decision.status is None:
@@ -196,7 +191,7 @@ class Assistant:
         if reply is None:
             return None
         if state.intent == "greeting":
-            reply.quick_replies = list(turn.workspace.quick_replies)
+            reply.quick_replies = messages.quick_replies(turn.workspace, state.language)
         return Decision([reply])
 
     async def _knowledge(self, turn: Turn, state: decisions.Deliberation) -> Decision | None:
@@ -259,13 +254,14 @@ class Assistant:
                 on_delta=turn.stream,
             )  # fmt: skip
             if result.reply_text is not None:
-                quick = [OFFER_BUTTON] if result.handoff else []
+                quick = [messages.text(turn.workspace, "handoff.offer_button", state.language)]
+                quick = quick if result.handoff else []
                 meta = {"step": result.step, **result.meta()}
                 return Decision([Reply(result.reply_text, quick_replies=quick, meta=meta)])
         return state.keyword_fallback or await self.keywords.decide(turn)
 
     def _flow_button(self, turn: Turn, flow: str, language: str) -> str:
-        return FLOW_BUTTON.get(language.split("-")[0], FLOW_BUTTON["en"])
+        return messages.text(turn.workspace, "flow.start_button", language)
 
     def _configured(self, workspace_id: str, intent: str | None, language: str) -> Reply | None:
         if not intent:

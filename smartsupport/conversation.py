@@ -119,6 +119,11 @@ async def start_conversation(
     return conversation, [greeting]
 
 
+# Context the conversation keeps when it starts afresh after a resolve: once-per-conversation
+# handoff rules stay fired, and the customer record stays read.
+KEPT_AFTER_RESOLVE = ("escalation", "customer")
+
+
 @dataclass(slots=True)
 class _Taken:
     """A turn in progress: what ``take_turn`` found and what the later steps add."""
@@ -188,12 +193,19 @@ async def take_turn(
         client_id=incoming.client_id,
         meta={"channel": incoming.channel},
     )
+    context = services.contexts.parse(
+        conversation.id, held.values[services.contexts.key(conversation.id)]
+    )
+    if conversation.status is ConversationStatus.RESOLVED:
+        # The customer comes back after a resolve: a new topic. A flow that was waiting when
+        # a person took over must not ask its stale question (or take a "yes" meant for
+        # something else). What handoff rules already fired, and the customer record, hold.
+        kept = {k: context.data[k] for k in KEPT_AFTER_RESOLVE if k in context.data}
+        context = ConversationContext(conversation.id, data=kept)
     return _Taken(
         workspace=services.workspace(conversation.workspace_id),
         conversation=conversation,
-        context=services.contexts.parse(
-            conversation.id, held.values[services.contexts.key(conversation.id)]
-        ),
+        context=context,
         message=message,
         held=held,
         started=time.perf_counter(),

@@ -26,6 +26,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from smartsupport import reply_language
 from smartsupport.errors import ConfigurationError
 from smartsupport.nlu.asking import asks_about
 from smartsupport.turn import Decision, Turn
@@ -81,7 +82,7 @@ def deliberation(turn: Turn) -> Deliberation:
     understanding = turn.understanding
     intent = understanding.intent if not understanding.out_of_scope else None
     return Deliberation(
-        language=understanding.language or turn.workspace.default_locale,
+        language=reply_language.for_turn(turn),
         intent=intent,
         asks_about=asks_about(turn.message.text),
     )

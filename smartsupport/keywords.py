@@ -16,6 +16,7 @@ from smartsupport import messages, reply_language
 from smartsupport.context import ConversationContext
 from smartsupport.demo_shop import Shop, Shops
 from smartsupport.domain import ConversationStatus, Reply, Understanding
+from smartsupport.nlu.rules import just_a_greeting
 from smartsupport.turn import Decision, Turn
 from smartsupport.workspaces import WorkspaceConfig
 
@@ -52,7 +53,7 @@ class KeywordBot:
         intent, confidence = None, 0.0
         if HUMAN_WORDS.search(norm) or norm in _buttons(workspace):
             intent, confidence = "human_agent", 1.0
-        elif GREETING_WORDS.search(norm):
+        elif GREETING_WORDS.search(norm) and just_a_greeting(text):
             intent, confidence = "greeting", 1.0
         elif ORDER_ID.search(text) or "order" in norm:
             intent, confidence = "order_status", 0.8

@@ -82,23 +82,7 @@ async def test_pressing_the_person_button_hands_over_in_every_language(services,
     assert handoff.text == messages.text(demo, "handoff.message", language)
 
 
-@pytest.mark.parametrize(
-    "locale",
-    [
-        "es-MX",
-        *[
-            pytest.param(
-                locale,
-                marks=pytest.mark.xfail(
-                    strict=True,
-                    reason="PENDING answers.py: its no-answer text exists in en/de/fr/es only; "
-                    "switch to messages.text(workspace, 'knowledge.no_answer', language)",
-                ),
-            )
-            for locale in ("ar", "ja-JP")
-        ],
-    ],
-)
+@pytest.mark.parametrize("locale", ["es-MX", "ar", "ja-JP"])
 async def test_a_question_nobody_can_answer_is_answered_in_the_customers_language(services, locale):
     conversation, _ = await start_conversation(services, "demo", locale=locale)
     replies = await say(services, conversation, CUSTOMERS[locale][6])

@@ -261,18 +261,19 @@ async def test_the_mounted_demo_api_and_the_flows_share_one_shop(monkeypatch):
     change is what GET on the mounted /demo-shop/api shows."""
     import httpx
 
-    from smartsupport.demo_shop import demo_app
+    from smartsupport.demo_shop import Shops, demo_app
 
     monkeypatch.delenv("DEMO_SHOP_URL", raising=False)
     monkeypatch.delenv("DEMO_SHOP_TOKEN", raising=False)
     workspace = load_workspace_dir(DEMO_DIR)
-    manager = DialogueManager({"demo": workspace}, None, None)
+    shops = Shops()  # one copy of the demo data, as create_app shares it
+    manager = DialogueManager({"demo": workspace}, None, None, shops=shops)
     chat = Chat(manager, identity="cust-aisha")
     await chat.say("change the address of ORD-10241")
     await chat.say("9 Mill Lane, Leeds LS1 4AB")
     done = await chat.say("yes")
     assert done is not None and "9 Mill Lane" in done.replies[-1].text
-    transport = httpx.ASGITransport(app=demo_app())
+    transport = httpx.ASGITransport(app=demo_app(shops))
     async with httpx.AsyncClient(transport=transport, base_url="http://x") as client:
         order = (await client.get("/orders/ORD-10241", params={"customer_id": "cust-aisha"})).json()
     assert order["address"] == "9 Mill Lane, Leeds LS1 4AB"
@@ -345,15 +346,12 @@ async def test_too_many_digressions_count_as_unhelpful_answers(tmp_path):
     await chat.manager.aclose()
 
 
-# FAILING ON PURPOSE until the conversation path starts a resolved conversation afresh
-# (issue 11, "a resolved conversation starts fresh"). A flow that was waiting when a person
+# A resolved conversation starts fresh (issue 11). A flow that was waiting when a person
 # took over (an agent's takeover, or a handoff rule's transfer, neither of which ends the
-# flow) survives the resolve in the session context, so the customer who comes back days
-# later is asked the stale question, and a "yes" meant for something else would cancel the
-# order. The fix belongs in ``conversation.take_turn`` (not in dialogue/): when the loaded
-# conversation is RESOLVED, start from a fresh ``ConversationContext`` (details in the
-# issue 11 part 5 report). Strict: remove the marker with the fix.
-@pytest.mark.xfail(strict=True, reason="the dialogue state survives a resolve (issue 11)")
+# flow) used to survive the resolve in the session context, so the customer who came back
+# days later was asked the stale question (a "yes" meant for something else would have
+# cancelled the order). ``conversation.take_turn`` starts from a fresh
+# ``ConversationContext`` when the loaded conversation is RESOLVED.
 async def test_a_customer_returning_after_a_resolve_starts_fresh(tmp_path, monkeypatch):
     from smartsupport.conversation import handle_message, set_status, start_conversation
     from smartsupport.settings import Settings

@@ -332,7 +332,7 @@ async def test_the_customer_is_read_only_for_rules_that_need_it_and_once_per_ses
         return vip
 
     services = SimpleNamespace(store=SimpleNamespace(get_customer=get_customer))
-    assistant = Assistant(services, None, None, None, None, None)  # type: ignore[arg-type]
+    assistant = Assistant(services, None, None, None, None, None, None)  # type: ignore[arg-type]
     conversation = Conversation(id="c1", workspace_id="acme", customer_id="u1")
     message = Message(id="m1", conversation_id="c1", seq=1, author=Author.CUSTOMER, text="hi")
 
@@ -365,44 +365,55 @@ async def test_the_customer_is_read_only_for_rules_that_need_it_and_once_per_ses
 
 DEMO = load_workspace_dir(DEMO_DIR)
 
-# language -> (must reach a person urgently, must not): legal threats, fraud, theft; and
-# names, surnames, colours and product styles that happen to spell a legal word.
+# language -> (must reach a person urgently, must not): legal threats, fraud and hacked
+# accounts, theft, injuries; and names, surnames, colours and product styles that happen to
+# spell a legal word.
 TOPICS = {
     "en": (["I'll sue you", "my lawyer will be in touch", "I am going to sue Northwind",
             "see you in court", "this is fraud", "my card was stolen", "I'll call the police",
-            "I'm filing a chargeback", "I will take legal action"],
+            "I'm filing a chargeback", "I will take legal action",
+            "my account was hacked and there are orders I didn't make",
+            "the heel snapped, I fell and injured my knee"],
            ["Hi, I'm Sue, is the blue jacket in stock?", "my name is Justice",
             "Lawyer-style blazer in stock?", "do you have the court shoes in size 38?",
             "Can I talk to Sue from your team?", "Police sunglasses in stock?",
-            "I walk in court shoes all day, which insoles?", "tennis court trainers?"]),
+            "I walk in court shoes all day, which insoles?", "tennis court trainers?",
+            "I fell in love with these boots, size 40?", "do these shoes hurt at first?"]),
     "es": (["demandaré a la tienda", "voy a llamar a mi abogado", "abogado",
             "voy a poner una demanda", "esto es una estafa", "me han robado la tarjeta",
-            "lo denunciaré a la policía"],
+            "lo denunciaré a la policía", "hay cargos no reconocidos en mi tarjeta",
+            "me caí por la suela y tuve que ir a urgencias"],
            ["Abogado is my surname", "Mi apellido es Abogado, ¿hay tallas grandes?",
             "¿Hay mucha demanda de estas zapatillas?", "a mi juicio es caro",
             "la caja llegó con un golpe", "busco un traje estilo abogado"]),
     "fr": (["je vais contacter mon avocat", "avocat", "je vais porter plainte",
-            "c'est une arnaque", "ma carte a été volée", "je vais aller à la police"],
+            "c'est une arnaque", "ma carte a été volée", "je vais aller à la police",
+            "mon compte a été piraté", "ma fille s'est blessée avec la boucle"],
            ["Le pull vert avocat est-il disponible ?", "la couleur avocat existe en M ?",
             "le procès-verbal de livraison est signé"]),
     "de": (["Ich schalte meinen Anwalt ein", "Anwalt", "mein Rechtsanwalt meldet sich",
             "ich werde Sie verklagen", "das ist Betrug", "mein Paket wurde gestohlen",
-            "wir sehen uns vor Gericht"],
+            "wir sehen uns vor Gericht", "mein Konto wurde gehackt",
+            "ich habe mich am Reißverschluss verletzt"],
            ["die Summe betrug 50 Euro", "ein leckeres Gericht zum Mitnehmen?",
             "Anwalt-Look Blazer vorrätig?"]),
     "it": (["chiamo il mio avvocato", "avvocato", "vi faccio causa", "è una truffa",
-            "mi hanno rubato la carta", "sporgerò denuncia"],
+            "mi hanno rubato la carta", "sporgerò denuncia", "il mio account è stato violato",
+            "mio figlio si è ferito con la zip"],
            ["avete la giacca tipo avvocato?", "la sede legale è a Milano?"]),
     "pt": (["vou falar com meu advogado", "advogado", "vou processar vocês",
-            "isso é um golpe", "meu cartão foi roubado", "vou ao PROCON"],
+            "isso é um golpe", "meu cartão foi roubado", "vou ao PROCON",
+            "minha conta foi hackeada", "meu filho se machucou com o zíper"],
            ["que legal, obrigado", "a caixa chegou amassada, tem outra?"]),
-    "zh": (["我要找律师", "律师", "我要起诉你们", "这是诈骗", "我的卡被盗刷了", "我要报警"],
+    "zh": (["我要找律师", "律师", "我要起诉你们", "这是诈骗", "我的卡被盗刷了", "我要报警",
+            "我的账号被盗了", "拉链把孩子的手割伤了"],
            ["律师风格的西装有货吗", "我告诉你们一个问题", "你们的广告你们自己看过吗"]),
     "ja": (["弁護士に相談します", "弁護士", "訴えます", "これは詐欺です", "カードが盗まれました",
-            "警察に通報します"],
+            "警察に通報します", "身に覚えのない請求があります", "靴底が外れて転んで怪我をしました"],
            ["弁護士風のジャケットはありますか", "警察官みたいな帽子はありますか"]),
     "ar": (["سأتصل بمحامي", "محامي", "المحامي الخاص بي سيتواصل معكم", "سأقاضيكم",
-            "هذا احتيال", "بطاقتي مسروقة", "سأبلغ الشرطة"],
+            "هذا احتيال", "بطاقتي مسروقة", "سأبلغ الشرطة", "حسابي مخترق",
+            "ابني أصيب بسبب السحاب"],
            ["هل الجاكيت الأزرق متوفر؟", "عندي سؤال عن المقاس"]),
 }  # fmt: skip
 
@@ -420,7 +431,7 @@ def _fired(outcome, rule: str) -> bool:
 )
 def test_legal_threats_reach_a_person_urgently_in_every_language(language, text):
     outcome = _demo_says(text, language)
-    assert _fired(outcome, "legal-or-fraud"), text
+    assert _fired(outcome, "legal-fraud-or-safety"), text
     assert outcome.action == "transfer" and outcome.priority == "urgent"
 
 
@@ -428,7 +439,7 @@ def test_legal_threats_reach_a_person_urgently_in_every_language(language, text)
     ("language", "text"), [(lang, t) for lang, (_, no) in TOPICS.items() for t in no]
 )
 def test_names_colours_and_styles_are_not_legal_threats(language, text):
-    assert not _fired(_demo_says(text, language), "legal-or-fraud"), text
+    assert not _fired(_demo_says(text, language), "legal-fraud-or-safety"), text
 
 
 def test_a_keyword_reason_names_the_topic_not_the_word_form():
@@ -471,3 +482,20 @@ def test_asking_for_a_person_in_every_language(language, text):
 )
 def test_mentioning_staff_is_not_asking_for_a_person(language, text):
     assert not _fired(_demo_says(text, language), "asked-for-a-person"), text
+
+
+@pytest.mark.parametrize(
+    ("language", "text", "furious"),
+    [("en", "ABSOLUTELY FED UP, worst company ever", True),
+     ("es", "estoy harto, sois unos impresentables", True),
+     ("fr", "je suis furieuse, plus jamais chez vous", True),
+     ("de", "ich bin extrem verärgert", True),
+     ("it", "servizio pessimo, vergognatevi", True),
+     ("pt", "que palhaçada, nunca mais compro", True),
+     ("zh", "太差劲了，我非常生气", True), ("ja", "最悪です。いい加減にしてください", True),
+     ("ar", "أنا غاضب جدا", True),
+     ("en", "the fit is a bit disappointing, can I exchange?", False),
+     ("es", "¿tenéis la talla 38?", False), ("ja", "最高の靴です", False)],
+)  # fmt: skip
+def test_a_furious_customer_reaches_a_person_in_every_language(language, text, furious):
+    assert _fired(_demo_says(text, language), "furious-customer") is furious, text

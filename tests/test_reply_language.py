@@ -50,3 +50,12 @@ def test_a_language_we_cannot_write_in_does_not_count():
     context = ConversationContext("c1")
     reply_language.for_turn(turn("Wo ist meine Bestellung?", "de", context))
     assert reply_language.for_turn(turn("ja", "fi", context)) == "de"
+
+
+def test_chinese_japanese_and_arabic_letters_outvote_a_wrong_guess():
+    """The detector reads "帮我取消一下订单 ORD-10244" as French (the order number)."""
+    context = ConversationContext("c1")
+    assert reply_language.for_turn(turn("帮我取消一下订单 ORD-10244", "fr", context)) == "zh"
+    assert reply_language.for_turn(turn("注文 ORD-10244 をキャンセル", "en", context)) == "ja"
+    assert reply_language.for_turn(turn("إلغاء الطلب ORD-10244", "en", context)) == "ar"
+    assert reply_language.for_turn(turn("返品", "ja", context)) == "ja"  # kanji only: as guessed

@@ -277,7 +277,8 @@ class DialogueManager:
             return False  # the handoff is the caller's job; the flow just steps aside
         trigger = self._trigger(engine, turn)
         asking = frame.get("asking")
-        cands = slotting.candidates(flow, text, understanding, asking)
+        offers = slotting.offers_for(flow, frame, engine.scope(frame, profile, segment))
+        cands = slotting.candidates(flow, text, understanding, asking, offers)
         if _elsewhere(understanding, trigger, frame["flow"]):
             # A whole answer that is clearly about something else ("cancel my order", "what
             # payment methods do you take?") is not an address or a reason.

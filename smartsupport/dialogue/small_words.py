@@ -191,7 +191,7 @@ WORDS: dict[str, dict[str, str]] = {
     "zh": {
         YES: "是 | 是的 | 对 | 对的 | 好 | 好的 | 好吧 | 行 | 可以 | 嗯 | 嗯嗯 | 确认 | 确定 "
              "| 当然 | 没问题 | 没错 | 同意 | 要 | 不错",
-        NO: "不 | 不要 | 不用 | 不用了 | 不是 | 不对 | 不行 | 没有 | 不需要 | 不了 | 算了不要",
+        NO: "不 | 否 | 不要 | 不用 | 不用了 | 不是 | 不对 | 不行 | 没有 | 不需要 | 不了 | 算了不要",
         NEG: "不 | 别 | 没 | 不要",
         UNSURE: "不知道 | 不确定 | 也许 | 可能 | 是不是 | 对不对 | 好不好 | 行不行 | 要不要",
         POLITE: "请 | 了 | 吧 | 啊 | 呀 | 哦 | 喔 | 那 | 不客气",
@@ -234,7 +234,8 @@ WORDS: dict[str, dict[str, str]] = {
         YES: "نعم | أجل | ايوه | أيوه | ايوا | طيب | حسنا | حسناً | تمام | موافق "
              "| بالتأكيد | أكيد | بالطبع | طبعا | طبعاً | ماشي | اوكي | صحيح | لا مشكلة "
              "| بكل تأكيد | أؤكد",
-        NO: "لا | كلا | لأ | أبدا | أبداً | مش عايز | لا أريد | سأحتفظ به | خليه",
+        # Not "أبداً" (never): folded, it is "ابدأ" (start), as in "نعم، ابدأ الإرجاع".
+        NO: "لا | كلا | لأ | مش عايز | لا أريد | سأحتفظ به | خليه",
         NEG: "لا | ليس | مش | مو | ما",
         UNSURE: "لا أعرف | لا اعرف | مش عارف | ربما | يمكن | لست متأكدا | مش متأكد",
         POLITE: "من فضلك | لو سمحت | يعني | اذن | إذن | طيب يعني",
@@ -253,6 +254,8 @@ WORDS: dict[str, dict[str, str]] = {
 
 SHORT = 3  # other words a clause may have and still be a bare answer ("I'll keep it, ta")
 SHORT_REFERENCE = 2  # ... and still point at an option ("the second order please")
+MAX_SHORT_CHARS = 200  # "never mind" and "the second one" are whole short messages
+MAX_ANSWER_CHARS = 400  # a yes or no leads a message: the rest of a long one is not read
 # Clauses end at punctuation and at "but" (full-width punctuation folds to ASCII).
 _CLAUSE_END = re.compile(
     r"[,.;:!?¿¡、。…()\[\]\n،؟]+|\s[-–—]\s|\b(?:but|pero|mais|aber|ma|mas)\b|但是|不过|لكن"
@@ -331,11 +334,12 @@ def _others(text: str) -> list[Word]:
 def read(text: str) -> str | None:
     """YES, NO, UNSURE (unsure, clauses that disagree, a question back, or "no, the other
     one", which points at an option rather than answering) or None (no answer words at all)
-    for a reply to a yes/no question."""
+    for a reply to a yes/no question. An answer leads: only the start of a long message is
+    read."""
     if reference(text) is not None:
         return UNSURE
     readings = set()
-    said = clauses(text)
+    said = clauses(text[:MAX_ANSWER_CHARS])
     for number, clause in enumerate(said):
         reading = _reading(clause, first=number == 0)
         if reading is not None:
@@ -385,6 +389,8 @@ def never_mind(text: str) -> bool:
     """'never mind', 'olvídalo', '算了', 'neither', 'non merci' ... as the whole message: the
     customer wants to stop. A polite refusal counts ("no thanks"), a plain "no" does not
     (that answers the question)."""
+    if len(text) > MAX_SHORT_CHARS:
+        return False
     words = [w for c in clauses(text) for w in c.words]
     kinds = {w.kind for w in words}
     if not kinds or not kinds <= {NEVER_MIND, NEITHER, NO, THANKS}:
@@ -398,6 +404,8 @@ def never_mind(text: str) -> bool:
 def reference(text: str) -> str | None:
     """FIRST, SECOND, THIRD, LAST, OTHER_ONE or NEITHER when a short message points at one
     of the options it was offered ("the second one", "no, la otra", "第二个"), else None."""
+    if len(text) > MAX_SHORT_CHARS:
+        return None
     pointed = set()
     for clause in clauses(text):
         kinds = [w.kind for w in clause.words if w.kind in REFERENCES]

@@ -1,5 +1,6 @@
 """The built-in words of the handoff rules in the nine languages of the product brief (en, es,
-fr, de, it, pt, zh, ja, ar): asking for a person, and topics a bot should not handle alone.
+fr, de, it, pt, zh, ja, ar): asking for a person, and topics a bot should not handle alone
+(legal threats, fraud and unauthorised use, theft, injuries and product safety, regulators).
 
 Matching runs on ``fold(text)``: case-folded, accents and Arabic vowel marks removed,
 punctuation as spaces, so "¿Puedo hablar con una PERSONA?" and "puedo hablar con una persona"
@@ -24,7 +25,6 @@ lawyer after "mi"/"mon"/"un", and a surname or a colour ("vert avocat") without.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 from smartsupport.nlu.rules import fold as fold_letters
@@ -45,6 +45,7 @@ HUMAN_REQUEST = {
         r"(transfer|connect) me",
         r"customer (service|support) (agent|representative)",
         r"^(human|agent|operator|representative|a human|a person) ?(please|pls|now)?$",
+        r"(actual|real) (human|person)( being)?", r"(a|an) human being",
     ],
     "es": [
         r"hablar con (un |una |el |la |algun |alguna )?(persona|agente|humano|asesor|"
@@ -53,6 +54,8 @@ HUMAN_REQUEST = {
         r"(quiero|necesito) (un |una )?(agente|humano|persona|asesor|operador)",
         r"(persona|agente) (real|humano|humana)",
         r"atencion (humana|al cliente)",
+        r"de carne y hueso", r"(persona|alguien) (de verdad|real)",
+        r"(atienda|atiende|pasame con|pasarme con) (alguien|una persona|un agente|un asesor)",
     ],
     "fr": [
         r"parler (a|avec) (un |une |le |la )?(vrai |vraie )?(humain|personne|conseiller|"
@@ -60,6 +63,8 @@ HUMAN_REQUEST = {
         r"(un|une) (vrai|vraie) (humain|personne)",
         r"(je veux|je voudrais) (un |une )?(humain|conseiller|agent|personne)",
         r"service client",
+        r"quelqu un de chez vous", r"(une vraie personne|un etre humain)",
+        r"(me passer|passez moi|passe moi) (un |une )?(conseiller|conseillere|agent|humain)",
     ],
     "de": [
         r"mit (einem |einer )(echten |richtigen )?(menschen|mensch|mitarbeiter|"
@@ -68,6 +73,9 @@ HUMAN_REQUEST = {
         r"(echten|richtigen) (menschen|mitarbeiter|person)",
         r"(kundendienst|kundenservice) (sprechen|bitte)",
         r"(ich will|ich mochte|ich moechte) (einen |eine )?(menschen|mitarbeiter|berater)",
+        r"(kollegen|kollegin|mitarbeiter|mitarbeiterin|menschen|kundenservice|kundendienst)"
+        r"( \w+){0,4} (weiterleiten|verbinden|durchstellen)",
+        r"(verbinden|leiten) sie mich (bitte )?(mit|an|weiter)", r"(echten|echter) mensch",
     ],
     "it": [
         r"(parlare|parlo|parlerei|chattare) con (un |una |l |il |la |lo |qualche )?(vero |vera )?"
@@ -77,6 +85,8 @@ HUMAN_REQUEST = {
         r"(voglio|vorrei) (un |una )?(operatore|operatrice|persona|umano|addetto|consulente)",
         r"(servizio|assistenza) clienti",
         r"^(operatore|un operatore) ?(per favore|grazie)?$",
+        r"in carne e ossa", r"(persona|operatore) (vera|vero|reale)",
+        r"(passami|passatemi|mi passi) (un |una )?(operatore|operatrice|persona|addetto)",
     ],
     "pt": [
         r"falar com (um |uma |o |a |algum )?(atendente|pessoa|humano|agente|"
@@ -85,6 +95,8 @@ HUMAN_REQUEST = {
         r"(pessoa|atendente) (real|humano|humana)",
         r"atendimento humano",
         r"(quero|preciso de) (um |uma )?(atendente|humano|pessoa)",
+        r"(alguem|pessoa|atendente|humano) de verdade", r"ser humano",
+        r"nao quero falar com (um )?robo",
     ],
     "zh": [
         r"人工客服", r"转人工", r"人工服务", r"(找|要|接|联系)人工", r"^人工$",
@@ -120,18 +132,19 @@ def compile_human_request(extra: list[str]) -> re.Pattern[str]:
     """One pattern for the built-in phrases and a workspace's extra (literal) phrases.
     Latin and Arabic phrases stand between word boundaries; Chinese and Japanese ones
     anywhere (they write no spaces)."""
-    parts = []
+    bounded: list[str] = []
+    anywhere: list[str] = []
     for language, patterns in HUMAN_REQUEST.items():
-        for pattern in patterns:
-            body = fold_letters(pattern)
-            if language in ("zh", "ja"):
-                parts.append(f"(?:{body})")
-            else:
-                parts.append(rf"(?:^|\b)(?:{body})(?:\b|$)")
+        group = anywhere if language in ("zh", "ja") else bounded
+        group += [f"(?:{fold_letters(p)})" for p in patterns]
     for phrase in extra:
         folded = fold(phrase)
         if folded:
-            parts.append(_boundaries(re.escape(folded), folded))
+            group = anywhere if is_cjk(folded[0]) or is_cjk(folded[-1]) else bounded
+            group.append(re.escape(folded))
+    parts = [r"(?:^|\b)(?:" + "|".join(bounded) + r")(?:\b|$)"]
+    if anywhere:
+        parts.append("|".join(anywhere))
     return re.compile("|".join(parts))
 
 
@@ -191,6 +204,8 @@ _FR_LAWYER_BEFORE = (
 _CJK_STYLE = "风 | 风格 | 款 | 式 | 范 | 装 | 系列 | 風 | スタイル | 系 | っぽい | みたい | 柄"
 _ZH_TELL = "广 | 报 | 通 | 忠 | 警 | 劝 | 公 | 预 | 转 | 被"
 
+# Topic labels (what the handoff reason names): lawyer, lawsuit, legal, sue, court, fraud,
+# unauthorised, stolen, police, chargeback, regulator, safety.
 # Per language; every language's words are checked on every message (short messages are
 # often detected as the wrong language), except forms harmless in the detected one.
 KEYWORDS: dict[str, list[Keyword]] = {
@@ -212,6 +227,19 @@ KEYWORDS: dict[str, list[Keyword]] = {
             after="report | complaint | case | officer"),
         _kw("chargeback", "chargeback | chargebacks | dispute the charge | dispute the payment"),
         _kw("regulator", "better business bureau | trading standards | ombudsman"),
+        _kw("unauthorised", "unauthorized | unauthorised | hacked | compromised "
+            "| someone got into my account | someone is using my account | someone used my card "
+            "| i did not make these | i did not make this | i didn't make these "
+            "| i didn't make this | i never made these | i never placed | did not authorize "
+            "| didn't authorize | don't recognize these | don't recognise these "
+            "| don't recognize this charge | don't recognise this charge "
+            "| someone changed my password | someone else changed my password"),
+        _kw("safety", "injured | injury | injuries | fractured | broke my wrist | broke my ankle "
+            "| broke my arm | broke my leg | broken bone | hurt myself | got hurt | was hurt "
+            "| fell and | fell down | hospital bills | went to the hospital | emergency room "
+            "| bleeding | allergic reaction | electric shock | choking | safety hazard "
+            "| cut my finger | cut my hand | cut his finger | cut his hand | cut her finger "
+            "| cut her hand | burned my"),
     ],
     "es": [
         _kw("lawyer", "abogado | abogada | abogados | abogadas", before=_ES_LAWYER_BEFORE,
@@ -226,6 +254,13 @@ KEYWORDS: dict[str, list[Keyword]] = {
         _kw("stolen", "robado | robada | robaron | robo | hurto"),
         _kw("police", "policia | denuncia | denunciar | denunciare | denunciarlos"),
         _kw("regulator", "profeco | hoja de reclamaciones | oficina del consumidor"),
+        _kw("unauthorised", "no reconocidos | no reconozco | no autorizado | no autorizados "
+            "| que no hice | que yo no hice | hackeado | hackeada | hackearon | suplantacion "
+            "| usando mi cuenta | usando mi tarjeta | alguien cambio mi contrasena "
+            "| me cambiaron la contrasena"),
+        _kw("safety", "herido | herida | heridos | lesion | me lesione | lesionado | lesionada "
+            "| fractura | me fracture | urgencias | sangre | sangrando | sangro "
+            "| reaccion alergica | me corte | se corto | se ha cortado | me cai | quemadura"),
     ],
     "fr": [
         _kw("lawyer", "avocat | avocate | avocats | avocates", before=_FR_LAWYER_BEFORE,
@@ -240,6 +275,14 @@ KEYWORDS: dict[str, list[Keyword]] = {
         _kw("police", "police", before="la | a", after="nationale"),
         _kw("police", "gendarmerie"),
         _kw("regulator", "dgccrf | signalconso | association de consommateurs"),
+        _kw("unauthorised", "pirate | piratee | piratage | non autorise | non autorises "
+            "| que je n'ai pas fait | que je n'ai pas faits | que je n'ai pas passee "
+            "| je ne reconnais pas | usurpation | quelqu'un a change mon mot de passe "
+            "| quelqu'un utilise mon compte"),
+        _kw("safety", "blesse | blessee | blesses | blessure | s'est coupe | s'est coupee "
+            "| je me suis coupe | coupe le doigt | coupe la main | urgences | a l'hopital "
+            "| fracture | saigne | saignait | sang | reaction allergique | brulure "
+            "| je suis tombe | je suis tombee"),
     ],
     "de": [
         _kw("lawyer", "anwalt | anwaltin | anwalte | anwaelte | anwalts | anwaltinnen "
@@ -254,6 +297,13 @@ KEYWORDS: dict[str, list[Keyword]] = {
         _kw("stolen", "gestohlen | diebstahl | geklaut | bestohlen"),
         _kw("police", "polizei"),
         _kw("regulator", "verbraucherzentrale | verbraucherschutz"),
+        _kw("unauthorised", "gehackt | unbefugt | nicht autorisiert | nie getatigt "
+            "| nicht getatigt | nicht von mir | fremde abbuchungen | identitatsdiebstahl "
+            "| erkenne ich nicht | jemand hat mein passwort geandert | jemand nutzt mein konto"),
+        _kw("safety", "verletzt | verletzung | verletzungen | gesturzt | hingefallen "
+            "| notaufnahme | bein gebrochen | arm gebrochen | hand gebrochen | knochel gebrochen "
+            "| knochenbruch | blutet | blutete | allergische reaktion | verbrennung "
+            "| in den finger geschnitten"),
     ],
     "it": [
         _kw("lawyer", "avvocato | avvocata | avvocati | avvocatessa"),
@@ -266,6 +316,13 @@ KEYWORDS: dict[str, list[Keyword]] = {
         _kw("police", "polizia | carabinieri | denuncia | denunciare | denuncero "
             "| denunciarvi"),
         _kw("regulator", "codacons | altroconsumo | associazione consumatori"),
+        _kw("unauthorised", "hackerato | hackerata | violato | violata | non autorizzato "
+            "| non autorizzati | che non ho fatto | non riconosco | furto d'identita "
+            "| qualcuno ha cambiato la password | qualcuno ha usato | qualcuno e entrato"),
+        _kw("safety", "ferito | ferita | feriti | ferimento | lesione | pronto soccorso "
+            "| frattura | fratturato | sanguina | sanguinava "
+            "| reazione allergica | irritazione | vesciche | si e tagliato | si e tagliata "
+            "| mi sono tagliato | mi sono tagliata | ustione | sono caduto | sono caduta"),
     ],
     "pt": [
         _kw("lawyer", "advogado | advogada | advogados | advogadas"),
@@ -276,6 +333,13 @@ KEYWORDS: dict[str, list[Keyword]] = {
         _kw("stolen", "roubado | roubada | roubo | furto | furtado | furtada"),
         _kw("police", "policia | boletim de ocorrencia | delegacia"),
         _kw("regulator", "procon | reclame aqui"),
+        _kw("unauthorised", "hackeado | hackeada | invadido | invadida | clonado | clonada "
+            "| que nao fiz | nao reconheco | nao autorizado | nao autorizada "
+            "| alguem mudou minha senha | alguem esta usando minha conta"),
+        _kw("safety", "machucou | machucado | machucada | me machuquei | ferido | ferida "
+            "| ferimento | lesao | fratura | fraturei | pronto-socorro | pronto socorro "
+            "| sangrou | sangrando | reacao alergica | cortou a mao | cortou o dedo | me cortei "
+            "| queimadura"),
     ],
     "zh": [
         _kw("lawyer", "律师 | 律师函 | 律师事务所", not_after=_CJK_STYLE),
@@ -285,6 +349,10 @@ KEYWORDS: dict[str, list[Keyword]] = {
         _kw("stolen", "被盗 | 被偷 | 偷走 | 盗刷 | 失窃"),
         _kw("police", "报警 | 警察 | 派出所", not_after=_CJK_STYLE),
         _kw("regulator", "消协 | 消费者协会 | 12315 | 市场监管"),
+        _kw("unauthorised", "被盗号 | 账号被盗 | 被黑 | 没买过 | 不是我买的 | 不是我下的 "
+            "| 未经授权 | 被冒用 | 有人改了我的密码 | 密码被改"),
+        _kw("safety", "受伤 | 受了伤 | 骨折 | 急诊 | 摔倒 | 摔伤 | 流血 | 出血 "
+            "| 过敏反应 | 过敏了 | 割伤 | 划伤 | 烫伤 | 割破"),
         _kw("chargeback", "拒付"),
     ],
     "ja": [
@@ -295,6 +363,10 @@ KEYWORDS: dict[str, list[Keyword]] = {
         _kw("stolen", "盗まれ | 盗難 | 不正利用"),
         _kw("police", "警察 | 被害届", not_after=_CJK_STYLE),
         _kw("regulator", "消費者センター | 国民生活センター"),
+        _kw("unauthorised", "身に覚えのない | 身に覚えがない | 不正アクセス | 乗っ取られ "
+            "| パスワードを勝手に"),
+        _kw("safety", "怪我 | けが | 骨折 | 救急 | 指を切 | 手を切 | 出血 | 血が "
+            "| アレルギー反応 | アレルギーが出 | やけど | 転倒 | 転んで"),
         _kw("chargeback", "チャージバック"),
     ],
     "ar": [
@@ -305,6 +377,9 @@ KEYWORDS: dict[str, list[Keyword]] = {
         _kw("stolen", "سرقة | مسروق | مسروقة | سرقت | سرقوا | سرقوني"),
         _kw("police", "شرطة | بوليس"),
         _kw("regulator", "حماية المستهلك"),
+        _kw("unauthorised", "مخترق | اختراق | اخترق | لم أقم به | لم أطلبه | غير مصرح "
+            "| غير كلمة المرور"),
+        _kw("safety", "جرح | جرحت | مجروح | إصابة | أصيب | الطوارئ | نزيف | ينزف | سقطت"),
     ],
 }  # fmt: skip
 
@@ -336,18 +411,37 @@ def _boundaries(body: str, word: str) -> str:
 
 
 @dataclass(frozen=True)
-class CompiledKeyword:
-    keyword: Keyword
-    pattern: re.Pattern[str]
+class CompiledKeywords:
+    """A keyword rule's words, ready to search: a few patterns (one per kind of word
+    boundary, so a long message is scanned a few times, not once per word) whose group 1 is
+    the word form, and the keywords each form belongs to."""
+
+    patterns: tuple[re.Pattern[str], ...]
+    forms: dict[str, tuple[Keyword, ...]]
 
 
-def _compile_keyword(keyword: Keyword) -> CompiledKeyword:
-    forms = {fold_keeping_hyphens(f) for f in keyword.forms} - {""}
-    parts = [_boundaries(re.escape(f), f) for f in sorted(forms, key=len, reverse=True)]
-    return CompiledKeyword(keyword, re.compile("|".join(parts)))
+def _compile(keywords: list[Keyword]) -> CompiledKeywords:
+    forms: dict[str, tuple[Keyword, ...]] = {}
+    for keyword in keywords:
+        for form in {fold_keeping_hyphens(f) for f in keyword.forms} - {""}:
+            forms[form] = (*forms.get(form, ()), keyword)
+    groups: dict[tuple[bool, bool, bool], list[str]] = {}
+    for form in forms:
+        kind = (bool(_ARABIC.match(form[0])), is_cjk(form[0]), is_cjk(form[-1]))
+        groups.setdefault(kind, []).append(form)
+    patterns = []
+    for (arabic, cjk_start, cjk_end), members in groups.items():
+        body = "|".join(re.escape(f) for f in sorted(members, key=len, reverse=True))
+        if arabic:
+            patterns.append(rf"(?<![\w-]){_AR_BEFORE}({body}){_AR_AFTER}(?![\w-])")
+        else:
+            left = "" if cjk_start else r"(?<![\w-])"
+            right = "" if cjk_end else r"(?![\w-])"
+            patterns.append(f"{left}({body}){right}")
+    return CompiledKeywords(tuple(re.compile(p) for p in patterns), forms)
 
 
-def compile_keywords(words: list[str] | None, extra: list[str]) -> list[CompiledKeyword]:
+def compile_keywords(words: list[str] | None, extra: list[str]) -> CompiledKeywords:
     """The keyword rule's words: the built-in vocabulary of every language, or ``words``
     instead when the workspace gives them, plus its ``extra`` words (whole words)."""
     if words is None:
@@ -355,25 +449,23 @@ def compile_keywords(words: list[str] | None, extra: list[str]) -> list[Compiled
     else:
         chosen = [Keyword(fold(w), (w,)) for w in words if fold(w)]
     chosen += [Keyword(fold(w), (w,)) for w in extra if fold(w)]
-    return [_compile_keyword(k) for k in chosen]
+    return _compile(chosen)
 
 
-def find_keywords(
-    compiled: Iterable[CompiledKeyword], text: str, language: str | None
-) -> list[str]:
+def find_keywords(compiled: CompiledKeywords, text: str, language: str | None) -> list[str]:
     """The labels of the topic words ``text`` uses as topics (sorted, each once)."""
     folded = fold_keeping_hyphens(text)
     found = set()
-    for entry in compiled:
-        if entry.keyword.label in found:
-            continue
-        for match in entry.pattern.finditer(folded):
-            form = match.group(0)
+    for pattern in compiled.patterns:
+        for match in pattern.finditer(folded):
+            form = match.group(1)
             if language and language in HARMLESS_IN.get(form, ()):
                 continue
-            if _is_topic(entry.keyword, folded, match.start(), match.end()):
-                found.add(entry.keyword.label)
-                break
+            for keyword in compiled.forms[form]:
+                if keyword.label not in found and _is_topic(
+                    keyword, folded, match.start(), match.end()
+                ):
+                    found.add(keyword.label)
     return sorted(found)
 
 

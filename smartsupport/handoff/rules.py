@@ -86,7 +86,7 @@ class HandoffOutcome:
 class _Compiled:
     config: HandoffConfig
     human: re.Pattern[str] | None
-    keywords: dict[str, list[phrases.CompiledKeyword]]
+    keywords: dict[str, phrases.CompiledKeywords]
 
 
 def _patterns(workspace: WorkspaceConfig) -> _Compiled:
@@ -103,7 +103,7 @@ def _patterns(workspace: WorkspaceConfig) -> _Compiled:
 def _compile(config: HandoffConfig, buttons: list[str] | None = None) -> _Compiled:
     """``buttons``: our offer button in every language, so pressing it asks for a person."""
     human = None
-    keywords: dict[str, list[phrases.CompiledKeyword]] = {}
+    keywords: dict[str, phrases.CompiledKeywords] = {}
     for rule in config.rules:
         if rule.type == "human_request":
             human = phrases.compile_human_request([*rule.extra_phrases, *(buttons or [])])

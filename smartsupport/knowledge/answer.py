@@ -36,7 +36,6 @@ DEFAULT_TEMPLATES = {
 }
 
 
-
 def extract_answer(
     question: str,
     passages: Sequence[Passage],

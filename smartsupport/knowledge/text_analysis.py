@@ -40,7 +40,7 @@ def fold(text: str) -> str:
     """Lower-case and strip accents, so "reembolso"/"Reembolsó" and "é"/"e" match. Kana
     keep their voicing marks: "で" is not "て"."""
     text = unicodedata.normalize("NFKD", text.lower())
-    kept = []
+    kept: list[str] = []
     for ch in text:
         if unicodedata.combining(ch) and not (kept and "\u3040" <= kept[-1] <= "\u30ff"):
             continue

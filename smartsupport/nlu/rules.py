@@ -50,9 +50,19 @@ def word_pattern(word: str) -> str:
 
 
 def words_pattern(words: Iterable[str]) -> str:
-    """One alternation of whole words, the longest first (so "no thanks" beats "no")."""
-    folded = sorted({fold(w).strip() for w in words if fold(w).strip()}, key=len, reverse=True)
-    return "|".join(word_pattern(w) for w in folded)
+    """One alternation of whole words, the longest first (so "no thanks" beats "no").
+    Words with the same kind of boundaries share them, so a long message is scanned
+    quickly (the lookbehind fails inside a word before any word is tried)."""
+    groups: dict[tuple[bool, bool], list[str]] = {}
+    for word in {fold(w).strip() for w in words} - {""}:
+        groups.setdefault((is_cjk(word[0]), is_cjk(word[-1])), []).append(word)
+    parts = []
+    for (cjk_start, cjk_end), members in sorted(groups.items()):
+        body = "|".join(re.escape(w) for w in sorted(members, key=len, reverse=True))
+        left = "" if cjk_start else r"(?<!\w)"
+        right = "" if cjk_end else r"(?!\w)"
+        parts.append(f"{left}(?:{body}){right}")
+    return "|".join(parts)
 
 
 @dataclass(frozen=True, slots=True)
