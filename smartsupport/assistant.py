@@ -220,8 +220,9 @@ class Assistant:
         reply = self._configured(turn.workspace.id, state.intent, state.language)
         if reply is None:
             return None
-        if STATES_FACTS.search(reply.text):
-            # An authored answer that states facts must answer this question, like a passage.
+        if STATES_FACTS.search(reply.text) and turn.workspace.articles_dir is not None:
+            # An authored answer that states facts must answer this question, like a passage
+            # (in workspaces with articles: the check needs their index and the embedder).
             support = await self.articles.supports(turn, reply.text)
             if support < self.articles.answerability.threshold:
                 state.skip("intent_response", f"its facts do not answer this ({support:.2f})")
@@ -237,7 +238,11 @@ class Assistant:
             state.keyword_fallback = decision
             state.skip("keywords", "no keyword answer")
             return None
-        if step == "faq" and STATES_FACTS.search(decision.replies[0].text):
+        if (
+            step == "faq"
+            and turn.workspace.articles_dir is not None
+            and STATES_FACTS.search(decision.replies[0].text)
+        ):
             # A keyword FAQ entry shares a word with the question; its facts must answer it.
             support = await self.articles.supports(turn, decision.replies[0].text)
             if support < self.articles.answerability.threshold:

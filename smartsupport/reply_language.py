@@ -30,11 +30,23 @@ from smartsupport.nlu.language import detect_language
 from smartsupport.turn import Turn
 
 KEY = "language"  # in ConversationContext.data
+MESSAGE_KEY = "reply_language"  # in the customer message's meta
 LATIN_SCRIPT = {"en", "es", "fr", "de", "it", "pt"}  # shipped languages written in Latin letters
 
 
 def for_turn(turn: Turn) -> str:
-    """The language to reply to ``turn`` in (remembered for the turns that follow)."""
+    """The language to reply to ``turn`` in (remembered for the turns that follow). Worked
+    out once per message and kept in its meta (handoff rules, the keyword bot, flows and the
+    decision order all ask)."""
+    decided = turn.message.meta.get(MESSAGE_KEY)
+    if isinstance(decided, str) and decided:
+        return decided
+    language = _decide(turn)
+    turn.message.meta[MESSAGE_KEY] = language
+    return language
+
+
+def _decide(turn: Turn) -> str:
     workspace = turn.workspace
     default = messages.normalise(workspace.default_locale) or messages.FALLBACK_LANGUAGE
     said = messages.normalise(turn.understanding.language)

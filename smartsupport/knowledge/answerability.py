@@ -202,6 +202,7 @@ class Answerability:
         self.threshold = float(model["threshold"])  # type: ignore[arg-type]
         self.common = load_common_words()
         self._vectors: dict[str, np.ndarray] = {}
+        self._questions: dict[str, np.ndarray] = {}
         self._cache_size = cache_size
 
     def rank(
@@ -215,7 +216,7 @@ class Answerability:
         if not passages:
             return []
         split = [units_of(p.text) or [p.text] for p in passages]
-        question_vector = self.encode([question])[0]
+        question_vector = self._question_vector(question)
         passage_sim = self._vectors_of([_passage_text(p) for p in passages]) @ question_vector
         wanted = _weighted(question, idf)
         kinds = answer_types(question)
@@ -244,6 +245,17 @@ class Answerability:
             candidates.append(Candidate(unit, probability, features))
         candidates.sort(key=lambda c: -c.probability)
         return candidates
+
+    def _question_vector(self, question: str) -> np.ndarray:
+        """The question's vector; a turn asks for the same one several times (each answer
+        candidate, authored responses), so the last few are kept."""
+        vector = self._questions.get(question)
+        if vector is None:
+            vector = self.encode([question])[0]
+            if len(self._questions) >= 64:
+                self._questions.pop(next(iter(self._questions)))
+            self._questions[question] = vector
+        return vector
 
     def probability(self, features: Mapping[str, float]) -> float:
         x = np.array([features[f] for f in FEATURES])
@@ -306,11 +318,31 @@ def _weighted(question: str, idf: Callable[[str], float]) -> dict[str, float]:
     return {t: idf(t) for t in dict.fromkeys(terms(question))}
 
 
+class TermSets:
+    """The index terms of texts scored again and again (article sentences): a bounded memo of
+    a pure function of the text, holding no workspace's data, so one per process is safe."""
+
+    def __init__(self, size: int = 50_000) -> None:
+        self._known: dict[str, frozenset[str]] = {}
+        self._size = size
+
+    def __call__(self, text: str) -> frozenset[str]:
+        found = self._known.get(text)
+        if found is None:
+            if len(self._known) >= self._size:
+                self._known.clear()
+            found = self._known[text] = frozenset(terms(text))
+        return found
+
+
+_terms_of = TermSets()
+
+
 def _coverage(wanted: Mapping[str, float], text: str) -> float:
     total = sum(wanted.values())
     if not total:
         return 0.0
-    present = set(terms(text))
+    present = _terms_of(text)
     return sum(w for t, w in wanted.items() if t in present) / total
 
 
@@ -319,7 +351,7 @@ def _missing(
 ) -> float:
     """The weight of the rarest named (not everyday) question term the text lacks, relative
     to a term seen nowhere (1.0: the question names something the text never mentions)."""
-    present = set(terms(text))
+    present = _terms_of(text)
     lacking = [w for t, w in wanted.items() if t not in present and t not in common]
     ceiling = idf("\0never-seen\0")
     return max(lacking, default=0.0) / ceiling if ceiling else 0.0
