@@ -53,6 +53,7 @@ from smartsupport.knowledge.answerability import (  # noqa: E402
 )
 from smartsupport.knowledge.bm25 import BM25Index  # noqa: E402
 from smartsupport.knowledge.kb import KnowledgeBase  # noqa: E402
+from smartsupport.knowledge.text_analysis import embedding_input  # noqa: E402
 from smartsupport.nlu.language import detect_language  # noqa: E402
 from smartsupport.storage import open_store  # noqa: E402
 from smartsupport.workspaces import DEMO_DIR  # noqa: E402
@@ -77,13 +78,13 @@ def zero_model() -> dict[str, object]:
 
 async def demo_rows(encode) -> list[Row]:
     pairs = yaml.safe_load(PAIRS.read_text(encoding="utf-8"))
-    scorer = Answerability(encode, zero_model())
     with tempfile.TemporaryDirectory() as tmp:
         store = open_store(f"sqlite:///{tmp}/kb.db")
         await store.connect()
         await store.migrate()
         await store.upsert_workspace(Workspace(id="demo", name="Demo"))
         kb = KnowledgeBase(store)  # type: ignore[arg-type]
+        scorer = Answerability(kb.encode, zero_model())  # as the assistant builds it
         await kb.ingest("demo", [DEMO_DIR / "articles"])
         idf = await kb.idf("demo")
         articles = ArticleAnswers(kb, scorer, None)  # type: ignore[arg-type]
@@ -208,7 +209,10 @@ def main() -> int:
     args = parser.parse_args()
     started = time.perf_counter()
     embedder = get_embedder()
-    encode = embedder.encode
+    # Texts prepared as the knowledge base prepares them (lower case, no punctuation).
+    def encode(texts: list[str]) -> np.ndarray:
+        return embedder.encode([embedding_input(t) for t in texts])
+
     rows = asyncio.run(demo_rows(encode)) + stackfaq_rows(encode, args.stackfaq, args.seed)
     x = np.array([r.features for r in rows])
     y = np.array([r.label for r in rows])

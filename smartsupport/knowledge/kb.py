@@ -47,6 +47,7 @@ from smartsupport.storage import SqlDatabase
 
 MAX_TITLE_CHARS = 500
 MAX_BODY_CHARS = 500_000
+RECENT_VECTORS = 256  # questions whose vectors are kept for the rest of their turn
 
 
 @dataclass(slots=True)
@@ -77,6 +78,7 @@ class KnowledgeBase:
         self._recheck = recheck_seconds
         self._loaded: dict[str, _Loaded] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        self._recent: dict[str, np.ndarray] = {}
 
     @property
     def embedder(self) -> Any:
@@ -93,6 +95,17 @@ class KnowledgeBase:
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         return self.embedder.encode([embedding_input(t) for t in texts])
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """Vectors of ``texts`` prepared as the index prepares them; a text asked for again
+        soon (a turn's question: retrieval, then answerability) is encoded once."""
+        missing = [t for t in dict.fromkeys(texts) if t not in self._recent]
+        if missing:
+            for text, vector in zip(missing, self._encode(missing), strict=True):
+                if len(self._recent) >= RECENT_VECTORS:
+                    self._recent.pop(next(iter(self._recent)))
+                self._recent[text] = vector
+        return np.stack([self._recent[t] for t in texts])
 
     def _lock(self, workspace_id: str) -> asyncio.Lock:
         return self._locks.setdefault(workspace_id, asyncio.Lock())
@@ -118,7 +131,7 @@ class KnowledgeBase:
         if not len(index):
             return []
         # One short query embeds in a few milliseconds: inline, not worth a thread hop.
-        vector = None if mode == "keyword" else self._encode([query])[0]
+        vector = None if mode == "keyword" else self.encode([query])[0]
         return index.search(query, vector, locale=locale, k=k, mode=mode)
 
     async def idf(self, workspace_id: str) -> Callable[[str], float]:
