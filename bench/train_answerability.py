@@ -209,6 +209,7 @@ def main() -> int:
     args = parser.parse_args()
     started = time.perf_counter()
     embedder = get_embedder()
+
     # Texts prepared as the knowledge base prepares them (lower case, no punctuation).
     def encode(texts: list[str]) -> np.ndarray:
         return embedder.encode([embedding_input(t) for t in texts])
