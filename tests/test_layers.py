@@ -36,8 +36,9 @@ LAYERS: list[tuple[str, list[str]]] = [
         "understanding and answering",
         [
             "nlu", "nlu.*", "knowledge", "knowledge.*", "llm", "llm.*", "dialogue", "dialogue.*",
-            "handoff", "handoff.config", "handoff.phrases", "handoff.rules", "keywords",
-            "answers", "channels", "channels.base", "channels.web", "reply_language",
+            "handoff", "handoff.config", "handoff.phrases", "handoff.human_request",
+            "handoff.rules", "keywords", "answers", "channels", "channels.base", "channels.web",
+            "reply_language",
         ],
     ),
     (

@@ -27,7 +27,8 @@ from typing import Any
 
 from smartsupport import messages, reply_language
 from smartsupport.domain import ConversationStatus, Customer, Reply, utcnow
-from smartsupport.handoff import phrases
+from smartsupport.embeddings import get_embedder
+from smartsupport.handoff import human_request, phrases
 from smartsupport.handoff.config import HandoffConfig, for_workspace
 from smartsupport.turn import Decision, Turn
 from smartsupport.workspaces import WorkspaceConfig
@@ -106,7 +107,7 @@ def _compile(config: HandoffConfig, buttons: list[str] | None = None) -> _Compil
     keywords: dict[str, phrases.CompiledKeywords] = {}
     for rule in config.rules:
         if rule.type == "human_request":
-            human = phrases.compile_human_request([*rule.extra_phrases, *(buttons or [])])
+            human = human_request.compile_human_request([*rule.extra_phrases, *(buttons or [])])
         elif rule.type == "keywords":
             keywords[rule.name] = phrases.compile_keywords(rule.words, rule.extra_words)
     return _Compiled(config, human, keywords)
@@ -230,8 +231,6 @@ def _same_questions(rule: Any, text: str, previous: list[str]) -> int:
     if not text or not previous:
         return 0
     if rule.method == "embedding":
-        from smartsupport.embeddings import get_embedder
-
         vectors = get_embedder().encode([text, *previous])
         scores = vectors[1:] @ vectors[0]
         return int((scores >= rule.similarity).sum())
