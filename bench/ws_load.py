@@ -74,6 +74,37 @@ async def open_conversation(http: httpx.AsyncClient, base: str):
     return body, ws
 
 
+DISTINCT: list[str] = []  # --distinct: every message a different customer text
+
+
+def next_text(i: int) -> str:
+    """The next customer message: a fresh one from the distinct pool, else the demo's few
+    questions in turn (which the NLU cache then answers: an optimistic bound)."""
+    if DISTINCT:
+        return DISTINCT.pop()
+    return QUESTIONS[i % len(QUESTIONS)]
+
+
+def load_distinct(count: int) -> list[str]:
+    """``count`` different customer texts: Bitext customer-support and BANKING77 utterances
+    (../shared/datasets), shuffled with a fixed seed so two runs send the same messages."""
+    import csv
+
+    root = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets"
+    texts: list[str] = []
+    for path, column in (
+        (root / "bitext_customer_support" / "intent_detection" / "train.csv", "utterance"),
+        (root / "banking77" / "train.csv", "text"),
+    ):
+        with path.open(encoding="utf-8") as f:
+            texts += [row[column] for row in csv.DictReader(f)]
+    unique = list(dict.fromkeys(t.strip() for t in texts if t.strip()))
+    if len(unique) < count:
+        raise SystemExit(f"--distinct needs {count} texts; the datasets hold {len(unique)}")
+    random.Random(7).shuffle(unique)
+    return unique[:count]
+
+
 async def converse(
     ws,
     turns: int,
@@ -94,11 +125,7 @@ async def converse(
             next_at += interval
         client_id = uuid.uuid4().hex
         began = time.perf_counter()
-        await ws.send(
-            json.dumps(
-                {"type": "message", "text": QUESTIONS[i % len(QUESTIONS)], "client_id": client_id}
-            )
-        )
+        await ws.send(json.dumps({"type": "message", "text": next_text(i), "client_id": client_id}))
         sent.append(client_id)
         while True:
             frame = json.loads(await asyncio.wait_for(ws.recv(), 60))
@@ -198,6 +225,11 @@ def main() -> int:
     parser.add_argument("--database-url", default="")
     parser.add_argument("--redis-url", default="")
     parser.add_argument(
+        "--distinct",
+        action="store_true",
+        help="every customer message a different text (Bitext, BANKING77), never repeated",
+    )
+    parser.add_argument(
         "--workspace",
         default="demo",
         help="demo (the full assistant) or plain (bench/workspaces/plain: keywords only)",
@@ -205,6 +237,8 @@ def main() -> int:
     args = parser.parse_args()
     global WORKSPACE
     WORKSPACE = args.workspace
+    if args.distinct:
+        DISTINCT.extend(load_distinct(args.conversations * args.turns))
     server = None
     if args.url:
         base, pid = args.url.rstrip("/"), args.server_pid
