@@ -1,0 +1,115 @@
+"""The email channel on the channel contract (``base.Channel``).
+
+    parse(conversation_id, payload)   a parsed inbound mail ({"mail": ParsedMail}) -> the
+                                      customer's message (client_id: its Message-ID, so a
+                                      mail read twice is one message)
+    render(message)                   the text and HTML a reply mail shows
+    deliveries(conversation, msgs)    ONE ``email.send`` outbox item per turn with every
+                                      reply, threaded on the customer's last mail: written in
+                                      the turn's transaction, so an SMTP outage delays a
+                                      reply and never loses it
+    deliver(services, entry)          compose and send it (email_sender), then remember its
+                                      Message-ID so the customer's answer finds the thread
+
+Everything ``deliveries`` needs is in the conversation's ``email`` metadata, which the inbound
+side (email_inbound.py) sets before the turn: the customer's address, the subject, the thread's
+Message-IDs and our mail domain.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from smartsupport.channels import email_state
+from smartsupport.channels.base import Channel
+from smartsupport.channels.email_config import account_for
+from smartsupport.channels.email_parsing import ParsedMail
+from smartsupport.channels.email_sender import compose, render_html, render_text, send
+from smartsupport.domain import Author, Conversation, IncomingMessage, Message, OutboxItem
+from smartsupport.errors import ConfigurationError, DeliveryError, InvalidInput
+from smartsupport.services import Services
+from smartsupport.storage.base import SqlExecutor
+
+SEND_KIND = "email.send"
+MAX_REFERENCES = 20  # RFC 5322 allows trimming; the first and the nearest are what count
+
+
+def reply_subject(subject: str) -> str:
+    subject = subject.strip() or "Your message"
+    return subject if subject.lower().startswith(("re:", "aw:", "sv:")) else f"Re: {subject}"
+
+
+def thread_references(thread: list[str]) -> list[str]:
+    if len(thread) <= MAX_REFERENCES:
+        return thread
+    return [thread[0], *thread[-(MAX_REFERENCES - 1) :]]
+
+
+class EmailChannel(Channel):
+    name = "email"
+
+    def parse(self, conversation_id: str, payload: Mapping[str, Any]) -> list[IncomingMessage]:
+        mail = payload.get("mail")
+        if not isinstance(mail, ParsedMail):
+            raise InvalidInput("the email channel parses a ParsedMail")
+        text = mail.text or mail.subject
+        if not text and mail.attachments:
+            names = ", ".join(a.filename for a in mail.attachments)
+            text = f"(attachments: {names})"
+        return [
+            IncomingMessage(
+                conversation_id=conversation_id,
+                text=text,
+                client_id=f"email:{mail.message_id}",
+                channel=self.name,
+            )
+        ]
+
+    def render(self, message: Message) -> dict[str, Any]:
+        parts = [{"text": message.text, "quick_replies": message.meta.get("quick_replies", [])}]
+        return {"text": render_text(parts), "html": render_html(parts)}
+
+    def deliveries(
+        self, conversation: Conversation, messages: Sequence[Message]
+    ) -> list[OutboxItem]:
+        thread = conversation.metadata.get("email")
+        sent = [m for m in messages if m.author in (Author.BOT, Author.AGENT) and m.text.strip()]
+        if not thread or not sent:
+            return []
+        parts = [{"text": m.text, "quick_replies": m.meta.get("quick_replies", [])} for m in sent]
+        first = sent[0]
+        return [
+            OutboxItem(
+                kind=SEND_KIND,
+                idempotency_key=f"{SEND_KIND}:{first.id}",
+                payload={
+                    "conversation_id": conversation.id,
+                    "message_ids": [m.id for m in sent],
+                    "to": thread["address"],
+                    "to_name": thread.get("name") or "",
+                    "subject": reply_subject(thread.get("subject", "")),
+                    "message_id": f"<{first.id}@{thread['domain']}>",
+                    "in_reply_to": thread.get("last"),
+                    "references": thread_references(thread.get("thread", [])),
+                    "automatic": all(m.author is Author.BOT for m in sent),
+                    "text": render_text(parts),
+                    "html": render_html(parts),
+                },
+            )
+        ]
+
+    async def deliver(self, services: Services, entry: Any) -> dict[str, Any]:
+        payload = entry.payload
+        try:
+            account = account_for(
+                services.settings, services.workspaces.values(), entry.workspace_id
+            )
+        except ConfigurationError as exc:  # the mailbox was removed since the reply was queued
+            raise DeliveryError(str(exc), retryable=True) from exc
+        await send(account.smtp, compose(payload, account.from_header))
+        db: SqlExecutor = services.store  # type: ignore[assignment]  # every store is SQL
+        await email_state.remember(
+            db, entry.workspace_id, payload["message_id"], payload["conversation_id"], "out"
+        )
+        return {"message_id": payload["message_id"], "to": payload["to"]}
