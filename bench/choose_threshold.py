@@ -5,9 +5,10 @@ development conversations) and write it into smartsupport/knowledge/data/answera
 
 For each threshold the whole suite runs through the real conversation path
 (``smartsupport eval conversations``); the one with the highest
-``resolved - 2 x off-target - 5 x wrong`` (percentages over all conversations) wins: an
-off-target answer with a source link costs more than saying "I don't know", a wrong one
-much more. Held-out conversations measure the result; they are not used here.
+``resolved - 3 x off-target - 5 x wrong`` (percentages over all conversations) wins: an
+off-target answer with a source link costs more than saying "I don't know" (the product's
+rule: a wrong answer with a source link is worse than no answer), a wrong one much more.
+Held-out conversations measure the result; they are not used here.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ def main() -> int:
         try:
             for t in args.thresholds:
                 r = measure(t, models_dir)
-                r["score"] = r["resolved_pct"] - 2 * r["off_target_pct"] - 5 * r["wrong_pct"]
+                r["score"] = r["resolved_pct"] - 3 * r["off_target_pct"] - 5 * r["wrong_pct"]
                 results[t] = r
                 print(f"| {t:.2f} | {r['resolved_pct']:.1f} | {r['off_target_pct']:.1f} | "
                       f"{r['wrong_pct']:.1f} | {r['score']:.1f} |", flush=True)  # fmt: skip
@@ -57,7 +58,7 @@ def main() -> int:
     model = json.loads(original)
     model["threshold"] = best
     model["threshold_chosen_on"] = (
-        "tests/resolution by bench/choose_threshold.py: resolved - 2 x off-target - 5 x wrong"
+        "tests/resolution by bench/choose_threshold.py: resolved - 3 x off-target - 5 x wrong"
     )
     MODEL.write_text(json.dumps(model, indent=2) + "\n", encoding="utf-8")
     print(f"chosen threshold {best}")

@@ -4,9 +4,12 @@
 
 Data (nothing here is the resolution suite in tests/resolution/, which measures the result):
 - bench/answerability/demo_pairs.yaml: questions written for the demo help centre, each with
-  the article and the sentence that answers it, or ``answer: none``. Every unit of the top
-  passages the real knowledge base retrieves for it is a training row: the units containing
-  the answer are positives, every other unit (the near misses) a hard negative.
+  the article and the sentence that answers it, or ``answer: none``. demo_pairs_multilingual.yaml
+  adds the eight other languages, each pair with its ``lang``: retrieval is asked in that
+  language rather than the detected one, as the assistant knows its customer's language.
+  Every unit of the top passages the real knowledge base retrieves for it is a training row:
+  the units containing the answer are positives, every other unit (the near misses) a hard
+  negative.
 - StackFAQ (../shared/datasets/stackfaq): user rephrasings of StackExchange questions; the
   best sentence of each answer of the query's own thread is a positive, the best sentence of
   each of the four most similar answers of other threads a hard negative.
@@ -47,18 +50,22 @@ from smartsupport.knowledge.answerability import (  # noqa: E402
     FEATURES,
     MODEL_FILE,
     Answerability,
+    coverages,
     load_common_words,
     passage_features,
     units_of,
 )
 from smartsupport.knowledge.bm25 import BM25Index  # noqa: E402
 from smartsupport.knowledge.kb import KnowledgeBase  # noqa: E402
-from smartsupport.knowledge.text_analysis import embedding_input  # noqa: E402
+from smartsupport.knowledge.text_analysis import embedding_input, terms  # noqa: E402
 from smartsupport.nlu.language import detect_language  # noqa: E402
 from smartsupport.storage import open_store  # noqa: E402
 from smartsupport.workspaces import DEMO_DIR  # noqa: E402
 
-PAIRS = ROOT / "bench" / "answerability" / "demo_pairs.yaml"
+PAIRS = [
+    ROOT / "bench" / "answerability" / "demo_pairs.yaml",
+    ROOT / "bench" / "answerability" / "demo_pairs_multilingual.yaml",
+]
 STACKFAQ = ROOT.parent / "shared" / "datasets" / "stackfaq"
 
 
@@ -77,7 +84,7 @@ def zero_model() -> dict[str, object]:
 
 
 async def demo_rows(encode) -> list[Row]:
-    pairs = yaml.safe_load(PAIRS.read_text(encoding="utf-8"))
+    pairs = [p for path in PAIRS for p in yaml.safe_load(path.read_text(encoding="utf-8"))]
     with tempfile.TemporaryDirectory() as tmp:
         store = open_store(f"sqlite:///{tmp}/kb.db")
         await store.connect()
@@ -91,7 +98,7 @@ async def demo_rows(encode) -> list[Row]:
         rows = []
         for n, pair in enumerate(pairs):
             question = pair["q"]
-            language = detect_language(question).language
+            language = pair.get("lang") or detect_language(question).language
             passages, _ = await articles.retrieve("demo", question, language, "en")
             answerable = pair.get("answer") != "none"
             for candidate in scorer.rank(question, passages, idf):
@@ -148,7 +155,14 @@ def stackfaq_rows(encode, limit: int, seed: int) -> list[Row]:
         own = [] if missing else [i for i, a in enumerate(answers) if a["thread_id"] == thread]
         others = [i for i in np.argsort(-sims) if answers[i]["thread_id"] != thread]
         candidates = own[:3] + others[: 5 - len(own[:3])]
+        # As retrieval would order them: by similarity.
+        candidates.sort(key=lambda i: -sims[i])
         candidate_sims = sims[candidates]
+        covered = coverages(
+            {t: idf(t) for t in dict.fromkeys(terms(query["text"]))},
+            [texts[i] for i in candidates],
+            idf,
+        )
         for position, i in enumerate(candidates):
             units = unit_lists[i]
             if i not in unit_vectors:
@@ -164,7 +178,10 @@ def stackfaq_rows(encode, limit: int, seed: int) -> list[Row]:
                 margin=float(sims[i] - rest.max()),
                 idf=idf,
                 common=common,
-            )
+                position=position,
+                coverage_margin=float(covered[position] - max(np.delete(covered, position),
+                                                              default=0.0)),
+            )  # fmt: skip
             positive = answers[i]["thread_id"] == thread
             rows.append(
                 Row(

@@ -259,7 +259,7 @@ class Answerer:
         if not generated and sink.raw:
             # We ended the stream (or it broke) before the server sent its totals.
             estimate = estimated_completion(prompt.messages, sink.raw, step.config.model)
-            usage.add(step.name, step.config, estimate)
+            step.charge(usage, estimate)
         if not sink.sentences:
             attempts.append({"step": step.name, "outcome": "declined", "detail": sink.reason})
             return None

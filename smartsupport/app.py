@@ -8,25 +8,41 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Request, WebSocket
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import HTTPConnection
 
-from smartsupport import __version__, api_docs, asyncapi, demo_shop, outbox_admin
+from smartsupport import (
+    __version__,
+    api_docs,
+    asyncapi,
+    demo_shop,
+    log_redaction,
+    outbox_admin,
+    privacy_api,
+)
 from smartsupport.assistant import Assistant
 from smartsupport.channels import web_api, web_socket
 from smartsupport.errors import BackendError, RateLimited, RequestError
 from smartsupport.helpdesk import webhooks
+from smartsupport.http_telemetry import RequestTelemetry, watch_services
+from smartsupport.http_telemetry import router as metrics_router
 from smartsupport.inbox import routes as inbox_routes
 from smartsupport.knowledge import api as knowledge_api
+from smartsupport.limits import RequestLimits
+from smartsupport.metrics import Metrics
+from smartsupport.proxies import ProxyHeaders
 from smartsupport.settings import Settings
 from smartsupport.staff import StaffUser, require_role, require_workspace, verify_csrf
 from smartsupport.staff import routes as staff_routes
-from smartsupport.wiring import assemble
+from smartsupport.telemetry import Telemetry
+from smartsupport.tracing import open_tracing
+from smartsupport.wiring import assemble, readiness, shutdown
 from smartsupport.worker import Worker
 
 STATIC = Path(__file__).parent / "static"
@@ -34,12 +50,19 @@ log = logging.getLogger("smartsupport")
 
 
 def create_app(settings: Settings) -> FastAPI:
+    log_redaction.install()  # before anything here can log a header, token or address
     shops = demo_shop.Shops()  # the demo data, shared by the mounted shop API and the flows
+    # Metrics, spans and the request id of log lines (docs/observability.md); this app's own.
+    metrics = Metrics() if settings.metrics_token else None
+    telemetry = Telemetry(metrics, open_tracing(settings.tracing))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = await assemble(settings, shops=shops)
         app.state.services = services
+        services.telemetry = telemetry
+        if telemetry.metrics is not None:
+            watch_services(telemetry.metrics, services)
         assistant = services.assistant
         app.state.kb = assistant.knowledge if isinstance(assistant, Assistant) else None
         worker = Worker(services).start()
@@ -47,7 +70,8 @@ def create_app(settings: Settings) -> FastAPI:
             yield
         finally:
             await worker.stop()
-            await services.close()
+            await shutdown(services)
+            telemetry.close()
 
     app = FastAPI(
         title="smartsupport",
@@ -61,6 +85,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.openapi = lambda: api_docs.openapi(app)  # type: ignore[method-assign]
     app.state.settings = settings
     app.state.shops = shops
+    app.state.telemetry = telemetry
     # The widget runs on the business's own site and authenticates with a bearer token, never
     # a cookie, so any origin may call the API; credentials stay off, which keeps staff
     # cookies out of cross-origin requests.
@@ -71,6 +96,16 @@ def create_app(settings: Settings) -> FastAPI:
         allow_headers=["Authorization", "Content-Type"],
         max_age=600,
     )
+    # Added last, so outermost: the client address is settled first, then oversized or
+    # unstorable input is refused before routing, authentication or any read of the body.
+    app.add_middleware(ProxyHeaders, trusted=settings.trusted_proxies)
+    app.add_middleware(
+        RequestLimits,
+        max_body_bytes=settings.max_body_bytes,
+        upload_body_bytes=settings.upload_body_bytes,
+    )
+    # Outermost of all: every answer carries the request id and is timed, refusals included.
+    app.add_middleware(RequestTelemetry, telemetry=telemetry)
     _install_error_handlers(app)
     app.include_router(web_api.router)
     app.include_router(web_socket.router)
@@ -78,13 +113,16 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(inbox_routes.router)
     app.include_router(webhooks.router)
     app.include_router(outbox_admin.router)
+    app.include_router(privacy_api.router)  # export, erasure, consent, audit log
+    app.include_router(metrics_router)
     app.include_router(
         knowledge_api.create_router(
             lambda request: request.app.state.kb, _workspace_admin, _workspace_exists
         )
     )
     if settings.demo:
-        app.mount(demo_shop.DEMO_SHOP_PATH, demo_shop.demo_app(shops))
+        shop_api = demo_shop.demo_app(shops, public=settings.demo_shop_public)
+        app.mount(demo_shop.DEMO_SHOP_PATH, shop_api)
 
     @app.get("/healthz", tags=["operations"], operation_id="getHealth")
     async def healthz() -> Health:
@@ -103,9 +141,16 @@ def create_app(settings: Settings) -> FastAPI:
     )
     async def readyz(request: Request) -> JSONResponse:
         """Every backend answers."""
-        states = await request.app.state.services.readiness()
+        states = await readiness(request.app.state.services)
+        # An event broker that does not answer leaves chats working (events wait in the
+        # outbox): it says why, but must not take the process out of its load balancer.
+        events = states.pop("events", None)
         ok = all(state == "ok" for state in states.values())
-        return JSONResponse({"status": "ok" if ok else "unavailable", **states}, 200 if ok else 503)
+        status = "ok" if ok else "unavailable"
+        if events is not None:
+            states["events"] = events
+            status = "degraded" if ok and events != "ok" else status
+        return JSONResponse({"status": status, **states}, 200 if ok else 503)
 
     @app.get("/asyncapi.json", include_in_schema=False)
     async def asyncapi_document() -> JSONResponse:
@@ -143,12 +188,15 @@ class Health(BaseModel):
 
 
 class Readiness(BaseModel):
-    """``ok``, or ``unavailable: <why>`` for each backend."""
+    """``ok``, or ``unavailable: <why>`` for each backend. ``status`` is ``degraded`` (still
+    200) when only the event broker is unavailable; ``events`` is there when
+    SMARTSUPPORT_EVENTS_URL is set."""
 
     model_config = ConfigDict(extra="forbid")
     status: str
     database: str
     backplane: str
+    events: str | None = None
 
 
 async def _workspace_admin(
@@ -195,8 +243,21 @@ def _install_error_handlers(app: FastAPI) -> None:
         return _error(exc.status_code, code, str(exc.detail))
 
     @app.exception_handler(BackendError)
-    async def backend_error(request: Request, exc: BackendError) -> JSONResponse:
+    async def backend_error(request: HTTPConnection, exc: BackendError) -> JSONResponse | None:
+        if isinstance(request, WebSocket):
+            # A socket has no method and takes no response: it is told to come back later.
+            log.error("backend error on websocket %s", request.url.path, exc_info=exc)
+            await _close_try_again(request)
+            return None
+        assert isinstance(request, Request)
         log.error("backend error on %s %s", request.method, request.url.path, exc_info=exc)
         return _error(
             503, "unavailable", "a backend is unavailable; retry shortly", {"Retry-After": "2"}
         )
+
+
+async def _close_try_again(ws: WebSocket) -> None:
+    try:
+        await ws.close(1013, "a backend is unavailable")
+    except (RuntimeError, OSError):
+        pass  # already closed, or the client is gone: nothing left to tell it

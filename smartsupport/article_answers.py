@@ -25,9 +25,9 @@ from smartsupport.llm.chain import accumulate
 from smartsupport.nlu.asking import questions_in
 from smartsupport.turn import Decision, Turn
 
-TOP_PASSAGES = 6
+TOP_PASSAGES = 8
 SEARCHED = 30  # passages looked at to find TOP_PASSAGES from several articles
-PER_ARTICLE = 2
+PER_ARTICLE = 3
 
 
 class ArticleAnswers:
@@ -74,12 +74,20 @@ class ArticleAnswers:
             return None, len(passages)
         return self._decision(turn, result, kept[0], language, found_in), len(passages)
 
-    async def supports(self, turn: Turn, text: str) -> float:
-        """How likely ``text`` (an authored response) answers the customer's message."""
-        passage = Passage("authored", "authored", "", text)
-        idf = await self.knowledge.idf(turn.workspace.id)
-        ranked = self.answerability.rank(turn.message.text, [passage], idf)
-        return ranked[0].probability if ranked else 0.0
+    async def supports(self, turn: Turn, text: str, language: str) -> float:
+        """How likely ``text`` (an authored response) answers the customer's message.
+
+        It is scored among the passages the articles offer for the message, as an answer
+        from them would be: alone, it would lead every comparison (the ``margin`` feature)
+        and a password-reset response would "answer" any question about the account."""
+        workspace = turn.workspace
+        question = turn.message.text
+        passages, _ = await self.retrieve(workspace.id, question, language,
+                                          workspace.default_locale)  # fmt: skip
+        authored = Passage("authored", "authored", "", text)
+        idf = await self.knowledge.idf(workspace.id)
+        ranked = self.answerability.rank(question, [authored, *passages], idf)
+        return next((c.probability for c in ranked if c.unit.passage == 0), 0.0)
 
     async def retrieve(
         self, workspace_id: str, question: str, language: str, default: str

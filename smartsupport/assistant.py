@@ -22,6 +22,7 @@ means no knowledge answers, no escalation.yaml means asking for a person is the 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import sys
@@ -31,12 +32,14 @@ from datetime import datetime
 from smartsupport import decisions, handoff, messages, reply_language
 from smartsupport.answers import Answerer
 from smartsupport.article_answers import ArticleAnswers
+from smartsupport.consent import people_only
 from smartsupport.context import ConversationContext
 from smartsupport.demo_shop import Shops
 from smartsupport.dialogue.manager import DialogueManager
 from smartsupport.domain import ConversationStatus, Customer, OutboxItem, Reply, Understanding
 from smartsupport.handoff.rules import HandoffOutcome, needs_customer
 from smartsupport.keywords import KeywordBot, build_keyword_bot
+from smartsupport.knowledge import places
 from smartsupport.knowledge.answer import extract_answer
 from smartsupport.knowledge.answerability import Answerability
 from smartsupport.knowledge.kb import KnowledgeBase
@@ -77,7 +80,8 @@ class Assistant:
     async def understand(
         self, workspace: WorkspaceConfig, text: str, context: ConversationContext
     ) -> Understanding:
-        understanding = await self.nlu.understand(workspace.id, text)
+        with self.services.telemetry.timed("nlu"):
+            understanding = await self.nlu.understand(workspace.id, text)
         if understanding.intent is None:
             # Keywords still recognise "a person, please" and greetings everywhere, and stand
             # in for the whole intent model in workspaces that define no intents.
@@ -93,26 +97,41 @@ class Assistant:
     # -- decide --------------------------------------------------------------------------
     async def decide(self, turn: Turn) -> Decision:
         customer = await self._customer(turn)
+        if decisions.accepts_person(turn):
+            turn.understanding.intent, turn.understanding.confidence = HUMAN_INTENT, 1.0
+            turn.understanding.out_of_scope, turn.understanding.source = False, "offer"
         outcome = handoff.evaluate(turn, customer)
-        if turn.conversation.status is ConversationStatus.WITH_AGENT:
-            decision = Decision()  # a person holds the conversation: the bot stays silent
+        people = people_only(turn.conversation)  # opted out of automated answers
+        if turn.conversation.status is ConversationStatus.WITH_AGENT or people:
+            decision = Decision()  # a person holds (or must take) it: the bot stays silent
         elif outcome is not None and outcome.action == "transfer":
             decision = Decision()
         else:
             decision = await self._answer(turn)
         if outcome is not None:
             decision = handoff.apply(outcome, decision, turn.conversation.metadata)
+            if outcome.action == "offer_human":
+                decisions.offer_person(turn)
             decision.outbox += self._notices(turn, outcome, decision)
-        elif (
+        if (
             turn.understanding.intent == HUMAN_INTENT
+            and outcome is None
             and decision.status is None
             and turn.conversation.status is ConversationStatus.BOT
+        ) or (
+            people
+            and decision.status is None
+            and (outcome is None or outcome.action != "transfer")  # offline: its contact form
+            and turn.conversation.status in (ConversationStatus.BOT, ConversationStatus.RESOLVED)
         ):
-            # No handoff rules configured: asking for a person still works.
+            # No handoff rule took it: asking for a person (or having chosen people only,
+            # consent.py) still reaches the queue.
             text = messages.text(turn.workspace, "handoff.message", reply_language.for_turn(turn))
             decision.replies = [Reply(text, meta={"step": "handoff"})]
             decision.status = ConversationStatus.WAITING
-            decision.reason = "customer asked for a human"
+            decision.reason = (
+                "customer chose people only" if people else "customer asked for a human"
+            )
         if turn.conversation.status is ConversationStatus.RESOLVED and decision.status is None:
             decision.status = ConversationStatus.BOT  # the customer came back: reopen
         return decision
@@ -174,7 +193,11 @@ class Assistant:
             if started is not None:
                 return started
         starting = self.dialogue.would_start(turn)
-        if starting is not None and state.asks_about:
+        if (
+            starting is not None
+            and state.asks_about
+            and not self.dialogue.starts_on_questions(turn, starting)
+        ):
             # A question about what the flow does: answer it, then offer the flow.
             state.offer_flow = starting
             state.skip("flow", f"asks about {starting}, not for it")
@@ -185,7 +208,7 @@ class Assistant:
         return decision
 
     async def _small_talk(self, turn: Turn, state: decisions.Deliberation) -> Decision | None:
-        if state.intent not in decisions.SMALL_TALK:
+        if state.intent not in decisions.SMALL_TALK or decisions.bare_answer(turn.message.text):
             return None
         reply = self._configured(turn.workspace.id, state.intent, state.language)
         if reply is None:
@@ -198,7 +221,8 @@ class Assistant:
         if state.intent == HUMAN_INTENT:
             state.skip("knowledge", "the customer asked for a person")
             return None
-        answer, considered = await self.articles.answer(turn, state.language)
+        with self.services.telemetry.timed("knowledge"):
+            answer, considered = await self.articles.answer(turn, state.language)
         state.knowledge_candidates = considered
         if answer is None:
             state.skip("knowledge", f"none of {considered} passage(s) answers the question")
@@ -217,15 +241,26 @@ class Assistant:
             # up"), not for a question about it.
             state.skip("intent_response", f"a question about {state.offer_flow}")
             return None
+        flow = self.dialogue.flow_of_intent(turn.workspace.id, state.intent)
+        if flow is not None:
+            # The flow is this intent's answer ("Let me look that order up" promises it);
+            # it did not start (too unsure, or a question about it): say nothing for it.
+            state.skip("intent_response", f"{state.intent} is answered by the {flow} flow")
+            return None
         reply = self._configured(turn.workspace.id, state.intent, state.language)
         if reply is None:
             return None
-        if STATES_FACTS.search(reply.text) and turn.workspace.articles_dir is not None:
-            # An authored answer that states facts must answer this question, like a passage
-            # (in workspaces with articles: the check needs their index and the embedder).
-            support = await self.articles.supports(turn, reply.text)
+        if (
+            state.intent not in decisions.conversational_intents(turn.workspace)
+            and turn.workspace.articles_dir is not None
+        ):
+            # An authored answer covers its intent's usual question; the customer may ask
+            # about a neighbouring thing (changing the e-mail address, where the account
+            # response explains password resets). Like a passage, it must answer this
+            # message (in workspaces with articles: the check needs their index).
+            support = await self.articles.supports(turn, reply.text, state.language)
             if support < self.articles.answerability.threshold:
-                state.skip("intent_response", f"its facts do not answer this ({support:.2f})")
+                state.skip("intent_response", f"it does not answer this ({support:.2f})")
                 return None
         return Decision([reply])
 
@@ -244,7 +279,7 @@ class Assistant:
             and STATES_FACTS.search(decision.replies[0].text)
         ):
             # A keyword FAQ entry shares a word with the question; its facts must answer it.
-            support = await self.articles.supports(turn, decision.replies[0].text)
+            support = await self.articles.supports(turn, decision.replies[0].text, state.language)
             if support < self.articles.answerability.threshold:
                 state.skip("keywords", f"the FAQ entry does not answer this ({support:.2f})")
                 return None
@@ -261,6 +296,8 @@ class Assistant:
             if result.reply_text is not None:
                 quick = [messages.text(turn.workspace, "handoff.offer_button", state.language)]
                 quick = quick if result.handoff else []
+                if result.handoff:
+                    decisions.offer_person(turn)
                 meta = {"step": result.step, **result.meta()}
                 return Decision([Reply(result.reply_text, quick_replies=quick, meta=meta)])
         return state.keyword_fallback or await self.keywords.decide(turn)
@@ -307,4 +344,7 @@ async def build_assistant(services: Services, shops: Shops | None = None) -> Ass
     dialogue = DialogueManager(services.workspaces, None, settings, shops=shops)
     keywords = build_keyword_bot(services.workspaces.values(), shops)
     answerability = Answerability(knowledge.embedder.encode)
+    # The place names of CLDR take a couple of seconds to gather: off the event loop and
+    # before the first question about a delivery time needs them.
+    asyncio.get_running_loop().run_in_executor(None, places.gazetteer)
     return Assistant(services, nlu, knowledge, answerer, dialogue, keywords, answerability)

@@ -1,23 +1,28 @@
 """The ``smartsupport`` command. It parses options, builds Settings and calls library code.
 
 smartsupport [serve] [--host H] [--port P]   run the server (the default command)
+smartsupport worker                          run the background jobs without the web server
 smartsupport check                           validate settings, reach every backend
-smartsupport migrate                         apply pending schema migrations
+smartsupport migrate [--check]               apply (or only list) pending schema migrations
+smartsupport backup PATH / restore PATH      online backup / restore of the SQLite database
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import os
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
-from smartsupport import __version__
+from smartsupport import __version__, log_format
 from smartsupport.errors import SmartsupportError
 from smartsupport.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from smartsupport.storage import Store
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -45,11 +50,30 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000, help="port to bind (8000)")
     serve.set_defaults(func=cmd_serve)
 
+    # -- worker: the background jobs without the web server (deploy/: compose, Helm) --
+    worker = sub.add_parser("worker", help="run the background jobs (outbox, timers, mailboxes)")
+    worker.set_defaults(func=cmd_worker)
+    # -- end worker --
+
     check = sub.add_parser("check", help="validate settings and connect to every backend")
     check.set_defaults(func=cmd_check)
 
     migrate = sub.add_parser("migrate", help="apply pending database migrations")
+    migrate.add_argument(
+        "--check",
+        action="store_true",
+        help="apply nothing; exit 1 when migrations are pending, 3 when the database is newer",
+    )
     migrate.set_defaults(func=cmd_migrate)
+
+    # -- backup and restore (docs/deployment.md) --
+    backup = sub.add_parser("backup", help="online backup of the SQLite database to PATH")
+    backup.add_argument("path", metavar="PATH", help="the new backup file (created 0600)")
+    backup.set_defaults(func=cmd_backup)
+    restore = sub.add_parser("restore", help="replace the SQLite database with a backup")
+    restore.add_argument("path", metavar="PATH", help="a file made by 'smartsupport backup'")
+    restore.set_defaults(func=cmd_restore)
+    # -- end backup and restore --
 
     for register in _feature_commands():
         register(sub)
@@ -58,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _feature_commands() -> list:
     # Feature packages register their own sub-commands (nlu, kb, ...).
+    from smartsupport import privacy_commands
     from smartsupport.dialogue import commands as dialogue_commands
     from smartsupport.evaluation import commands as eval_commands
     from smartsupport.knowledge import commands as kb_commands
@@ -70,6 +95,7 @@ def _feature_commands() -> list:
         dialogue_commands.register,
         nlu_commands.register,
         eval_commands.register,
+        privacy_commands.register,  # customer export/erase, purge, audit
     ]
     return registrations
 
@@ -89,9 +115,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from smartsupport.app import create_app
 
     settings = load_settings()
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
-    )
+    log_format.configure(settings.log_level, settings.log_format)
     if not 0 < args.port < 65536:
         raise SmartsupportError(f"--port {args.port} is not a TCP port (1-65535)")
     print(
@@ -105,10 +129,45 @@ def cmd_serve(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         log_level=settings.log_level,
+        # JSON logs: uvicorn's loggers go through ours instead of its own text handlers.
+        log_config=None if settings.log_format == "json" else uvicorn.config.LOGGING_CONFIG,
         access_log=False,
+        # Client addresses come from X-Forwarded-For only through SMARTSUPPORT_TRUSTED_PROXIES
+        # (smartsupport/proxies.py); uvicorn's default trusts any header sent via 127.0.0.1.
+        proxy_headers=False,
         ws_max_size=64 * 1024,
         timeout_graceful_shutdown=5,
     )
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    log_format.configure(settings.log_level, settings.log_format)
+    return asyncio.run(_work(settings))
+
+
+async def _work(settings: Settings) -> int:
+    """The jobs of ``worker.Worker`` until SIGTERM or SIGINT. Jobs are leased, so any number
+    of workers (and servers, which run them too) share them; a job cut off by the stop is
+    retried once its lease expires."""
+    import signal
+
+    from smartsupport.wiring import assemble
+    from smartsupport.worker import Worker
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    services = await assemble(settings)
+    worker = Worker(services).start()
+    print(f"smartsupport {__version__} worker {worker.name} running", flush=True)
+    try:
+        await stop.wait()
+    finally:
+        await worker.stop()
+        await services.close()
     return 0
 
 
@@ -153,18 +212,63 @@ async def _check(settings: Settings) -> int:
 
 def cmd_migrate(args: argparse.Namespace) -> int:
     settings = load_settings()
-    return asyncio.run(_migrate(settings))
+    return asyncio.run(_migrate(settings, check=args.check))
 
 
-async def _migrate(settings: Settings) -> int:
+async def _migrate(settings: Settings, check: bool = False) -> int:
     from smartsupport.storage import open_store
 
     store = open_store(settings.database_url)
     await store.connect()
     try:
+        if check:
+            return await _migrate_check(store)
         applied = await store.migrate()
         version = await store.schema_version()
     finally:
         await store.close()
     print(f"applied {applied or 'nothing'}; schema version {version}")
+    return 0
+
+
+async def _migrate_check(store: Store) -> int:
+    """0: the schema is current; 1: migrations are pending (listed); 3: the database is
+    newer than this release (expected only while old replicas drain in a rolling upgrade)."""
+    from smartsupport.storage import SqlDatabase
+    from smartsupport.storage.migrator import discover, newer_than_code
+
+    assert isinstance(store, SqlDatabase)  # both backends are; the migrations are per dialect
+    dialect = store.dialect
+    version = await store.schema_version()
+    newer = newer_than_code(dialect, version)
+    if newer is not None:
+        print(f"smartsupport: {newer}", file=sys.stderr)
+        return 3
+    pending = set(await store.pending_migrations())
+    if pending:
+        names = [f"{m.version:04d}_{m.name}" for m in discover(dialect) if m.version in pending]
+        print(f"schema version {version}; pending migrations: {', '.join(names)}")
+        print("run 'smartsupport migrate'")
+        return 1
+    print(f"schema version {version}; up to date")
+    return 0
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    from smartsupport.backup import backup
+
+    info = backup(load_settings().database_url, args.path)
+    print(
+        f"backed up schema version {info.schema_version} to {info.path} ({info.size_bytes} bytes)"
+    )
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from smartsupport.backup import restore
+
+    info = restore(load_settings().database_url, args.path)
+    print(f"restored {info.path} (schema version {info.schema_version})")
+    if info.pending:
+        print(f"pending migrations {list(info.pending)}: run 'smartsupport migrate' (or serve)")
     return 0

@@ -26,6 +26,7 @@ from typing import Any
 from smartsupport import messages
 from smartsupport.backplane.base import Held
 from smartsupport.channels import channel_for
+from smartsupport.consent import require_consent
 from smartsupport.context import ConversationContext
 from smartsupport.domain import (
     Author,
@@ -39,6 +40,7 @@ from smartsupport.domain import (
     Understanding,
 )
 from smartsupport.errors import InvalidInput, NotFound
+from smartsupport.events.schema import event_items
 from smartsupport.fanout import (
     Publication,
     conversation_event,
@@ -104,18 +106,28 @@ async def start_conversation(
     )
     # Before the customer writes, their language is the visitor's locale.
     language = conversation.metadata["locale"]
-    greeting = await services.store.append_message(
-        conversation.id,
-        Author.BOT,
-        messages.text(workspace, "greeting", language),
+    greeting = Message(
+        id=new_id(),
+        conversation_id=conversation.id,
+        seq=0,
+        author=Author.BOT,
+        text=messages.text(workspace, "greeting", language),
         meta={"quick_replies": messages.quick_replies(workspace, language), "step": "greeting"},
     )
-    await services.store.add_event(
-        workspace.id,
+    # The greeting, the event log entry and the data-team event in one transaction.
+    started = {"channel": channel, "customer_id": known.id}
+    outbox = event_items(
+        bool(services.settings.events_url),
         "conversation.started",
-        {"channel": channel, "customer_id": known.id},
-        conversation_id=conversation.id,
+        workspace.id,
+        conversation.id,
+        {**started, "locale": language},
     )
+    await services.store.record_turn(
+        conversation.id, [greeting], events=[("conversation.started", started)], outbox=outbox
+    )
+    if outbox:
+        services.outbox_due.set()
     return conversation, [greeting]
 
 
@@ -142,14 +154,21 @@ async def handle_message(services: Services, incoming: IncomingMessage) -> TurnR
     """Store the customer's message, let the assistant answer, store and publish the turn."""
     text = _checked_text(services, incoming)
     key = services.contexts.key(incoming.conversation_id)
-    async with conversation_lock(services, incoming.conversation_id, read=[key]) as held:
-        taken = await take_turn(services, incoming, text, held)
-        if isinstance(taken, TurnResult):
-            return taken  # a retry of a stored message: the same result again
-        await understand(services, taken)
-        decision = await decide(services, taken)
-        result = await record(services, taken, decision)
-        publish_on_release(services, taken, result, status_changed=decision.status)
+    # ``turn`` times each step (metrics, spans) and tags log lines with the conversation.
+    with services.telemetry.turn(incoming.conversation_id) as turn:
+        async with conversation_lock(services, incoming.conversation_id, read=[key]) as held:
+            taken = await take_turn(services, incoming, text, held)
+            if isinstance(taken, TurnResult):
+                turn.outcome = "duplicate"
+                return taken  # a retry of a stored message: the same result again
+            turn.step("understand")
+            await understand(services, taken)
+            turn.step("decide")
+            decision = await decide(services, taken)
+            turn.step("record")
+            result = await record(services, taken, decision)
+            turn.step("publish_on_release")  # until the lock is released, the publishes sent
+            publish_on_release(services, taken, result, status_changed=decision.status)
     return result
 
 
@@ -184,6 +203,8 @@ async def take_turn(
     if seen is not None:
         replies = await services.store.replies_to(seen.id)
         return TurnResult(seen, replies, conversation, duplicate=True)
+    if conversation.channel == "web":  # the widget asks for consent (consent.py)
+        require_consent(services.workspace(conversation.workspace_id), conversation)
     message = Message(
         id=new_id(),
         conversation_id=conversation.id,
@@ -280,6 +301,7 @@ async def record(services: Services, taken: _Taken, decision: Decision) -> TurnR
         *decision.outbox,
         *channel_for(conversation.channel).deliveries(conversation, replies),
     ]
+    outbox += _stream_events(services, taken, decision, replies)
     new = replies
     if not taken.stored:
         new = [message, *replies]
@@ -307,6 +329,58 @@ def _turn_summary(taken: _Taken, replies: list[Message]) -> dict[str, Any]:
         "step": replies[-1].meta.get("step") if replies else None,
         "ms": round((time.perf_counter() - taken.started) * 1000, 2),
     }
+
+
+# -- events for data teams (events/schema.py, docs/events.md) ---------------------------------
+def _stream_events(
+    services: Services, taken: _Taken, decision: Decision, replies: list[Message]
+) -> list[OutboxItem]:
+    """``turn.completed``, and ``handoff.requested`` when this turn hands the conversation
+    to people: outbox items recorded with the turn (none when events are off)."""
+    enabled = bool(services.settings.events_url)
+    if not enabled:
+        return []
+    conversation, nlu = taken.conversation, taken.understanding
+    status = decision.status or conversation.status
+    workspace_id = conversation.workspace_id
+    items = event_items(
+        enabled,
+        "turn.completed",
+        workspace_id,
+        conversation.id,
+        {
+            "message_id": taken.message.id,
+            "reply_ids": [reply.id for reply in replies],
+            "channel": conversation.channel,
+            "language": nlu.language,
+            "intent": nlu.intent,
+            "confidence": round(nlu.confidence, 4),
+            "out_of_scope": nlu.out_of_scope,
+            "sentiment": round(nlu.sentiment, 4),
+            "step": replies[-1].meta.get("step") if replies else None,
+            "reason": decision.reason,
+            "status": status.value,
+            "ms": round((time.perf_counter() - taken.started) * 1000, 2),
+        },
+    )
+    if status is ConversationStatus.WAITING and conversation.status is not status:
+        priority = decision.metadata.get("priority") or conversation.metadata.get("priority")
+        items += event_items(
+            enabled,
+            "handoff.requested",
+            workspace_id,
+            conversation.id,
+            {
+                "message_id": taken.message.id,
+                "reason": decision.reason,
+                "priority": priority or "normal",
+                "channel": conversation.channel,
+            },
+        )
+    return items
+
+
+# -- end of events ------------------------------------------------------------------------------
 
 
 def publish_on_release(

@@ -12,7 +12,9 @@ tried in order until one answers; a workspace may reorder or drop steps with
     knowledge        a passage that *answers* the question (knowledge.answerability), in the
                      customer's language, else the workspace's default language, never a
                      third; each question of a message with several is answered
-    intent_response  the workspace's authored response for a confident intent
+    intent_response  the workspace's authored response for the intent, when it answers this
+                     message (knowledge.answerability, as for a passage; conversational
+                     responses such as an apology are not checked) and no flow owns the intent
     keywords         the keyword bot: FAQ keywords, the demo shop's order look-up
     no_answer        a question nobody could answer: say so and offer a person; anything
                      else gets the workspace's fallback
@@ -23,10 +25,11 @@ turn: the replies' ``meta.decision`` and a ``decision`` event.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 from smartsupport import reply_language
+from smartsupport.dialogue import small_words
+from smartsupport.dialogue.small_words import NO, YES
 from smartsupport.errors import ConfigurationError
 from smartsupport.nlu.asking import asks_about
 from smartsupport.turn import Decision, Turn
@@ -36,11 +39,7 @@ STEPS = ("flow", "small_talk", "knowledge", "intent_response", "keywords", "no_a
 SMALL_TALK = {"greeting", "thanks", "goodbye"}
 HUMAN_INTENT = "human_agent"
 OFFERED_FLOW = "offered_flow"  # in ConversationContext.data: a flow the last answer offered
-_YES = re.compile(
-    r"^\s*(?:yes|yeah|yep|sure|ok(?:ay)?|please|s[ií]|claro|oui|d'accord|ja|gerne|certo|"
-    r"sim|claro|是|好|好的|はい|お願いします|نعم|أجل)\b",
-    re.IGNORECASE,
-)
+OFFERED_PERSON = "offered_person"  # ... the last answer offered a person ("no answer")
 
 
 def decision_order(workspace: WorkspaceConfig) -> tuple[str, ...]:
@@ -59,6 +58,18 @@ def decision_order(workspace: WorkspaceConfig) -> tuple[str, ...]:
             f"use {', '.join(STEPS)}"
         )
     return tuple(configured)
+
+
+def conversational_intents(workspace: WorkspaceConfig) -> frozenset[str]:
+    """Intents whose responses converse rather than inform ("I'm sorry, tell me what
+    happened"): small talk, asking for a person, and ``conversational_intents`` in
+    workspace.yaml. Every other authored response must answer the message it is given for."""
+    configured = (workspace.model_extra or {}).get("conversational_intents") or []
+    if not isinstance(configured, list) or not all(isinstance(i, str) for i in configured):
+        raise ConfigurationError(
+            f"workspace {workspace.id}: conversational_intents must be a list of intent names"
+        )
+    return frozenset({*SMALL_TALK, HUMAN_INTENT, *configured})
 
 
 @dataclass
@@ -103,9 +114,25 @@ def offered_flow(turn: Turn) -> str | None:
     if not isinstance(offer, dict):
         return None
     text = turn.message.text.strip().casefold()
-    if text == str(offer.get("button", "")).casefold() or _YES.match(text):
+    if text == str(offer.get("button", "")).casefold() or small_words.read(text) == YES:
         return str(offer.get("flow")) or None
     return None
+
+
+def accepts_person(turn: Turn) -> bool:
+    """Whether this message says yes to the person the previous answer offered ("I couldn't
+    find that. Would you like to talk to a person?" - "yes please")."""
+    offered = turn.context.data.pop(OFFERED_PERSON, False)
+    return bool(offered) and small_words.read(turn.message.text) == YES
+
+
+def offer_person(turn: Turn) -> None:
+    turn.context.data[OFFERED_PERSON] = True
+
+
+def bare_answer(text: str) -> bool:
+    """A yes or a no on its own ("oui", "はい", "no thanks"): an answer, never a greeting."""
+    return small_words.read(text) in (YES, NO)
 
 
 def offer(turn: Turn, decision: Decision, flow: str, button: str) -> None:

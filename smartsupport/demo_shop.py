@@ -19,6 +19,7 @@ import copy
 import hmac
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -29,6 +30,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from smartsupport.errors import ConfigurationError
+from smartsupport.proxies import is_loopback
 from smartsupport.workspaces import DEMO_DIR
 
 RETURN_WINDOW_DAYS = 30
@@ -145,6 +147,9 @@ class Shop:
         return return_id
 
     def find_products(self, query: str) -> list[dict[str, Any]]:
+        """Products whose name shares the most words with ``query``; a product's
+        ``aliases`` (what customers call it, in their languages: "giacca", "夹克") count
+        as a whole when the query contains one."""
         q = query.casefold().strip()
         exact = [p for p in self.products.values() if p["id"].casefold() == q]
         if exact:
@@ -154,10 +159,19 @@ class Shop:
         for product in self.products.values():
             name = product["name"].casefold()
             hits = sum(1 for w in words if w.rstrip("s") in name)
+            aliases = [a.casefold() for a in product.get("aliases", [])]
+            hits += sum(1 for a in aliases if _contains(q, a))
             if hits:
                 scored.append((hits, product))
         scored.sort(key=lambda pair: -pair[0])
         return [p for hits, p in scored if hits == scored[0][0]] if scored else []
+
+
+def _contains(text: str, phrase: str) -> bool:
+    """``phrase`` in ``text``: as whole words in scripts with spaces, anywhere in others."""
+    if phrase.isascii() or any("\u00c0" <= ch <= "\u024f" for ch in phrase):
+        return re.search(rf"(?<!\w){re.escape(phrase)}(?!\w)", text) is not None
+    return phrase in text
 
 
 def _summary(order: dict[str, Any]) -> dict[str, Any]:
@@ -223,12 +237,27 @@ class Shops:
         return self._loaded[key]
 
 
-def demo_app(shops: Shops) -> FastAPI:
+def demo_app(shops: Shops, *, public: bool = False) -> FastAPI:
     """The bundled demo shop's API over the app's demo data, for the server to mount:
-    ``app.mount(DEMO_SHOP_PATH, demo_app(shops))``. ``DEMO_SHOP_TOKEN``, when set, is its key."""
-    return create_shop_app(
+    ``app.mount(DEMO_SHOP_PATH, demo_app(shops))``. ``DEMO_SHOP_TOKEN``, when set, is its key.
+
+    It answers a demo customer's email, phone and orders, so unless ``public`` only requests
+    from this machine reach it (a loopback peer with no ``X-Forwarded-For``: a reverse proxy
+    on the same host forwards strangers from loopback too); others get 404 as if it did not
+    exist. The demo's flows call the shop in process and never need the mounted API."""
+    app = create_shop_app(
         shops.get(DEMO_DIR / "shop.json"), api_key=os.environ.get("DEMO_SHOP_TOKEN") or None
     )
+    if not public:
+
+        @app.middleware("http")
+        async def local_only(request: Request, call_next: Any) -> Any:
+            peer = request.client.host if request.client else ""
+            if not is_loopback(peer) or "x-forwarded-for" in request.headers:
+                return JSONResponse({"error": "not found"}, status_code=404)
+            return await call_next(request)
+
+    return app
 
 
 DEMO_SHOP_PATH = "/demo-shop/api"

@@ -21,6 +21,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
 
 from smartsupport.domain import ConversationStatus
+from smartsupport.limits import MAX_SEQ
 from smartsupport.wire import MessageOut
 
 
@@ -132,7 +133,7 @@ class Hello(InboundFrame):
 
     type: Literal["hello"]
     token: StrictStr | None = None
-    after: int | None = 0
+    after: int | None = Field(default=0, le=MAX_SEQ)
 
 
 class CustomerMessage(InboundFrame):

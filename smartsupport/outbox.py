@@ -42,7 +42,11 @@ LEASE = timedelta(seconds=120)  # how long a claim protects a row from other wor
 BATCH = 20
 
 # The kinds of work; the wiring maps each to its handler (services.outbox_handlers).
-KINDS = frozenset({"ticket.create", "ticket.batch", "ticket.note", "notify.slack", "notify.teams"})
+KINDS = frozenset(
+    {"ticket.create", "ticket.batch", "ticket.note", "notify.slack", "notify.teams"}
+    | {"event.publish"}  # events for data teams (events/delivery.py)
+    | {"email.send"}  # a reply mail (channels/email.py)
+)
 
 
 @dataclass(slots=True)

@@ -12,7 +12,7 @@ from smartsupport.api_docs import STAFF, errors
 from smartsupport.errors import NotFound
 from smartsupport.outbox import Entry, get, list_entries, requeue
 from smartsupport.services import Services
-from smartsupport.staff import StaffUser, require_role, require_workspace, verify_csrf
+from smartsupport.staff import StaffUser, audited, require_role, require_workspace, verify_csrf
 
 router = APIRouter(prefix="/api/v1/admin/outbox", tags=["admin"])
 require_admin = require_role("admin")
@@ -92,5 +92,9 @@ async def requeue_entry(entry_id: str, request: Request, user: Admin) -> dict[st
         raise NotFound(f"no outbox entry {entry_id!r}")
     require_workspace(user, entry.workspace_id)
     await requeue(services.store, entry_id)  # type: ignore[arg-type]
+    await audited.action(
+        services.store, "outbox.requeued", by=user, target=f"outbox:{entry_id}",
+        workspace_id=entry.workspace_id,
+    )  # fmt: skip
     services.outbox_due.set()
     return {"id": entry_id, "status": "pending"}

@@ -24,6 +24,7 @@ from smartsupport.errors import BackendError, NotFound
 from smartsupport.settings import Settings
 from smartsupport.storage import open_store
 from smartsupport.storage.base import Store
+from smartsupport.telemetry import Telemetry
 from smartsupport.turn import Responder
 from smartsupport.workspaces import WorkspaceConfig, discover_workspaces
 
@@ -46,6 +47,8 @@ class Services:
     outbox_handlers: dict[str, OutboxHandler] = field(default_factory=dict)
     # Set when work was added to the outbox, so this process's worker looks at once.
     outbox_due: asyncio.Event = field(default_factory=asyncio.Event)
+    # Metrics, spans and log context (telemetry.py); the app sets its own, the default is off.
+    telemetry: Telemetry = field(default_factory=Telemetry)
 
     def workspace(self, workspace_id: str) -> WorkspaceConfig:
         try:

@@ -10,17 +10,19 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import platformdirs
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from smartsupport.data_policy import check_retention
 from smartsupport.errors import ConfigurationError
 from smartsupport.llm.base import ProviderConfig
 
 DATABASE_SCHEMES = ("sqlite", "postgresql", "postgres")
 REDIS_SCHEMES = ("redis", "rediss", "memory")
+EVENTS_SCHEMES = ("amqp", "amqps")  # the publishers of events/__init__.py
 
 
 class Settings(BaseSettings):
@@ -75,6 +77,25 @@ class Settings(BaseSettings):
         default=30, ge=1, description="Conversations one client address may start per minute."
     )
     log_level: str = Field(default="info", description="debug, info, warning or error.")
+    # -- observability (docs/observability.md) -----------------------------------------------
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="text, or json: one JSON object per line with timestamp, level, logger, "
+        "message, request_id and, during a turn, conversation_id.",
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="Unset: no metrics are collected and /metrics answers 404. Set (16 "
+        "characters or more): Prometheus metrics at /metrics for scrapers that send "
+        "Authorization: Bearer <token>; others get 401.",
+    )
+    tracing: bool = Field(
+        default=False,
+        description="OpenTelemetry traces of HTTP requests and turn steps, exported as the "
+        "standard OTEL_* variables say (OTLP over HTTP by default); needs "
+        "smartsupport[tracing].",
+    )
+    # -- end of observability ------------------------------------------------------------------
     llm_providers: list[ProviderConfig] = Field(
         default_factory=list,
         description="Language models, as a JSON list of objects: name, kind (openai: also "
@@ -126,11 +147,119 @@ class Settings(BaseSettings):
         le=60,
         description="How often the outbox worker looks for due helpdesk and notification calls.",
     )
+    # -- events for data teams (events/, docs/events.md) ------------------------------------
+    events_url: str = Field(
+        default="",
+        description="Unset: no events are published. amqp://user:password@host:5672/vhost "
+        "(amqps:// for TLS): conversation, turn, handoff and feedback events go to RabbitMQ "
+        "through the outbox, at least once (docs/events.md); needs smartsupport[events].",
+    )
+    events_exchange: str = Field(
+        default="smartsupport.events",
+        min_length=1,
+        max_length=255,
+        description="The durable topic exchange events are published to, routed by event "
+        "type (conversation.started, turn.completed, handoff.requested, feedback.given).",
+    )
+    # -- end of events -------------------------------------------------------------------------
     outbox_max_age_hours: float = Field(
         default=72.0,
         gt=0,
         description="How long the outbox retries a failing call before moving it to the "
         "dead-letter state (kept for admins to inspect and requeue, never dropped).",
+    )
+    # -- security limits (docs/security.md) --------------------------------------------------
+    max_body_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        description="Largest request body; larger ones get 413 before they are read.",
+    )
+    upload_body_bytes: int = Field(
+        default=16 * 1024 * 1024,
+        ge=1024,
+        description="Largest request body on the knowledge-article admin routes.",
+    )
+    visitor_token_ttl_seconds: int = Field(
+        default=7 * 24 * 3600,
+        ge=60,
+        description="How long a visitor token is valid after it is issued.",
+    )
+    ws_sockets_per_conversation: int = Field(
+        default=5,
+        ge=1,
+        le=100,
+        description="Widget WebSockets one conversation may hold open in one server process.",
+    )
+    ws_typing_interval_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        le=60,
+        description="At most one typing frame per socket is passed on per interval.",
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description='JSON list of proxy addresses or networks (e.g. ["10.0.0.0/8"]) whose '
+        "X-Forwarded-For header names the client; from any other peer it is ignored.",
+    )
+    demo_shop_public: bool = Field(
+        default=False,
+        description="Serve the demo shop's API to non-loopback clients (it holds a demo "
+        "customer's email and phone). Off: only requests from this machine reach it.",
+    )
+
+    # -- email channel (channels/email*.py; README "Email channel") --------------------------
+    email_imap_url: SecretStr | None = Field(
+        default=None,
+        description="The support mailbox the email channel reads: imaps://user:pass@host:993/"
+        "INBOX (or imap:// without TLS). Unset: no global mailbox (a workspace may name its "
+        "own in workspace.yaml email.imap_url_env).",
+    )
+    email_smtp_url: SecretStr | None = Field(
+        default=None,
+        description="How email replies are sent: smtps://user:pass@host:465, "
+        "smtp+starttls://user:pass@host:587 or smtp://host:25. Required with "
+        "SMARTSUPPORT_EMAIL_IMAP_URL.",
+    )
+    email_from: str = Field(
+        default="",
+        description='The From of email replies, e.g. "Acme Support <support@acme.example>". '
+        "Required with SMARTSUPPORT_EMAIL_IMAP_URL.",
+    )
+    email_workspace: str = Field(
+        default="",
+        description="The workspace the global mailbox feeds (may be left empty when only one "
+        "workspace is loaded).",
+    )
+    email_poll_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        le=3600,
+        description="How often the mailbox is checked when the IMAP server has no IDLE (with "
+        "IDLE, new mail is seen at once and this is how often the connection is renewed).",
+    )
+    email_attachments_dir: Path | None = Field(
+        default=None,
+        description="Where email attachments are stored (default: attachments/ in the data "
+        "directory).",
+    )
+    email_max_attachment_bytes: int = Field(
+        default=10 * 1024 * 1024,
+        ge=0,
+        description="Largest attachment kept from an email; larger ones are listed on the "
+        "message as refused, not stored.",
+    )
+
+    # -- privacy: retention and purge (docs/security.md) ------------------------------------
+    retention_days: dict[str, int | None] = Field(
+        default_factory=dict,
+        description="Days each kind of data is kept, as JSON: conversations (default 90), "
+        "analytics (anonymised events, 365), outbox (finished entries, 30); null keeps a "
+        "kind forever. A workspace's privacy.retention overrides it.",
+    )
+    purge_interval_seconds: float = Field(
+        default=3600.0,
+        gt=0,
+        description="How often the worker purges data older than its retention.",
     )
 
     @classmethod
@@ -163,6 +292,63 @@ class Settings(BaseSettings):
                 "or leave SMARTSUPPORT_REDIS_URL unset to keep state in this process"
             )
         return url
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, proxies: list[str]) -> list[str]:
+        import ipaddress
+
+        for proxy in proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"trusted proxy {proxy!r} is not an address or network: use e.g. "
+                    '["10.0.0.5", "10.1.0.0/16"]'
+                ) from None
+        return proxies
+
+    @field_validator("events_url")
+    @classmethod
+    def _known_events(cls, url: str) -> str:
+        from urllib.parse import urlsplit
+
+        if not url:
+            return url
+        scheme = url.partition("://")[0].lower() if "://" in url else ""
+        if scheme not in EVENTS_SCHEMES:
+            known = ", ".join(f"{s}://" for s in EVENTS_SCHEMES)
+            raise ValueError(
+                f"unknown events URL scheme {scheme or url!r}: known schemes are {known} (e.g. "
+                "amqp://guest:guest@localhost:5672/), or leave SMARTSUPPORT_EVENTS_URL unset "
+                "to publish no events"
+            )
+        try:
+            parts = urlsplit(url)
+            parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+        except ValueError as exc:
+            raise ValueError(
+                f"events URL is malformed ({exc}): use amqp://user:password@host:5672/vhost"
+            ) from None
+        if not parts.hostname:
+            raise ValueError("events URL names no host: use amqp://user:password@host:5672/vhost")
+        return url
+
+    @field_validator("retention_days")
+    @classmethod
+    def _known_kinds(cls, days: dict[str, int | None]) -> dict[str, int | None]:
+        check_retention(days, "SMARTSUPPORT_RETENTION_DAYS")
+        return days
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _strong_metrics_token(cls, token: SecretStr | None) -> SecretStr | None:
+        if token is not None and len(token.get_secret_value()) < 16:
+            raise ValueError(
+                "the metrics token must be 16 characters or more: e.g. "
+                "python -c 'import secrets; print(secrets.token_urlsafe(24))'"
+            )
+        return token
 
     @field_validator("log_level")
     @classmethod

@@ -1,4 +1,5 @@
-"""The background jobs of one server process: outbox deliveries and the overflow sweep.
+"""The background jobs of one server process: outbox deliveries, the overflow sweep and
+the email channel's mailbox readers (one ``channels.email_poller.MailboxPoller`` each).
 
     Worker(services).start()    from the app lifespan; ``await worker.stop()`` on shutdown
     one pass                    run the outbox entries that are due (``outbox.run_due``, in
@@ -20,7 +21,9 @@ import contextlib
 import logging
 import time
 
-from smartsupport import outbox
+from smartsupport import outbox, retention
+from smartsupport.channels.email_config import email_accounts
+from smartsupport.channels.email_poller import MailboxPoller
 from smartsupport.errors import SmartsupportError
 from smartsupport.handoff.overflow import sweep_overflow
 from smartsupport.ids import new_id
@@ -36,13 +39,19 @@ class Worker:
         self.name = f"w-{new_id()[:8]}"
         self._task: asyncio.Task[None] | None = None
         self._last_sweep = float("-inf")
+        self._last_purge = float("-inf")
+        self.mailboxes: list[MailboxPoller] = []  # the email channel's IMAP readers
 
     def start(self) -> Worker:
         self._task = asyncio.create_task(self._loop(), name="smartsupport-worker")
+        accounts = email_accounts(self.services.settings, self.services.workspaces.values())
+        self.mailboxes = [MailboxPoller(self.services, a).start() for a in accounts]
         return self
 
     async def stop(self) -> None:
         """Stop; an entry in flight is finished or, if cancelled, retried later."""
+        for mailbox in self.mailboxes:
+            await mailbox.stop()  # a mail in flight is read again, and answered once
         if self._task is None:
             return
         self._task.cancel()
@@ -60,6 +69,10 @@ class Worker:
         if clock - self._last_sweep >= SWEEP_EVERY:
             self._last_sweep = clock
             await sweep_overflow(self.services)
+        # The retention purge (retention.py): at start, then every purge_interval_seconds.
+        if clock - self._last_purge >= self.services.settings.purge_interval_seconds:
+            self._last_purge = clock
+            await retention.purge(self.services)
 
     async def _loop(self) -> None:
         due = self.services.outbox_due

@@ -34,14 +34,18 @@ ARTICLES = DEMO_DIR / "articles"
 
 # Today's figures on the whole suite (demo workspace, embedded defaults, no LLM), measured
 # on 2026-12-03 and written in docs/benchmarks.md ("Resolution"). A ratchet: raise them when
-# the product gets better, never lower them to make a change pass.
-FLOOR_RESOLVED_PCT = 42.5
+# the product gets better, never lower them to make a change pass. Lowered once, on purpose
+# and in the open (docs/benchmarks.md, issue 11): the retrained answerability model traded
+# abstention on unanswerable questions (100 -> 84.4%) for 5.6 points fewer off-target answers
+# and 3.2 points more resolved; two conversations now reach a person after the customer says
+# "yes" to the offer of one (counted as false escalations).
+FLOOR_RESOLVED_PCT = 45.7
 FLOOR_ESCALATION_RECALL_PCT = 100.0
-FLOOR_IN_LANGUAGE_PCT = 95.4
-FLOOR_ABSTAINED_PCT = 100.0
+FLOOR_IN_LANGUAGE_PCT = 96.8
+FLOOR_ABSTAINED_PCT = 84.4
 CEILING_WRONG_PCT = 0.0
-CEILING_OFF_TARGET_PCT = 13.4
-CEILING_FALSE_ESCALATIONS = 0
+CEILING_OFF_TARGET_PCT = 7.8
+CEILING_FALSE_ESCALATIONS = 2
 
 
 def case(category: str = "resolvable", turns: tuple[str, ...] = ("hi",), **expect) -> Case:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 
-from smartsupport.backplane import open_backplane
 from smartsupport.errors import ConfigurationError, Unauthorized
 from smartsupport.identity import (
     conversation_identity,
@@ -14,6 +13,7 @@ from smartsupport.identity import (
     verify_once,
     workspace_secret,
 )
+from smartsupport.storage import open_store
 from smartsupport.workspaces import WorkspaceConfig
 
 SECRET = "northwind-identity-secret-0123456789"
@@ -67,24 +67,25 @@ def test_short_secrets_are_a_configuration_error():
         sign("short", "u")
 
 
-@pytest.fixture(params=["memory", "redis"])
-def backplane_url(request):
-    return "memory://" if request.param == "memory" else request.getfixturevalue("redis_url")
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_url(request):
+    return request.getfixturevalue(f"{request.param}_url")
 
 
-async def test_a_token_works_once(backplane_url):
-    backplane = open_backplane(backplane_url)
-    await backplane.connect()
+async def test_a_token_works_once(store_url):
+    store = open_store(store_url)
+    await store.connect()
+    await store.migrate()
     try:
         token = sign(SECRET, "cust-maria")
-        assert await verify_once(backplane, SECRET, token) == "cust-maria"
+        assert (await verify_once(store, SECRET, token)).user_id == "cust-maria"
         with pytest.raises(Unauthorized, match="already used"):
-            await verify_once(backplane, SECRET, token)
+            await verify_once(store, SECRET, token)
         other = sign(SECRET, "cust-maria", timestamp=None)
         if other != token:  # a new signature (a second later) is a new token
-            assert await verify_once(backplane, SECRET, other) == "cust-maria"
+            assert (await verify_once(store, SECRET, other)).user_id == "cust-maria"
     finally:
-        await backplane.close()
+        await store.close()
 
 
 def test_the_workspace_names_its_secret_variable(monkeypatch):

@@ -25,11 +25,19 @@ LAYERS: list[tuple[str, list[str]]] = [
             "smartsupport", "domain", "errors", "ids", "wire", "settings",
             "privacy", "business_hours", "workspaces", "embeddings", "remote",
             "visitor_tokens", "llm.base", "demo_shop", "frames", "messages",
+            "limits", "proxies", "log_redaction",
+            "data_policy",  # a workspace's retention and consent settings (issue 14)
+            "metrics", "tracing", "log_format", "telemetry",  # observability (issue 15)
         ],
     ),
     (
         "storage, backplane, context",
-        ["storage", "storage.*", "backplane", "backplane.*", "context", "identity", "turn"],
+        [
+            "storage", "storage.*", "backplane", "backplane.*", "context", "identity", "turn",
+            "events", "events.*",  # event publishers: backends picked by URL, like storage
+            "backup",
+            "audit",  # the tamper-evident audit log (issue 14)
+        ],
     ),
     ("the services container", ["services", "fanout"]),
     (
@@ -38,7 +46,10 @@ LAYERS: list[tuple[str, list[str]]] = [
             "nlu", "nlu.*", "knowledge", "knowledge.*", "llm", "llm.*", "dialogue", "dialogue.*",
             "handoff", "handoff.config", "handoff.phrases", "handoff.human_request",
             "handoff.rules", "keywords", "answers", "channels", "channels.base", "channels.web",
+            "channels.email", "channels.email_config", "channels.email_parsing",
+            "channels.email_sender", "channels.email_state",
             "reply_language",
+            "consent",  # consent and the people-only choice (issue 14)
         ],
     ),
     (
@@ -46,15 +57,20 @@ LAYERS: list[tuple[str, list[str]]] = [
         [
             "assistant", "outbox", "notify", "notify.*", "helpdesk", "helpdesk.*",
             "handoff.overflow", "decisions", "article_answers",
+            "events.delivery",  # the outbox handler of event.publish
+            "customer_data", "retention",  # export, erasure, purge (issue 14)
         ],
     ),
     ("the conversation path", ["conversation"]),
     (
         "web routes, sockets, inbox, staff, channels",
         [
-            "channels.web_api", "channels.web_socket", "inbox", "inbox.*", "staff", "staff.*",
+            "channels.web_api", "channels.web_socket", "inbox",
+            "channels.email_inbound", "channels.email_poller", "inbox.*", "staff", "staff.*",
             "knowledge.api", "helpdesk.webhooks", "helpdesk.delivery", "outbox_admin",
             "api_docs", "asyncapi",
+            "http_telemetry",  # request ids, HTTP latency, /metrics
+            "privacy_api",  # export, erasure, consent and audit routes (issue 14)
         ],
     ),
     (
@@ -63,6 +79,7 @@ LAYERS: list[tuple[str, list[str]]] = [
             "app", "__main__", "wiring", "worker", "cli", "nlu.commands", "knowledge.commands",
             "staff.commands", "dialogue.commands", "dialogue.scripts", "dialogue.script_nlu",
             "dialogue.servers", "evaluation", "evaluation.*",
+            "privacy_commands",  # customer export/erase, purge, audit (issue 14)
         ],
     ),
 ]  # fmt: skip

@@ -126,3 +126,17 @@ def test_eval_of_a_missing_model_dir_fails_clearly(tmp_path, capsys) -> None:
 def test_missing_file_fails_clearly(tmp_path, capsys) -> None:
     assert main(["nlu", "train", str(tmp_path / "nope.csv"), "--out", str(tmp_path / "m")]) != 0
     assert "cannot read file" in capsys.readouterr().err
+
+
+def test_eval_reports_the_intents_most_often_confused(model_dir: Path, tmp_path, capsys) -> None:
+    test = _write(
+        tmp_path / "t.csv",
+        [("where is my order", "cancel_order"), ("where is my package", "cancel_order")],
+    )
+    capsys.readouterr()
+    assert main(["nlu", "eval", str(model_dir), str(test), "--json"]) == 0
+    confused = json.loads(capsys.readouterr().out)["confused"]
+    assert confused[0]["expected"] == "cancel_order" and confused[0]["count"] == 2
+    assert main(["nlu", "eval", str(model_dir), str(test)]) == 0
+    out = capsys.readouterr().out
+    assert "most often confused" in out and "cancel_order -> order_status: 2 (100%)" in out

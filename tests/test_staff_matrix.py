@@ -27,6 +27,9 @@ PUBLIC: dict[tuple[str, str], tuple[str, int]] = {
     ("GET", "/"): ("the demo page", 200),
     ("GET", "/healthz"): ("liveness probe, no data", 200),
     ("GET", "/readyz"): ("readiness probe, backend states only", 200),
+    # Served only with SMARTSUPPORT_METRICS_TOKEN set, then to that bearer token alone
+    # (tests/test_metrics.py): here the token is unset.
+    ("GET", "/metrics"): ("Prometheus metrics, off without a token", 404),
     ("GET", "/openapi.json"): ("the API description, no data", 200),
     ("GET", "/asyncapi.json"): ("the WebSocket protocols' description, no data", 200),
     ("GET", "/docs"): ("API docs page, no data", 200),
@@ -56,11 +59,14 @@ VISITOR: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/conversations/{conversation_id}/messages"): "the visitor writes",
     ("GET", "/api/v1/conversations/{conversation_id}/messages"): "the visitor reads",
     ("GET", "/api/v1/conversations/{conversation_id}"): "the visitor's conversation state",
+    ("DELETE", "/api/v1/conversations/{conversation_id}/token"): "the visitor signs out",
     ("WS", "/api/v1/conversations/{conversation_id}/ws"): "the widget's live feed",
     ("GET", "/api/v1/conversations/{conversation_id}/queue"): "the visitor's wait estimate",
     ("GET", "/api/v1/conversations/{conversation_id}/csat"): "the visitor's rating state",
     ("POST", "/api/v1/conversations/{conversation_id}/csat"): "the visitor rates the chat",
     ("POST", "/api/v1/conversations/{conversation_id}/contact"): "the visitor's contact form",
+    ("GET", "/api/v1/conversations/{conversation_id}/consent"): "the privacy notice to accept",
+    ("POST", "/api/v1/conversations/{conversation_id}/consent"): "the visitor accepts it",
 }
 
 
@@ -85,6 +91,7 @@ class Staff:
 CONVERSATION = "/api/v1/inbox/conversations/{conversation_id}"
 ARTICLES = "/api/v1/admin/workspaces/{workspace}/articles"
 ARTICLE = ARTICLES + "/{article_id}"
+CUSTOMERS = "/api/v1/admin/workspaces/{workspace}/customers"
 STAFF: dict[tuple[str, str], Staff] = {
     # staff accounts (smartsupport/staff)
     ("GET", "/api/v1/auth/me"): Staff("agent", ok=200),
@@ -169,6 +176,13 @@ STAFF: dict[tuple[str, str], Staff] = {
     # the helpdesk outbox's dead letters (smartsupport/outbox.py)
     ("GET", "/api/v1/admin/outbox"): Staff("admin", ok=200),
     ("POST", "/api/v1/admin/outbox/{entry_id}/requeue"): Staff("admin", foreign=404, ok=404),
+    # customers' data and the audit log (smartsupport/privacy_api.py, inbox/audit_page.py)
+    ("GET", CUSTOMERS): Staff("admin", foreign=403, ok=422),  # no external_id or email given
+    ("GET", CUSTOMERS + "/{customer_id}/export"): Staff("admin", foreign=403, ok=404),
+    ("DELETE", CUSTOMERS + "/{customer_id}"): Staff("admin", foreign=403, ok=404),
+    ("GET", "/api/v1/admin/workspaces/{workspace}/audit"): Staff("admin", foreign=403, ok=200),
+    ("GET", "/api/v1/admin/audit/verify"): Staff("admin", ok=200),
+    ("GET", "/inbox/audit"): Staff("admin", kind="page", ok=200),
 }
 
 PRINCIPALS = ("anonymous", "agent", "supervisor", "foreign_admin", "admin")
@@ -272,6 +286,7 @@ class World:
             "name": "inbox.css",
             "workspace": "demo",
             "entry_id": "0" * 32,
+            "customer_id": "0" * 32,
             "provider": "zendesk",
             "workspace_id": "demo",
         }

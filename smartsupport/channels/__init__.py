@@ -4,10 +4,11 @@ per channel implements it; ``channel_for`` picks one by a conversation's ``chann
 from __future__ import annotations
 
 from smartsupport.channels.base import Channel
+from smartsupport.channels.email import EmailChannel
 from smartsupport.channels.web import WebChannel
 from smartsupport.errors import ConfigurationError
 
-CHANNELS: dict[str, Channel] = {channel.name: channel for channel in (WebChannel(),)}
+CHANNELS: dict[str, Channel] = {channel.name: channel for channel in (WebChannel(), EmailChannel())}
 
 
 def channel_for(name: str) -> Channel:
@@ -19,4 +20,4 @@ def channel_for(name: str) -> Channel:
         ) from None
 
 
-__all__ = ["CHANNELS", "Channel", "WebChannel", "channel_for"]
+__all__ = ["CHANNELS", "Channel", "EmailChannel", "WebChannel", "channel_for"]

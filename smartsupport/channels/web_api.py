@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from smartsupport.api_docs import VISITOR, errors
 from smartsupport.channels.web import WebChannel
@@ -16,8 +16,16 @@ from smartsupport.errors import Conflict, InvalidInput, NotFound, RateLimited
 from smartsupport.handoff.config import for_workspace
 from smartsupport.helpdesk.tickets import reference_for, submit_contact
 from smartsupport.identity import verify_once, workspace_secret
+from smartsupport.limits import MAX_SEQ, METADATA_MAX_BYTES, METADATA_MAX_DEPTH, check_metadata
 from smartsupport.services import Services
-from smartsupport.visitor_tokens import bearer, issue_token, verify_token
+from smartsupport.storage.base import SqlDatabase
+from smartsupport.visitor_tokens import (
+    bearer,
+    check_not_revoked,
+    issue_token,
+    revocation,
+    verify_token,
+)
 from smartsupport.wire import MessageOut
 
 router = APIRouter(prefix="/api/v1", tags=["web channel"])
@@ -30,8 +38,17 @@ class CustomerIn(BaseModel):
     name: str | None = Field(default=None, max_length=200)
     email: str | None = Field(default=None, max_length=320)
     locale: str | None = Field(default=None, max_length=35)
-    segment: str | None = Field(default=None, max_length=64)
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    segment: str | None = Field(
+        default=None,
+        max_length=64,
+        description="Ignored from visitors: a segment counts only when a signed identity "
+        "carries it (identity.sign(..., segment=...)) or the business's API answers it.",
+    )
+    metadata: Annotated[dict[str, Any], AfterValidator(check_metadata)] = Field(
+        default_factory=dict,
+        description=f"At most {METADATA_MAX_BYTES} bytes as JSON, nested at most "
+        f"{METADATA_MAX_DEPTH} levels.",
+    )
 
 
 class IdentityIn(BaseModel):
@@ -104,11 +121,15 @@ def services_of(request: Request) -> Services:
     return request.app.state.services
 
 
-async def authorized_conversation(services: Services, conversation_id: str, token: str | None):
-    verify_token(services.secret_key, token, conversation_id)
+async def authorized_conversation(
+    services: Services, conversation_id: str, token: str | None
+) -> Conversation:
+    ttl = services.settings.visitor_token_ttl_seconds
+    issued = verify_token(services.secret_key, token, conversation_id, ttl=ttl)
     conversation = await services.store.get_conversation(conversation_id)
     if conversation is None:
         raise NotFound(f"unknown conversation {conversation_id!r}")
+    check_not_revoked(issued, conversation.metadata)
     return conversation
 
 
@@ -141,15 +162,22 @@ async def create_conversation(body: ConversationIn, request: Request) -> dict[st
     if wait:
         raise RateLimited("too many new conversations from this address", retry_after=wait)
     customer = body.customer.model_dump() if body.customer else {}
+    # Trusted attributes come only from a signed identity: an anonymous "segment: vip" would
+    # jump the queue (handoff rules prioritise segments).
+    customer.pop("segment", None)
     identity = None
     if body.identity is not None:
         secret = workspace_secret(services.workspace(body.workspace))
         if secret is None:
             raise InvalidInput(f"workspace {body.workspace!r} does not accept signed identities")
-        user_id = await verify_once(services.backplane, secret, body.identity.token)
+        if not isinstance(services.store, SqlDatabase):
+            raise TypeError("signed identities need an SQL store for their replay memory")
+        signed = await verify_once(services.store, secret, body.identity.token)
         # Only a verified identity may name the customer: an unsigned external_id is a hint.
-        customer["external_id"] = user_id
-        identity = user_id
+        customer["external_id"] = signed.user_id
+        if signed.segment:
+            customer["segment"] = signed.segment
+        identity = signed.user_id
     elif customer.get("external_id"):
         customer["external_id"] = None  # unverified claims never join another's history
     conversation, messages = await start_conversation(
@@ -217,7 +245,7 @@ async def post_message(
 async def list_messages(
     conversation_id: str,
     request: Request,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_SEQ)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 500,
     authorization: Annotated[str | None, Header()] = None,
 ) -> dict[str, Any]:
@@ -282,3 +310,20 @@ async def leave_contact_details(
         "reference": reference_for(conversation_id),
         "messages": [WEB.render(m) for m in stored],
     }
+
+
+@router.delete(
+    "/conversations/{conversation_id}/token",
+    status_code=204,
+    operation_id="revokeVisitorTokens",
+    responses=errors(*VISITOR),
+)
+async def revoke_tokens(
+    conversation_id: str,
+    request: Request,
+    conversation: Annotated[Conversation, Depends(visitor_conversation)],
+) -> Response:
+    """Sign out: every token of this conversation issued until now stops working (the
+    widget's "end chat" on a shared computer, or a token that leaked)."""
+    await services_of(request).store.update_conversation_metadata(conversation_id, revocation())
+    return Response(status_code=204)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
+from collections import Counter
 from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
@@ -19,7 +21,9 @@ from starlette import websockets as _starlette_ws
 
 from smartsupport.channels.web import WebChannel
 from smartsupport.conversation import handle_message
+from smartsupport.domain import Conversation
 from smartsupport.errors import (
+    BackendError,
     Forbidden,
     RateLimited,
     RequestError,
@@ -42,8 +46,9 @@ from smartsupport.frames import (
     UnknownFrame,
     inbound,
 )
+from smartsupport.limits import Unstorable, check_text
 from smartsupport.services import Services
-from smartsupport.visitor_tokens import verify_token
+from smartsupport.visitor_tokens import check_not_revoked, verify_token
 from smartsupport.wire import conversation_channel
 
 router = APIRouter()
@@ -56,6 +61,23 @@ log = logging.getLogger("smartsupport.ws")
 
 HELLO_TIMEOUT = 10.0
 CLOSE_BAD_REQUEST, CLOSE_UNAUTHORIZED, CLOSE_NOT_FOUND, CLOSE_TRY_AGAIN = 4400, 4401, 4404, 1013
+CLOSE_UNSUPPORTED_DATA, CLOSE_POLICY = 1003, 1008  # RFC 6455: binary frames; too many sockets
+
+
+class BinaryFrame(Exception):
+    """The client sent bytes; the protocol is JSON text frames only."""
+
+
+async def receive_text(ws: WebSocket) -> str:
+    """The next text frame. Starlette's ``receive_text`` raises KeyError on a binary frame,
+    which dropped the connection without a close code."""
+    message = await ws.receive()
+    if message["type"] == "websocket.disconnect":
+        raise WebSocketDisconnect(message.get("code", 1000), message.get("reason"))
+    if message.get("text") is None:
+        raise BinaryFrame
+    text: str = message["text"]
+    return text
 
 
 class _Socket:
@@ -65,6 +87,8 @@ class _Socket:
         self.ws = ws
         self.last_seq = after
         self._lock = asyncio.Lock()
+        self.typing_at = float("-inf")
+        self.typing_on = False
 
     async def send(self, frame: Frame | dict[str, Any]) -> None:
         """A frame built here, or an event from the conversation's channel as published."""
@@ -86,38 +110,92 @@ def _hello(raw: str) -> Hello:
 async def conversation_socket(ws: WebSocket, conversation_id: str) -> None:
     services: Services = ws.app.state.services
     await ws.accept()
+    ttl = services.settings.visitor_token_ttl_seconds
     try:
-        hello = _hello(await asyncio.wait_for(ws.receive_text(), HELLO_TIMEOUT))
+        hello = _hello(await asyncio.wait_for(receive_text(ws), HELLO_TIMEOUT))
         after = hello.after or 0
-        verify_token(services.secret_key, hello.token, conversation_id)
+        issued = verify_token(services.secret_key, hello.token, conversation_id, ttl=ttl)
+        conversation = await services.store.get_conversation(conversation_id)
+        if conversation is None:
+            await ws.close(CLOSE_NOT_FOUND, reason="unknown conversation")
+            return
+        check_not_revoked(issued, conversation.metadata)
     except (Unauthorized, Forbidden) as exc:
         await ws.close(CLOSE_UNAUTHORIZED, reason=str(exc)[:120])
+        return
+    except BinaryFrame:
+        await ws.close(CLOSE_UNSUPPORTED_DATA, reason="frames are JSON text")
         return
     except (ValueError, TypeError, TimeoutError) as exc:
         await ws.close(CLOSE_BAD_REQUEST, reason=str(exc)[:120])
         return
+    except BackendError as exc:
+        log.error("websocket connect failed: a backend is unavailable", exc_info=exc)
+        await ws.close(CLOSE_TRY_AGAIN, reason="a backend is unavailable; retry shortly")
+        return
     except WebSocketDisconnect:
         return
-    conversation = await services.store.get_conversation(conversation_id)
-    if conversation is None:
-        await ws.close(CLOSE_NOT_FOUND, reason="unknown conversation")
+    with _Held(ws, conversation_id) as admitted:
+        if not admitted:
+            await ws.close(CLOSE_POLICY, reason="too many open sockets for this conversation")
+            return
+        await _serve(services, ws, conversation, after)
+
+
+class _Held:
+    """Counts this process's sockets of a conversation; refuses one above the cap."""
+
+    def __init__(self, ws: WebSocket, conversation_id: str) -> None:
+        state = ws.app.state
+        if getattr(state, "widget_sockets", None) is None:
+            state.widget_sockets = Counter()
+        self.counts: Counter[str] = state.widget_sockets
+        self.cap = ws.app.state.settings.ws_sockets_per_conversation
+        self.key = conversation_id
+        self.admitted = False
+
+    def __enter__(self) -> bool:
+        self.admitted = self.counts[self.key] < self.cap
+        if self.admitted:
+            self.counts[self.key] += 1
+        return self.admitted
+
+    def __exit__(self, *exc: object) -> None:
+        if self.admitted:
+            self.counts[self.key] -= 1
+            if self.counts[self.key] <= 0:
+                del self.counts[self.key]
+
+
+async def _serve(services: Services, ws: WebSocket, conversation: Conversation, after: int) -> None:
+    conversation_id = conversation.id
+    try:
+        subscription = await services.backplane.subscribe(conversation_channel(conversation_id))
+    except BackendError as exc:
+        log.error("websocket subscribe failed: a backend is unavailable", exc_info=exc)
+        await ws.close(CLOSE_TRY_AGAIN, reason="a backend is unavailable; retry shortly")
         return
-    subscription = await services.backplane.subscribe(conversation_channel(conversation_id))
     socket = _Socket(ws, max(after, 0))
     forward: asyncio.Task[None] | None = None
-    try:
-        await socket.send(Ready(status=conversation.status, last_seq=conversation.last_seq))
-        await _catch_up(services, socket, conversation_id)
-        forward = asyncio.create_task(_forward(services, socket, conversation_id, subscription))
-        forward.add_done_callback(lambda _: _close_when_feed_ends(ws, forward))
-        await _receive(services, socket, conversation_id)
-    except GONE:
-        pass
-    finally:
-        if forward is not None:
-            forward.cancel()
-        # Shielded so that a cancelled handler (server shutdown) still unsubscribes.
-        await asyncio.shield(subscription.close())
+    with services.telemetry.socket("visitor"):  # an open widget, for /metrics
+        try:
+            await socket.send(Ready(status=conversation.status, last_seq=conversation.last_seq))
+            await _catch_up(services, socket, conversation_id)
+            forward = asyncio.create_task(_forward(services, socket, conversation_id, subscription))
+            forward.add_done_callback(lambda _: _close_when_feed_ends(ws, forward))
+            await _receive(services, socket, conversation_id)
+        except GONE:
+            pass
+        except BinaryFrame:
+            await _try_close(ws, CLOSE_UNSUPPORTED_DATA, "frames are JSON text")
+        except BackendError as exc:
+            log.error("websocket failed: a backend is unavailable", exc_info=exc)
+            await _try_close(ws, CLOSE_TRY_AGAIN, "a backend is unavailable; retry shortly")
+        finally:
+            if forward is not None:
+                forward.cancel()
+            # Shielded so that a cancelled handler (server shutdown) still unsubscribes.
+            await asyncio.shield(subscription.close())
 
 
 def _close_when_feed_ends(ws: WebSocket, forward: asyncio.Task[None] | None) -> None:
@@ -130,9 +208,9 @@ def _close_when_feed_ends(ws: WebSocket, forward: asyncio.Task[None] | None) -> 
     asyncio.ensure_future(_try_close(ws))
 
 
-async def _try_close(ws: WebSocket) -> None:
+async def _try_close(ws: WebSocket, code: int = CLOSE_TRY_AGAIN, reason: str = "") -> None:
     try:
-        await ws.close(CLOSE_TRY_AGAIN)
+        await ws.close(code, reason)
     except Exception:  # noqa: BLE001 - the socket may already be gone; nothing to do
         pass
 
@@ -162,7 +240,7 @@ async def _forward(services: Services, socket: _Socket, conversation_id: str, su
 
 async def _receive(services: Services, socket: _Socket, conversation_id: str) -> None:
     while True:
-        raw = await socket.ws.receive_text()
+        raw = await receive_text(socket.ws)
         try:
             data = json.loads(raw)
             if not isinstance(data, dict):
@@ -181,10 +259,21 @@ async def _receive(services: Services, socket: _Socket, conversation_id: str) ->
         if isinstance(frame, Ping):
             await socket.send(Pong())
         elif isinstance(frame, CustomerTyping):
-            typing = TypingEvent(author="customer", on=frame.on)
-            await publish(services, conversation_id, typing.dump())
+            if _typing_passes(socket, frame.on, services.settings.ws_typing_interval_seconds):
+                typing = TypingEvent(author="customer", on=frame.on)
+                await publish(services, conversation_id, typing.dump())
         elif isinstance(frame, CustomerMessage):
             await _customer_message(services, socket, conversation_id, frame)
+
+
+def _typing_passes(socket: _Socket, on: bool, interval: float) -> bool:
+    """One typing frame per interval is passed on (each is a publish to every agent), plus
+    the "stopped" that follows a "started", so an indicator never sticks."""
+    now = time.monotonic()
+    if now - socket.typing_at < interval and (on or not socket.typing_on):
+        return False
+    socket.typing_at, socket.typing_on = now, on
+    return True
 
 
 def _invalid_message(data: dict[str, Any], exc: ValidationError) -> ErrorFrame:
@@ -206,6 +295,9 @@ async def _customer_message(
 ) -> None:
     error: tuple[str, str] | None = None
     try:
+        check_text(frame.text, "text")
+        if frame.client_id is not None:
+            check_text(frame.client_id, "client_id")
         wait = await services.backplane.hit(
             f"rate:msg:{conversation_id}", services.settings.rate_limit_per_minute, 60
         )
@@ -214,6 +306,8 @@ async def _customer_message(
         payload = {"text": frame.text, "client_id": frame.client_id}
         for incoming in WEB.parse(conversation_id, payload):
             await handle_message(services, incoming)
+    except Unstorable as exc:
+        error = ("invalid_input", str(exc))
     except RequestError as exc:
         error = (exc.code, exc.message)
     except SmartsupportError as exc:

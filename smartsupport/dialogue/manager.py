@@ -23,6 +23,7 @@ customer's own orders only.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,7 @@ from smartsupport.dialogue.loading import load_flows
 from smartsupport.dialogue.personal import load_profile, segment_of
 from smartsupport.domain import ConversationStatus, Reply
 from smartsupport.errors import ConfigurationError
+from smartsupport.nlu.asking import asks_how
 from smartsupport.remote import CircuitBreaker
 from smartsupport.turn import Decision, Turn
 from smartsupport.workspaces import WorkspaceConfig
@@ -162,6 +164,33 @@ class DialogueManager:
         if state.get("active") is not None:
             return None
         return self._trigger(engine, turn)
+
+    def flow_of_intent(self, workspace_id: str, intent: str) -> str | None:
+        """The flow that ``intent`` starts in the workspace, if any."""
+        engine = self.engines.get(workspace_id)
+        if engine is None:
+            return None
+        return next((n for n, f in engine.config.flows.items() if intent in f.intents), None)
+
+    def starts_on_questions(self, turn: Turn, name: str) -> bool:
+        """Whether flow ``name`` starts on this question about it (``on_question: start``).
+
+        A look-up flow starts on a question that names what it looks up ("do you have the
+        Trail Runner in 43?": the product slot is in the message) or that has no policy
+        wording ("where is my refund?"); "how long do refunds take?" asks about the policy
+        and gets the article's answer."""
+        engine = self.engines.get(turn.workspace.id)
+        flow = engine.config.flows.get(name) if engine is not None else None
+        if flow is None or flow.on_question != "start":
+            return False
+        if not asks_how(turn.message.text):
+            return True
+        entities = {e.type for e in turn.understanding.entities}
+        return any(
+            (slot.entity is not None and slot.entity in entities)
+            or (slot.extract is not None and re.search(slot.extract, turn.message.text))
+            for slot in flow.slots.values()
+        )
 
     async def start(self, turn: Turn, name: str) -> Decision | None:
         """Start flow ``name`` now (the customer accepted an offer to do it for them)."""

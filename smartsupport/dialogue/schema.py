@@ -179,6 +179,11 @@ class FlowSpec(_Strict):
     description: str = ""
     intents: list[str] = Field(default_factory=list)
     min_confidence: float = Field(default=0.5, ge=0, le=1)
+    # A question about what the flow does ("how long do I have to return something?") is
+    # answered from the articles, with an offer to start the flow ("answer"). A flow that
+    # looks something up ("do you have the jacket in L?", "has my refund gone through?") is
+    # asked as a question by nature: it starts on questions too ("start").
+    on_question: Literal["answer", "start"] = "answer"
     slots: dict[str, SlotSpec] = Field(default_factory=dict)
     steps: list[dict[Any, Any]] = Field(min_length=1)
     retries: int = Field(default=3, ge=1, le=10)  # failed answers to one question, then stuck

@@ -18,9 +18,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from smartsupport.channels import channel_for
 from smartsupport.domain import Author, Conversation, ConversationStatus, Message
 from smartsupport.errors import NotFound
 from smartsupport.fanout import conversation_lock, publish, publish_message
+from smartsupport.ids import new_id
 from smartsupport.services import Services
 from smartsupport.staff import StaffUser, require_workspace
 
@@ -87,10 +89,23 @@ async def post(
     client_id: str | None = None,
     meta: dict[str, Any] | None = None,
 ) -> Message:
-    """Store a message and publish it on the conversation's channel (caller holds the lock)."""
-    message = await services.store.append_message(
-        conversation_id, author, text, client_id=client_id, meta=meta or {}
+    """Store a message and publish it on the conversation's channel (caller holds the lock).
+    A channel that sends messages out itself (email) gets its outbox work in the same
+    transaction, so an agent's reply is retried, never dropped."""
+    conversation = await load(services, conversation_id)
+    message = Message(
+        id=new_id(),
+        conversation_id=conversation_id,
+        seq=0,
+        author=author,
+        text=text,
+        client_id=client_id,
+        meta=meta or {},
     )
+    outbox = channel_for(conversation.channel).deliveries(conversation, [message])
+    await services.store.record_turn(conversation_id, [message], outbox=outbox)
+    if outbox:
+        services.outbox_due.set()
     await publish_message(services, message)
     return message
 

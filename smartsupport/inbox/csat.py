@@ -14,9 +14,11 @@ from typing import Any
 
 from smartsupport.domain import Author, Conversation, utcnow
 from smartsupport.errors import Conflict, InvalidInput
+from smartsupport.events.schema import event_items
 from smartsupport.fanout import conversation_lock, publish
 from smartsupport.inbox.changes import load, post
 from smartsupport.inbox.store import InboxStore
+from smartsupport.outbox import enqueue
 from smartsupport.services import Services
 
 MAX_COMMENT = 1000
@@ -64,13 +66,27 @@ async def submit_rating(
             )
         if not state["due"]:
             raise Conflict("this conversation was already rated", code="already_rated")
-        await inbox.update(
-            conversation_id,
+        # -- events for data teams: the rating and its feedback.given event together --------
+        outbox = event_items(
+            bool(services.settings.events_url),
+            "feedback.given",
             conversation.workspace_id,
-            csat_rating=rating,
-            csat_comment=comment,
-            csat_at=utcnow(),
+            conversation_id,
+            {"kind": "csat", "rating": rating, "has_comment": comment is not None},
         )
+        async with services.store.transaction() as tx:  # type: ignore[attr-defined]
+            await InboxStore(tx).update(
+                conversation_id,
+                conversation.workspace_id,
+                csat_rating=rating,
+                csat_comment=comment,
+                csat_at=utcnow(),
+            )
+            for item in outbox:
+                await enqueue(tx, conversation.workspace_id, item)
+        if outbox:
+            services.outbox_due.set()
+        # -- end of events ---------------------------------------------------------------------
         await services.store.add_event(
             conversation.workspace_id,
             "csat.rated",

@@ -30,7 +30,13 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
 
-from smartsupport.errors import RequestError, SmartsupportError
+from smartsupport.channels.web_socket import (
+    CLOSE_TRY_AGAIN,
+    CLOSE_UNSUPPORTED_DATA,
+    BinaryFrame,
+    receive_text,
+)
+from smartsupport.errors import BackendError, RequestError, SmartsupportError
 from smartsupport.frames import (
     AGENT_INBOUND,
     AgentReady,
@@ -73,7 +79,9 @@ async def inbox_socket(ws: WebSocket) -> None:
         await ws.close(CLOSE_UNAUTHORIZED, reason=exc.code)
         return
     await ws.accept()
-    await AgentSocket(ws.app.state.services, ws, user).run()
+    services: Services = ws.app.state.services
+    with services.telemetry.socket("staff"):  # an open inbox, for /metrics
+        await AgentSocket(services, ws, user).run()
 
 
 class AgentSocket:
@@ -101,12 +109,14 @@ class AgentSocket:
             ]
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             for task in done:
-                if (
-                    not task.cancelled()
-                    and task.exception()
-                    and not isinstance(task.exception(), WebSocketDisconnect)
-                ):
-                    log.error("inbox socket failed", exc_info=task.exception())
+                failure = None if task.cancelled() else task.exception()
+                if isinstance(failure, BinaryFrame):
+                    await self.ws.close(CLOSE_UNSUPPORTED_DATA, "frames are JSON text")
+                elif isinstance(failure, BackendError):
+                    log.error("inbox socket: a backend is unavailable", exc_info=failure)
+                    await self.ws.close(CLOSE_TRY_AGAIN, "a backend is unavailable")
+                elif failure is not None and not isinstance(failure, WebSocketDisconnect):
+                    log.error("inbox socket failed", exc_info=failure)
         except WebSocketDisconnect:
             pass
         finally:
@@ -185,7 +195,7 @@ class AgentSocket:
 
     async def receive(self) -> None:
         while True:
-            raw = await self.ws.receive_text()
+            raw = await receive_text(self.ws)
             try:
                 frame = json.loads(raw)
                 if not isinstance(frame, dict):

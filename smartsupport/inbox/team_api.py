@@ -17,7 +17,7 @@ from smartsupport.inbox import assignment, canned, roster
 from smartsupport.inbox import wire as out
 from smartsupport.inbox.api import Staff, services_of
 from smartsupport.inbox.store import InboxStore
-from smartsupport.staff import StaffUser, require_role, require_workspace, verify_csrf
+from smartsupport.staff import StaffUser, audited, require_role, require_workspace, verify_csrf
 from smartsupport.staff.store import StaffStore
 
 router = APIRouter(
@@ -167,6 +167,10 @@ async def configure_agent(
     )
     for workspace in set(record.workspaces) & set(user.workspaces):
         await assignment.refresh(services, workspace)
+    await audited.action(
+        services.store, "agent.configured", by=user, target=f"staff:{staff_id}",
+        details={"capacity": state.capacity, "teams": state.teams},
+    )  # fmt: skip
     return {
         "id": staff_id,
         "capacity": state.capacity,

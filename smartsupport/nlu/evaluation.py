@@ -1,6 +1,7 @@
 """Scores for ``smartsupport nlu eval``: accuracy and macro-F1, the HINT3 out-of-scope
 figures (in-scope accuracy, out-of-scope recall and precision, Matthews correlation with
-out-of-scope as one more class), and one-query-at-a-time latency.
+out-of-scope as one more class), one-query-at-a-time latency, and the pairs of intents most
+often confused (where a workspace author should add or sharpen examples).
 
 Without an out-of-scope label the task is closed-set (BANKING77, HWU64): the prediction is the
 top intent. With one, a prediction below the model's out-of-scope threshold becomes that label.
@@ -9,6 +10,7 @@ top intent. With one, a prediction below the model's out-of-scope threshold beco
 from __future__ import annotations
 
 import time
+from collections import Counter
 from typing import Any
 
 import numpy as np
@@ -48,6 +50,7 @@ def evaluate(
         "n_train": model.meta.get("n_train"),
         "intents": len(model.classes),
     }
+    result["confused"] = confusions(gold, predictions)
     unknown = sorted({g for g in gold if g not in set(model.classes) and g != oos_label})
     if unknown:
         result["labels_not_in_training"] = unknown[:20]
@@ -70,6 +73,21 @@ def evaluate(
             }
         )
     return result
+
+
+CONFUSED_PAIRS = 10
+
+
+def confusions(gold: list[str], predicted: list[str], top: int = CONFUSED_PAIRS) -> list[dict]:
+    """The most frequent (expected, predicted) mistakes, most frequent first, each with its
+    share of the expected intent's test messages."""
+    totals = Counter(gold)
+    mistakes = Counter((g, p) for g, p in zip(gold, predicted, strict=True) if g != p)
+    ranked = sorted(mistakes.items(), key=lambda item: (-item[1], item[0]))[:top]
+    return [
+        {"expected": g, "predicted": p, "count": n, "share": round(n / totals[g], 4)}
+        for (g, p), n in ranked
+    ]
 
 
 def _ratio(num: Any, den: Any) -> float | None:

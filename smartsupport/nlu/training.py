@@ -23,6 +23,7 @@ from smartsupport.errors import ConfigurationError
 from smartsupport.nlu import oos
 from smartsupport.nlu.classifier import (
     DEFAULT_PARAMS,
+    DEFAULT_WEIGHTS,
     MODES,
     SMALL_DATA_GRID,
     IntentModel,
@@ -33,7 +34,7 @@ from smartsupport.nlu.classifier import (
 from smartsupport.nlu.classifier import encode as encode_texts
 from smartsupport.nlu.scope import ScopeScorer
 
-MODEL_VERSION = "nlu-3"
+MODEL_VERSION = "nlu-4"  # 4: fusion weights and the nearest-example view
 ENCODE_BATCH = 256
 SMALL_DATA_ROWS = 1500  # below this, regularisation is chosen by cross-validation
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
@@ -117,6 +118,8 @@ def _train(
             rounds=rounds,
             progress=step if params == grid[0] else None,
         )
+        # Fusion weights first: they change the scores the temperature is fitted to.
+        held = held.reweighted(oos.choose_weights(held))
         temperature = oos.fit_temperature(held)
         score = oos.best_mcc(held, temperature) if len(grid) > 1 else 0.0
         if best is None or score > best[0] + 1e-9:
@@ -133,6 +136,10 @@ def _train(
     else:
         chosen, source = float(threshold), "configured"
     components = fit_components(vectors, texts, labels, params)
+    if held.views:
+        components.weights = held.weights
+    else:  # nothing was held out: the previous engine's fixed weights
+        components.weights = DEFAULT_WEIGHTS[3 if mode == "standard" else 4]
     if progress is not None:
         progress("calibrating", rounds + 1, rounds + 1)
     meta: dict[str, Any] = {
@@ -143,6 +150,8 @@ def _train(
         "n_train": len(texts),
         "classes": components.classes,
         "params": {"C": params.C, "alpha": params.alpha},
+        # (multilingual embedding, TF-IDF, nearest examples[, MiniLM]), by cross-validation
+        "weights": list(components.weights),
         "temperature": temperature,
         "oos_threshold": chosen,
         # "cross-validation": ``chosen`` applies to the in-scope score of ``scope``;

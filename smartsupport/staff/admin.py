@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from smartsupport.api_docs import STAFF, errors
 from smartsupport.errors import Conflict, Forbidden, NotFound
-from smartsupport.staff import apikeys, passwords
+from smartsupport.staff import apikeys, audited, passwords
 from smartsupport.staff.config import staff_config
 from smartsupport.staff.deps import _services, require_role, require_workspace, verify_csrf
 from smartsupport.staff.models import Role, StaffRecord, StaffUser
@@ -141,7 +141,15 @@ async def create_staff(body: StaffIn, request: Request, admin: AdminUser) -> dic
         )
     except Conflict:
         raise Conflict("a staff account with this email already exists") from None
+    await audited.action(
+        _services(request).store, "staff.created", by=admin, target=f"staff:{record.id}",
+        ip=_ip(request), details={"role": record.role, "workspaces": body.workspaces},
+    )  # fmt: skip
     return record_json(record, admin.workspaces)
+
+
+def _ip(request: Request) -> str | None:
+    return request.client.host if request.client else None
 
 
 async def _managed(request: Request, admin: StaffUser, user_id: str) -> StaffRecord:
@@ -171,6 +179,10 @@ async def disable_staff(user_id: str, request: Request, admin: AdminUser) -> dic
     store = StaffStore(_services(request).store)
     await store.set_disabled(record.id, True, staff_config(request.app.state).now())
     record.disabled = True
+    await audited.action(
+        _services(request).store, "staff.disabled", by=admin, target=f"staff:{record.id}",
+        ip=_ip(request),
+    )  # fmt: skip
     return record_json(record, admin.workspaces)
 
 
@@ -186,6 +198,10 @@ async def enable_staff(user_id: str, request: Request, admin: AdminUser) -> dict
     store = StaffStore(_services(request).store)
     await store.set_disabled(record.id, False, staff_config(request.app.state).now())
     record.disabled = False
+    await audited.action(
+        _services(request).store, "staff.enabled", by=admin, target=f"staff:{record.id}",
+        ip=_ip(request),
+    )  # fmt: skip
     return record_json(record, admin.workspaces)
 
 
@@ -222,6 +238,10 @@ async def create_api_key(body: ApiKeyIn, request: Request, admin: AdminUser) -> 
         created_by=admin.id,
         now=staff_config(request.app.state).now(),
     )
+    await audited.action(
+        _services(request).store, "api_key.created", by=admin, target=f"api_key:{row['id']}",
+        workspace_id=body.workspace, ip=_ip(request), details={"scopes": scopes},
+    )  # fmt: skip
     return {**key_json(row), "key": key}
 
 
@@ -238,4 +258,8 @@ async def revoke_api_key(key_id: str, request: Request, admin: AdminUser) -> dic
     if row is None or row["workspace_id"] not in admin.workspaces:
         raise NotFound("no such API key")
     await store.revoke_api_key(key_id, staff_config(request.app.state).now())
+    await audited.action(
+        _services(request).store, "api_key.revoked", by=admin, target=f"api_key:{key_id}",
+        workspace_id=row["workspace_id"], ip=_ip(request),
+    )  # fmt: skip
     return {**key_json(row), "revoked": True}

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 
 from smartsupport.errors import Conflict, InvalidInput, SmartsupportError
 from smartsupport.settings import load_settings
-from smartsupport.staff import apikeys, passwords
+from smartsupport.staff import apikeys, audited, passwords
 from smartsupport.staff.models import ROLES
 from smartsupport.staff.store import StaffStore
 
@@ -145,6 +145,10 @@ async def _users_add(store: StaffStore, args: argparse.Namespace) -> int:
         )
     except Conflict:
         raise Conflict(f"a staff account for {email} already exists") from None
+    await audited.action(
+        store.db, "staff.created", by=None, target=f"staff:{record.id}",
+        details={"role": record.role, "workspaces": workspaces},
+    )  # fmt: skip
     print(f"added {record.email} ({record.role}) in {', '.join(record.workspaces)}")
     return 0
 
@@ -161,6 +165,8 @@ async def _users_disable(store: StaffStore, args: argparse.Namespace) -> int:
     if record is None:
         raise SmartsupportError(f"no staff account for {args.email}")
     await store.set_disabled(record.id, args.disabled, datetime.now(UTC))
+    change = "staff.disabled" if args.disabled else "staff.enabled"
+    await audited.action(store.db, change, by=None, target=f"staff:{record.id}")
     print(f"{'disabled' if args.disabled else 'enabled'} {record.email}")
     return 0
 
@@ -172,6 +178,7 @@ async def _users_password(store: StaffStore, args: argparse.Namespace) -> int:
     password = read_password(record.email)
     passwords.check_policy(password, email=record.email)
     await store.set_password(record.id, await passwords.hash_password(password), datetime.now(UTC))
+    await audited.action(store.db, "staff.password_set", by=None, target=f"staff:{record.id}")
     print(f"new password set for {record.email}; their sessions were ended")
     return 0
 
@@ -181,6 +188,7 @@ async def _users_reset_totp(store: StaffStore, args: argparse.Namespace) -> int:
     if record is None:
         raise SmartsupportError(f"no staff account for {args.email}")
     await store.set_totp(record.id, None, enabled=False)
+    await audited.action(store.db, "staff.totp_reset", by=None, target=f"staff:{record.id}")
     print(f"TOTP removed for {record.email}; they can enrol again after logging in")
     return 0
 
@@ -199,6 +207,10 @@ async def _keys_create(store: StaffStore, args: argparse.Namespace) -> int:
         created_by=None,
         now=datetime.now(UTC),
     )
+    await audited.action(
+        store.db, "api_key.created", by=None, target=f"api_key:{row['id']}",
+        workspace_id=args.workspace, details={"scopes": scopes},
+    )  # fmt: skip
     print(key)
     print(f"id {row['id']}; scopes {' '.join(scopes)}; shown once, store it now", file=sys.stderr)
     return 0
@@ -218,5 +230,6 @@ async def _keys_revoke(store: StaffStore, args: argparse.Namespace) -> int:
     if await store.get_api_key(args.id) is None:
         raise SmartsupportError(f"no API key with id {args.id}")
     await store.revoke_api_key(args.id, datetime.now(UTC))
+    await audited.action(store.db, "api_key.revoked", by=None, target=f"api_key:{args.id}")
     print(f"revoked {args.id}")
     return 0

@@ -14,7 +14,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from smartsupport.api_docs import STAFF, error_response, errors
 from smartsupport.errors import Conflict, InvalidInput, RateLimited, Unauthorized
-from smartsupport.staff import admin, passwords, tokens, totp
+from smartsupport.staff import admin, audited, passwords, tokens, totp
 from smartsupport.staff.config import staff_config
 from smartsupport.staff.cookies import (
     ACCESS_COOKIE,
@@ -188,6 +188,9 @@ async def login(request: Request) -> Response:
             assert outcome.user is not None
             record = outcome.user
     except (Unauthorized, RateLimited) as exc:
+        await audited.sign_in_failed(
+            services, fields.get("email", ""), exc.code, _client_ip(request)
+        )
         if as_json:
             raise
         headers = (
@@ -209,6 +212,7 @@ async def login(request: Request) -> Response:
     session = await sessions_for(request).start(
         record, _client_ip(request), request.headers.get("user-agent")
     )
+    await audited.signed_in(services, record.id, _client_ip(request))
     new_csrf = session_csrf(session, services.secret_key)
     response: Response
     if as_json:
@@ -335,6 +339,10 @@ async def totp_confirm(
     if not await flow.check_code(record, body.code):
         raise InvalidInput("that code is not valid; enter the current code", code="totp_invalid")
     await store.set_totp(user.id, record.totp_secret, enabled=True)
+    await audited.action(
+        _services(request).store, "staff.totp_enabled", by=user, target=f"staff:{user.id}",
+        ip=_client_ip(request),
+    )  # fmt: skip
     return {"totp_enabled": True}
 
 

@@ -568,7 +568,7 @@ textarea{font-size:16px}
     const m = last && last._m;
     const options = !pending.size && m && m.author != "customer" ? m.quick_replies || [] : [];
     for (const text of options) qr.append(h("button", { type: "button", text, onclick: () => send(text, true) }));
-    qr.hidden = !options.length;
+    qr.hidden = !options.length || !!consentBox;
   }
   function showTyping(author, on, ms = 20000) {
     clearTimeout(typingTimer);
@@ -628,6 +628,49 @@ textarea{font-size:16px}
     toBottom();
   }
 
+  // ---- consent: the workspace's privacy notice and the people-only choice, in the
+  // conversation's language from the server (docs/security.md). Nothing is sent before it.
+  let consentBox = null;
+  function hold(on) {
+    input.disabled = sendBtn.disabled = on;
+    qr.hidden = on || !qr.childElementCount;
+  }
+  async function askConsent() {
+    const r = await call("/consent");
+    if (!r.ok) return;
+    const c = await r.json();
+    st.consent = !c.required || c.given;
+    save();
+    if (st.consent || consentBox) return;
+    hold(true);
+    const people = h("input", { type: "checkbox", id: "ss-people" });
+    const accept = h("button", { type: "button", class: "rate", text: c.accept_label, onclick: async () => {
+      accept.disabled = true;
+      try {
+        const a = await call("/consent", { method: "POST", body: JSON.stringify({ version: c.version, people_only: people.checked }) });
+        if (a.ok) {
+          consentBox.remove();
+          consentBox = null;
+          st.consent = true;
+          save();
+          hold(false);
+          input.focus();
+          for (const p of pending.values()) transmit(p);
+          return;
+        }
+        if (a.status == 409) return (consentBox.remove(), (consentBox = null), askConsent());
+      } catch {}
+      accept.disabled = false;
+    } });
+    consentBox = h("div", { class: "csat consent", role: "group", "aria-labelledby": "ss-consent" },
+      h("p", { id: "ss-consent", text: c.text, dir: "auto" }),
+      c.people_only_offered ? h("label", { for: "ss-people" }, people, " ", c.people_only_label) : "",
+      accept);
+    scroller.insertBefore(consentBox, typing);
+    toBottom();
+    accept.focus();
+  }
+
   // ---- sending ---------------------------------------------------------------------------
   function send(text, fromButton) {
     text = text.trim();
@@ -667,7 +710,7 @@ textarea{font-size:16px}
     save();
   }
   function transmit(p) {
-    if (p.failed || !pending.has(p.cid)) return;
+    if (p.failed || !pending.has(p.cid) || (st && st.consent === false)) return;
     if (ready) return ws.send(JSON.stringify({ type: "message", text: p.text, client_id: p.cid }));
     connect(true);
     if (st && !p.posting) post(p);
@@ -705,9 +748,10 @@ textarea{font-size:16px}
     });
     const c = await r.json();
     if (!r.ok) throw new Error(c.error && c.error.message);
-    st = { id: c.id, token: c.token, seen: 0 };
+    st = { id: c.id, token: c.token, seen: 0, consent: false };
     setStatus(c.status);
     c.messages.forEach(add);
+    await askConsent();
   }
   async function connect(now) {
     if (now && !ready && timer) {
@@ -907,6 +951,7 @@ textarea{font-size:16px}
     const seen = st.seen || 0;
     for (const p of st.pending || []) if (p && p.cid) queue({ cid: p.cid, text: String(p.text) });
     st.seen = seen;
+    if (st.consent === false) askConsent().catch(() => 0);
     connect();
   }
   if (S.show) open();

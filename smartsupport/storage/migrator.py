@@ -49,6 +49,26 @@ def discover(dialect: str) -> list[Migration]:
     return [found[v] for v in sorted(found)]
 
 
+def latest_version(dialect: str) -> int:
+    """The highest migration version this release ships for ``dialect``."""
+    return max((m.version for m in discover(dialect)), default=0)
+
+
+def newer_than_code(dialect: str, schema_version: int) -> str | None:
+    """Why a database at ``schema_version`` is ahead of this release, or None when it is not.
+
+    Old code against a newer schema is normal during a rolling upgrade (migrations are
+    additive first, destructive later: docs/deployment.md), but never a state to restore
+    into or to stay in."""
+    latest = latest_version(dialect)
+    if schema_version <= latest:
+        return None
+    return (
+        f"the database schema is version {schema_version:04d}, newer than this release of "
+        f"smartsupport knows (up to {latest:04d}); run the release that migrated it, or newer"
+    )
+
+
 def split_sqlite_script(sql: str) -> list[str]:
     """Split a script into statements so they can run inside one explicit transaction
     (``sqlite3.executescript`` would commit first). Uses SQLite's own notion of a

@@ -18,6 +18,7 @@ from smartsupport.errors import (
     BackendError,
     BackendUnavailable,
     Conflict,
+    InvalidInput,
     NotFound,
     SmartsupportError,
 )
@@ -90,7 +91,16 @@ def translate(exc: BaseException, *, conflict: str = "", missing: str = "") -> S
         return NotFound(missing or f"Refers to a row that does not exist ({exc.detail or exc}).")
     if isinstance(exc, UNREACHABLE):
         return BackendUnavailable(f"PostgreSQL is unreachable: {exc!r}")
+    if isinstance(exc, UNSTORABLE):
+        # A bad value, not an outage: the edge refuses these first (limits.py); this keeps
+        # one that slips past from being reported as 503 "a backend is unavailable".
+        return InvalidInput("a value cannot be stored: out of range or an invalid character")
     return BackendError(f"PostgreSQL error: {exc}")
+
+
+# Class 22 errors from the server (NUL in text, numeric out of range, invalid JSON such as
+# Infinity) and asyncpg's own refusal to encode an argument (an int above 2^31 for INTEGER).
+UNSTORABLE = (asyncpg.DataError, asyncpg.exceptions._base.DataError)
 
 
 DRIVER_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, *UNREACHABLE)

@@ -10,6 +10,7 @@ on PostgreSQL.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -51,6 +52,18 @@ def parse_url(url: str) -> str:
     return path
 
 
+def _owner_only(path: str) -> None:
+    """Create the database file readable by its owner only (0600), and tighten an older
+    one: it holds customers' messages. SQLite gives its -wal and -shm files the database
+    file's mode, so they follow."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        if os.fstat(fd).st_mode & 0o077:
+            os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+
+
 def open_connection(path: str) -> sqlite3.Connection:
     """Open and configure the one connection (called on the SQLite thread)."""
     # Global, but only connections opened with detect_types use them, and only for columns
@@ -60,6 +73,7 @@ def open_connection(path: str) -> sqlite3.Connection:
     sqlite3.register_converter("BOOLEAN", lambda raw: raw not in (b"0", b""))
     if path != MEMORY:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
+        _owner_only(path)
     conn = sqlite3.connect(
         path,
         isolation_level=None,  # we issue BEGIN/COMMIT ourselves
