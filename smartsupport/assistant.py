@@ -236,33 +236,34 @@ class Assistant:
     async def _intent_response(self, turn: Turn, state: decisions.Deliberation) -> Decision | None:
         if state.intent is None or state.intent == HUMAN_INTENT:
             return None
-        if state.offer_flow is not None:
-            # The response of an action's intent is for doing it ("Let me look that order
-            # up"), not for a question about it.
-            state.skip("intent_response", f"a question about {state.offer_flow}")
-            return None
-        flow = self.dialogue.flow_of_intent(turn.workspace.id, state.intent)
-        if flow is not None:
-            # The flow is this intent's answer ("Let me look that order up" promises it);
-            # it did not start (too unsure, or a question about it): say nothing for it.
-            state.skip("intent_response", f"{state.intent} is answered by the {flow} flow")
-            return None
         reply = self._configured(turn.workspace.id, state.intent, state.language)
         if reply is None:
             return None
-        if (
+        checked = (
             state.intent not in decisions.conversational_intents(turn.workspace)
             and turn.workspace.articles_dir is not None
-        ):
+        )
+        flow = self.dialogue.flow_of_intent(turn.workspace.id, state.intent)
+        if flow is not None and not checked:
+            # The response of a flow's intent may promise the flow ("Let me look that order
+            # up"), which did not start; with no articles nothing can tell whether it answers.
+            state.skip("intent_response", f"{state.intent} is answered by the {flow} flow")
+            return None
+        if checked:
             # An authored answer covers its intent's usual question; the customer may ask
             # about a neighbouring thing (changing the e-mail address, where the account
-            # response explains password resets). Like a passage, it must answer this
-            # message (in workspaces with articles: the check needs their index).
+            # response explains password resets), or the response may promise an action
+            # rather than answer ("Let me look that order up"). Like a passage, it must
+            # answer this message (in workspaces with articles: the check needs their index).
             support = await self.articles.supports(turn, reply.text, state.language)
             if support < self.articles.answerability.threshold:
                 state.skip("intent_response", f"it does not answer this ({support:.2f})")
                 return None
-        return Decision([reply])
+        decision = Decision([reply])
+        if state.offer_flow is not None:
+            button = self._flow_button(turn, state.offer_flow, state.language)
+            decisions.offer(turn, decision, state.offer_flow, button)
+        return decision
 
     async def _keywords(self, turn: Turn, state: decisions.Deliberation) -> Decision | None:
         if state.intent == HUMAN_INTENT:

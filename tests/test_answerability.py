@@ -108,7 +108,7 @@ async def test_a_passage_without_the_asked_kind_of_answer_is_never_an_answer(sco
             marks=pytest.mark.xfail(
                 strict=True,
                 reason="known near miss of the model retrained on 317 demo questions in nine "
-                "languages (p 0.92 for 'We accept Visa, Mastercard, ...'): 'bitcoin' is in no "
+                "languages (the accepted-methods sentence scores above the threshold): bitcoin is in no "
                 "article and the unknown-content feature weighs too little; issue 11, open",
             ),
         ),

@@ -36,15 +36,15 @@ ARTICLES = DEMO_DIR / "articles"
 # on 2026-12-03 and written in docs/benchmarks.md ("Resolution"). A ratchet: raise them when
 # the product gets better, never lower them to make a change pass. Lowered once, on purpose
 # and in the open (docs/benchmarks.md, issue 11): the retrained answerability model traded
-# abstention on unanswerable questions (100 -> 84.4%) for 5.6 points fewer off-target answers
-# and 3.2 points more resolved; two conversations now reach a person after the customer says
+# abstention on unanswerable questions (100 -> 86.7%) for 6.0 points fewer off-target answers
+# and 9.5 points more resolved; two conversations now reach a person after the customer says
 # "yes" to the offer of one (counted as false escalations).
-FLOOR_RESOLVED_PCT = 45.7
+FLOOR_RESOLVED_PCT = 52.0
 FLOOR_ESCALATION_RECALL_PCT = 100.0
-FLOOR_IN_LANGUAGE_PCT = 96.8
-FLOOR_ABSTAINED_PCT = 84.4
+FLOOR_IN_LANGUAGE_PCT = 97.2
+FLOOR_ABSTAINED_PCT = 86.7
 CEILING_WRONG_PCT = 0.0
-CEILING_OFF_TARGET_PCT = 7.8
+CEILING_OFF_TARGET_PCT = 7.4
 CEILING_FALSE_ESCALATIONS = 2
 
 

@@ -173,10 +173,11 @@ async def test_llm_calls_tokens_cost_and_breakers_and_every_dashboard_metric(tmp
         async with served(config) as (_, http):
             conversation = await start(http)
             server.push(Scripted(status=500))
-            await say(http, conversation, "What is your returns policy?", "q1")
-            text = "You can return unworn items within 30 days of delivery."
+            # Two questions a help-centre passage answers (so both reach the LLM step).
+            await say(http, conversation, "How much does express shipping cost?", "q1")
+            text = "Express shipping costs $12 and takes 1-2 business days."
             server.push(openai_stream([text]))
-            await say(http, conversation, "How long do I have to return an item?", "q2")
+            await say(http, conversation, "Do you ship to Canada?", "q2")
             response = await http.get("/metrics", headers=AUTH)
     scraped = samples(response.text)
     assert len(server.requests) == 2

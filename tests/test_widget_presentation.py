@@ -127,6 +127,14 @@ def open_widget(page: Page, script_attrs: str = "", html_attrs: str = "lang=en")
     page.locator("#smartsupport-widget button.launch").click()
     expect(page.get_by_role("dialog")).to_be_visible()
     expect(page.locator("#smartsupport-widget li.bot").first).to_contain_text("How can I help")
+    # Connected: tests that send frames straight to ``server.socket`` need it open (on a
+    # busy machine the greeting shows before the socket is; the status text is translated,
+    # so wait for the socket itself, letting Playwright dispatch meanwhile).
+    for _ in range(200):
+        if server.socket is not None:
+            break
+        page.wait_for_timeout(25)
+    assert server.socket is not None, "the widget never opened its WebSocket"
     return server
 
 

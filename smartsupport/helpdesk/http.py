@@ -12,6 +12,7 @@ line (errors name the method, the path and the status only).
 from __future__ import annotations
 
 import logging
+import re
 import ssl
 from contextvars import ContextVar
 from functools import cache
@@ -31,13 +32,18 @@ TIMEOUT = httpx.Timeout(15.0, connect=5.0)
 _sending_secret: ContextVar[bool] = ContextVar("sending_secret", default=False)
 
 
+_URL = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s\"']+", re.IGNORECASE)
+
+
 class _HideSecretUrls(logging.Filter):
     """httpx logs every request URL at INFO; a webhook URL is a credential, so what httpx
     logs while a ``secret_url`` client sends carries no URL."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if _sending_secret.get() and isinstance(record.args, tuple):
-            record.args = tuple("(webhook URL)" if "://" in str(a) else a for a in record.args)
+        if _sending_secret.get():
+            # On the message as it will be written: the redacting record factory
+            # (log_redaction.install) may already have merged the arguments into it.
+            record.msg, record.args = _URL.sub("(webhook URL)", record.getMessage()), None
         return True
 
 

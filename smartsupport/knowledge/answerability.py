@@ -228,7 +228,12 @@ class Answerability:
         passage_sim = self._vectors_of([_passage_text(p) for p in passages]) @ question_vector
         wanted = _weighted(question, idf)
         kinds = answer_types(question)
-        covered = coverages(wanted, [_passage_text(p) for p in passages], idf)
+        texts = [_passage_text(p) for p in passages]
+        # Coverage is compared among the passages that hold the kind of answer asked for: the
+        # account page says "phone number" more often than the contact page that gives one.
+        covered = np.where(
+            [_type_match(kinds, t) >= 0 for t in texts], coverages(wanted, texts, idf), 0.0
+        )
         # The place matters for a delivery time or a price; "I'm in London, what's your
         # phone number?" is answered by a passage about New York office hours all the same.
         where = places_in(question) if {"duration", "amount"} & set(kinds) else frozenset()
