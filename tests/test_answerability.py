@@ -107,9 +107,9 @@ async def test_a_passage_without_the_asked_kind_of_answer_is_never_an_answer(sco
             "Do you accept bitcoin?",  # answered with the list of what is accepted
             marks=pytest.mark.xfail(
                 strict=True,
-                reason="known near miss of the model retrained on 317 demo questions in nine "
-                "languages (the accepted-methods sentence scores above the threshold): bitcoin is in no "
-                "article and the unknown-content feature weighs too little; issue 11, open",
+                reason="known near miss: the accepted-methods sentence scores above the "
+                "threshold; 'bitcoin' is in no article and the unknown-content feature weighs "
+                "too little; issue 11, open",
             ),
         ),
         "Do you have a loyalty points program?",
