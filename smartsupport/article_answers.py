@@ -25,6 +25,10 @@ from smartsupport.llm.chain import accumulate
 from smartsupport.nlu.asking import questions_in
 from smartsupport.turn import Decision, Turn
 
+# What a turn's steps retrieved, by (question, language): the knowledge step searches, and an
+# authored response is then scored among the same passages without a second search.
+Retrieved = dict[tuple[str, str], tuple[list[Passage], str]]
+
 TOP_PASSAGES = 8
 SEARCHED = 30  # passages looked at to find TOP_PASSAGES from several articles
 PER_ARTICLE = 3
@@ -38,12 +42,15 @@ class ArticleAnswers:
         self.answerability = answerability
         self.answerer = answerer
 
-    async def answer(self, turn: Turn, language: str) -> tuple[Decision | None, int]:
+    async def answer(
+        self, turn: Turn, language: str, retrieved: Retrieved | None = None
+    ) -> tuple[Decision | None, int]:
         """The answer to every question of the message that the articles answer, and how
-        many passages were considered (for the "not in our articles" decision)."""
+        many passages were considered (for the "not in our articles" decision).
+        ``retrieved`` keeps what was found for the turn's later steps (``supports``)."""
         decisions, considered = [], 0
         for question in questions_in(turn.message.text):
-            decision, seen = await self._one(turn, question, language)
+            decision, seen = await self._one(turn, question, language, retrieved)
             considered += seen
             if decision is not None:
                 decisions.append(decision)
@@ -54,10 +61,11 @@ class ArticleAnswers:
             first.merge(other)
         return first, considered
 
-    async def _one(self, turn: Turn, question: str, language: str) -> tuple[Decision | None, int]:
+    async def _one(
+        self, turn: Turn, question: str, language: str, retrieved: Retrieved | None
+    ) -> tuple[Decision | None, int]:
         workspace = turn.workspace
-        passages, found_in = await self.retrieve(workspace.id, question, language,
-                                                 workspace.default_locale)  # fmt: skip
+        passages, found_in = await self._retrieved(turn, question, language, retrieved)
         if not passages:
             return None, 0
         idf = await self.knowledge.idf(workspace.id)
@@ -74,20 +82,34 @@ class ArticleAnswers:
             return None, len(passages)
         return self._decision(turn, result, kept[0], language, found_in), len(passages)
 
-    async def supports(self, turn: Turn, text: str, language: str) -> float:
+    async def supports(
+        self, turn: Turn, text: str, language: str, retrieved: Retrieved | None = None
+    ) -> float:
         """How likely ``text`` (an authored response) answers the customer's message.
 
         It is scored among the passages the articles offer for the message, as an answer
         from them would be: alone, it would lead every comparison (the ``margin`` feature)
         and a password-reset response would "answer" any question about the account."""
-        workspace = turn.workspace
         question = turn.message.text
-        passages, _ = await self.retrieve(workspace.id, question, language,
-                                          workspace.default_locale)  # fmt: skip
+        passages, _ = await self._retrieved(turn, question, language, retrieved)
         authored = Passage("authored", "authored", "", text)
-        idf = await self.knowledge.idf(workspace.id)
+        idf = await self.knowledge.idf(turn.workspace.id)
         ranked = self.answerability.rank(question, [authored, *passages], idf)
         return next((c.probability for c in ranked if c.unit.passage == 0), 0.0)
+
+    async def _retrieved(
+        self, turn: Turn, question: str, language: str, retrieved: Retrieved | None
+    ) -> tuple[list[Passage], str]:
+        """``retrieve``, once per question and language in a turn."""
+        key = (question, language)
+        if retrieved is not None and key in retrieved:
+            return retrieved[key]
+        found = await self.retrieve(
+            turn.workspace.id, question, language, turn.workspace.default_locale
+        )
+        if retrieved is not None:
+            retrieved[key] = found
+        return found
 
     async def retrieve(
         self, workspace_id: str, question: str, language: str, default: str

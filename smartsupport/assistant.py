@@ -222,7 +222,7 @@ class Assistant:
             state.skip("knowledge", "the customer asked for a person")
             return None
         with self.services.telemetry.timed("knowledge"):
-            answer, considered = await self.articles.answer(turn, state.language)
+            answer, considered = await self.articles.answer(turn, state.language, state.retrieved)
         state.knowledge_candidates = considered
         if answer is None:
             state.skip("knowledge", f"none of {considered} passage(s) answers the question")
@@ -255,7 +255,9 @@ class Assistant:
             # response explains password resets), or the response may promise an action
             # rather than answer ("Let me look that order up"). Like a passage, it must
             # answer this message (in workspaces with articles: the check needs their index).
-            support = await self.articles.supports(turn, reply.text, state.language)
+            support = await self.articles.supports(
+                turn, reply.text, state.language, state.retrieved
+            )
             if support < self.articles.answerability.threshold:
                 state.skip("intent_response", f"it does not answer this ({support:.2f})")
                 return None
@@ -280,7 +282,9 @@ class Assistant:
             and STATES_FACTS.search(decision.replies[0].text)
         ):
             # A keyword FAQ entry shares a word with the question; its facts must answer it.
-            support = await self.articles.supports(turn, decision.replies[0].text, state.language)
+            support = await self.articles.supports(
+                turn, decision.replies[0].text, state.language, state.retrieved
+            )
             if support < self.articles.answerability.threshold:
                 state.skip("keywords", f"the FAQ entry does not answer this ({support:.2f})")
                 return None

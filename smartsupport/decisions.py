@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from smartsupport import reply_language
 from smartsupport.dialogue import small_words
 from smartsupport.dialogue.small_words import NO, YES
+from smartsupport.domain import Passage
 from smartsupport.errors import ConfigurationError
 from smartsupport.nlu.asking import asks_about
 from smartsupport.turn import Decision, Turn
@@ -83,6 +84,8 @@ class Deliberation:
     offer_flow: str | None = None  # a flow the message is about, to offer after an answer
     keyword_fallback: Decision | None = None
     knowledge_candidates: int = 0
+    # (question, language) -> (passages, their language), for the steps after knowledge
+    retrieved: dict[tuple[str, str], tuple[list[Passage], str]] = field(default_factory=dict)
     reason: str = ""  # why the step that answers did
 
     def skip(self, step: str, why: str) -> None:

@@ -7,10 +7,12 @@ Precedence, highest first: explicit keyword arguments, environment variables, th
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import platformdirs
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -296,7 +298,6 @@ class Settings(BaseSettings):
     @field_validator("trusted_proxies")
     @classmethod
     def _proxy_networks(cls, proxies: list[str]) -> list[str]:
-        import ipaddress
 
         for proxy in proxies:
             try:
@@ -311,7 +312,6 @@ class Settings(BaseSettings):
     @field_validator("events_url")
     @classmethod
     def _known_events(cls, url: str) -> str:
-        from urllib.parse import urlsplit
 
         if not url:
             return url
