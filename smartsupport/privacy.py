@@ -16,7 +16,8 @@ import re
 from collections.abc import Callable
 from functools import partial
 
-_CARD = re.compile(r"(?<![\w-])\d(?:[ -]?\d){12,18}(?![\w-])")
+# Not the fraction of a decimal ("seconds=1.2345678901234567" in a log line).
+_CARD = re.compile(r"(?<![\w-])(?<!\d\.)\d(?:[ -]?\d){12,18}(?![\w-])")
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b")
 _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}\b")
 _SSN = re.compile(r"\b\d{3}-\d{2}-\d{4}\b")
@@ -69,7 +70,8 @@ _KINDS: list[tuple[str, re.Pattern[str], Callable[[str], bool]]] = [
     ("CARD", _CARD, lambda m: _card_digits(m) is not None),
     ("EMAIL", _EMAIL, lambda m: True),
     ("SSN", _SSN, lambda m: True),
-    ("IP", _IPV4, lambda m: True),
+    # This machine and "every address" identify no one ("running on http://0.0.0.0:8000").
+    ("IP", _IPV4, lambda m: not m.startswith("127.") and m != "0.0.0.0"),
     ("PHONE", _PHONE, _phone_ok),
 ]
 

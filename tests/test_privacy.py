@@ -92,3 +92,9 @@ def test_restore_ignores_unknown_placeholders():
 def test_checksums():
     assert luhn_valid("79927398713") and not luhn_valid("79927398710")
     assert iban_valid("GB82 WEST 1234 5698 7654 32") and not iban_valid("GB00WEST12345698765432")
+
+
+def test_decimals_and_this_machines_address_are_not_personal_data():
+    line = "ingested in seconds=1.4111111111111111; running on http://127.0.0.1:8000 (0.0.0.0)"
+    assert redact(line) == line
+    assert redact("from 203.0.113.9") == "from [IP_1]"
