@@ -25,10 +25,18 @@ from smartsupport import (
     log_redaction,
     outbox_admin,
     privacy_api,
+    proactive_api,
 )
 from smartsupport.assistant import Assistant
-from smartsupport.channels import web_api, web_socket
-from smartsupport.errors import BackendError, RateLimited, RequestError
+from smartsupport.channels import (
+    api_routes,
+    twilio_webhook,
+    web_api,
+    web_attachments,
+    web_socket,
+    whatsapp_webhook,
+)
+from smartsupport.errors import BackendError, EncryptionError, RateLimited, RequestError
 from smartsupport.helpdesk import webhooks
 from smartsupport.http_telemetry import RequestTelemetry, watch_services
 from smartsupport.http_telemetry import router as metrics_router
@@ -39,6 +47,7 @@ from smartsupport.metrics import Metrics
 from smartsupport.proxies import ProxyHeaders
 from smartsupport.settings import Settings
 from smartsupport.staff import StaffUser, require_role, require_workspace, verify_csrf
+from smartsupport.staff import mfa as staff_mfa
 from smartsupport.staff import routes as staff_routes
 from smartsupport.telemetry import Telemetry
 from smartsupport.tracing import open_tracing
@@ -65,11 +74,13 @@ def create_app(settings: Settings) -> FastAPI:
             watch_services(telemetry.metrics, services)
         assistant = services.assistant
         app.state.kb = assistant.knowledge if isinstance(assistant, Assistant) else None
-        worker = Worker(services).start()
+        # SMARTSUPPORT_JOBS=off (serve --no-jobs): `smartsupport worker` processes run them.
+        worker = Worker(services).start() if settings.jobs else None
         try:
             yield
         finally:
-            await worker.stop()
+            if worker is not None:
+                await worker.stop()
             await shutdown(services)
             telemetry.close()
 
@@ -109,9 +120,17 @@ def create_app(settings: Settings) -> FastAPI:
     _install_error_handlers(app)
     app.include_router(web_api.router)
     app.include_router(web_socket.router)
+    app.include_router(web_attachments.router)  # the widget's uploads and downloads
     app.include_router(staff_routes.router)
+    # A role that requires MFA holds its unverified sessions at enrolment (pages redirect).
+    app.add_exception_handler(staff_mfa.MfaEnrolmentRequired, staff_mfa.held_at_enrolment)
     app.include_router(inbox_routes.router)
     app.include_router(webhooks.router)
+    # Messaging channels and proactive messages (docs/channels.md)
+    app.include_router(whatsapp_webhook.router)
+    app.include_router(twilio_webhook.router)
+    app.include_router(api_routes.router)
+    app.include_router(proactive_api.router)
     app.include_router(outbox_admin.router)
     app.include_router(privacy_api.router)  # export, erasure, consent, audit log
     app.include_router(metrics_router)
@@ -254,6 +273,13 @@ def _install_error_handlers(app: FastAPI) -> None:
         return _error(
             503, "unavailable", "a backend is unavailable; retry shortly", {"Retry-After": "2"}
         )
+
+    @app.exception_handler(EncryptionError)
+    async def unreadable(request: Request, exc: EncryptionError) -> JSONResponse:
+        # A missing key or a tampered value: the operator's fix is in the log, never the
+        # answer (docs/security.md "Encryption at rest").
+        log.error("stored data cannot be decrypted on %s: %s", request.url.path, exc)
+        return _error(500, "stored_data_unreadable", "stored data could not be decrypted")
 
 
 async def _close_try_again(ws: WebSocket) -> None:

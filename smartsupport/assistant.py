@@ -38,6 +38,7 @@ from smartsupport.demo_shop import Shops
 from smartsupport.dialogue.manager import DialogueManager
 from smartsupport.domain import ConversationStatus, Customer, OutboxItem, Reply, Understanding
 from smartsupport.handoff.rules import HandoffOutcome, needs_customer
+from smartsupport.helpdesk.handoff_tickets import add_helpdesk_work
 from smartsupport.keywords import KeywordBot, build_keyword_bot
 from smartsupport.knowledge import places
 from smartsupport.knowledge.answer import extract_answer
@@ -45,6 +46,8 @@ from smartsupport.knowledge.answerability import Answerability
 from smartsupport.knowledge.kb import KnowledgeBase
 from smartsupport.nlu.engine import NluEngine
 from smartsupport.notify import handoff_notices
+from smartsupport.review.live import LiveReview
+from smartsupport.review.retrain import restore_deployed
 from smartsupport.services import Services
 from smartsupport.turn import Decision, Turn
 from smartsupport.workspaces import WorkspaceConfig
@@ -75,6 +78,7 @@ class Assistant:
         self.dialogue = dialogue
         self.keywords = keywords
         self.articles = ArticleAnswers(knowledge, answerability, answerer)
+        self.live = LiveReview(services.store, nlu)  # experiments, shadow mode (review/)
 
     # -- understand ----------------------------------------------------------------------
     async def understand(
@@ -96,6 +100,7 @@ class Assistant:
 
     # -- decide --------------------------------------------------------------------------
     async def decide(self, turn: Turn) -> Decision:
+        self.live.observe(turn)  # shadow mode: hands the message over, never waits
         customer = await self._customer(turn)
         if decisions.accepts_person(turn):
             turn.understanding.intent, turn.understanding.confidence = HUMAN_INTENT, 1.0
@@ -134,7 +139,8 @@ class Assistant:
             )
         if turn.conversation.status is ConversationStatus.RESOLVED and decision.status is None:
             decision.status = ConversationStatus.BOT  # the customer came back: reopen
-        return decision
+        await self.live.apply(turn, decision)  # an experiment's variant of the response
+        return add_helpdesk_work(turn, outcome, decision)  # tickets the workspace asks for
 
     @staticmethod
     def _notices(turn: Turn, outcome: HandoffOutcome, decision: Decision) -> list[OutboxItem]:
@@ -193,15 +199,18 @@ class Assistant:
             if started is not None:
                 return started
         starting = self.dialogue.would_start(turn)
-        if (
-            starting is not None
-            and state.asks_about
-            and not self.dialogue.starts_on_questions(turn, starting)
-        ):
-            # A question about what the flow does: answer it, then offer the flow.
-            state.offer_flow = starting
-            state.skip("flow", f"asks about {starting}, not for it")
-            return None
+        if starting is not None and state.asks_about:
+            if not self.dialogue.starts_on_questions(turn, starting):
+                # A question about what the flow does: answer it, then offer the flow.
+                state.offer_flow = starting
+                state.skip("flow", f"asks about {starting}, not for it")
+                return None
+            if not self.dialogue.names_slot(turn, starting) and await self._articles(turn, state):
+                # "Tracking hasn't moved in 4 days, is that normal?" is about an order, and
+                # the articles answer it; the look-up stays one button away.
+                state.offer_flow = starting
+                state.skip("flow", f"the articles answer this question about {starting}")
+                return None
         decision = await self.dialogue.handle(turn)
         if decision is None:
             state.skip("flow", "no active flow and none starts on this intent")
@@ -221,8 +230,9 @@ class Assistant:
         if state.intent == HUMAN_INTENT:
             state.skip("knowledge", "the customer asked for a person")
             return None
-        with self.services.telemetry.timed("knowledge"):
-            answer, considered = await self.articles.answer(turn, state.language, state.retrieved)
+        await self._articles(turn, state)
+        assert state.answer is not None
+        answer, considered = state.answer
         state.knowledge_candidates = considered
         if answer is None:
             state.skip("knowledge", f"none of {considered} passage(s) answers the question")
@@ -232,6 +242,13 @@ class Assistant:
             button = self._flow_button(turn, state.offer_flow, state.language)
             decisions.offer(turn, answer, state.offer_flow, button)
         return answer
+
+    async def _articles(self, turn: Turn, state: decisions.Deliberation) -> bool:
+        """Whether the articles answer the message (worked out once per turn)."""
+        if state.answer is None:
+            with self.services.telemetry.timed("knowledge"):
+                state.answer = await self.articles.answer(turn, state.language, state.retrieved)
+        return state.answer[0] is not None
 
     async def _intent_response(self, turn: Turn, state: decisions.Deliberation) -> Decision | None:
         if state.intent is None or state.intent == HUMAN_INTENT:
@@ -330,6 +347,7 @@ class Assistant:
     async def close(self) -> None:
         await self.dialogue.aclose()
         await self.answerer.aclose()
+        await self.live.close()
 
 
 async def build_assistant(services: Services, shops: Shops | None = None) -> Assistant:
@@ -340,6 +358,7 @@ async def build_assistant(services: Services, shops: Shops | None = None) -> Ass
     for workspace in services.workspaces.values():
         # A progress bar on an interactive terminal: the first start trains the model.
         await nlu.prepare(workspace, progress=sys.stderr.isatty())
+        await restore_deployed(services.store, nlu, workspace)  # retrained by review
         if workspace.articles_dir is not None:
             report = await knowledge.ingest(workspace.id, [workspace.articles_dir])
             log.info("knowledge base of %s: %s", workspace.id, report)
@@ -348,7 +367,10 @@ async def build_assistant(services: Services, shops: Shops | None = None) -> Ass
     shops = shops or Shops()
     dialogue = DialogueManager(services.workspaces, None, settings, shops=shops)
     keywords = build_keyword_bot(services.workspaces.values(), shops)
-    answerability = Answerability(knowledge.embedder.encode)
+    # Vectors of texts prepared as the index prepares them, as bench/train_answerability.py
+    # trains the model on (it was given raw-text vectors before: features it was not trained
+    # on); the question's vector is the one the search has just computed.
+    answerability = Answerability(knowledge.encode)
     # The place names of CLDR take a couple of seconds to gather: off the event loop and
     # before the first question about a delivery time needs them.
     asyncio.get_running_loop().run_in_executor(None, places.gazetteer)

@@ -24,7 +24,8 @@ CHANNELS: list[tuple[str, str, str, list[type[BaseModel]], list[type[BaseModel]]
         "/api/v1/conversations/{conversation_id}/ws",
         "The widget's live conversation. The first frame is a hello; the server answers ready, "
         "the messages after `after`, then live events. Close codes: 4400 malformed hello, "
-        "4401 bad token, 4404 unknown conversation, 1013 reconnect and resume.",
+        "4401 bad token, 4404 unknown conversation, 1013 reconnect and resume, 1012 the "
+        "server is shutting down: reconnect and resume.",
         [frames.Hello, frames.CustomerMessage, frames.CustomerTyping, frames.Ping],
         [
             frames.Ready,

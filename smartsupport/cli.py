@@ -1,6 +1,7 @@
 """The ``smartsupport`` command. It parses options, builds Settings and calls library code.
 
-smartsupport [serve] [--host H] [--port P]   run the server (the default command)
+smartsupport [serve] [--host H] [--port P]   run the server (the default command);
+                                             --no-jobs leaves background jobs to workers
 smartsupport worker                          run the background jobs without the web server
 smartsupport check                           validate settings, reach every backend
 smartsupport migrate [--check]               apply (or only list) pending schema migrations
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import os
 import sys
 from collections.abc import Sequence
@@ -48,6 +50,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the server (default)")
     serve.add_argument("--host", default="127.0.0.1", help="interface to bind (127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="port to bind (8000)")
+    serve.add_argument(
+        "--no-jobs",
+        action="store_true",
+        help="leave the background jobs to 'smartsupport worker' (SMARTSUPPORT_JOBS=off)",
+    )
     serve.set_defaults(func=cmd_serve)
 
     # -- worker: the background jobs without the web server (deploy/: compose, Helm) --
@@ -82,11 +89,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _feature_commands() -> list:
     # Feature packages register their own sub-commands (nlu, kb, ...).
-    from smartsupport import privacy_commands
+    from smartsupport import key_commands, privacy_commands
     from smartsupport.dialogue import commands as dialogue_commands
     from smartsupport.evaluation import commands as eval_commands
     from smartsupport.knowledge import commands as kb_commands
     from smartsupport.nlu import commands as nlu_commands
+    from smartsupport.review import commands as review_commands
     from smartsupport.staff import commands as staff_commands
 
     registrations: list = [
@@ -96,6 +104,8 @@ def _feature_commands() -> list:
         nlu_commands.register,
         eval_commands.register,
         privacy_commands.register,  # customer export/erase, purge, audit
+        review_commands.register,  # review queue, retraining, bootstrap (review/)
+        key_commands.register,  # field encryption keys: create, rotate, reencrypt
     ]
     return registrations
 
@@ -115,6 +125,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from smartsupport.app import create_app
 
     settings = load_settings()
+    if args.no_jobs:
+        settings = settings.model_copy(update={"jobs": False})
     log_format.configure(settings.log_level, settings.log_format)
     if not 0 < args.port < 65536:
         raise SmartsupportError(f"--port {args.port} is not a TCP port (1-65535)")
@@ -136,7 +148,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         # (smartsupport/proxies.py); uvicorn's default trusts any header sent via 127.0.0.1.
         proxy_headers=False,
         ws_max_size=64 * 1024,
-        timeout_graceful_shutdown=5,
+        ws_per_message_deflate=settings.ws_compression,
+        # SIGTERM: uvicorn stops listening and closes every WebSocket with 1012 (the widget
+        # and inbox reconnect, elsewhere); running turns and requests get this long.
+        timeout_graceful_shutdown=math.ceil(settings.shutdown_grace_seconds),
     )
     return 0
 

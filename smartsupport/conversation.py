@@ -185,6 +185,15 @@ def _checked_text(services: Services, incoming: IncomingMessage) -> str:
     return text
 
 
+# What a channel may put on the customer's message besides its text: the files it listed
+# (attachment_records descriptors) and, for a voice note, how its text was heard.
+CARRIED = ("attachments", "voice")
+
+
+def _carried(incoming: IncomingMessage) -> dict[str, Any]:
+    return {k: incoming.metadata[k] for k in CARRIED if k in incoming.metadata}
+
+
 def _assistant(services: Services) -> Responder:
     assert services.assistant is not None, "the wiring sets the assistant"
     return services.assistant
@@ -212,7 +221,7 @@ async def take_turn(
         author=Author.CUSTOMER,
         text=text,
         client_id=incoming.client_id,
-        meta={"channel": incoming.channel},
+        meta={"channel": incoming.channel, **_carried(incoming)},
     )
     context = services.contexts.parse(
         conversation.id, held.values[services.contexts.key(conversation.id)]

@@ -12,8 +12,9 @@ staff note, CSAT rating and consent, the outbox work that names one of their con
 the event stream: found by the conversation's id in the outbox key or payload, or a note's
 message id in its key), the helpdesk ticket
 mappings and batched ticket requests, the email channel's thread index, the files attached
-to their messages (email attachments, stored by content hash: a file another message still
-lists is kept), the cached dialogue context, and the audit entries about them. Events are
+to their messages (the ``attachments`` rows - uploads, voice notes, email and channel media
+- and their files in the attachment store, kept by content hash: a file another conversation
+still lists is kept), the cached dialogue context, and the audit entries about them. Events are
 kept for analytics only in
 anonymised form: detached from the conversation, with only the fields in ``ANALYTICS_KEYS``.
 The helpdesk's own copy of a ticket lives in the helpdesk: erasure lists the tickets so the
@@ -28,12 +29,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
-from smartsupport import audit
+from smartsupport import attachment_records, audit
+from smartsupport.attachments import AttachmentStore
 from smartsupport.domain import Customer, utcnow
 from smartsupport.errors import NotFound
 from smartsupport.services import Services
 from smartsupport.storage import records
 from smartsupport.storage.base import SqlDatabase, SqlExecutor
+from smartsupport.storage.fields import MARK, SEALED
 
 # Event fields that say nothing about who the customer is or what they wrote: what analytics
 # count (intents, steps, statuses, timings, ratings). Everything else is dropped.
@@ -44,6 +47,7 @@ ANALYTICS_KEYS = frozenset(
     }
 )  # fmt: skip
 _CHUNK = 500  # ids per IN (...) list: far below SQLite's and PostgreSQL's parameter limits
+KEY_MARK = "key:"  # in Erasure.files: an attachment store key, not a path (attachment_records)
 
 
 @dataclass(slots=True)
@@ -91,17 +95,20 @@ async def find_customers(
     email: str | None = None,
 ) -> list[Customer]:
     """The workspace's customers with this external id or email (case-insensitive)."""
-    where, args = ["workspace_id = ?"], [workspace_id]
+    db = _db(services)
+    # Sealed identifiers are found by their keyed hash, older plaintext rows by value.
+    where: list[str] = ["workspace_id = ?"]
+    args: list[str | None] = [workspace_id]
     if external_id is not None:
-        where.append("external_id = ?")
-        args.append(external_id)
+        where.append("(external_id_hash = ? OR external_id = ?)")
+        args += [db.fields.lookup("external_id", external_id), external_id]
     if email is not None:
-        where.append("lower(email) = ?")
-        args.append(email.strip().lower())
-    rows = await _db(services).fetch(
+        where.append("(email_hash = ? OR lower(email) = ?)")
+        args += [db.fields.lookup("email", email), email.strip().lower()]
+    rows = await db.fetch(
         f"SELECT * FROM customers WHERE {' AND '.join(where)} ORDER BY created_at", *args
     )
-    return [records.customer(r) for r in rows]
+    return [records.customer(db.fields.open_row("customers", r)) for r in rows]
 
 
 async def customer_in(services: Services, workspace_id: str, customer_id: str) -> Customer:
@@ -120,8 +127,19 @@ async def _conversation_ids(db: SqlDatabase | SqlExecutor, customer_id: str) -> 
 
 
 async def _outbox_rows(db: SqlDatabase | SqlExecutor, conversation_ids: list[str]) -> list[Any]:
-    """Outbox rows written for these conversations or for one of their messages."""
+    """Outbox rows written for these conversations or for one of their messages (payloads
+    opened). A sealed payload cannot be searched in SQL: those are opened and searched here."""
     found: dict[str, Any] = {}
+    sealed = []
+    if db.fields.enabled and conversation_ids:
+        rows = await db.fetch(
+            "SELECT * FROM outbox WHERE CAST(payload AS TEXT) LIKE ?", f"%{MARK}%"
+        )
+        sealed = [db.fields.open_row("outbox", r) for r in rows]
+    for row in sealed:
+        text = json.dumps(row["payload"])
+        if any(conversation_id in text for conversation_id in conversation_ids):
+            found[row["id"]] = row
     for conversation_id in conversation_ids:
         message_ids = [
             r["id"]
@@ -139,7 +157,7 @@ async def _outbox_rows(db: SqlDatabase | SqlExecutor, conversation_ids: list[str
             rows += await db.fetch(
                 f"SELECT * FROM outbox WHERE idempotency_key IN ({_marks(chunk)})", *chunk
             )
-        found.update((r["id"], r) for r in rows)
+        found.update((r["id"], db.fields.open_row("outbox", r)) for r in rows)
     return list(found.values())
 
 
@@ -151,6 +169,8 @@ async def _rows(db: SqlDatabase, table: str, column: str, ids: list[str]) -> lis
     rows: list[dict[str, Any]] = []
     for chunk in _chunks(ids):
         rows += await db.fetch(f"SELECT * FROM {table} WHERE {column} IN ({_marks(chunk)})", *chunk)
+    if table in SEALED:
+        rows = [db.fields.open_row(table, r) for r in rows]
     return [_jsonable(r) for r in rows]
 
 
@@ -175,6 +195,7 @@ async def export_customer(
     conversation_ids = await _conversation_ids(db, customer_id)
     conversations = []
     for row in await _rows(db, "conversations", "id", conversation_ids):
+        row["metadata"] = db.fields.open_metadata(row["id"], row["metadata"])
         messages = await services.store.list_messages(row["id"], limit=1_000_000)
         events = await db.fetch(
             "SELECT id, type, data, created_at FROM events WHERE conversation_id = ? ORDER BY id",
@@ -212,6 +233,10 @@ async def export_customer(
             db, "helpdesk_batch_items", "conversation_id", conversation_ids
         ),
         "email_threads": await _rows(db, "email_threads", "conversation_id", conversation_ids),
+        "channel_contacts": await _rows(
+            db, "channel_contacts", "conversation_id", conversation_ids
+        ),
+        "attachments": await _rows(db, "attachments", "conversation_id", conversation_ids),
         "audit": [e.as_json() for e in entries],
     }
 
@@ -250,7 +275,15 @@ async def delete_conversations(tx: SqlExecutor, conversation_ids: list[str]) -> 
             {"provider": t["provider"], "external_id": t["external_id"]} for t in tickets
         ]
         done.files += await _attachment_files(tx, chunk)
-        for table in ("helpdesk_tickets", "helpdesk_batch_items", "email_threads"):
+        done.files += [KEY_MARK + k for k in await attachment_records.keys_of(tx, chunk)]
+        # (a messaging contact is the customer's phone number: it goes with its conversation)
+        for table in (
+            "helpdesk_tickets",
+            "helpdesk_batch_items",
+            "email_threads",
+            "channel_contacts",
+            "channel_deliveries",
+        ):
             await tx.execute(f"DELETE FROM {table} WHERE conversation_id IN ({marks})", *chunk)
         counted = await tx.fetchrow(
             f"SELECT (SELECT count(*) FROM messages WHERE conversation_id IN ({marks})) AS m, "
@@ -285,10 +318,14 @@ async def _attachment_files(tx: SqlExecutor, conversation_ids: list[str]) -> lis
     ]
 
 
-async def delete_files(db: SqlDatabase, done: Erasure) -> None:
+async def delete_files(db: SqlDatabase, done: Erasure, store: AttachmentStore) -> None:
     """After the commit: delete the erased messages' files that no other message lists
-    (the store keeps one file per content hash)."""
-    for path in sorted(set(done.files)):
+    (the store keeps one file per content hash): attachments through the attachment store
+    once no ``attachments`` row names their key, and files of messages stored before the
+    attachments table (``meta.attachments[].path``) once no message lists their hash."""
+    keys = [f[len(KEY_MARK) :] for f in done.files if f.startswith(KEY_MARK)]
+    await attachment_records.delete_unreferenced(db, store, keys)
+    for path in sorted({f for f in done.files if not f.startswith(KEY_MARK)}):
         digest = Path(path).name.split(".")[0]
         still = await db.fetchrow(
             "SELECT 1 AS one FROM messages WHERE CAST(meta AS TEXT) LIKE ? LIMIT 1", f"%{digest}%"
@@ -333,5 +370,5 @@ async def erase_customer(
             details=done.counts(),
         )
     await forget_contexts(services, conversation_ids)
-    await delete_files(db, done)
+    await delete_files(db, done, attachment_records.store_of(services))
     return done

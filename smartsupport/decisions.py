@@ -87,6 +87,9 @@ class Deliberation:
     # (question, language) -> (passages, their language), for the steps after knowledge
     retrieved: dict[tuple[str, str], tuple[list[Passage], str]] = field(default_factory=dict)
     reason: str = ""  # why the step that answers did
+    # The articles' answer and how many passages were looked at, once worked out (the flow
+    # step may need it before the knowledge step's turn)
+    answer: tuple[Decision | None, int] | None = None
 
     def skip(self, step: str, why: str) -> None:
         self.tried.append({"step": step, "outcome": "passed", "detail": why})

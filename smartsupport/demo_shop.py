@@ -106,6 +106,7 @@ class Shop:
         view["can_change_address"] = order["status"] == "processing"
         view["refund"] = order.get("refund") or {"status": "none"}
         view["summary"] = _summary(order)["items"]
+        view["tracking_url"] = tracking_url(order.get("carrier"), order.get("tracking"))
         return view
 
     def return_eligibility(
@@ -172,6 +173,20 @@ def _contains(text: str, phrase: str) -> bool:
     if phrase.isascii() or any("\u00c0" <= ch <= "\u024f" for ch in phrase):
         return re.search(rf"(?<!\w){re.escape(phrase)}(?!\w)", text) is not None
     return phrase in text
+
+
+# The carriers' own public tracking pages (what the order card's "Track" button opens).
+TRACKING_PAGES = {
+    "UPS": "https://www.ups.com/track?tracknum=",
+    "FEDEX": "https://www.fedex.com/fedextrack/?trknbr=",
+    "DHL": "https://www.dhl.com/global-en/home/tracking.html?submit=1&tracking-id=",
+    "USPS": "https://tools.usps.com/go/TrackConfirmAction?tLabels=",
+}
+
+
+def tracking_url(carrier: Any, tracking: Any) -> str | None:
+    page = TRACKING_PAGES.get(str(carrier or "").upper())
+    return f"{page}{tracking}" if page and tracking else None
 
 
 def _summary(order: dict[str, Any]) -> dict[str, Any]:
@@ -396,6 +411,7 @@ def _router() -> APIRouter:
         return {
             "id": product["id"],
             "name": product["name"],
+            "price": product["price"],
             "size": size_key or size,
             "size_exists": size_key is not None,
             "quantity": levels.get(size_key or "", 0),

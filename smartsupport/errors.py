@@ -2,18 +2,21 @@
 
     SmartsupportError
     ├── ConfigurationError      a wrong setting or a missing driver; the message names the fix
+    ├── EncryptionError         a stored value's key is missing, or the value was tampered with
     ├── BackendError            a store, cache or broker failed; raised ``from`` the driver error
     │   ├── BackendUnavailable  it cannot be reached at all
     │   └── RemoteError         a call to another service failed; ``retryable``, ``retry_after``
     │       ├── LLMError        a language-model provider failed
     │       │   └── LLMTimeout  it did not answer within the step's timeout
-    │       └── DeliveryError   a helpdesk or chat service refused or failed a call (outbox)
+    │       ├── DeliveryError   a helpdesk or chat service refused or failed a call (outbox)
+    │       └── TranscriptionError  the speech-to-text server failed (voice notes)
     └── RequestError            the caller sent something we refuse (HTTP 4xx)
         ├── InvalidInput        400/422: malformed, oversized or empty input
         ├── Unauthorized        401: missing or wrong token
         ├── Forbidden           403: a valid identity without the right to this resource
         ├── NotFound            404: unknown workspace, conversation, ...
         ├── Conflict            409: the resource is in a state that refuses the request
+        ├── TooLarge            413: an upload over its size limit
         └── RateLimited         429: slow down; ``retry_after`` seconds
 
 Driver exceptions (asyncpg, redis, sqlite3) are translated into this tree at the backend
@@ -32,6 +35,11 @@ class SmartsupportError(Exception):
 
 class ConfigurationError(SmartsupportError):
     """A setting is wrong or a driver is missing. The message says how to fix it."""
+
+
+class EncryptionError(SmartsupportError):
+    """A stored value cannot be decrypted: its key is not in the keyring, or the value (or
+    the row it was moved to) was changed. Never answered with garbage (keyring.py)."""
 
 
 class BackendError(SmartsupportError):
@@ -67,6 +75,11 @@ class LLMTimeout(LLMError):
 class DeliveryError(RemoteError):
     """A helpdesk (Zendesk, Freshdesk) or chat service (Slack, Teams) call failed;
     ``retryable`` says whether the outbox should try again."""
+
+
+class TranscriptionError(RemoteError):
+    """A speech-to-text call failed (transcription.py); the voice note is kept and the
+    customer is told the assistant cannot listen to it."""
 
 
 class RequestError(SmartsupportError):
@@ -105,6 +118,11 @@ class NotFound(RequestError):
 class Conflict(RequestError):
     status_code = 409
     code = "conflict"
+
+
+class TooLarge(RequestError):
+    status_code = 413
+    code = "too_large"
 
 
 class RateLimited(RequestError):

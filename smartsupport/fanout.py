@@ -22,6 +22,10 @@ from smartsupport.services import Services
 from smartsupport.wire import conversation_channel, inbox_channel, message_json
 
 Publication = tuple[str, dict[str, Any]]  # (channel, event), for Held.on_release
+# The holder renews the lease every third of it while a turn runs (backplane/base.py), so
+# a process killed mid-turn blocks its conversations for at most this long, and a waiter
+# (it waits up to 10 s) gets the lock instead of "unavailable". docs/deployment.md.
+LOCK_LEASE = 5.0
 
 
 def lock_key(conversation_id: str) -> str:
@@ -32,7 +36,7 @@ def conversation_lock(
     services: Services, conversation_id: str, *, read: Sequence[str] = ()
 ) -> AbstractAsyncContextManager[Held]:
     """Hold the conversation's lock; ``read`` keys come back with it (one round trip)."""
-    return services.backplane.lock(lock_key(conversation_id), read=read)
+    return services.backplane.lock(lock_key(conversation_id), lease=LOCK_LEASE, read=read)
 
 
 def conversation_event(conversation_id: str, event: dict[str, Any]) -> Publication:

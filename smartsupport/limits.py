@@ -37,8 +37,13 @@ MAX_INT = 2**63 - 1  # any other integer: BIGINT on PostgreSQL, INTEGER on SQLit
 MAX_JSON_DEPTH = 32
 METADATA_MAX_BYTES = 16 * 1024
 METADATA_MAX_DEPTH = 4
-# Knowledge articles carry whole documents: they get the larger upload limit.
-UPLOAD_PATHS = r"^/api/v1/admin/workspaces/[^/]+/articles(/|$)"
+# Knowledge articles carry whole documents, and attachment uploads (the widget's and the
+# inbox's) carry files: they get the larger upload limit (attachments then their own).
+UPLOAD_PATHS = (
+    r"^/api/v1/(admin/workspaces/[^/]+/articles(/|$)"
+    r"|(inbox/)?conversations/[^/]+/attachments$"
+    r"|review/[^/]+/imports$)"  # past tickets or chats to bootstrap from (review/)
+)
 
 
 class Unstorable(ValueError):

@@ -45,7 +45,10 @@ BATCH = 20
 KINDS = frozenset(
     {"ticket.create", "ticket.batch", "ticket.note", "notify.slack", "notify.teams"}
     | {"event.publish"}  # events for data teams (events/delivery.py)
+    | {"ticket.batch_join"}  # a low-confidence turn joins its window's batch ticket
     | {"email.send"}  # a reply mail (channels/email.py)
+    | {"whatsapp.send", "twilio.send", "api.webhook"}  # messaging channels (channels/)
+    | {"proactive.send"}  # a scheduled proactive message (proactive.py)
 )
 
 
@@ -65,7 +68,8 @@ class Entry:
     updated_at: datetime
 
 
-def _entry(row: dict[str, Any]) -> Entry:
+def _entry(db: SqlExecutor, row: dict[str, Any]) -> Entry:
+    row = db.fields.open_row("outbox", row)  # the payload may be sealed (storage/fields.py)
     return Entry(
         id=row["id"],
         workspace_id=row["workspace_id"],
@@ -101,13 +105,14 @@ async def enqueue(
     ``services.outbox_due`` after its commit so this process's worker looks at once."""
     check_kind(item.kind)
     now = now or utcnow()
-    added = await db.execute(OUTBOX_INSERT, *outbox_row(new_id(), workspace_id, item, now))
+    sealed = db.fields.sealed_outbox(item)
+    added = await db.execute(OUTBOX_INSERT, *outbox_row(new_id(), workspace_id, sealed, now))
     return bool(added)
 
 
 async def get(db: SqlExecutor, entry_id: str) -> Entry | None:
     row = await db.fetchrow(f"SELECT {_COLUMNS} FROM outbox WHERE id = ?", entry_id)
-    return _entry(row) if row else None
+    return _entry(db, row) if row else None
 
 
 async def list_entries(
@@ -129,7 +134,7 @@ async def list_entries(
     rows = await db.fetch(
         f"SELECT {_COLUMNS} FROM outbox {clause} ORDER BY created_at DESC LIMIT ?", *args, limit
     )
-    return [_entry(r) for r in rows]
+    return [_entry(db, r) for r in rows]
 
 
 async def requeue(db: SqlExecutor, entry_id: str, *, now: datetime | None = None) -> None:

@@ -73,6 +73,16 @@ class CustomerExportOut(BaseModel):
     helpdesk_tickets: list[dict[str, Any]]
     helpdesk_batched_requests: list[dict[str, Any]]
     email_threads: list[dict[str, Any]]
+    channel_contacts: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="Their messaging addresses (phone number, WhatsApp id, app user id) "
+        "per channel, with consent and the last message's time.",
+    )
+    attachments: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="The files of their conversations (uploads, voice notes, email media): "
+        "name, type, size, hash; the bytes stay in the attachment store.",
+    )
     audit: list[dict[str, Any]]
 
 

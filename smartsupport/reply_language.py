@@ -12,6 +12,9 @@ So the reply language is:
    default only when it detected it; the default language itself is checked here. A message
    written mostly in Chinese, Japanese or Arabic script is in that language whatever the
    detector says ("帮我取消一下订单 ORD-10244" looks French to it, because of the order number);
+   Chinese and Japanese are told apart by kana. Mixed text stays in the conversation's
+   language (the one of 2 or 3 below) when the detector gives that language a fair score too
+   ("Tem as meias (wool hiking socks) no tamanho M?" is English to it, by a little);
 2. else the language the customer wrote in earlier in this conversation (kept in the
    session context under ``language``);
 3. else the visitor's locale, else the workspace's default language
@@ -26,11 +29,15 @@ from __future__ import annotations
 import unicodedata
 
 from smartsupport import messages
-from smartsupport.nlu.language import detect_language
+from smartsupport.nlu.language import detect_language, likely_languages
 from smartsupport.turn import Turn
 
 KEY = "language"  # in ConversationContext.data
 MESSAGE_KEY = "reply_language"  # in the customer message's meta
+# The detector's score for the conversation's language at or above which a message whose best
+# guess is another language is taken as mixed text in the conversation's language.
+MIXED_SCORE = 0.25
+HAN_SENTENCE = 6  # Chinese characters without kana that make a sentence, not a kanji word
 LATIN_SCRIPT = {"en", "es", "fr", "de", "it", "pt"}  # shipped languages written in Latin letters
 
 
@@ -52,6 +59,7 @@ def _decide(turn: Turn) -> str:
     said = messages.normalise(turn.understanding.language)
     writable = set(messages.LANGUAGES) | {lang for t in workspace.texts.values() for lang in t}
     script = _script_language(turn.message.text)
+    said = _han_or_kana(said, turn.message.text)
     shown = ""
     if script and (not said or said in LATIN_SCRIPT):
         shown = script  # the detector's guess cannot be right for these letters
@@ -59,13 +67,35 @@ def _decide(turn: Turn) -> str:
         shown = said
     elif detect_language(turn.message.text, default="").language == default:
         shown = default
+    kept = turn.context.data.get(KEY)
+    earlier = kept if isinstance(kept, str) and kept else ""
+    earlier = earlier or messages.conversation_language(workspace, turn.conversation.metadata)
+    if shown and not script and shown != earlier and _also_in(earlier, turn.message.text):
+        # Mixed text (a Portuguese question naming "wool hiking socks"): the language the
+        # customer has been using stays when the message could well be in it.
+        shown = earlier
     if shown:
         turn.context.data[KEY] = shown
         return shown
-    kept = turn.context.data.get(KEY)
-    if isinstance(kept, str) and kept:
-        return kept
-    return messages.conversation_language(workspace, turn.conversation.metadata)
+    return earlier
+
+
+def _also_in(language: str, text: str) -> bool:
+    return likely_languages(text).get(language, 0.0) >= MIXED_SCORE
+
+
+def _han_or_kana(said: str, text: str) -> str:
+    """``zh`` or ``ja`` told apart by kana: the detector calls "Trail Runner跑鞋的保修期是多久？"
+    Japanese, but a Japanese sentence is not written in Chinese characters alone (its
+    particles are kana), and Chinese has no kana."""
+    if said not in ("zh", "ja"):
+        return said
+    names = [unicodedata.name(char, "") for char in text if char.isalpha()]
+    if any(name.startswith(("HIRAGANA", "KATAKANA")) for name in names):
+        return "ja"
+    if sum(name.startswith("CJK") for name in names) >= HAN_SENTENCE:
+        return "zh"
+    return said  # a word or two ("返品", "注文番号"): Japanese writes those in kanji alone
 
 
 def _script_language(text: str) -> str:

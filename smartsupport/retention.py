@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from smartsupport import audit, data_policy
+from smartsupport import attachment_records, audit, data_policy
 from smartsupport.customer_data import delete_conversations, delete_files, forget_contexts
 from smartsupport.domain import utcnow
 from smartsupport.services import Services
@@ -168,7 +168,7 @@ async def _conversations(
         async with db.transaction() as tx:
             deleted = await delete_conversations(tx, ids)
         await forget_contexts(services, ids)
-        await delete_files(db, deleted)
+        await delete_files(db, deleted, attachment_records.store_of(services))
         done.conversations += deleted.conversations
         done.messages += deleted.messages
         if len(ids) < BATCH:

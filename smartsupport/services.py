@@ -14,17 +14,23 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
+from smartsupport.attachments import AttachmentStore, attachments_url, open_attachment_store
+from smartsupport.attachments.sealed import SealedStore
 from smartsupport.backplane import open_backplane
 from smartsupport.backplane.base import Backplane
 from smartsupport.context import ContextStore
 from smartsupport.domain import Workspace
+from smartsupport.encryption import open_keyring
 from smartsupport.errors import BackendError, NotFound
+from smartsupport.keyring import Keyring
 from smartsupport.settings import Settings
 from smartsupport.storage import open_store
-from smartsupport.storage.base import Store
+from smartsupport.storage.base import SqlDatabase, Store
+from smartsupport.storage.fields import FieldCipher
 from smartsupport.telemetry import Telemetry
+from smartsupport.transcription import Transcriber
 from smartsupport.turn import Responder
 from smartsupport.workspaces import WorkspaceConfig, discover_workspaces
 
@@ -49,6 +55,10 @@ class Services:
     outbox_due: asyncio.Event = field(default_factory=asyncio.Event)
     # Metrics, spans and log context (telemetry.py); the app sets its own, the default is off.
     telemetry: Telemetry = field(default_factory=Telemetry)
+    # Where attachments' bytes live (attachments/), and speech to text for voice notes
+    # (None: not configured); open_services sets both from the settings.
+    attachments: AttachmentStore | None = None
+    speech: Transcriber | None = None
 
     def workspace(self, workspace_id: str) -> WorkspaceConfig:
         try:
@@ -70,6 +80,8 @@ class Services:
     async def close(self) -> None:
         if self.assistant is not None:
             await self.assistant.close()
+        if self.speech is not None:
+            await self.speech.aclose()
         await self.backplane.close()
         await self.store.close()
 
@@ -77,6 +89,9 @@ class Services:
 async def open_services(settings: Settings, *, migrate: bool = True) -> Services:
     """Connect every configured backend, apply migrations and load the workspaces."""
     store = open_store(settings.database_url)
+    # Field encryption at the store boundary (storage/fields.py); keys decided in encryption.py.
+    keyring = open_keyring(settings)
+    cast(SqlDatabase, store).fields = FieldCipher(keyring)
     backplane = open_backplane(settings.redis_url)
     await store.connect()
     try:
@@ -91,6 +106,8 @@ async def open_services(settings: Settings, *, migrate: bool = True) -> Services
             backplane=backplane,
             contexts=ContextStore(backplane, ttl_seconds=settings.session_ttl_seconds),
             secret_key=settings.resolved_secret_key(),
+            attachments=_sealed(open_attachment_store(attachments_url(settings)), keyring),
+            speech=Transcriber(settings.speech_provider) if settings.speech_provider else None,
         )
         for config in discover_workspaces(settings.workspaces_dir, demo=settings.demo):
             await store.upsert_workspace(
@@ -102,6 +119,11 @@ async def open_services(settings: Settings, *, migrate: bool = True) -> Services
         await backplane.close()
         await store.close()
         raise
+
+
+def _sealed(files: AttachmentStore, keyring: Keyring | None) -> AttachmentStore:
+    """Attachments' bytes sealed with the field-encryption keyring when there is one."""
+    return SealedStore(files, keyring) if keyring is not None else files
 
 
 def _storable(config: WorkspaceConfig) -> dict[str, object]:

@@ -21,6 +21,8 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from smartsupport.data_policy import check_retention
 from smartsupport.errors import ConfigurationError
 from smartsupport.llm.base import ProviderConfig
+from smartsupport.signin_policy import check_issuer, check_roles, check_sso
+from smartsupport.transcription import SpeechConfig
 
 DATABASE_SCHEMES = ("sqlite", "postgresql", "postgres")
 REDIS_SCHEMES = ("redis", "rediss", "memory")
@@ -55,6 +57,13 @@ class Settings(BaseSettings):
         default=None,
         description="Where trained NLU models are cached, keyed by a hash of their training "
         "data (default: models/ in the data directory). Safe to share between servers.",
+    )
+    review_low_confidence: float = Field(
+        default=0.5,
+        ge=0.0,
+        le=1.0,
+        description="The review queue lists a message whose intent the model gave a "
+        "calibrated confidence below this (docs/review.md).",
     )
     config_file: Path | None = Field(default=None, description="Optional TOML file of settings.")
     workspaces_dir: Path | None = Field(
@@ -98,6 +107,22 @@ class Settings(BaseSettings):
         "smartsupport[tracing].",
     )
     # -- end of observability ------------------------------------------------------------------
+    # -- analytics (docs/analytics.md) ---------------------------------------------------------
+    recontact_window_hours: int = Field(
+        default=72,
+        ge=1,
+        le=720,
+        description="Analytics: a bot-only conversation counts as an automated resolution "
+        "only if the customer does not come back on the same topic within this many hours "
+        "(72, as Zendesk evaluates automated resolutions).",
+    )
+    csat_after_bot: bool = Field(
+        default=True,
+        description="Ask for a 1-5 rating when a customer gives a thumbs up to an answer in "
+        "a conversation no person took part in (a bot-only resolution); false: only after "
+        "an agent resolves.",
+    )
+    # -- end of analytics ----------------------------------------------------------------------
     llm_providers: list[ProviderConfig] = Field(
         default_factory=list,
         description="Language models, as a JSON list of objects: name, kind (openai: also "
@@ -149,6 +174,19 @@ class Settings(BaseSettings):
         le=60,
         description="How often the outbox worker looks for due helpdesk and notification calls.",
     )
+    # -- resilience (docs/deployment.md "Resilience") ----------------------------------------
+    jobs: bool = Field(
+        default=True,
+        description="Whether `serve` also runs the background jobs (worker.py). off: leave "
+        "them to `smartsupport worker` processes; on (default): one `serve` does everything.",
+    )
+    shutdown_grace_seconds: float = Field(
+        default=20.0,
+        ge=0,
+        le=600,
+        description="On SIGTERM, how long running turns and requests may take to finish "
+        "before they are cut off (sockets are told at once to reconnect elsewhere).",
+    )
     # -- events for data teams (events/, docs/events.md) ------------------------------------
     events_url: str = Field(
         default="",
@@ -179,7 +217,8 @@ class Settings(BaseSettings):
     upload_body_bytes: int = Field(
         default=16 * 1024 * 1024,
         ge=1024,
-        description="Largest request body on the knowledge-article admin routes.",
+        description="Largest request body on the knowledge-article admin routes and the "
+        "attachment uploads (which then have their own SMARTSUPPORT_ATTACHMENT_MAX_BYTES).",
     )
     visitor_token_ttl_seconds: int = Field(
         default=7 * 24 * 3600,
@@ -198,6 +237,11 @@ class Settings(BaseSettings):
         le=60,
         description="At most one typing frame per socket is passed on per interval.",
     )
+    ws_compression: bool = Field(
+        default=False,
+        description="permessage-deflate on WebSockets. Off: widget frames are small, and "
+        "compression holds about 64 KiB of zlib state per open socket (bench/idle_sockets.py).",
+    )
     trusted_proxies: list[str] = Field(
         default_factory=list,
         description='JSON list of proxy addresses or networks (e.g. ["10.0.0.0/8"]) whose '
@@ -207,6 +251,24 @@ class Settings(BaseSettings):
         default=False,
         description="Serve the demo shop's API to non-loopback clients (it holds a demo "
         "customer's email and phone). Off: only requests from this machine reach it.",
+    )
+    # -- field encryption at rest (keyring.py, encryption.py; docs/security.md) ------------
+    encryption: Literal["auto", "off"] = Field(
+        default="auto",
+        description="auto: message text, customer PII and metadata, notes and outbox payloads "
+        "are sealed with AES-256-GCM; keys from SMARTSUPPORT_ENCRYPTION_KEYS or "
+        "SMARTSUPPORT_ENCRYPTION_KEY_FILE, else (SQLite only) a key file created beside the "
+        "database. off: stored in clear (PostgreSQL needs keys or this, explicitly).",
+    )
+    encryption_keys: SecretStr | None = Field(
+        default=None,
+        description='The keyring as JSON: {"primary": ID, "keys": {ID: BASE64}, '
+        '"index_key": BASE64} (`smartsupport keys create --print`).',
+    )
+    encryption_key_file: Path | None = Field(
+        default=None,
+        description="A keyring file (mode 0600), as written by `smartsupport keys create`. "
+        "Default on SQLite: the database file's name plus .keys, created on first start.",
     )
 
     # -- email channel (channels/email*.py; README "Email channel") --------------------------
@@ -250,6 +312,27 @@ class Settings(BaseSettings):
         description="Largest attachment kept from an email; larger ones are listed on the "
         "message as refused, not stored.",
     )
+    # -- attachments and voice notes (docs/attachments.md) --------------------------------
+    attachments_url: str = Field(
+        default="",
+        description="Where attachments are stored (widget uploads, voice notes, agents' "
+        "files, email and channel media): file:///path or a directory path. Default: "
+        "SMARTSUPPORT_EMAIL_ATTACHMENTS_DIR when set, else attachments/ in the data directory.",
+    )
+    attachment_max_bytes: int = Field(
+        default=10 * 1024 * 1024,
+        ge=1024,
+        description="Largest file a customer or an agent may upload (images, PDFs, voice "
+        "notes); larger ones get 413 with the limit in the message.",
+    )
+    speech_provider: SpeechConfig | None = Field(
+        default=None,
+        description="Speech to text for voice notes, as a JSON object: base_url (an "
+        "OpenAI-compatible /v1/audio/transcriptions server: OpenAI, whisper.cpp server, "
+        "faster-whisper), model (default whisper-1), api_key, timeout_seconds, max_retries, "
+        "breaker_failures, breaker_reset_seconds. Unset: the assistant tells the customer it "
+        "cannot listen to audio, in their language, and offers a person.",
+    )
 
     # -- privacy: retention and purge (docs/security.md) ------------------------------------
     retention_days: dict[str, int | None] = Field(
@@ -263,6 +346,93 @@ class Settings(BaseSettings):
         gt=0,
         description="How often the worker purges data older than its retention.",
     )
+
+    # -- agent presence in the inbox (inbox/presence.py) ---------------------------------
+    agent_status_at_sign_in: Literal["online", "away", "offline"] = Field(
+        default="online",
+        description="An agent's status when they open the inbox after signing in.",
+    )
+    agent_idle_minutes: float = Field(
+        default=10.0,
+        ge=0,
+        le=24 * 60,
+        description="An online agent with no keyboard or mouse activity in the inbox for this "
+        "long is set to away (and back to online when they return); 0 turns it off.",
+    )
+
+    # -- staff sign-in: SSO, MFA, API keys (staff/sso*.py, staff/mfa.py; docs/security.md) --
+    sso_issuer: str = Field(
+        default="",
+        description="OpenID Connect issuer URL of the staff's identity provider (its discovery "
+        "document is ISSUER/.well-known/openid-configuration). Unset: no single sign-on.",
+    )
+    sso_client_id: str = Field(default="", description="The client id registered at the provider.")
+    sso_client_secret: SecretStr | None = Field(
+        default=None, description="The client secret registered at the provider."
+    )
+    sso_allowed_domains: list[str] = Field(
+        default_factory=list,
+        description='JSON list of email domains allowed to sign in by SSO, e.g. ["example.com"]'
+        " (required with SMARTSUPPORT_SSO_ISSUER).",
+    )
+    sso_new_staff_role: str = Field(
+        default="none",
+        description="What the first SSO sign-in of an email with no staff account does: none "
+        "(refused; an admin creates the account first) or agent / supervisor (created with "
+        "that role). Never admin.",
+    )
+    sso_new_staff_workspaces: list[str] = Field(
+        default_factory=list,
+        description="JSON list of the workspaces of accounts created by SSO sign-in.",
+    )
+    sso_email_verified_required: bool = Field(
+        default=True,
+        description="Accept only ID tokens whose email_verified claim is true (turn off only "
+        "for providers that never send it, such as Azure AD / Entra ID).",
+    )
+    sso_mfa_amr: list[str] = Field(
+        default_factory=lambda: ["mfa"],
+        description="JSON list of amr values (RFC 8176) of an ID token that count as the "
+        "second factor; [] with an empty SMARTSUPPORT_SSO_MFA_ACR: SSO never satisfies MFA.",
+    )
+    sso_mfa_acr: list[str] = Field(
+        default_factory=list,
+        description="JSON list of acr values of an ID token that count as the second factor.",
+    )
+    mfa_required_roles: list[str] = Field(
+        default_factory=list,
+        description='JSON list of roles that must use a second factor, e.g. ["admin", '
+        '"supervisor"]; a member who has not enrolled TOTP is held at enrolment.',
+    )
+    api_key_rate_limit_per_minute: int = Field(
+        default=600,
+        ge=1,
+        le=1_000_000,
+        description="Requests one API key may make per minute on the staff and admin routes "
+        "(a key may carry its own limit).",
+    )
+
+    @field_validator("sso_issuer")
+    @classmethod
+    def _sso_issuer(cls, issuer: str) -> str:
+        return check_issuer(issuer.strip())
+
+    @field_validator("mfa_required_roles")
+    @classmethod
+    def _mfa_roles(cls, roles: list[str]) -> list[str]:
+        return check_roles(roles, "SMARTSUPPORT_MFA_REQUIRED_ROLES")
+
+    @model_validator(mode="after")
+    def _sso_complete(self) -> Settings:
+        check_sso(
+            issuer=self.sso_issuer,
+            client_id=self.sso_client_id,
+            has_secret=bool(self.sso_client_secret and self.sso_client_secret.get_secret_value()),
+            allowed_domains=self.sso_allowed_domains,
+            new_staff_role=self.sso_new_staff_role,
+            new_staff_workspaces=self.sso_new_staff_workspaces,
+        )
+        return self
 
     @classmethod
     def settings_customise_sources(

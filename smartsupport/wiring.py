@@ -14,9 +14,9 @@ Everything below this module is built from arguments; nothing below it imports u
 
 from __future__ import annotations
 
-from smartsupport import data_policy, notify
+from smartsupport import data_policy, notify, proactive
 from smartsupport.assistant import build_assistant
-from smartsupport.channels import CHANNELS
+from smartsupport.channels import CHANNELS, messaging_config
 from smartsupport.channels.email_config import email_accounts
 from smartsupport.demo_shop import Shops
 from smartsupport.events import open_publisher
@@ -31,10 +31,15 @@ from smartsupport.settings import Settings
 OUTBOX_HANDLERS: dict[str, OutboxHandler] = {
     "ticket.create": tickets.deliver_ticket,
     "ticket.batch": tickets.deliver_batch,
+    "ticket.batch_join": tickets.deliver_batch_join,  # a low-confidence turn joins a batch
     "ticket.note": tickets.deliver_note,
     "notify.slack": notify.deliver_slack,
     "notify.teams": notify.deliver_teams,
     "email.send": CHANNELS["email"].deliver,  # reply mails (channels/email.py)
+    "whatsapp.send": CHANNELS["whatsapp"].deliver,  # channels/whatsapp.py
+    "twilio.send": CHANNELS["sms"].deliver,  # SMS and WhatsApp via Twilio (channels/twilio.py)
+    "api.webhook": CHANNELS["api"].deliver,  # signed webhooks (channels/api_channel.py)
+    "proactive.send": proactive.deliver,  # scheduled proactive messages (proactive.py)
 }
 # ... and event.publish, whose handler holds this process's publisher (see assemble)
 assert set(OUTBOX_HANDLERS) | {EVENT_KIND} == KINDS, "every outbox kind has exactly one handler"
@@ -51,6 +56,7 @@ async def assemble(
         check_workspaces(services.workspaces.values(), settings)
         data_policy.check_workspaces(services.workspaces)  # privacy: a typo stops start-up
         email_accounts(settings, services.workspaces.values())  # a wrong mail URL stops here
+        messaging_config.check_workspaces(services.workspaces.values())  # channel secrets
         services.outbox_handlers.update(OUTBOX_HANDLERS)
         services.outbox_handlers[EVENT_KIND] = await _event_delivery(settings)
         services.assistant = await build_assistant(services, shops)

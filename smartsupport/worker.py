@@ -5,7 +5,8 @@ the email channel's mailbox readers (one ``channels.email_poller.MailboxPoller``
     one pass                    run the outbox entries that are due (``outbox.run_due``, in
                                 batches until none are left), then, at most every
                                 ``SWEEP_EVERY`` seconds, the overflow sweep
-                                (``handoff.overflow.sweep_overflow``)
+                                (``handoff.overflow.sweep_overflow``) and the transcript
+                                index's catch-up (``inbox.search_index``)
     between passes              sleep ``outbox_poll_seconds``, or less when work was added
                                 in this process (``services.outbox_due``)
 
@@ -27,6 +28,7 @@ from smartsupport.channels.email_poller import MailboxPoller
 from smartsupport.errors import SmartsupportError
 from smartsupport.handoff.overflow import sweep_overflow
 from smartsupport.ids import new_id
+from smartsupport.inbox import memory, search_index
 from smartsupport.services import Services
 
 log = logging.getLogger(__name__)
@@ -69,6 +71,11 @@ class Worker:
         if clock - self._last_sweep >= SWEEP_EVERY:
             self._last_sweep = clock
             await sweep_overflow(self.services)
+            # The transcript index follows new messages (inbox/search_index.py, issue 16).
+            await search_index.catch_up(
+                self.services.store, blind=search_index.blind_for(self.services.store)
+            )
+            await memory.catch_up(self.services.store)  # customer memory (inbox/memory.py)
         # The retention purge (retention.py): at start, then every purge_interval_seconds.
         if clock - self._last_purge >= self.services.settings.purge_interval_seconds:
             self._last_purge = clock
@@ -84,5 +91,10 @@ class Worker:
                 log.warning("background pass failed, retrying: %s", exc)
             except Exception:  # noqa: BLE001 - the worker must outlive any one bad pass
                 log.exception("background pass failed unexpectedly")
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                # A cancel that reached a step which swallowed it (a delivery's client, a
+                # driver) must still stop the worker: stop() waits for it.
+                raise asyncio.CancelledError
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(due.wait(), self.services.settings.outbox_poll_seconds)

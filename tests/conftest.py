@@ -28,6 +28,20 @@ def shared_models_dir(tmp_path_factory):
         os.environ["SMARTSUPPORT_MODELS_DIR"] = previous
 
 
+@pytest.fixture(scope="session", autouse=True)
+def encryption_keys():
+    """Every app and server the tests start seals customers' data, as a deployment does: on
+    PostgreSQL field encryption needs keys (docs/security.md), so the suite brings one
+    keyring. tests/test_encryption*.py exercise the other key sources."""
+    from smartsupport.keyring import new_keyset
+
+    previous = os.environ.get("SMARTSUPPORT_ENCRYPTION_KEYS")
+    os.environ["SMARTSUPPORT_ENCRYPTION_KEYS"] = previous or new_keyset().to_json()
+    yield
+    if previous is None:
+        os.environ.pop("SMARTSUPPORT_ENCRYPTION_KEYS", None)
+
+
 @pytest.fixture
 async def postgres_url() -> AsyncIterator[str]:
     """A URL to a fresh, empty schema in the test PostgreSQL database, dropped afterwards.

@@ -67,6 +67,11 @@ def test_the_shipped_model_names_every_feature_and_a_threshold():
         ("送料はいくらですか", ["amount"]),
         ("Will I pay customs in Australia?", []),  # "customs" is not "custo"
         ("Can I change my email address?", []),  # not asking for ours
+        ("Quanto ci mette la consegna in Italia?", ["duration"]),
+        ("As encomendas para Lisboa demoram quanto tempo?", ["duration"]),
+        ("Was ist die Lieferzeit nach Wien?", ["duration"]),
+        ("كم تستغرق مدة التوصيل؟", ["duration"]),
+        ("寄到上海的时效是多久？", ["duration"]),
     ],
 )
 def test_question_types_in_several_languages(question, kinds):
@@ -133,6 +138,14 @@ async def test_questions_the_articles_answer_are_answered(articles, question, fa
     passage, candidate, _ = await best(articles, question)
     assert candidate.probability >= articles.answerability.threshold
     assert fact in passage.text
+
+
+async def test_the_answer_about_a_place_is_the_sentence_that_names_it(articles):
+    """The international article lists several regions; for Italy the answer is built
+    around the line about Europe, not the first line of the passage."""
+    _, candidate, found_in = await best(articles, "Quanto ci mette la consegna in Italia?", "it")
+    assert found_in == "it"
+    assert "Europa" in candidate.unit.text
 
 
 async def test_retrieval_prefers_the_customers_language_then_the_default_never_a_third(articles):

@@ -22,13 +22,20 @@ ERROR_BODY = {"$ref": "#/components/schemas/ErrorBody"}
 # (operationId, status) whose body is not the error envelope, and why.
 OTHER_ERROR_BODIES = {("getReadiness", "503"): "the readiness report, with each backend's state"}
 # (operationId, status) of errors the app sends without Retry-After, and why.
-NO_RETRY_AFTER = {("receiveHelpdeskWebhook", "503"): "the helpdesk retries on its own schedule"}
+NO_RETRY_AFTER = {
+    ("receiveHelpdeskWebhook", "503"): "the helpdesk retries on its own schedule",
+    ("receiveWhatsAppWebhook", "503"): "Meta retries on its own schedule",
+    ("receiveTwilioWebhook", "503"): "Twilio retries on its own schedule",
+}
 # Operations that cannot fail, and why.
 NO_ERRORS = {"getHealth": "the process answers, or nothing does"}
 # Operations that read their body themselves (not FastAPI's 400 invalid_json), and why.
+# Operations whose answer is a file, not JSON: documented as binary (attachments.md).
+FILES = {"downloadAttachment", "downloadInboxAttachment"}
 OWN_BODY = {
     "login": "a form or JSON; broken JSON is 422 invalid_json",
     "receiveHelpdeskWebhook": "the provider's payload, checked against its signature first",
+    "receiveTwilioWebhook": "Twilio's form, checked against its signature first",
 }
 
 
@@ -90,6 +97,10 @@ def test_every_operation_answers_a_named_schema_or_204(spec):
             schema = json_schema(response)
             if status == "204":
                 assert "content" not in response, f"{name}: a 204 has no body"
+                continue
+            if operation["operationId"] in FILES:
+                binary = response["content"]["application/octet-stream"]["schema"]
+                assert binary == {"type": "string", "format": "binary"}, name
                 continue
             assert schema is not None, f"{name} {status} has no JSON schema"
             refs = [schema.get("$ref"), schema.get("items", {}).get("$ref")]

@@ -17,7 +17,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from smartsupport.backplane import open_backplane
-from smartsupport.backplane.base import Backplane, Subscription
+from smartsupport.backplane.base import RESYNC, Backplane, Subscription
 from smartsupport.backplane.memory import MemoryBackplane
 from smartsupport.backplane.redis import RedisBackplane, split_prefix
 from smartsupport.errors import BackendError, BackendUnavailable, ConfigurationError
@@ -193,7 +193,8 @@ async def test_lock_timeout_raises_backend_error(bp: Backplane, peer: Backplane)
 
 async def test_lease_expiry_frees_a_crashed_holders_lock(bp: Backplane, peer: Backplane) -> None:
     crashed = bp.lock("k", lease=0.3)
-    await crashed.__aenter__()  # a holder that dies without releasing
+    # A holder that dies without releasing: its task ends, so its lease is not renewed.
+    await asyncio.create_task(crashed.__aenter__())
     started = time.monotonic()
     async with peer.lock("k", timeout=5, lease=10):
         assert time.monotonic() - started >= 0.25
@@ -430,11 +431,15 @@ async def test_redis_pubsub_resubscribes_after_the_connection_drops(redis_url: s
             while await raw.publish(listener.prefix + "ch:room", '{"probe": true}') == 0:  # noqa: ASYNC110
                 await asyncio.sleep(0.02)
         await sender.publish("room", {"after": "reconnect"})
+        got = []
         async with asyncio.timeout(5):
             async for message in sub:
                 if message == {"after": "reconnect"}:
                     break
-                assert message == {"probe": True}
+                assert message in ({"probe": True}, RESYNC)
+                got.append(message)
+        # Messages published while the connection was down are lost: the subscriber is told.
+        assert got.index(RESYNC) == 0
     finally:
         await raw.aclose()
         await listener.close()
@@ -538,14 +543,56 @@ async def test_redis_pubsub_survives_a_long_outage(redis_url: str) -> None:
             while await raw.publish(listener.prefix + "ch:room", '{"probe": true}') == 0:  # noqa: ASYNC110
                 await asyncio.sleep(0.05)
         await sender.publish("room", {"after": "outage"})
+        got = []
         async with asyncio.timeout(5):
             async for message in sub:
                 if message == {"after": "outage"}:
                     break
-                assert message == {"probe": True}
+                assert message in ({"probe": True}, RESYNC)
+                got.append(message)
+        assert got.index(RESYNC) == 0
         assert await listener.get("k") is None  # commands work again too
     finally:
         await raw.aclose()
         await listener.close()
         await sender.close()
         await outage.down()
+
+
+async def test_a_running_holder_keeps_its_lock_beyond_the_lease(
+    bp: Backplane, peer: Backplane
+) -> None:
+    # Leases are short (fanout.LOCK_LEASE) because a live holder renews them while it runs.
+    async with bp.lock("long-turn", lease=0.3):
+        await asyncio.sleep(1.0)
+        with pytest.raises(BackendError):
+            async with peer.lock("long-turn", timeout=0.3):
+                pass
+    async with peer.lock("long-turn", timeout=0.5):
+        pass
+
+
+async def test_redis_pubsub_drops_a_silently_dead_connection_and_resyncs(redis_url: str) -> None:
+    from tests.throwaway import Gate
+
+    parts = urlsplit(redis_url)
+    gate = Gate(parts.port or 6379, parts.hostname or "127.0.0.1")
+    await gate.set("open")
+    listener = RedisBackplane(
+        urlunsplit(parts._replace(netloc=f"127.0.0.1:{gate.port}")), ping_every=0.3
+    )
+    sender = RedisBackplane(redis_url)
+    await listener.connect()
+    await sender.connect()
+    try:
+        sub = await listener.subscribe("room")
+        gate.stall()  # the connection stays open but nothing passes any more
+        await sender.publish("room", {"lost": True})
+        # An unanswered PING drops it; the new connection resubscribes and says RESYNC.
+        assert await receive(sub, 1, within=10) == [RESYNC]
+        await sender.publish("room", {"after": "stall"})
+        assert await receive(sub, 1) == [{"after": "stall"}]
+    finally:
+        await listener.close()
+        await sender.close()
+        await gate.set("down")

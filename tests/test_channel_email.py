@@ -12,7 +12,7 @@ from datetime import timedelta
 import pytest
 from pydantic import SecretStr
 
-from smartsupport import outbox
+from smartsupport import attachment_records, outbox
 from smartsupport.channels import email_state
 from smartsupport.channels.email_config import email_accounts
 from smartsupport.channels.email_poller import MailboxPoller
@@ -252,7 +252,10 @@ async def test_attachments_are_kept_on_disk_and_an_oversized_one_is_refused(
         assert kept["filename"] == "receipt.pdf" and kept["stored"] is True
         assert kept["content_type"] == "application/pdf" and kept["size"] == len(receipt)
         path = folder / "demo" / kept["sha256"][:2] / f"{kept['sha256']}.pdf"
-        assert path.read_bytes() == receipt
+        assert path.is_file()  # in the attachment store (sealed when encryption is on)
+        found = await attachment_records.find(services, kept["id"])
+        assert found is not None and found.message_id == stored.id
+        assert await attachment_records.read(services, found) == receipt
         assert refused["filename"] == "huge.jpg" and refused["stored"] is False
         assert "4096" in refused["refused"]
         assert len(list(folder.rglob("*.*"))) == 1

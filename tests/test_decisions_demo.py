@@ -60,6 +60,24 @@ async def test_a_policy_question_about_a_look_up_gets_the_policy(services):
     )
 
 
+@pytest.mark.parametrize(
+    ("text", "locale", "fact"),
+    [
+        ("Le suivi dit que mon colis est livré depuis hier mais je n'ai rien, que faire ?", "fr",
+         "3 jours ouvrés"),
+    ],
+)  # fmt: skip
+async def test_a_question_about_an_order_that_the_articles_answer_gets_the_answer(
+    services, text, locale, fact
+):
+    """It is about an order (the tracking flow's intent) and names none: the articles'
+    answer, with the look-up one button away, not "What is your order number?"."""
+    _, [result] = await chat(services, text, locale=locale)
+    assert steps(result)[0] == "knowledge"
+    assert fact in result.replies[0].text
+    assert result.replies[-1].meta.get("quick_replies")  # the offer to look the order up
+
+
 async def test_an_authored_response_that_does_not_answer_is_not_given(services):
     # The account intent's response explains password resets; this asks something else.
     _, [result] = await chat(

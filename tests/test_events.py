@@ -165,9 +165,13 @@ def delivery(services: Services) -> EventDelivery:
 
 
 async def event_rows(services: Services) -> list[dict[str, Any]]:
-    return await services.store.fetch(  # type: ignore[attr-defined]
-        "SELECT status, payload, last_error FROM outbox WHERE kind = ? ORDER BY created_at", KIND
+    store: Any = services.store
+    rows = await store.fetch(
+        "SELECT status, idempotency_key, payload, last_error FROM outbox WHERE kind = ? "
+        "ORDER BY created_at",
+        KIND,
     )
+    return [store.fields.open_row("outbox", r) for r in rows]  # payloads are sealed at rest
 
 
 class Clock:
@@ -281,7 +285,10 @@ async def test_every_event_type_is_published_persistent_confirmed_and_valid_agai
         assert event["conversation_id"] == conversation_id and event["workspace_id"] == "acme"
         assert message.message_id == event["id"]  # consumers de-duplicate on it
         assert message.routing_key == event["type"] and message.type == event["type"]
-        assert message.headers == {"schema_version": 1, "event_type": event["type"]}
+        assert message.headers == {
+            "schema_version": VERSIONS[event["type"]],
+            "event_type": event["type"],
+        }
         assert message.delivery_mode == aio_pika.DeliveryMode.PERSISTENT
         assert message.content_type == "application/json"
     by_type = {e["type"]: e["data"] for e in events}

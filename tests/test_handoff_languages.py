@@ -23,7 +23,7 @@ from smartsupport.domain import (
 )
 from smartsupport.handoff import apply, evaluate
 from smartsupport.handoff.overflow import sweep_overflow
-from smartsupport.helpdesk.tickets import submit_contact
+from smartsupport.helpdesk.contact import submit_contact
 from smartsupport.keywords import HUMAN_WORDS, KeywordBot, normalize
 from smartsupport.turn import Decision, Turn
 from smartsupport.workspaces import WorkspaceConfig
@@ -171,9 +171,10 @@ async def services(tmp_path, sqlite_url):
 
 async def test_the_ticket_confirmation_is_in_the_visitors_language(services):
     conversation, _ = await start_conversation(services, "acme", locale="pt-BR")
-    question, told = await submit_contact(
+    result = await submit_contact(
         services, conversation.id, email="ana@example.com", question="Meu pedido não chegou"
     )
+    question, told = result.messages
     assert told.text.startswith("Obrigado! Encaminhamos sua pergunta")
     assert "ana@example.com" in told.text and "{" not in told.text
 

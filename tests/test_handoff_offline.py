@@ -109,7 +109,9 @@ async def test_contact_form_refuses_bad_input(setup):
     assert await outbox.list_entries(services.store) == []  # type: ignore[arg-type]
 
 
-async def test_contact_form_without_a_helpdesk_is_a_clear_409(tmp_path, sqlite_url):
+async def test_contact_form_without_a_helpdesk_reaches_the_inbox_queue(tmp_path, sqlite_url):
+    """No helpdesk: the details land on the conversation, which joins the agents' queue
+    (tests/test_handoff_landing.py has the rest)."""
     services = await open_test_services(tmp_path, sqlite_url, {})
     try:
         conv, _ = await start_conversation(services, "acme")
@@ -119,7 +121,9 @@ async def test_contact_form_without_a_helpdesk_is_a_clear_409(tmp_path, sqlite_u
                 json={"email": "a@example.com", "question": "hi"},
                 headers={"Authorization": f"Bearer {issue_token(services.secret_key, conv.id)}"},
             )
-        assert response.status_code == 409 and "helpdesk" in response.json()["error"]["message"]
+        assert response.status_code == 201 and response.json()["ticket"] is False
+        stored = await services.store.get_conversation(conv.id)
+        assert stored.status is ConversationStatus.WAITING
     finally:
         await services.close()
 

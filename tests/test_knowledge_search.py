@@ -57,6 +57,18 @@ def test_terms_fold_accents_drop_stop_words_and_stem_lightly():
     ]
 
 
+def test_arabic_words_are_lightly_stemmed_and_function_words_dropped():
+    """Light10: the article, conjunctions and attached pronouns do not hide a shared word."""
+    assert terms("لإرجاعه") == terms("الإرجاع") == ["ارجاع"]
+    assert terms("خلال 30 يومًا") == ["خلال", "30", "يوم"]
+    assert terms("هل يمكن الدفع") == ["يمكن", "دفع"]
+
+
+def test_italian_and_portuguese_function_words_are_dropped():
+    assert terms("il rimborso della giacca") == terms("rimborso giacca")
+    assert terms("o reembolso da encomenda") == terms("reembolso encomenda")
+
+
 def test_bm25_prefers_rare_terms_and_normalises_to_the_best_possible_score():
     index = BM25Index(
         [

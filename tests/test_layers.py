@@ -27,7 +27,11 @@ LAYERS: list[tuple[str, list[str]]] = [
             "visitor_tokens", "llm.base", "demo_shop", "frames", "messages",
             "limits", "proxies", "log_redaction",
             "data_policy",  # a workspace's retention and consent settings (issue 14)
+            "signin_policy",  # SSO, MFA-per-role settings checks (issue 14)
+            "keyring",  # AES-256-GCM keys, rotation, keyed hashes (issue 14)
             "metrics", "tracing", "log_format", "telemetry",  # observability (issue 15)
+            "search_terms",  # the words transcripts are indexed by (issue 16)
+            "rich", "transcription",  # rich messages, speech to text (issue 13)
         ],
     ),
     (
@@ -37,6 +41,8 @@ LAYERS: list[tuple[str, list[str]]] = [
             "events", "events.*",  # event publishers: backends picked by URL, like storage
             "backup",
             "audit",  # the tamper-evident audit log (issue 14)
+            "attachments", "attachments.*",  # attachment stores, by URL (issue 13)
+            "encryption",  # which keyring a deployment uses (issue 14)
         ],
     ),
     ("the services container", ["services", "fanout"]),
@@ -48,8 +54,15 @@ LAYERS: list[tuple[str, list[str]]] = [
             "handoff.rules", "keywords", "answers", "channels", "channels.base", "channels.web",
             "channels.email", "channels.email_config", "channels.email_parsing",
             "channels.email_sender", "channels.email_state",
+            # messaging channels (issue 13): contract side
+            "channels.contacts", "channels.messaging_config", "channels.opt_out",
+            "channels.options", "channels.whatsapp", "channels.whatsapp_graph",
+            "channels.twilio", "channels.twilio_rest", "channels.api_channel",
+            "channels.media_download",  # provider media downloads (issue 13)
+            "helpdesk.http",  # the one HTTP boundary of outbound calls, shared with channels
             "reply_language",
             "consent",  # consent and the people-only choice (issue 14)
+            "attachment_records",  # attachments: sniffing, rows, files (issue 13)
         ],
     ),
     (
@@ -59,6 +72,10 @@ LAYERS: list[tuple[str, list[str]]] = [
             "handoff.overflow", "decisions", "article_answers",
             "events.delivery",  # the outbox handler of event.publish
             "customer_data", "retention",  # export, erasure, purge (issue 14)
+            "review", "review.*",  # review queue, retraining, experiments, shadow (issue 15)
+            "proactive",  # proactive messages: the outbox handler (issue 13)
+            "analytics", "analytics_facts", "analytics_report",  # KPIs (issue 15)
+            "feedback",  # thumbs on answers, agent flags (issue 15)
         ],
     ),
     ("the conversation path", ["conversation"]),
@@ -67,10 +84,17 @@ LAYERS: list[tuple[str, list[str]]] = [
         [
             "channels.web_api", "channels.web_socket", "inbox",
             "channels.email_inbound", "channels.email_poller", "inbox.*", "staff", "staff.*",
+            "channels.messaging_inbound", "channels.whatsapp_webhook",  # issue 13 routes
+            "channels.twilio_webhook", "channels.api_routes", "proactive_api",
             "knowledge.api", "helpdesk.webhooks", "helpdesk.delivery", "outbox_admin",
+            "helpdesk.ticket_status",  # a ticket's status back on its conversation (issue 16)
             "api_docs", "asyncapi",
             "http_telemetry",  # request ids, HTTP latency, /metrics
+            "review.api", "review.page", "review.actions",  # review API and page (issue 15)
             "privacy_api",  # export, erasure, consent and audit routes (issue 14)
+            "analytics_api",  # the KPI report and CSV export (issue 15)
+            "channels.media_inbound", "channels.web_attachments",  # files in (issue 13)
+            "channels.messaging_media",  # WhatsApp/Twilio media in (issue 13)
         ],
     ),
     (
@@ -80,6 +104,8 @@ LAYERS: list[tuple[str, list[str]]] = [
             "staff.commands", "dialogue.commands", "dialogue.scripts", "dialogue.script_nlu",
             "dialogue.servers", "evaluation", "evaluation.*",
             "privacy_commands",  # customer export/erase, purge, audit (issue 14)
+            "review.commands",  # smartsupport review ... (issue 15)
+            "key_commands",  # keys create/rotate/reencrypt/status (issue 14)
         ],
     ),
 ]  # fmt: skip

@@ -59,3 +59,22 @@ def test_chinese_japanese_and_arabic_letters_outvote_a_wrong_guess():
     assert reply_language.for_turn(turn("注文 ORD-10244 をキャンセル", "en", context)) == "ja"
     assert reply_language.for_turn(turn("إلغاء الطلب ORD-10244", "en", context)) == "ar"
     assert reply_language.for_turn(turn("返品", "ja", context)) == "ja"  # kanji only: as guessed
+
+
+def test_a_sentence_in_chinese_characters_alone_is_chinese_whatever_the_detector_says():
+    """Japanese sentences carry kana; the detector reads "Trail Runner跑鞋的保修期是多久？" as
+    Japanese all the same."""
+    context = ConversationContext("c2")
+    assert reply_language.for_turn(turn("Trail Runner跑鞋的保修期是多久？", "ja", context)) == "zh"
+    assert reply_language.for_turn(turn("Trail Runnerの保証期間は？", "zh", context)) == "ja"
+
+
+def test_mixed_text_keeps_the_conversations_language():
+    """A Portuguese question naming a product in English is English to the detector, by a
+    little: the customer's Portuguese stays."""
+    context = ConversationContext("c3")
+    assert reply_language.for_turn(turn("Vocês enviam para Portugal?", "pt", context)) == "pt"
+    mixed = "Tem as meias de lã (wool hiking socks) no tamanho M?"
+    assert reply_language.for_turn(turn(mixed, "en", context)) == "pt"
+    # A whole message in another language still switches.
+    assert reply_language.for_turn(turn("Where is my order, please?", "en", context)) == "en"

@@ -42,6 +42,9 @@ PUBLIC: dict[tuple[str, str], tuple[str, int]] = {
     ("GET", "/inbox/login"): ("the login page", 200),
     ("POST", "/inbox/login"): ("logging in (csrf-checked, rate-limited)", 401),
     ("POST", "/inbox/logout"): ("ends whatever session the cookie names (csrf-checked)", 303),
+    # Single sign-on (tests/test_sso_*.py): off here, as no SMARTSUPPORT_SSO_ISSUER is set.
+    ("GET", "/inbox/login/sso"): ("starts an SSO sign-in; off without an issuer", 404),
+    ("GET", "/inbox/login/sso/callback"): ("the provider's return; off without an issuer", 404),
     # The demo has no helpdesk (404); with one, an unsigned call is refused with 401
     # (tests/test_helpdesk_*.py).
     ("POST", "/api/v1/webhooks/{provider}/{workspace_id}"): (
@@ -65,8 +68,13 @@ VISITOR: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/conversations/{conversation_id}/csat"): "the visitor's rating state",
     ("POST", "/api/v1/conversations/{conversation_id}/csat"): "the visitor rates the chat",
     ("POST", "/api/v1/conversations/{conversation_id}/contact"): "the visitor's contact form",
+    ("GET", "/api/v1/conversations/{conversation_id}/contact"): "the contact form's labels",
     ("GET", "/api/v1/conversations/{conversation_id}/consent"): "the privacy notice to accept",
     ("POST", "/api/v1/conversations/{conversation_id}/consent"): "the visitor accepts it",
+    ("POST", "/api/v1/conversations/{conversation_id}/attachments"): "the visitor sends a file",
+    ("GET", "/api/v1/conversations/{conversation_id}/attachments/{attachment_id}"): (
+        "the visitor opens a file of their own conversation"
+    ),
 }
 
 
@@ -118,6 +126,15 @@ STAFF: dict[tuple[str, str], Staff] = {
         "admin", foreign=403, ok=201, body={"workspace": "demo", "scopes": ["conversations:read"]}
     ),
     ("DELETE", "/api/v1/admin/staff/api-keys/{key_id}"): Staff("admin", foreign=404, ok=200),
+    # The same role again: allowed callers pass the access rule without changing anything.
+    ("POST", "/api/v1/admin/staff/{user_id}/role"): Staff(
+        "admin", foreign=404, ok=200, body={"role": "agent"}
+    ),
+    # TOTP enrolment as a page (staff/mfa_page.py); the JSON bodies here are not its form,
+    # so allowed callers get the page back with a message (400).
+    ("GET", "/inbox/mfa"): Staff("agent", kind="page", ok=200),
+    ("POST", "/inbox/mfa"): Staff("agent", kind="page", ok=400),
+    ("POST", "/inbox/mfa/confirm"): Staff("agent", kind="page", ok=400),
     # the agent inbox (smartsupport/inbox)
     ("GET", "/inbox"): Staff("agent", kind="page", ok=200),
     ("GET", "/inbox/conversations/{conversation_id}"): Staff(
@@ -135,6 +152,9 @@ STAFF: dict[tuple[str, str], Staff] = {
     ("POST", CONVERSATION + "/claim"): Staff("agent", foreign=403),
     ("POST", CONVERSATION + "/decline"): Staff("agent", foreign=403),
     ("POST", CONVERSATION + "/messages"): Staff("agent", foreign=403, body={"text": "hello"}),
+    # files (inbox/attachments.py): an empty body is refused after the access rule (422)
+    ("POST", CONVERSATION + "/attachments"): Staff("agent", foreign=403),
+    ("GET", "/api/v1/inbox/attachments/{attachment_id}"): Staff("agent"),
     ("POST", CONVERSATION + "/transfer"): Staff("agent", foreign=403, body={"team": "billing"}),
     ("POST", CONVERSATION + "/handback"): Staff("agent", foreign=403),
     ("POST", CONVERSATION + "/resolve"): Staff("agent", foreign=403),
@@ -183,6 +203,14 @@ STAFF: dict[tuple[str, str], Staff] = {
     ("GET", "/api/v1/admin/workspaces/{workspace}/audit"): Staff("admin", foreign=403, ok=200),
     ("GET", "/api/v1/admin/audit/verify"): Staff("admin", ok=200),
     ("GET", "/inbox/audit"): Staff("admin", kind="page", ok=200),
+    # history, search and tags (inbox/history_api.py, inbox/history_page.py; issue 16)
+    ("GET", "/api/v1/inbox/search"): Staff("agent", ok=200),
+    ("POST", CONVERSATION + "/tags"): Staff("agent", foreign=403, body={"tags": ["vip"]}, ok=200),
+    ("DELETE", CONVERSATION + "/tags/{tag}"): Staff("agent", foreign=403, ok=200),
+    ("GET", "/inbox/history"): Staff("agent", kind="page", ok=200),
+    ("POST", "/inbox/conversations/{conversation_id}/tags"): Staff(
+        "agent", kind="page", foreign=403
+    ),
 }
 
 PRINCIPALS = ("anonymous", "agent", "supervisor", "foreign_admin", "admin")
@@ -289,6 +317,8 @@ class World:
             "customer_id": "0" * 32,
             "provider": "zendesk",
             "workspace_id": "demo",
+            "tag": "vip",
+            "attachment_id": "0" * 32,  # no such file: 404 once the access rule lets through
         }
         if "{article_id}" in path:
             self.as_("admin")

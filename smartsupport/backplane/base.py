@@ -16,9 +16,16 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
+# What a subscription yields when messages may have been lost: the backplane lost its
+# connection and got it back (a Redis restart). Consumers reload their state from the
+# database; the memory backplane never yields it.
+RESYNC: dict[str, Any] = {"type": "resync"}
+
 
 class Subscription(abc.ABC):
-    """Messages published on one channel after the subscription started, in publish order."""
+    """Messages published on one channel after the subscription started, in publish order,
+    and ``RESYNC`` (a copy) after an outage of the backplane once the channel is delivered
+    again: whatever was published during the outage is not replayed."""
 
     @abc.abstractmethod
     def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
@@ -97,8 +104,10 @@ class Backplane(abc.ABC):
         """Hold an exclusive lock on ``key`` across every process sharing the backplane.
 
         Waits up to ``timeout`` seconds and then raises BackendError. ``lease`` bounds how
-        long a crashed holder can keep the lock. The ``Held`` it yields has the values of
-        the ``read`` keys (see ``get``) as they were once the lock was held.
+        long a crashed holder can keep the lock: a live holder renews it every third of
+        the lease for as long as the block runs, so the lease can be short whatever the
+        block's length. The ``Held`` it yields has the values of the ``read`` keys (see
+        ``get``) as they were once the lock was held.
         """
 
     # -- rate limits ---------------------------------------------------------------------

@@ -103,6 +103,18 @@ class _LockState:
         self.released = asyncio.Event()
 
 
+async def _renew(
+    state: _LockState, token: object, lease: float, holder: asyncio.Task[Any] | None
+) -> None:
+    """Extend the lease every third of it while the holding task runs, like the Redis
+    backend: a long block keeps its lock, a holder that is gone frees it one lease later."""
+    while True:
+        await asyncio.sleep(lease / 3)
+        if state.holder is not token or (holder is not None and holder.done()):
+            return
+        state.expires_at = time.monotonic() + lease
+
+
 class MemoryBackplane(Backplane):
     def __init__(self, url: str = "memory://", *, max_queued: int = DEFAULT_MAX_QUEUED) -> None:
         self.url = url or "memory://"
@@ -171,6 +183,7 @@ class MemoryBackplane(Backplane):
         token = object()
         try:
             await self._acquire(key, state, token, time.monotonic() + timeout, lease)
+            renewal = asyncio.create_task(_renew(state, token, lease, asyncio.current_task()))
             try:
                 held = Held({name: await self.get(name) for name in read})
                 yield held
@@ -179,6 +192,7 @@ class MemoryBackplane(Backplane):
                 for channel, message in held.publishes:
                     await self.publish(channel, message)
             finally:
+                renewal.cancel()
                 if state.holder is token:  # not taken over after our lease ran out
                     state.holder = None
                     state.released.set()

@@ -31,7 +31,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from smartsupport.backplane.base import Backplane, Held, Subscription
+from smartsupport.backplane.base import RESYNC, Backplane, Held, Subscription
 from smartsupport.backplane.memory import DEFAULT_MAX_QUEUED, QueueSubscription
 from smartsupport.backplane.redis_lock import RedisLocks, px
 from smartsupport.errors import BackendError, BackendUnavailable, ConfigurationError
@@ -43,6 +43,8 @@ DEFAULT_PREFIX = "smartsupport:"
 SUBSCRIBE_TIMEOUT = 10.0
 MAX_CONNECTIONS = 100
 POOL_TIMEOUT = 10.0  # seconds a command may wait for a free connection
+RESYNC_PAYLOAD = json.dumps(RESYNC).encode()
+PING_EVERY = 15.0  # seconds of a quiet pub/sub connection before it is pinged
 
 
 # One command instead of a MULTI/INCR/PEXPIRE/EXEC pipeline: it is on every customer message.
@@ -83,12 +85,14 @@ class RedisBackplane(Backplane):
         *,
         max_queued: int = DEFAULT_MAX_QUEUED,
         subscribe_timeout: float = SUBSCRIBE_TIMEOUT,
+        ping_every: float = PING_EVERY,
     ) -> None:
         self.url = url
         self._redis_url, self.prefix = split_prefix(url)
         self._where = _redacted(self._redis_url)
         self._max_queued = max_queued
         self._subscribe_timeout = subscribe_timeout
+        self._ping_every = ping_every
         # A name per instance, so operators (and the reconnect test) can tell clients apart.
         self.client_name = f"smartsupport-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._client: aioredis.Redis | None = None
@@ -290,13 +294,29 @@ class RedisBackplane(Backplane):
         """Read the shared pub/sub connection forever, fanning messages out locally.
 
         redis-py reconnects a dropped connection when it is next read and re-subscribes every
-        channel; this loop only backs off while the server stays unreachable."""
+        channel; this loop backs off while the server stays unreachable, drops a connection
+        that does not answer a PING within ``ping_every`` seconds, and turns each
+        resubscription's confirmation into ``RESYNC`` for that channel's subscribers."""
         channel_start = len(self.prefix) + len("ch:")
         failures = 0
+        pinged = False
         while True:
             try:
-                message = await pubsub.get_message(timeout=None)
+                message = await pubsub.get_message(timeout=self._ping_every)
+                if message is None:
+                    # Quiet for a while: a PING tells a quiet connection from one that died
+                    # without a word (a failover, a dropped NAT entry), which would
+                    # otherwise wait for the operating system to notice, for minutes.
+                    if pinged:
+                        raise RedisConnectionError("no answer to a PING on the pub/sub connection")
+                    await pubsub.ping()
+                    pinged = True
+                    continue
+                pinged = False
             except (RedisError, OSError) as exc:
+                pinged = False
+                if pubsub.connection is not None:  # read again on a fresh connection
+                    await pubsub.connection.disconnect()
                 failures += 1
                 delay = backoff(failures, base=0.05, cap=2.0)
                 log.warning("Redis pub/sub connection lost, retrying in %.2fs: %s", delay, exc)
@@ -319,10 +339,18 @@ class RedisBackplane(Backplane):
                     waiter = pending.popleft()
                     if not waiter.done():
                         waiter.set_result(None)
+                else:
+                    await self._resync(channel)
                 if not pending:
                     self._pending.pop(channel, None)
             elif message["type"] == "message":
                 await self._fan_out(channel, message["data"])
+
+    async def _resync(self, channel: str) -> None:
+        """The channel is delivered again after a reconnect: what was published while the
+        connection was down is lost, so its subscribers are told to reload."""
+        log.info("Redis pub/sub resubscribed to %r; its subscribers resynchronise", channel)
+        await self._fan_out(channel, RESYNC_PAYLOAD)
 
     async def _fan_out(self, channel: str, data: bytes) -> None:
         subs = self._subs.get(channel)

@@ -6,6 +6,10 @@ it only while it still holds that token. Waiters in one process queue on a local
 them competes in Redis, against other processes, so a busy conversation costs one ``SET``
 and one release per turn, not a poll every few milliseconds per waiter.
 
+While the holder runs, a task renews the lease every third of it (``_renew``), so leases
+are short (``fanout.LOCK_LEASE``): a process killed with ``kill -9`` blocks its conversations
+only until its last lease runs out.
+
 The keys a holder asked to read travel in the acquiring pipeline (read after the ``SET``
 succeeded, so after the previous holder's writes), and the writes it asked for travel in
 the releasing one: a turn's session context and live events cost no round trips of their
@@ -39,6 +43,14 @@ end
 return 0
 """
 
+# Extend the lease only while the lock still holds our token (same reason as above).
+RENEW_LOCK = """
+if redis.call('get', KEYS[1]) == ARGV[1] then
+    return redis.call('pexpire', KEYS[1], ARGV[2])
+end
+return 0
+"""
+
 
 def px(ttl_seconds: float | None) -> int | None:
     """A TTL in whole milliseconds for Redis (None: no expiry)."""
@@ -67,6 +79,7 @@ class RedisLocks:
         self._translate = translate
         self._keys: dict[str, _Waiters] = {}
         self._release: Any = None  # the release script, registered on first use
+        self._renew_script: Any = None  # the renewal script, likewise
 
     @asynccontextmanager
     async def hold(
@@ -93,11 +106,16 @@ class RedisLocks:
                 ) from None
             try:
                 token, held = await self._acquire(client, key, lease, read, deadline, timeout)
+                renewal = asyncio.create_task(
+                    self._renew(client, key, token, lease, asyncio.current_task())
+                )
                 try:
                     yield held
                 except BaseException:
+                    await _stop(renewal)
                     await self._release_token(client, key, token, None)
                     raise
+                await _stop(renewal)
                 await self._release_token(client, key, token, held)
             finally:
                 waiters.lock.release()
@@ -134,6 +152,37 @@ class RedisLocks:
             await asyncio.sleep(min(delay, remaining))
             delay = min(delay * 2, 0.05)
 
+    async def _renew(
+        self,
+        client: aioredis.Redis,
+        key: str,
+        token: str,
+        lease: float,
+        holder: asyncio.Task[Any] | None,
+    ) -> None:
+        """Extend the lease every third of it while the holding task runs: a turn may take
+        as long as it needs, and a crashed process (or a holder task that is gone) frees
+        the lock one lease after its last renewal. A failed renewal is retried at the next
+        beat; the lock lapses only if Redis stays unreachable for a whole lease."""
+        if self._renew_script is None:
+            self._renew_script = client.register_script(RENEW_LOCK)
+        name = self._prefix + "lock:" + key
+        while True:
+            await asyncio.sleep(lease / 3)
+            if holder is not None and holder.done():
+                return
+            try:
+                with self._translate("renewing a lock"):
+                    kept = await self._renew_script(
+                        keys=[name], args=[token, px(lease)], client=client
+                    )
+            except BackendError as exc:
+                log.warning("could not renew lock %r, retrying: %s", key, exc)
+                continue
+            if not kept:
+                log.warning("lock %r lapsed while held (its lease ran out); not renewed", key)
+                return
+
     async def _release_token(
         self, client: aioredis.Redis, key: str, token: str, held: Held | None
     ) -> None:
@@ -160,3 +209,8 @@ class RedisLocks:
         except BackendError as exc:
             # Not raised: it would hide the body's own outcome; the lease frees the lock.
             log.warning("could not release lock %r, it expires with its lease: %s", key, exc)
+
+
+async def _stop(renewal: asyncio.Task[None]) -> None:
+    renewal.cancel()
+    await asyncio.gather(renewal, return_exceptions=True)

@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from smartsupport import attachment_records
 from smartsupport.channels import email_state
 from smartsupport.channels.base import Channel
 from smartsupport.channels.email_config import account_for
@@ -46,6 +47,39 @@ def thread_references(thread: list[str]) -> list[str]:
     return [thread[0], *thread[-(MAX_REFERENCES - 1) :]]
 
 
+def _files(message: Message) -> list[dict[str, Any]]:
+    """The stored files a reply lists (an agent's attachments)."""
+    return [
+        a
+        for a in message.meta.get("attachments") or []
+        if isinstance(a, dict) and a.get("stored") and isinstance(a.get("id"), str)
+    ]
+
+
+def _part(message: Message) -> dict[str, Any]:
+    """What a reply mail shows of a message: its text, rich blocks (as HTML and as text:
+    rich.email_html / email_text), suggested answers, and the names of attached files."""
+    return {
+        "text": message.text,
+        "quick_replies": message.meta.get("quick_replies", []),
+        "rich": message.meta.get("rich") or [],
+        "files": [a["filename"] for a in _files(message)],
+    }
+
+
+async def _attached(services: Services, ids: list[str]) -> list[tuple[str, str, bytes]]:
+    """The files to attach, read from the attachment store (one erased since the reply was
+    queued is left out: it must not leave after an erasure)."""
+    files = []
+    for attachment_id in ids:
+        found = await attachment_records.find(services, attachment_id)
+        if found is not None:
+            files.append(
+                (found.filename, found.content_type, await attachment_records.read(services, found))
+            )
+    return files
+
+
 class EmailChannel(Channel):
     name = "email"
 
@@ -67,7 +101,7 @@ class EmailChannel(Channel):
         ]
 
     def render(self, message: Message) -> dict[str, Any]:
-        parts = [{"text": message.text, "quick_replies": message.meta.get("quick_replies", [])}]
+        parts = [_part(message)]
         return {"text": render_text(parts), "html": render_html(parts)}
 
     def deliveries(
@@ -77,7 +111,7 @@ class EmailChannel(Channel):
         sent = [m for m in messages if m.author in (Author.BOT, Author.AGENT) and m.text.strip()]
         if not thread or not sent:
             return []
-        parts = [{"text": m.text, "quick_replies": m.meta.get("quick_replies", [])} for m in sent]
+        parts = [_part(m) for m in sent]
         first = sent[0]
         return [
             OutboxItem(
@@ -95,6 +129,7 @@ class EmailChannel(Channel):
                     "automatic": all(m.author is Author.BOT for m in sent),
                     "text": render_text(parts),
                     "html": render_html(parts),
+                    "attachments": [a["id"] for m in sent for a in _files(m)],
                 },
             )
         ]
@@ -107,7 +142,8 @@ class EmailChannel(Channel):
             )
         except ConfigurationError as exc:  # the mailbox was removed since the reply was queued
             raise DeliveryError(str(exc), retryable=True) from exc
-        await send(account.smtp, compose(payload, account.from_header))
+        files = await _attached(services, payload.get("attachments") or [])
+        await send(account.smtp, compose(payload, account.from_header, files))
         db: SqlExecutor = services.store  # type: ignore[assignment]  # every store is SQL
         await email_state.remember(
             db, entry.workspace_id, payload["message_id"], payload["conversation_id"], "out"

@@ -9,27 +9,26 @@
       thread        the conversation's ``email`` metadata: whom to answer, subject, thread ids
       turn          conversation.handle_message with client_id = the Message-ID: a mail read
                     twice is stored and answered once; the replies leave through the outbox
-      attachments   stored on disk (size-limited), listed on the customer's message
+      attachments   kept in the attachment store (size-limited), listed on the customer's
+                    message (attachment_records.keep)
 
 Every step is safe to repeat, so the poller may hand the same mail again after a crash.
 """
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
 import logging
-import re
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
+from smartsupport import attachment_records
 from smartsupport.channels import email_state
 from smartsupport.channels.email import EmailChannel
 from smartsupport.channels.email_config import EmailAccount
 from smartsupport.channels.email_parsing import Attachment, ParsedMail, ignore_reason, parse_mail
 from smartsupport.conversation import handle_message, start_conversation
 from smartsupport.domain import TurnResult
+from smartsupport.errors import InvalidInput, TooLarge
 from smartsupport.services import Services
 from smartsupport.storage.base import SqlExecutor
 
@@ -66,8 +65,8 @@ async def receive_mail(services: Services, account: EmailAccount, raw: bytes) ->
     await _thread(services, account, conversation_id, mail)
     (incoming,) = CHANNEL.parse(conversation_id, {"mail": mail})
     result = await handle_message(services, incoming)
-    if mail.attachments:
-        kept = [await _store_attachment(services, account, mail, a) for a in mail.attachments]
+    if mail.attachments and not (result.duplicate and result.message.meta.get("attachments")):
+        kept = [await _store_attachment(services, result, mail, a) for a in mail.attachments]
         await services.store.update_message_meta(result.message.id, {"attachments": kept})
     return Received(mail.message_id, conversation_id=conversation_id, result=result)
 
@@ -117,38 +116,32 @@ async def _thread(
     )
 
 
-def attachments_dir(services: Services) -> Path:
-    settings = services.settings
-    return settings.email_attachments_dir or settings.data_dir / "attachments"
-
-
 async def _store_attachment(
-    services: Services, account: EmailAccount, mail: ParsedMail, attachment: Attachment
+    services: Services, result: TurnResult, mail: ParsedMail, attachment: Attachment
 ) -> dict[str, Any]:
-    """Kept on disk under its content hash (a mail read twice writes the same file); the
-    name is only metadata, never a path, so a crafted file name cannot escape the folder."""
-    size = len(attachment.data)
-    meta: dict[str, Any] = {
-        "filename": attachment.filename[:200],
-        "content_type": attachment.content_type,
-        "size": size,
-    }
-    limit = services.settings.email_max_attachment_bytes
-    if size > limit:
-        log.warning("email %s: attachment %s refused (%d bytes)", mail.message_id, meta, size)
-        return {**meta, "stored": False, "refused": f"larger than {limit} bytes"}
-    digest = hashlib.sha256(attachment.data).hexdigest()
-    suffix = re.sub(r"[^A-Za-z0-9]", "", Path(attachment.filename).suffix)[:10]
-    folder = attachments_dir(services) / account.workspace_id / digest[:2]
-    path = folder / (digest + (f".{suffix}" if suffix else ""))
-    await asyncio.to_thread(_write_once, path, attachment.data)
-    return {**meta, "stored": True, "sha256": digest, "path": str(path)}
-
-
-def _write_once(path: Path, data: bytes) -> None:
-    if path.exists():
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_bytes(data)
-    tmp.replace(path)  # never a half-written file under the final name
+    """Kept in the attachment store under its content hash (a mail read twice stores the
+    same file); the name is only metadata, never a path, so a crafted file name cannot
+    escape the store. Any type is kept (as a download); an oversized one is only listed."""
+    try:
+        kept = await attachment_records.keep(
+            services,
+            workspace_id=result.conversation.workspace_id,
+            conversation_id=result.conversation.id,
+            data=attachment.data,
+            filename=attachment.filename,
+            source="email",
+            kinds=None,
+            max_bytes=services.settings.email_max_attachment_bytes,
+            message_id=result.message.id,
+        )
+    except (TooLarge, InvalidInput) as exc:
+        meta = {
+            "filename": attachment.filename[:200],
+            "content_type": attachment.content_type,
+            "size": len(attachment.data),
+        }
+        log.warning("email %s: attachment %s refused: %s", mail.message_id, meta, exc)
+        limit = services.settings.email_max_attachment_bytes
+        reason = f"larger than {limit} bytes" if isinstance(exc, TooLarge) else str(exc)
+        return {**meta, "stored": False, "refused": reason}
+    return kept.descriptor()

@@ -12,7 +12,7 @@ the payload inside the turn's transaction; this module turns it into a mail and 
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
 from typing import Any
@@ -22,6 +22,7 @@ import aiosmtplib
 from smartsupport.channels.email_config import Endpoint
 from smartsupport.domain import utcnow
 from smartsupport.errors import DeliveryError
+from smartsupport.rich import email_html, email_text
 
 SEND_TIMEOUT = 30.0  # seconds; a stalled server is retried by the outbox, not waited on
 
@@ -31,8 +32,13 @@ def render_text(parts: list[dict[str, Any]]) -> str:
     blocks: list[str] = []
     for part in parts:
         block = part["text"].strip()
+        shown = email_text({"rich": part.get("rich") or []})
+        if shown:
+            block += "\n\n" + shown
         if part.get("quick_replies"):
             block += "\n\n" + "\n".join(f"  - {q}" for q in part["quick_replies"])
+        if part.get("files"):
+            block += "\n\n" + "\n".join(f"  [{name}]" for name in part["files"])
         blocks.append(block)
     return "\n\n".join(blocks) + "\n"
 
@@ -43,6 +49,7 @@ def render_html(parts: list[dict[str, Any]]) -> str:
     for part in parts:
         paragraphs = [p for p in part["text"].strip().split("\n\n") if p.strip()]
         body += [f"<p>{html.escape(p).replace(chr(10), '<br>')}</p>" for p in paragraphs]
+        body.append(email_html({"rich": part.get("rich") or []}))
         if part.get("quick_replies"):
             items = "".join(f"<li>{html.escape(q)}</li>" for q in part["quick_replies"])
             body.append(f"<ul>{items}</ul>")
@@ -54,7 +61,10 @@ def render_html(parts: list[dict[str, Any]]) -> str:
     )
 
 
-def compose(payload: Mapping[str, Any], from_header: str) -> EmailMessage:
+def compose(
+    payload: Mapping[str, Any], from_header: str, files: Sequence[tuple[str, str, bytes]] = ()
+) -> EmailMessage:
+    """The mail; ``files`` are (filename, content type, bytes) attached after the text."""
     mail = EmailMessage()
     mail["From"] = from_header
     mail["To"] = formataddr((payload.get("to_name") or "", payload["to"]))
@@ -71,6 +81,9 @@ def compose(payload: Mapping[str, Any], from_header: str) -> EmailMessage:
     mail["X-Auto-Response-Suppress"] = "All"  # Exchange: no out-of-office to our replies
     mail.set_content(payload["text"])
     mail.add_alternative(payload["html"], subtype="html")
+    for filename, content_type, data in files:
+        maintype, _, subtype = content_type.partition("/")
+        mail.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
     return mail
 
 

@@ -8,13 +8,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from smartsupport import messages
 from smartsupport.api_docs import VISITOR, errors
 from smartsupport.channels.web import WebChannel
 from smartsupport.conversation import handle_message, start_conversation
 from smartsupport.domain import Conversation, ConversationStatus
-from smartsupport.errors import Conflict, InvalidInput, NotFound, RateLimited
-from smartsupport.handoff.config import for_workspace
-from smartsupport.helpdesk.tickets import reference_for, submit_contact
+from smartsupport.errors import InvalidInput, NotFound, RateLimited
+from smartsupport.helpdesk.contact import submit_contact
 from smartsupport.identity import verify_once, workspace_secret
 from smartsupport.limits import MAX_SEQ, METADATA_MAX_BYTES, METADATA_MAX_DEPTH, check_metadata
 from smartsupport.services import Services
@@ -114,6 +114,10 @@ class ConversationStateOut(BaseModel):
 class ContactOut(BaseModel):
     model_config = ConfigDict(extra="forbid")
     reference: str = Field(description="The ticket reference the customer can quote.")
+    ticket: bool = Field(
+        description="True: a helpdesk ticket was queued; false: no helpdesk is configured "
+        "and the conversation joined the agents' inbox queue."
+    )
     messages: list[MessageOut] = Field(description="What the conversation now shows.")
 
 
@@ -285,30 +289,64 @@ class ContactIn(BaseModel):
     question: str = Field(min_length=1, max_length=100_000)
 
 
+class ContactFormOut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    email: str = Field(description="The email field's label, in the conversation's language.")
+    question: str = Field(description="The question field's label.")
+    send: str = Field(description="The send button's label.")
+
+
+@router.get(
+    "/conversations/{conversation_id}/contact",
+    response_model=ContactFormOut,
+    operation_id="getContactForm",
+    responses=errors(*VISITOR),
+)
+async def contact_form(
+    request: Request,
+    conversation: Annotated[Conversation, Depends(visitor_conversation)],
+) -> dict[str, str]:
+    """The contact form's labels, in the language the conversation is in (the widget shows
+    the form under a message whose ``form`` is ``contact``)."""
+    workspace = services_of(request).workspace(conversation.workspace_id)
+    language = messages.conversation_language(workspace, conversation.metadata)
+    return {
+        field: messages.text(workspace, f"contact.{field}", language)
+        for field in ("email", "question", "send")
+    }
+
+
 @router.post(
     "/conversations/{conversation_id}/contact",
     status_code=201,
     response_model=ContactOut,
     operation_id="leaveContactDetails",
-    responses=errors(400, *VISITOR, 409, 422),
+    responses=errors(400, *VISITOR, 422),
 )
 async def leave_contact_details(
     conversation_id: str,
     body: ContactIn,
     request: Request,
+    response: Response,
     conversation: Annotated[Conversation, Depends(visitor_conversation)],
 ) -> dict[str, Any]:
-    """The customer's email and question when nobody can answer live: a ticket is created
-    in the workspace's helpdesk (through the outbox) and the reply says what happens next."""
-    services = services_of(request)
-    if for_workspace(services.workspace(conversation.workspace_id)).helpdesk is None:
-        raise Conflict("this workspace takes no offline requests (no helpdesk configured)")
-    stored = await submit_contact(
-        services, conversation_id, email=body.email, question=body.question, name=body.name
+    """The customer's email and question when nobody can answer live: a ticket in the
+    workspace's helpdesk (through the outbox), or without one the agents' inbox queue; the
+    reply says what happens next. The same form sent again stores nothing new
+    (``Idempotent-Replay: true``)."""
+    result = await submit_contact(
+        services_of(request),
+        conversation_id,
+        email=body.email,
+        question=body.question,
+        name=body.name,
     )
+    if result.replayed:
+        response.headers["Idempotent-Replay"] = "true"
     return {
-        "reference": reference_for(conversation_id),
-        "messages": [WEB.render(m) for m in stored],
+        "reference": result.reference,
+        "ticket": result.ticket,
+        "messages": [WEB.render(m) for m in result.messages],
     }
 
 

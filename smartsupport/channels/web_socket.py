@@ -19,6 +19,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
 from starlette import websockets as _starlette_ws
 
+from smartsupport.backplane.base import RESYNC
 from smartsupport.channels.web import WebChannel
 from smartsupport.conversation import handle_message
 from smartsupport.domain import Conversation
@@ -42,6 +43,7 @@ from smartsupport.frames import (
     Ping,
     Pong,
     Ready,
+    StatusEvent,
     TypingEvent,
     UnknownFrame,
     inbound,
@@ -203,8 +205,9 @@ def _close_when_feed_ends(ws: WebSocket, forward: asyncio.Task[None] | None) -> 
     reconnect; it resumes from its last sequence number, so nothing is lost."""
     if forward is None or forward.cancelled():
         return
-    if forward.exception() is not None:
-        log.error("websocket feed failed", exc_info=forward.exception())
+    failure = forward.exception()
+    if failure is not None and not isinstance(failure, GONE):  # gone: a shutdown, a client left
+        log.error("websocket feed failed", exc_info=failure)
     asyncio.ensure_future(_try_close(ws))
 
 
@@ -227,6 +230,9 @@ async def _catch_up(services: Services, socket: _Socket, conversation_id: str) -
 
 async def _forward(services: Services, socket: _Socket, conversation_id: str, subscription) -> None:
     async for event in subscription:
+        if event == RESYNC:
+            await _resync(services, socket, conversation_id)
+            continue
         if event.get("type") == "message":
             seq = event["message"]["seq"]
             if seq <= socket.last_seq:
@@ -236,6 +242,15 @@ async def _forward(services: Services, socket: _Socket, conversation_id: str, su
                 continue
             socket.last_seq = seq
         await socket.send(event)
+
+
+async def _resync(services: Services, socket: _Socket, conversation_id: str) -> None:
+    """After a backplane outage (``RESYNC``): what was published meanwhile is lost, so the
+    socket sends what the database holds beyond what it sent, and the current status."""
+    await _catch_up(services, socket, conversation_id)
+    conversation = await services.store.get_conversation(conversation_id)
+    if conversation is not None:
+        await socket.send(StatusEvent(status=conversation.status))
 
 
 async def _receive(services: Services, socket: _Socket, conversation_id: str) -> None:
@@ -305,7 +320,10 @@ async def _customer_message(
             raise RateLimited("too many messages; slow down", retry_after=wait)
         payload = {"text": frame.text, "client_id": frame.client_id}
         for incoming in WEB.parse(conversation_id, payload):
-            await handle_message(services, incoming)
+            if (await handle_message(services, incoming)).duplicate:
+                # A resend after an acknowledgement timeout: the echo that acknowledges it
+                # (and the replies) may have been lost, so this socket gets them again.
+                await _catch_up(services, socket, conversation_id)
     except Unstorable as exc:
         error = ("invalid_input", str(exc))
     except RequestError as exc:

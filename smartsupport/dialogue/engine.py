@@ -18,11 +18,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from smartsupport import messages
+from smartsupport import messages, rich
 from smartsupport.dialogue import hooks, templates
 from smartsupport.dialogue.actions import ActionResult, Backend, call_action
 from smartsupport.dialogue.program import Instr, compile_flow
-from smartsupport.dialogue.schema import Buttons, FlowsConfig, FlowSpec, Text
+from smartsupport.dialogue.schema import Buttons, CardSpec, FlowsConfig, FlowSpec, Text
 from smartsupport.domain import Reply
 from smartsupport.workspaces import WorkspaceConfig
 
@@ -289,11 +289,52 @@ class Engine:
         return self._failed(frame, flow, out, "too many steps in one turn (a loop?)")
 
     def _reply(self, instr: Instr, scope: dict[str, Any], frame: dict[str, Any]) -> Reply:
+        meta: dict[str, Any] = {"step": "flow", "flow": frame["flow"]}
+        if instr.card is not None:
+            meta["rich"] = self.card(frame, instr.card, scope)
         return Reply(
             self.words(frame, instr.text, instr.key, scope),
             quick_replies=self.buttons(frame, instr.quick_replies),
-            meta={"step": "flow", "flow": frame["flow"]},
+            meta=meta,
         )
+
+    def card(self, frame: dict[str, Any], spec: CardSpec, scope: dict[str, Any]) -> list[Any]:
+        """A step's card as rich blocks (rich.py), in the flow's language. A link that
+        renders empty or not as an http(s) URL is left out rather than failing the turn."""
+
+        def text(value: Text | None) -> str:
+            if isinstance(value, str):  # data (names, ids, prices): money and dates localised
+                return templates.render(value, {**scope, "language": self.language(frame)}).strip()
+            return self.words(frame, value, None, scope).strip() if value is not None else ""
+
+        def url(value: str | None) -> str:
+            return templates.render(value, scope).strip() if value else ""
+
+        buttons: list[dict[str, Any]] = []
+        for button in spec.buttons:
+            title = text(button.title)[:80]
+            if not title:
+                continue
+            if button.url is not None:
+                if rich.is_web_url(url(button.url)):
+                    buttons.append({"type": "link", "title": title, "url": url(button.url)})
+            else:
+                said = text(button.payload) or title
+                buttons.append({"type": "postback", "title": title, "payload": said})
+        data: dict[str, Any] = {
+            "type": "card",
+            "title": text(spec.title)[:80],
+            "subtitle": text(spec.subtitle)[:400],
+            "buttons": buttons,
+        }
+        for key in ("image_url", "url"):
+            found = url(getattr(spec, key))
+            if rich.is_web_url(found):
+                data[key] = found
+        try:
+            return rich.dump([rich.block(data)])
+        except ValueError:
+            return []  # an empty title: the text still says everything
 
     async def _call(
         self, instr: Instr, scope: dict[str, Any], frame: dict[str, Any], out: RunResult

@@ -183,8 +183,14 @@ class DialogueManager:
         flow = engine.config.flows.get(name) if engine is not None else None
         if flow is None or flow.on_question != "start":
             return False
-        if not asks_how(turn.message.text):
-            return True
+        return not asks_how(turn.message.text) or self.names_slot(turn, name)
+
+    def names_slot(self, turn: Turn, name: str) -> bool:
+        """Whether the message fills a slot of flow ``name`` ("… order ORD-10234")."""
+        engine = self.engines.get(turn.workspace.id)
+        flow = engine.config.flows.get(name) if engine is not None else None
+        if flow is None:
+            return False
         entities = {e.type for e in turn.understanding.entities}
         return any(
             (slot.entity is not None and slot.entity in entities)

@@ -22,6 +22,7 @@ from smartsupport.dialogue import hooks
 from smartsupport.dialogue.schema import (
     Buttons,
     CallStep,
+    CardSpec,
     CollectStep,
     ConfirmStep,
     EndStep,
@@ -59,6 +60,7 @@ class Instr:
     handled: tuple[str, ...] = ()
     values: dict[str, str] = field(default_factory=dict)
     status: str | None = None
+    card: CardSpec | None = None  # shown with the text (say, end)
 
 
 def compile_flow(name: str, flow: FlowSpec, config: FlowsConfig) -> list[Instr]:
@@ -78,7 +80,9 @@ def compile_flow(name: str, flow: FlowSpec, config: FlowsConfig) -> list[Instr]:
 
     def emit_one(step: Any, at: str) -> None:
         if isinstance(step, SayStep):
-            program.append(Instr("say", text=step.say, quick_replies=step.quick_replies))
+            program.append(
+                Instr("say", text=step.say, quick_replies=step.quick_replies, card=step.card)
+            )
         elif isinstance(step, CallStep):
             if step.call not in config.actions:
                 raise ConfigurationError(f"flow {name!r}, {at}.call: unknown action {step.call!r}")
@@ -150,7 +154,13 @@ def compile_flow(name: str, flow: FlowSpec, config: FlowsConfig) -> list[Instr]:
             program.append(Instr("handoff", text=step.say, name=step.handoff))
         elif isinstance(step, EndStep):
             program.append(
-                Instr("end", status=step.end, text=step.say, quick_replies=step.quick_replies)
+                Instr(
+                    "end",
+                    status=step.end,
+                    text=step.say,
+                    quick_replies=step.quick_replies,
+                    card=step.card,
+                )
             )
 
     emit(flow.steps, "steps")

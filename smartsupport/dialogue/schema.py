@@ -247,9 +247,29 @@ class _Texts(_Strict):
         return value
 
 
+class CardButtonSpec(_Strict):
+    """A card's button: a link (``url``) or a postback (``payload``, default the title)."""
+
+    title: Text
+    url: str | None = None
+    payload: Text | None = None
+
+
+class CardSpec(_Strict):
+    """A card shown with a step's text (rich.py): every string may hold ``{{ }}`` holes,
+    ``title``, ``subtitle`` and the buttons' titles may be written per language."""
+
+    title: Text
+    subtitle: Text | None = None
+    image_url: str | None = None
+    url: str | None = None
+    buttons: list[CardButtonSpec] = Field(default_factory=list, max_length=3)
+
+
 class SayStep(_Texts):
     say: Text
     quick_replies: Buttons = Field(default_factory=list)
+    card: CardSpec | None = None
 
 
 class CallStep(_Strict):
@@ -299,6 +319,7 @@ class EndStep(_Texts):
     end: Literal["completed", "cancelled", "failed"] = "completed"
     say: Text | None = None
     quick_replies: Buttons = Field(default_factory=list)
+    card: CardSpec | None = None
 
 
 STEP_MODELS: dict[str, type[_Strict]] = {

@@ -32,7 +32,7 @@ VERSIONS: dict[str, int] = {
     "conversation.started": 1,
     "turn.completed": 1,
     "handoff.requested": 1,
-    "feedback.given": 1,
+    "feedback.given": 2,  # 2: kind "answer" (thumbs on one bot answer), issue 15
 }
 SCHEMAS = Path(__file__).parent / "schemas"
 

@@ -6,6 +6,7 @@
     helpdesk:         the Zendesk or Freshdesk account tickets go to
     notify:           Slack and Teams notices on escalation
     messages:         what the customer is told
+    routing:          skills per intent, teams' skills and languages, response-time SLAs
 
 Everything is validated when the server starts (``check_workspaces``); an error names the
 file, the field and what is allowed, and stops start-up instead of silently disabling a rule.
@@ -131,6 +132,11 @@ class HelpdeskConfig(BaseModel):
     webhook_secret_env: str | None = None
     tags: list[str] = Field(default_factory=lambda: ["smartsupport"])
     batch_low_confidence: LowConfidenceBatching = Field(default_factory=LowConfidenceBatching)
+    ticket_on_handoff: bool = Field(
+        default=False,
+        description="A conversation handed to the inbox also gets a helpdesk ticket "
+        "(helpdesk/handoff_tickets.py); off: tickets only from the contact form.",
+    )
 
     @field_validator("url")
     @classmethod
@@ -184,6 +190,38 @@ class Messages(BaseModel):
         return button
 
 
+class Sla(BaseModel):
+    """Response-time targets for people (inbox/routing.py): the first reply after the
+    conversation started waiting, and each next reply after the customer wrote."""
+
+    model_config = ConfigDict(extra="forbid")
+    first_response_seconds: float = Field(default=300, gt=0, le=7 * 86400)
+    next_response_seconds: float = Field(default=600, gt=0, le=7 * 86400)
+    warn_ratio: float = Field(
+        default=0.8, gt=0, lt=1, description="Warn once this share of the time has passed."
+    )
+
+
+class TeamRouting(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    skills: list[str] = Field(default_factory=list)
+    languages: list[str] = Field(default_factory=list)
+
+
+class Routing(BaseModel):
+    """Who may be offered a waiting conversation (inbox/routing.py)."""
+
+    model_config = ConfigDict(extra="forbid")
+    skills: dict[str, str] = Field(
+        default_factory=dict,
+        description="intent -> the skill an agent needs to be offered it ('refund': billing)",
+    )
+    teams: dict[str, TeamRouting] = Field(
+        default_factory=dict, description="Skills and languages every member of a team has."
+    )
+    sla: Sla = Field(default_factory=Sla)
+
+
 class HandoffConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     rules: list[Rule] = Field(default_factory=list)
@@ -192,6 +230,7 @@ class HandoffConfig(BaseModel):
     helpdesk: HelpdeskConfig | None = None
     notify: NotifyConfig = Field(default_factory=NotifyConfig)
     messages: Messages = Field(default_factory=Messages)
+    routing: Routing = Field(default_factory=Routing)
 
     @field_validator("rules")
     @classmethod

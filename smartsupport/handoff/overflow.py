@@ -6,9 +6,10 @@ nobody free in time       ``sweep_overflow`` (run by the background worker) find
                           conversations waiting longer than ``overflow.wait_minutes`` and
                           posts the contact form once; the conversation stays in the queue
 the customer fills it in  POST /api/v1/conversations/{id}/contact (the web channel's
-                          routes) -> helpdesk.tickets.submit_contact: the question is
-                          stored, a ticket is queued in the outbox, and the customer is told
-                          what happens next
+                          routes) -> helpdesk.contact.submit_contact: the question is
+                          stored, a ticket is queued in the outbox (or, without a helpdesk,
+                          the details stay on the inbox conversation), and the customer is
+                          told what happens next
 """
 
 from __future__ import annotations
@@ -31,9 +32,9 @@ async def sweep_overflow(services: Services, *, now: datetime | None = None) -> 
     now = now or utcnow()
     offered = 0
     for workspace in services.workspaces.values():
+        # With or without a helpdesk: the details become a ticket, or stay on the inbox
+        # conversation so an agent can write back after the customer left (contact.py).
         config = for_workspace(workspace)
-        if config.helpdesk is None:
-            continue  # without a helpdesk there is nothing better to offer than waiting
         limit = timedelta(minutes=config.overflow.wait_minutes)
         waiting = await services.store.list_conversations(
             workspace.id, status=ConversationStatus.WAITING, limit=500

@@ -58,6 +58,25 @@ class AgentReply:
 
 
 @dataclass(slots=True)
+class TicketStatus:
+    """A ticket's new status, parsed from a verified webhook: ``open``, ``pending``,
+    ``on_hold``, ``solved`` or ``closed`` (each helpdesk's names mapped to these)."""
+
+    ticket_id: str
+    status: str
+
+
+TICKET_STATUSES = {"new": "open", "open": "open", "pending": "pending", "hold": "on_hold"}
+TICKET_STATUSES |= {"on-hold": "on_hold", "on hold": "on_hold", "on_hold": "on_hold"}
+TICKET_STATUSES |= {"solved": "solved", "resolved": "solved", "closed": "closed"}
+
+
+def ticket_status(value: object) -> str | None:
+    """One of our ticket statuses for a helpdesk's status name (any case), or None."""
+    return TICKET_STATUSES.get(str(value or "").strip().casefold())
+
+
+@dataclass(slots=True)
 class VerifiedWebhook:
     """A webhook whose signature or secret checked out. ``delivery_id`` identifies this
     delivery for replay protection (a replay carries the same id)."""
@@ -106,6 +125,10 @@ class Helpdesk(abc.ABC):
     def agent_replies(self, payload: Any) -> list[AgentReply]:
         """The public agent replies a verified payload carries (none for private notes,
         other events or the ticket's first, internal, comment)."""
+
+    def ticket_statuses(self, payload: Any) -> list[TicketStatus]:
+        """The ticket status changes a verified payload carries (none by default)."""
+        return []
 
     async def aclose(self) -> None:
         return None

@@ -53,8 +53,10 @@ from smartsupport.helpdesk.base import (
     Helpdesk,
     TicketDraft,
     TicketRef,
+    TicketStatus,
     VerifiedWebhook,
     sent_in_window,
+    ticket_status,
 )
 from smartsupport.helpdesk.http import JsonClient
 
@@ -179,6 +181,18 @@ class FreshdeskHelpdesk(Helpdesk):
             return []
         name = str(fields.get("author_name") or fields.get("ticket_agent_name") or "Support agent")
         return [AgentReply(str(ticket_id), text, name)]
+
+    def ticket_statuses(self, payload: Any) -> list[TicketStatus]:
+        """An automation rule's ``"status": "{{ticket.status}}"`` (a name such as
+        "Resolved", or the API's number: 2 open, 3 pending, 4 resolved, 5 closed)."""
+        fields = _fields(payload)
+        ticket_id = fields.get("ticket_id")
+        raw = fields.get("status", fields.get("ticket_status"))
+        status = STATUS_NUMBERS.get(str(raw).strip()) or ticket_status(raw)
+        return [TicketStatus(str(ticket_id), status)] if ticket_id and status else []
+
+
+STATUS_NUMBERS = {"2": "open", "3": "pending", "4": "solved", "5": "closed"}
 
 
 def _fields(payload: Any) -> dict[str, Any]:

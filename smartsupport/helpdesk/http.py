@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import re
 import ssl
+from collections.abc import Callable
 from contextvars import ContextVar
 from functools import cache
 from typing import Any
@@ -25,6 +26,9 @@ from smartsupport.errors import DeliveryError
 from smartsupport.remote import is_retryable_status, parse_retry_after
 
 TIMEOUT = httpx.Timeout(15.0, connect=5.0)
+# A service's reading of its own error body: (the generic error, the parsed body or None)
+# -> the error to raise (the generic one when the body says nothing more).
+Verdict = Callable[[DeliveryError, Any], DeliveryError]
 
 
 # True while a ``secret_url`` client sends (per task), so the log filter knows which lines
@@ -105,13 +109,18 @@ class JsonClient:
         params: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
         expect_json: bool = True,
+        data: dict[str, Any] | None = None,
+        content: bytes | None = None,
+        verdict: Verdict | None = None,
     ) -> Any:
+        """``data`` sends a form, ``content`` exact bytes (a signed body); ``verdict`` reads
+        a service's own error body (WhatsApp's and Twilio's error codes) into the error."""
         path = "(webhook)" if self.secret_url else urlsplit(url).path or "/"
         where = f"{self.service} {method} {path}"
         secret = _sending_secret.set(self.secret_url)
         try:
             response = await self._client.request(
-                method, url, json=json, params=params, headers=headers
+                method, url, json=json, params=params, headers=headers, data=data, content=content
             )
         except httpx.TimeoutException as exc:
             raise DeliveryError(f"{where}: timed out", retryable=True) from exc
@@ -120,11 +129,20 @@ class JsonClient:
         finally:
             _sending_secret.reset(secret)
         if response.status_code >= 400:
-            raise DeliveryError(
+            error = DeliveryError(
                 f"{where}: HTTP {response.status_code}: {response.text[:200]}",
                 retryable=is_retryable_status(response.status_code),
                 retry_after=parse_retry_after(response.headers.get("retry-after")),
             )
+            if verdict is not None:
+                try:
+                    body = response.json()
+                except ValueError:
+                    body = None
+                found = verdict(error, body)
+                if found is not error:
+                    raise found from error
+            raise error
         if not expect_json:
             return response.text
         try:

@@ -1,5 +1,5 @@
-"""Tickets for conversations: the entry point (``request_ticket``), the contact form of the
-offline and overflow paths (``submit_contact``), and the outbox handlers that create them.
+"""Tickets for conversations: the entry point (``request_ticket``; the contact form of the
+offline and overflow paths calls it, ``contact.py``), and the outbox handlers that create them.
 
     request_ticket ─┬─ low confidence, batching on ─> helpdesk_batch_items + outbox "ticket.batch"
                     │                                  (one per workspace and window, due when
@@ -21,10 +21,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from smartsupport import messages
 from smartsupport.domain import Author, Message, OutboxItem, utcnow
-from smartsupport.errors import DeliveryError, InvalidInput, NotFound
-from smartsupport.fanout import conversation_lock, publish_message
+from smartsupport.errors import DeliveryError, NotFound
 from smartsupport.handoff.config import for_workspace
 from smartsupport.helpdesk import open_helpdesk
 from smartsupport.helpdesk.base import TicketDraft, TicketRef
@@ -32,6 +30,7 @@ from smartsupport.ids import new_id
 from smartsupport.notify.base import inbox_url
 from smartsupport.outbox import Entry, enqueue
 from smartsupport.services import Services
+from smartsupport.storage.base import SqlDatabase
 
 EMAIL = re.compile(r"^[^@\s<>\"']{1,64}@[^@\s<>\"']{1,255}\.[A-Za-z]{2,63}$")
 MAX_TRANSCRIPT_MESSAGES = 500
@@ -82,27 +81,9 @@ async def request_ticket(
     batching = helpdesk.batch_low_confidence
     db = services.store
     if low_confidence and batching.enabled:
-        window = timedelta(minutes=batching.window_minutes)
-        start = datetime.fromtimestamp(
-            (now.timestamp() // window.total_seconds()) * window.total_seconds(), now.tzinfo
-        )
-        batch_key = f"batch:{workspace_id}:{start.isoformat()}"
-        async with db.transaction() as tx:  # type: ignore[attr-defined]
-            await tx.execute(
-                "INSERT INTO helpdesk_batch_items (batch_key, workspace_id, conversation_id, "
-                "payload, created_at) VALUES (?, ?, ?, ?, ?) "
-                "ON CONFLICT (batch_key, conversation_id) DO NOTHING",
-                batch_key,
-                workspace_id,
-                conversation_id,
-                payload,
-                now,
-            )
-            item = OutboxItem(
-                "ticket.batch", {"batch_key": batch_key}, batch_key, not_before=start + window
-            )
-            await enqueue(tx, workspace_id, item, now=now)
-        return TicketRequest(batch_key, reference_for(conversation_id), True, start + window)
+        batch_key, due = batch_window(workspace_id, batching.window_minutes, now)
+        await join_batch(db, workspace_id, batch_key, due, payload, now)  # type: ignore[arg-type]
+        return TicketRequest(batch_key, reference_for(conversation_id), True, due)
     key = f"ticket:{conversation_id}"
     await enqueue(db, workspace_id, OutboxItem("ticket.create", payload, key), now=now)  # type: ignore[arg-type]
     services.outbox_due.set()
@@ -112,56 +93,57 @@ async def request_ticket(
     return TicketRequest(key, reference_for(conversation_id), False, now)
 
 
-async def submit_contact(
-    services: Services,
-    conversation_id: str,
-    *,
-    email: str,
-    question: str,
-    name: str | None = None,
-    reason: str = "offline",
-) -> list[Message]:
-    """The customer left contact details and a question (outside business hours, or nobody
-    was free in time): store the question, queue the ticket and tell the customer what
-    happens next. Returns the stored messages (question, confirmation)."""
-    email, question = email.strip(), question.strip()
-    if not EMAIL.match(email):
-        raise InvalidInput("please give a valid email address", code="invalid_email")
-    if not question:
-        raise InvalidInput("please write your question", code="empty_question")
-    if len(question) > services.settings.max_message_chars:
-        raise InvalidInput("the question is too long", code="message_too_long")
-    async with conversation_lock(services, conversation_id):
-        conversation = await services.store.get_conversation(conversation_id)
-        if conversation is None:
-            raise NotFound(f"unknown conversation {conversation_id!r}")
-        workspace = services.workspace(conversation.workspace_id)
-        request = await request_ticket(
-            services, conversation_id, reason=reason, email=email, name=name, question=question
-        )
-        asked = await services.store.append_message(
-            conversation_id, Author.CUSTOMER, question, meta={"form": "contact"}
-        )
-        language = messages.conversation_language(workspace, conversation.metadata)
-        text = messages.text(
-            workspace, "handoff.ticket_created", language, reference=request.reference, email=email
-        )
-        told = await services.store.append_message(
-            conversation_id, Author.BOT, text, reply_to=asked.id, meta={"step": "ticket"}
-        )
-        await services.store.update_conversation_metadata(
-            conversation_id,
-            {"contact": {"email": email, "name": name}, "ticket_reference": request.reference},
-        )
-        await services.store.add_event(
-            conversation.workspace_id,
-            "ticket.requested",
-            {"reason": reason, "reference": request.reference, "batched": request.batched},
-            conversation_id=conversation_id,
-        )
-        for message in (asked, told):
-            await publish_message(services, message)
-    return [asked, told]
+def batch_window(workspace_id: str, window_minutes: float, now: datetime) -> tuple[str, datetime]:
+    """The key of the low-confidence batch ``now`` falls in, and when that window closes
+    (windows are aligned on the epoch, so every process agrees)."""
+    window = timedelta(minutes=window_minutes).total_seconds()
+    start = datetime.fromtimestamp((now.timestamp() // window) * window, now.tzinfo)
+    return f"batch:{workspace_id}:{start.isoformat()}", start + timedelta(seconds=window)
+
+
+async def join_batch(
+    db: SqlDatabase,
+    workspace_id: str,
+    batch_key: str,
+    due: datetime,
+    payload: dict[str, Any],
+    now: datetime,
+) -> None:
+    """Add a conversation to a low-confidence batch and make sure the batch's ticket is
+    queued for when its window closes (both idempotent)."""
+    async with db.transaction() as tx:
+        await tx.execute(
+            "INSERT INTO helpdesk_batch_items (batch_key, workspace_id, conversation_id, "
+            "payload, created_at) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (batch_key, conversation_id) DO NOTHING",
+            batch_key,
+            workspace_id,
+            payload["conversation_id"],
+            tx.fields.seal_row(  # sealed at rest (storage/fields.py)
+                "helpdesk_batch_items",
+                {"batch_key": batch_key, "conversation_id": payload["conversation_id"],
+                 "payload": payload},
+            )["payload"],
+            now,
+        )  # fmt: skip
+        item = OutboxItem("ticket.batch", {"batch_key": batch_key}, batch_key, not_before=due)
+        await enqueue(tx, workspace_id, item, now=now)
+
+
+async def deliver_batch_join(services: Services, entry: Entry) -> dict[str, Any]:
+    """The outbox handler of ``ticket.batch_join``: a customer turn the assistant was not
+    sure about joins its window's batch (written with the turn, joined here)."""
+    payload = entry.payload
+    due = datetime.fromisoformat(payload["due"])
+    await join_batch(
+        services.store,  # type: ignore[arg-type]
+        entry.workspace_id,
+        payload["batch_key"],
+        due,
+        payload["ticket"],
+        utcnow(),
+    )
+    return {"batch_key": payload["batch_key"], "due": payload["due"]}
 
 
 async def ticket_note(services: Services, message: Message) -> tuple[str, OutboxItem] | None:
@@ -213,11 +195,13 @@ async def deliver_ticket(services: Services, entry: Entry) -> dict[str, Any]:
 
 
 async def deliver_batch(services: Services, entry: Entry) -> dict[str, Any]:
-    rows = await services.store.fetch(  # type: ignore[attr-defined]
-        "SELECT conversation_id, payload FROM helpdesk_batch_items WHERE batch_key = ? "
-        "ORDER BY created_at",
+    store: Any = services.store
+    found = await store.fetch(
+        "SELECT batch_key, conversation_id, payload FROM helpdesk_batch_items "
+        "WHERE batch_key = ? ORDER BY created_at",
         entry.payload["batch_key"],
     )
+    rows = [store.fields.open_row("helpdesk_batch_items", r) for r in found]
     if not rows:
         return {"ticket_id": None, "conversations": 0}
 

@@ -1,4 +1,5 @@
-"""Incoming helpdesk webhooks: an agent's public reply on a ticket reaches the customer.
+"""Incoming helpdesk webhooks: an agent's public reply on a ticket reaches the customer, and
+the ticket's status reaches the conversation (solved or closed resolves it).
 
     POST /api/v1/webhooks/zendesk/{workspace}
     POST /api/v1/webhooks/freshdesk/{workspace}
@@ -32,6 +33,7 @@ from smartsupport.handoff.config import for_workspace
 from smartsupport.helpdesk import open_helpdesk
 from smartsupport.helpdesk.base import Helpdesk
 from smartsupport.helpdesk.delivery import deliver_agent_message
+from smartsupport.helpdesk.ticket_status import apply_ticket_status
 from smartsupport.helpdesk.tickets import conversations_for_ticket
 from smartsupport.services import Services
 
@@ -45,6 +47,11 @@ router = APIRouter(prefix="/api/v1/webhooks", tags=["helpdesk webhooks"])
 class DeliveredOut(BaseModel):
     model_config = ConfigDict(extra="forbid")
     delivered: int = Field(description="Agent replies passed on to customers.")
+    statuses: int = Field(
+        default=0,
+        description="Ticket status changes recorded on conversations (solved or "
+        "closed resolves the conversation: helpdesk/ticket_status.py).",
+    )
 
 
 class IgnoredOut(BaseModel):
@@ -134,6 +141,16 @@ async def _receive(
                     services, conversation_id, reply.text, reply.author_name, source=provider
                 )
                 delivered += 1
+        statuses = 0
+        for change in helpdesk.ticket_statuses(verified.payload):
+            conversations = await conversations_for_ticket(
+                services, workspace_id, provider, change.ticket_id
+            )
+            known_ticket = known_ticket or bool(conversations)
+            for conversation_id in conversations:
+                statuses += await apply_ticket_status(
+                    services, conversation_id, provider, change.ticket_id, change.status
+                )
     except BaseException:
         # Withdraw the receipt so the helpdesk's retry of this delivery is accepted.
         await services.store.execute(  # type: ignore[attr-defined]
@@ -144,9 +161,11 @@ async def _receive(
             verified.delivery_id,
         )
         raise
-    if not delivered:
+    if not delivered and not statuses:
         return JSONResponse({"delivered": 0, "ignored": True, "known_ticket": known_ticket}, 202)
-    return JSONResponse({"delivered": delivered}, 200)
+    if not statuses:
+        return JSONResponse({"delivered": delivered}, 200)
+    return JSONResponse({"delivered": delivered, "statuses": statuses}, 200)
 
 
 async def _first_receipt(

@@ -48,14 +48,17 @@ from smartsupport.helpdesk.base import (
     Helpdesk,
     TicketDraft,
     TicketRef,
+    TicketStatus,
     VerifiedWebhook,
     sent_in_window,
+    ticket_status,
 )
 from smartsupport.helpdesk.http import JsonClient
 
 SIGNATURE = "x-zendesk-webhook-signature"
 TIMESTAMP = "x-zendesk-webhook-signature-timestamp"
 COMMENT_ADDED = "zen:event-type:ticket.comment_added"
+STATUS_CHANGED = "zen:event-type:ticket.status_changed"
 PRIORITIES = {"low", "normal", "high", "urgent"}
 
 
@@ -184,6 +187,23 @@ class ZendeskHelpdesk(Helpdesk):
             name = str(payload.get("author_name") or "Support agent")
             return [AgentReply(str(payload["ticket_id"]), text, name)] if text else []
         return []
+
+    def ticket_statuses(self, payload: Any) -> list[TicketStatus]:
+        """``zen:event-type:ticket.status_changed`` (``event.current``, e.g. "SOLVED"), or a
+        trigger's JSON body ``{"ticket_id": "{{ticket.id}}", "status": "{{ticket.status}}"}``."""
+        if not isinstance(payload, dict):
+            return []
+        if payload.get("type") == STATUS_CHANGED:
+            ticket_id = (payload.get("detail") or {}).get("id")
+            event = payload.get("event") or {}
+            status = ticket_status(
+                event.get("current") or (payload.get("detail") or {}).get("status")
+            )
+        elif "ticket_id" in payload and "status" in payload:
+            ticket_id, status = payload["ticket_id"], ticket_status(payload["status"])
+        else:
+            return []
+        return [TicketStatus(str(ticket_id), status)] if ticket_id and status else []
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:

@@ -13,11 +13,13 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from smartsupport.api_docs import STAFF, errors
+from smartsupport.domain import utcnow
 from smartsupport.inbox import assignment, canned, notes, takeover
 from smartsupport.inbox import wire as out
 from smartsupport.inbox.changes import load_for
 from smartsupport.inbox.context import ConversationContext, conversation_context, message_view
 from smartsupport.inbox.queue import QueueEntry, waiting
+from smartsupport.inbox.routing import clock, routing_of
 from smartsupport.inbox.store import InboxStore
 from smartsupport.services import Services
 from smartsupport.staff import StaffUser, current_staff, verify_csrf
@@ -79,14 +81,28 @@ async def queue_for(services: Services, user: StaffUser) -> dict[str, Any]:
                 "customer_name": customer.name if customer else None,
                 "last_message": last[-1].text if last else None,
                 "last_author": last[-1].author.value if last else None,
+                "channel": conversation.channel,
+                "sla": _next_response(services, conversation.workspace_id, last),
             }
         )
     load_now = (await inbox.held_counts([user.id]))[user.id]
+    clocks = [e.sla.state for e in entries if e.sla]
+    clocks += [str(m["sla"]["state"]) for m in mine if isinstance(m["sla"], dict)]
     return {
         "queue": [e.as_json() for e in entries],
         "mine": mine,
         "me": {"status": me.status, "capacity": me.capacity, "load": load_now, "teams": me.teams},
+        "sla_breaches": clocks.count("breached"),
+        "sla_warnings": clocks.count("warning"),
     }
+
+
+def _next_response(services: Services, workspace_id: str, last: list[Any]) -> dict[str, Any] | None:
+    """The next-response clock while the customer's message is the last one (routing.py)."""
+    if not last or last[-1].author.value != "customer":
+        return None
+    sla = routing_of(services, workspace_id).sla
+    return clock(sla, "next_response", last[-1].created_at, utcnow()).as_json()
 
 
 def context_json(ctx: ConversationContext) -> dict[str, Any]:
@@ -94,6 +110,7 @@ def context_json(ctx: ConversationContext) -> dict[str, Any]:
     return {
         "id": c.id,
         "workspace": c.workspace_id,
+        "channel": c.channel,
         "status": c.status.value,
         "priority": ctx.priority,
         "reason": ctx.reason,

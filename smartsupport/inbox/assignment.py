@@ -9,9 +9,10 @@ offers (the agents themselves, their capacity and presence, are in ``roster.py``
 - ``dispatch`` offers waiting conversations, in queue order, to online agents who have an
   inbox open and a free slot, round robin (the agent offered one longest ago goes first),
   one open offer per agent. An offer expires after ``OFFER_SECONDS``; declining passes it
-  on. Anyone may still claim an offered conversation. Whenever capacity frees (resolve, hand
-  back, transfer, an agent coming online), dispatch runs, so the oldest waiting conversation
-  of the highest priority is the one offered first.
+  on. Anyone able to serve it may still claim an offered conversation. Offers, claims and
+  transfers respect the skill and language a conversation needs (``routing.py``). Whenever
+  capacity frees (resolve, hand back, transfer, an agent coming online), dispatch runs, so
+  the oldest waiting conversation of the highest priority is the one offered first.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from smartsupport.inbox.changes import (
 )
 from smartsupport.inbox.queue import wait_estimates, waiting
 from smartsupport.inbox.roster import check_capacity, known_teams, mark_present, workspace_agents
+from smartsupport.inbox.routing import check_can_serve, missing, routing_of
 from smartsupport.inbox.store import AGENT_STATUSES, AgentState, InboxStore
 from smartsupport.services import Services
 from smartsupport.staff import StaffUser
@@ -114,6 +116,8 @@ async def claim(services: Services, user: StaffUser, conversation_id: str) -> Co
                 "this conversation is resolved; reopen it to talk to the customer again",
                 code="conversation_closed",
             )
+        if not user.has_role("supervisor"):  # supervisors may take anything
+            await check_can_serve(services, conversation, user.id, "you")
         conversation = await assign(
             services,
             conversation,
@@ -175,6 +179,7 @@ async def transfer(
         async with agent_and_conversation_locks(services, agent_id, conversation_id):
             conversation = await load(services, conversation_id)
             require_holder(user, conversation, await inbox.row(conversation_id))
+            await check_can_serve(services, conversation, agent_id, target.name)
             conversation = await assign(
                 services,
                 conversation,
@@ -240,9 +245,12 @@ async def dispatch(services: Services, workspace_id: str) -> list[tuple[str, str
         for entry in entries:
             if entry.offered_to or not eligible:
                 continue
+            routing = routing_of(services, workspace_id)
             for agent in eligible:
                 if entry.team is not None and entry.team not in agent.state.teams:
                     continue
+                if missing(agent.state, entry.need, routing):
+                    continue  # the skill or the language it needs (routing.py)
                 declined = f"inbox:declined:{entry.conversation_id}:{agent.id}"
                 if await services.backplane.get(declined) is not None:
                     continue

@@ -18,9 +18,11 @@ from smartsupport.inbox.changes import load_for
 from smartsupport.inbox.csat import rating_state
 from smartsupport.inbox.queue import escalation_reason, priority_of
 from smartsupport.inbox.store import InboxStore, Note
+from smartsupport.rich import blocks, dump
 from smartsupport.services import Services
 from smartsupport.staff import StaffUser
 from smartsupport.staff.store import StaffStore
+from smartsupport.wire import attachments_json
 
 log = logging.getLogger("smartsupport.inbox")
 MAX_TRANSCRIPT = 2000
@@ -183,4 +185,11 @@ def message_view(message: Message) -> dict[str, Any]:
         "intent": nlu.get("intent"),
         "confidence": nlu.get("confidence"),
         "sentiment": nlu.get("sentiment"),
+        "attachments": attachments_json(message, staff_url),
+        "rich": dump(blocks(message.meta)),
     }
+
+
+def staff_url(attachment_id: str) -> str:
+    """Where staff open a file (inbox/attachments.py)."""
+    return f"/api/v1/inbox/attachments/{attachment_id}"

@@ -22,6 +22,8 @@ from smartsupport.errors import RequestError
 from smartsupport.inbox import roster
 from smartsupport.inbox.api import queue_for
 from smartsupport.inbox.context import conversation_context
+from smartsupport.inbox.history_api import side_panel
+from smartsupport.inbox.presence import start_of_session
 from smartsupport.inbox.queue import PRIORITIES
 from smartsupport.inbox.store import InboxStore
 from smartsupport.services import Services
@@ -30,7 +32,11 @@ from smartsupport.staff.cookies import CSRF_COOKIE, CSRF_FIELD
 from smartsupport.staff.models import Role
 
 HERE = Path(__file__).parent
-STATIC_FILES = {"inbox.js": "text/javascript", "inbox.css": "text/css"}
+STATIC_FILES = {
+    "inbox.js": "text/javascript",
+    "inbox.css": "text/css",
+    "dashboard.css": "text/css",  # the analytics dashboard (dashboard.py)
+}
 HEADERS = {
     "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; "
     "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; form-action 'self'; "
@@ -124,6 +130,9 @@ async def _conversation(request: Request, user: StaffUser, conversation_id: str)
         "teams": sorted({t for a in agents for t in a.state.teams}),
         "priorities": PRIORITIES,
         "is_holder": ctx.holder_id == user.id,
+        **await side_panel(services, user, ctx.conversation),  # tags, past (issue 16)
+        "csrf": request.cookies.get(CSRF_COOKIE, ""),  # the side panel's tag forms
+        "csrf_field": CSRF_FIELD,
     }
 
 
@@ -141,8 +150,10 @@ async def _inbox(request: Request, conversation_id: str | None) -> Response:
     user = await _page_user(request)
     if isinstance(user, Response):
         return user
+    await start_of_session(services_of(request), user)  # online at sign-in (presence.py)
     context = {
         **_base(request, user, "inbox"),
+        "idle_minutes": services_of(request).settings.agent_idle_minutes,
         "lists": await queue_for(services_of(request), user),
         "open": None,
     }

@@ -17,7 +17,10 @@ from datetime import datetime
 from typing import Any
 
 from smartsupport.domain import utcnow
+from smartsupport.errors import NotFound
+from smartsupport.handoff.config import Routing
 from smartsupport.inbox.roster import workspace_agents
+from smartsupport.inbox.routing import Need, SlaClock, clock, need_for, routing_of
 from smartsupport.inbox.store import InboxStore
 from smartsupport.services import Services
 
@@ -40,6 +43,11 @@ class QueueEntry:
     team: str | None = None
     offered_to: str | None = None
     position: int = 0
+    channel: str = "web"  # where the customer wrote: the agent's reply goes out there
+    customer_email: str | None = None  # the customer's, else the contact form's
+    past_conversations: int = 0  # the customer's other conversations (issue 16)
+    need: Need = Need(None, None)  # the skill and language it needs (routing.py)
+    sla: SlaClock | None = None  # the first response's clock
 
     def waited_seconds(self, now: datetime | None = None) -> float:
         return max(0.0, ((now or utcnow()) - self.waiting_since).total_seconds())
@@ -57,7 +65,20 @@ class QueueEntry:
             "team": self.team,
             "offered_to": self.offered_to,
             "position": self.position,
+            "channel": self.channel,
+            "customer_email": self.customer_email,
+            "past_conversations": self.past_conversations,
+            "skill": self.need.skill,
+            "language": self.need.language,
+            "sla": self.sla.as_json() if self.sla else None,
         }
+
+
+def _routing(services: Services, workspace_id: str) -> Routing:
+    try:
+        return routing_of(services, workspace_id)
+    except NotFound:  # a workspace removed from the configuration: no routing rules
+        return Routing()
 
 
 def priority_of(metadata: dict[str, Any]) -> str:
@@ -80,12 +101,18 @@ async def waiting(services: Services, workspace_ids: list[str]) -> list[QueueEnt
         return []
     marks = ", ".join("?" for _ in workspace_ids)
     rows = await services.store.fetch(  # type: ignore[attr-defined]
-        "SELECT c.id, c.workspace_id, c.customer_id, c.metadata, c.created_at, "
-        "cu.name AS customer_name, i.team, i.offered_to, i.offer_expires_at, "
+        "SELECT c.id, c.workspace_id, c.customer_id, c.metadata, c.created_at, c.channel, "
+        "cu.name AS customer_name, cu.email AS customer_email, "
+        "(SELECT COUNT(*) FROM conversations p WHERE p.customer_id = c.customer_id) AS seen, "
+        "i.team, i.offered_to, i.offer_expires_at, "
         "(SELECT MAX(e.id) FROM events e WHERE e.conversation_id = c.id "
         " AND e.type = 'conversation.status') AS status_event, "
         "(SELECT m.text FROM messages m WHERE m.conversation_id = c.id "
-        " AND m.author = 'customer' ORDER BY m.seq DESC LIMIT 1) AS preview "
+        " AND m.author = 'customer' ORDER BY m.seq DESC LIMIT 1) AS preview, "
+        "(SELECT m.id FROM messages m WHERE m.conversation_id = c.id "
+        " AND m.author = 'customer' ORDER BY m.seq DESC LIMIT 1) AS preview_id, "
+        "(SELECT m.meta FROM messages m WHERE m.conversation_id = c.id "
+        " AND m.author = 'customer' ORDER BY m.seq DESC LIMIT 1) AS preview_meta "
         "FROM conversations c JOIN customers cu ON cu.id = c.customer_id "
         "LEFT JOIN inbox_conversations i ON i.conversation_id = c.id "
         f"WHERE c.status = 'waiting_for_agent' AND c.workspace_id IN ({marks}) "
@@ -103,24 +130,38 @@ async def waiting(services: Services, workspace_ids: list[str]) -> list[QueueEnt
         events = {e["id"]: e for e in found}
     now = utcnow()
     entries = []
+    fields = services.store.fields  # type: ignore[attr-defined]
     for r in rows:
+        name = fields.open("customers", "name", r["customer_id"], r["customer_name"])
         event = events.get(r["status_event"]) if r["status_event"] is not None else None
         offered = r["offered_to"] if r["offer_expires_at"] and r["offer_expires_at"] > now else None
-        metadata = r["metadata"] or {}
+        metadata = fields.open_metadata(r["id"], r["metadata"] or {})  # the contact is sealed
+        contact = metadata.get("contact") if isinstance(metadata.get("contact"), dict) else {}
         entries.append(
             QueueEntry(
                 conversation_id=r["id"],
                 workspace_id=r["workspace_id"],
                 customer_id=r["customer_id"],
-                customer_name=r["customer_name"],
+                customer_name=name or contact.get("name"),
                 priority=priority_of(metadata),
                 reason=escalation_reason(metadata, (event or {}).get("data", {}).get("reason")),
                 waiting_since=event["created_at"] if event else r["created_at"],
-                preview=r["preview"],
+                preview=fields.open("messages", "text", r["preview_id"], r["preview"]),
                 team=r["team"],
                 offered_to=offered,
+                channel=r["channel"],
+                customer_email=fields.open(
+                    "customers", "email", r["customer_id"], r["customer_email"]
+                )
+                or contact.get("email"),
+                past_conversations=max(0, int(r["seen"]) - 1),
             )
         )
+        entry = entries[-1]
+        routing = _routing(services, r["workspace_id"])
+        nlu = (r["preview_meta"] or {}).get("nlu")
+        entry.need = need_for(routing, metadata, nlu if isinstance(nlu, dict) else None)
+        entry.sla = clock(routing.sla, "first_response", entry.waiting_since, now)
     entries.sort(key=lambda e: (RANK[e.priority], e.waiting_since, e.conversation_id))
     positions: dict[str, int] = {}
     for entry in entries:

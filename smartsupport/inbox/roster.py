@@ -64,7 +64,13 @@ async def workspace_agents(services: Services, workspace_id: str) -> list[AgentV
 
 
 async def configure_agent(
-    services: Services, staff_id: str, *, capacity: int | None, teams: list[str] | None
+    services: Services,
+    staff_id: str,
+    *,
+    capacity: int | None,
+    teams: list[str] | None,
+    skills: list[str] | None = None,
+    languages: list[str] | None = None,
 ) -> AgentState:
     inbox = InboxStore(services.store)
     state = await inbox.agent(staff_id)
@@ -72,6 +78,10 @@ async def configure_agent(
         state.capacity = capacity
     if teams is not None:
         state.teams = sorted({t.strip() for t in teams if t.strip()})
+    if skills is not None:
+        state.skills = sorted({t.strip() for t in skills if t.strip()})
+    if languages is not None:  # primary subtags, as routing compares them ("pt-BR" -> "pt")
+        state.languages = sorted({t.strip().split("-")[0].lower() for t in languages if t.strip()})
     await inbox.save_agent(state)
     return state
 

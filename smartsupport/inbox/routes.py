@@ -12,12 +12,36 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from smartsupport.inbox import api, audit_page, customer, pages, socket, team_api
+from smartsupport import analytics_api
+from smartsupport.inbox import (
+    api,
+    attachments,
+    audit_page,
+    customer,
+    dashboard,
+    feedback_routes,
+    history_api,
+    history_page,
+    pages,
+    socket,
+    team_api,
+)
+from smartsupport.review import api as review_api
+from smartsupport.review import page as review_page
 
 router = APIRouter()
 router.include_router(pages.router)
 router.include_router(api.router)
+router.include_router(attachments.router)  # files: open and send
 router.include_router(team_api.router)
 router.include_router(socket.router)
 router.include_router(customer.router)
 router.include_router(audit_page.router)  # /inbox/audit
+router.include_router(review_page.router)  # /inbox/review (review/page.py)
+router.include_router(review_api.router)  # /api/v1/review/... (review/api.py)
+router.include_router(dashboard.router)  # /inbox/dashboard (analytics)
+router.include_router(history_api.router)  # /api/v1/inbox/search, tags (issue 16)
+router.include_router(history_page.router)  # /inbox/history (issue 16)
+router.include_router(analytics_api.router)  # /api/v1/analytics/...
+router.include_router(feedback_routes.visitor_router)  # thumbs on answers
+router.include_router(feedback_routes.staff_router)  # an agent flags an answer

@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
 
+from smartsupport.backplane.base import RESYNC
 from smartsupport.channels.web_socket import (
     CLOSE_TRY_AGAIN,
     CLOSE_UNSUPPORTED_DATA,
@@ -137,7 +138,11 @@ class AgentSocket:
         async def pump() -> None:
             try:
                 async for event in subscription:
-                    if conversation_id is None:
+                    frame: dict[str, Any]
+                    if event == RESYNC:  # after a backplane outage: reload, events were lost
+                        frame = {"type": "inbox", "change": "resync"}
+                        frame["conversation_id"] = conversation_id
+                    elif conversation_id is None:
                         frame = event
                     else:
                         frame = {

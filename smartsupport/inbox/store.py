@@ -26,6 +26,8 @@ class AgentState:
     capacity: int = DEFAULT_CAPACITY
     teams: list[str] = field(default_factory=list)
     last_offered_at: datetime | None = None
+    skills: list[str] = field(default_factory=list)  # what they handle (routing.py)
+    languages: list[str] = field(default_factory=list)  # what they answer in; [] = any
 
 
 @dataclass(slots=True)
@@ -87,6 +89,8 @@ class InboxStore:
                     row["capacity"],
                     list(row["teams"] or []),
                     row["last_offered_at"],
+                    list(row.get("skills") or []),
+                    list(row.get("languages") or []),
                 )
         return states
 
@@ -96,14 +100,18 @@ class InboxStore:
     async def save_agent(self, state: AgentState) -> None:
         await self.db.execute(
             "INSERT INTO inbox_agents (staff_id, status, capacity, teams, last_offered_at, "
-            "updated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (staff_id) DO UPDATE SET "
+            "skills, languages, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (staff_id) DO UPDATE SET "
             "status = excluded.status, capacity = excluded.capacity, teams = excluded.teams, "
-            "last_offered_at = excluded.last_offered_at, updated_at = excluded.updated_at",
+            "last_offered_at = excluded.last_offered_at, skills = excluded.skills, "
+            "languages = excluded.languages, updated_at = excluded.updated_at",
             state.staff_id,
             state.status,
             state.capacity,
             state.teams,
             state.last_offered_at,
+            state.skills,
+            state.languages,
             utcnow(),
         )
 
@@ -244,7 +252,7 @@ class InboxStore:
             conversation_id,
             author_id,
             author_name,
-            text,
+            self.db.fields.seal("inbox_notes", "text", note.id, text),
             note.created_at,
         )
         return note
@@ -254,4 +262,4 @@ class InboxStore:
             "SELECT * FROM inbox_notes WHERE conversation_id = ? ORDER BY created_at, id",
             conversation_id,
         )
-        return [Note(**row) for row in rows]
+        return [Note(**self.db.fields.open_row("inbox_notes", row)) for row in rows]

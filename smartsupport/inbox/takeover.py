@@ -11,6 +11,8 @@ exactly like bot replies, under the conversation lock.
 
 from __future__ import annotations
 
+from typing import Any
+
 from smartsupport.domain import Author, Conversation, ConversationStatus, Message, utcnow
 from smartsupport.errors import Conflict, InvalidInput
 from smartsupport.fanout import conversation_lock, publish
@@ -36,8 +38,10 @@ async def send_agent_message(
     conversation_id: str,
     text: str,
     client_id: str | None = None,
+    attachments: list[dict[str, Any]] | None = None,
 ) -> Message:
-    """Store the agent's reply and publish it; only the holder may write."""
+    """Store the agent's reply and publish it; only the holder may write. ``attachments``:
+    the files it lists (``attachment_records`` descriptors)."""
     text = text.strip()
     if not text:
         raise InvalidInput("message text is empty")
@@ -64,7 +68,11 @@ async def send_agent_message(
             Author.AGENT,
             text,
             client_id=client_id,
-            meta={"agent_id": user.id, "agent_name": user.name},
+            meta={
+                "agent_id": user.id,
+                "agent_name": user.name,
+                **({"attachments": attachments} if attachments else {}),
+            },
         )
     await publish(services, conversation_id, {"type": "typing", "author": "agent", "on": False})
     return message

@@ -36,6 +36,12 @@ class AgentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     capacity: int | None = Field(default=None, ge=0, le=50)
     teams: list[Annotated[str, Field(max_length=64)]] | None = Field(default=None, max_length=20)
+    skills: list[Annotated[str, Field(max_length=64)]] | None = Field(
+        default=None, max_length=30, description="What the agent handles (routing.py)."
+    )
+    languages: list[Annotated[str, Field(max_length=35)]] | None = Field(
+        default=None, max_length=20, description="Languages they answer in; [] = any."
+    )
 
 
 class CannedIn(BaseModel):
@@ -143,6 +149,8 @@ async def list_agents(
                 "capacity": a.state.capacity,
                 "load": a.load,
                 "teams": a.state.teams,
+                "skills": a.state.skills,
+                "languages": a.state.languages,
             }
             for a in agents
         ],
@@ -163,17 +171,25 @@ async def configure_agent(
     if record is None or not set(record.workspaces) & set(user.workspaces):
         raise NotFound("no such staff member in your workspaces")
     state = await roster.configure_agent(
-        services, staff_id, capacity=body.capacity, teams=body.teams
+        services,
+        staff_id,
+        capacity=body.capacity,
+        teams=body.teams,
+        skills=body.skills,
+        languages=body.languages,
     )
     for workspace in set(record.workspaces) & set(user.workspaces):
         await assignment.refresh(services, workspace)
     await audited.action(
         services.store, "agent.configured", by=user, target=f"staff:{staff_id}",
-        details={"capacity": state.capacity, "teams": state.teams},
+        details={"capacity": state.capacity, "teams": state.teams,
+                 "skills": state.skills, "languages": state.languages},
     )  # fmt: skip
     return {
         "id": staff_id,
         "capacity": state.capacity,
         "teams": state.teams,
+        "skills": state.skills,
+        "languages": state.languages,
         "status": state.status,
     }

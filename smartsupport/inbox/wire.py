@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from smartsupport.domain import Author, ConversationStatus
+from smartsupport.wire import AttachmentOut
 
 
 class Body(BaseModel):
@@ -31,6 +32,14 @@ class CsatOut(Body):
 
 
 # ---- the queue -------------------------------------------------------------------------------
+class SlaOut(Body):
+    """A response-time clock (inbox/routing.py)."""
+
+    kind: Literal["first_response", "next_response"]
+    due_at: str
+    state: Literal["ok", "warning", "breached"]
+
+
 class QueueEntryOut(Body):
     conversation_id: str
     workspace: str
@@ -43,6 +52,14 @@ class QueueEntryOut(Body):
     team: str | None
     offered_to: str | None = Field(description="The agent a round-robin offer waits for.")
     position: int
+    customer_email: str | None = Field(
+        default=None, description="The customer's email, else the contact form's."
+    )
+    past_conversations: int = Field(default=0, description="The customer's other conversations.")
+    skill: str | None = Field(default=None, description="The skill its intent needs, if any.")
+    language: str | None = Field(default=None, description="The customer's language.")
+    sla: SlaOut | None = Field(default=None, description="The first response's clock.")
+    channel: str = Field(default="web", description="web, email, ...: where replies go out")
 
 
 class HeldOut(Body):
@@ -51,6 +68,10 @@ class HeldOut(Body):
     customer_name: str | None
     last_message: str | None
     last_author: Author | None
+    channel: str = Field(default="web", description="where the customer wrote")
+    sla: SlaOut | None = Field(
+        default=None, description="The next response's clock while the customer waits."
+    )
 
 
 class AgentLoadOut(Body):
@@ -64,6 +85,10 @@ class QueueOut(Body):
     queue: list[QueueEntryOut] = Field(description="Waiting conversations in serving order.")
     mine: list[HeldOut] = Field(description="The conversations the caller holds.")
     me: AgentLoadOut
+    sla_breaches: int = Field(
+        default=0, description="Conversations in this view past their response-time SLA."
+    )
+    sla_warnings: int = Field(default=0, description="Conversations close to their SLA.")
 
 
 # ---- one conversation ------------------------------------------------------------------------
@@ -79,6 +104,12 @@ class StaffMessageOut(Body):
     intent: str | None
     confidence: float | None
     sentiment: float | None
+    attachments: list[AttachmentOut] = Field(
+        default_factory=list, description="Files the message lists (staff download URLs)."
+    )
+    rich: list[dict[str, Any]] = Field(
+        default_factory=list, description="Rich blocks shown with the text (rich.py)."
+    )
 
 
 class NoteOut(Body):
@@ -130,6 +161,9 @@ class SuggestionsOut(Body):
 class InboxConversationOut(Body):
     id: str
     workspace: str
+    channel: str = Field(
+        default="web", description="web, email, ...: where the customer wrote; replies go there"
+    )
     status: ConversationStatus
     priority: str
     reason: str | None
@@ -206,6 +240,8 @@ class AgentOut(Body):
     capacity: int
     load: int
     teams: list[str]
+    skills: list[str] = Field(default_factory=list)
+    languages: list[str] = Field(default_factory=list)
 
 
 class AgentsOut(Body):
@@ -218,4 +254,6 @@ class AgentConfigOut(Body):
     id: str
     capacity: int
     teams: list[str]
+    skills: list[str] = Field(default_factory=list)
+    languages: list[str] = Field(default_factory=list)
     status: str

@@ -30,6 +30,17 @@ _STOP_WORDS = """
     mon ma mes ton ta tes je tu il elle nous vous ils elles ne pas plus au aux dans sur
     der die das den dem des ein eine einer eines einem einen und oder ist sind zu mit von
     für auf im ich du er sie es wir ihr nicht wie was wo
+    il lo gli di da con su per tra fra che non si mi ti ci vi ne della dei degli delle
+    allo alla ai agli alle dal dalla nel nella nei sul sulla come ma sono ho hai ha mio mia
+    tuo tua suo questo questa quello quella anche
+    os um uma uns umas do da dos das em na nas com não eu ele ela você vocês meu minha
+    seu sua isso isto ao aos pelo pela mais
+"""
+# Arabic function words, after normalisation (_arabic): prepositions, pronouns, question and
+# negation particles.
+_ARABIC_STOP_WORDS = """
+    في من على الى عن هل ما ماذا كيف هذا هذه ذلك تلك التي الذي الذين ان كان كانت لا لم لن
+    مع او ثم قد كل عند اي يا هو هي انا نحن انت انتم هم لي لك له لها لنا لكم عندي عندك
 """
 
 # Longest first, so "ations" is tried before "s". Each suffix needs a stem of >= 3 letters.
@@ -49,6 +60,35 @@ def fold(text: str) -> str:
 
 
 STOP_WORDS = frozenset(fold(word) for word in _STOP_WORDS.split())
+
+_ARABIC_LETTER = re.compile(r"[\u0621-\u064a]")
+_ARABIC_FORMS = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ة": "ه", "ى": "ي"})
+# Larkey, Ballesteros and Connell's "light10" stemmer (SIGIR 2002), the usual choice for
+# Arabic retrieval: definite article and conjunction prefixes, then common suffixes (and the
+# alif of tanwin: "يومًا" is "يوم").
+_ARABIC_PREFIXES = ("وال", "بال", "كال", "فال", "لل", "ال")
+_ARABIC_SUFFIXES = ("ها", "ان", "ات", "ون", "ين", "يه", "ية", "ه", "ة", "ي", "ا")
+
+
+def _arabic(word: str) -> str:
+    """An Arabic word's light stem: "لإرجاعه" and "الإرجاع" both become "ارجاع"."""
+    word = word.translate(_ARABIC_FORMS)
+    if len(word) > 3 and word.startswith("و"):
+        word = word[1:]
+    for prefix in _ARABIC_PREFIXES:
+        if word.startswith(prefix) and len(word) - len(prefix) >= 2:
+            word = word[len(prefix) :]
+            break
+    else:
+        if len(word) > 3 and word[0] in "لبك" and word[1] == "ا":
+            word = word[1:]  # "لإرجاع" (to return): the preposition on a word with alif
+    for suffix in _ARABIC_SUFFIXES:
+        if len(word) > 3 and word.endswith(suffix) and len(word) - len(suffix) >= 2:
+            word = word[: -len(suffix)]
+    return word
+
+
+ARABIC_STOP_WORDS = frozenset(_ARABIC_STOP_WORDS.split())
 
 
 def stem(word: str) -> str:
@@ -114,6 +154,11 @@ def terms(text: str) -> list[str]:
             continue
         # Single characters ("2", "a", "x") match everywhere and mean little on their own.
         if len(word) < 2 or word in STOP_WORDS:
+            continue
+        if _ARABIC_LETTER.match(word):
+            plain = word.translate(_ARABIC_FORMS)
+            if plain not in ARABIC_STOP_WORDS and plain.removeprefix("و") not in ARABIC_STOP_WORDS:
+                out.append(_arabic(word))
             continue
         word = word.split("'")[0] if "'" in word else word
         out.append(stem(word))

@@ -120,6 +120,18 @@ class NluEngine:
                 shutil.rmtree(old, ignore_errors=True)
         return model
 
+    def model(self, workspace_id: str) -> IntentModel | None:
+        """The intent model answering for a prepared workspace (None: rules only)."""
+        return self._get(workspace_id).model
+
+    def install(self, workspace_id: str, model: IntentModel) -> None:
+        """Answer with ``model`` from now on: one trained from more than intents.yaml (the
+        review queue's retraining, review/retrain.py). Cached answers of the old model are
+        keyed by its hash, so none of them is served for the new one."""
+        prepared = self._get(workspace_id)
+        prepared.model = model
+        prepared.model_hash = str(model.meta.get("hash") or id(model))
+
     def spec(self, workspace_id: str) -> NluSpec:
         """The validated ``nlu`` section of a prepared workspace (intents, responses, ...)."""
         return self._get(workspace_id).spec

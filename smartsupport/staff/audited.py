@@ -25,6 +25,8 @@ def actor(by: StaffUser | ApiKeyPrincipal | None) -> str:
         return CLI
     if isinstance(by, ApiKeyPrincipal):
         return f"api_key:{by.id}"
+    if isinstance(by, StaffUser) and by.api_key_id is not None:
+        return f"api_key:{by.api_key_id}"  # a key acting on a staff route (keyauth.py)
     return f"staff:{getattr(by, 'id', 'unknown')}"
 
 

@@ -19,7 +19,7 @@ import getpass
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from smartsupport.errors import Conflict, InvalidInput, SmartsupportError
 from smartsupport.settings import load_settings
@@ -64,10 +64,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         action="append",
         dest="scopes",
         required=True,
-        help="e.g. conversations:read (repeatable)",
+        help="e.g. inbox:read, admin:write or conversations:read (repeatable)",
     )
     create.add_argument("--workspace", required=True)
     create.add_argument("--name", default="")
+    create.add_argument(
+        "--expires-in-days", type=int, default=None, help="refused after this (default: never)"
+    )
+    create.add_argument(
+        "--rate-limit-per-minute",
+        type=int,
+        default=None,
+        help="requests per minute (default: SMARTSUPPORT_API_KEY_RATE_LIMIT_PER_MINUTE)",
+    )
     create.set_defaults(func=_run(_keys_create))
     keys_sub.add_parser("list", help="list keys").set_defaults(func=_run(_keys_list))
     revoke = keys_sub.add_parser("revoke", help="revoke a key by id")
@@ -197,7 +206,11 @@ async def _keys_create(store: StaffStore, args: argparse.Namespace) -> int:
     if args.workspace not in _known_workspaces():
         raise InvalidInput(f"unknown workspace {args.workspace}: use the id of a loaded workspace")
     scopes = apikeys.check_scopes(args.scopes)
+    for number in (args.expires_in_days, args.rate_limit_per_minute):
+        if number is not None and number < 1:
+            raise InvalidInput("--expires-in-days and --rate-limit-per-minute must be 1 or more")
     key, prefix, key_hash = apikeys.generate()
+    now = datetime.now(UTC)
     row = await store.create_api_key(
         prefix=prefix,
         key_hash=key_hash,
@@ -205,7 +218,9 @@ async def _keys_create(store: StaffStore, args: argparse.Namespace) -> int:
         workspace_id=args.workspace,
         scopes=scopes,
         created_by=None,
-        now=datetime.now(UTC),
+        now=now,
+        expires_at=now + timedelta(days=args.expires_in_days) if args.expires_in_days else None,
+        rate_limit_per_minute=args.rate_limit_per_minute,
     )
     await audited.action(
         store.db, "api_key.created", by=None, target=f"api_key:{row['id']}",

@@ -6,7 +6,6 @@ They take ``HTTPConnection``, so the same dependency guards HTTP routes and WebS
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
 from typing import Annotated, Protocol
 from urllib.parse import parse_qs
 
@@ -15,7 +14,7 @@ from starlette.requests import HTTPConnection, Request
 
 from smartsupport.errors import Forbidden, InvalidInput, Unauthorized
 from smartsupport.services import Services
-from smartsupport.staff import apikeys, tokens
+from smartsupport.staff import keyauth, mfa, tokens
 from smartsupport.staff.config import staff_config
 from smartsupport.staff.cookies import (
     ACCESS_COOKIE,
@@ -26,7 +25,6 @@ from smartsupport.staff.cookies import (
 )
 from smartsupport.staff.models import RANK, ApiKeyPrincipal, Role, StaffUser
 from smartsupport.staff.sessions import StaffSessions
-from smartsupport.staff.store import StaffStore
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 MAX_FORM_BYTES = 16 * 1024
@@ -41,12 +39,20 @@ def sessions_for(conn: HTTPConnection) -> StaffSessions:
 
 
 async def current_staff(conn: HTTPConnection) -> StaffUser:
-    """The logged-in staff member; 401 ``not_authenticated`` (or ``token_expired``,
-    ``session_idle``, ...) otherwise. Counts as activity for the inactivity timeout."""
+    """The logged-in staff member, or the one an API key acts for (``Authorization: Bearer
+    sk_...``, keyauth.py); 401 ``not_authenticated`` (or ``token_expired``,
+    ``session_idle``, ``api_key_revoked``, ...) otherwise, 403 ``mfa_enrolment_required``
+    while the role needs a second factor the session has not passed (mfa.py). Counts as
+    activity for the inactivity timeout."""
     cached = getattr(conn.state, "staff_user", None)
     if cached is not None:
         return cached  # type: ignore[no-any-return]
-    user = await sessions_for(conn).authenticate(conn.cookies.get(ACCESS_COOKIE))
+    key = keyauth.presented_key(conn)
+    if key is not None:
+        user = await keyauth.key_staff(conn, key)
+    else:
+        user = await sessions_for(conn).authenticate(conn.cookies.get(ACCESS_COOKIE))
+        mfa.enforce(conn, _services(conn).settings, user)
     conn.state.staff_user = user
     return user
 
@@ -93,25 +99,9 @@ def require_api_key(scope: str) -> Callable[..., Awaitable[ApiKeyPrincipal]]:
     401 for a missing, unknown or revoked key, 403 when it lacks ``scope``."""
 
     async def dependency(conn: HTTPConnection) -> ApiKeyPrincipal:
-        scheme, _, key = conn.headers.get("authorization", "").partition(" ")
-        prefix = apikeys.parse(key.strip()) if scheme.lower() == "bearer" else None
-        if prefix is None:
-            raise Unauthorized(
-                "send an API key as 'Authorization: Bearer sk_...'", code="api_key_required"
-            )
-        store = StaffStore(_services(conn).store)
-        row = await store.get_api_key_by_prefix(prefix)
-        if row is None or not apikeys.matches(key.strip(), row["key_hash"]):
-            raise Unauthorized("the API key is not valid", code="api_key_invalid")
-        if row["revoked_at"] is not None:
-            raise Unauthorized("the API key was revoked", code="api_key_revoked")
+        row = await keyauth.key_row(conn, keyauth.presented_key(conn))
         if scope not in row["scopes"]:
             raise Forbidden(f"the API key lacks the {scope!r} scope", code="scope_required")
-        config = staff_config(conn.app.state)
-        now = config.now()
-        last = row["last_used_at"]
-        if last is None or now - last > timedelta(seconds=config.touch_every_seconds):
-            await store.touch_api_key(row["id"], now)
         return ApiKeyPrincipal(row["id"], row["name"], row["workspace_id"], list(row["scopes"]))
 
     dependency.__name__ = f"require_api_key_{scope.replace(':', '_')}"

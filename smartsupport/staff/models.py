@@ -26,6 +26,12 @@ class StaffUser:
     role: Role
     workspaces: list[str] = field(default_factory=list)
     session_id: str | None = None
+    # False while the session's second factor is not satisfied (staff/mfa.py holds such a
+    # session at the enrolment routes when the role requires MFA).
+    mfa_verified: bool = True
+    # Set when an API key acts for this person (staff/keyauth.py): ``role`` and
+    # ``workspaces`` are then the key's, capped by its creator's.
+    api_key_id: str | None = None
 
     def has_role(self, minimum: Role) -> bool:
         return RANK[self.role] >= RANK[minimum]
@@ -62,7 +68,13 @@ class StaffRecord:
     locked_until: object
     disabled: bool
 
-    def public(self, session_id: str | None = None) -> StaffUser:
+    def public(self, session_id: str | None = None, mfa_verified: bool = True) -> StaffUser:
         return StaffUser(
-            self.id, self.email, self.name, self.role, list(self.workspaces), session_id
+            self.id,
+            self.email,
+            self.name,
+            self.role,
+            list(self.workspaces),
+            session_id,
+            mfa_verified,
         )

@@ -7,6 +7,7 @@ framing (clickjacking) and caching (a shared computer's back button).
 from __future__ import annotations
 
 from html import escape
+from urllib.parse import urlencode
 
 from starlette.responses import HTMLResponse
 
@@ -32,7 +33,20 @@ font:inherit}
 button{margin-top:1.2rem;width:100%;padding:.6rem;border:0;border-radius:6px;background:#2457d6;
 color:#fff;font:inherit;cursor:pointer}
 .error{background:#fdecea;color:#8a1c13;padding:.6rem .8rem;border-radius:6px}
+.sso{display:block;margin-top:1rem;text-align:center}
+code{word-break:break-all;background:#f4f5f7;padding:.1rem .3rem;border-radius:4px}
 """
+
+
+def card_page(title: str, inner_html: str, status_code: int = 200) -> HTMLResponse:
+    """A page of the login's look around ``inner_html`` (already escaped by the caller)."""
+    html = (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width,initial-scale=1">'
+        f"<title>{escape(title)} · smartsupport</title><style>{_STYLE}</style></head><body>"
+        f"<main><h1>{escape(title)}</h1>{inner_html}</main></body></html>"
+    )
+    return HTMLResponse(html, status_code, headers=SECURITY_HEADERS)
 
 
 def login_page(
@@ -43,6 +57,7 @@ def login_page(
     email: str = "",
     mfa_token: str | None = None,
     status_code: int = 200,
+    sso: bool = False,
 ) -> HTMLResponse:
     hidden = (
         f'<input type="hidden" name="{CSRF_FIELD}" value="{escape(csrf_token)}">'
@@ -67,13 +82,19 @@ def login_page(
         )
         button = "Sign in"
     alert = f'<p class="error" role="alert">{escape(error)}</p>' if error else ""
+    sso_link = (
+        f'<a class="sso" href="/inbox/login/sso?{escape(urlencode({"next": next_url}))}">'
+        "Sign in with single sign-on</a>"
+        if sso and not mfa_token
+        else ""
+    )
     html = (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width,initial-scale=1">'
         f"<title>Sign in · smartsupport</title><style>{_STYLE}</style></head><body><main>"
         f"<h1>Sign in to the agent inbox</h1>{alert}"
         f'<form method="post" action="/inbox/login">{hidden}{fields}'
-        f'<button type="submit">{button}</button></form></main></body></html>'
+        f'<button type="submit">{button}</button></form>{sso_link}</main></body></html>'
     )
     return HTMLResponse(html, status_code, headers=SECURITY_HEADERS)
 

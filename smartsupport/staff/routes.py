@@ -13,8 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from smartsupport.api_docs import STAFF, error_response, errors
-from smartsupport.errors import Conflict, InvalidInput, RateLimited, Unauthorized
-from smartsupport.staff import admin, audited, passwords, tokens, totp
+from smartsupport.errors import InvalidInput, RateLimited, Unauthorized
+from smartsupport.staff import admin, audited, enrolment, mfa_page, passwords, sso, tokens
 from smartsupport.staff.config import staff_config
 from smartsupport.staff.cookies import (
     ACCESS_COOKIE,
@@ -121,7 +121,8 @@ def _client_ip(request: Request) -> str:
 @router.get("/inbox/login", include_in_schema=False)
 async def login_form(request: Request, next: str = "/inbox") -> Response:
     csrf = tokens.new_csrf_token(_services(request).secret_key, csrf_binding(request))
-    response = login_page(csrf_token=csrf, next_url=safe_next(next))
+    sso = bool(_services(request).settings.sso_issuer)
+    response = login_page(csrf_token=csrf, next_url=safe_next(next), sso=sso)
     set_csrf_cookie(response, csrf)
     return response
 
@@ -206,11 +207,13 @@ async def login(request: Request) -> Response:
             status_code=exc.status_code,
             # A wrong code keeps the TOTP step; an expired step starts over.
             mfa_token=mfa_token if exc.code == "totp_invalid" else None,
+            sso=bool(services.settings.sso_issuer),
         )
         page.headers.update(headers)
         return page
+    # A session started by the TOTP step has passed its second factor (staff/mfa.py).
     session = await sessions_for(request).start(
-        record, _client_ip(request), request.headers.get("user-agent")
+        record, _client_ip(request), request.headers.get("user-agent"), mfa=bool(mfa_token)
     )
     await audited.signed_in(services, record.id, _client_ip(request))
     new_csrf = session_csrf(session, services.secret_key)
@@ -285,7 +288,12 @@ async def me(request: Request, user: CurrentStaff) -> dict[str, Any]:
 
 
 class TotpEnrolIn(BaseModel):
-    password: str = Field(max_length=passwords.MAX_LENGTH)
+    password: str = Field(
+        default="",
+        max_length=passwords.MAX_LENGTH,
+        description="Required, except for an account that signs in only by SSO (then the "
+        "sign-in must be fresh).",
+    )
 
 
 class TotpConfirmIn(BaseModel):
@@ -302,19 +310,10 @@ class TotpConfirmIn(BaseModel):
 async def totp_enrol(body: TotpEnrolIn, request: Request, user: CurrentStaff) -> dict[str, str]:
     """Start TOTP enrolment: the secret is shown this once. Needs the password again, so a
     borrowed session cannot lock its owner out with someone else's authenticator."""
-    store = StaffStore(_services(request).store)
-    record = await store.get_user(user.id)
-    assert record is not None
-    if record.totp_enabled:
-        raise Conflict("TOTP is already enabled for this account")
-    ok, _ = await passwords.verify_password(record.password_hash, body.password)
-    if not ok:
-        raise Unauthorized("the password is not right", code="password_wrong")
-    secret = totp.new_secret()
-    await store.set_totp(
-        user.id, totp.encrypt_secret(_services(request).secret_key, secret), enabled=False
+    secret, uri = await enrolment.start(
+        _services(request), staff_config(request.app.state), user, body.password
     )
-    return {"secret": secret, "otpauth_uri": totp.provisioning_uri(secret, user.email)}
+    return {"secret": secret, "otpauth_uri": uri}
 
 
 @router.post(
@@ -327,23 +326,14 @@ async def totp_enrol(body: TotpEnrolIn, request: Request, user: CurrentStaff) ->
 async def totp_confirm(
     body: TotpConfirmIn, request: Request, user: CurrentStaff
 ) -> dict[str, bool]:
-    """Finish enrolment with a current code; from now on login asks for one."""
-    store = StaffStore(_services(request).store)
-    record = await store.get_user(user.id)
-    assert record is not None
-    if record.totp_enabled:
-        raise Conflict("TOTP is already enabled for this account")
-    if not record.totp_secret:
-        raise Conflict("start with POST /api/v1/auth/totp/enrol")
-    flow = LoginFlow(_services(request), staff_config(request.app.state))
-    if not await flow.check_code(record, body.code):
-        raise InvalidInput("that code is not valid; enter the current code", code="totp_invalid")
-    await store.set_totp(user.id, record.totp_secret, enabled=True)
-    await audited.action(
-        _services(request).store, "staff.totp_enabled", by=user, target=f"staff:{user.id}",
-        ip=_client_ip(request),
-    )  # fmt: skip
+    """Finish enrolment with a current code; from now on login asks for one, and this
+    session has passed its second factor."""
+    await enrolment.confirm(
+        _services(request), staff_config(request.app.state), user, body.code, _client_ip(request)
+    )
     return {"totp_enabled": True}
 
 
 router.include_router(admin.router)
+router.include_router(sso.router)  # /inbox/login/sso: OpenID Connect sign-in
+router.include_router(mfa_page.router)  # /inbox/mfa: the enrolment a required MFA holds at

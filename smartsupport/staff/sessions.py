@@ -47,8 +47,16 @@ class StaffSessions:
         )
 
     async def start(
-        self, record: StaffRecord, client_ip: str | None, user_agent: str | None
+        self,
+        record: StaffRecord,
+        client_ip: str | None,
+        user_agent: str | None,
+        *,
+        method: str = "password",
+        mfa: bool = False,
     ) -> IssuedSession:
+        """``mfa``: the second factor was satisfied during this sign-in (a TOTP code, or the
+        provider's amr/acr claim for ``method`` 'sso')."""
         now = self.config.now()
         # The session id is inside the refresh token, so it is made here, before the row.
         session_id = new_id()
@@ -61,14 +69,16 @@ class StaffSessions:
             refresh_hash=tokens.sha256(refresh),
             client_ip=client_ip,
             user_agent=user_agent,
+            method=method,
+            mfa_at=now if mfa else None,
         )
         return IssuedSession(
-            record.public(session_id), session_id, self._access(record.id, session_id), refresh
+            record.public(session_id, mfa), session_id, self._access(record.id, session_id), refresh
         )
 
     async def _live_session(
         self, session_id: str, user_id: str | None, *, activity: bool = True
-    ) -> StaffRecord:
+    ) -> tuple[StaffRecord, bool]:
         """The user of a session that is neither revoked, expired nor idle; ``activity``
         resets the inactivity timer."""
         now = self.config.now()
@@ -92,15 +102,15 @@ class StaffSessions:
             raise Unauthorized("the session has ended; log in again", code="session_ended")
         if activity and idle >= self.config.touch_every_seconds:
             await self.store.touch_session(session_id, now)
-        return record
+        return record, session["mfa_at"] is not None
 
     async def authenticate(self, access_token: str | None) -> StaffUser:
         """The user of a valid access token of a live session; Unauthorized otherwise.
         Counts as activity for the inactivity timeout."""
         claims = tokens.read_jwt(self.secret, access_token, "access", self.config.timestamp())
         session_id = str(claims.get("sid", ""))
-        record = await self._live_session(session_id, str(claims["sub"]))
-        return record.public(session_id)
+        record, mfa = await self._live_session(session_id, str(claims["sub"]))
+        return record.public(session_id, mfa)
 
     async def refresh(self, refresh_token: str | None) -> IssuedSession:
         """A new access token and a new refresh token; the presented one is spent.
@@ -112,7 +122,7 @@ class StaffSessions:
         if session_id is None or refresh_token is None:
             raise Unauthorized("not logged in", code="not_authenticated")
         # A spent token presented after the session ended is still answered with 401 here.
-        record = await self._live_session(session_id, None, activity=False)
+        record, mfa = await self._live_session(session_id, None, activity=False)
         new_refresh = tokens.new_refresh_token(session_id)
         outcome = await self.store.rotate_refresh(
             session_id,
@@ -129,7 +139,7 @@ class StaffSessions:
         if outcome != "ok":
             raise Unauthorized("not logged in", code="not_authenticated")
         return IssuedSession(
-            record.public(session_id),
+            record.public(session_id, mfa),
             session_id,
             self._access(record.id, session_id),
             new_refresh,

@@ -114,6 +114,15 @@ class StaffStore:
             if disabled:
                 await _revoke_user_sessions(tx, user_id, now, "disabled")
 
+    async def set_role(self, user_id: str, role: Role, now: datetime) -> None:
+        """Change the role and end the user's sessions, so the new role (and its MFA policy)
+        applies from the next sign-in rather than to a session started under the old one."""
+        async with self.db.transaction() as tx:
+            await tx.execute(
+                "UPDATE staff_users SET role = ?, updated_at = ? WHERE id = ?", role, now, user_id
+            )
+            await _revoke_user_sessions(tx, user_id, now, "role_changed")
+
     async def set_password(self, user_id: str, password_hash: str, now: datetime) -> None:
         """Replace the password, clear the lockout and end every session of the user."""
         async with self.db.transaction() as tx:
@@ -182,11 +191,13 @@ class StaffStore:
         refresh_hash: str,
         client_ip: str | None,
         user_agent: str | None,
+        method: str = "password",
+        mfa_at: datetime | None = None,
     ) -> None:
         async with self.db.transaction() as tx:
             await tx.execute(
                 "INSERT INTO staff_sessions (id, staff_id, created_at, last_seen_at, expires_at,"
-                " client_ip, user_agent) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                " client_ip, user_agent, method, mfa_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 session_id,
                 user_id,
                 now,
@@ -194,6 +205,8 @@ class StaffStore:
                 expires_at,
                 client_ip,
                 (user_agent or "")[:300],
+                method,
+                mfa_at,
             )
             await tx.execute(
                 "INSERT INTO staff_refresh_tokens (token_hash, session_id, created_at)"
@@ -205,8 +218,16 @@ class StaffStore:
 
     async def get_session(self, session_id: str) -> dict[str, Any] | None:
         return await self.db.fetchrow(
-            "SELECT id, staff_id, created_at, last_seen_at, expires_at, revoked_at"
-            " FROM staff_sessions WHERE id = ?",
+            "SELECT id, staff_id, created_at, last_seen_at, expires_at, revoked_at, method,"
+            " mfa_at FROM staff_sessions WHERE id = ?",
+            session_id,
+        )
+
+    async def satisfy_mfa(self, session_id: str, now: datetime) -> None:
+        """The session's second factor is done (a TOTP enrolment was just confirmed)."""
+        await self.db.execute(
+            "UPDATE staff_sessions SET mfa_at = ? WHERE id = ? AND mfa_at IS NULL",
+            now,
             session_id,
         )
 
@@ -273,11 +294,14 @@ class StaffStore:
         scopes: list[str],
         created_by: str | None,
         now: datetime,
+        expires_at: datetime | None = None,
+        rate_limit_per_minute: int | None = None,
     ) -> dict[str, Any]:
         key_id = new_id()
         await self.db.execute(
             "INSERT INTO staff_api_keys (id, prefix, key_hash, name, workspace_id, scopes,"
-            " created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            " created_by, created_at, expires_at, rate_limit_per_minute)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             key_id,
             prefix,
             key_hash,
@@ -286,6 +310,8 @@ class StaffStore:
             scopes,
             created_by,
             now,
+            expires_at,
+            rate_limit_per_minute,
         )
         row = await self.get_api_key(key_id)
         assert row is not None
@@ -294,21 +320,22 @@ class StaffStore:
     async def get_api_key(self, key_id: str) -> dict[str, Any] | None:
         return await self.db.fetchrow(
             "SELECT id, prefix, key_hash, name, workspace_id, scopes, created_by, created_at,"
-            " last_used_at, revoked_at FROM staff_api_keys WHERE id = ?",
+            " last_used_at, revoked_at, expires_at, rate_limit_per_minute"
+            " FROM staff_api_keys WHERE id = ?",
             key_id,
         )
 
     async def get_api_key_by_prefix(self, prefix: str) -> dict[str, Any] | None:
         return await self.db.fetchrow(
-            "SELECT id, prefix, key_hash, name, workspace_id, scopes, last_used_at, revoked_at"
-            " FROM staff_api_keys WHERE prefix = ?",
+            "SELECT id, prefix, key_hash, name, workspace_id, scopes, created_by, last_used_at,"
+            " revoked_at, expires_at, rate_limit_per_minute FROM staff_api_keys WHERE prefix = ?",
             prefix,
         )
 
     async def list_api_keys(self, workspaces: list[str] | None = None) -> list[dict[str, Any]]:
         columns = (
             "id, prefix, name, workspace_id, scopes, created_by, created_at, last_used_at,"
-            " revoked_at"
+            " revoked_at, expires_at, rate_limit_per_minute"
         )
         if workspaces is None:
             return await self.db.fetch(f"SELECT {columns} FROM staff_api_keys ORDER BY created_at")

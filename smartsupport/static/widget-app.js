@@ -19,8 +19,8 @@
 
   // The widget's own texts in the nine languages of the product; the loader picks the language
   // (data-locale, else the page's lang, else the browser's; es-MX -> es) and names the launcher.
-  // "{who}", "{n}", "{m}" are filled in. Every language has every key
-  // (tests/test_widget_presentation.py).
+  // "{who}" is filled in. Every language has every key (tests/test_widget_presentation.py).
+  // The texts of the rating and of the place in the queue are in widget-forms.js.
   const STRINGS = {
     en: {
       title: "Chat with us", close: "Close chat", log: "Conversation", label: "Message",
@@ -32,9 +32,7 @@
       bot_status: "Our assistant replies instantly",
       waiting_for_agent: "An agent will be with you shortly",
       with_agent: "You are chatting with an agent", resolved: "This conversation is resolved",
-      queue: "you are number {n} in the queue", wait: "about {m} min",
-      rate: "How would you rate this conversation?", comment: "Comment (optional)",
-      submit: "Send rating", thanks: "Thank you for your feedback!",
+      attach: "Attach a photo or PDF", voice: "Record a voice message",
     },
     es: {
       title: "Chatea con nosotros", close: "Cerrar el chat", log: "Conversación",
@@ -47,9 +45,7 @@
       bot_status: "Nuestro asistente responde al instante",
       waiting_for_agent: "Un agente te atenderá en breve",
       with_agent: "Estás hablando con un agente", resolved: "Esta conversación está resuelta",
-      queue: "eres el número {n} en la cola", wait: "unos {m} min",
-      rate: "¿Cómo valorarías esta conversación?", comment: "Comentario (opcional)",
-      submit: "Enviar valoración", thanks: "¡Gracias por tu opinión!",
+      attach: "Adjuntar una foto o un PDF", voice: "Grabar un mensaje de voz",
     },
     fr: {
       title: "Discuter avec nous", close: "Fermer le chat", log: "Conversation",
@@ -62,9 +58,7 @@
       bot_status: "Notre assistant répond tout de suite",
       waiting_for_agent: "Un conseiller va vous répondre",
       with_agent: "Vous discutez avec un conseiller", resolved: "Cette conversation est close",
-      queue: "vous êtes n° {n} dans la file", wait: "environ {m} min",
-      rate: "Comment évaluez-vous cette conversation ?", comment: "Commentaire (facultatif)",
-      submit: "Envoyer la note", thanks: "Merci pour votre avis !",
+      attach: "Joindre une photo ou un PDF", voice: "Enregistrer un message vocal",
     },
     de: {
       title: "Chat", close: "Chat schließen", log: "Unterhaltung", label: "Nachricht",
@@ -77,9 +71,7 @@
       bot_status: "Unser Assistent antwortet sofort",
       waiting_for_agent: "Gleich ist ein Mitarbeiter für Sie da",
       with_agent: "Sie chatten mit einem Mitarbeiter", resolved: "Diese Unterhaltung ist erledigt",
-      queue: "Sie sind Nummer {n} in der Warteschlange", wait: "etwa {m} Min.",
-      rate: "Wie bewerten Sie diese Unterhaltung?", comment: "Kommentar (optional)",
-      submit: "Bewertung senden", thanks: "Danke für Ihr Feedback!",
+      attach: "Foto oder PDF anhängen", voice: "Sprachnachricht aufnehmen",
     },
     it: {
       title: "Chatta con noi", close: "Chiudi la chat", log: "Conversazione", label: "Messaggio",
@@ -91,9 +83,7 @@
       bot_status: "Il nostro assistente risponde subito",
       waiting_for_agent: "Un operatore sarà da te a breve",
       with_agent: "Stai parlando con un operatore", resolved: "Questa conversazione è risolta",
-      queue: "sei il numero {n} in coda", wait: "circa {m} min",
-      rate: "Come valuti questa conversazione?", comment: "Commento (facoltativo)",
-      submit: "Invia valutazione", thanks: "Grazie per il tuo feedback!",
+      attach: "Allega una foto o un PDF", voice: "Registra un messaggio vocale",
     },
     pt: {
       title: "Fale conosco", close: "Fechar o chat", log: "Conversa", label: "Mensagem",
@@ -105,9 +95,7 @@
       bot_status: "Nosso assistente responde na hora",
       waiting_for_agent: "Um atendente vai falar com você em breve",
       with_agent: "Você está conversando com um atendente", resolved: "Esta conversa foi resolvida",
-      queue: "você é o número {n} na fila", wait: "cerca de {m} min",
-      rate: "Como você avalia esta conversa?", comment: "Comentário (opcional)",
-      submit: "Enviar avaliação", thanks: "Obrigado pela sua opinião!",
+      attach: "Anexar uma foto ou um PDF", voice: "Gravar uma mensagem de voz",
     },
     zh: {
       title: "在线咨询", close: "关闭聊天", log: "对话", label: "消息", placeholder: "输入消息…",
@@ -116,9 +104,8 @@
       failed: "未发送。", retry: "重试", connecting: "正在连接…", reconnecting: "正在重新连接…",
       offline: "网络已断开。连接恢复后将发送您的消息。", bot_status: "智能助手即时回复",
       waiting_for_agent: "客服将很快为您服务", with_agent: "您正在与客服对话",
-      resolved: "此对话已解决", queue: "您在队列中排第 {n} 位", wait: "约 {m} 分钟",
-      rate: "您对本次对话满意吗？", comment: "评论（可选）", submit: "提交评价",
-      thanks: "感谢您的反馈！",
+      resolved: "此对话已解决",
+      attach: "附加照片或 PDF", voice: "录制语音消息",
     },
     ja: {
       title: "チャットでお問い合わせ", close: "チャットを閉じる", log: "会話", label: "メッセージ",
@@ -129,8 +116,7 @@
       offline: "オフラインです。接続が戻るとメッセージが送信されます。",
       bot_status: "アシスタントがすぐにお答えします", waiting_for_agent: "まもなく担当者が対応します",
       with_agent: "担当者とチャット中です", resolved: "この会話は解決済みです",
-      queue: "順番待ち {n} 番目", wait: "約 {m} 分", rate: "この会話を評価してください",
-      comment: "コメント（任意）", submit: "評価を送信", thanks: "ご意見ありがとうございました！",
+      attach: "写真またはPDFを添付", voice: "音声メッセージを録音",
     },
     ar: {
       title: "تحدث معنا", close: "إغلاق الدردشة", log: "المحادثة", label: "الرسالة",
@@ -141,9 +127,7 @@
       offline: "أنت غير متصل. ستُرسل رسائلك عند عودة الاتصال.",
       bot_status: "مساعدنا يرد فورًا", waiting_for_agent: "سينضم إليك موظف الدعم قريبًا",
       with_agent: "أنت تتحدث مع موظف الدعم", resolved: "تم حل هذه المحادثة",
-      queue: "ترتيبك {n} في قائمة الانتظار", wait: "حوالي {m} دقيقة",
-      rate: "كيف تقيّم هذه المحادثة؟", comment: "تعليق (اختياري)", submit: "إرسال التقييم",
-      thanks: "شكرًا على ملاحظاتك!",
+      attach: "إرفاق صورة أو ملف PDF", voice: "تسجيل رسالة صوتية",
     },
   };
   const T = STRINGS[C.lang] || STRINGS.en;
@@ -225,6 +209,8 @@ font:13px/1.4 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}
 overflow-wrap:normal}
 .t th{background:#f4f5f7}
 .cite{margin:4px 6px 0;font-size:13px;color:#4a4f57}
+.thumbs{display:flex;gap:4px;margin:2px 4px 0}.thumbs button{border:0;background:none;padding:2px 4px;font-size:15px;
+opacity:.55;cursor:pointer}.thumbs button:hover,.thumbs button[aria-pressed=true]{opacity:1}
 .typing{display:flex;align-items:center;gap:8px;margin:10px 2px 0;font-size:13px;color:#4a4f57}
 .dots{display:flex;gap:4px;padding:11px 12px;background:#fff;border:1px solid #d5d8de;
 border-radius:18px}
@@ -243,6 +229,8 @@ padding:9px 14px;border:1.5px solid #767676;border-radius:21px;background:#fff;c
 font:inherit}
 textarea::placeholder{color:#60656e}
 textarea:focus-visible{outline:1.5px solid var(--ink);outline-offset:0;border-color:var(--ink)}
+.tool{flex:none;display:grid;place-items:center;width:30px;height:42px;padding:0;border:0;
+background:none;color:#4a4f57}.tool[aria-pressed=true]{color:#b00020}
 .send{flex:none;display:grid;place-items:center;width:42px;height:42px;padding:0;border:0;
 border-radius:50%;background:var(--bg);color:var(--fg)}
 .sr{position:absolute;width:1px;height:1px;margin:-1px;overflow:hidden;clip:rect(0 0 0 0);
@@ -252,15 +240,6 @@ white-space:nowrap}
 box-sizing:border-box;padding:0 6px;border:2px solid #fff;border-radius:11px;background:#b00020;
 color:#fff;font:700 12px/18px system-ui,sans-serif}
 :host([dir=rtl]) .send svg{transform:scaleX(-1)}
-.csat{margin:12px 2px 0;padding:12px;background:#fff;border:1px solid #d5d8de;border-radius:14px;
-display:flex;flex-direction:column;gap:8px}
-.csat p{margin:0;font-weight:600}
-.stars{display:flex;gap:2px}
-.star{border:0;background:none;font-size:28px;line-height:1;color:#9aa0a9;padding:2px 3px}
-.star[aria-pressed=true]{color:#b87700}
-.csat textarea{min-height:0;border-radius:10px;resize:vertical}
-.rate{align-self:flex-end;padding:7px 16px;border:0;border-radius:999px;background:var(--bg);color:var(--fg)}
-.rate:disabled{opacity:.5;cursor:default}
 @media (max-width:480px){.panel,:host(.left) .panel{inset:0;width:auto;height:auto;border-radius:0}
 textarea{font-size:16px}
 .launch.open{display:none}}
@@ -287,7 +266,11 @@ textarea{font-size:16px}
   const qr = h("div", { class: "qr", role: "group", "aria-label": T.suggestions, hidden: true });
   const input = h("textarea", { id: "ss-input", rows: "1", maxlength: "4000", placeholder: T.placeholder, autocomplete: "off" });
   const sendBtn = h("button", { type: "submit", class: "send", "aria-label": T.send }, icon("M3.4 20.4 21.9 12 3.4 3.6 3.4 10.1 16 12 3.4 13.9z"));
-  const form = h("form", {}, h("label", { for: "ss-input", class: "sr", text: T.label }), input, sendBtn);
+  // Files and voice notes (widget-rich.js, loaded on first use); the microphone only where
+  // the browser can record.
+  const attachBtn = h("button", { type: "button", class: "tool", "aria-label": T.attach, onclick: () => withRich((R) => R.pick()) }, icon("M16 6v11a4 4 0 0 1-8 0V5a2.5 2.5 0 0 1 5 0v10a1 1 0 0 1-2 0V6H9.5v9a2.5 2.5 0 0 0 5 0V5a4 4 0 0 0-8 0v12a5.5 5.5 0 0 0 11 0V6z"));
+  const voiceBtn = h("button", { type: "button", class: "tool", "aria-label": T.voice, "aria-pressed": "false", hidden: !(window.MediaRecorder && navigator.mediaDevices), onclick: () => withRich((R) => R.record(voiceBtn)) }, icon("M12 14a3 3 0 0 0 3-3V5a3 3 0 0 0-6 0v6a3 3 0 0 0 3 3zm5-3a5 5 0 0 1-10 0H5a7 7 0 0 0 6 6.9V21h2v-3.1a7 7 0 0 0 6-6.9z"));
+  const form = h("form", {}, h("label", { for: "ss-input", class: "sr", text: T.label }), attachBtn, voiceBtn, input, sendBtn);
   const panel = h(
     "div",
     { class: "panel", role: "dialog", "aria-modal": "true", "aria-labelledby": "ss-title", "aria-describedby": "ss-status", hidden: true },
@@ -319,7 +302,9 @@ textarea{font-size:16px}
   let maxSeq = 0, convStatus = "bot", unread = 0, isOpen = false;
   let ws = null, ready = false, attempt = 0, timer = 0, starting = null, pingTimer = 0, lastFrame = 0;
   let typingTimer = 0, typingSent = 0;
-  let queueInfo = null, csatBox = null; // place in the agent queue; the rating form
+  let queueInfo = null; // place in the agent queue, as the status line shows it
+  const boxes = {}, loads = {}; // the forms shown (widget-forms.js); later()'s scripts
+  const last = () => (shown.get(maxSeq) || {})._m; // the last message
 
   const save = () => {
     try {
@@ -524,7 +509,30 @@ textarea{font-size:16px}
       const href = safeUrl(cite.url);
       li.append(h("p", { class: "cite" }, T.source + " ", h("a", { href, ...LINK, text: cite.title || new URL(href).hostname })));
     }
+    if ((m.rich && m.rich.length) || (m.attachments && m.attachments.length)) withRich((R) => R.render(li, m));
+    if (m.author == "bot" && m.reply_to) li.append(answerThumbs(m));
     return li;
+  }
+  // Rich messages, files, voice notes (widget-rich.js) and the forms (widget-forms.js) are
+  // loaded when first needed: most conversations never need them.
+  function later(name, fn) {
+    const l = (loads[name] = loads[name] || new Promise((ok, no) => {
+      const s = h("script", { src: `${api}/static/widget-${name}.js`, onload: () => ok(S[name].init({ h, icon, T, LINK, safeUrl, send, add, setStatus, bubble, newId, log, toBottom, api, st: () => st, call, say, save, hold, askConsent, transmit, pending, input, scroller, typing, boxes, last })), onerror: no });
+      document.head.append(s);
+    }));
+    l.then(fn, () => delete loads[name]);
+  }
+  function withRich(fn) {
+    later("rich", fn);
+  }
+  // Thumbs up/down on each answer of the assistant (analytics, docs/analytics.md). Rating
+  // again replaces the rating; a thumbs up may ask for the 1-5 rating (a bot-only resolution).
+  // widget-forms.js sends the rating (b: currentTarget is gone once the script is loaded).
+  function answerThumbs(m) {
+    const buttons = [[1, "\u{1F44D}", T.helpful || "Helpful"], [-1, "\u{1F44E}", T.unhelpful || "Not helpful"]].map(([rating, icon, label]) =>
+      h("button", { type: "button", class: "thumb", "aria-pressed": "false", "aria-label": label, title: label, text: icon, onclick: (e, b = e.currentTarget) => later("forms", (F) => F.feedback(m, rating, b, buttons)) })
+    );
+    return h("div", { class: "thumbs", role: "group", "aria-label": T.rate_answer || "Rate this answer" }, ...buttons);
   }
   function add(m) {
     if (!m || typeof m.seq != "number" || shown.has(m.seq)) return;
@@ -555,6 +563,7 @@ textarea{font-size:16px}
       } else if (theirs) badge(++unread);
     }
     quickReplies();
+    contactForm();
     save();
     if (stick || p) toBottom();
   }
@@ -568,7 +577,7 @@ textarea{font-size:16px}
     const m = last && last._m;
     const options = !pending.size && m && m.author != "customer" ? m.quick_replies || [] : [];
     for (const text of options) qr.append(h("button", { type: "button", text, onclick: () => send(text, true) }));
-    qr.hidden = !options.length || !!consentBox;
+    qr.hidden = !options.length || input.disabled; // held: the consent step is open
   }
   function showTyping(author, on, ms = 20000) {
     clearTimeout(typingTimer);
@@ -579,10 +588,8 @@ textarea{font-size:16px}
     if (nearBottom() || on) toBottom();
   }
   function paintStatus() {
-    const q = convStatus == "waiting_for_agent" && queueInfo && queueInfo.position;
     status.textContent = ready
-      ? (T[convStatus == "bot" ? "bot_status" : convStatus] || "") +
-        (q ? ` · ${T.queue.replace("{n}", q)}` + (queueInfo.estimated_wait_minutes ? `, ${T.wait.replace("{m}", queueInfo.estimated_wait_minutes)}` : "") : "")
+      ? (T[convStatus == "bot" ? "bot_status" : convStatus] || "") + ((convStatus == "waiting_for_agent" && queueInfo) || "")
       : attempt > 2 ? T.offline : attempt ? T.reconnecting : T.connecting;
   }
   function setStatus(s) {
@@ -592,47 +599,24 @@ textarea{font-size:16px}
     if (s == "resolved") askRating();
     paintStatus();
   }
+  // The place in the queue: its texts are in widget-forms.js (only a handoff shows it).
   function showQueue(q) {
-    queueInfo = q;
-    paintStatus();
+    later("forms", (F) => ((queueInfo = F.queue(q)), paintStatus()));
   }
   // After an agent resolves the conversation: a 1-5 rating and an optional comment.
   function askRating() {
-    if (csatBox || !st) return;
-    call("/csat").then((r) => r.ok && r.json()).then((b) => b && b.due && showRating(), () => 0);
+    if (!boxes.csat && st) later("forms", (F) => F.ask());
   }
-  function showRating() {
-    if (csatBox) return;
-    let chosen = 0;
-    const stars = [1, 2, 3, 4, 5].map((n) =>
-      h("button", { type: "button", class: "star", "aria-pressed": "false", "aria-label": `${n}/5`, text: "★", onclick: () => {
-        chosen = n;
-        stars.forEach((b, i) => b.setAttribute("aria-pressed", i < n));
-        rate.disabled = false;
-      } })
-    );
-    const comment = h("textarea", { rows: "2", maxlength: "1000", placeholder: T.comment, "aria-label": T.comment });
-    const rate = h("button", { type: "button", class: "rate", text: T.submit, disabled: true, onclick: async () => {
-      rate.disabled = true;
-      try {
-        const r = await call("/csat", { method: "POST", body: JSON.stringify({ rating: chosen, comment: comment.value.trim() || null }) });
-        if (r.ok || r.status == 409) {
-          csatBox.replaceChildren(h("p", { text: T.thanks }));
-          return say(T.thanks);
-        }
-      } catch {}
-      rate.disabled = false;
-    } });
-    csatBox = h("div", { class: "csat", role: "group", "aria-label": T.rate }, h("p", { text: T.rate }), h("div", { class: "stars" }, ...stars), comment, rate);
-    scroller.insertBefore(csatBox, typing);
-    toBottom();
+  // The contact form, under the bot's message when nobody can answer live, while it is last.
+  function contactForm() {
+    if ((last() || {}).form == "contact") later("forms", (F) => F.contact());
+    else if (boxes.contact) boxes.contact.remove(), (boxes.contact = null);
   }
 
   // ---- consent: the workspace's privacy notice and the people-only choice, in the
   // conversation's language from the server (docs/security.md). Nothing is sent before it.
-  let consentBox = null;
   function hold(on) {
-    input.disabled = sendBtn.disabled = on;
+    input.disabled = sendBtn.disabled = attachBtn.disabled = voiceBtn.disabled = on;
     qr.hidden = on || !qr.childElementCount;
   }
   async function askConsent() {
@@ -641,34 +625,7 @@ textarea{font-size:16px}
     const c = await r.json();
     st.consent = !c.required || c.given;
     save();
-    if (st.consent || consentBox) return;
-    hold(true);
-    const people = h("input", { type: "checkbox", id: "ss-people" });
-    const accept = h("button", { type: "button", class: "rate", text: c.accept_label, onclick: async () => {
-      accept.disabled = true;
-      try {
-        const a = await call("/consent", { method: "POST", body: JSON.stringify({ version: c.version, people_only: people.checked }) });
-        if (a.ok) {
-          consentBox.remove();
-          consentBox = null;
-          st.consent = true;
-          save();
-          hold(false);
-          input.focus();
-          for (const p of pending.values()) transmit(p);
-          return;
-        }
-        if (a.status == 409) return (consentBox.remove(), (consentBox = null), askConsent());
-      } catch {}
-      accept.disabled = false;
-    } });
-    consentBox = h("div", { class: "csat consent", role: "group", "aria-labelledby": "ss-consent" },
-      h("p", { id: "ss-consent", text: c.text, dir: "auto" }),
-      c.people_only_offered ? h("label", { for: "ss-people" }, people, " ", c.people_only_label) : "",
-      accept);
-    scroller.insertBefore(consentBox, typing);
-    toBottom();
-    accept.focus();
+    if (!st.consent) hold(true), later("forms", (F) => F.consent(c));
   }
 
   // ---- sending ---------------------------------------------------------------------------
@@ -711,9 +668,25 @@ textarea{font-size:16px}
   }
   function transmit(p) {
     if (p.failed || !pending.has(p.cid) || (st && st.consent === false)) return;
-    if (ready) return ws.send(JSON.stringify({ type: "message", text: p.text, client_id: p.cid }));
+    if (ready) return (ws.send(JSON.stringify({ type: "message", text: p.text, client_id: p.cid })), awaitAck(p));
     connect(true);
     if (st && !p.posting) post(p);
+  }
+  // Ack timeout: no echo within ACK_MS (lost in a backplane restart): re-sync over REST and
+  // re-send with the same client_id (stored once; a resend is answered with the echo).
+  const ACK_MS = 8000;
+  function awaitAck(p) {
+    clearTimeout(p.ackTimer);
+    p.ackTimer = setTimeout(() => ackTimedOut(p), ACK_MS);
+  }
+  async function ackTimedOut(p) {
+    if (p.failed || !pending.has(p.cid)) return;
+    try {
+      const r = await call(`/messages?after=${maxSeq}`);
+      const b = r.ok && (await r.json());
+      if (b) b.messages.forEach(add), setStatus(b.status);
+    } catch {}
+    transmit(p);
   }
   // The REST fallback while the socket is down. A network failure leaves the message pending:
   // it is re-sent (same client_id) once the socket is back.
@@ -795,8 +768,8 @@ textarea{font-size:16px}
     shown.clear();
     drafts.clear();
     maxSeq = unread = 0;
-    if (csatBox) csatBox.remove();
-    csatBox = queueInfo = null;
+    if (boxes.csat) boxes.csat.remove();
+    boxes.csat = queueInfo = null;
     badge(0);
     log.replaceChildren(...[...pending.values()].map((p) => p.li));
     save();

@@ -30,6 +30,7 @@ from smartsupport.domain import (
     OutboxItem,
     Workspace,
 )
+from smartsupport.storage.fields import PLAINTEXT, FieldCipher
 
 # Work for the outbox (outbox.py runs it). One statement for every writer: a turn's record
 # and ``outbox.enqueue``. Idempotent on the key: ON CONFLICT rather than catching the error,
@@ -59,7 +60,12 @@ class SqlExecutor(abc.ABC):
     ``None``, timezone-aware ``datetime`` (columns declared ``TIMESTAMPTZ``) and ``dict`` /
     ``list`` (columns declared ``JSON`` in SQLite, ``JSONB`` in PostgreSQL). Driver errors
     come out as ``smartsupport.errors`` (a unique violation is ``Conflict``).
+
+    ``fields`` seals and opens the encrypted columns (storage/fields.py); a transaction
+    carries its database's.
     """
+
+    fields: FieldCipher = PLAINTEXT
 
     @abc.abstractmethod
     async def execute(self, sql: str, *args: Any) -> int:

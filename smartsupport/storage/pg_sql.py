@@ -80,6 +80,11 @@ UNREACHABLE = (
     asyncpg.ConnectionDoesNotExistError,
     asyncpg.InvalidCatalogNameError,
     asyncpg.InvalidAuthorizationSpecificationError,
+    # A restart or failover: "terminating connection due to administrator command" (57P01),
+    # a crash shutdown, and writes reaching a server that is now a read-only standby.
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.ReadOnlySQLTransactionError,
 )
 
 

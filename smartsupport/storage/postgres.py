@@ -158,43 +158,48 @@ class PostgresStore(Store, SqlDatabase):
 
     # -- customers -----------------------------------------------------------------------
     async def create_customer(self, customer: Customer) -> Customer:
-        c = customer
+        c = self.fields.sealed_customer(customer)
         await self._row(
             "INSERT INTO customers (id, workspace_id, external_id, name, email, locale, "
-            "channel, segment, metadata, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "channel, segment, metadata, created_at, external_id_hash, email_hash) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             c.id, c.workspace_id, c.external_id, c.name, c.email, c.locale, c.channel,
-            c.segment, c.metadata, c.created_at,
-            conflict=f"Customer {c.external_id!r} already exists in this workspace.",
+            c.segment, c.metadata, c.created_at, *self.fields.customer_lookups(customer),
+            conflict=f"Customer {customer.external_id!r} already exists in this workspace.",
             missing=f"Unknown workspace {c.workspace_id!r}.",
         )  # fmt: skip
         return customer
 
     async def get_customer(self, customer_id: str) -> Customer | None:
         row = await self._row("SELECT * FROM customers WHERE id = ?", customer_id)
-        return records.customer(row) if row else None
+        return self.fields.opened_customer(records.customer(row)) if row else None
 
     async def find_customer(self, workspace_id: str, external_id: str) -> Customer | None:
+        # The keyed hash finds sealed rows; the plaintext finds rows from before encryption.
         row = await self._row(
-            "SELECT * FROM customers WHERE workspace_id = ? AND external_id = ?",
+            "SELECT * FROM customers WHERE workspace_id = ? "
+            "AND (external_id_hash = ? OR external_id = ?)",
             workspace_id,
+            self.fields.lookup("external_id", external_id),
             external_id,
         )
-        return records.customer(row) if row else None
+        return self.fields.opened_customer(records.customer(row)) if row else None
 
     async def update_customer(self, customer: Customer) -> Customer:
-        c = customer
+        c = self.fields.sealed_customer(customer)
         row = await self._row(
-            "UPDATE customers SET name = ?, email = ?, locale = ?, segment = ?, metadata = ? "
-            "WHERE id = ? RETURNING *",
-            c.name, c.email, c.locale, c.segment, c.metadata, c.id,
+            "UPDATE customers SET name = ?, email = ?, locale = ?, segment = ?, metadata = ?, "
+            "email_hash = ? WHERE id = ? RETURNING *",
+            c.name, c.email, c.locale, c.segment, c.metadata,
+            self.fields.lookup("email", customer.email), c.id,
         )  # fmt: skip
         if row is None:
             raise NotFound(f"Unknown customer {c.id!r}.")
-        return records.customer(row)
+        return self.fields.opened_customer(records.customer(row))
 
     # -- conversations -------------------------------------------------------------------
     async def create_conversation(self, conversation: Conversation) -> Conversation:
-        c = conversation
+        c = self.fields.sealed_conversation(conversation)
         await self._row(
             "INSERT INTO conversations (id, workspace_id, customer_id, channel, status, "
             "last_seq, metadata, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?)",
@@ -208,7 +213,7 @@ class PostgresStore(Store, SqlDatabase):
 
     async def get_conversation(self, conversation_id: str) -> Conversation | None:
         row = await self._row("SELECT * FROM conversations WHERE id = ?", conversation_id)
-        return records.conversation(row) if row else None
+        return self.fields.opened_conversation(records.conversation(row)) if row else None
 
     async def set_status(self, conversation_id: str, status: ConversationStatus) -> Conversation:
         row = await self._row(
@@ -219,11 +224,12 @@ class PostgresStore(Store, SqlDatabase):
         )
         if row is None:
             raise NotFound(f"Unknown conversation {conversation_id!r}.")
-        return records.conversation(row)
+        return self.fields.opened_conversation(records.conversation(row))
 
     async def update_conversation_metadata(
         self, conversation_id: str, metadata: dict[str, Any]
     ) -> Conversation:
+        metadata = self.fields.sealed_metadata(conversation_id, metadata)
         # One statement: add the set keys, then drop the keys set to None.
         row = await self._row(
             "UPDATE conversations SET metadata = (metadata || ?::jsonb) - ?::text[], "
@@ -235,7 +241,7 @@ class PostgresStore(Store, SqlDatabase):
         )
         if row is None:
             raise NotFound(f"Unknown conversation {conversation_id!r}.")
-        return records.conversation(row)
+        return self.fields.opened_conversation(records.conversation(row))
 
     async def list_conversations(
         self,
@@ -255,7 +261,7 @@ class PostgresStore(Store, SqlDatabase):
             limit,
             offset,
         )
-        return [records.conversation(r) for r in rows]
+        return [self.fields.opened_conversation(records.conversation(r)) for r in rows]
 
     # -- messages ------------------------------------------------------------------------
     async def append_message(
@@ -287,7 +293,8 @@ class PostgresStore(Store, SqlDatabase):
             "reply_to, meta, created_at) "
             "SELECT ?, ?, bumped.last_seq, ?, ?, ?, ?, ?, ? FROM bumped RETURNING seq",
             m.created_at, conversation_id,
-            m.id, conversation_id, m.author.value, text, client_id, reply_to, m.meta,
+            m.id, conversation_id, m.author.value,
+            self.fields.seal("messages", "text", m.id, text), client_id, reply_to, m.meta,
             m.created_at,
             conflict=f"client_id {client_id!r} was already used in this conversation.",
             missing=f"reply_to names an unknown message {reply_to!r}.",
@@ -305,7 +312,7 @@ class PostgresStore(Store, SqlDatabase):
             conversation_id,
             client_id,
         )
-        return records.message(row) if row else None
+        return self.fields.opened_message(records.message(row)) if row else None
 
     async def list_messages(
         self, conversation_id: str, *, after: int = 0, limit: int = 1000
@@ -316,13 +323,13 @@ class PostgresStore(Store, SqlDatabase):
             after,
             limit,
         )
-        return [records.message(r) for r in rows]
+        return [self.fields.opened_message(records.message(r)) for r in rows]
 
     async def replies_to(self, message_id: str) -> list[Message]:
         rows = await self._rows(
             "SELECT * FROM messages WHERE reply_to = ? ORDER BY conversation_id, seq", message_id
         )
-        return [records.message(r) for r in rows]
+        return [self.fields.opened_message(records.message(r)) for r in rows]
 
     async def update_message_meta(self, message_id: str, meta: dict[str, Any]) -> None:
         row = await self._row(
@@ -338,11 +345,12 @@ class PostgresStore(Store, SqlDatabase):
         self, conversation_id: str, client_id: str | None
     ) -> tuple[Conversation | None, Message | None]:
         row = await self._row(pg_turn.LOAD_TURN, client_id, conversation_id)
-        if row is None or row["seen_id"] is None:
-            return (records.conversation(row) if row else None), None
+        opened = self.fields.opened_conversation(records.conversation(row)) if row else None
+        if opened is None or row["seen_id"] is None:
+            return opened, None
         # A retried send: rare, so a second query is fine.
         seen = await self.get_message_by_client_id(conversation_id, client_id or "")
-        return records.conversation(row), seen
+        return opened, seen
 
     async def record_turn(
         self,
@@ -357,13 +365,19 @@ class PostgresStore(Store, SqlDatabase):
         row = await self._row(
             pg_turn.RECORD_TURN,
             *pg_turn.record_turn_args(
-                conversation_id, messages, status, events, utcnow(), metadata or {}, outbox
+                conversation_id,
+                [self.fields.sealed_message(m) for m in messages],
+                status,
+                events,
+                utcnow(),
+                self.fields.sealed_metadata(conversation_id, metadata or {}),
+                [self.fields.sealed_outbox(item) for item in outbox],
             ),
             **records.turn_errors(messages),
         )
         if row is None:
             raise NotFound(f"Unknown conversation {conversation_id!r}.")
-        conversation = records.conversation(row)
+        conversation = self.fields.opened_conversation(records.conversation(row))
         # The statement numbered the messages in list order, ending at last_seq.
         for offset, message in enumerate(reversed(messages)):
             message.seq = conversation.last_seq - offset
@@ -429,5 +443,8 @@ class PostgresStore(Store, SqlDatabase):
         async with self._session() as conn:
             return await PgExecutor(conn).fetchrow(sql, *args)
 
-    def transaction(self) -> contextlib.AbstractAsyncContextManager[SqlExecutor]:
-        return pool_transaction(self._require())
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[SqlExecutor]:
+        async with pool_transaction(self._require()) as tx:
+            tx.fields = self.fields
+            yield tx

@@ -102,7 +102,8 @@ class SqliteStore(Store, SqlDatabase):
     async def create_customer(self, customer: Customer) -> Customer:
         await self._run(
             jobs.insert_customer,
-            customer,
+            self.fields.sealed_customer(customer),
+            self.fields.customer_lookups(customer),
             conflict=f"Customer {customer.external_id!r} already exists in this workspace.",
             missing=f"Unknown workspace {customer.workspace_id!r}.",
         )
@@ -112,21 +113,30 @@ class SqliteStore(Store, SqlDatabase):
         row = await self._run(
             jobs.fetch_one, "SELECT * FROM customers WHERE id = ?", (customer_id,)
         )
-        return records.customer(row) if row else None
+        return self.fields.opened_customer(records.customer(row)) if row else None
 
     async def find_customer(self, workspace_id: str, external_id: str) -> Customer | None:
-        sql = "SELECT * FROM customers WHERE workspace_id = ? AND external_id = ?"
-        row = await self._run(jobs.fetch_one, sql, (workspace_id, external_id))
-        return records.customer(row) if row else None
+        # The keyed hash finds sealed rows; the plaintext finds rows from before encryption.
+        sql = (
+            "SELECT * FROM customers WHERE workspace_id = ? "
+            "AND (external_id_hash = ? OR external_id = ?)"
+        )
+        found = self.fields.lookup("external_id", external_id)
+        row = await self._run(jobs.fetch_one, sql, (workspace_id, found, external_id))
+        return self.fields.opened_customer(records.customer(row)) if row else None
 
     async def update_customer(self, customer: Customer) -> Customer:
-        return await self._run(jobs.update_customer, customer)
+        sealed = self.fields.sealed_customer(customer)
+        stored = await self._run(
+            jobs.update_customer, sealed, self.fields.lookup("email", customer.email)
+        )
+        return self.fields.opened_customer(stored)
 
     # -- conversations -------------------------------------------------------------------
     async def create_conversation(self, conversation: Conversation) -> Conversation:
         await self._run(
             jobs.insert_conversation,
-            conversation,
+            self.fields.sealed_conversation(conversation),
             conflict=f"Conversation {conversation.id!r} already exists.",
             missing="Unknown workspace or customer for this conversation.",
         )
@@ -137,15 +147,18 @@ class SqliteStore(Store, SqlDatabase):
         row = await self._run(
             jobs.fetch_one, "SELECT * FROM conversations WHERE id = ?", (conversation_id,)
         )
-        return records.conversation(row) if row else None
+        return self.fields.opened_conversation(records.conversation(row)) if row else None
 
     async def set_status(self, conversation_id: str, status: ConversationStatus) -> Conversation:
-        return await self._run(jobs.set_status, conversation_id, status)
+        changed = await self._run(jobs.set_status, conversation_id, status)
+        return self.fields.opened_conversation(changed)
 
     async def update_conversation_metadata(
         self, conversation_id: str, metadata: dict[str, Any]
     ) -> Conversation:
-        return await self._run(jobs.merge_conversation_metadata, conversation_id, metadata)
+        sealed = self.fields.sealed_metadata(conversation_id, metadata)
+        changed = await self._run(jobs.merge_conversation_metadata, conversation_id, sealed)
+        return self.fields.opened_conversation(changed)
 
     async def list_conversations(
         self,
@@ -163,7 +176,7 @@ class SqliteStore(Store, SqlDatabase):
             "ORDER BY updated_at DESC, id DESC LIMIT ? OFFSET ?"
         )
         rows = await self._run(jobs.fetch_all, sql, (*args, limit, offset))
-        return [records.conversation(r) for r in rows]
+        return [self.fields.opened_conversation(records.conversation(r)) for r in rows]
 
     # -- messages ------------------------------------------------------------------------
     async def append_message(
@@ -188,7 +201,7 @@ class SqliteStore(Store, SqlDatabase):
         )
         message.seq = await self._run(
             jobs.append_message,
-            message,
+            self.fields.sealed_message(message),
             conflict=f"client_id {client_id!r} was already used in this conversation.",
             missing=f"reply_to names an unknown message {reply_to!r}.",
         )
@@ -199,19 +212,19 @@ class SqliteStore(Store, SqlDatabase):
     ) -> Message | None:
         sql = "SELECT * FROM messages WHERE conversation_id = ? AND client_id = ?"
         row = await self._run(jobs.fetch_one, sql, (conversation_id, client_id))
-        return records.message(row) if row else None
+        return self.fields.opened_message(records.message(row)) if row else None
 
     async def list_messages(
         self, conversation_id: str, *, after: int = 0, limit: int = 1000
     ) -> list[Message]:
         sql = "SELECT * FROM messages WHERE conversation_id = ? AND seq > ? ORDER BY seq LIMIT ?"
         rows = await self._run(jobs.fetch_all, sql, (conversation_id, after, limit))
-        return [records.message(r) for r in rows]
+        return [self.fields.opened_message(records.message(r)) for r in rows]
 
     async def replies_to(self, message_id: str) -> list[Message]:
         sql = "SELECT * FROM messages WHERE reply_to = ? ORDER BY conversation_id, seq"
         rows = await self._run(jobs.fetch_all, sql, (message_id,))
-        return [records.message(r) for r in rows]
+        return [self.fields.opened_message(records.message(r)) for r in rows]
 
     async def update_message_meta(self, message_id: str, meta: dict[str, Any]) -> None:
         await self._run(jobs.merge_message_meta, message_id, meta)
@@ -222,8 +235,10 @@ class SqliteStore(Store, SqlDatabase):
     ) -> tuple[Conversation | None, Message | None]:
         conversation, seen = await self._run(jobs.load_turn, conversation_id, client_id)
         return (
-            records.conversation(conversation) if conversation else None,
-            records.message(seen) if seen else None,
+            self.fields.opened_conversation(records.conversation(conversation))
+            if conversation
+            else None,
+            self.fields.opened_message(records.message(seen)) if seen else None,
         )
 
     async def record_turn(
@@ -239,16 +254,16 @@ class SqliteStore(Store, SqlDatabase):
         row, seqs = await self._run(
             jobs.record_turn,
             conversation_id,
-            list(messages),
+            [self.fields.sealed_message(m) for m in messages],
             status,
             list(events),
-            metadata or None,
-            list(outbox),
+            self.fields.sealed_metadata(conversation_id, metadata or {}) or None,
+            [self.fields.sealed_outbox(item) for item in outbox],
             **records.turn_errors(messages),
         )
         for message, seq in zip(messages, seqs, strict=True):
             message.seq = seq
-        return records.conversation(row)
+        return self.fields.opened_conversation(records.conversation(row))
 
     # -- events --------------------------------------------------------------------------
     async def add_event(
@@ -338,6 +353,7 @@ class _Transaction(SqlExecutor):
 
     def __init__(self, store: SqliteStore, token: object) -> None:
         self._run = partial(store._run, owner=token)
+        self.fields = store.fields
 
     async def execute(self, sql: str, *args: Any) -> int:
         return await self._run(sqlite_sql.job_execute, sql, args)

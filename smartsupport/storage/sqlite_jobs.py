@@ -82,22 +82,24 @@ def upsert_workspace(conn: Conn, ws: Workspace) -> Workspace:
     return records.workspace(row)  # type: ignore[arg-type]
 
 
-def insert_customer(conn: Conn, c: Customer) -> None:
+def insert_customer(conn: Conn, c: Customer, lookups: tuple[str | None, str | None]) -> None:
+    """``c`` as stored (sealed) and its keyed hashes (external id, email)."""
     with write(conn):
         conn.execute(
             "INSERT INTO customers (id, workspace_id, external_id, name, email, locale, "
-            "channel, segment, metadata, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "channel, segment, metadata, created_at, external_id_hash, email_hash) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (c.id, c.workspace_id, c.external_id, c.name, c.email, c.locale, c.channel,
-             c.segment, to_json(c.metadata), timestamp(c.created_at)),
+             c.segment, to_json(c.metadata), timestamp(c.created_at), *lookups),
         )  # fmt: skip
 
 
-def update_customer(conn: Conn, c: Customer) -> Customer:
+def update_customer(conn: Conn, c: Customer, email_hash: str | None) -> Customer:
     with write(conn):
         changed = conn.execute(
-            "UPDATE customers SET name = ?, email = ?, locale = ?, segment = ?, metadata = ? "
-            "WHERE id = ?",
-            (c.name, c.email, c.locale, c.segment, to_json(c.metadata), c.id),
+            "UPDATE customers SET name = ?, email = ?, locale = ?, segment = ?, metadata = ?, "
+            "email_hash = ? WHERE id = ?",
+            (c.name, c.email, c.locale, c.segment, to_json(c.metadata), email_hash, c.id),
         ).rowcount
         if not changed:
             raise NotFound(f"Unknown customer {c.id!r}.")

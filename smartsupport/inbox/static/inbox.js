@@ -102,8 +102,18 @@
     await Promise.all([
       swap($("#conv-header"), `/inbox/fragments/conversations/${current}/header`),
       swap($("#context"), `/inbox/fragments/conversations/${current}/context`),
+      resyncTranscript(),
     ]);
     syncComposer();
+  }
+  // After a reconnect or a backplane outage (change "resync") live events may have been
+  // lost: the transcript is re-read from the server; seq numbers drop what is shown.
+  async function resyncTranscript() {
+    if (!current || !transcript) return;
+    try {
+      const r = await fetch(`/api/v1/inbox/conversations/${encodeURIComponent(current)}`);
+      if (r.ok) (await r.json()).messages.forEach(addMessage);
+    } catch {}
   }
   function syncComposer() {
     const head = $(".conv-head");
@@ -131,10 +141,47 @@
       li.append(el("span", { class: "who" }, name + " · ", el("time", { datetime: m.created_at, text: clock(m.created_at) })));
     }
     li.append(el("div", { class: "bubble", text: m.text }));
+    showAttachments(li, m);
     const next = [...transcript.children].find((x) => Number(x.dataset.seq) > m.seq);
     transcript.insertBefore(li, next || null);
     toBottom();
   }
+
+  // A live message's files and cards, as attachments.html renders stored ones. Files open from
+  // the staff route (live events carry the customer's view, whose URLs need a visitor token).
+  function showAttachments(li, m) {
+    const files = (m.attachments || []).map((a) => {
+      if (!a.id) return el("li", { class: "att refused", text: a.filename });
+      const url = `/api/v1/inbox/attachments/${encodeURIComponent(a.id)}`;
+      const item = el("li", { class: "att " + a.kind });
+      if (a.kind === "image") item.append(el("a", { href: url, download: a.filename }, el("img", { src: url, alt: a.filename, loading: "lazy" })));
+      if (a.kind === "audio") item.append(el("audio", { controls: "", preload: "metadata", src: url, "aria-label": a.filename }));
+      item.append(el("a", { class: "file", href: url, download: a.filename, text: a.filename }));
+      return item;
+    });
+    if (files.length) li.append(el("ul", { class: "attachments" }, ...files));
+    for (const b of m.rich || [])
+      for (const card of b.type === "card" ? [b] : b.cards || [])
+        li.append(el("p", { class: "rich-card" }, "▣ ", el("strong", { text: card.title }), card.subtitle ? " · " + card.subtitle : ""));
+  }
+  // The holder sends a file: stored, listed on an agent message, sent out on the channel.
+  const attachInput = $("#attach-file");
+  if (attachInput)
+    attachInput.addEventListener("change", async () => {
+      const file = attachInput.files && attachInput.files[0];
+      attachInput.value = "";
+      if (!file || !current) return;
+      const query = new URLSearchParams({ filename: file.name, caption: reply.value.trim() });
+      const r = await fetch(`/api/v1/inbox/conversations/${current}/attachments?${query}`, {
+        method: "POST",
+        headers: { "X-CSRF-Token": csrf(), "Content-Type": "application/octet-stream" },
+        body: file,
+      });
+      const body = await r.json().catch(() => ({}));
+      if (!r.ok) return toast((body.error && body.error.message) || "The file was not sent.");
+      reply.value = "";
+      addMessage(body.message);
+    });
 
   let typingTimer = 0;
   function showTyping(on) {
@@ -221,6 +268,12 @@
       await api("POST", base + "/handback");
       toast("Handed back to the assistant.", true);
     } else if (action === "reopen") await api("POST", base + "/reopen");
+    else if (action === "flag-answer") {
+      // A bad bot answer, for the review queue and analytics (answer_feedback, source agent).
+      await api("POST", `${base}/messages/${encodeURIComponent(target.dataset.message)}/flag`, {});
+      target.textContent = "Flagged";
+      return toast("Answer flagged for review.", true);
+    }
     else if (action === "transfer") {
       const choice = $("#transfer-target").value;
       if (!choice) return toast("Choose an agent or a team to transfer to.");
@@ -278,18 +331,47 @@
     });
 
   let typingSent = 0, typingOff = 0;
+  let unsent = null; // {text, client_id} of a reply not acknowledged yet
   async function sendReply() {
     const text = reply.value.trim();
     if (!text) return;
-    const client_id = crypto.getRandomValues(new Uint32Array(4)).join("-").slice(0, 64);
+    // Sending the same text again (after a failure) keeps its client_id: the server stores
+    // a client_id once, so a reply whose answer was lost is never posted twice.
+    if (!unsent || unsent.text !== text)
+      unsent = { text, client_id: crypto.getRandomValues(new Uint32Array(4)).join("-").slice(0, 64) };
+    const sending = unsent;
     reply.value = "";
     $("#canned-missing").textContent = "";
     try {
-      addMessage((await api("POST", `/api/v1/inbox/conversations/${current}/messages`, { text, client_id })).message);
+      addMessage((await deliverReply(sending)).message);
+      if (unsent === sending) unsent = null;
     } catch {
-      reply.value = text;
+      if (!reply.value) reply.value = text;
     }
     typingSent = 0;
+  }
+  // Retried with the same client_id while the server is unreachable or answers 503/429
+  // (a backend restarting), or gives no answer within 15 s; other errors are shown at once.
+  async function deliverReply(sending) {
+    for (let attempt = 0; ; attempt++) {
+      const ctl = new AbortController();
+      const timer = setTimeout(() => ctl.abort(), 15000);
+      try {
+        const r = await fetch(`/api/v1/inbox/conversations/${current}/messages`, {
+          method: "POST", signal: ctl.signal,
+          headers: { "X-CSRF-Token": csrf(), "Content-Type": "application/json" },
+          body: JSON.stringify(sending),
+        });
+        if (r.ok) return await r.json();
+        if ((r.status !== 503 && r.status !== 429) || attempt >= 5)
+          return await api("POST", `/api/v1/inbox/conversations/${current}/messages`, sending);
+      } catch (e) {
+        if (attempt >= 5) throw e;
+      } finally {
+        clearTimeout(timer);
+      }
+      await new Promise((ok) => setTimeout(ok, Math.min(8000, 500 * 2 ** attempt)));
+    }
   }
   if (composer) {
     composer.addEventListener("submit", (e) => {
@@ -340,7 +422,36 @@
       $(".status-pick .dot").className = "dot " + status.value;
     });
 
+  // Presence (inbox/presence.py): an online agent idle for data-idle-minutes goes away and
+  // comes back online on their return; a status they chose themselves is left alone.
+  function idleAway() {
+    const minutes = parseFloat(body.dataset.idleMinutes || "0");
+    if (!status || !(minutes > 0)) return;
+    let last = Date.now(), auto = false;
+    const set = async (value) => {
+      status.value = value;
+      await api("PUT", "/api/v1/inbox/me/status", { status: value }).catch(() => 0);
+      $(".status-pick .dot").className = "dot " + value;
+    };
+    const active = () => {
+      last = Date.now();
+      if (auto) {
+        auto = false;
+        set("online");
+      }
+    };
+    for (const type of ["keydown", "pointerdown", "pointermove", "wheel"])
+      window.addEventListener(type, active, { passive: true });
+    setInterval(() => {
+      if (!auto && status.value === "online" && Date.now() - last >= minutes * 60000) {
+        auto = true;
+        set("away");
+      }
+    }, Math.max(1000, Math.min(30000, (minutes * 60000) / 4)));
+  }
+
   if (page === "inbox") {
+    idleAway();
     connect();
     setInterval(refreshLists, 30000); // waiting times keep counting
     if (current) {

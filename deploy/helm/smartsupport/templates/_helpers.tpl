@@ -63,6 +63,12 @@ app.kubernetes.io/component: {{ index . 1 }}
       name: {{ include "smartsupport.secretName" . }}
       key: SMARTSUPPORT_EVENTS_URL
       optional: true
+- name: SMARTSUPPORT_ENCRYPTION_KEYS
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "smartsupport.secretName" . }}
+      key: SMARTSUPPORT_ENCRYPTION_KEYS
+      optional: true
 {{- range $name, $value := .Values.settings }}
 {{- if ne (toString $value) "" }}
 - name: {{ $name }}

@@ -1,0 +1,123 @@
+"""The analytics API, for supervisors and admins of the workspace (docs/analytics.md):
+
+    GET /api/v1/analytics/workspaces/{workspace}/report             every KPI, as JSON
+    GET /api/v1/analytics/workspaces/{workspace}/conversations.csv  one row per conversation
+
+Filters (query string): ``from``, ``to`` (YYYY-MM-DD, ``to`` inclusive, or ISO 8601
+date-times; default the last 30 days), ``channel``, ``language``, ``intent``. An unknown
+filter, a bad date, an empty, reversed or future range is a 400 naming the fix. The CSV is
+streamed page by page as the conversations are read: an export of millions of rows never
+sits in memory.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, ConfigDict
+from starlette.responses import StreamingResponse
+
+from smartsupport.analytics import Filters, parse_filters, walk
+from smartsupport.analytics_report import CSV_COLUMNS, build_report, csv_row
+from smartsupport.api_docs import STAFF, errors
+from smartsupport.domain import utcnow
+from smartsupport.services import Services
+from smartsupport.staff import StaffUser, require_role, require_workspace
+
+router = APIRouter(prefix="/api/v1/analytics", tags=["analytics"])
+Supervisor = Annotated[StaffUser, Depends(require_role("supervisor"))]
+FilterText = Annotated[str | None, Query(max_length=64)]
+
+
+class AnalyticsReportOut(BaseModel):
+    """Every KPI of the range (docs/analytics.md defines each field)."""
+
+    model_config = ConfigDict(extra="forbid")
+    filters: dict[str, Any]
+    totals: dict[str, Any]
+    timings_seconds: dict[str, Any]
+    escalation_reasons: list[dict[str, Any]]
+    csat_distribution: dict[str, int]
+    by: dict[str, Any]
+    trend: list[dict[str, Any]]
+    intent_confidence: dict[str, Any]
+    unanswered_questions: list[dict[str, Any]]
+    articles: list[dict[str, Any]]
+
+
+def services_of(request: Request) -> Services:
+    return request.app.state.services  # type: ignore[no-any-return]
+
+
+def window(services: Services) -> timedelta:
+    return timedelta(hours=services.settings.recontact_window_hours)
+
+
+def filters_for(
+    request: Request, user: StaffUser, workspace_id: str, params: dict[str, str] | None = None
+) -> Filters:
+    """The checked filters: 404 for an unknown workspace, 403 for another's, 400 for bad
+    filters (the query string is read whole, so an unknown name is refused too)."""
+    services_of(request).workspace(workspace_id)
+    require_workspace(user, workspace_id)
+    given = dict(request.query_params) if params is None else params
+    return parse_filters(workspace_id, given, utcnow())
+
+
+async def report_for(request: Request, filters: Filters) -> dict[str, Any]:
+    services = services_of(request)
+    return await build_report(services.store, filters, window(services), utcnow())
+
+
+@router.get(
+    "/workspaces/{workspace_id}/report",
+    response_model=AnalyticsReportOut,
+    operation_id="getAnalyticsReport",
+    responses=errors(400, *STAFF, 404, 422),
+)
+async def report(
+    request: Request,
+    workspace_id: str,
+    user: Supervisor,
+    from_: Annotated[str | None, Query(alias="from", max_length=40)] = None,
+    to: Annotated[str | None, Query(max_length=40)] = None,
+    channel: FilterText = None,
+    language: FilterText = None,
+    intent: FilterText = None,
+) -> dict[str, Any]:
+    """Every KPI of the workspace's conversations created in the range: totals, by channel,
+    language and intent, by day, timings, escalation reasons, CSAT, intent x confidence,
+    unanswered questions, article helpfulness, LLM tokens and cost."""
+    return await report_for(request, filters_for(request, user, workspace_id))
+
+
+@router.get("/workspaces/{workspace_id}/conversations.csv", include_in_schema=False)
+async def conversations_csv(request: Request, workspace_id: str, user: Supervisor) -> Any:
+    """One CSV row per conversation (columns: ``analytics_report.CSV_COLUMNS``), streamed."""
+    filters = filters_for(request, user, workspace_id)
+    services = services_of(request)
+    now = utcnow()
+
+    async def rows() -> AsyncIterator[str]:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\r\n")
+        writer.writerow(CSV_COLUMNS)
+        async for page in walk(services.store, filters, window(services), now):
+            for facts in page:
+                writer.writerow(csv_row(facts))
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+        yield buffer.getvalue()
+
+    name = f"{workspace_id}-conversations-{filters.start.date()}-{filters.end.date()}.csv"
+    return StreamingResponse(
+        rows(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )

@@ -1,0 +1,232 @@
+"""The full-text index of transcripts: a catch-up indexer (migration 0024).
+
+    catch_up(store)   conversations changed since the mark (``conversations.updated_at``):
+                      their messages after ``indexed_seq`` become terms
+                      (``search_terms.index_terms``) appended to the conversation's entry,
+                      the customer's intents are noted, and the customer's name, email and id
+                      (and the contact form's email) become its ``people`` terms
+
+SQLite keeps the terms in an FTS5 table (``conversation_fts``), PostgreSQL in tsvectors
+('simple' configuration, positions stripped). Both store only what ``search_terms`` makes of
+the text: with field encryption on, ``blind`` turns every term into a keyed hash.
+
+The indexer follows the conversations table instead of hooking every writer, so the
+conversation path, agents and webhooks stay as they are; the worker runs it every few seconds
+and a search runs it first, so what was just said is findable. The mark trails the newest
+change by ``LAG`` so a transaction that committed late with an earlier time is not skipped;
+re-reading that window costs one comparison per conversation (``indexed_seq``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from smartsupport.domain import Author
+from smartsupport.search_terms import index_terms
+from smartsupport.storage.base import SqlDatabase, SqlExecutor, Store
+
+Blind = Callable[[str], str]
+
+MARK = "transcripts"
+LAG = timedelta(seconds=5)
+BATCH = 500
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+async def catch_up(store: Store, *, blind: Blind | None = None, batch: int = BATCH) -> int:
+    """Index what changed since the last run; returns how many conversations were indexed.
+    Runs until nothing is left (``batch`` conversations per round, one transaction each)."""
+    db = _sql(store)
+    total = 0
+    while True:
+        row = await db.fetchrow("SELECT mark FROM search_progress WHERE name = ?", MARK)
+        mark = row["mark"] if row else EPOCH
+        rows = await db.fetch(
+            "SELECT c.id, c.workspace_id, c.customer_id, c.last_seq, c.metadata, c.updated_at, "
+            "s.indexed_seq, s.intents FROM conversations c "
+            "LEFT JOIN conversation_search s ON s.conversation_id = c.id "
+            "WHERE c.updated_at >= ? ORDER BY c.updated_at, c.id LIMIT ?",
+            mark,
+            batch,
+        )
+        changed = [r for r in rows if r["last_seq"] > (r["indexed_seq"] or 0)]
+        if changed:
+            total += await _index(db, changed, blind)
+        newest = rows[-1]["updated_at"] if rows else mark
+        # A full batch whose times all sit in the trailing window would never move the mark.
+        advanced = max(mark, newest - LAG) if len(rows) < batch else max(mark, newest)
+        await _set_mark(db, advanced)
+        if len(rows) < batch or advanced == mark:
+            return total
+
+
+async def _index(db: SqlDatabase, rows: list[dict[str, Any]], blind: Blind | None) -> int:
+    """Index a batch of changed conversations in one transaction; how many were written."""
+    ids = [r["id"] for r in rows]
+    marks = ", ".join("?" for _ in ids)
+    # Read the way the stores do (storage/fields.py opens sealed text), in one query each.
+    found = await db.fetch(
+        f"SELECT id, conversation_id, seq, author, text, meta FROM messages "
+        f"WHERE conversation_id IN ({marks}) ORDER BY conversation_id, seq",
+        *ids,
+    )
+    customers = await db.fetch(
+        "SELECT id, name, email, external_id FROM customers WHERE id IN "
+        f"({', '.join('?' for _ in rows)})",
+        *[r["customer_id"] for r in rows],
+    )
+    people = {c["id"]: _names(db, c) for c in customers}
+    messages: dict[str, list[dict[str, Any]]] = {}
+    for m in found:
+        messages.setdefault(m["conversation_id"], []).append(m)
+    batch: list[dict[str, Any]] = []
+    for row in rows:
+        new = [m for m in messages.get(row["id"], []) if m["seq"] > (row["indexed_seq"] or 0)]
+        if not new:
+            continue
+        texts = (db.fields.open("messages", "text", m["id"], m["text"]) for m in new)
+        intents = set((row["intents"] or " ").split()) | _intents(new)
+        names = people.get(row["customer_id"], []) + _contact(db, row)
+        batch.append(
+            {
+                "conversation_id": row["id"],
+                "workspace_id": row["workspace_id"],
+                "indexed_seq": new[-1]["seq"],
+                "intents": f" {' '.join(sorted(intents))} " if intents else " ",
+                "terms": " ".join(t for t in (index_terms(x or "", blind) for x in texts) if t),
+                "people": index_terms(" ".join(names), blind),
+                "now": datetime.now(UTC),
+            }
+        )
+    if db.dialect == "postgresql":
+        if batch:
+            await _write_postgresql(db, batch)
+        return len(batch)
+    written = 0
+    async with db.transaction() as tx:  # SQLite: one writer, so this check cannot race
+        for values in batch:
+            # Another run (the worker's, a search's) may have indexed these meanwhile.
+            current = await tx.fetchrow(
+                "SELECT indexed_seq FROM conversation_search WHERE conversation_id = ?",
+                values["conversation_id"],
+            )
+            if current is not None and current["indexed_seq"] >= values["indexed_seq"]:
+                continue
+            await _write_sqlite(tx, values, first=current is None)
+            written += 1
+    return written
+
+
+def _intents(messages: list[dict[str, Any]]) -> set[str]:
+    found = set()
+    for message in messages:
+        meta = message["meta"] if isinstance(message["meta"], dict) else {}
+        nlu = meta.get("nlu") if message["author"] == Author.CUSTOMER.value else None
+        intent = nlu.get("intent") if isinstance(nlu, dict) else None
+        if isinstance(intent, str) and intent and " " not in intent:
+            found.add(intent)
+    return found
+
+
+def _names(db: SqlDatabase, customer: dict[str, Any]) -> list[str]:
+    opened = (
+        db.fields.open("customers", column, customer["id"], customer[column])
+        for column in ("name", "email", "external_id")
+    )
+    return [value for value in opened if isinstance(value, str)]
+
+
+def _contact(db: SqlDatabase, row: dict[str, Any]) -> list[str]:
+    metadata = db.fields.open_metadata(row["id"], row["metadata"] or {})  # contact is sealed
+    contact = metadata.get("contact")
+    if not isinstance(contact, dict):
+        return []
+    return [v for v in (contact.get("email"), contact.get("name")) if isinstance(v, str)]
+
+
+async def _write_sqlite(tx: SqlExecutor, values: dict[str, Any], *, first: bool) -> None:
+    if first:
+        doc = await tx.fetchrow(
+            "INSERT INTO conversation_search (conversation_id, workspace_id, indexed_seq, "
+            "intents, updated_at) VALUES (?, ?, ?, ?, ?) RETURNING doc",
+            values["conversation_id"],
+            values["workspace_id"],
+            values["indexed_seq"],
+            values["intents"],
+            values["now"],
+        )
+        assert doc is not None
+        await tx.execute(
+            "INSERT INTO conversation_fts (rowid, terms, people) VALUES (?, ?, ?)",
+            doc["doc"],
+            values["terms"],
+            values["people"],
+        )
+        return
+    doc = await tx.fetchrow(
+        "UPDATE conversation_search SET indexed_seq = ?, intents = ?, updated_at = ? "
+        "WHERE conversation_id = ? RETURNING doc",
+        values["indexed_seq"],
+        values["intents"],
+        values["now"],
+        values["conversation_id"],
+    )
+    assert doc is not None
+    await tx.execute(
+        "UPDATE conversation_fts SET terms = terms || ' ' || ?, people = ? WHERE rowid = ?",
+        values["terms"],
+        values["people"],
+        doc["doc"],
+    )
+
+
+async def _write_postgresql(db: SqlDatabase, batch: list[dict[str, Any]]) -> None:
+    """One statement per batch. The WHERE keeps a run that lost a race with another from
+    appending the same messages twice."""
+    await db.executemany(
+        "INSERT INTO conversation_search (conversation_id, workspace_id, indexed_seq, intents, "
+        "document, people, updated_at) VALUES (?, ?, ?, ?, strip(to_tsvector('simple', ?)), "
+        "strip(to_tsvector('simple', ?)), ?) ON CONFLICT (conversation_id) DO UPDATE SET "
+        "indexed_seq = excluded.indexed_seq, intents = excluded.intents, "
+        "document = conversation_search.document || excluded.document, "
+        "people = excluded.people, updated_at = excluded.updated_at "
+        "WHERE conversation_search.indexed_seq < excluded.indexed_seq",
+        [
+            (
+                v["conversation_id"],
+                v["workspace_id"],
+                v["indexed_seq"],
+                v["intents"],
+                v["terms"],
+                v["people"],
+                v["now"],
+            )
+            for v in batch
+        ],
+    )
+
+
+async def _set_mark(db: SqlDatabase, mark: datetime) -> None:
+    await db.execute(
+        "INSERT INTO search_progress (name, mark) VALUES (?, ?) "
+        "ON CONFLICT (name) DO UPDATE SET mark = excluded.mark",
+        MARK,
+        mark,
+    )
+
+
+def blind_for(store: Store) -> Blind | None:
+    """The keyed hash search terms go through when field encryption is on (the keyring's
+    blind index, one domain for transcript terms), else None: plain normalised words."""
+    keyring = getattr(getattr(store, "fields", None), "keyring", None)
+    if keyring is None:
+        return None
+    return lambda term: keyring.blind("search_term", term)
+
+
+def _sql(store: Store) -> SqlDatabase:
+    if not isinstance(store, SqlDatabase):
+        raise TypeError("transcript search needs an SQL store (SQLite or PostgreSQL)")
+    return store

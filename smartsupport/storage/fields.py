@@ -1,0 +1,220 @@
+"""Field-level encryption at the store boundary: which columns hold sealed values, and
+how a value is sealed for, and opened from, one row.
+
+Every ``SqlExecutor`` carries a ``FieldCipher`` (``fields``): the stores seal values as they
+write them and open them as they read them, so the rest of the code sees plaintext. Without
+a keyring (``SMARTSUPPORT_ENCRYPTION=off``, or a store opened directly in a test) values pass
+through unchanged. Rows written before encryption was turned on hold plaintext and are
+read as they are; ``smartsupport keys reencrypt`` seals them (storage/reencrypt.py).
+
+A sealed value is text: ``MARK`` and the URL-safe base64 of ``keyring.Keyring.seal``. It is
+bound to its place (``table.column:row``), so it cannot be copied into another row. JSON
+columns hold ``{MARK: sealed text}``: still a JSON object, which both dialects store and
+hand back alike.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from typing import Any
+
+from smartsupport.domain import Conversation, Customer, Message, OutboxItem
+from smartsupport.errors import EncryptionError
+from smartsupport.keyring import Keyring, key_id_of
+
+MARK = "ssenc:"
+
+# table -> (the unique columns that name a row in the associated data, sealed columns).
+# Outbox rows are named by their idempotency key: it is known before the row id is made.
+SEALED: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "messages": (("id",), ("text",)),
+    "customers": (("id",), ("external_id", "name", "email", "metadata")),
+    "inbox_notes": (("id",), ("text",)),
+    "outbox": (("idempotency_key",), ("payload",)),
+    "helpdesk_batch_items": (("batch_key", "conversation_id"), ("payload",)),
+    # a messaging contact's phone number / WhatsApp id / app user id, named by its keyed hash
+    # (channels/contacts.py: the hash is the look-up key, the sealed address is what is sent to)
+    "channel_contacts": (("workspace_id", "channel", "address_hash"), ("address",)),
+}
+JSON_COLUMNS = frozenset(
+    {("customers", "metadata"), ("outbox", "payload"), ("helpdesk_batch_items", "payload")}
+)
+# Conversation metadata keys that hold personal data (the contact form's email and name):
+# sealed one by one, so the rest of the metadata (priority, escalation) stays plain JSON that
+# SQL merges and reads.
+SEALED_METADATA = frozenset({"contact"})
+
+# Keyed hashes of customers' identifiers, for look-ups: kind -> how a value is normalised.
+LOOKUPS: dict[str, Callable[[str], str]] = {
+    "email": lambda value: value.strip().lower(),
+    "external_id": lambda value: value,
+    "phone": lambda value: "".join(ch for ch in value if ch.isdigit() or ch == "+"),
+    # a channel address as its channel wrote it (already normalised there; an app's user id
+    # is not a phone number, so no digits-only form)
+    "address": lambda value: value,
+}
+
+
+class FieldCipher:
+    """Seals and opens the ``SEALED`` columns with a keyring, or passes them through."""
+
+    def __init__(self, keyring: Keyring | None = None) -> None:
+        self.keyring = keyring
+
+    @property
+    def enabled(self) -> bool:
+        return self.keyring is not None
+
+    def seal(self, table: str, column: str, row: str, value: Any) -> Any:
+        """The stored form of ``value`` (None stays None; JSON columns take any JSON)."""
+        if self.keyring is None or value is None:
+            return value
+        if (table, column) in JSON_COLUMNS:
+            return self._seal_json(table, column, row, value)
+        blob = self.keyring.seal(value.encode(), _context(table, column, row))
+        return MARK + base64.urlsafe_b64encode(blob).decode()
+
+    def open(self, table: str, column: str, row: str, value: Any) -> Any:
+        """The plaintext of a stored value; plaintext (an older row) is returned as it is."""
+        if not is_sealed(value):
+            return value
+        if self.keyring is None:
+            raise EncryptionError(
+                f"{table}.{column} of row {row!r} is encrypted, and no keyring is configured "
+                "(SMARTSUPPORT_ENCRYPTION=off). Set SMARTSUPPORT_ENCRYPTION_KEYS or "
+                "SMARTSUPPORT_ENCRYPTION_KEY_FILE to the keys it was written with."
+            )
+        text = value[MARK] if isinstance(value, dict) else value
+        try:
+            blob = base64.urlsafe_b64decode(text[len(MARK) :].encode())
+        except (binascii.Error, ValueError):
+            raise EncryptionError(
+                f"{table}.{column} of row {row!r} is not valid sealed text: it was changed "
+                "in the database. Restore it from a backup."
+            ) from None
+        plain = self.keyring.open(blob, _context(table, column, row)).decode()
+        return json.loads(plain) if isinstance(value, dict) else plain
+
+    def seal_row(self, table: str, row: Mapping[str, Any]) -> dict[str, Any]:
+        """A copy of ``row`` with its sealed columns sealed (those it has)."""
+        name_of, columns = SEALED[table]
+        key = row_key(row, name_of)
+        return {
+            name: self.seal(table, name, key, value) if name in columns else value
+            for name, value in row.items()
+        }
+
+    def open_row(self, table: str, row: Mapping[str, Any]) -> dict[str, Any]:
+        """A copy of ``row`` with its sealed columns opened (those it has)."""
+        name_of, columns = SEALED[table]
+        key = row_key(row, name_of)
+        return {
+            name: self.open(table, name, key, value) if name in columns else value
+            for name, value in row.items()
+        }
+
+    # -- domain objects: sealed copies to write, opened copies to hand out -------------------
+    def sealed_message(self, m: Message) -> Message:
+        return replace(m, text=self.seal("messages", "text", m.id, m.text))
+
+    def opened_message(self, m: Message) -> Message:
+        return replace(m, text=self.open("messages", "text", m.id, m.text))
+
+    def sealed_outbox(self, item: OutboxItem) -> OutboxItem:
+        payload = self.seal("outbox", "payload", item.idempotency_key, item.payload)
+        return replace(item, payload=payload)
+
+    def sealed_customer(self, c: Customer) -> Customer:
+        """A copy with its identifiers, name and metadata sealed."""
+        sealed = self.seal_row("customers", {"id": c.id, **_customer_fields(c)})
+        return replace(c, **{k: v for k, v in sealed.items() if k != "id"})
+
+    def opened_customer(self, c: Customer) -> Customer:
+        opened = self.open_row("customers", {"id": c.id, **_customer_fields(c)})
+        return replace(c, **{k: v for k, v in opened.items() if k != "id"})
+
+    def sealed_metadata(self, conversation_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+        """Conversation metadata (or changes to it) with its ``SEALED_METADATA`` keys sealed."""
+        return {
+            key: self._seal_json("conversations", f"metadata.{key}", conversation_id, value)
+            if key in SEALED_METADATA
+            else value
+            for key, value in changes.items()
+        }
+
+    def open_metadata(self, conversation_id: str, metadata: dict[str, Any]) -> dict[str, Any]:
+        return {
+            key: self.open("conversations", f"metadata.{key}", conversation_id, value)
+            if key in SEALED_METADATA
+            else value
+            for key, value in metadata.items()
+        }
+
+    def sealed_conversation(self, c: Conversation) -> Conversation:
+        return replace(c, metadata=self.sealed_metadata(c.id, c.metadata))
+
+    def opened_conversation(self, c: Conversation) -> Conversation:
+        if not any(key in c.metadata for key in SEALED_METADATA):
+            return c
+        return replace(c, metadata=self.open_metadata(c.id, c.metadata))
+
+    def _seal_json(self, table: str, column: str, row: str, value: Any) -> Any:
+        if self.keyring is None or value is None:
+            return value
+        blob = self.keyring.seal(json.dumps(value).encode(), _context(table, column, row))
+        return {MARK: MARK + base64.urlsafe_b64encode(blob).decode()}
+
+    def customer_lookups(self, c: Customer) -> tuple[str | None, str | None]:
+        """The keyed hashes stored beside a customer: (external_id_hash, email_hash)."""
+        return self.lookup("external_id", c.external_id), self.lookup("email", c.email)
+
+    def lookup(self, kind: str, value: str | None) -> str | None:
+        """The keyed hash stored beside a sealed identifier (None without a keyring)."""
+        if self.keyring is None or value is None:
+            return None
+        return self.keyring.blind(kind, LOOKUPS[kind](value))
+
+    def search_blind(self) -> Callable[[str], str] | None:
+        """What the transcript search index passes each word through (search_terms.py):
+        keyed hashes when encryption is on, so the index never holds a word."""
+        keyring = self.keyring
+        if keyring is None:
+            return None
+        return lambda term: keyring.blind("search_term", term)
+
+
+def _customer_fields(c: Customer) -> dict[str, Any]:
+    return {"external_id": c.external_id, "name": c.name, "email": c.email, "metadata": c.metadata}
+
+
+def row_key(row: Mapping[str, Any], columns: tuple[str, ...]) -> str:
+    """How the associated data names a row: its unique columns' values."""
+    return ":".join(str(row[column]) for column in columns)
+
+
+def is_sealed(value: Any) -> bool:
+    if isinstance(value, dict) and len(value) == 1 and isinstance(value.get(MARK), str):
+        value = value[MARK]
+    return isinstance(value, str) and value.startswith(MARK)
+
+
+def sealed_key_id(value: Any) -> str | None:
+    """The id of the key that sealed ``value`` (None for plaintext)."""
+    if not is_sealed(value):
+        return None
+    text = value[MARK] if isinstance(value, dict) else value
+    try:
+        return key_id_of(base64.urlsafe_b64decode(text[len(MARK) :].encode()))[0]
+    except (binascii.Error, ValueError, EncryptionError):
+        return "(unreadable)"
+
+
+def _context(table: str, column: str, row: str) -> bytes:
+    return f"{table}.{column}:{row}".encode()
+
+
+PLAINTEXT = FieldCipher()

@@ -1,0 +1,69 @@
+"""Helpers for the review tests: an app on the small review shop (tests/data/review_shop),
+customers who say things, staff who review them.
+
+    async with review_app(database_url, tmp_path) as h:
+        sup = await h.staff("sue@example.com", "supervisor", ["shop"])
+        await say(h, "do you sell gift cards")
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from tests.inboxkit import Harness, inbox_app
+
+SHOP = Path(__file__).parent / "data" / "review_shop"
+GIFT_CARDS = [
+    "do you sell gift cards",
+    "gift card for my mom",
+    "are gift vouchers available",
+    "gift cards for christmas?",
+    "do you have gift vouchers",
+    "I'd like a gift card please",
+    "can I get a gift voucher for my sister",
+    "gift card",
+]
+
+
+@asynccontextmanager
+async def review_app(
+    database_url: str, tmp_path: Path, redis_url: str = "", **settings: Any
+) -> AsyncIterator[Harness]:
+    workspaces = tmp_path / "workspaces"
+    workspaces.mkdir()
+    (workspaces / "shop").symlink_to(SHOP, target_is_directory=True)
+    async with inbox_app(
+        database_url, redis_url, demo=False, workspaces_dir=workspaces,
+        data_dir=tmp_path / "data", **settings,
+    ) as h:  # fmt: skip
+        yield h
+
+
+async def conversation(h: Harness) -> tuple[Any, dict[str, str]]:
+    client = h.client()
+    r = await client.post("/api/v1/conversations", json={"workspace": "shop"})
+    assert r.status_code == 201, r.text
+    body = r.json()
+    return client, {"id": body["id"], "token": body["token"]}
+
+
+async def say(h: Harness, *texts: str) -> list[dict[str, Any]]:
+    """Each text in one new conversation; the turns' results."""
+    results = []
+    for text in texts:
+        client, started = await conversation(h)
+        r = await client.post(
+            f"/api/v1/conversations/{started['id']}/messages",
+            json={"text": text},
+            headers={"Authorization": f"Bearer {started['token']}"},
+        )
+        assert r.status_code == 201, r.text
+        results.append(r.json())
+    return results
+
+
+def engine(h: Harness) -> Any:
+    return h.services.assistant.nlu  # type: ignore[union-attr]

@@ -1,0 +1,127 @@
+"""The review page in Debian's chromium against a real server on the small review shop: the
+empty queue, customers' misunderstood questions appearing as a cluster with counts, a
+decision that creates a new intent, a refused assignment to a deleted intent shown on the
+page (never a 500), a malformed import refused in place, a good import's suggestions, and
+retraining from the page, which deploys the model and says why."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from tests.reviewkit import GIFT_CARDS, SHOP
+from tests.servers import LiveServer
+
+pytestmark = pytest.mark.browser
+PASSWORD = "correct horse battery staple"
+SHOTS = os.environ.get("INBOX_SCREENSHOTS", "/tmp")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory) -> Iterator[LiveServer]:
+    workspaces = tmp_path_factory.mktemp("workspaces")
+    (workspaces / "shop").symlink_to(SHOP, target_is_directory=True)
+    env = {
+        "SMARTSUPPORT_DEMO": "false",
+        "SMARTSUPPORT_WORKSPACES_DIR": str(workspaces),
+        "SMARTSUPPORT_CONVERSATION_RATE_LIMIT_PER_MINUTE": "10000",
+    }
+    with LiveServer(env) as live:
+        done = subprocess.run(
+            [sys.executable, "-m", "smartsupport", "users", "add", "sue@example.com",
+             "--role", "supervisor", "--name", "Sue Supervisor", "--workspace", "shop"],
+            input=PASSWORD + "\n", env={**os.environ, **live.env}, capture_output=True,
+            text=True, timeout=60,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        yield live
+
+
+def customers_say(server: LiveServer, *texts: str) -> None:
+    with httpx.Client(base_url=server.url, timeout=30) as http:
+        for text in texts:
+            started = http.post("/api/v1/conversations", json={"workspace": "shop"}).json()
+            r = http.post(
+                f"/api/v1/conversations/{started['id']}/messages",
+                json={"text": text},
+                headers={"Authorization": f"Bearer {started['token']}"},
+            )
+            assert r.status_code == 201, r.text
+
+
+def sign_in(page: Page, server: LiveServer) -> None:
+    page.goto(f"{server.url}/inbox/login?next=/inbox/review")
+    page.get_by_label("Email").fill("sue@example.com")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(f"{server.url}/inbox/review")
+
+
+def test_review_page_from_empty_queue_to_retrained_model(
+    browser: Browser, server: LiveServer, tmp_path: Path
+) -> None:
+    context = browser.new_context(viewport={"width": 1300, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    sign_in(page, server)
+    expect(page.get_by_role("heading", name="Review and improve")).to_be_visible()
+    expect(page.locator("#review-empty")).to_contain_text("Nothing to review")
+    expect(page.get_by_role("link", name="Review")).to_have_attribute("aria-current", "page")
+
+    customers_say(server, *GIFT_CARDS, "where is my order")
+    page.reload()
+    cluster = page.locator("form.cluster", has_text="gift").first
+    expect(cluster).to_be_visible()
+    expect(cluster.locator(".badge").first).to_contain_text("out of scope")
+    page.screenshot(path=f"{SHOTS}/review-queue.png", full_page=True)
+
+    # A deleted intent: the page says so, with the status it deserves.
+    cluster.get_by_label("Intent", exact=True).fill("warranty")
+    with page.expect_response(lambda r: r.url.endswith("/decide")) as answered:
+        cluster.get_by_role("button", name="Save decision").click()
+    assert answered.value.status == 422
+    expect(page.locator("#review-problem")).to_contain_text("'warranty' does not exist")
+
+    cluster = page.locator("form.cluster", has_text="gift").first
+    cluster.get_by_label("Decision").select_option("new_intent")
+    cluster.get_by_label("New intent name").fill("gift_cards")
+    cluster.get_by_role("button", name="Save decision").click()
+    expect(page.locator("#review-notice")).to_contain_text("new intent gift_cards")
+    expect(page.locator("form.cluster", has_text="gift")).to_have_count(0)
+
+    # Imports: a malformed file is refused in place; a CSV of chats gives suggestions.
+    broken = tmp_path / "tickets.json"
+    broken.write_text('{"tickets": [1, 2', encoding="utf-8")
+    page.locator("#review-import input[type=file]").set_input_files(str(broken))
+    page.locator("#review-import").get_by_role("button", name="Import").click()
+    expect(page.locator("#review-import-problem")).to_contain_text("line 1: not a JSON ticket")
+    chats = tmp_path / "chats.csv"
+    rows = ["conversation_id,author,text"]
+    for n, question in enumerate(["can I pay with paypal", "do you accept paypal",
+                                  "paypal payment possible?"]):  # fmt: skip
+        rows += [f"c{n},customer,{question}", f"c{n},agent,Yes: PayPal works at checkout."]
+    chats.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    page.locator("#review-import input[type=file]").set_input_files(str(chats))
+    page.locator("#review-import").get_by_role("button", name="Import").click()
+    expect(page.locator("#review-notice")).to_contain_text("Imported 3 questions from chats.csv")
+    faq = page.locator("li.suggestion[data-kind=faq]")
+    expect(faq).to_have_count(1)
+    expect(faq.get_by_label("Answer")).to_have_value("Yes: PayPal works at checkout.")
+    faq.get_by_role("button", name="Accept").click()
+    expect(page.locator("#review-notice")).to_contain_text("Article created")
+
+    page.get_by_role("button", name="Retrain and evaluate").click()
+    expect(page.locator("#review-notice")).to_contain_text("Retrained: deployed", timeout=120_000)
+    expect(page.locator("#review-models tr[data-status=deployed]")).to_have_count(1)
+    page.screenshot(path=f"{SHOTS}/review-retrained.png", full_page=True)
+    customers_say(server, "can I buy a gift card for my dad")  # the new model answers
+    context.close()
+    assert errors == [], errors
