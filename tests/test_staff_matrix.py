@@ -39,6 +39,7 @@ PUBLIC: dict[tuple[str, str], tuple[str, int]] = {
     ("GET", "/widget/app.js"): ("the widget, embedded on customer sites", 200),
     ("MOUNT", "/static"): ("static widget assets", 200),
     ("GET", "/inbox/static/{name}"): ("the inbox's CSS and script, no data", 200),
+    ("GET", "/inbox/review/static/{name}"): ("the review page's script, no data", 404),
     ("GET", "/inbox/login"): ("the login page", 200),
     ("POST", "/inbox/login"): ("logging in (csrf-checked, rate-limited)", 401),
     ("POST", "/inbox/logout"): ("ends whatever session the cookie names (csrf-checked)", 303),
@@ -52,9 +53,31 @@ PUBLIC: dict[tuple[str, str], tuple[str, int]] = {
         404,
     ),
     ("MOUNT", "/demo-shop/api"): ("the demo shop's sample API (demo only, sample data)", 200),
+    # Messaging channels and the business's own systems (docs/channels.md): authenticated by
+    # the provider's signature or the business's API key, never a staff session; the demo
+    # configures no channel (tests/test_channel_*.py and test_proactive.py test the rest).
+    ("GET", "/api/v1/channels/whatsapp/{workspace_id}"): ("WhatsApp's verification handshake", 404),
+    ("POST", "/api/v1/channels/whatsapp/{workspace_id}"): ("WhatsApp webhooks, signed", 404),
+    ("POST", "/api/v1/channels/twilio/{workspace_id}/{kind}"): ("Twilio webhooks, signed", 404),
+    ("POST", "/api/v1/channels/api/{workspace_id}/messages"): ("the API channel, API key", 401),
+    ("POST", "/api/v1/workspaces/{workspace_id}/proactive"): ("proactive sends, API key", 401),
+    ("GET", "/api/v1/workspaces/{workspace_id}/proactive/{entry_id}"): (
+        "their state, API key",
+        401,
+    ),
+    ("PUT", "/api/v1/workspaces/{workspace_id}/contacts/{channel}/{to}/consent"): (
+        "consent recorded by the business, API key",
+        401,
+    ),
 }
 # Server-to-server calls carry no browser cookie, so CSRF does not apply to them.
-CSRF_EXEMPT = {("POST", "/api/v1/webhooks/{provider}/{workspace_id}")}
+CSRF_EXEMPT = {
+    ("POST", "/api/v1/webhooks/{provider}/{workspace_id}"),
+    ("POST", "/api/v1/channels/whatsapp/{workspace_id}"),
+    ("POST", "/api/v1/channels/twilio/{workspace_id}/{kind}"),
+    ("POST", "/api/v1/channels/api/{workspace_id}/messages"),
+    ("POST", "/api/v1/workspaces/{workspace_id}/proactive"),
+}
 
 # (method, path) -> why: authorised by a visitor token for one conversation (tokens.py)
 VISITOR: dict[tuple[str, str], str] = {
@@ -74,6 +97,9 @@ VISITOR: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/conversations/{conversation_id}/attachments"): "the visitor sends a file",
     ("GET", "/api/v1/conversations/{conversation_id}/attachments/{attachment_id}"): (
         "the visitor opens a file of their own conversation"
+    ),
+    ("POST", "/api/v1/conversations/{conversation_id}/messages/{message_id}/feedback"): (
+        "the visitor rates an answer"
     ),
 }
 
@@ -100,6 +126,7 @@ CONVERSATION = "/api/v1/inbox/conversations/{conversation_id}"
 ARTICLES = "/api/v1/admin/workspaces/{workspace}/articles"
 ARTICLE = ARTICLES + "/{article_id}"
 CUSTOMERS = "/api/v1/admin/workspaces/{workspace}/customers"
+REVIEW = "/api/v1/review/{workspace}"
 STAFF: dict[tuple[str, str], Staff] = {
     # staff accounts (smartsupport/staff)
     ("GET", "/api/v1/auth/me"): Staff("agent", ok=200),
@@ -211,6 +238,58 @@ STAFF: dict[tuple[str, str], Staff] = {
     ("POST", "/inbox/conversations/{conversation_id}/tags"): Staff(
         "agent", kind="page", foreign=403
     ),
+    # analytics and feedback (issue 15)
+    ("GET", "/api/v1/analytics/workspaces/{workspace_id}/report"): Staff("supervisor", foreign=403),
+    ("GET", "/api/v1/analytics/workspaces/{workspace_id}/conversations.csv"): Staff(
+        "supervisor", foreign=403
+    ),
+    ("GET", "/inbox/dashboard"): Staff("supervisor", kind="page"),
+    ("POST", CONVERSATION + "/messages/{message_id}/flag"): Staff(
+        "agent", foreign=403, body={"reason": "wrong"}
+    ),
+    # the review queue (issue 15, docs/review.md)
+    ("GET", REVIEW + "/queue"): Staff("supervisor", foreign=403),
+    ("POST", REVIEW + "/decisions"): Staff(
+        "supervisor", foreign=403, body={"message_ids": ["0" * 32], "action": "dismiss"}
+    ),
+    ("POST", REVIEW + "/retrain"): Staff("supervisor", foreign=403),
+    ("GET", REVIEW + "/models"): Staff("supervisor", foreign=403),
+    ("GET", REVIEW + "/models/{model_id}/agreement"): Staff("supervisor", foreign=403),
+    ("POST", REVIEW + "/models/{model_id}/shadow"): Staff("supervisor", foreign=403),
+    ("DELETE", REVIEW + "/shadow"): Staff("supervisor", foreign=403),
+    # The file name (?name=) is checked before the workspace: 422 for everyone without it.
+    ("POST", REVIEW + "/imports"): Staff("supervisor", foreign=422),
+    ("GET", REVIEW + "/suggestions"): Staff("supervisor", foreign=403),
+    ("POST", REVIEW + "/suggestions/{suggestion_id}/accept"): Staff("supervisor", foreign=403),
+    ("POST", REVIEW + "/suggestions/{suggestion_id}/reject"): Staff("supervisor", foreign=403),
+    ("GET", REVIEW + "/experiments"): Staff("supervisor", foreign=403),
+    ("POST", REVIEW + "/experiments"): Staff(
+        "supervisor",
+        foreign=403,
+        body={
+            "name": "Greeting test",
+            "intent": "greeting",
+            "variants": [{"name": "a", "text": "Hi!"}, {"name": "b", "text": "Hello!"}],
+        },
+    ),
+    ("GET", REVIEW + "/experiments/{experiment_id}"): Staff("supervisor", foreign=403),
+    ("POST", REVIEW + "/experiments/{experiment_id}/promote"): Staff(
+        "supervisor", foreign=403, body={"variant": "a"}
+    ),
+    ("POST", REVIEW + "/experiments/{experiment_id}/stop"): Staff("supervisor", foreign=403),
+    ("GET", "/inbox/review"): Staff("supervisor", kind="page"),
+    ("POST", "/inbox/review/{workspace}/decide"): Staff("supervisor", kind="page", foreign=403),
+    ("POST", "/inbox/review/{workspace}/retrain"): Staff("supervisor", kind="page", foreign=403),
+    ("POST", "/inbox/review/{workspace}/shadow"): Staff("supervisor", kind="page", foreign=403),
+    ("POST", "/inbox/review/{workspace}/experiments"): Staff(
+        "supervisor", kind="page", foreign=403
+    ),
+    ("POST", "/inbox/review/{workspace}/experiments/{experiment_id}"): Staff(
+        "supervisor", kind="page", foreign=403
+    ),
+    ("POST", "/inbox/review/{workspace}/suggestions/{suggestion_id}"): Staff(
+        "supervisor", kind="page", foreign=403
+    ),
 }
 
 PRINCIPALS = ("anonymous", "agent", "supervisor", "foreign_admin", "admin")
@@ -319,6 +398,13 @@ class World:
             "workspace_id": "demo",
             "tag": "vip",
             "attachment_id": "0" * 32,  # no such file: 404 once the access rule lets through
+            "message_id": "0" * 32,
+            "experiment_id": "0" * 32,
+            "model_id": "0" * 32,
+            "suggestion_id": "0" * 32,
+            "kind": "sms",
+            "channel": "sms",
+            "to": "+15550100",
         }
         if "{article_id}" in path:
             self.as_("admin")
