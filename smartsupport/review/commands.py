@@ -27,7 +27,14 @@ from pathlib import Path
 from typing import Any
 
 from smartsupport.errors import InvalidInput
+from smartsupport.knowledge.kb import KnowledgeBase
+from smartsupport.nlu.engine import NluEngine
+from smartsupport.review.bootstrap import accept, import_history, reject, suggestions
+from smartsupport.review.decisions import decide, review_queue
+from smartsupport.review.retrain import restore_deployed, retrain
 from smartsupport.review.store import ACTIONS
+from smartsupport.services import open_services
+from smartsupport.settings import load_settings
 
 WORKSPACE = {"default": "demo", "help": "workspace id (demo)"}
 
@@ -93,8 +100,6 @@ async def _with_services(command: Command, args: argparse.Namespace) -> int:
 
 @asynccontextmanager
 async def _services() -> AsyncIterator[Any]:
-    from smartsupport.services import open_services
-    from smartsupport.settings import load_settings
 
     services = await open_services(load_settings())
     try:
@@ -104,7 +109,6 @@ async def _services() -> AsyncIterator[Any]:
 
 
 async def _queue(services: Any, args: argparse.Namespace) -> int:
-    from smartsupport.review.decisions import review_queue
 
     clusters = await review_queue(
         services.store,
@@ -126,8 +130,6 @@ async def _queue(services: Any, args: argparse.Namespace) -> int:
 
 
 async def _decide(services: Any, args: argparse.Namespace) -> int:
-    from smartsupport.review.decisions import decide
-
     n = await decide(
         services.store, services.workspace(args.workspace), args.message_ids, args.action,
         intent=args.intent,
@@ -137,8 +139,6 @@ async def _decide(services: Any, args: argparse.Namespace) -> int:
 
 
 async def _retrain(services: Any, args: argparse.Namespace) -> int:
-    from smartsupport.nlu.engine import NluEngine
-    from smartsupport.review.retrain import restore_deployed, retrain
 
     settings = services.settings
     models_dir = settings.models_dir or settings.data_dir / "models"
@@ -155,7 +155,6 @@ async def _retrain(services: Any, args: argparse.Namespace) -> int:
 
 
 async def _import(services: Any, args: argparse.Namespace) -> int:
-    from smartsupport.review.bootstrap import import_history
 
     try:
         data = args.file.read_bytes()
@@ -173,7 +172,6 @@ async def _import(services: Any, args: argparse.Namespace) -> int:
 
 
 async def _suggestions(services: Any, args: argparse.Namespace) -> int:
-    from smartsupport.review.bootstrap import suggestions
 
     rows = await suggestions(services.store, args.workspace)
     if args.json:
@@ -187,9 +185,6 @@ async def _suggestions(services: Any, args: argparse.Namespace) -> int:
 
 
 async def _accept(services: Any, args: argparse.Namespace) -> int:
-    from smartsupport.knowledge.kb import KnowledgeBase
-    from smartsupport.review.bootstrap import accept
-
     written = await accept(
         services.store, services.workspace(args.workspace), args.suggestion_id,
         KnowledgeBase(services.store), name=args.name, answer=args.answer,
@@ -199,7 +194,6 @@ async def _accept(services: Any, args: argparse.Namespace) -> int:
 
 
 async def _reject(services: Any, args: argparse.Namespace) -> int:
-    from smartsupport.review.bootstrap import reject
 
     await reject(services.store, args.workspace, args.suggestion_id)
     print(f"rejected {args.suggestion_id}")
