@@ -144,15 +144,16 @@ async def walk(
         if not rows:
             return
         after = (rows[-1]["created_at"], rows[-1]["id"])
-        page = await _page_facts(db, rows, window, now)
+        page = await page_facts(db, rows, now)
+        await _recontacts(db, rows, page, window, now)
         yield [f for f in page if filters.matches(f)]
         if len(rows) < PAGE:
             return
 
 
-async def _page_facts(
-    db: SqlDatabase, rows: list[dict[str, Any]], window: timedelta, now: datetime
-) -> list[Facts]:
+async def page_facts(db: SqlDatabase, rows: list[dict[str, Any]], now: datetime) -> list[Facts]:
+    """The facts of these conversations (rows of ``conversations``), all but re-contact
+    (``settle`` is not called): a few queries for the whole page."""
     ids = [r["id"] for r in rows]
     marks = _marks(ids)
     messages = await db.fetch(
@@ -180,9 +181,7 @@ async def _page_facts(
         *ids,
     )
     grouped = related(ids, messages, statuses, inbox, ratings)
-    facts = [conversation_facts(row, *grouped[row["id"]], now=now) for row in rows]
-    await _recontacts(db, rows, facts, window, now)
-    return facts
+    return [conversation_facts(row, *grouped[row["id"]], now=now) for row in rows]
 
 
 async def _recontacts(
@@ -207,7 +206,17 @@ async def _recontacts(
     by_customer: dict[str, list[dict[str, Any]]] = {}
     for c in later:
         by_customer.setdefault(c["customer_id"], []).append(c)
-    topics = await _topics(db, [c["id"] for c in later if len(by_customer[c["customer_id"]]) > 1])
+    # The topic of every later conversation that can be another's re-contact (one of the
+    # page is the only one of its customer's when it is alone in the list).
+    page_ids = {r["id"] for r in rows}
+    topics = await _topics(
+        db,
+        [
+            c["id"]
+            for c in later
+            if c["id"] not in page_ids or len(by_customer[c["customer_id"]]) > 1
+        ],
+    )
     for row, fact in zip(rows, facts, strict=True):
         until = (fact.last_at or fact.created_at) + window
         again = any(

@@ -7,7 +7,7 @@ Filters (query string): ``from``, ``to`` (YYYY-MM-DD, ``to`` inclusive, or ISO 8
 date-times; default the last 30 days), ``channel``, ``language``, ``intent``. An unknown
 filter, a bad date, an empty, reversed or future range is a 400 naming the fix. The CSV is
 streamed page by page as the conversations are read: an export of millions of rows never
-sits in memory.
+sits in memory. Both read the per-conversation rollup (``analytics_sums``).
 """
 
 from __future__ import annotations
@@ -22,8 +22,10 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict
 from starlette.responses import StreamingResponse
 
-from smartsupport.analytics import Filters, parse_filters, walk
-from smartsupport.analytics_report import CSV_COLUMNS, build_report, csv_row
+from smartsupport.analytics import Filters, parse_filters
+from smartsupport.analytics_report import CSV_COLUMNS, csv_row
+from smartsupport.analytics_sums import csv_pages
+from smartsupport.analytics_sums import report as rollup_report
 from smartsupport.api_docs import STAFF, errors
 from smartsupport.domain import utcnow
 from smartsupport.services import Services
@@ -71,7 +73,7 @@ def filters_for(
 
 async def report_for(request: Request, filters: Filters) -> dict[str, Any]:
     services = services_of(request)
-    return await build_report(services.store, filters, window(services), utcnow())
+    return await rollup_report(services.store, filters, window(services), utcnow())
 
 
 @router.get(
@@ -107,7 +109,7 @@ async def conversations_csv(request: Request, workspace_id: str, user: Superviso
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\r\n")
         writer.writerow(CSV_COLUMNS)
-        async for page in walk(services.store, filters, window(services), now):
+        async for page in csv_pages(services.store, filters, window(services), now):
             for facts in page:
                 writer.writerow(csv_row(facts))
             yield buffer.getvalue()

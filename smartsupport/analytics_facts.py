@@ -28,6 +28,7 @@ class Turn:
     out_of_scope: bool
     fallback: bool
     text: str
+    message_id: str = ""
 
 
 @dataclass(slots=True)
@@ -203,6 +204,7 @@ def _turns(facts: Facts, messages: list[dict[str, Any]]) -> None:
                 bool(nlu.get("out_of_scope")),
                 fallback,
                 m["text"],
+                m["id"],
             )
         )
         facts.fallback_turns += fallback
@@ -261,6 +263,21 @@ def _ratings(facts: Facts, ratings: list[dict[str, Any]], inbox: dict[str, Any] 
     facts.csat = inbox["csat_rating"] if inbox is not None else None
 
 
+def resolvable(facts: Facts) -> bool:
+    """Conditions 1-3 of an automated resolution (docs/analytics.md): engaged, no person
+    involved, answered (the last turn too), no negative feedback. Re-contact (4) needs the
+    customer's other conversations; the rollup stores this and reads re-contact at report
+    time."""
+    last_turn_answered = bool(facts.turns) and not facts.turns[-1].fallback
+    return (
+        facts.engaged
+        and not facts.person_involved
+        and facts.answered_turns > 0
+        and last_turn_answered
+        and not facts.negative_feedback
+    )
+
+
 def settle(facts: Facts, recontacted: bool, window: timedelta, now: datetime) -> None:
     """Re-contact known: decide the automated resolution (docs/analytics.md).
 
@@ -270,15 +287,7 @@ def settle(facts: Facts, recontacted: bool, window: timedelta, now: datetime) ->
     facts.recontacted = recontacted
     last_at = facts.last_at or facts.created_at
     facts.evaluated = now >= last_at + window
-    last_turn_answered = bool(facts.turns) and not facts.turns[-1].fallback
-    passes = (
-        facts.engaged
-        and not facts.person_involved
-        and facts.answered_turns > 0
-        and last_turn_answered
-        and not facts.negative_feedback
-        and not recontacted
-    )
+    passes = resolvable(facts) and not recontacted
     facts.automated_resolution = passes if (facts.evaluated or not passes) else None
     if facts.automated_resolution and facts.resolution_s is None:
         facts.resolution_s = _seconds(last_at, facts.created_at)

@@ -9,8 +9,8 @@ columns gives the report's counts, which the tests check.
 from __future__ import annotations
 
 import re
-import statistics
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any
@@ -49,7 +49,7 @@ class Tally:
     csat_sum: int = 0
     llm_input_tokens: int = 0
     llm_output_tokens: int = 0
-    llm_cost: float = 0.0
+    llm_cost_nanos: int = 0  # billionths: sums of costs are exact, in any order
 
     def add(self, f: Facts) -> None:
         self.conversations += 1
@@ -73,10 +73,19 @@ class Tally:
             self.csat_sum += f.csat
         self.llm_input_tokens += f.llm_input_tokens
         self.llm_output_tokens += f.llm_output_tokens
-        self.llm_cost += f.llm_cost
+        self.llm_cost_nanos += nanos(f.llm_cost)
+
+    def merge(self, other: Tally) -> None:
+        for f in fields(self):
+            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+
+    @property
+    def llm_cost(self) -> float:
+        return self.llm_cost_nanos / 1_000_000_000
 
     def as_json(self) -> dict[str, Any]:
         counts = {f.name: getattr(self, f.name) for f in fields(self)}
+        del counts["llm_cost_nanos"]
         counts["llm_cost"] = round(self.llm_cost, 6)
         tokens = self.llm_input_tokens + self.llm_output_tokens
         return {
@@ -103,16 +112,42 @@ def _rate(part: int, whole: int) -> float | None:
     return _ratio(part, whole, 4)
 
 
-def _durations(values: list[float]) -> dict[str, Any]:
-    if not values:
+def nanos(cost: float) -> int:
+    return round(cost * 1_000_000_000)
+
+
+def millis(seconds: float) -> int:
+    return round(seconds * 1000)
+
+
+def ranks(count: int) -> list[int]:
+    """The 0-based positions, in ascending order, that the median and the 90th percentile
+    of ``count`` values are read from."""
+    middle = [count // 2 - 1, count // 2] if count % 2 == 0 else [count // 2]
+    return sorted({*middle, min(count - 1, int(0.9 * count))})
+
+
+def durations(count: int, total_ms: int, at: Mapping[int, int]) -> dict[str, Any]:
+    """Count, average, median and 90th percentile in seconds of ``count`` durations in
+    milliseconds summing to ``total_ms``; ``at`` maps each of ``ranks(count)`` to the value
+    there in ascending order (the rollup reads only those from SQL)."""
+    if not count:
         return {"count": 0, "average": None, "median": None, "p90": None}
-    ordered = sorted(values)
+    half = count // 2
+    median = (
+        at[half] / 1000 if count % 2 else (at[half - 1] / 1000 + at[half] / 1000) / 2
+    )  # as statistics.median does
     return {
-        "count": len(ordered),
-        "average": round(statistics.fmean(ordered), 1),
-        "median": round(statistics.median(ordered), 1),
-        "p90": round(ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))], 1),
+        "count": count,
+        "average": round(total_ms / count / 1000, 1),
+        "median": round(median, 1),
+        "p90": round(at[min(count - 1, int(0.9 * count))] / 1000, 1),
     }
+
+
+def _durations(values: list[int]) -> dict[str, Any]:
+    ordered = sorted(values)
+    return durations(len(ordered), sum(ordered), {i: ordered[i] for i in ranks(len(ordered))})
 
 
 _SPACES = re.compile(r"\s+")
@@ -124,7 +159,7 @@ def question_key(text: str) -> str:
     return _EDGES.sub("", _SPACES.sub(" ", text.casefold()).strip())
 
 
-def _bucket(confidence: float) -> int:
+def bucket(confidence: float) -> int:
     return next(i for i, top in enumerate(CONFIDENCE_BUCKETS) if confidence <= top or top == 1.0)
 
 
@@ -136,7 +171,7 @@ class Report:
         self.totals = Tally()
         self.groups: dict[str, dict[str, Tally]] = {name: {} for name in BREAKDOWNS}
         self.days: dict[str, Tally] = {}
-        self.timings: dict[str, list[float]] = {
+        self.timings: dict[str, list[int]] = {  # milliseconds
             "first_response_bot": [],
             "first_response_human": [],
             "time_to_resolution": [],
@@ -148,6 +183,8 @@ class Report:
         self.unanswered: Counter[str] = Counter()
         self.examples: dict[str, str] = {}
         self.articles: dict[str, dict[str, Any]] = {}
+        # The rollup (analytics_sums.py) gives the timings already summarised.
+        self.summaries: dict[str, dict[str, Any]] | None = None
 
     def add(self, f: Facts) -> None:
         self.totals.add(f)
@@ -162,16 +199,14 @@ class Report:
             ("agent_handle_time", f.handle_s),
         ):
             if value is not None:
-                self.timings[name].append(value)
+                self.timings[name].append(millis(value))
         if f.escalation_reason:
             self.reasons[f.escalation_reason] += 1
         if f.csat is not None:
             self.csat[f.csat] += 1
         for turn in f.turns:
             label = turn.intent or ("(out of scope)" if turn.out_of_scope else "(no intent)")
-            self.heat.setdefault(label, [0] * len(CONFIDENCE_BUCKETS))[
-                _bucket(turn.confidence)
-            ] += 1
+            self.heat.setdefault(label, [0] * len(CONFIDENCE_BUCKETS))[bucket(turn.confidence)] += 1
             if (turn.fallback or turn.out_of_scope) and turn.text:
                 key = question_key(turn.text)
                 self.unanswered[key] += 1
@@ -203,7 +238,8 @@ class Report:
         return {
             "filters": self.filters.as_json(),
             "totals": self.totals.as_json(),
-            "timings_seconds": {k: _durations(v) for k, v in self.timings.items()},
+            "timings_seconds": self.summaries
+            or {k: _durations(v) for k, v in self.timings.items()},
             "escalation_reasons": [
                 {"reason": r, "count": n} for r, n in self.reasons.most_common()
             ],
@@ -232,6 +268,9 @@ class Report:
 async def build_report(
     store: object, filters: Filters, window: timedelta, now: datetime
 ) -> dict[str, Any]:
+    """The report computed from the raw rows (``analytics.walk``): the reference the rollup
+    is tested against, and the answer while the rollup is being built
+    (``analytics_sums.report``)."""
     report = Report(filters)
     async for page in walk(store, filters, window, now):
         for facts in page:

@@ -36,11 +36,18 @@ from smartsupport.consent import people_only
 from smartsupport.context import ConversationContext
 from smartsupport.demo_shop import Shops
 from smartsupport.dialogue.manager import DialogueManager
-from smartsupport.domain import ConversationStatus, Customer, OutboxItem, Reply, Understanding
+from smartsupport.domain import (
+    ConversationStatus,
+    Customer,
+    Message,
+    OutboxItem,
+    Reply,
+    Understanding,
+)
 from smartsupport.handoff.rules import HandoffOutcome, needs_customer
 from smartsupport.helpdesk.handoff_tickets import add_helpdesk_work
 from smartsupport.keywords import KeywordBot, build_keyword_bot
-from smartsupport.knowledge import places
+from smartsupport.knowledge import ingest_jobs, places
 from smartsupport.knowledge.answer import extract_answer
 from smartsupport.knowledge.answerability import Answerability
 from smartsupport.knowledge.kb import KnowledgeBase
@@ -100,7 +107,7 @@ class Assistant:
 
     # -- decide --------------------------------------------------------------------------
     async def decide(self, turn: Turn) -> Decision:
-        self.live.observe(turn)  # shadow mode: hands the message over, never waits
+        self.live.observe(turn)  # a model deployed elsewhere: checked now and then
         customer = await self._customer(turn)
         if decisions.accepts_person(turn):
             turn.understanding.intent, turn.understanding.confidence = HUMAN_INTENT, 1.0
@@ -115,7 +122,11 @@ class Assistant:
             decision = await self._answer(turn)
         if outcome is not None:
             decision = handoff.apply(outcome, decision, turn.conversation.metadata)
-            if outcome.action == "offer_human":
+            last = decision.replies[-1] if decision.replies else None
+            on_question = last is not None and last.meta.get("step") == "flow"
+            if outcome.action == "offer_human" and not on_question:
+                # On a flow's question the offer is a button: a bare "yes" answers the
+                # question ("Start a return for ORD-10238?"), the button reaches a person.
                 decisions.offer_person(turn)
             decision.outbox += self._notices(turn, outcome, decision)
         if (
@@ -344,6 +355,12 @@ class Assistant:
             decision.replies.append(again)
         return decision
 
+    def recorded(
+        self, workspace: WorkspaceConfig, message: Message, understanding: Understanding
+    ) -> None:
+        # Shadow mode compares the stored message: after the commit, never waiting.
+        self.live.shadow.observe(workspace.id, message.id, message.text, understanding)
+
     async def close(self) -> None:
         await self.dialogue.aclose()
         await self.answerer.aclose()
@@ -359,9 +376,8 @@ async def build_assistant(services: Services, shops: Shops | None = None) -> Ass
         # A progress bar on an interactive terminal: the first start trains the model.
         await nlu.prepare(workspace, progress=sys.stderr.isatty())
         await restore_deployed(services.store, nlu, workspace)  # retrained by review
-        if workspace.articles_dir is not None:
-            report = await knowledge.ingest(workspace.id, [workspace.articles_dir])
-            log.info("knowledge base of %s: %s", workspace.id, report)
+        if workspace.articles_dir is not None:  # a job, run here unless jobs are off
+            await ingest_jobs.at_start(services, knowledge, workspace.id)
     answerer = Answerer.from_settings(settings, extract=extract_answer)
     await answerer.warm_up()
     shops = shops or Shops()
@@ -374,4 +390,6 @@ async def build_assistant(services: Services, shops: Shops | None = None) -> Ass
     # The place names of CLDR take a couple of seconds to gather: off the event loop and
     # before the first question about a delivery time needs them.
     asyncio.get_running_loop().run_in_executor(None, places.gazetteer)
-    return Assistant(services, nlu, knowledge, answerer, dialogue, keywords, answerability)
+    assistant = Assistant(services, nlu, knowledge, answerer, dialogue, keywords, answerability)
+    assistant.live.follow(services.backplane, services.workspaces)  # models deployed elsewhere
+    return assistant

@@ -50,6 +50,7 @@ CHANNELS: list[tuple[str, str, str, list[type[BaseModel]], list[type[BaseModel]]
             frames.InboxChange,
             frames.ConversationFrame,
             frames.Watching,
+            frames.AgentTypingPresence,
             frames.Pong,
             frames.ErrorFrame,
         ],

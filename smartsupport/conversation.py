@@ -167,6 +167,7 @@ async def handle_message(services: Services, incoming: IncomingMessage) -> TurnR
             decision = await decide(services, taken)
             turn.step("record")
             result = await record(services, taken, decision)
+            _assistant(services).recorded(taken.workspace, taken.message, taken.understanding)
             turn.step("publish_on_release")  # until the lock is released, the publishes sent
             publish_on_release(services, taken, result, status_changed=decision.status)
     return result

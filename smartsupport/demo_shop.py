@@ -48,6 +48,8 @@ class Shop:
     customers: dict[str, dict[str, Any]] = field(default_factory=dict)
     products: dict[str, dict[str, Any]] = field(default_factory=dict)
     next_return: int = 50002
+    # Idempotency key -> the refund it made: a retried refund answers the same, once.
+    refunds: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def find_order(self, order_id: str) -> dict[str, Any] | None:
         key = order_id.upper().replace("ORD", "ORD-").replace("--", "-")
@@ -146,6 +148,27 @@ class Shop:
         }
         self.next_return += 1
         return return_id
+
+    def refund(self, order: dict[str, Any], key: str | None) -> dict[str, Any] | None:
+        """Refund a delivered order in full; None when it cannot be (not delivered yet, or
+        refunded or being refunded already). ``key``: the caller's idempotency key."""
+        if key and key in self.refunds:
+            return self.refunds[key]
+        if order["status"] != "delivered" or (order.get("refund") or {}).get("status") in (
+            "pending",
+            "issued",
+        ):
+            return None
+        order["refund"] = {
+            "status": "issued",
+            "amount": order["total"],
+            "method": "original payment",
+            "issued": date.today().isoformat(),
+        }
+        done = {"order_id": order["id"], "currency": order["currency"], **order["refund"]}
+        if key:
+            self.refunds[key] = done
+        return done
 
     def find_products(self, query: str) -> list[dict[str, Any]]:
         """Products whose name shares the most words with ``query``; a product's
@@ -291,6 +314,10 @@ class ReturnIn(Owner):
     reason: str | None = Field(default=None, max_length=500)
 
 
+class RefundIn(Owner):
+    idempotency_key: str | None = Field(default=None, max_length=100)
+
+
 class AddressIn(Owner):
     address: str = Field(min_length=8, max_length=300)
 
@@ -389,6 +416,32 @@ def _router() -> APIRouter:
         order = _order_or_404(request, order_id, Owner(customer_id=customer_id, email=email))
         refund = order.get("refund") or {"status": "none"}
         return {"order_id": order["id"], "currency": order["currency"], **refund}
+
+    @router.post("/orders/{order_id}/refund")
+    async def refund_order(request: Request, order_id: str, body: RefundIn) -> JSONResponse:
+        order = _order_or_404(request, order_id, body)
+        done = _shop(request).refund(order, body.idempotency_key)
+        if done is None:
+            refund = order.get("refund") or {"status": "none"}
+            return JSONResponse(
+                {"error": f"order is {order['status']}, refund {refund['status']}"},
+                status_code=409,
+            )
+        return JSONResponse(done)
+
+    @router.post("/orders/{order_id}/label")
+    async def resend_label(request: Request, order_id: str, body: Owner) -> JSONResponse:
+        """Send the return label again (to the order's email address)."""
+        order = _order_or_404(request, order_id, body)
+        if not order.get("return_id"):
+            return JSONResponse({"error": "no return was started"}, status_code=409)
+        return JSONResponse(
+            {
+                "return_id": order["return_id"],
+                "label_url": f"https://northwind.example/returns/{order['return_id']}.pdf",
+                "sent": True,
+            }
+        )
 
     @router.get("/products")
     async def search_products(

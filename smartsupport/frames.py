@@ -7,7 +7,7 @@ at ``/asyncapi.json``.
                          DeltaEvent, StatusEvent, QueueEvent, CsatEvent; Pong, ErrorFrame
     agent  -> server     Watch, AgentTyping, Ping
     server -> agent      AgentReady, InboxChange, ConversationFrame (a conversation event),
-                         Watching, Pong, ErrorFrame
+                         Watching, AgentTypingPresence, Pong, ErrorFrame
 
 Inbound models ignore unknown keys and coerce like the handlers always did (``on`` is truthy);
 ``inbound(frame, table)`` picks the model by ``type``. Outbound frames are built from the
@@ -196,6 +196,9 @@ class AgentTyping(InboundFrame):
     type: Literal["typing"] = "typing"
     conversation_id: str = ""
     on: bool = False
+    where: Literal["reply", "note"] = Field(
+        default="reply", description="the reply box (the customer sees it) or a private note"
+    )
 
     _id = field_validator("conversation_id", mode="before")(_text)
     _on = field_validator("on", mode="before")(_truthy)
@@ -237,8 +240,25 @@ class Watching(Frame):
     conversation_id: str
 
 
+class AgentTypingPresence(Frame):
+    """A staff member is typing in a conversation: the collision warning (inbox/collision.py)."""
+
+    type: Literal["agent_typing"] = "agent_typing"
+    conversation_id: str
+    agent_id: str
+    agent_name: str
+    on: bool
+    where: Literal["reply", "note"]
+
+
 AgentServerFrame = Annotated[
-    AgentReady | InboxChange | ConversationFrame | Watching | Pong | ErrorFrame,
+    AgentReady
+    | InboxChange
+    | ConversationFrame
+    | Watching
+    | AgentTypingPresence
+    | Pong
+    | ErrorFrame,
     Field(discriminator="type"),
 ]
 AGENT_INBOUND: dict[str, type[InboundFrame]] = {

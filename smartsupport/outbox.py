@@ -152,6 +152,23 @@ async def requeue(db: SqlExecutor, entry_id: str, *, now: datetime | None = None
         raise NotFound(f"no pending or dead outbox entry {entry_id!r}")
 
 
+async def cancel(
+    db: SqlExecutor, entry_id: str, result: dict[str, Any], *, now: datetime | None = None
+) -> bool:
+    """Finish a pending entry without running it, ``result`` saying why; False when it is
+    done, dead or held by a worker right now (it may be going out: too late to stop)."""
+    now = now or utcnow()
+    changed = await db.execute(
+        "UPDATE outbox SET status = 'done', result = ?, updated_at = ? WHERE id = ? "
+        "AND status = 'pending' AND (locked_until IS NULL OR locked_until < ?)",
+        result,
+        now,
+        entry_id,
+        now,
+    )
+    return bool(changed)
+
+
 def backoff(attempts: int, retry_after: float | None = None) -> float:
     """Seconds to wait after ``attempts`` failed tries: the shared ``remote.backoff`` with
     the outbox's own base and cap (never sooner than the service's ``Retry-After``)."""

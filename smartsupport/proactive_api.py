@@ -6,7 +6,10 @@ what the customer agreed to (proactive.py does the sending). API keys with
                                                    "template"?, "require_opt_in"?,
                                                    "idempotency_key"?}
                                                   -> 202 {"id", "status": "scheduled", ...}
-    GET  /api/v1/workspaces/{ws}/proactive/{id}   scheduled | sent | skipped | failed
+    GET  /api/v1/workspaces/{ws}/proactive/{id}   scheduled | sent | skipped | failed |
+                                                  cancelled
+    DELETE /api/v1/workspaces/{ws}/proactive/{id} cancel a scheduled message (409 once it
+                                                  is going out or gone)
     PUT  /api/v1/workspaces/{ws}/contacts/{channel}/{address}/consent   {"consent": in|out}
                                                   an opt-in (or out) the business collected
                                                   itself (a checkbox at checkout)
@@ -32,9 +35,9 @@ from smartsupport.channels.messaging_config import (
     whatsapp_config,
 )
 from smartsupport.channels.messaging_inbound import contact_for
-from smartsupport.errors import InvalidInput, NotFound
+from smartsupport.errors import Conflict, InvalidInput, NotFound
 from smartsupport.ids import new_id
-from smartsupport.outbox import Entry, get
+from smartsupport.outbox import Entry, cancel, get
 from smartsupport.services import Services
 from smartsupport.staff import ApiKeyPrincipal, require_api_key, require_workspace
 from smartsupport.storage.base import SqlExecutor
@@ -72,7 +75,7 @@ class ProactiveIn(BaseModel):
 class ProactiveOut(BaseModel):
     model_config = ConfigDict(extra="forbid")
     id: str
-    status: Literal["scheduled", "sent", "skipped", "failed"]
+    status: Literal["scheduled", "sent", "skipped", "failed", "cancelled"]
     send_at: str
     conversation_id: str
     attempts: int
@@ -128,6 +131,8 @@ def _out(entry: Entry) -> dict[str, Any]:
         status, detail = "scheduled", entry.last_error
     elif entry.status == "dead":
         status, detail = "failed", entry.last_error
+    elif result.get("cancelled"):
+        status, detail = "cancelled", str(result["cancelled"])
     elif result.get("skipped"):
         status, detail = "skipped", str(result["skipped"])
     else:
@@ -185,12 +190,37 @@ async def schedule_proactive(
 async def get_proactive(
     workspace_id: str, entry_id: str, request: Request, key: Annotated[ApiKeyPrincipal, WRITE]
 ) -> dict[str, Any]:
-    """Where a proactive message is: scheduled, sent, skipped (opt-out) or failed."""
+    """Where a proactive message is: scheduled, sent, skipped (opt-out), failed or
+    cancelled."""
     services = _services(request, key, workspace_id)
+    return _out(await _entry(services, workspace_id, entry_id))
+
+
+@router.delete(
+    "/{workspace_id}/proactive/{entry_id}",
+    response_model=ProactiveOut,
+    operation_id="cancelProactiveMessage",
+    responses=errors(401, 403, 404, 409, 503),
+)
+async def cancel_proactive(
+    workspace_id: str, entry_id: str, request: Request, key: Annotated[ApiKeyPrincipal, WRITE]
+) -> dict[str, Any]:
+    """Cancel a scheduled message (an appointment moved, an order picked up early). Once it
+    is going out or gone it cannot be called back: 409, with where it is."""
+    services = _services(request, key, workspace_id)
+    entry = await _entry(services, workspace_id, entry_id)
+    db: SqlExecutor = services.store  # type: ignore[assignment]  # every store is SQL
+    if not await cancel(db, entry.id, {"cancelled": f"by API key {key.name}"}):
+        state = _out(await _entry(services, workspace_id, entry_id))["status"]
+        raise Conflict(f"the message is {state}: too late to cancel", code="not_cancellable")
+    return _out(await _entry(services, workspace_id, entry_id))
+
+
+async def _entry(services: Services, workspace_id: str, entry_id: str) -> Entry:
     entry = await get(services.store, entry_id)  # type: ignore[arg-type]
     if entry is None or entry.workspace_id != workspace_id or entry.kind != proactive.KIND:
         raise NotFound("no such proactive message")
-    return _out(entry)
+    return entry
 
 
 @router.put(

@@ -92,7 +92,7 @@ async def open_services(settings: Settings, *, migrate: bool = True) -> Services
     # Field encryption at the store boundary (storage/fields.py); keys decided in encryption.py.
     keyring = open_keyring(settings)
     cast(SqlDatabase, store).fields = FieldCipher(keyring)
-    backplane = open_backplane(settings.redis_url)
+    backplane = open_backplane(settings.redis_url, command_timeout=settings.redis_timeout_seconds)
     await store.connect()
     try:
         await backplane.connect()

@@ -78,4 +78,10 @@ class Responder(Protocol):
 
     async def decide(self, turn: Turn) -> Decision: ...
 
+    def recorded(
+        self, workspace: WorkspaceConfig, message: Message, understanding: Understanding
+    ) -> None:
+        """The turn's writes are committed: work that refers to them starts here (the review's
+        shadow comparison). Returns at once: the conversation's lock is still held."""
+
     async def close(self) -> None: ...

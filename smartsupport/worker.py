@@ -1,5 +1,7 @@
-"""The background jobs of one server process: outbox deliveries, the overflow sweep and
-the email channel's mailbox readers (one ``channels.email_poller.MailboxPoller`` each).
+"""The background jobs of one server process: outbox deliveries, the overflow sweep, the
+email channel's mailbox readers (one ``channels.email_poller.MailboxPoller`` each) and, in a
+task of their own, the leased jobs of ``jobs.py`` (knowledge ingestion, retraining:
+``job_runner.JobRunner`` with ``JOB_HANDLERS``), so a long one never delays a delivery.
 
     Worker(services).start()    from the app lifespan; ``await worker.stop()`` on shutdown
     one pass                    run the outbox entries that are due (``outbox.run_due``, in
@@ -22,17 +24,27 @@ import contextlib
 import logging
 import time
 
-from smartsupport import outbox, retention
+from smartsupport import analytics_rollup, outbox, retention
 from smartsupport.channels.email_config import email_accounts
 from smartsupport.channels.email_poller import MailboxPoller
 from smartsupport.errors import SmartsupportError
 from smartsupport.handoff.overflow import sweep_overflow
 from smartsupport.ids import new_id
 from smartsupport.inbox import memory, search_index
+from smartsupport.job_runner import JobHandler, JobRunner
+from smartsupport.jobs import KINDS as JOB_KINDS
+from smartsupport.knowledge import ingest_jobs
+from smartsupport.review import retrain_jobs
 from smartsupport.services import Services
 
 log = logging.getLogger(__name__)
 SWEEP_EVERY = 15.0  # seconds between overflow sweeps in one process
+ROLLUP_PER_PASS = 2000  # conversations rolled up per sweep (a backfill takes several)
+JOB_HANDLERS: dict[str, JobHandler] = {
+    ingest_jobs.KIND: ingest_jobs.run,  # a workspace's articles folder
+    retrain_jobs.KIND: retrain_jobs.run,  # retraining from the review queue
+}
+assert set(JOB_HANDLERS) == JOB_KINDS, "every job kind has exactly one handler"
 
 
 class Worker:
@@ -43,15 +55,19 @@ class Worker:
         self._last_sweep = float("-inf")
         self._last_purge = float("-inf")
         self.mailboxes: list[MailboxPoller] = []  # the email channel's IMAP readers
+        self.jobs = JobRunner(services, JOB_HANDLERS, self.name)
 
     def start(self) -> Worker:
         self._task = asyncio.create_task(self._loop(), name="smartsupport-worker")
+        self.jobs.start()
         accounts = email_accounts(self.services.settings, self.services.workspaces.values())
         self.mailboxes = [MailboxPoller(self.services, a).start() for a in accounts]
         return self
 
     async def stop(self) -> None:
-        """Stop; an entry in flight is finished or, if cancelled, retried later."""
+        """Stop; an entry in flight is finished or, if cancelled, retried later; a job in
+        flight is released for another process."""
+        await self.jobs.stop()
         for mailbox in self.mailboxes:
             await mailbox.stop()  # a mail in flight is read again, and answered once
         if self._task is None:
@@ -76,6 +92,9 @@ class Worker:
                 self.services.store, blind=search_index.blind_for(self.services.store)
             )
             await memory.catch_up(self.services.store)  # customer memory (inbox/memory.py)
+            # The analytics rollup follows every change (analytics_rollup.py, migration
+            # 0031); a bounded share per pass, so a backfill never holds up the outbox.
+            await analytics_rollup.catch_up(self.services.store, limit=ROLLUP_PER_PASS)
         # The retention purge (retention.py): at start, then every purge_interval_seconds.
         if clock - self._last_purge >= self.services.settings.purge_interval_seconds:
             self._last_purge = clock

@@ -13,6 +13,8 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+from smartsupport.job_runner import JobRunner
+from smartsupport.worker import JOB_HANDLERS
 from tests.inboxkit import Harness, inbox_app
 
 SHOP = Path(__file__).parent / "data" / "review_shop"
@@ -63,6 +65,20 @@ async def say(h: Harness, *texts: str) -> list[dict[str, Any]]:
         assert r.status_code == 201, r.text
         results.append(r.json())
     return results
+
+
+async def retrained(h: Harness, sup: Any, workspace: str = "shop") -> dict[str, Any]:
+    """Ask for a retraining (202, a job), let a job runner lease and run it (this harness
+    starts no worker), and return the job as its status URL shows it at the end."""
+    r = await sup.post(f"/api/v1/review/{workspace}/retrain")
+    assert r.status_code == 202, r.text
+    job = r.json()
+    assert r.headers["location"] == job["status_url"] and job["status"] == "queued"
+    ended = await JobRunner(h.services, JOB_HANDLERS, "test-runner").run_next(job["id"])
+    assert ended is not None and ended.finished, ended
+    status = await sup.get(job["status_url"])
+    assert status.status_code == 200, status.text
+    return status.json()
 
 
 def engine(h: Harness) -> Any:

@@ -72,6 +72,11 @@ def test_the_shipped_model_names_every_feature_and_a_threshold():
         ("Was ist die Lieferzeit nach Wien?", ["duration"]),
         ("كم تستغرق مدة التوصيل؟", ["duration"]),
         ("寄到上海的时效是多久？", ["duration"]),
+        # The threshold of free shipping is an amount.
+        ("A partir de cuánto es gratis el envío?", ["amount"]),
+        ("Ab wann ist der Versand versandkostenfrei?", ["amount"]),
+        ("满多少钱可以免运费？", ["amount"]),
+        ("Is there a minimum order for free shipping?", ["amount"]),
     ],
 )
 def test_question_types_in_several_languages(question, kinds):

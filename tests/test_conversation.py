@@ -40,6 +40,9 @@ class ScriptedAssistant:
     async def understand(self, workspace, text, context) -> Understanding:
         return Understanding(intent="thanks", confidence=0.9)
 
+    def recorded(self, workspace, message, understanding) -> None:  # type: ignore[no-untyped-def]
+        pass
+
     async def decide(self, turn: Turn) -> Decision:
         assert self.script is not None
         return await self.script(turn)

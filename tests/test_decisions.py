@@ -7,7 +7,7 @@ import pytest
 
 from smartsupport.decisions import STEPS, decision_order
 from smartsupport.errors import ConfigurationError
-from smartsupport.nlu.asking import asks_about, questions_in
+from smartsupport.nlu.asking import asks_about, questions_in, states
 from smartsupport.workspaces import WorkspaceConfig
 
 
@@ -49,6 +49,37 @@ def test_several_questions_in_one_message_are_split_in_order():
         "And do you ship to Norway?",
     ]
     assert questions_in("Where is my order ORD-10234?") == ["Where is my order ORD-10234?"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "do you take amex?? my visa is maxed out lol",
+        "wait, you ship to Norway?! my cousin lives there",
+        "¿¿aceptáis PayPal??",
+        "送料はいくらですか？？",
+    ],
+)
+def test_a_run_of_question_marks_ends_one_question_not_several(text):
+    # "amex??" split into "amex?" and a bare "?" lost the context that answers it.
+    assert questions_in(text) == [text]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("it's too small", True),
+        ("elle est trop petite", True),
+        ("ficou pequena", True),
+        ("المقاس صغير", True),
+        ("what payment methods do you take?", False),
+        ("wie lange dauert der Versand", False),
+        ("I want to cancel my order", False),
+        ("cancela mi pedido por favor", False),
+    ],
+)
+def test_a_plain_statement_is_told_from_a_question_or_a_request(text, expected):
+    assert states(text) is expected
 
 
 def test_a_workspace_can_reorder_the_steps_and_a_wrong_step_names_the_fix():

@@ -98,3 +98,41 @@ async def test_yes_to_the_offer_of_a_person_hands_over(services):
 async def test_a_bare_yes_is_not_a_greeting(services, text, locale):
     _, [result] = await chat(services, text, locale=locale)
     assert "small_talk" not in steps(result)
+
+
+async def test_a_reason_that_sounds_like_another_topic_is_the_reason_asked_for(services):
+    # Asked "Quelle est la raison du retour ?", "elle est trop petite" is the reason, though
+    # the intent model hears a sizing question in it.
+    _, results = await chat(
+        services,
+        "Je voudrais retourner la veste de la commande ORD-10238",
+        "maria@example.com",
+        "elle est trop petite",
+        locale="fr",
+    )
+    confirm = results[-1].replies[-1].text
+    assert "trop petite" in confirm and "ORD-10238" in confirm
+
+
+async def test_answers_to_a_flows_questions_are_not_counted_as_not_understood(services):
+    # An e-mail address and a reason carry no intent; counted as "not understood twice", they
+    # put a person button on the confirmation, and its "sim" then went to a person.
+    conversation, results = await chat(
+        services,
+        "Quero devolver a jaqueta do pedido ORD-10238",
+        "maria@example.com",
+        "ficou pequena",
+        "sim",
+        locale="pt",
+    )
+    assert results[-1].conversation.status is ConversationStatus.BOT
+    assert "flow" in steps(results[-1])
+
+
+async def test_an_order_number_does_not_override_what_the_model_mostly_believes(services):
+    # An order number makes the message in scope; the model, short of its out-of-scope bar,
+    # still puts most of its belief on one intent: that intent, not the rule's order status.
+    _, [result] = await chat(
+        services, "Devolví unas zapatillas y todavía nada del dinero, pedido ORD-10240", locale="es"
+    )
+    assert result.message.meta["nlu"]["intent"] == "refund_status"

@@ -211,6 +211,9 @@ async def test_the_conversation_path_saves_dialogue_state_and_stores_replies(tmp
         async def decide(self, turn):
             return await manager.handle(turn) or await fallback.decide(turn)
 
+        def recorded(self, workspace, message, understanding):
+            pass
+
         async def close(self):
             await manager.aclose()
 

@@ -38,14 +38,14 @@ ARTICLES = DEMO_DIR / "articles"
 # and in the open (docs/benchmarks.md, issue 11): the retrained answerability model traded
 # abstention on unanswerable questions (100 -> 86.7%) for 6.0 points fewer off-target answers
 # and 9.5 points more resolved; two conversations now reach a person after the customer says
-# "yes" to the offer of one (counted as false escalations).
-FLOOR_RESOLVED_PCT = 52.0
+# "yes" to the offer of one (counted as false escalations; none since the fourth pass).
+FLOOR_RESOLVED_PCT = 56.7
 FLOOR_ESCALATION_RECALL_PCT = 100.0
 FLOOR_IN_LANGUAGE_PCT = 97.7
 FLOOR_ABSTAINED_PCT = 86.7
 CEILING_WRONG_PCT = 0.0
-CEILING_OFF_TARGET_PCT = 6.5
-CEILING_FALSE_ESCALATIONS = 2
+CEILING_OFF_TARGET_PCT = 5.5
+CEILING_FALSE_ESCALATIONS = 0
 
 
 def case(category: str = "resolvable", turns: tuple[str, ...] = ("hi",), **expect) -> Case:

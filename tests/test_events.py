@@ -120,6 +120,9 @@ class ScriptedAssistant:
 
         return Understanding(language="en", intent="greet", confidence=0.8, sentiment=0.1)
 
+    def recorded(self, workspace, message, understanding) -> None:  # type: ignore[no-untyped-def]
+        pass
+
     async def decide(self, turn: Turn) -> Decision:
         if "human" in turn.message.text:
             return Decision(

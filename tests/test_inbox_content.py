@@ -162,6 +162,8 @@ async def test_suggestions_degrade_visibly_when_the_knowledge_base_fails(
     async with inbox_app(sqlite_url, data_dir=tmp_path) as h:
         agent = await h.staff("ana@example.com")
         visitor = await h.customer_waiting()
+        # A question to search for (a request for a person alone is not searched).
+        await visitor.say("How long do refunds take?")
         h.app.state.kb = Unavailable()
         detail = (await agent.get(f"/api/v1/inbox/conversations/{visitor.id}")).json()
         assert detail["suggestions"]["available"] is False

@@ -23,6 +23,7 @@ LAYERS: list[tuple[str, list[str]]] = [
         "foundation: domain, errors, wire, settings, configs",
         [
             "smartsupport", "domain", "errors", "ids", "wire", "settings",
+            "settings_channels", "settings_security", "settings_operations",  # Settings' parts
             "privacy", "business_hours", "workspaces", "embeddings", "remote",
             "visitor_tokens", "llm.base", "demo_shop", "frames", "messages",
             "limits", "proxies", "log_redaction",
@@ -43,9 +44,10 @@ LAYERS: list[tuple[str, list[str]]] = [
             "audit",  # the tamper-evident audit log (issue 14)
             "attachments", "attachments.*",  # attachment stores, by URL (issue 13)
             "encryption",  # which keyring a deployment uses (issue 14)
+            "jobs",  # background jobs: the leased rows (issue 17)
         ],
     ),
-    ("the services container", ["services", "fanout"]),
+    ("the services container", ["services", "fanout", "job_runner"]),
     (
         "understanding and answering",
         [
@@ -75,6 +77,7 @@ LAYERS: list[tuple[str, list[str]]] = [
             "review", "review.*",  # review queue, retraining, experiments, shadow (issue 15)
             "proactive",  # proactive messages: the outbox handler (issue 13)
             "analytics", "analytics_facts", "analytics_report",  # KPIs (issue 15)
+            "analytics_rollup", "analytics_sums",  # the KPIs' rollup (issue 15 scale)
             "feedback",  # thumbs on answers, agent flags (issue 15)
         ],
     ),
@@ -95,6 +98,7 @@ LAYERS: list[tuple[str, list[str]]] = [
             "analytics_api",  # the KPI report and CSV export (issue 15)
             "channels.media_inbound", "channels.web_attachments",  # files in (issue 13)
             "channels.messaging_media",  # WhatsApp/Twilio media in (issue 13)
+            "job_status",  # a background job as the API shows it (issue 17)
         ],
     ),
     (

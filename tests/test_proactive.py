@@ -130,6 +130,33 @@ async def test_a_scheduled_send_waits_for_its_time_and_survives_a_restart(tmp_pa
         assert entry.payload["text"] == "Your return label expires today."
 
 
+async def test_a_scheduled_send_can_be_cancelled_until_it_goes_out(tmp_path, database_url):
+    send_at = utcnow() + timedelta(hours=2)
+    async with running(tmp_path, database_url) as run:
+        key = await run.api_key()
+        body = {"channel": "sms", "to": "+15553334444", "text": "See you at 3 pm tomorrow.",
+                "send_at": send_at.isoformat()}  # fmt: skip
+        scheduled = (await run.http.post(URL, json=body, headers=bearer(key))).json()
+        cancelled = await run.http.delete(f"{URL}/{scheduled['id']}", headers=bearer(key))
+        assert cancelled.status_code == 200, cancelled.text
+        assert cancelled.json()["status"] == "cancelled"
+        # Its time comes and nothing goes out; asked again, it stays cancelled.
+        await outbox.run_due(run.services, now=send_at + timedelta(seconds=1))
+        await settle(run.services)
+        assert run.fake.sms_to("+15553334444") == []
+        again = await run.http.delete(f"{URL}/{scheduled['id']}", headers=bearer(key))
+        assert again.status_code == 409 and again.json()["error"]["code"] == "not_cancellable"
+        state = await run.http.get(f"{URL}/{scheduled['id']}", headers=bearer(key))
+        assert state.json()["status"] == "cancelled"
+        # A sent message cannot be called back.
+        now = (await run.http.post(URL, json={**body, "send_at": None}, headers=bearer(key))).json()
+        await wait_for(lambda: run.fake.sms_to("+15553334444"), what="the immediate send")
+        late = await run.http.delete(f"{URL}/{now['id']}", headers=bearer(key))
+        assert late.status_code == 409
+        unknown = await run.http.delete(f"{URL}/nope", headers=bearer(key))
+        assert unknown.status_code == 404
+
+
 async def test_bad_requests_are_refused_with_the_fix_named(tmp_path):
     async with running(tmp_path, workspace={"twilio": None}) as run:
         key = await run.api_key()

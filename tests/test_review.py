@@ -16,7 +16,7 @@ from smartsupport.ids import new_id
 from smartsupport.nlu.engine import NluEngine
 from smartsupport.review import retrain as retraining
 from smartsupport.review.store import ReviewStore, held_out
-from tests.reviewkit import GIFT_CARDS, engine, review_app, say
+from tests.reviewkit import GIFT_CARDS, engine, retrained, review_app, say
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -100,9 +100,9 @@ async def test_queue_clusters_decisions_and_a_retrained_model_going_live(
         assert "gift_cards" in again["intents"]
 
         live_before = engine(h).model("shop")
-        r = await sup.post("/api/v1/review/shop/retrain")
-        assert r.status_code == 200, r.text
-        model = r.json()
+        job = await retrained(h, sup)
+        assert job["status"] == "done", job
+        model = job["result"]["model"]
         assert model["status"] == "deployed", model
         evaluation = model["evaluation"]
         assert evaluation["trained_on"]["reviewed"] == sum(
@@ -128,6 +128,7 @@ async def test_queue_clusters_decisions_and_a_retrained_model_going_live(
         )
         assert [(r["action"], r["target"]) for r in logged] == [
             ("review.decided", "intent:gift_cards"),
+            ("review.retrain_requested", f"job:{job['id']}"),
             ("review.retrained", f"model:{model['id']}"),
         ]
 
@@ -153,9 +154,9 @@ async def test_a_worse_model_is_not_deployed_and_can_run_in_shadow(sqlite_url, t
             )
             assert r.status_code == 200, r.text
         live = engine(h).model("shop")
-        r = await sup.post("/api/v1/review/shop/retrain")
-        assert r.status_code == 200, r.text
-        model = r.json()
+        job = await retrained(h, sup)
+        assert job["status"] == "done", job
+        model = job["result"]["model"]
         assert model["status"] == "rejected", model
         assert model["reason"].startswith("not deployed: accuracy")
         assert "below the live model" in model["reason"]

@@ -65,6 +65,10 @@ PUBLIC: dict[tuple[str, str], tuple[str, int]] = {
         "their state, API key",
         401,
     ),
+    ("DELETE", "/api/v1/workspaces/{workspace_id}/proactive/{entry_id}"): (
+        "cancelling one, API key",
+        401,
+    ),
     ("PUT", "/api/v1/workspaces/{workspace_id}/contacts/{channel}/{to}/consent"): (
         "consent recorded by the business, API key",
         401,
@@ -190,6 +194,7 @@ STAFF: dict[tuple[str, str], Staff] = {
     ("GET", CONVERSATION + "/notes"): Staff("agent", foreign=403, ok=200),
     ("POST", CONVERSATION + "/notes"): Staff("agent", foreign=403, body={"text": "a note"}, ok=201),
     ("GET", CONVERSATION + "/canned"): Staff("agent", foreign=403, ok=200),
+    ("GET", CONVERSATION + "/copilot"): Staff("agent", foreign=403, ok=200),  # summary, drafts
     ("GET", "/api/v1/inbox/canned"): Staff("agent", ok=200),
     # 201 for the first allowed caller, 409 (shortcut taken) for the next.
     ("POST", "/api/v1/inbox/canned"): Staff(
@@ -220,6 +225,9 @@ STAFF: dict[tuple[str, str], Staff] = {
     ("PUT", ARTICLE): Staff("admin", foreign=403, ok=200, body={"title": "Renamed"}),
     ("PATCH", ARTICLE): Staff("admin", foreign=403, ok=200, body={"title": "Renamed"}),
     ("DELETE", ARTICLE): Staff("admin", foreign=403, ok=204),
+    # background jobs (issue 17, jobs.py): ingest the articles folder, a job's status
+    ("POST", ARTICLES + "/ingest"): Staff("admin", foreign=403, ok=202),
+    ("GET", ARTICLES + "/jobs/{job_id}"): Staff("admin", foreign=403, ok=404),
     # the helpdesk outbox's dead letters (smartsupport/outbox.py)
     ("GET", "/api/v1/admin/outbox"): Staff("admin", ok=200),
     ("POST", "/api/v1/admin/outbox/{entry_id}/requeue"): Staff("admin", foreign=404, ok=404),
@@ -238,6 +246,26 @@ STAFF: dict[tuple[str, str], Staff] = {
     ("POST", "/inbox/conversations/{conversation_id}/tags"): Staff(
         "agent", kind="page", foreign=403
     ),
+    # macros and order cards (inbox/macro_api.py; issue 16): admins write macros, each run
+    # is checked against the macro's own role (tests/test_macros.py)
+    ("GET", "/api/v1/inbox/macros"): Staff("agent", ok=200),
+    ("GET", "/inbox/macros"): Staff("admin", kind="page", ok=200),
+    # 201 for the first allowed caller, 409 (name taken) for the next.
+    ("POST", "/api/v1/inbox/macros"): Staff(
+        "admin", foreign=403, body={"workspace": "demo", "name": "hi", "title": "Hi", "reply": "Hi"}
+    ),
+    ("PUT", "/api/v1/inbox/macros/{macro_id}"): Staff(
+        "admin", foreign=403, body={"name": "edited", "title": "Edited", "reply": "Hello"}
+    ),
+    ("DELETE", "/api/v1/inbox/macros/{macro_id}"): Staff("admin", foreign=403, ok=204),
+    ("GET", CONVERSATION + "/macros"): Staff("agent", foreign=403, ok=200),
+    ("POST", CONVERSATION + "/macros/{macro_id}/runs"): Staff(
+        "agent", foreign=403, body={"run_id": "matrix", "confirm": True}
+    ),
+    ("GET", CONVERSATION + "/cards"): Staff("agent", foreign=403, ok=200),
+    ("GET", "/inbox/fragments/cards/{conversation_id}"): Staff(
+        "agent", kind="fragment", foreign=403, ok=200
+    ),
     # analytics and feedback (issue 15)
     ("GET", "/api/v1/analytics/workspaces/{workspace_id}/report"): Staff("supervisor", foreign=403),
     ("GET", "/api/v1/analytics/workspaces/{workspace_id}/conversations.csv"): Staff(
@@ -253,6 +281,7 @@ STAFF: dict[tuple[str, str], Staff] = {
         "supervisor", foreign=403, body={"message_ids": ["0" * 32], "action": "dismiss"}
     ),
     ("POST", REVIEW + "/retrain"): Staff("supervisor", foreign=403),
+    ("GET", REVIEW + "/jobs/{job_id}"): Staff("supervisor", foreign=403, ok=404),
     ("GET", REVIEW + "/models"): Staff("supervisor", foreign=403),
     ("GET", REVIEW + "/models/{model_id}/agreement"): Staff("supervisor", foreign=403),
     ("POST", REVIEW + "/models/{model_id}/shadow"): Staff("supervisor", foreign=403),
@@ -402,6 +431,7 @@ class World:
             "experiment_id": "0" * 32,
             "model_id": "0" * 32,
             "suggestion_id": "0" * 32,
+            "job_id": "0" * 32,  # no such job: 404 once the access rule lets through
             "kind": "sms",
             "channel": "sms",
             "to": "+15550100",
@@ -422,6 +452,16 @@ class World:
                 headers=csrf(self.client),
                 json={"workspace": "demo", "scopes": ["conversations:read"]},
             ).json()["id"]
+            self.remember("admin")
+        if "{macro_id}" in path:
+            self.as_("admin")
+            values["macro_id"] = self.client.post(
+                "/api/v1/inbox/macros",
+                headers=csrf(self.client),
+                json={"workspace": "demo", "name": f"m{len(self.made)}", "title": "Hello",
+                      "reply": "Hello"},
+            ).json()["id"]  # fmt: skip
+            self.made.append(values["macro_id"])
             self.remember("admin")
         if "{canned_id}" in path:
             self.as_("supervisor")

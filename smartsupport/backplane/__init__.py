@@ -16,8 +16,9 @@ __all__ = ["Backplane", "Subscription", "open_backplane", "SCHEMES"]
 SCHEMES = ("memory", "redis", "rediss")
 
 
-def open_backplane(url: str) -> Backplane:
-    """Build (not connect) the backplane for ``url``; call ``await backplane.connect()``."""
+def open_backplane(url: str, *, command_timeout: float | None = None) -> Backplane:
+    """Build (not connect) the backplane for ``url``; call ``await backplane.connect()``.
+    ``command_timeout``: seconds one Redis command may take (SMARTSUPPORT_REDIS_TIMEOUT_SECONDS)."""
     scheme = url.split("://", 1)[0].lower() if "://" in url else url.lower()
     if scheme in ("", "memory"):
         from smartsupport.backplane.memory import MemoryBackplane
@@ -30,7 +31,7 @@ def open_backplane(url: str) -> Backplane:
             raise missing_extra("redis", "redis", "Redis backplane") from None
         from smartsupport.backplane.redis import RedisBackplane
 
-        return RedisBackplane(url)
+        return RedisBackplane(url, command_timeout=command_timeout)
     raise ConfigurationError(
         f"unknown backplane URL {url!r}: known schemes are "
         + ", ".join(f"{s}://" for s in SCHEMES)

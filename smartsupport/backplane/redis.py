@@ -45,6 +45,7 @@ MAX_CONNECTIONS = 100
 POOL_TIMEOUT = 10.0  # seconds a command may wait for a free connection
 RESYNC_PAYLOAD = json.dumps(RESYNC).encode()
 PING_EVERY = 15.0  # seconds of a quiet pub/sub connection before it is pinged
+COMMAND_TIMEOUT = 5.0  # seconds one command may take (SMARTSUPPORT_REDIS_TIMEOUT_SECONDS)
 
 
 # One command instead of a MULTI/INCR/PEXPIRE/EXEC pipeline: it is on every customer message.
@@ -86,6 +87,7 @@ class RedisBackplane(Backplane):
         max_queued: int = DEFAULT_MAX_QUEUED,
         subscribe_timeout: float = SUBSCRIBE_TIMEOUT,
         ping_every: float = PING_EVERY,
+        command_timeout: float | None = None,
     ) -> None:
         self.url = url
         self._redis_url, self.prefix = split_prefix(url)
@@ -93,6 +95,7 @@ class RedisBackplane(Backplane):
         self._max_queued = max_queued
         self._subscribe_timeout = subscribe_timeout
         self._ping_every = ping_every
+        self._command_timeout = command_timeout or COMMAND_TIMEOUT
         # A name per instance, so operators (and the reconnect test) can tell clients apart.
         self.client_name = f"smartsupport-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._client: aioredis.Redis | None = None
@@ -135,8 +138,18 @@ class RedisBackplane(Backplane):
                 timeout=POOL_TIMEOUT,
                 client_name=self.client_name,
                 socket_connect_timeout=5,
-                # Fail fast on a dead server; the pub/sub reader retries on its own.
-                retry=Retry(ExponentialWithJitterBackoff(base=0.01, cap=0.5), 3),
+                # A server that stops answering (stopped, a silent link) fails the command
+                # after this long (a BackendUnavailable: 503, close 1013) instead of hanging
+                # the turn; the pub/sub reader passes its own read timeouts.
+                socket_timeout=self._command_timeout,
+                # Fail fast on a dead server; the pub/sub reader retries on its own. A
+                # timed-out command is not retried: it may have run (an INCR, a lock) and
+                # its answer is unknown; its connection is dropped with it.
+                retry=Retry(
+                    ExponentialWithJitterBackoff(base=0.01, cap=0.5),
+                    3,
+                    supported_errors=(RedisConnectionError,),
+                ),
             )
             client = aioredis.Redis.from_pool(pool)
         except ValueError as exc:  # redis-py's verdict on a malformed URL or option

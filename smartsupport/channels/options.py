@@ -11,9 +11,10 @@ into the option's text before the conversation path sees it.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from smartsupport import rich
-from smartsupport.domain import Author, Message
+from smartsupport.domain import Author, IncomingMessage, Message
 
 
 def last_choices(history: Sequence[Message]) -> dict[str, str]:
@@ -34,6 +35,31 @@ def chosen(text: str, choices: Mapping[str, str]) -> str:
     if not choices:
         return text
     return rich.choice(text, choices) or text
+
+
+def incoming(
+    channel: str,
+    conversation_id: str,
+    text: str,
+    *,
+    client_id: str,
+    choices: Mapping[str, str],
+    metadata: dict[str, Any],
+) -> list[IncomingMessage]:
+    """A messaging provider's inbound message as the conversation path's one message (none
+    for an empty one: a bare reaction or status). ``client_id`` names the provider's
+    message, so a webhook the provider retries stores one message."""
+    if not text.strip():
+        return []
+    return [
+        IncomingMessage(
+            conversation_id=conversation_id,
+            text=chosen(text, choices),
+            client_id=client_id,
+            channel=channel,
+            metadata=metadata,
+        )
+    ]
 
 
 def quick_replies(message: Message) -> list[str]:

@@ -24,7 +24,7 @@ from smartsupport.channels import contacts, twilio_rest
 from smartsupport.channels.base import Channel
 from smartsupport.channels.contacts import Contact
 from smartsupport.channels.messaging_config import TwilioConfig, twilio_config
-from smartsupport.channels.options import chosen
+from smartsupport.channels.options import incoming
 from smartsupport.channels.whatsapp import plain_text
 from smartsupport.domain import Author, Conversation, IncomingMessage, Message, OutboxItem
 from smartsupport.errors import ConfigurationError, DeliveryError, InvalidInput
@@ -79,17 +79,10 @@ class TwilioChannel(Channel):
         if not isinstance(params, Mapping) or not params.get("MessageSid"):
             raise InvalidInput("the Twilio channel parses a webhook's form parameters")
         text, kept = inbound_text(params)
-        if not text.strip():
-            return []
-        return [
-            IncomingMessage(
-                conversation_id=conversation_id,
-                text=chosen(text, payload.get("choices") or {}),
-                client_id=f"twilio:{params['MessageSid']}",
-                channel=self.name,
-                metadata=kept,
-            )
-        ]
+        return incoming(
+            self.name, conversation_id, text, client_id=f"twilio:{params['MessageSid']}",
+            choices=payload.get("choices") or {}, metadata=kept,
+        )  # fmt: skip
 
     def render(self, message: Message) -> dict[str, Any]:
         return {"body": self.text_of(message, "en")}

@@ -31,7 +31,7 @@ from smartsupport import rich
 from smartsupport.channels import contacts, whatsapp_graph
 from smartsupport.channels.base import Channel
 from smartsupport.channels.messaging_config import Template, WhatsAppConfig, whatsapp_config
-from smartsupport.channels.options import chosen, quick_replies
+from smartsupport.channels.options import incoming, quick_replies
 from smartsupport.domain import Author, Conversation, IncomingMessage, Message, OutboxItem
 from smartsupport.errors import ConfigurationError, DeliveryError, InvalidInput
 from smartsupport.services import Services
@@ -128,17 +128,10 @@ class WhatsAppChannel(Channel):
         if not isinstance(message, dict) or not message.get("id"):
             raise InvalidInput("the WhatsApp channel parses one Cloud API message")
         text, kept = message_text(message)
-        if not text.strip():
-            return []
-        return [
-            IncomingMessage(
-                conversation_id=conversation_id,
-                text=chosen(text, payload.get("choices") or {}),
-                client_id=f"whatsapp:{message['id']}",
-                channel=self.name,
-                metadata=kept,
-            )
-        ]
+        return incoming(
+            self.name, conversation_id, text, client_id=f"whatsapp:{message['id']}",
+            choices=payload.get("choices") or {}, metadata=kept,
+        )  # fmt: skip
 
     def render(self, message: Message) -> dict[str, Any]:
         return bodies(message, "en")[0]

@@ -50,7 +50,7 @@ from smartsupport.dialogue.loading import load_flows
 from smartsupport.dialogue.personal import load_profile, segment_of
 from smartsupport.domain import ConversationStatus, Reply
 from smartsupport.errors import ConfigurationError
-from smartsupport.nlu.asking import asks_how
+from smartsupport.nlu.asking import asks_how, states
 from smartsupport.remote import CircuitBreaker
 from smartsupport.turn import Decision, Turn
 from smartsupport.workspaces import WorkspaceConfig
@@ -314,9 +314,12 @@ class DialogueManager:
         asking = frame.get("asking")
         offers = slotting.offers_for(flow, frame, engine.scope(frame, profile, segment))
         cands = slotting.candidates(flow, text, understanding, asking, offers)
-        if _elsewhere(understanding, trigger, frame["flow"]):
+        if _elsewhere(understanding, trigger, frame["flow"]) and (
+            trigger is not None or not states(text)
+        ):
             # A whole answer that is clearly about something else ("cancel my order", "what
-            # payment methods do you take?") is not an address or a reason.
+            # payment methods do you take?") is not an address or a reason. A statement is:
+            # asked why, "elle est trop petite" is the reason, whatever intent it resembles.
             cands = [c for c in cands if not c.free_text]
         corrections = [
             c
@@ -470,6 +473,16 @@ def _elsewhere(understanding: Any, trigger: str | None, flow: str) -> bool:
         and not understanding.out_of_scope
         and understanding.confidence >= 0.7
     )
+
+
+def waiting_for(data: Mapping[str, Any]) -> str | None:
+    """The slot the conversation's active flow asked for, which its next message answers
+    (an e-mail address, a reason: nothing an intent model is meant to recognise), or None.
+    ``data`` is the conversation context's data."""
+    state = data.get("dialogue")
+    active = state.get("active") if isinstance(state, dict) else None
+    asking = active.get("asking") if isinstance(active, dict) else None
+    return asking if isinstance(asking, str) else None
 
 
 def _state(data: dict[str, Any]) -> dict[str, Any]:

@@ -12,7 +12,7 @@ import importlib
 
 from smartsupport.errors import ConfigurationError, missing_extra
 from smartsupport.events.base import EventPublisher
-from smartsupport.settings import EVENTS_SCHEMES
+from smartsupport.settings_operations import EVENTS_SCHEMES
 
 __all__ = ["BACKENDS", "SCHEMES", "EventPublisher", "open_publisher"]
 

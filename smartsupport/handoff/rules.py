@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from smartsupport import messages, reply_language
+from smartsupport.dialogue.manager import waiting_for
 from smartsupport.domain import ConversationStatus, Customer, Reply, utcnow
 from smartsupport.embeddings import get_embedder
 from smartsupport.handoff import human_request, phrases
@@ -188,7 +189,10 @@ def _check(
             return f"negative sentiment ({u.sentiment:.2f} < {rule.below:.2f})"
     elif rule.type == "low_confidence":
         key = f"{STATE}.{rule.name}"  # per rule: two such rules must not double-count
-        unsure = u.intent is None or u.out_of_scope or u.confidence < rule.below
+        # An answer to a flow's question ("maria@example.com", "ficou pequena") is no intent
+        # and is not "not understood": the flow takes it.
+        answering = waiting_for(turn.context.data) is not None
+        unsure = not answering and (u.intent is None or u.out_of_scope or u.confidence < rule.below)
         counters[key] = counters.get(key, 0) + 1 if unsure else 0
         fallbacks = counters.get("fallbacks", 0)
         if counters[key] >= rule.times or fallbacks >= rule.times:

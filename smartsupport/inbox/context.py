@@ -2,22 +2,24 @@
 
 Customer details and metadata, the whole transcript (with what the assistant understood of
 each customer message: ``meta["nlu"]``), the escalation reason, who holds it, private notes,
-the CSAT outcome and knowledge-base suggestions for the customer's last question.
+the CSAT outcome and the help articles that answer what the customer asked
+(inbox/suggestions.py).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from smartsupport.assistant import Assistant
 from smartsupport.domain import Author, Conversation, ConversationStatus, Customer, Message
 from smartsupport.errors import SmartsupportError
 from smartsupport.inbox.changes import load_for
 from smartsupport.inbox.csat import rating_state
 from smartsupport.inbox.queue import escalation_reason, priority_of
 from smartsupport.inbox.store import InboxStore, Note
+from smartsupport.inbox.suggestions import for_conversation
 from smartsupport.rich import blocks, dump
 from smartsupport.services import Services
 from smartsupport.staff import StaffUser
@@ -67,59 +69,47 @@ class ConversationContext:
         )
 
 
-async def _knowledge(services: Services, app_state: Any) -> Any | None:
-    """The knowledge base the assistant answers from (the app's), else one built on the
-    store for keyword search."""
-    for kb in (
-        getattr(services, "knowledge", None),
-        getattr(app_state, "kb", None),
-    ):
-        if kb is not None and hasattr(kb, "search"):
-            return kb
-    cached = getattr(app_state, "inbox_knowledge", None)
-    if cached is None:
-        try:
-            from smartsupport.knowledge.kb import KnowledgeBase
-        except ImportError:
-            return None
-        cached = KnowledgeBase(services.store)  # type: ignore[arg-type]
-        # Loading the embedding model takes seconds: off the event loop, once.
-        await asyncio.to_thread(lambda: cached.embedder)
-        app_state.inbox_knowledge = cached
-    return cached
+def _knowledge(services: Services, app_state: Any) -> Any | None:
+    """The knowledge base the app answers from (``app.state.kb``), else the assistant's."""
+    kb = getattr(app_state, "kb", None)
+    if kb is not None and hasattr(kb, "search"):
+        return kb
+    assistant = services.assistant
+    return assistant.knowledge if isinstance(assistant, Assistant) else None
 
 
 async def suggest(
     services: Services, app_state: Any, conversation: Conversation, messages: list[Message]
 ) -> Suggestions:
-    kb = await _knowledge(services, app_state)
-    if kb is None:
+    """The articles that answer what the customer asked (inbox/suggestions.py)."""
+    kb = _knowledge(services, app_state)
+    assistant = services.assistant
+    if kb is None or not isinstance(assistant, Assistant):
         return Suggestions(False)
-    query = next((m.text for m in reversed(messages) if m.author is Author.CUSTOMER), None)
-    if not query:
-        return Suggestions(True)
-    # The customer's language only: an English speaker gets no Spanish article.
-    kwargs: dict[str, Any] = {"k": 6, "locale": conversation.metadata.get("locale")}
-    own = getattr(app_state, "inbox_knowledge", None)
-    if own is not None and own is kb:
-        kwargs["mode"] = "keyword"  # our own: no embedding of the query per page view
+    workspace = services.workspace(conversation.workspace_id)
     try:
-        found = await kb.search(conversation.workspace_id, query, **kwargs)
+        found = await for_conversation(assistant, workspace, conversation, messages, knowledge=kb)
     except SmartsupportError as exc:
         log.warning("knowledge search failed: %s", exc)
-        return Suggestions(False, query)
-    best: dict[str, Any] = {}
-    for passage in found:  # best first: keep one passage per article
-        best.setdefault(passage.article_id, passage)
-    found = list(best.values())[:3]
-    return Suggestions(
-        True,
-        query,
-        [
-            {"title": p.title, "text": p.text[:400], "url": p.url, "score": round(p.score, 3)}
-            for p in found
-        ],
+        return Suggestions(False)
+    query = found.questions[0] if found.questions else None
+    return Suggestions(True, query, [s.as_json() for s in found.suggestions])
+
+
+async def handoff_reason(services: Services, conversation: Conversation) -> str | None:
+    """Why a person is needed: the reason of the latest handoff, else the rules' reason."""
+    status_events = await services.store.list_events(
+        conversation.workspace_id, type="conversation.status", conversation_id=conversation.id
     )
+    handoff = next(
+        (
+            e
+            for e in reversed(status_events)
+            if e.data.get("status") == ConversationStatus.WAITING.value
+        ),
+        None,
+    )
+    return escalation_reason(conversation.metadata, handoff.data.get("reason") if handoff else None)
 
 
 async def conversation_context(
@@ -130,17 +120,6 @@ async def conversation_context(
     messages = await services.store.list_messages(conversation_id, limit=MAX_TRANSCRIPT)
     inbox = InboxStore(services.store)
     row = await inbox.row(conversation_id) or {}
-    status_events = await services.store.list_events(
-        conversation.workspace_id, type="conversation.status", conversation_id=conversation_id
-    )
-    handoff = next(
-        (
-            e
-            for e in reversed(status_events)
-            if e.data.get("status") == ConversationStatus.WAITING.value
-        ),
-        None,
-    )
     holder_id = (
         row.get("agent_id") if conversation.status is ConversationStatus.WITH_AGENT else None
     )
@@ -155,9 +134,7 @@ async def conversation_context(
         customer=customer,
         messages=messages,
         priority=priority_of(conversation.metadata),
-        reason=escalation_reason(
-            conversation.metadata, handoff.data.get("reason") if handoff else None
-        ),
+        reason=await handoff_reason(services, conversation),
         holder_id=holder_id,
         holder_name=holder.name if holder else None,
         team=row.get("team"),

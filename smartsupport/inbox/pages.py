@@ -36,6 +36,11 @@ STATIC_FILES = {
     "inbox.js": "text/javascript",
     "inbox.css": "text/css",
     "dashboard.css": "text/css",  # the analytics dashboard (dashboard.py)
+    "macros.js": "text/javascript",  # macros and order cards (macro_api.py)
+    "macros.css": "text/css",
+    "copilot.js": "text/javascript",  # summary and drafts on takeover (copilot_routes.py)
+    "ergonomics.js": "text/javascript",  # shortcuts, unread, alerts, collisions
+    "assist.css": "text/css",  # the copilot's and ergonomics.js's styles
 }
 HEADERS = {
     "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; "

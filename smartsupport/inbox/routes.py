@@ -17,11 +17,14 @@ from smartsupport.inbox import (
     api,
     attachments,
     audit_page,
+    copilot_routes,
     customer,
     dashboard,
     feedback_routes,
     history_api,
     history_page,
+    macro_api,
+    macro_page,
     pages,
     socket,
     team_api,
@@ -42,6 +45,9 @@ router.include_router(review_api.router)  # /api/v1/review/... (review/api.py)
 router.include_router(dashboard.router)  # /inbox/dashboard (analytics)
 router.include_router(history_api.router)  # /api/v1/inbox/search, tags (issue 16)
 router.include_router(history_page.router)  # /inbox/history (issue 16)
+router.include_router(copilot_routes.router)  # summary, drafts, articles (issue 16)
+router.include_router(macro_api.router)  # macros and order cards (issue 16)
+router.include_router(macro_page.router)  # /inbox/macros (issue 16)
 router.include_router(analytics_api.router)  # /api/v1/analytics/...
 router.include_router(feedback_routes.visitor_router)  # thumbs on answers
 router.include_router(feedback_routes.staff_router)  # an agent flags an answer

@@ -13,7 +13,9 @@ WebSocket handshakes. Server to agent:
     {"type": "pong"} | {"type": "error", "code", "message"}
 
 Agent to server: ``{"type": "watch", "conversation_id"}`` (follow one more conversation,
-e.g. the one open on screen), ``{"type": "typing", "conversation_id", "on": bool}``,
+e.g. the one open on screen), ``{"type": "typing", "conversation_id", "on": bool, "where":
+"reply|note"}`` (the customer sees the holder's reply typing; other staff get
+``{"type": "agent_typing", ...}``, collision.py),
 ``{"type": "ping"}``. While connected the agent counts as present for round robin offers.
 The frames are the models of ``frames.py`` (documented at ``/asyncapi.json``); events from
 the inbox and conversation channels are forwarded as published.
@@ -54,6 +56,7 @@ from smartsupport.frames import (
 )
 from smartsupport.inbox.assignment import refresh
 from smartsupport.inbox.changes import load, load_for
+from smartsupport.inbox.collision import announce_typing
 from smartsupport.inbox.roster import mark_present
 from smartsupport.inbox.store import InboxStore
 from smartsupport.inbox.takeover import agent_typing
@@ -230,4 +233,9 @@ class AgentSocket:
             await self.follow_held()
             await self.send(Watching(conversation_id=frame.conversation_id))
         elif isinstance(frame, AgentTyping):
-            await agent_typing(self.services, self.user, frame.conversation_id, frame.on)
+            if frame.where == "reply":  # the customer sees the holder typing a reply
+                await agent_typing(self.services, self.user, frame.conversation_id, frame.on)
+            # Other staff see anyone typing (collision.py), across replicas.
+            await announce_typing(
+                self.services, self.user, frame.conversation_id, frame.on, frame.where
+            )

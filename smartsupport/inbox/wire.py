@@ -146,10 +146,15 @@ class NluOut(Body):
 
 
 class PassageOut(Body):
+    """A help article that answers what the customer asked (inbox/suggestions.py)."""
+
+    article_id: str
     title: str
     text: str
     url: str | None
-    score: float
+    score: float = Field(description="the probability that the article answers the question")
+    focus: str = Field(description="the sentence that answers")
+    question: str = Field(description="the customer's question it answers")
 
 
 class SuggestionsOut(Body):

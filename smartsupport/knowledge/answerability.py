@@ -90,8 +90,13 @@ ANSWER_TYPES: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
         _asks(
             r"how much|costs?|price[sd]?|fees?|cu[aá]nto cuesta|cu[aá]nto vale|"
             r"precio|costo|combien|prix|co[uû]te?|frais|wie viel|kostet|kosten|preis|"
-            r"geb[uü]hren?|quanto costa|prezzo|quanto custa|pre[cç]o|custo",
-            r"多少钱|价格|费用|运费|いくら|料金|価格|送料|كم سعر|كم تكلفة|سعر|تكلفة|رسوم",
+            r"geb[uü]hren?|quanto costa|prezzo|quanto custa|pre[cç]o|custo|"
+            # the threshold of free shipping is an amount: "from how much is it free?"
+            r"free shipping|minimum order|(?:a partir|desde) de cu[aá]nto|env[ií]o gratis|"
+            r"livraison gratuite|versandkostenfrei|kostenlose[rn]? versand|"
+            r"spedizione gratuita|a partire da quanto|frete gr[aá]tis|a partir de quanto",
+            r"多少钱|价格|费用|运费|いくら|料金|価格|送料|كم سعر|كم تكلفة|سعر|تكلفة|رسوم|"
+            r"免运费|包邮|شحن مجاني",
         ),
         re.compile(f"{_CURRENCY}|{_FREE}"),
     ),

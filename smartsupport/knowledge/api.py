@@ -6,6 +6,9 @@
     GET    /api/v1/admin/workspaces/{workspace}/articles/{id}
     PUT    /api/v1/admin/workspaces/{workspace}/articles/{id}     any of {title, body, url, locale}
     DELETE /api/v1/admin/workspaces/{workspace}/articles/{id}
+    POST   /api/v1/admin/workspaces/{workspace}/articles/ingest   202: a job ingests the
+           workspace's articles/ folder (knowledge/ingest_jobs.py); Idempotency-Key optional
+    GET    /api/v1/admin/workspaces/{workspace}/articles/jobs/{job_id}   that job's status
 
 The router takes its collaborators as callables so the application decides where they come
 from: ``get_kb(request)`` returns the KnowledgeBase, ``authorize`` is any FastAPI dependency
@@ -20,13 +23,18 @@ import hmac
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from smartsupport import jobs
 from smartsupport.api_docs import errors
 from smartsupport.errors import NotFound, Unauthorized
+from smartsupport.job_status import JobOut, accepted, job_out
+from smartsupport.knowledge import ingest_jobs
 from smartsupport.knowledge.kb import KnowledgeBase
 from smartsupport.limits import MAX_SEQ
+from smartsupport.services import Services
+from smartsupport.staff.audited import actor
 
 PREFIX = "/api/v1/admin/workspaces/{workspace}/articles"
 
@@ -108,6 +116,10 @@ def bearer_token(expected: Callable[[Request], str | None]) -> Callable[[Request
     return check
 
 
+def _job_url(workspace: str, job_id: str) -> str:
+    return PREFIX.format(workspace=workspace) + f"/jobs/{job_id}"
+
+
 def create_router(
     get_kb: Callable[[Request], KnowledgeBase],
     authorize: Callable[..., Any],
@@ -153,6 +165,48 @@ def create_router(
     async def create_article(workspace: str, article: ArticleIn, kb: KB) -> dict[str, Any]:
         created = await kb.create_article(workspace, **article.model_dump())
         return created.as_dict()
+
+    @router.post(
+        "/ingest",
+        status_code=202,
+        response_model=JobOut,
+        operation_id="ingestArticles",
+        responses=errors(*AUTHORIZED, 422),
+    )
+    async def ingest_articles(
+        workspace: str,
+        request: Request,
+        kb: KB,
+        by: Annotated[Any, Depends(authorize)],
+        idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+    ) -> Response:
+        """Ingest the workspace's articles/ folder in the background: new, changed and
+        removed files, as at start-up. Asking again for an unchanged folder (or with the
+        same ``Idempotency-Key``) answers with the same job. Every server answers from the
+        new articles within seconds of the job's end."""
+        services: Services = request.app.state.services
+        job, _ = await ingest_jobs.ask(
+            services,
+            workspace,
+            key=idempotency_key,
+            requested_by=actor(by) if by is not None else None,
+        )
+        return await accepted(services, job, _job_url(workspace, job.id))
+
+    @router.get(
+        "/jobs/{job_id}",
+        response_model=JobOut,
+        operation_id="getArticlesJob",
+        responses=errors(*AUTHORIZED),
+    )
+    async def get_job(workspace: str, job_id: str, request: Request, kb: KB) -> JobOut:
+        """A knowledge job: queued, running (with progress), done (with the report) or
+        failed (with why)."""
+        services: Services = request.app.state.services
+        job = await jobs.get(services.store, job_id)  # type: ignore[arg-type]
+        if job is None or job.workspace_id != workspace or job.kind != ingest_jobs.KIND:
+            raise NotFound(f"no knowledge job {job_id!r} in workspace {workspace!r}")
+        return await job_out(services, job, _job_url(workspace, job.id))
 
     @router.get(
         "/{article_id}",

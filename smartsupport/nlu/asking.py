@@ -58,7 +58,9 @@ _MEASURE = re.compile(
 _ORDER_ID = re.compile(r"\bORD-?\d{4,6}\b", re.IGNORECASE)
 _QUESTION_MARK = re.compile(r"[?？؟]")
 # Where one question ends and the next begins.
-_SPLIT = re.compile(r"(?<=[?？؟])\s*|\n+|(?<=[.!。！])\s+(?=\S)")
+# A run of marks ("amex??", "really?!") ends one question, not several.
+_SPLIT = re.compile(r"(?<=[?？؟])(?![?？؟!！])\s*|\n+|(?<=[.!。！])\s+(?=\S)")
+_WORD = re.compile(r"\w")
 
 
 def asks_about(text: str) -> bool:
@@ -79,10 +81,17 @@ def asks_how(text: str) -> bool:
     return bool(_QUESTION.search(text))
 
 
+def states(text: str) -> bool:
+    """Whether ``text`` is a plain statement ("it's too small", "ficou pequena"): no
+    question wording or mark, no request. Asked for a reason or an address, the customer
+    answers with one; a question or a request is about something else."""
+    return not (_QUESTION_MARK.search(text) or _QUESTION.search(text) or _REQUEST.search(text))
+
+
 def questions_in(text: str, *, limit: int = 3) -> list[str]:
     """The separate questions of a message ("How much is express? And do you ship to
     Norway?" -> two), at most ``limit``; one element when it holds one question."""
-    parts = [p.strip() for p in _SPLIT.split(text) if p and p.strip()]
+    parts = [p.strip() for p in _SPLIT.split(text) if p and _WORD.search(p)]
     asked = [p for p in parts if _QUESTION_MARK.search(p) or _QUESTION.search(p)]
     if len(asked) < 2:
         return [text]

@@ -37,6 +37,9 @@ from smartsupport.workspaces import WorkspaceConfig
 MAX_MODEL_CHARS = 1000  # the intent is in the first lines; the rest only costs time
 MAX_ENTITY_CHARS = 20_000
 _WORD_CHAR = re.compile(r"[^\W_]", re.UNICODE)
+# A fallback rule gives way to the model when the model puts at least this much of its
+# calibrated belief on one intent (it was unsure only against its out-of-scope bar).
+FALLBACK_MAJORITY = 0.5
 
 
 @dataclass
@@ -211,6 +214,17 @@ class NluEngine:
                 result["confidence"] = prediction.confidence
         if rule is None and result["out_of_scope"]:
             rule = prepared.rules.match(text, "fallback")
+            ranking = result["ranking"]
+            if rule is not None and ranking and ranking[0][1] >= FALLBACK_MAJORITY:
+                # The rule's match shows the message is in scope ("... ORD-10240"), and the
+                # model, unsure only against its out-of-scope bar, gives one intent most of
+                # its belief ("I returned them and still no money" -> refund_status): the
+                # model says which intent, not the rule's default.
+                result.update(
+                    intent=ranking[0][0], confidence=ranking[0][1], out_of_scope=False,
+                    source="model",
+                )  # fmt: skip
+                rule = None
         if rule is not None:
             # A rule is an explicit instruction from the workspace owner, not a guess.
             result.update(intent=rule.intent, confidence=1.0, out_of_scope=False, source="rule")

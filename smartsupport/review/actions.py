@@ -11,12 +11,13 @@ from typing import Any
 from fastapi import Request
 
 from smartsupport.errors import Conflict, NotFound
+from smartsupport.jobs import Job
 from smartsupport.knowledge.kb import KnowledgeBase
 from smartsupport.nlu.engine import NluEngine
-from smartsupport.review import bootstrap, experiments, retrain
+from smartsupport.review import bootstrap, experiments, retrain_jobs
 from smartsupport.review.decisions import Cluster, decide, known_intents, review_queue
 from smartsupport.review.live import LiveReview
-from smartsupport.review.store import ReviewModel, ReviewStore
+from smartsupport.review.store import ReviewStore
 from smartsupport.services import Services
 from smartsupport.staff import StaffUser, audited, require_workspace
 from smartsupport.workspaces import WorkspaceConfig
@@ -91,16 +92,16 @@ class ReviewContext:
         await self.audit("review.decided", f"intent:{intent or '-'}", action=action, messages=n)
         return n
 
-    async def retrain(self, shadow_only: bool = False) -> ReviewModel:
-        record = await retrain.retrain(
-            self.store, self.workspace, self.engine, self.models_dir,
-            staff_id=self.user.id, shadow=shadow_only,
+    async def retrain(self, shadow_only: bool = False, key: str | None = None) -> Job:
+        """Ask for a retraining (a job, review/retrain_jobs.py); the job audits its outcome."""
+        self.engine  # noqa: B018 - a server without the intent model refuses now, not later
+        job, added = await retrain_jobs.ask(
+            self.services, self.workspace, actor=audited.actor(self.user),
+            staff_id=self.user.id, shadow=shadow_only, key=key,
         )  # fmt: skip
-        self.forget()
-        await self.audit(
-            "review.retrained", f"model:{record.id}", status=record.status, reason=record.reason
-        )
-        return record
+        if added:
+            await self.audit("review.retrain_requested", f"job:{job.id}", shadow=shadow_only)
+        return job
 
     async def set_shadow(self, model_id: str | None) -> None:
         review = ReviewStore(self.store)

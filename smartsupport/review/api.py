@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from smartsupport import jobs
 from smartsupport.api_docs import STAFF, errors
 from smartsupport.errors import NotFound
-from smartsupport.review import bootstrap, experiments, shadow
+from smartsupport.job_status import JobOut, accepted, job_out
+from smartsupport.review import bootstrap, experiments, retrain_jobs, shadow
 from smartsupport.review.actions import ReviewContext
 from smartsupport.review.store import ReviewStore
 from smartsupport.review.wire import (
@@ -24,7 +26,6 @@ from smartsupport.review.wire import (
     ReviewDecidedOut,
     ReviewImportOut,
     ReviewIntentAcceptedOut,
-    ReviewModelOut,
     ReviewModelsOut,
     ReviewQueueOut,
     ReviewSuggestionsOut,
@@ -110,16 +111,43 @@ async def decisions(
 
 @router.post(
     "/retrain",
-    response_model=ReviewModelOut,
+    status_code=202,
+    response_model=JobOut,
     operation_id="reviewRetrain",
     responses=errors(400, *STAFF, 404, 409, 422),
 )
 async def retrain_model(
-    workspace: str, request: Request, user: Supervisor, body: ReviewRetrainIn | None = None
-) -> ReviewModelOut:
+    workspace: str,
+    request: Request,
+    user: Supervisor,
+    body: ReviewRetrainIn | None = None,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> Response:
+    """Retrain in the background (202): the job trains, evaluates against the live model and
+    deploys the candidate unless it is worse; its result is the model record. Asking again
+    before the decisions change (or with the same ``Idempotency-Key``) gives the same job."""
     ctx = ReviewContext.of(request, user, workspace)
-    record = await ctx.retrain(shadow_only=bool(body and body.shadow))
-    return ReviewModelOut.model_validate(record.as_json())
+    job = await ctx.retrain(shadow_only=bool(body and body.shadow), key=idempotency_key)
+    return await accepted(ctx.services, job, _job_url(workspace, job.id))
+
+
+@router.get(
+    "/jobs/{job_id}",
+    response_model=JobOut,
+    operation_id="reviewJob",
+    responses=errors(*STAFF, 404),
+)
+async def retrain_job(workspace: str, job_id: str, request: Request, user: Supervisor) -> JobOut:
+    """A retraining job: queued, running, done (``result.model``) or failed (with why)."""
+    ctx = ReviewContext.of(request, user, workspace)
+    job = await jobs.get(ctx.store, job_id)  # type: ignore[arg-type]
+    if job is None or job.workspace_id != workspace or job.kind != retrain_jobs.KIND:
+        raise NotFound(f"no retraining job {job_id!r} in workspace {workspace!r}")
+    return await job_out(ctx.services, job, _job_url(workspace, job.id))
+
+
+def _job_url(workspace: str, job_id: str) -> str:
+    return f"/api/v1/review/{workspace}/jobs/{job_id}"
 
 
 @router.get(

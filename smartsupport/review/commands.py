@@ -31,6 +31,7 @@ from smartsupport.knowledge.kb import KnowledgeBase
 from smartsupport.nlu.engine import NluEngine
 from smartsupport.review.bootstrap import accept, import_history, reject, suggestions
 from smartsupport.review.decisions import decide, review_queue
+from smartsupport.review.live import MODELS_CHANNEL
 from smartsupport.review.retrain import restore_deployed, retrain
 from smartsupport.review.store import ACTIONS
 from smartsupport.services import open_services
@@ -147,6 +148,10 @@ async def _retrain(services: Any, args: argparse.Namespace) -> int:
     await engine.prepare(workspace, progress=sys.stderr.isatty())
     await restore_deployed(services.store, engine, workspace)  # the live model to beat
     record = await retrain(services.store, workspace, engine, models_dir, shadow=args.shadow)
+    # Servers sharing the backplane put a deployed model in place now (review/live.py).
+    await services.backplane.publish(
+        MODELS_CHANNEL, {"workspace": workspace.id, "model": record.id, "status": record.status}
+    )
     if args.json:
         print(json.dumps(record.as_json()))
     else:

@@ -1,12 +1,20 @@
-"""The review features' hook in a live turn, kept to two calls in ``assistant.decide``:
+"""The review features' hooks in a live turn: two calls in ``assistant.decide``, one after
+the turn is recorded:
 
-    live.observe(turn)               shadow mode: hand the message to the candidate model;
-                                     and, at most every ``MODEL_CHECK_SECONDS``, look (in the
+    live.observe(turn)               at most every ``MODEL_CHECK_SECONDS``, look (in the
                                      background) for a model another process deployed
     await live.apply(turn, decision) experiments: the conversation's variant of an intent's
                                      response, and the exposure as an event of the decision
+    live.shadow.observe(...)         shadow mode (``assistant.recorded``, after the commit:
+                                     its comparison refers to the stored message): hand the
+                                     message to the candidate model
 
 ``observe`` never waits: no I/O on the turn's path.
+
+    live.follow(backplane, workspaces)   a model deployed by another process (a retraining
+                                     job, retrain_jobs.py) goes in place as soon as it is
+                                     announced on ``MODELS_CHANNEL``; the 30 s check above
+                                     stays as the safety net for a missed announcement
 """
 
 from __future__ import annotations
@@ -14,7 +22,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Mapping
 
+from smartsupport.backplane.base import Backplane
 from smartsupport.nlu.engine import NluEngine
 from smartsupport.review.experiments import LiveExperiments
 from smartsupport.review.retrain import restore_deployed
@@ -26,6 +36,7 @@ log = logging.getLogger("smartsupport.review")
 
 # How soon a model deployed by another server (or `smartsupport review retrain`) answers here.
 MODEL_CHECK_SECONDS = 30.0
+MODELS_CHANNEL = "review.models"  # {"workspace", "model", "status"}: a retraining's outcome
 
 
 class LiveReview:
@@ -36,11 +47,38 @@ class LiveReview:
         self.shadow = Shadow(store)
         self._next_check: dict[str, float] = {}
         self._checks: set[asyncio.Task[None]] = set()
+        self._follower: asyncio.Task[None] | None = None
+
+    def follow(self, backplane: Backplane, workspaces: Mapping[str, WorkspaceConfig]) -> None:
+        """Listen for retraining outcomes announced by any process (until ``close``)."""
+        self._follower = asyncio.get_running_loop().create_task(
+            self._follow(backplane, workspaces), name="smartsupport-review-models"
+        )
+
+    async def _follow(
+        self, backplane: Backplane, workspaces: Mapping[str, WorkspaceConfig]
+    ) -> None:
+        while True:
+            try:
+                subscription = await backplane.subscribe(MODELS_CHANNEL)
+                try:
+                    async for message in subscription:
+                        named = str(message.get("workspace"))
+                        # RESYNC (the backplane came back): an announcement may be lost.
+                        for workspace_id in [named] if named in workspaces else list(workspaces):
+                            self.shadow.forget(workspace_id)
+                            if self.engine is not None:
+                                await self._load_deployed(workspaces[workspace_id])
+                finally:
+                    await subscription.close()
+                return  # the backplane closed the subscription: the process is stopping
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - the 30 s check still finds new models
+                log.exception("review: following deployed models; again in 5 s")
+                await asyncio.sleep(5.0)
 
     def observe(self, turn: Turn) -> None:
-        self.shadow.observe(
-            turn.workspace.id, turn.message.id, turn.message.text, turn.understanding
-        )
         self._check_model(turn.workspace)
 
     async def apply(self, turn: Turn, decision: Decision) -> None:
@@ -67,6 +105,9 @@ class LiveReview:
                      workspace.id)  # fmt: skip
 
     async def close(self) -> None:
+        if self._follower is not None:
+            self._follower.cancel()
+            await asyncio.gather(self._follower, return_exceptions=True)
         for task in list(self._checks):
             task.cancel()
         await asyncio.gather(*self._checks, return_exceptions=True)

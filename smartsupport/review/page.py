@@ -17,6 +17,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse
 from starlette.responses import RedirectResponse, Response
 
+from smartsupport import jobs
 from smartsupport.errors import InvalidInput, RequestError
 from smartsupport.inbox.pages import HEADERS, _base, _page_user, render
 from smartsupport.review import bootstrap, experiments, shadow
@@ -31,6 +32,8 @@ STATIC_FILES = {"review.js": "text/javascript", "review.css": "text/css"}
 
 
 MAX_FORM_BYTES = 256 * 1024  # a cluster's message ids fit
+# A retraining of the demo's size ends well within this; proxies often cut at 60 s.
+PAGE_WAIT_SECONDS = 55.0
 
 
 class Form:
@@ -161,8 +164,15 @@ async def decide_form(request: Request, workspace: str) -> Response:
 @router.post("/inbox/review/{workspace}/retrain", dependencies=[Depends(verify_csrf)])
 async def retrain_form(request: Request, workspace: str) -> Response:
     async def action(ctx: ReviewContext, form: Form) -> str:
-        record = await ctx.retrain(shadow_only=bool(form.get("shadow")))
-        return f"Retrained: {record.reason}"
+        job = await ctx.retrain(shadow_only=bool(form.get("shadow")))
+        # A job (review/retrain_jobs.py): the page waits a little for its outcome, and
+        # otherwise says it runs; the models list shows the outcome once it is done.
+        job = await jobs.wait(ctx.store, job.id, PAGE_WAIT_SECONDS)  # type: ignore[arg-type]
+        if job.status == "done" and job.result is not None:
+            return f"Retrained: {job.result['model']['reason']}"
+        if job.status == "failed":
+            raise RequestError(f"Retraining failed: {job.error}")
+        return f"Retraining {job.status} (job {job.id}); the models below show its outcome"
 
     return await _act(request, workspace, action)
 

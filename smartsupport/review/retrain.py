@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,10 @@ log = logging.getLogger("smartsupport.review")
 WRITTEN_TOLERANCE = 0.01  # calibration noise between two fits of the same examples
 MAX_OUT_OF_SCOPE_TESTS = 1000
 BATCH = 256
+NOTHING_TO_LEARN = (
+    "nothing to learn from yet: no reviewed message is assigned to an intent; "
+    "decide about the review queue first"
+)
 
 
 @dataclass(slots=True)
@@ -73,6 +78,24 @@ def models_root(models_dir: Path, workspace_id: str) -> Path:
     return models_dir / "review" / workspace_id
 
 
+async def ready(store: object, workspace: WorkspaceConfig) -> str:
+    """A fingerprint of what a retraining would learn from now (the written examples and
+    the decisions), which names its job (retrain_jobs.py); raises InvalidInput, as
+    ``retrain`` would, when no reviewed message is assigned to an intent yet."""
+    spec = nlu_spec(workspace)
+    texts, labels = spec.training_pairs()
+    decisions = await ReviewStore(store).decisions(workspace.id)
+    valid = set(spec.intents) | {d.intent for d in decisions if d.action == "new_intent"}
+    if not any(d.action in LABELLING and d.intent in valid for d in decisions):
+        raise InvalidInput(NOTHING_TO_LEARN)
+    digest = hashlib.sha256(
+        training.training_hash(texts, labels, spec.out_of_scope.threshold, spec.mode).encode()
+    )
+    for d in decisions:
+        digest.update(f"\0{d.id}\0{d.action}\0{d.intent or ''}".encode())
+    return digest.hexdigest()
+
+
 async def retrain(
     store: object,
     workspace: WorkspaceConfig,
@@ -93,10 +116,7 @@ async def retrain(
     labelled = [d for d in decisions if d.action in LABELLING]
     usable = [d for d in labelled if d.intent in valid]
     if not usable:
-        raise InvalidInput(
-            "nothing to learn from yet: no reviewed message is assigned to an intent; "
-            "decide about the review queue first"
-        )
+        raise InvalidInput(NOTHING_TO_LEARN)
     train = [d for d in usable if not d.held_out]
     texts = base_texts + [d.text for d in train]
     labels = base_labels + [str(d.intent) for d in train]

@@ -96,7 +96,10 @@
   const reply = $("#reply");
   const typing = $("#typing");
 
-  const refreshLists = () => swap(lists, "/inbox/fragments/lists" + (current ? "?current=" + encodeURIComponent(current) : ""));
+  // "inbox:lists" after each swap: ergonomics.js reads the cards (unread counts, alerts).
+  const refreshLists = () =>
+    swap(lists, "/inbox/fragments/lists" + (current ? "?current=" + encodeURIComponent(current) : "")).then(() =>
+      document.dispatchEvent(new Event("inbox:lists")));
   async function refreshConversation() {
     if (!current) return;
     await Promise.all([
@@ -240,6 +243,8 @@
         refreshLists();
         if (f.conversation_id && f.conversation_id === current) refreshConversation();
       } else if (f.type === "conversation") onConversationEvent(f.conversation_id, f.event);
+      // Every frame, for copilot.js and ergonomics.js (collisions, unread counts, alerts).
+      document.dispatchEvent(new CustomEvent("inbox:frame", { detail: f }));
     };
     sock.onclose = async (e) => {
       clearInterval(pinger);
@@ -252,6 +257,7 @@
     };
   }
   const sendFrame = (f) => ws && ws.readyState === 1 && ws.send(JSON.stringify(f));
+  document.addEventListener("inbox:send", (e) => sendFrame(e.detail)); // from ergonomics.js
 
   // ---- actions -------------------------------------------------------------------------
   async function act(action, id, target) {
