@@ -64,7 +64,15 @@ def server() -> Iterator[LiveServer]:
         add_user(live, "ana@example.com", "Ana Agent")
         add_user(live, "bo@example.com", "Bo Agent")
         add_user(live, "cy@example.com", "Cy Agent")
-        yield live
+        try:
+            yield live
+        finally:
+            # Their sockets would otherwise be collected during a later test, as an error.
+            while CLIENTS:
+                CLIENTS.pop().close()
+
+
+CLIENTS: list[httpx.Client] = []  # closed with the module's server
 
 
 class StaffSession:
@@ -73,6 +81,7 @@ class StaffSession:
 
     def __init__(self, server: LiveServer, email: str) -> None:
         self.server, self.http = server, httpx.Client(timeout=30)
+        CLIENTS.append(self.http)
         self.http.get(f"{server.url}/inbox/login")
         r = self.post("/inbox/login", {"email": email, "password": PASSWORD})
         assert r.status_code == 200, r.text

@@ -46,7 +46,12 @@ def server() -> Iterator[LiveServer]:
         add_user(live, "ada@example.com", "admin", "Ada Admin")
         add_user(live, "sam@example.com", "supervisor", "Sam Super")
         add_user(live, "ana@example.com", "agent", "Ana Agent")
-        yield live
+        try:
+            yield live
+        finally:
+            # Their sockets would otherwise be collected during a later test, as an error.
+            while CLIENTS:
+                CLIENTS.pop().close()
 
 
 def new_page(browser: Browser) -> Page:
@@ -71,11 +76,15 @@ def sign_in(page: Page, server: LiveServer, email: str, next_path: str) -> None:
     expect(page).to_have_url(f"{server.url}{next_path}")
 
 
+CLIENTS: list[httpx.Client] = []  # closed with the module's server
+
+
 class Customer:
     """A customer over the widget's REST API (the agent's side is the browser)."""
 
     def __init__(self, server: LiveServer, order_id: str) -> None:
         self.http = httpx.Client(base_url=server.url, timeout=30)
+        CLIENTS.append(self.http)
         started = self.http.post(
             "/api/v1/conversations",
             json={
