@@ -33,6 +33,7 @@ from smartsupport.staff.models import Role
 
 HERE = Path(__file__).parent
 STATIC_FILES = {
+    "dom.js": "text/javascript",  # the helpers the scripts below share ($, el, csrf)
     "inbox.js": "text/javascript",
     "inbox.css": "text/css",
     "dashboard.css": "text/css",  # the analytics dashboard (dashboard.py)

@@ -13,15 +13,7 @@
   const reply = document.getElementById("reply");
   if (body.dataset.page !== "inbox" || !current || !composer) return;
 
-  const el = (tag, attrs = {}, ...kids) => {
-    const node = document.createElement(tag);
-    for (const [k, v] of Object.entries(attrs)) {
-      if (k === "text") node.textContent = v;
-      else if (v != null) node.setAttribute(k, v);
-    }
-    node.append(...kids);
-    return node;
-  };
+  const { el } = window.ssDom;
   const panel = el("section", { class: "copilot", id: "copilot", "aria-labelledby": "copilot-title", hidden: "" });
   composer.before(panel);
   let drafts = [];

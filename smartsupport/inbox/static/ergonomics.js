@@ -19,16 +19,7 @@
   if (body.dataset.page !== "inbox") return;
   const me = body.dataset.user;
   const current = body.dataset.conversation || null;
-  const $ = (sel, root = document) => root.querySelector(sel);
-  const el = (tag, attrs = {}, ...kids) => {
-    const node = document.createElement(tag);
-    for (const [k, v] of Object.entries(attrs)) {
-      if (k === "text") node.textContent = v;
-      else if (v != null) node.setAttribute(k, v);
-    }
-    node.append(...kids);
-    return node;
-  };
+  const { $, el } = window.ssDom;
   const store = {
     get: (key, fallback) => {
       try {

@@ -12,21 +12,7 @@
   const page = body.dataset.page;
   const me = body.dataset.user;
   let current = body.dataset.conversation || null;
-  const $ = (sel, root = document) => root.querySelector(sel);
-
-  const csrf = () => {
-    const m = document.cookie.match(/(?:^|;\s*)__Host-ss_csrf=([^;]*)/);
-    return m ? decodeURIComponent(m[1]) : "";
-  };
-  const el = (tag, attrs = {}, ...kids) => {
-    const node = document.createElement(tag);
-    for (const [k, v] of Object.entries(attrs)) {
-      if (k === "text") node.textContent = v;
-      else if (v != null) node.setAttribute(k, v);
-    }
-    node.append(...kids);
-    return node;
-  };
+  const { $, csrf, el } = window.ssDom;
 
   let toastTimer = 0;
   function toast(text, ok) {

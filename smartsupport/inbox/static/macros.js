@@ -10,20 +10,7 @@
   "use strict";
   const body = document.body;
   if (body.dataset.page !== "inbox" && body.dataset.page !== "macros") return;
-  const $ = (sel, root = document) => root.querySelector(sel);
-  const csrf = () => {
-    const m = document.cookie.match(/(?:^|;\s*)__Host-ss_csrf=([^;]*)/);
-    return m ? decodeURIComponent(m[1]) : "";
-  };
-  const el = (tag, attrs = {}, ...kids) => {
-    const node = document.createElement(tag);
-    for (const [k, v] of Object.entries(attrs)) {
-      if (k === "text") node.textContent = v;
-      else if (v != null) node.setAttribute(k, v);
-    }
-    node.append(...kids);
-    return node;
-  };
+  const { $, csrf, el } = window.ssDom;
   const current = () => body.dataset.conversation || "";
   const runId = () => [...crypto.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16).padStart(2, "0")).join("");
 
