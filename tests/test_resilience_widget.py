@@ -49,6 +49,7 @@ def test_a_lost_echo_is_recovered_after_the_ack_timeout_and_stored_once(
     page: Page, server: LiveServer
 ) -> None:
     lost: list[dict] = []
+    delivered: list[str] = []
 
     def proxy(ws: WebSocketRoute) -> None:
         to_server = ws.connect_to_server()
@@ -59,15 +60,23 @@ def test_a_lost_echo_is_recovered_after_the_ack_timeout_and_stored_once(
                 lost.append(frame)  # published, never delivered
                 return
             ws.send(raw)
+            delivered.append(frame.get("type", ""))
 
         to_server.on_message(from_server)
 
     page.route_web_socket("**/ws", proxy)
     open_chat(page, server.url)
+    # Until the socket is ready the widget posts over REST, whose reply carries the echo: on
+    # a loaded machine the message would then never go through the lossy socket.
+    for _ in range(200):
+        if "ready" in delivered:
+            break
+        page.wait_for_timeout(50)
+    assert "ready" in delivered, "the widget's socket never became ready"
     send(page, "How much does shipping cost?")
     pending = page.locator("#smartsupport-widget li.pending")
     expect(pending).to_contain_text("Sending…")
-    page.wait_for_timeout(3000)
+    page.wait_for_timeout(2000)
     expect(pending).to_have_count(1)  # still waiting: the echo was lost
     assert [f["message"]["author"] for f in lost][:1] == ["customer"]
 

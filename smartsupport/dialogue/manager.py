@@ -25,17 +25,15 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 
 from smartsupport import reply_language
-from smartsupport.demo_shop import Shops, create_shop_app
+from smartsupport.demo_shop import Shops
 from smartsupport.dialogue import slots as slotting
 from smartsupport.dialogue import templates
-from smartsupport.dialogue.actions import Backend, expand_env
+from smartsupport.dialogue.backends import Backends
 from smartsupport.dialogue.engine import (
     CANCELLED,
     COMPLETED,
@@ -49,15 +47,12 @@ from smartsupport.dialogue.engine import (
 from smartsupport.dialogue.loading import load_flows
 from smartsupport.dialogue.personal import load_profile, segment_of
 from smartsupport.domain import ConversationStatus, Reply
-from smartsupport.errors import ConfigurationError
 from smartsupport.nlu.asking import asks_how, states
-from smartsupport.remote import CircuitBreaker
 from smartsupport.turn import Decision, Turn
 from smartsupport.workspaces import WorkspaceConfig
 
 log = logging.getLogger(__name__)
 
-BUILTIN_SHOP = "builtin://demo-shop"
 HUMAN_INTENTS = {"human_agent"}
 MAX_STACK = 3
 
@@ -76,10 +71,7 @@ class DialogueManager:
         shops: Shops | None = None,
     ) -> None:
         self.settings = settings
-        self._shops = shops or Shops()
-        self._own: list[httpx.AsyncClient] = []
-        self._http = http
-        self._overrides = dict(backend_urls or {})
+        self._backends = Backends(http, backend_urls, shops)
         self.engines: dict[str, Engine] = {}
         for workspace in workspaces.values():
             section = workspace.section("flows")
@@ -88,42 +80,13 @@ class DialogueManager:
             source = (workspace.source_dir / "flows.yaml") if workspace.source_dir else "flows.yaml"
             config = load_flows(section, source, default_language=workspace.default_locale)
             backends = {
-                name: self._backend(workspace, name, spec) for name, spec in config.backends.items()
+                name: self._backends.build(workspace, name, spec)
+                for name, spec in config.backends.items()
             }
             self.engines[workspace.id] = Engine(config, backends, workspace)
 
-    def _client(self) -> httpx.AsyncClient:
-        if self._http is None:
-            self._http = httpx.AsyncClient(follow_redirects=False)
-            self._own.append(self._http)
-        return self._http
-
-    def _backend(self, workspace: WorkspaceConfig, name: str, spec: Any) -> Backend:
-        url = self._overrides.get(f"{workspace.id}.{name}") or self._overrides.get(name)
-        url = url or expand_env(spec.base_url)
-        if urlsplit(url).username or urlsplit(url).password:
-            # httpx logs request URLs: credentials belong in ``auth`` (sent as headers).
-            raise ConfigurationError(
-                f"workspace {workspace.id}: backend {name!r} has credentials in its base_url; "
-                "use auth: {type: basic, username_env: ..., password_env: ...} instead"
-            )
-        breaker = CircuitBreaker(spec.breaker_failures, spec.breaker_reset_seconds)
-        if url.startswith(BUILTIN_SHOP):
-            # The bundled demo shop, called in-process over ASGI: the same HTTP API the
-            # server mounts at /demo-shop/api, without knowing which port it listens on.
-            shop_file = (workspace.model_extra or {}).get("shop_file", "shop.json")
-            shop = self._shops.get(Path(workspace.source_dir or ".") / shop_file)
-            client = httpx.AsyncClient(transport=httpx.ASGITransport(app=create_shop_app(shop)))
-            self._own.append(client)
-            return Backend(
-                name, spec, client, "http://demo-shop" + url[len(BUILTIN_SHOP) :], breaker
-            )
-        return Backend(name, spec, self._client(), url, breaker)
-
     async def aclose(self) -> None:
-        for client in self._own:
-            await client.aclose()
-        self._own.clear()
+        await self._backends.aclose()
 
     # -- the seam ------------------------------------------------------------------------
 
