@@ -16,7 +16,8 @@ each ``--repeat`` times (best and median), what the API and the dashboard run
 last 7 days, 30 days filtered by intent, 90 days, and the CSV export of 30 days (its first
 page, what a download starts with, and the whole of it).
 ``--raw`` also times the raw computation once (``analytics_report.build_report``, the
-pre-rollup path). ``--keep`` reuses a seeded database.
+pre-rollup path). ``--keep`` reuses a seeded database. ``--profile`` runs the 30-day report
+once more and prints the time of each of its queries.
 
 Figures depend on the machine: measure on a quiet one (docs/benchmarks.md).
 """
@@ -143,6 +144,36 @@ async def roll_up(db: Any, since: datetime | None) -> None:
               flush=True)  # fmt: skip
 
 
+async def profile(store: Any, run: Any) -> None:
+    """One run of ``run`` with the time of each query the store answered, slowest first."""
+    spent: list[tuple[float, str]] = []
+    methods = {name: getattr(store, name) for name in ("fetch", "fetchrow", "execute")}
+
+    def timing(method: Any) -> Any:
+        async def call(sql: str, *args: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return await method(sql, *args)
+            finally:
+                spent.append((time.perf_counter() - started, " ".join(sql.split())))
+
+        return call
+
+    for name, method in methods.items():
+        setattr(store, name, timing(method))
+    try:
+        started = time.perf_counter()
+        await run()
+        total = time.perf_counter() - started
+    finally:
+        for name in methods:
+            delattr(store, name)
+    print(f"profile of the 30-day report: {total * 1000:,.0f} ms in all, "
+          f"{sum(t for t, _ in spent) * 1000:,.0f} ms in {len(spent)} queries")  # fmt: skip
+    for took, sql in sorted(spent, reverse=True):
+        print(f"  {took * 1000:8.1f} ms  {sql[:150]}")
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database", default="sqlite:////tmp/smartsupport-analytics-bench.db")
@@ -152,6 +183,9 @@ async def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--keep", action="store_true", help="reuse an already seeded database")
     parser.add_argument("--raw", action="store_true", help="also time the raw computation")
+    parser.add_argument(
+        "--profile", action="store_true", help="time each query of the 30-day report"
+    )
     parser.add_argument(
         "--backfill-days",
         type=int,
@@ -216,6 +250,8 @@ async def main() -> None:
             await timed("CSV export, last 30 days", args.repeat, export)
         if args.raw:
             await timed("raw report, last 30 days", 1, timed_report(30, build=build_report))
+        if args.profile and covered(30):
+            await profile(store, timed_report(30))
     finally:
         await store.close()
 

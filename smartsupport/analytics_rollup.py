@@ -10,12 +10,17 @@ Writers know nothing of this: triggers on the tables the facts are read from (me
 status events, inbox rows, ratings, the conversation itself) raise
 ``analytics_changes.changed`` in the writer's own transaction. A conversation's rollup is
 computed by the same code as the raw report (``analytics.page_facts``), so the two cannot
-disagree; the one fact that depends on other conversations (re-contact) and the ones that
-depend on the clock (pending, decided) are read at report time (``analytics_sums``).
+disagree. The one fact that depends on other conversations, re-contact, is stored as the
+start of the customer's next contact (``next_us``, migration 0032), set again for every row
+of a customer whenever one of their conversations is rolled up or deleted; the report
+compares it with the window, and the facts that depend on the clock (pending, decided) are
+read at report time (``analytics_sums``).
 
 Several processes may catch up at once: each writes a conversation only if its rollup is
 older than the counter it read (``rolled < changed``, checked under a row lock), so a slow
-process never overwrites a newer row with an older one.
+process never overwrites a newer row with an older one; on PostgreSQL the customers' next
+contacts are set under a per-customer transaction lock, so two processes rolling up two
+conversations of one customer never each miss the other's.
 """
 
 from __future__ import annotations
@@ -49,6 +54,16 @@ ROLLUP_COLUMNS = (
     "llm_cost_nanos",
 )  # fmt: skip
 FILTER_COLUMNS = ("workspace_id", "created_us", "channel", "language", "intent")
+# The start of the customer's earliest later conversation on the same or an unknown topic
+# (the raw report's re-contact rule, analytics_facts), for every row of some customers.
+NEXT_CONTACT = """UPDATE analytics_rollup SET next_us = (
+    SELECT MIN(o.created_us) FROM analytics_rollup o
+    WHERE o.customer_id = analytics_rollup.customer_id
+      AND o.conversation_id <> analytics_rollup.conversation_id
+      AND o.created_us > analytics_rollup.created_us
+      AND (analytics_rollup.intent IS NULL OR o.intent IS NULL
+           OR o.intent = analytics_rollup.intent))
+WHERE customer_id IN ({marks})"""
 DETAIL_COLUMNS = {
     "analytics_rollup_turns": ("conversation_id", "label", "bucket", "turns", "first_turn"),
     "analytics_rollup_questions": ("conversation_id", "turn", "question", "message_id"),
@@ -216,9 +231,23 @@ async def _write(
         if not fresh:
             return 0
         marks = _marks(fresh)
+        # The customers whose next contacts this changes: the rows' customers now, and
+        # before (a conversation that moved to an identified customer).
+        before = await tx.fetch(
+            f"SELECT DISTINCT customer_id FROM analytics_rollup WHERE conversation_id IN ({marks})",
+            *fresh,
+        )
+        customers = sorted(
+            {r["customer_id"] for r in before}
+            | {r["customer_id"] for r in rows if r["id"] in fresh}
+        )
+        if db.dialect == "postgresql":
+            for customer in customers:  # in order: two batches never wait on each other
+                await tx.execute("SELECT pg_advisory_xact_lock(hashtextextended(?, 31))", customer)
         for table in TABLES:
             await tx.execute(f"DELETE FROM {table} WHERE conversation_id IN ({marks})", *fresh)
         await _insert(tx, [(r, f) for r, f in zip(rows, facts, strict=True) if r["id"] in fresh])
+        await tx.execute(NEXT_CONTACT.format(marks=_marks(customers)), *customers)
         await tx.executemany(
             "UPDATE analytics_changes SET rolled = ? WHERE conversation_id = ?",
             [(counters[i], i) for i in sorted(fresh)],

@@ -9,11 +9,11 @@ most ``CATCH_UP`` conversations, normally a handful since the worker keeps up); 
 still waiting (the backfill after migration 0031 has not reached the range yet) they answer
 from the raw rows instead, exact but slower.
 
-What the rollup cannot store is read here: re-contact (another conversation of the customer
-started within the window after this one's last message, on the same topic or an unknown
-one) is an ``EXISTS`` on the rollup's (customer, start) index, and "decided" compares the
-last message with ``now``. Ties in the top lists follow the raw report's order (first seen,
-by start time and conversation id), with the same ordering in SQL.
+What depends on the request is derived here: re-contact (another conversation of the
+customer started within the window after this one's last message, on the same topic or an
+unknown one) compares the stored next contact (``next_us``) with the window, and "decided"
+compares the last message with ``now``. Ties in the top lists follow the raw report's order
+(first seen, by start time and conversation id), with the same ordering in SQL.
 """
 
 from __future__ import annotations
@@ -37,13 +37,9 @@ from smartsupport.analytics_report import (
 from smartsupport.analytics_rollup import _db, catch_up, due, micros, moment
 from smartsupport.storage.base import SqlDatabase
 
+CSAT_SCALE = range(1, 6)  # the inbox's ratings (CHECK csat_rating BETWEEN 1 AND 5)
 CATCH_UP = 5000  # conversations rolled up before a report; beyond, the raw rows answer
-RECONTACT = (
-    "EXISTS (SELECT 1 FROM analytics_rollup o WHERE o.customer_id = r.customer_id "
-    "AND o.conversation_id <> r.conversation_id AND o.created_us > r.created_us "
-    "AND o.created_us <= r.last_us + ? "
-    "AND (r.intent IS NULL OR o.intent IS NULL OR o.intent = r.intent))"
-)
+RECONTACT = "(r.next_us IS NOT NULL AND r.next_us <= r.last_us + ?)"
 TIMINGS = {
     "first_response_bot": "first_response_bot_ms",
     "first_response_human": "first_response_human_ms",
@@ -80,13 +76,12 @@ class Scope:
         """The filtered rollup rows with ``passes`` and ``decided`` (and ``recontacted``
         for every row, which the CSV shows), as the common table ``x`` and its arguments;
         ``after`` starts after a (start, conversation id) keyset, ``page`` keeps only the
-        first rows in that order (before the derived columns are computed). MATERIALIZED:
-        the derived columns are computed once per row, not once per use (SQLite would inline
-        them)."""
+        first rows in that order. Not MATERIALIZED: the derived columns are two integer
+        comparisons, and both engines then read only the columns the query uses."""
         keyset = " AND (r.created_us > ? OR (r.created_us = ? AND r.conversation_id > ?))"
         again = f", CASE WHEN {RECONTACT} THEN 1 ELSE 0 END AS recontacted" if recontacted else ""
         sql = (
-            "WITH x AS MATERIALIZED (SELECT r.*, "
+            "WITH x AS (SELECT r.*, "
             f"CASE WHEN r.resolvable = 1 AND NOT {RECONTACT} THEN 1 ELSE 0 END AS passes, "
             f"CASE WHEN r.last_us + ? <= ? THEN 1 ELSE 0 END AS decided{again} "
             f"FROM analytics_rollup r WHERE {self.where}{keyset if after else ''}"
@@ -113,6 +108,7 @@ SELECT day, channel, language, intent, COUNT(*) AS conversations,
   SUM(bot_answers) AS bot_answers, SUM(thumbs_up) AS thumbs_up,
   SUM(thumbs_down) AS thumbs_down, SUM(agent_flags) AS agent_flags,
   COUNT(csat) AS csat_ratings, SUM(COALESCE(csat, 0)) AS csat_sum,
+  {csat},
   SUM(llm_input_tokens) AS llm_input_tokens, SUM(llm_output_tokens) AS llm_output_tokens,
   SUM(llm_cost_nanos) AS llm_cost_nanos,
   {timings}
@@ -128,7 +124,8 @@ async def _groups(db: SqlDatabase, scope: Scope, report: Report) -> dict[str, li
         f"COUNT({expr}) AS {name}_n, SUM(COALESCE({expr}, 0)) AS {name}_ms"
         for name, expr in TIMINGS.items()
     )
-    found = await db.fetch(GROUP_SQL.format(rows=rows, timings=timings), *args)
+    csat = ", ".join(f"SUM(CASE WHEN csat = {k} THEN 1 ELSE 0 END) AS csat_{k}" for k in CSAT_SCALE)
+    found = await db.fetch(GROUP_SQL.format(rows=rows, timings=timings, csat=csat), *args)
     counted = {name: [0, 0] for name in TIMINGS}
     names = [f for f in Tally.__dataclass_fields__]
     for g in found:
@@ -137,6 +134,9 @@ async def _groups(db: SqlDatabase, scope: Scope, report: Report) -> dict[str, li
         for name in ("channel", "language", "intent"):
             report.groups[name].setdefault(g[name] or "(none)", Tally()).merge(tally)
         report.days.setdefault(g["day"], Tally()).merge(tally)
+        for k in CSAT_SCALE:
+            if g[f"csat_{k}"]:
+                report.csat[k] += int(g[f"csat_{k}"])
         for name in TIMINGS:
             counted[name][0] += int(g[f"{name}_n"])
             counted[name][1] += int(g[f"{name}_ms"] or 0)
@@ -146,30 +146,32 @@ async def _groups(db: SqlDatabase, scope: Scope, report: Report) -> dict[str, li
 async def _summaries(
     db: SqlDatabase, scope: Scope, counted: dict[str, list[int]]
 ) -> dict[str, dict[str, Any]]:
-    """Each timing's count, average, median and p90: the values at the median's and
-    the 90th percentile's ranks are read with one sorted window per timing."""
-    out = {}
-    for name, expr in TIMINGS.items():
-        count, total = counted[name]
-        wanted = ranks(count) if count else []
-        at: dict[int, int] = {}
-        if wanted:
-            if name == "time_to_resolution":
-                rows, args = scope.conversations()
-                source = f"SELECT {expr} AS v FROM x"
-            else:  # no derived column needed: the table itself
-                rows, args = "", scope.args
-                source = f"SELECT {expr} AS v FROM analytics_rollup WHERE {scope.where}"
-            found = await db.fetch(
-                f"{rows} SELECT v, rn FROM (SELECT v, ROW_NUMBER() OVER (ORDER BY v) - 1 AS rn "
-                f"FROM ({source}) y WHERE v IS NOT NULL) z "
-                f"WHERE rn IN ({', '.join('?' for _ in wanted)})",
-                *args,
-                *wanted,
-            )
-            at = {int(r["rn"]): int(r["v"]) for r in found}
-        out[name] = durations(count, total, at)
-    return out
+    """Each timing's count, average, median and p90. The values at the median's and the
+    90th percentile's ranks are read in one scan: a window per timing sorts its values with
+    the NULLs last, so the ranks wanted (all below the timing's count of values) are values."""
+    wanted = {name: ranks(n) if (n := counted[name][0]) else [] for name in TIMINGS}
+    at: dict[str, dict[int, int]] = {name: {} for name in TIMINGS}
+    asked = [(i, name) for i, name in enumerate(TIMINGS) if wanted[name]]
+    if asked:
+        rows, args = scope.conversations()
+        columns = ", ".join(
+            f"{TIMINGS[name]} AS v{i}, "
+            f"ROW_NUMBER() OVER (ORDER BY {TIMINGS[name]} NULLS LAST) - 1 AS r{i}"
+            for i, name in asked
+        )
+        where = " OR ".join(
+            f"r{i} IN ({', '.join('?' for _ in wanted[name])})" for i, name in asked
+        )
+        found = await db.fetch(
+            f"{rows} SELECT * FROM (SELECT {columns} FROM x) y WHERE {where}",
+            *args,
+            *[rank for _, name in asked for rank in wanted[name]],
+        )
+        for r in found:
+            for i, name in asked:
+                if int(r[f"r{i}"]) in wanted[name]:
+                    at[name][int(r[f"r{i}"])] = int(r[f"v{i}"])
+    return {name: durations(counted[name][0], counted[name][1], at[name]) for name in TIMINGS}
 
 
 async def _first_rows(
@@ -219,12 +221,6 @@ async def _details(db: SqlDatabase, scope: Scope, report: Report) -> None:
     )
     first = await _first_rows(db, scope, "analytics_rollup", "escalation_reason", reasons)
     report.reasons = Counter({g["k"]: int(g["n"]) for g in _in_first_seen_order(reasons, first)})
-    for r in await db.fetch(
-        f"SELECT csat, COUNT(*) AS n FROM analytics_rollup WHERE {scope.where} "
-        "AND csat IS NOT NULL GROUP BY csat",
-        *scope.args,
-    ):
-        report.csat[int(r["csat"])] = int(r["n"])
     cells = await db.fetch(
         "SELECT label, bucket, SUM(turns) AS n, MIN(created_us) AS first_us "
         f"FROM analytics_rollup_turns WHERE {scope.where} GROUP BY label, bucket",

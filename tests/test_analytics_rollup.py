@@ -167,8 +167,9 @@ async def test_rollup_equals_the_raw_computation_before_and_after_changes(store:
     )
     later = Seed()
     back = last["at"] + timedelta(hours=1)
+    returned = new_id()
     later.conversations.append(
-        (new_id(), WORKSPACE, customer, "web", "bot", {"locale": "en"}, back, back)
+        (returned, WORKSPACE, customer, "web", "bot", {"locale": "en"}, back, back)
     )
     await later.write(store)
     # A new turn in another conversation, a rating, a CSAT, an erased conversation.
@@ -211,6 +212,13 @@ async def test_rollup_equals_the_raw_computation_before_and_after_changes(store:
             f"SELECT COUNT(*) AS n FROM {table} WHERE conversation_id = ?", erased
         )
         assert gone["n"] == 0, table
+
+    # The re-contact is erased: the resolution counts again (the customer's next contact is
+    # set again by the deletion, not by a later roll-up).
+    await store.execute("DELETE FROM conversations WHERE id = ?", returned)
+    await assert_same(store, now)
+    again = await csv_by_id(store, now)
+    assert again[target]["recontacted"] == 0 and again[target]["automated_resolution"] == 1
 
 
 async def test_a_report_while_the_backfill_runs_is_exact_from_the_raw_rows(

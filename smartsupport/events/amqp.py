@@ -141,7 +141,7 @@ class AmqpPublisher(EventPublisher):
                 return self._exchange
             await self._disconnect()
             try:
-                connection = await aio_pika.connect(self.url, timeout=self.connect_timeout)
+                connection = await self._open()
             except ProbableAuthenticationError as exc:
                 self.problem = f"the broker refused the user or password: {FIX}"
                 raise ConfigurationError(f"event broker {self.target}: {self.problem}") from exc
@@ -183,6 +183,19 @@ class AmqpPublisher(EventPublisher):
             self.breaker.record_success()
             log.info("publishing events to exchange %r on %s", self.exchange_name, self.target)
             return exchange
+
+    async def _open(self) -> AbstractConnection:
+        # aio_pika.connect drops the Connection it made when connecting fails; that object's
+        # __del__ then schedules a close() which an event loop that is stopping never runs
+        # ("coroutine 'Connection.close' was never awaited"). Closed here, it leaves the
+        # collector nothing to do.
+        connection = aio_pika.Connection(URL(self.url))
+        try:
+            await connection.connect(timeout=self.connect_timeout)
+        except Exception:
+            await connection.close()
+            raise
+        return connection
 
     async def _broken(self, problem: str) -> None:
         self.breaker.record_failure()

@@ -1,0 +1,29 @@
+-- The customer's next contact in each rollup row (issue 15, docs/analytics.md "Scale"): the
+-- start of the customer's earliest later conversation on the same topic or an unknown one.
+-- A conversation is re-contacted when that start falls within the workspace's window after
+-- its last message, so the report compares two integers instead of searching the customer's
+-- other conversations for every row. ``analytics_rollup._write`` sets it for every row of the
+-- customers whose conversations it rolls up; deleting a conversation (erasure, retention)
+-- sets it again for the customer's remaining rows here.
+
+ALTER TABLE analytics_rollup ADD COLUMN next_us INTEGER;
+
+UPDATE analytics_rollup SET next_us = (
+    SELECT MIN(o.created_us) FROM analytics_rollup o
+    WHERE o.customer_id = analytics_rollup.customer_id
+      AND o.conversation_id <> analytics_rollup.conversation_id
+      AND o.created_us > analytics_rollup.created_us
+      AND (analytics_rollup.intent IS NULL OR o.intent IS NULL
+           OR o.intent = analytics_rollup.intent));
+
+CREATE TRIGGER analytics_conversation_delete AFTER DELETE ON conversations BEGIN
+    UPDATE analytics_rollup SET next_us = (
+        SELECT MIN(o.created_us) FROM analytics_rollup o
+        WHERE o.customer_id = analytics_rollup.customer_id
+          AND o.conversation_id <> analytics_rollup.conversation_id
+          AND o.conversation_id <> OLD.id
+          AND o.created_us > analytics_rollup.created_us
+          AND (analytics_rollup.intent IS NULL OR o.intent IS NULL
+               OR o.intent = analytics_rollup.intent))
+    WHERE customer_id = OLD.customer_id AND conversation_id <> OLD.id;
+END;
