@@ -248,8 +248,13 @@ async def _questions(db: SqlDatabase, scope: Scope, report: Report) -> None:
         "SELECT question AS k, COUNT(*) AS n, MIN(created_us) AS first_us "
         f"FROM analytics_rollup_questions WHERE {scope.where} GROUP BY question"
     )
-    top = await db.fetch(f"{grouped} ORDER BY n DESC, first_us LIMIT {TOP_UNANSWERED}", *scope.args)
-    if len(top) == TOP_UNANSWERED:  # groups tied with the last one in count and start
+    top = await db.fetch(
+        f"{grouped} ORDER BY n DESC, first_us LIMIT {TOP_UNANSWERED + 1}", *scope.args
+    )
+    beyond = top[TOP_UNANSWERED:]
+    top = top[:TOP_UNANSWERED]
+    if beyond and (beyond[0]["n"], beyond[0]["first_us"]) == (top[-1]["n"], top[-1]["first_us"]):
+        # Groups tied with the last one in count and start: the raw report's order decides.
         last = top[-1]
         tied = await db.fetch(
             f"SELECT k, n, first_us FROM ({grouped}) g WHERE n = ? AND first_us = ?",

@@ -86,6 +86,7 @@ class Assistant:
         self.keywords = keywords
         self.articles = ArticleAnswers(knowledge, answerability, answerer)
         self.live = LiveReview(services.store, nlu)  # experiments, shadow mode (review/)
+        dialogue.flow_choice = self.live.experiments.choose_flow  # A/B tests of flows
 
     # -- understand ----------------------------------------------------------------------
     async def understand(
@@ -209,7 +210,7 @@ class Assistant:
             started = await self.dialogue.start(turn, accepted)
             if started is not None:
                 return started
-        starting = self.dialogue.would_start(turn)
+        starting = await self.dialogue.would_start(turn)
         if starting is not None and state.asks_about:
             if not self.dialogue.starts_on_questions(turn, starting):
                 # A question about what the flow does: answer it, then offer the flow.

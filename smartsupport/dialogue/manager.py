@@ -14,6 +14,12 @@ the context after the turn):
     profile  the identified customer's profile, fetched when a flow starts
     last     the flow that ended last: name, status, slots (for tests and analytics)
 
+Which flow an intent starts may be an A/B test's (review/experiments.py): the wiring hands
+the manager a ``flow_choice`` that, given the turn and the configured flow, returns a
+``Chosen`` flow with its marks (the variant, on the flow's replies and end event) and events
+(the exposure) to record when it starts. The choice is made once per message and kept in the
+state (``choice``), so ``would_start`` and the start agree.
+
 An identified customer is ``conversation.metadata["identity"]["user_id"]`` (set only after
 ``identity.verify``); flows then get ``customer`` (their profile and orders) and
 ``segment``, and pass the customer id to the business's API, which answers for that
@@ -24,7 +30,8 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -57,6 +64,20 @@ HUMAN_INTENTS = {"human_agent"}
 MAX_STACK = 3
 
 
+@dataclass(slots=True)
+class Chosen:
+    """The flow a message starts, what marks it (``meta`` on its replies and in its end
+    event) and the events recorded when it starts (an experiment's exposure)."""
+
+    flow: str
+    meta: dict[str, Any] = field(default_factory=dict)
+    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+
+# Given the turn and the flow its intent starts by configuration: the flow that starts.
+FlowChoice = Callable[[Turn, str], Awaitable[Chosen]]
+
+
 class DialogueManager:
     """Runs every workspace's flows. Build once per process (it owns HTTP clients and the
     circuit breakers); ``backend_urls`` overrides base URLs by backend name (tests, staging)."""
@@ -69,8 +90,10 @@ class DialogueManager:
         *,
         backend_urls: Mapping[str, str] | None = None,
         shops: Shops | None = None,
+        flow_choice: FlowChoice | None = None,
     ) -> None:
         self.settings = settings
+        self.flow_choice = flow_choice  # None: the configured flow always starts
         self._backends = Backends(http, backend_urls, shops)
         self.engines: dict[str, Engine] = {}
         for workspace in workspaces.values():
@@ -110,15 +133,15 @@ class DialogueManager:
             state["active"], frame = None, None  # the flow was removed from the configuration
         out = RunResult(WAITING)
         if frame is None:
-            name = self._trigger(engine, turn)
-            if name is None:
+            chosen = await self._chosen(engine, state, turn)
+            if chosen is None:
                 return None
-            await self._start(engine, state, name, turn, out)
+            await self._start(engine, state, chosen.flow, turn, out, chosen)
         elif not await self._continue(engine, state, frame, turn, out):
             return None
         return await self._finish(engine, state, turn, out)
 
-    def would_start(self, turn: Turn) -> str | None:
+    async def would_start(self, turn: Turn) -> str | None:
         """The flow this message would start, when no flow is active; else None."""
         engine = self.engines.get(turn.workspace.id)
         if engine is None or turn.conversation.status is ConversationStatus.WITH_AGENT:
@@ -126,7 +149,8 @@ class DialogueManager:
         state = _state(turn.context.data)
         if state.get("active") is not None:
             return None
-        return self._trigger(engine, turn)
+        chosen = await self._chosen(engine, state, turn)
+        return chosen.flow if chosen is not None else None
 
     def flow_of_intent(self, workspace_id: str, intent: str) -> str | None:
         """The flow that ``intent`` starts in the workspace, if any."""
@@ -167,8 +191,14 @@ class DialogueManager:
         if engine is None or name not in engine.config.flows:
             return None
         state = _state(turn.context.data)
+        # The offer named the flow chosen for the message that asked about it: that
+        # choice's marks and exposure go with the start.
+        kept = state.pop("choice", None)
+        chosen = None
+        if isinstance(kept, dict) and kept.get("flow") == name:
+            chosen = Chosen(name, kept["meta"], [(k, d) for k, d in kept["events"]])
         out = RunResult(WAITING)
-        await self._start(engine, state, name, turn, out)
+        await self._start(engine, state, name, turn, out, chosen)
         return await self._finish(engine, state, turn, out)
 
     async def followup(self, turn: Turn) -> Reply | None:
@@ -197,10 +227,40 @@ class DialogueManager:
                 return name
         return None
 
+    async def _chosen(self, engine: Engine, state: dict[str, Any], turn: Turn) -> Chosen | None:
+        """The flow this message starts: the configured one, or the ``flow_choice``'s. Asked
+        once per message (kept in the state), so ``would_start`` and the start agree even
+        when an experiment changes in between."""
+        name = self._trigger(engine, turn)
+        if name is None:
+            return None
+        kept = state.get("choice")
+        if isinstance(kept, dict) and kept.get("message") == turn.message.id:
+            return Chosen(kept["flow"], kept["meta"], [(k, d) for k, d in kept["events"]])
+        chosen = Chosen(name) if self.flow_choice is None else await self.flow_choice(turn, name)
+        if chosen.flow not in engine.config.flows:
+            # flows.yaml changed under a running experiment (it was checked when it began).
+            log.warning("flow %r of an experiment is gone; %r starts", chosen.flow, name)
+            chosen = Chosen(name)
+        state["choice"] = {
+            "message": turn.message.id, "flow": chosen.flow, "meta": chosen.meta,
+            "events": [list(event) for event in chosen.events],
+        }  # fmt: skip
+        return chosen
+
     async def _start(
-        self, engine: Engine, state: dict[str, Any], name: str, turn: Turn, out: RunResult
+        self,
+        engine: Engine,
+        state: dict[str, Any],
+        name: str,
+        turn: Turn,
+        out: RunResult,
+        chosen: Chosen | None = None,
     ) -> None:
         frame = new_frame(name, reply_language.for_turn(turn))
+        marks = dict(chosen.meta) if chosen is not None else {}
+        if marks:
+            frame["marks"] = marks  # on the flow's replies (``_finish``) and its end event
         state["active"] = frame
         profile = await load_profile(engine, state, turn, out)
         flow = engine.config.flows[name]
@@ -238,9 +298,12 @@ class DialogueManager:
                     "slots": sorted(frame["slots"]),
                     "identified": profile is not None,
                     "segment": segment_of(state, turn),
+                    **marks,
                 },
             )
         )
+        if chosen is not None:
+            out.events += chosen.events
         for cand in invalid:
             text = flow.slots[cand.slot].invalid
             if text:
@@ -273,7 +336,8 @@ class DialogueManager:
             self._end(state, frame, CANCELLED, out, "customer asked for a person")
             state["stack"] = []
             return False  # the handoff is the caller's job; the flow just steps aside
-        trigger = self._trigger(engine, turn)
+        chosen = await self._chosen(engine, state, turn)
+        trigger = chosen.flow if chosen is not None else None
         asking = frame.get("asking")
         offers = slotting.offers_for(flow, frame, engine.scope(frame, profile, segment))
         cands = slotting.candidates(flow, text, understanding, asking, offers)
@@ -321,7 +385,7 @@ class DialogueManager:
                 return True
         if trigger is not None and trigger != frame["flow"] and len(state["stack"]) < MAX_STACK:
             state["stack"].append(frame)  # switch; the paused flow resumes when this ends
-            await self._start(engine, state, trigger, turn, out)
+            await self._start(engine, state, trigger, turn, out, chosen)
             return True
         bad = [c for c in cands if c.slot == asking and not c.valid]
         if trigger == frame["flow"] and not bad:  # the same request again: just ask again
@@ -357,6 +421,9 @@ class DialogueManager:
         self, engine: Engine, state: dict[str, Any], turn: Turn, out: RunResult
     ) -> Decision:
         frame = state["active"]
+        for reply in out.replies:  # an experiment's variant on the replies of its flow
+            if frame.get("marks") and reply.meta.get("flow") == frame["flow"]:
+                reply.meta.update(frame["marks"])
         if out.status == WAITING:
             question = next((r for r in reversed(out.replies)), None)
             if question is not None:
@@ -411,6 +478,7 @@ class DialogueManager:
         segment = (state.get("profile") or {}).get("segment")
         if segment:
             data["segment"] = segment  # escalation rules may treat VIP failures first
+        data.update(frame.get("marks") or {})  # an experiment's figures count the outcome
         out.events.append((kind, data))
         state["last"] = {"flow": frame["flow"], "status": status, "slots": dict(frame["slots"])}
         state["active"] = None

@@ -10,6 +10,7 @@ from typing import Any
 
 from fastapi import Request
 
+from smartsupport.dialogue.manager import DialogueManager
 from smartsupport.errors import Conflict, NotFound
 from smartsupport.jobs import Job
 from smartsupport.knowledge.kb import KnowledgeBase
@@ -75,6 +76,22 @@ class ReviewContext:
 
     async def intents(self) -> list[str]:
         return await known_intents(self.store, self.workspace)
+
+    def flows(self) -> list[str]:
+        """The workspace's flows as this server runs them (none without the assistant)."""
+        dialogue = getattr(self.services.assistant, "dialogue", None)
+        engine = (
+            dialogue.engines.get(self.workspace.id)
+            if isinstance(dialogue, DialogueManager)
+            else None
+        )
+        return list(engine.config.flows) if engine is not None else []
+
+    def flow_of_intent(self, intent: str) -> str | None:
+        dialogue = getattr(self.services.assistant, "dialogue", None)
+        if not isinstance(dialogue, DialogueManager):
+            return None
+        return dialogue.flow_of_intent(self.workspace.id, intent)
 
     # -- the queue and retraining --------------------------------------------------------------
     async def queue(self, days: int) -> list[Cluster]:
@@ -144,7 +161,8 @@ class ReviewContext:
     ) -> experiments.Experiment:
         created = await experiments.create(
             self.store, self.workspace.id, name, intent, variants,
-            known_intents=await self.intents(), staff_id=self.user.id,
+            known_intents=await self.intents(), known_flows=self.flows(),
+            intent_flow=self.flow_of_intent(intent), staff_id=self.user.id,
         )  # fmt: skip
         self.forget()
         await self.audit("review.experiment_started", f"experiment:{created.id}", intent=intent)

@@ -59,7 +59,15 @@ class ReviewAcceptIn(BaseModel):
 class ExperimentVariantIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(max_length=40)
-    text: str | None = Field(default=None, max_length=2000)
+    text: str | None = Field(
+        default=None, max_length=2000, description="The variant's response; null: the control."
+    )
+    flow: str | None = Field(
+        default=None,
+        max_length=80,
+        description="Instead of a text: the flow (of flows.yaml) this variant starts where the"
+        " intent starts a flow (a flow experiment). The control gives neither.",
+    )
     weight: float = Field(default=1.0, gt=0, le=1000)
 
 
@@ -306,7 +314,7 @@ async def create_experiment(
     ctx = ReviewContext.of(request, user, workspace)
     created = await ctx.start_experiment(
         body.name, body.intent,
-        [experiments.Variant(v.name, v.text, v.weight) for v in body.variants],
+        [experiments.Variant(v.name, v.text, v.weight, v.flow) for v in body.variants],
     )  # fmt: skip
     return await _results(ctx, created)
 

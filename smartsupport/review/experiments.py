@@ -1,5 +1,5 @@
-"""A/B tests of an intent's response: variants, a split sticky by conversation, figures per
-variant with a significance test, and a winner promoted by hand.
+"""A/B tests of an intent's response or of the flow it starts: variants, a split sticky by
+conversation, figures per variant with a significance test, and a winner promoted by hand.
 
     experiment = await create(store, workspace, "Friendlier returns", "return_item",
                               [Variant("A", None), Variant("B", "Sure! Returns are free...")])
@@ -8,15 +8,21 @@ variant with a significance test, and a winner promoted by hand.
     await promote(store, workspace.id, experiment.id, "B")
 
 A variant's ``text`` None keeps the intent's configured response (the control, listed
-first). A conversation's variant is a hash of the experiment and conversation ids, so it sees
-the same wording on every turn and in every process. The live part (``LiveExperiments``)
-changes the reply inside the turn's decision and adds an ``experiment.exposure`` event,
-which the conversation path records with the turn: deciding stays free of writes.
+first). A flow experiment's variants name a ``flow`` of the workspace instead (``kind``
+"flow"); its control starts the flow the intent starts by configuration, and
+``LiveExperiments.choose_flow`` (handed to the dialogue manager by the assistant) picks the
+conversation's flow when one would start. A conversation's variant is a hash of the
+experiment and conversation ids, so it sees the same wording (or flow) on every turn and in
+every process. The live part (``LiveExperiments``) changes the reply (or picks the flow)
+inside the turn's decision and adds an ``experiment.exposure`` event, which the conversation
+path records with the turn: deciding stays free of writes.
 
 Figures per variant, over the conversations that were shown it:
     escalated   handed to people after the variant was first shown
     resolved    not escalated and no thumbs down on the variant's answer
     thumbs      ratings of the variant's answers (answer_feedback, analytics' table)
+    flows       flow experiments: the variant's flows that ended completed, failed, cancelled
+                or handed off (the flow end events, marked with the variant)
 Significance: resolution rate of each variant against the control, two-proportion z test;
 Fisher's exact test when an expected count is below 5.
 """
@@ -30,6 +36,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
+from smartsupport.dialogue.manager import Chosen
 from smartsupport.domain import utcnow
 from smartsupport.errors import BackendError, InvalidInput, NotFound
 from smartsupport.ids import new_id
@@ -45,9 +52,10 @@ class Variant:
     name: str
     text: str | None  # None: the intent's configured response
     weight: float = 1.0
+    flow: str | None = None  # a flow experiment's variant: the flow it starts
 
     def as_json(self) -> dict[str, Any]:
-        return {"name": self.name, "text": self.text, "weight": self.weight}
+        return {"name": self.name, "text": self.text, "weight": self.weight, "flow": self.flow}
 
 
 @dataclass(slots=True)
@@ -62,6 +70,7 @@ class Experiment:
     created_by: str | None
     created_at: datetime
     ended_at: datetime | None
+    kind: str = "response"  # or "flow": which flow the intent starts
 
     def variant_for(self, conversation_id: str) -> Variant:
         """The conversation's variant: the same on every turn, in every process."""
@@ -80,6 +89,7 @@ class Experiment:
             "id": self.id,
             "name": self.name,
             "intent": self.intent,
+            "kind": self.kind,
             "variants": [v.as_json() for v in self.variants],
             "status": self.status,
             "winner": self.winner,
@@ -106,8 +116,12 @@ async def create(
     variants: list[Variant],
     *,
     known_intents: list[str],
+    known_flows: list[str] | None = None,
+    intent_flow: str | None = None,
     staff_id: str | None = None,
 ) -> Experiment:
+    """Start an experiment. ``known_flows``: the workspace's flows; ``intent_flow``: the flow
+    ``intent`` starts today (a flow experiment needs one)."""
     name = (name or "").strip()
     if not name or len(name) > 120:
         raise InvalidInput("an experiment needs a name of 1 to 120 characters")
@@ -127,13 +141,14 @@ async def create(
             raise InvalidInput(f"variant {variant.name!r}: a response of 1 to {MAX_TEXT} chars")
         if not 0 < variant.weight <= 1000 or math.isnan(variant.weight):
             raise InvalidInput(f"variant {variant.name!r}: weight must be above 0")
+    kind = _kind(workspace_id, intent, variants, known_flows or [], intent_flow)
     experiment = Experiment(
         id=new_id(),
         workspace_id=workspace_id,
         name=name,
         intent=intent,
         variants=[
-            Variant(n, v.text and v.text.strip(), v.weight)
+            Variant(n, v.text and v.text.strip(), v.weight, v.flow)
             for n, v in zip(names, variants, strict=True)
         ],
         status="running",
@@ -141,14 +156,64 @@ async def create(
         created_by=staff_id,
         created_at=utcnow(),
         ended_at=None,
+        kind=kind,
     )
     await _db(store).execute(
         "INSERT INTO experiments (id, workspace_id, name, intent, variants, status, created_by,"
-        " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        " created_at, kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         experiment.id, workspace_id, name, intent,
         [v.as_json() for v in experiment.variants], "running", staff_id, experiment.created_at,
+        kind,
     )  # fmt: skip
     return experiment
+
+
+def _kind(
+    workspace_id: str,
+    intent: str,
+    variants: list[Variant],
+    known_flows: list[str],
+    intent_flow: str | None,
+) -> str:
+    """ "response" or "flow", or InvalidInput naming what is wrong: every variant after the
+    control gives a response text or names a flow (exactly one), all of one kind."""
+    control, *others = variants
+    for variant in others:
+        if (variant.text is None) == (variant.flow is None):
+            raise InvalidInput(
+                f"variant {variant.name!r}: give either a response text or a flow, not "
+                + ("both" if variant.text is not None else "neither"),
+                code="invalid_variant",
+            )
+    if control.flow is not None:
+        raise InvalidInput(
+            f"the control {control.name!r} keeps what the intent does today: no flow",
+            code="invalid_variant",
+        )
+    flows = [v for v in others if v.flow is not None]
+    if not flows:
+        return "response"
+    if len(flows) != len(others) or control.text is not None:
+        raise InvalidInput(
+            "an experiment tests either response texts or flows, not both",
+            code="invalid_variant",
+        )
+    available = ", ".join(known_flows) or "none"
+    for variant in flows:
+        if variant.flow not in known_flows:
+            raise InvalidInput(
+                f"variant {variant.name!r}: flow {variant.flow!r} does not exist in workspace"
+                f" {workspace_id!r}; choose one of {available}",
+                code="unknown_flow",
+            )
+    if intent_flow is None:
+        raise InvalidInput(
+            f"intent {intent!r} starts no flow in workspace {workspace_id!r}, so a flow"
+            " experiment has no control; give the variants response texts, or add the intent"
+            " to a flow's intents in flows.yaml",
+            code="intent_starts_no_flow",
+        )
+    return "flow"
 
 
 async def list_experiments(store: object, workspace_id: str) -> list[Experiment]:
@@ -237,6 +302,8 @@ async def results(store: object, experiment: Experiment) -> dict[str, Any]:
             found["escalated"] += 1
         elif (row["variant"], row["conversation_id"]) not in unhappy:
             found["resolved"] += 1
+    if experiment.kind == "flow":
+        await _flow_outcomes(db, experiment, figures)
     control = experiment.variants[0].name
     variants = []
     for variant in experiment.variants:
@@ -249,8 +316,34 @@ async def results(store: object, experiment: Experiment) -> dict[str, Any]:
             found["versus_control"] = significance(
                 found["resolved"], n, base["resolved"], base["conversations"]
             )
-        variants.append({"name": variant.name, "text": variant.text, **found})
+        variants.append({"name": variant.name, "text": variant.text, "flow": variant.flow, **found})
     return {"experiment": experiment.as_json(), "control": control, "variants": variants}
+
+
+async def _flow_outcomes(
+    db: SqlDatabase, experiment: Experiment, figures: dict[str, dict[str, Any]]
+) -> None:
+    """How the flows a flow experiment started ended, per variant: the flow end events
+    carry the variant (dialogue/manager.py ``_end``); a handoff is a ``flow.failed``
+    with status "handoff"."""
+    rows = await db.fetch(
+        "SELECT data->>'variant' AS variant, type, data->>'status' AS status,"
+        " COUNT(*) AS n FROM events WHERE workspace_id = ?"
+        " AND type IN ('flow.completed', 'flow.failed', 'flow.cancelled')"
+        " AND data->>'experiment' = ? GROUP BY data->>'variant', type, data->>'status'",
+        experiment.workspace_id,
+        experiment.id,
+    )
+    for found in figures.values():
+        found["flows"] = {"completed": 0, "failed": 0, "cancelled": 0, "handed_off": 0}
+    for row in rows:
+        if row["variant"] not in figures:
+            continue
+        if row["type"] == "flow.failed":
+            outcome = "handed_off" if row["status"] == "handoff" else "failed"
+        else:
+            outcome = row["type"].removeprefix("flow.")
+        figures[row["variant"]]["flows"][outcome] += int(row["n"])
 
 
 def significance(successes_a: int, n_a: int, successes_b: int, n_b: int) -> dict[str, Any]:
@@ -282,9 +375,9 @@ def significance(successes_a: int, n_a: int, successes_b: int, n_b: int) -> dict
 
 # -- the live part -----------------------------------------------------------------------------
 class LiveExperiments:
-    """Changes an intent's response for conversations in a variant. Reads the workspace's
-    live experiments at most every ``REFRESH_SECONDS``; never writes (the exposure is an
-    event of the turn's decision)."""
+    """Changes an intent's response, or the flow it starts, for conversations in a variant.
+    Reads the workspace's live experiments at most every ``REFRESH_SECONDS``; never writes
+    (the exposure is an event of the turn's decision)."""
 
     def __init__(self, store: object) -> None:
         self.store = store
@@ -307,6 +400,28 @@ class LiveExperiments:
         self._live[workspace_id] = (time.monotonic() + REFRESH_SECONDS, live)
         return live
 
+    async def choose_flow(self, turn: Turn, flow: str) -> Chosen:
+        """The flow that starts where the turn's intent starts ``flow`` by configuration:
+        the conversation's variant's (the control keeps ``flow``); while the experiment
+        runs, marked with the variant and with an exposure event for the turn."""
+        live = await self._experiments(turn.workspace.id)
+        experiment = live.get(str(turn.understanding.intent))
+        if experiment is None or experiment.kind != "flow":
+            return Chosen(flow)
+        variant = experiment.variant_for(turn.conversation.id)
+        chosen = Chosen(variant.flow or flow)
+        if experiment.status == "running":
+            chosen.meta = {"experiment": experiment.id, "variant": variant.name}
+            exposure = {
+                "experiment": experiment.id,
+                "variant": variant.name,
+                "intent": experiment.intent,
+                "flow": chosen.flow,
+                "message_id": turn.message.id,
+            }
+            chosen.events.append(("experiment.exposure", exposure))
+        return chosen
+
     async def apply(self, turn: Turn, decision: Decision) -> None:
         answers = [r for r in decision.replies if r.meta.get("step") == "intent_response"]
         if not answers:
@@ -314,7 +429,7 @@ class LiveExperiments:
         live = await self._experiments(turn.workspace.id)
         for reply in answers:
             experiment = live.get(str(reply.meta.get("intent")))
-            if experiment is None:
+            if experiment is None or experiment.kind != "response":
                 continue
             variant = experiment.variant_for(turn.conversation.id)
             if variant.text is not None:

@@ -107,6 +107,7 @@ async def _render(
             "clusters": clusters,
             "reason_labels": REASON_LABELS,
             "intents": await ctx.intents(),
+            "flows": ctx.flows(),
             "models": models,
             "agreement": (
                 await shadow.agreement(ctx.store, workspace, shadowed.id) if shadowed else None
@@ -217,10 +218,13 @@ async def experiment_form(request: Request, workspace: str) -> Response:
             share = -1.0
         if not 0 < share < 100:
             raise InvalidInput("the share of variant B must be a number between 0 and 100")
+        if form.get("kind_b") == "flow":  # B starts another flow than the intent's
+            b = experiments.Variant("B", None, share, str(form.get("flow_b") or ""))
+        else:
+            b = experiments.Variant("B", str(form.get("text_b") or ""), share)
         created = await ctx.start_experiment(
             form.get("name") or "", form.get("intent") or "",
-            [experiments.Variant("A", None, 100 - share),
-             experiments.Variant("B", form.get("text_b") or "", share)],
+            [experiments.Variant("A", None, 100 - share), b],
         )  # fmt: skip
         return f"Experiment started: {created.name}"
 

@@ -181,12 +181,18 @@ class ExperimentVariantOut(Body):
     name: str
     text: str | None = Field(description="null: the intent's configured response (control).")
     weight: float
+    flow: str | None = Field(
+        default=None, description="A flow experiment's variant: the flow it starts."
+    )
 
 
 class ExperimentOut(Body):
     id: str
     name: str
     intent: str
+    kind: Literal["response", "flow"] = Field(
+        default="response", description="What is tested: the response or the flow started."
+    )
     variants: list[ExperimentVariantOut] = Field(description="The first is the control.")
     status: Literal["running", "stopped", "promoted"]
     winner: str | None
@@ -203,11 +209,21 @@ class ExperimentSignificanceOut(Body):
     difference: float | None = Field(description="Resolution rate minus the control's.")
 
 
+class ExperimentFlowsOut(Body):
+    """How the flows a variant started ended (their end events)."""
+
+    completed: int
+    failed: int
+    cancelled: int
+    handed_off: int
+
+
 class ExperimentFiguresOut(Body):
     """A variant's figures over the conversations that were shown it."""
 
     name: str
     text: str | None
+    flow: str | None = Field(default=None, description="The flow this variant starts.")
     conversations: int
     escalated: int
     resolved: int = Field(description="Not escalated and no thumbs down.")
@@ -215,6 +231,9 @@ class ExperimentFiguresOut(Body):
     thumbs_down: int
     resolution_rate: float | None
     escalation_rate: float | None
+    flows: ExperimentFlowsOut | None = Field(
+        default=None, description="Flow experiments only: how the variant's flows ended."
+    )
     # Absent (not null) for the control: the routes leave unset fields out.
     versus_control: ExperimentSignificanceOut | None = Field(
         default=None, description="Left out for the control."

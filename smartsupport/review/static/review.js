@@ -1,6 +1,18 @@
 // The review page's one script: send an import file to the JSON API as the request body
-// (no multipart parser on the server), then reload the page with the summary.
+// (no multipart parser on the server), then reload the page with the summary; show the
+// new experiment's field for what variant B tests (a response text or a flow).
 "use strict";
+(function () {
+  const kind = document.getElementById("experiment-kind");
+  if (!kind) return;
+  function show() {
+    kind.form.querySelectorAll("[data-kind]").forEach(function (label) {
+      label.hidden = label.dataset.kind !== kind.value;
+    });
+  }
+  kind.addEventListener("change", show);
+  show();
+})();
 (function () {
   const form = document.getElementById("review-import");
   if (!form) return;
