@@ -18,6 +18,23 @@ from smartsupport.worker import JOB_HANDLERS
 from tests.inboxkit import Harness, inbox_app
 
 SHOP = Path(__file__).parent / "data" / "review_shop"
+# Two flows that answer "where is my order" (flows.yaml for the flow experiments' tests): the
+# configured one asks for the order number, the other answers at once.
+FLOWS = """
+flows:
+  track_order:
+    intents: [order_status]
+    on_question: start
+    slots:
+      order_id: {extract: '\\bORD-\\d{5}\\b', ask: "What is your order number?"}
+    steps:
+      - say: "Order {{ slots.order_id }} is on its way."
+  track_order_quick:
+    on_question: start
+    steps:
+      - say: "Your order is on its way; the tracking link is in your e-mail."
+"""
+
 GIFT_CARDS = [
     "do you sell gift cards",
     "gift card for my mom",

@@ -2,21 +2,24 @@
 empty queue, customers' misunderstood questions appearing as a cluster with counts, a
 decision that creates a new intent, a refused assignment to a deleted intent shown on the
 page (never a 500), a malformed import refused in place, a good import's suggestions, and
-retraining from the page, which deploys the model and says why."""
+retraining from the page, which deploys the model and says why; a flow experiment started from
+the form (B tests a flow of the workspace, chosen from a list)."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.reviewkit import GIFT_CARDS, SHOP
+from tests.reviewkit import FLOWS, GIFT_CARDS, SHOP
 from tests.servers import LiveServer
 
 pytestmark = pytest.mark.browser
@@ -28,6 +31,22 @@ SHOTS = os.environ.get("INBOX_SCREENSHOTS", "/tmp")
 def server(tmp_path_factory) -> Iterator[LiveServer]:
     workspaces = tmp_path_factory.mktemp("workspaces")
     (workspaces / "shop").symlink_to(SHOP, target_is_directory=True)
+    with _serve(workspaces) as live:
+        yield live
+
+
+@pytest.fixture(scope="module")
+def flow_server(tmp_path_factory) -> Iterator[LiveServer]:
+    """The review shop with two flows for "where is my order"."""
+    workspaces = tmp_path_factory.mktemp("flow-workspaces")
+    shutil.copytree(SHOP, workspaces / "shop")
+    (workspaces / "shop" / "flows.yaml").write_text(FLOWS)
+    with _serve(workspaces) as live:
+        yield live
+
+
+@contextmanager
+def _serve(workspaces: Path) -> Iterator[LiveServer]:
     env = {
         "SMARTSUPPORT_DEMO": "false",
         "SMARTSUPPORT_WORKSPACES_DIR": str(workspaces),
@@ -123,5 +142,45 @@ def test_review_page_from_empty_queue_to_retrained_model(
     expect(page.locator("#review-models tr[data-status=deployed]")).to_have_count(1)
     page.screenshot(path=f"{SHOTS}/review-retrained.png", full_page=True)
     customers_say(server, "can I buy a gift card for my dad")  # the new model answers
+    context.close()
+    assert errors == [], errors
+
+
+def test_a_flow_experiment_from_the_form(browser: Browser, flow_server: LiveServer) -> None:
+    context = browser.new_context(viewport={"width": 1300, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    sign_in(page, flow_server)
+    form = page.locator("#experiment-new")
+    flow_field = form.get_by_label("Variant B flow (A starts the intent's configured flow)")
+    text_field = form.get_by_label("Variant B response (A is the configured response)")
+    expect(text_field).to_be_visible()
+    expect(flow_field).to_be_hidden()
+    form.get_by_label("Variant B tests").select_option("flow")
+    expect(flow_field).to_be_visible()
+    expect(text_field).to_be_hidden()
+
+    # An intent that starts no flow: refused on the page, with the reason.
+    form.get_by_label("Name", exact=True).fill("Quick tracking")
+    form.get_by_label("Intent", exact=True).fill("opening_hours")
+    flow_field.select_option("track_order_quick")
+    form.get_by_role("button", name="Start experiment").click()
+    expect(page.locator("#review-problem")).to_contain_text("'opening_hours' starts no flow")
+
+    form = page.locator("#experiment-new")
+    form.get_by_label("Name", exact=True).fill("Quick tracking")
+    form.get_by_label("Intent", exact=True).fill("order_status")
+    form.get_by_label("Variant B tests").select_option("flow")
+    form.get_by_label("Variant B flow (A starts the intent's configured flow)").select_option(
+        "track_order_quick"
+    )
+    form.get_by_label("Share of conversations for B (%)").fill("30")
+    form.get_by_role("button", name="Start experiment").click()
+    expect(page.locator("#review-notice")).to_contain_text("Experiment started: Quick tracking")
+    experiment = page.locator(".experiment", has_text="Quick tracking")
+    expect(experiment).to_contain_text("B (flow track_order_quick)")
+    expect(experiment.locator("tbody tr")).to_have_count(2)
+    page.screenshot(path=f"{SHOTS}/review-flow-experiment.png", full_page=True)
     context.close()
     assert errors == [], errors

@@ -14,30 +14,17 @@ from typing import Any
 import pytest
 
 from smartsupport.context import ConversationContext
-from smartsupport.dialogue.manager import Chosen, DialogueManager
+from smartsupport.dialogue.choice import Chosen
+from smartsupport.dialogue.manager import DialogueManager
 from smartsupport.domain import Author, Conversation, Message, Understanding
 from smartsupport.review.experiments import get, results
 from smartsupport.turn import Turn
 from smartsupport.workspaces import load_workspace_dir
 from tests.inboxkit import Harness, inbox_app
-from tests.reviewkit import SHOP, conversation
+from tests.reviewkit import FLOWS, SHOP, conversation
 
 ASK = "What is your order number?"
 QUICK = "Your order is on its way; the tracking link is in your e-mail."
-FLOWS = """
-flows:
-  track_order:
-    intents: [order_status]
-    on_question: start
-    slots:
-      order_id: {extract: '\\bORD-\\d{5}\\b', ask: "What is your order number?"}
-    steps:
-      - say: "Order {{ slots.order_id }} is on its way."
-  track_order_quick:
-    on_question: start
-    steps:
-      - say: "Your order is on its way; the tracking link is in your e-mail."
-"""
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -14,11 +14,8 @@ the context after the turn):
     profile  the identified customer's profile, fetched when a flow starts
     last     the flow that ended last: name, status, slots (for tests and analytics)
 
-Which flow an intent starts may be an A/B test's (review/experiments.py): the wiring hands
-the manager a ``flow_choice`` that, given the turn and the configured flow, returns a
-``Chosen`` flow with its marks (the variant, on the flow's replies and end event) and events
-(the exposure) to record when it starts. The choice is made once per message and kept in the
-state (``choice``), so ``would_start`` and the start agree.
+Which flow an intent starts may be an A/B test's: the wiring hands the manager a
+``flow_choice`` (dialogue/choice.py); the chosen flow's marks go on its replies and events.
 
 An identified customer is ``conversation.metadata["identity"]["user_id"]`` (set only after
 ``identity.verify``); flows then get ``customer`` (their profile and orders) and
@@ -30,17 +27,17 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
 
 from smartsupport import reply_language
 from smartsupport.demo_shop import Shops
+from smartsupport.dialogue import choice as choosing
 from smartsupport.dialogue import slots as slotting
-from smartsupport.dialogue import templates
 from smartsupport.dialogue.backends import Backends
+from smartsupport.dialogue.choice import Chosen, FlowChoice
 from smartsupport.dialogue.engine import (
     CANCELLED,
     COMPLETED,
@@ -62,20 +59,6 @@ log = logging.getLogger(__name__)
 
 HUMAN_INTENTS = {"human_agent"}
 MAX_STACK = 3
-
-
-@dataclass(slots=True)
-class Chosen:
-    """The flow a message starts, what marks it (``meta`` on its replies and in its end
-    event) and the events recorded when it starts (an experiment's exposure)."""
-
-    flow: str
-    meta: dict[str, Any] = field(default_factory=dict)
-    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-
-
-# Given the turn and the flow its intent starts by configuration: the flow that starts.
-FlowChoice = Callable[[Turn, str], Awaitable[Chosen]]
 
 
 class DialogueManager:
@@ -191,12 +174,7 @@ class DialogueManager:
         if engine is None or name not in engine.config.flows:
             return None
         state = _state(turn.context.data)
-        # The offer named the flow chosen for the message that asked about it: that
-        # choice's marks and exposure go with the start.
-        kept = state.pop("choice", None)
-        chosen = None
-        if isinstance(kept, dict) and kept.get("flow") == name:
-            chosen = Chosen(name, kept["meta"], [(k, d) for k, d in kept["events"]])
+        chosen = choosing.offered(state, name)  # the asking message's choice, marks and all
         out = RunResult(WAITING)
         await self._start(engine, state, name, turn, out, chosen)
         return await self._finish(engine, state, turn, out)
@@ -228,25 +206,11 @@ class DialogueManager:
         return None
 
     async def _chosen(self, engine: Engine, state: dict[str, Any], turn: Turn) -> Chosen | None:
-        """The flow this message starts: the configured one, or the ``flow_choice``'s. Asked
-        once per message (kept in the state), so ``would_start`` and the start agree even
-        when an experiment changes in between."""
+        """The flow this message starts: the configured one, or the ``flow_choice``'s."""
         name = self._trigger(engine, turn)
         if name is None:
             return None
-        kept = state.get("choice")
-        if isinstance(kept, dict) and kept.get("message") == turn.message.id:
-            return Chosen(kept["flow"], kept["meta"], [(k, d) for k, d in kept["events"]])
-        chosen = Chosen(name) if self.flow_choice is None else await self.flow_choice(turn, name)
-        if chosen.flow not in engine.config.flows:
-            # flows.yaml changed under a running experiment (it was checked when it began).
-            log.warning("flow %r of an experiment is gone; %r starts", chosen.flow, name)
-            chosen = Chosen(name)
-        state["choice"] = {
-            "message": turn.message.id, "flow": chosen.flow, "meta": chosen.meta,
-            "events": [list(event) for event in chosen.events],
-        }  # fmt: skip
-        return chosen
+        return await choosing.choose(state, turn, name, engine.config.flows, self.flow_choice)
 
     async def _start(
         self,
@@ -265,30 +229,11 @@ class DialogueManager:
         profile = await load_profile(engine, state, turn, out)
         flow = engine.config.flows[name]
         scope = engine.scope(frame, profile, segment_of(state, turn))
-        for slot_name, slot in flow.slots.items():
-            if slot.prefill and profile is not None:
-                value = _evaluate(slot.prefill, scope)
-                if value not in (None, ""):
-                    value = slotting.normalize(slot, value)
-                    if slotting.valid(slot, value):
-                        frame["slots"][slot_name] = value
-                        frame["prefilled"].append(slot_name)
-        # What the customer told the previous flow still holds ("where is ORD-10235?" then
-        # "cancel this order"): same-named slots carry over, ahead of profile guesses.
         carried = (state.get("last") or {}).get("slots") or {}
-        for slot_name, value in carried.items():
-            if slot_name in flow.slots and slotting.valid(flow.slots[slot_name], str(value)):
-                frame["slots"][slot_name] = value
-                if slot_name in frame["prefilled"]:
-                    frame["prefilled"].remove(slot_name)
-        invalid = []
-        for cand in slotting.candidates(flow, turn.message.text, turn.understanding, None):
-            if cand.valid:
-                frame["slots"][cand.slot] = cand.value
-                if cand.slot in frame["prefilled"]:
-                    frame["prefilled"].remove(cand.slot)
-            else:
-                invalid.append(cand)
+        invalid = slotting.fill_at_start(
+            flow, frame, scope if profile is not None else None, carried,
+            turn.message.text, turn.understanding,
+        )  # fmt: skip
         out.events.append(
             (
                 "flow.started",
@@ -524,7 +469,3 @@ def _state(data: dict[str, Any]) -> dict[str, Any]:
     state.setdefault("stack", [])
     data["dialogue"] = state
     return state
-
-
-def _evaluate(expr: str, scope: dict[str, Any]) -> Any:
-    return templates.evaluate(expr, scope)

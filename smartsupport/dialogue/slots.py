@@ -223,3 +223,42 @@ def candidates(
         taken.add(chosen)
         result.append(Candidate(name, chosen, bool(good), free_text))
     return result
+
+
+def fill_at_start(
+    flow: FlowSpec,
+    frame: dict[str, Any],
+    scope: dict[str, Any] | None,
+    carried: dict[str, Any],
+    text: str,
+    understanding: Understanding,
+) -> list[Candidate]:
+    """Fill a new flow's slots, weakest evidence first: the identified customer's profile
+    (``prefill``, when ``scope`` has one), the same-named slots the previous flow ended with
+    ("where is ORD-10235?" then "cancel this order"), then the message itself. Returns the
+    message's invalid values (the flow says why each is refused)."""
+    slots, prefilled = frame["slots"], frame["prefilled"]
+    for name, slot in flow.slots.items():
+        if slot.prefill and scope is not None:
+            value = templates.evaluate(slot.prefill, scope)
+            if value not in (None, ""):
+                value = normalize(slot, value)
+                if valid(slot, value):
+                    slots[name] = value
+                    prefilled.append(name)
+
+    def told(name: str, value: Any) -> None:
+        slots[name] = value
+        if name in prefilled:
+            prefilled.remove(name)
+
+    for name, value in carried.items():
+        if name in flow.slots and valid(flow.slots[name], str(value)):
+            told(name, value)
+    invalid = []
+    for cand in candidates(flow, text, understanding, None):
+        if cand.valid:
+            told(cand.slot, cand.value)
+        else:
+            invalid.append(cand)
+    return invalid

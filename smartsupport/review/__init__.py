@@ -1,6 +1,6 @@
 """The improvement loop (issue 15, docs/review.md): what the assistant misunderstood, grouped
 into clusters; reviewers' decisions; retraining gated by an evaluation; suggestions from past
-tickets; A/B experiments on responses; shadow runs of a candidate intent model.
+tickets; A/B experiments on responses and flows; shadow runs of a candidate intent model.
 
     store.py        the tables of migration 0021 behind small named queries
     queue.py        misunderstood turns: out of scope, low confidence, thumbs down, agent
@@ -10,7 +10,7 @@ tickets; A/B experiments on responses; shadow runs of a candidate intent model.
     retrain.py      one action: train, score against the live model, deploy or say why not
     history.py      Zendesk ticket exports and conversation CSVs read into questions/answers
     bootstrap.py    suggested intents and FAQ entries from an import; accepting them
-    experiments.py  A/B tests of an intent's response, per-variant figures, significance
+    experiments.py  A/B tests of an intent's response or flow, per-variant figures, significance
     shadow.py       a candidate model on live turns, off the critical path
     live.py         the hook in assistant.decide: shadow hand-over, experiment variants,
                     models deployed by another process

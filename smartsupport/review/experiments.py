@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from smartsupport.dialogue.manager import Chosen
+from smartsupport.dialogue.choice import Chosen
 from smartsupport.domain import utcnow
 from smartsupport.errors import BackendError, InvalidInput, NotFound
 from smartsupport.ids import new_id

@@ -5,6 +5,8 @@ the turn is recorded:
                                      background) for a model another process deployed
     await live.apply(turn, decision) experiments: the conversation's variant of an intent's
                                      response, and the exposure as an event of the decision
+    live.experiments.choose_flow     flow experiments: handed to the dialogue manager by the
+                                     assistant, it picks the flow a message starts
     live.shadow.observe(...)         shadow mode (``assistant.recorded``, after the commit:
                                      its comparison refers to the stored message): hand the
                                      message to the candidate model
