@@ -86,7 +86,8 @@ class Assistant:
         self.keywords = keywords
         self.articles = ArticleAnswers(knowledge, answerability, answerer)
         self.live = LiveReview(services.store, nlu)  # experiments, shadow mode (review/)
-        dialogue.flow_choice = self.live.experiments.choose_flow  # A/B tests of flows
+        if dialogue is not None:  # A/B tests of flows
+            dialogue.flow_choice = self.live.experiments.choose_flow
 
     # -- understand ----------------------------------------------------------------------
     async def understand(

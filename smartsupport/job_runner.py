@@ -142,4 +142,15 @@ class JobRunner:
                 log.warning("background jobs pass failed, retrying: %s", exc)
             except Exception:  # noqa: BLE001 - the runner must outlive any one bad pass
                 log.exception("background jobs pass failed unexpectedly")
+            stop_if_cancelled()
             await asyncio.sleep(poll)
+
+
+def stop_if_cancelled() -> None:
+    """Raise CancelledError when the running task was asked to stop. A cancel that reached a
+    step which swallowed it (a driver turning it into its own error, caught by a loop that
+    must outlive bad passes) would otherwise leave the loop running, and ``stop()``, which
+    waits for it, hanging for ever."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError

@@ -31,7 +31,7 @@ from smartsupport.errors import SmartsupportError
 from smartsupport.handoff.overflow import sweep_overflow
 from smartsupport.ids import new_id
 from smartsupport.inbox import memory, search_index
-from smartsupport.job_runner import JobHandler, JobRunner
+from smartsupport.job_runner import JobHandler, JobRunner, stop_if_cancelled
 from smartsupport.jobs import KINDS as JOB_KINDS
 from smartsupport.knowledge import ingest_jobs
 from smartsupport.review import retrain_jobs
@@ -110,10 +110,6 @@ class Worker:
                 log.warning("background pass failed, retrying: %s", exc)
             except Exception:  # noqa: BLE001 - the worker must outlive any one bad pass
                 log.exception("background pass failed unexpectedly")
-            task = asyncio.current_task()
-            if task is not None and task.cancelling():
-                # A cancel that reached a step which swallowed it (a delivery's client, a
-                # driver) must still stop the worker: stop() waits for it.
-                raise asyncio.CancelledError
+            stop_if_cancelled()  # a delivery's client or a driver may have swallowed it
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(due.wait(), self.services.settings.outbox_poll_seconds)

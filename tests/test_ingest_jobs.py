@@ -270,3 +270,36 @@ async def test_a_worker_killed_mid_ingest_leaves_the_job_to_the_next_runner(
     finally:
         stop(worker)
         await services.close()
+
+
+async def test_stop_returns_when_a_step_swallowed_the_cancel(tmp_path: Path) -> None:
+    """A cancel turned into a backend error (a driver's timeout that fires with the cancel,
+    caught by the loop that outlives bad passes) must still stop the runner: before, the
+    loop slept and polled for ever and the server's shutdown waited on it."""
+    from smartsupport.errors import BackendUnavailable
+
+    settings = Settings(
+        data_dir=tmp_path, secret_key="test-secret", demo=False, outbox_poll_seconds=0.05
+    )
+    services = await open_services(settings)
+    runner = JobRunner(services, JOB_HANDLERS, "swallowing")
+    entered = asyncio.Event()
+    passes = 0
+
+    async def alive() -> None:
+        nonlocal passes
+        passes += 1
+        entered.set()
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            raise BackendUnavailable("the store timed out") from None
+
+    runner._alive = alive  # type: ignore[method-assign]
+    try:
+        runner.start()
+        await asyncio.wait_for(entered.wait(), 10)
+        await asyncio.wait_for(runner.stop(), 5)
+        assert passes == 1  # stopped at once, not after another pass
+    finally:
+        await services.close()
