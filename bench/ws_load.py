@@ -8,8 +8,11 @@ throughput, errors and server memory per open conversation.
 
 Unless --url is given it starts `smartsupport serve` itself on a free port with a fresh data
 directory (rate limits raised so that the load generator is not throttled), and stops it
-afterwards. A turn is: send a customer message, wait for the bot's reply on the socket.
-Every customer message is checked on the server afterwards: none may be lost.
+afterwards. A turn is: send a customer message, wait for the bot's reply on the socket. Once
+a conversation is handed to a person, the bot no longer answers it: its later messages wait
+only for their stored echo, and such conversations are counted (``handed_to_a_person``), not
+reported as timeouts. Every customer message is checked on the server afterwards: none may
+be lost.
 """
 
 from __future__ import annotations
@@ -113,10 +116,12 @@ async def converse(
     start: asyncio.Event,
     sent: list[str],
     interval: float,
+    handed: list[int],
 ):
     """One customer: a message every ``interval`` seconds on a fixed schedule (like people
     typing), or back to back when ``interval`` is 0 (a saturation test)."""
     await start.wait()
+    with_people = False  # handed to a person: its messages are stored, no bot answers them
     loop = asyncio.get_running_loop()
     next_at = loop.time() + random.uniform(0, interval)
     for i in range(turns):
@@ -132,9 +137,18 @@ async def converse(
             if frame["type"] == "error":
                 errors.append(frame.get("code", "error"))
                 break
-            if frame["type"] == "message" and frame["message"]["author"] == "bot":
+            if frame["type"] == "status":
+                with_people = frame["status"] in ("waiting_for_agent", "with_agent")
+            if frame["type"] != "message":
+                continue
+            message = frame["message"]
+            if message["author"] == "bot":
                 latencies.append((time.perf_counter() - began) * 1000)
                 break
+            if with_people and message.get("client_id") == client_id:
+                break  # stored and acknowledged; a person answers it, not the bot
+    if with_people:
+        handed.append(1)
 
 
 async def verify(http: httpx.AsyncClient, base: str, conversations, turns: int) -> int:
@@ -169,9 +183,12 @@ async def run(args, base: str, pid: int | None) -> dict:
         latencies: list[float] = []
         errors: list[str] = []
         sent: list[str] = []
+        handed: list[int] = []
         start = asyncio.Event()
         tasks = [
-            asyncio.create_task(converse(ws, args.turns, latencies, errors, start, sent, interval))
+            asyncio.create_task(
+                converse(ws, args.turns, latencies, errors, start, sent, interval, handed)
+            )
             for _, ws in opened
         ]
         cpu_before = cpu_seconds(pid) if pid else None
@@ -201,6 +218,7 @@ async def run(args, base: str, pid: int | None) -> dict:
         "errors": len(errors),
         "error_kinds": sorted(set(errors)),
         "lost_messages": lost,
+        "handed_to_a_person": len(handed),
         "open_seconds": round(open_seconds, 1),
         "server_kib_per_open_conversation": (
             round((rss_open - rss_before) / args.conversations, 1) if pid else None
