@@ -61,8 +61,10 @@ def server() -> Iterator[LiveServer]:
         yield live
 
 
-def new_page(browser: Browser, width: int = 1400, height: int = 860) -> Page:
-    context = browser.new_context(viewport={"width": width, "height": height})
+def new_page(browser: Browser, width: int = 1400, height: int = 860, **options: object) -> Page:
+    """A page in its own browser context (``options``: more context options, a locale, a
+    permission) that collects the page's script errors for ``close``."""
+    context = browser.new_context(viewport={"width": width, "height": height}, **options)  # type: ignore[arg-type]
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))

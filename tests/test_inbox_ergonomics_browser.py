@@ -12,20 +12,18 @@ desktop notification. Two agents in one conversation see each other typing.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 
 import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from tests import test_inbox_browser as inbox
 from tests.servers import LiveServer
+from tests.test_inbox_browser import close
 
 pytestmark = pytest.mark.browser
 
-PASSWORD = "correct horse battery staple"
 QUESTION = "What does express shipping cost, and how quick is it?"
 SHIPPING = "Shipping options, costs and delivery times"
 # Records the desktop notifications the page shows (the real API underneath).
@@ -40,19 +38,6 @@ if ("Notification" in window) {
 """
 
 
-def add_user(server: LiveServer, email: str, name: str) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "smartsupport", "users", "add", email]
-        + ["--role", "agent", "--name", name],
-        input=PASSWORD + "\n",
-        env={**os.environ, **server.env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode == 0, done.stderr
-
-
 @pytest.fixture(scope="module")
 def server() -> Iterator[LiveServer]:
     env = {
@@ -61,9 +46,9 @@ def server() -> Iterator[LiveServer]:
         "SMARTSUPPORT_AGENT_STATUS_AT_SIGN_IN": "away",
     }
     with LiveServer(env) as live:
-        add_user(live, "ana@example.com", "Ana Agent")
-        add_user(live, "bo@example.com", "Bo Agent")
-        add_user(live, "cy@example.com", "Cy Agent")
+        inbox.add_user(live, "ana@example.com", "agent", "Ana Agent")
+        inbox.add_user(live, "bo@example.com", "agent", "Bo Agent")
+        inbox.add_user(live, "cy@example.com", "agent", "Cy Agent")
         try:
             yield live
         finally:
@@ -83,7 +68,7 @@ class StaffSession:
         self.server, self.http = server, httpx.Client(timeout=30)
         CLIENTS.append(self.http)
         self.http.get(f"{server.url}/inbox/login")
-        r = self.post("/inbox/login", {"email": email, "password": PASSWORD})
+        r = self.post("/inbox/login", {"email": email, "password": inbox.PASSWORD})
         assert r.status_code == 200, r.text
         self.id = self.http.get(f"{server.url}/api/v1/auth/me", headers=self.headers()).json()["id"]
 
@@ -119,28 +104,10 @@ class Customer:
         return httpx.get(url, headers=self.auth).json()["messages"]
 
 
-def new_page(browser: Browser, **context: object) -> Page:
-    page = browser.new_context(viewport={"width": 1400, "height": 900}, **context).new_page()  # type: ignore[arg-type]
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.script_errors = errors  # type: ignore[attr-defined]
-    return page
-
-
-def close(*pages: Page) -> None:
-    for page in pages:
-        errors = page.script_errors  # type: ignore[attr-defined]
-        page.context.close()
-        assert errors == [], f"script errors in the page: {errors}"
-
-
 def sign_in(page: Page, server: LiveServer, email: str, path: str = "/inbox") -> None:
-    page.goto(f"{server.url}/inbox/login?next={path}")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(f"{server.url}{path}")
-    expect(page.locator("body[data-live='1']")).to_have_count(1)
+    """Signed in, on ``path``, with the inbox's socket connected."""
+    inbox.sign_in(page, server, email, path)
+    inbox.live(page)
 
 
 def test_claim_by_shortcut_then_insert_edit_and_send_a_copilot_draft(
@@ -149,7 +116,7 @@ def test_claim_by_shortcut_then_insert_edit_and_send_a_copilot_draft(
     customer = Customer(server, "Grace Hopper")
     customer.say(QUESTION)
     customer.say("can I talk to a person please")
-    agent = new_page(browser)
+    agent = inbox.new_page(browser, 1400, 900)
     sign_in(agent, server, "ana@example.com", f"/inbox/conversations/{customer.id}")
     copilot = agent.locator("#copilot")
     expect(copilot).to_contain_text(QUESTION)  # what they want, not "a person"
@@ -184,7 +151,7 @@ def test_shortcuts_overlay_and_next_conversation(browser: Browser, server: LiveS
     first, second = Customer(server, "Alan"), Customer(server, "Barbara")
     for c in (first, second):
         c.say("I want to talk to a person please")
-    agent = new_page(browser)
+    agent = inbox.new_page(browser, 1400, 900)
     sign_in(agent, server, "bo@example.com")
     agent.keyboard.press("?")
     overlay = agent.locator("#shortcuts")
@@ -218,7 +185,7 @@ def test_unread_counts_and_alerts_on_a_new_assignment(browser: Browser, server: 
         c.say("I want to talk to a person please")
         r = cy.post(f"/api/v1/inbox/conversations/{c.id}/claim")
         assert r.status_code == 200, r.text
-    agent = new_page(browser, permissions=["notifications"])
+    agent = inbox.new_page(browser, 1400, 900, permissions=["notifications"])
     agent.add_init_script(RECORD_NOTIFICATIONS)
     sign_in(agent, server, "cy@example.com", f"/inbox/conversations/{other.id}")
     expect(agent).to_have_title("Inbox · smartsupport")
@@ -261,7 +228,7 @@ def test_two_agents_typing_in_one_conversation_see_a_collision_warning(
     customer = Customer(server, "Edsger")
     customer.say("I want to talk to a person please")
     path = f"/inbox/conversations/{customer.id}"
-    ana, bo = new_page(browser), new_page(browser)
+    ana, bo = inbox.new_page(browser, 1400, 900), inbox.new_page(browser, 1400, 900)
     sign_in(ana, server, "ana@example.com", path)
     ana.locator(".conv-actions").get_by_role("button", name="Claim").click()
     expect(ana.locator(".conv-head .badge").first).to_have_text("With an agent")

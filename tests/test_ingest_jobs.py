@@ -26,6 +26,7 @@ import pytest
 
 from smartsupport import jobs
 from smartsupport.domain import utcnow
+from smartsupport.errors import BackendUnavailable
 from smartsupport.job_runner import JobRunner
 from smartsupport.knowledge import ingest_jobs
 from smartsupport.services import open_services
@@ -276,8 +277,6 @@ async def test_stop_returns_when_a_step_swallowed_the_cancel(tmp_path: Path) -> 
     """A cancel turned into a backend error (a driver's timeout that fires with the cancel,
     caught by the loop that outlives bad passes) must still stop the runner: before, the
     loop slept and polled for ever and the server's shutdown waited on it."""
-    from smartsupport.errors import BackendUnavailable
-
     settings = Settings(
         data_dir=tmp_path, secret_key="test-secret", demo=False, outbox_poll_seconds=0.05
     )

@@ -9,9 +9,6 @@ failed; an agent sees the refund button disabled; a reply-only macro runs from t
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,24 +17,11 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.servers import LiveServer
+from tests.test_inbox_browser import add_user, close, new_page, sign_in
 
 pytestmark = pytest.mark.browser
 
-PASSWORD = "correct horse battery staple"
 HUMAN = "I want to talk to a person please"
-
-
-def add_user(server: LiveServer, email: str, role: str, name: str) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "smartsupport", "users", "add", email]
-        + ["--role", role, "--name", name],
-        input=PASSWORD + "\n",
-        env={**os.environ, **server.env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode == 0, done.stderr
 
 
 @pytest.fixture(scope="module")
@@ -52,28 +36,6 @@ def server() -> Iterator[LiveServer]:
             # Their sockets would otherwise be collected during a later test, as an error.
             while CLIENTS:
                 CLIENTS.pop().close()
-
-
-def new_page(browser: Browser) -> Page:
-    page = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.script_errors = errors  # type: ignore[attr-defined]
-    return page
-
-
-def close(page: Page) -> None:
-    errors = page.script_errors  # type: ignore[attr-defined]
-    page.context.close()
-    assert errors == [], f"script errors in the page: {errors}"
-
-
-def sign_in(page: Page, server: LiveServer, email: str, next_path: str) -> None:
-    page.goto(f"{server.url}/inbox/login?next={next_path}")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(f"{server.url}{next_path}")
 
 
 CLIENTS: list[httpx.Client] = []  # closed with the module's server
@@ -129,7 +91,7 @@ def write_macro(page: Page, **fields: str) -> None:
 def test_admin_writes_macros_and_a_supervisor_refunds_from_the_order_card(
     browser: Browser, server: LiveServer
 ) -> None:
-    admin = new_page(browser)
+    admin = new_page(browser, 1400, 900)
     sign_in(admin, server, "ada@example.com", "/inbox/macros")
     write_macro(
         admin,
@@ -155,7 +117,7 @@ def test_admin_writes_macros_and_a_supervisor_refunds_from_the_order_card(
     close(admin)
 
     happy = Customer(server, "ORD-10238")
-    sam = new_page(browser)
+    sam = new_page(browser, 1400, 900)
     sign_in(sam, server, "sam@example.com", f"/inbox/conversations/{happy.id}")
     sam.locator(f".conv-actions button[data-action='claim'][data-id='{happy.id}']").click()
     expect(sam.locator("#composer")).to_be_visible()
@@ -211,7 +173,7 @@ def test_admin_writes_macros_and_a_supervisor_refunds_from_the_order_card(
 
 def test_an_agent_sees_the_refund_needs_a_supervisor(browser: Browser, server: LiveServer) -> None:
     customer = Customer(server, "ORD-10238")
-    ana = new_page(browser)
+    ana = new_page(browser, 1400, 900)
     sign_in(ana, server, "ana@example.com", f"/inbox/conversations/{customer.id}")
     button = ana.locator("#business-cards").get_by_role("button", name="Refund the order")
     expect(button).to_be_disabled()
