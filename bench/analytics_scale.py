@@ -10,14 +10,15 @@ Seeds a workspace ``bench`` with ``--turns`` customer turns (each a customer mes
 handoffs, agent replies, CSAT ratings, thumbs and LLM usage of a busy deployment; rows go in
 with the store's shared SQL in bulk batches (``bench/seeding.py``), exactly as the product
 stores them, through the rollup's triggers. Then it builds the rollup (migration 0031) as the
-worker's backfill does (``analytics_rollup.catch_up``; its throughput is printed) and times,
+worker's backfill does (``analytics_rollup.catch_up``; its throughput is printed) and the
+daily sums of the settled days (migration 0036, ``analytics_daily.settle``), and times,
 each ``--repeat`` times (best and median), what the API and the dashboard run
 (``analytics_sums``): the report of the last 30 days (what the dashboard shows first), the
 last 7 days, 30 days filtered by intent, 90 days, and the CSV export of 30 days (its first
 page, what a download starts with, and the whole of it).
 ``--raw`` also times the raw computation once (``analytics_report.build_report``, the
-pre-rollup path). ``--keep`` reuses a seeded database. ``--profile`` runs the 30-day report
-once more and prints the time of each of its queries.
+pre-rollup path). ``--keep`` reuses a seeded database. ``--profile`` runs the 30-day and the
+90-day report once more and prints the time of each of their queries.
 
 Figures depend on the machine: measure on a quiet one (docs/benchmarks.md).
 """
@@ -37,7 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.seeding import WORKSPACE, Batch, analyze, open_bench_store, seeded, timed  # noqa: E402
-from smartsupport import analytics_rollup  # noqa: E402
+from smartsupport import analytics_daily, analytics_rollup  # noqa: E402
 from smartsupport.analytics import Filters  # noqa: E402
 from smartsupport.analytics_report import build_report, csv_row  # noqa: E402
 from smartsupport.analytics_sums import csv_pages, report  # noqa: E402
@@ -133,18 +134,23 @@ async def seed(db: Any, turns: int, per_conversation: int, days: int, now: datet
         print(f"  seeded {done:,} turns ({time.perf_counter() - started:.0f} s)", flush=True)
 
 
-async def roll_up(db: Any, since: datetime | None) -> None:
+async def roll_up(db: Any, since: datetime | None, window: timedelta, now: datetime) -> None:
     """The backfill after seeding: what the worker does after migration 0031 (``since``:
-    only the conversations the timed ranges need, as a report does first)."""
+    only the conversations the timed ranges need, as a report does first), then the daily
+    sums of the settled days (migration 0036), as the worker does after each roll-up."""
     started, total = time.perf_counter(), 0
     while written := await analytics_rollup.catch_up(db, WORKSPACE, limit=20_000, since=since):
         total += written
         took = time.perf_counter() - started
         print(f"  rolled up {total:,} conversations ({took:.0f} s, {total / took:,.0f}/s)",
               flush=True)  # fmt: skip
+    started, days = time.perf_counter(), 0
+    while summed := await analytics_daily.settle(db, window, now):
+        days += summed
+    print(f"  summed {days} settled days ({time.perf_counter() - started:.1f} s)", flush=True)
 
 
-async def profile(store: Any, run: Any) -> None:
+async def profile(store: Any, run: Any, days: int) -> None:
     """One run of ``run`` with the time of each query the store answered, slowest first."""
     spent: list[tuple[float, str]] = []
     methods = {name: getattr(store, name) for name in ("fetch", "fetchrow", "execute")}
@@ -168,7 +174,7 @@ async def profile(store: Any, run: Any) -> None:
     finally:
         for name in methods:
             delattr(store, name)
-    print(f"profile of the 30-day report: {total * 1000:,.0f} ms in all, "
+    print(f"profile of the {days}-day report: {total * 1000:,.0f} ms in all, "
           f"{sum(t for t, _ in spent) * 1000:,.0f} ms in {len(spent)} queries")  # fmt: skip
     for took, sql in sorted(spent, reverse=True):
         print(f"  {took * 1000:8.1f} ms  {sql[:150]}")
@@ -184,7 +190,7 @@ async def main() -> None:
     parser.add_argument("--keep", action="store_true", help="reuse an already seeded database")
     parser.add_argument("--raw", action="store_true", help="also time the raw computation")
     parser.add_argument(
-        "--profile", action="store_true", help="time each query of the 30-day report"
+        "--profile", action="store_true", help="time each query of the 30- and 90-day reports"
     )
     parser.add_argument(
         "--backfill-days",
@@ -205,10 +211,12 @@ async def main() -> None:
             print(f"seeding {args.turns:,} turns into {args.database.split('@')[-1]}")
             await seed(store, args.turns, args.turns_per_conversation, args.days, now)
         since = now - timedelta(days=args.backfill_days) if args.backfill_days else None
-        await roll_up(store, since)
-        if store.dialect == "postgresql":
-            await analyze(store, [*analytics_rollup.TABLES, "analytics_changes"])
         window = timedelta(hours=72)
+        await roll_up(store, since, window, now)
+        if store.dialect == "postgresql":
+            await analyze(
+                store, [*analytics_rollup.TABLES, *analytics_daily.SUMS, "analytics_changes"]
+            )
 
         def timed_report(days: int, build: Any = report, **extra: str) -> Any:
             filters = Filters(WORKSPACE, now - timedelta(days=days), now, **extra)
@@ -250,8 +258,9 @@ async def main() -> None:
             await timed("CSV export, last 30 days", args.repeat, export)
         if args.raw:
             await timed("raw report, last 30 days", 1, timed_report(30, build=build_report))
-        if args.profile and covered(30):
-            await profile(store, timed_report(30))
+        for days in (30, 90) if args.profile else ():
+            if covered(days):
+                await profile(store, timed_report(days), days)
     finally:
         await store.close()
 

@@ -5,8 +5,9 @@
 
 For each mode it starts `smartsupport serve` on the embedded default (demo workspace, a fresh
 data directory, SMARTSUPPORT_WS_COMPRESSION set to the mode), opens ``--sockets`` widget
-conversations and their sockets (the client offers compression, as browsers do), and prints
-the server's resident memory before and after, per socket, and a probe conversation's turn
+conversations, then their sockets (the client offers compression, as browsers do), and prints
+the server's resident memory before, with the conversations created and with their sockets
+open: per conversation, per socket and both together; and a probe conversation's turn
 latency with every socket open (p50/p95 of ``--probe-turns`` turns) next to the same probe on
 an idle server. Memory is the figure to trust on a shared machine; latency needs a quiet one.
 """
@@ -62,10 +63,21 @@ def start_server(compression: bool) -> tuple[subprocess.Popen[bytes], str]:
         time.sleep(0.3)
 
 
-async def connect(http: httpx.AsyncClient, base: str) -> websockets.ClientConnection:
-    response = await http.post(f"{base}/api/v1/conversations", json={"workspace": "demo"})
+async def create(http: httpx.AsyncClient, base: str) -> dict[str, str]:
+    """A new widget conversation: its id and visitor token."""
+    for attempt in range(3):
+        try:
+            response = await http.post(f"{base}/api/v1/conversations", json={"workspace": "demo"})
+            break
+        except httpx.TransportError:  # a pooled connection the busy server dropped: once more
+            if attempt == 2:
+                raise
     response.raise_for_status()
-    body = response.json()
+    body: dict[str, str] = response.json()
+    return body
+
+
+async def open_socket(base: str, body: dict[str, str]) -> websockets.ClientConnection:
     url = base.replace("http", "ws", 1) + f"/api/v1/conversations/{body['id']}/ws"
     ws = await websockets.connect(url, open_timeout=120, ping_interval=None)
     await ws.send(json.dumps({"type": "hello", "token": body["token"], "after": 1}))
@@ -73,6 +85,10 @@ async def connect(http: httpx.AsyncClient, base: str) -> websockets.ClientConnec
     if ready.get("type") != "ready":
         raise RuntimeError(f"no ready frame: {ready}")
     return ws
+
+
+async def connect(http: httpx.AsyncClient, base: str) -> websockets.ClientConnection:
+    return await open_socket(base, await create(http, base))
 
 
 async def probe(http: httpx.AsyncClient, base: str, turns: int) -> list[float]:
@@ -107,15 +123,23 @@ async def measure(base: str, pid: int, sockets: int, probe_turns: int) -> dict[s
     async with httpx.AsyncClient(limits=limits, timeout=120) as http:
         idle_probe = await probe(http, base, probe_turns)
         rss_before = rss_kib(pid)
-        opened: list[websockets.ClientConnection] = []
         gate = asyncio.Semaphore(50)
 
-        async def one() -> None:
+        async def one_conversation() -> dict[str, str]:
             async with gate:
-                opened.append(await connect(http, base))
+                return await create(http, base)
 
+        async def one_socket(body: dict[str, str]) -> websockets.ClientConnection:
+            async with gate:
+                return await open_socket(base, body)
+
+        # The conversations first, then their sockets: what a socket costs apart from what
+        # its conversation's rows cost the process (database pages, caches).
+        conversations = await asyncio.gather(*(one_conversation() for _ in range(sockets)))
+        await asyncio.sleep(2)
+        rss_created = rss_kib(pid)
         started = time.perf_counter()
-        await asyncio.gather(*(one() for _ in range(sockets)))
+        opened = await asyncio.gather(*(one_socket(body) for body in conversations))
         open_seconds = time.perf_counter() - started
         await asyncio.sleep(2)  # let the server settle (its allocator, pending frames)
         rss_open = rss_kib(pid)
@@ -125,8 +149,11 @@ async def measure(base: str, pid: int, sockets: int, probe_turns: int) -> dict[s
         "sockets": sockets,
         "open_seconds": round(open_seconds, 1),
         "rss_before_mib": round(rss_before / 1024, 1),
+        "rss_conversations_created_mib": round(rss_created / 1024, 1),
         "rss_open_mib": round(rss_open / 1024, 1),
-        "kib_per_socket": round((rss_open - rss_before) / sockets, 1),
+        "kib_per_conversation": round((rss_created - rss_before) / sockets, 1),
+        "kib_per_socket": round((rss_open - rss_created) / sockets, 1),
+        "kib_per_conversation_and_socket": round((rss_open - rss_before) / sockets, 1),
         "probe_idle": summary(idle_probe),
         "probe_with_sockets_open": summary(busy_probe),
     }
@@ -139,7 +166,8 @@ def main() -> int:
     parser.add_argument("--modes", nargs="+", choices=("on", "off"), default=["on", "off"])
     args = parser.parse_args()
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    needed = args.sockets * 2 + 1000  # our sockets, and the server's (it inherits the limit)
+    # Per process: the client holds its sockets, the server (which inherits the limit) its own.
+    needed = args.sockets + 1000
     if hard != resource.RLIM_INFINITY and hard < needed:
         raise SystemExit(f"open-file limit {hard} < {needed}: raise it (ulimit -Hn)")
     resource.setrlimit(resource.RLIMIT_NOFILE, (needed, hard))

@@ -13,8 +13,11 @@ agents, intents and tags; rows go in with the store's shared SQL in bulk batches
 the transcript index with the product's indexer (``inbox.search_index.catch_up``; its
 throughput is printed) and times, ``--repeat`` times (best and median), the history page's
 queries: newest first, the resolved view, a rare word, a common word, an order number, a
-customer's email, a tag, an intent, an agent, a date range, and text plus filters combined.
-``--keep`` reuses a seeded and indexed database.
+customer's email, a tag, an intent, an agent, a date range, and text plus filters combined;
+the index catch-up every search runs first with nothing new; the conversation page's side
+panel (a customer's past conversations); and the inbox's lists (``/inbox`` and its lists
+fragment: the waiting queue, ``inbox.queue.waiting``, and ``inbox.api.queue_for``, the queue
+plus the conversations an agent holds). ``--keep`` reuses a seeded and indexed database.
 
 Figures depend on the machine: measure on a quiet one (docs/benchmarks.md).
 """
@@ -35,8 +38,13 @@ sys.path.insert(0, str(ROOT))
 
 from bench.seeding import WORKSPACE, Batch, analyze, open_bench_store, seeded, timed  # noqa: E402
 from smartsupport.ids import new_id  # noqa: E402
+from smartsupport.inbox.api import queue_for  # noqa: E402
+from smartsupport.inbox.queue import waiting  # noqa: E402
 from smartsupport.inbox.search import SearchQuery, search  # noqa: E402
 from smartsupport.inbox.search_index import catch_up  # noqa: E402
+from smartsupport.services import Services  # noqa: E402
+from smartsupport.staff.models import StaffUser  # noqa: E402
+from smartsupport.workspaces import WorkspaceConfig  # noqa: E402
 
 COMMON = "order my where is the refund please hi thanks shipping delivery return".split()
 INTENTS = ["shipping", "returns", "refund", "order_status", "payment", "account", None]
@@ -79,6 +87,10 @@ def add_conversation(batch: Batch, rng: random.Random, start: datetime, customer
                   workspace_id=WORKSPACE, agent_id=agent if status == "with_agent" else None,
                   assigned_at=at, resolved_by=agent if status == "resolved" else None,
                   updated_at=at)  # fmt: skip
+    if status != "bot":  # the handoff's status event: the queue's "waiting since"
+        batch.add("events", workspace_id=WORKSPACE, conversation_id=conversation_id,
+                  type="conversation.status", created_at=at,
+                  data={"status": "waiting_for_agent", "reason": "asked for a person"})  # fmt: skip
     for tag in rng.sample(TAGS, rng.randint(0, 2)):
         batch.add("conversation_tags", conversation_id=conversation_id,
                   workspace_id=WORKSPACE, tag=tag, created_at=at)  # fmt: skip
@@ -109,6 +121,48 @@ async def seed(db: Any, conversations: int, days: int, now: datetime) -> None:
         )
 
 
+async def time_pages(store: Any, repeat: int) -> None:
+    """What the other inbox pages query: the catch-up every search runs first, the
+    conversation page's side panel and the lists of ``/inbox`` (the queue, capped at
+    ``queue.MAX_QUEUE``, and the conversations agent-7 holds, as that agent)."""
+    # The lists read the store and the workspace's routing only: no backplane is touched.
+    none: Any = None
+    services = Services(
+        settings=none,
+        store=store,
+        backplane=none,
+        contexts=none,
+        secret_key=b"",
+        workspaces={WORKSPACE: WorkspaceConfig(id=WORKSPACE, name="Bench")},
+    )
+    agent = StaffUser("agent-7", "agent7@example.com", "Agent 7", "agent", [WORKSPACE])
+    row = await store.fetchrow(
+        "SELECT customer_id FROM conversations WHERE workspace_id = ? "
+        "GROUP BY customer_id ORDER BY COUNT(*) DESC LIMIT 1",
+        WORKSPACE,
+    )
+    customer_id = row["customer_id"] if row else "x"
+
+    async def caught_up() -> str:
+        return f"{await catch_up(store)} indexed"
+
+    async def panel() -> str:
+        query = SearchQuery(customer_id=customer_id, limit=11)
+        return f"{len(await search(store, [WORKSPACE], query))} cards"
+
+    async def queue() -> str:
+        return f"{len(await waiting(services, [WORKSPACE]))} waiting"
+
+    async def lists() -> str:
+        found = await queue_for(services, agent)
+        return f"{len(found['queue'])} waiting, {len(found['mine'])} held"
+
+    await timed("index catch-up, nothing new", repeat, caught_up)
+    await timed("side panel, a customer's past", repeat, panel)
+    await timed("queue (waiting, first 500)", repeat, queue)
+    await timed("inbox lists (queue + held)", repeat, lists)
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database", default="sqlite:////tmp/smartsupport-inbox-bench.db")
@@ -132,7 +186,9 @@ async def main() -> None:
         if indexed:
             print(f"indexed {indexed:,} conversations in {took:.1f} s ({indexed / took:,.0f}/s)")
         if store.dialect == "postgresql":
-            await analyze(store, ("conversations", "conversation_search", "conversation_tags"))
+            # Every table the pages read (autovacuum analyzes them all after such a load).
+            loaded = ("customers", "conversations", "messages", "events", "inbox_conversations")
+            await analyze(store, (*loaded, "conversation_search", "conversation_tags"))
         email = await store.fetchrow(
             "SELECT cu.email FROM customers cu WHERE cu.workspace_id = ? LIMIT 1", WORKSPACE
         )
@@ -152,6 +208,8 @@ async def main() -> None:
                 text="refund", status="resolved", channel="email"
             ),
             "odd characters": SearchQuery(text="\"'*%_:( NEAR"),
+            "text, a word nobody used": SearchQuery(text="zanzibar"),
+            "customer, a name nobody has": SearchQuery(customer="zanzibar"),
         }
         for label, query in cases.items():
 
@@ -160,6 +218,7 @@ async def main() -> None:
                 return f"{len(cards)} cards"
 
             await timed(label, args.repeat, run)
+        await time_pages(store, args.repeat)
     finally:
         await store.close()
 

@@ -46,13 +46,12 @@ sys.path.insert(0, str(ROOT))
 from smartsupport.article_answers import ArticleAnswers  # noqa: E402
 from smartsupport.domain import Workspace  # noqa: E402
 from smartsupport.embeddings import get_embedder  # noqa: E402
+from smartsupport.knowledge.answer_types import answer_types, has_answer_type  # noqa: E402
 from smartsupport.knowledge.answerability import (  # noqa: E402
     FEATURES,
     MODEL_FILE,
     Answerability,
-    answer_types,
     coverages,
-    has_answer_type,
     load_common_words,
     passage_features,
     units_of,
@@ -89,7 +88,7 @@ class Row:
 SIGNS = {
     "passage_similarity": 1, "best_unit_similarity": 1, "passage_coverage": 1,
     "best_unit_coverage": 1, "missing_slot": -1, "unknown_content": -1, "answer_type": 1,
-    "margin": 1, "retrieval_rank": 1, "coverage_margin": 1,
+    "margin": 1, "retrieval_rank": 1, "coverage_margin": 1, "place_answer": 1,
 }  # fmt: skip
 
 

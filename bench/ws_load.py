@@ -164,7 +164,10 @@ async def verify(http: httpx.AsyncClient, base: str, conversations, turns: int) 
 
 
 async def run(args, base: str, pid: int | None) -> dict:
-    limits = httpx.Limits(max_connections=50)
+    # Pooled connections expire before uvicorn's 5 s keep-alive does: with equal timeouts a
+    # connection was now and then reused just as the server closed it (httpx.ReadError while
+    # opening conversations, about one run in fifteen).
+    limits = httpx.Limits(max_connections=50, keepalive_expiry=2.0)
     async with httpx.AsyncClient(timeout=60, limits=limits) as http:
         rss_before = rss_kib(pid) if pid else None
         opened = []

@@ -4,6 +4,11 @@ the same numbers as the raw computation (``analytics_report.build_report``), sum
     report(store, filters, window, now)     the report JSON
     csv_pages(store, filters, window, now)  the CSV export, a page of Facts at a time
 
+Whole days of the range that are settled are read from their daily sums (migration 0036,
+``analytics_daily``), the rest (the cut edges, recent days, a day whose sums a late change
+cleared) from the per-conversation rows; percentiles, escalation reasons and unanswered
+questions from the rows of the whole range.
+
 Both first roll up what changed since the range starts (``analytics_rollup.catch_up``, at
 most ``CATCH_UP`` conversations, normally a handful since the worker keeps up); if more are
 still waiting (the backfill after migration 0031 has not reached the range yet) they answer
@@ -24,6 +29,18 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from smartsupport.analytics import PAGE, Filters, walk
+from smartsupport.analytics_daily import (
+    ARTICLES_SQL,
+    CSAT_SCALE,
+    GROUP_SQL,
+    HEAT_SQL,
+    TIMINGS,
+    Scope,
+    coverage,
+    daily_sql,
+    daily_where,
+    rollup_sql,
+)
 from smartsupport.analytics_facts import Facts
 from smartsupport.analytics_report import (
     TOP_ARTICLES,
@@ -34,98 +51,60 @@ from smartsupport.analytics_report import (
     durations,
     ranks,
 )
-from smartsupport.analytics_rollup import _db, catch_up, due, micros, moment
+from smartsupport.analytics_rollup import _db, catch_up, due, moment
 from smartsupport.storage.base import SqlDatabase
 
-CSAT_SCALE = range(1, 6)  # the inbox's ratings (CHECK csat_rating BETWEEN 1 AND 5)
 CATCH_UP = 5000  # conversations rolled up before a report; beyond, the raw rows answer
-RECONTACT = "(r.next_us IS NOT NULL AND r.next_us <= r.last_us + ?)"
-TIMINGS = {
-    "first_response_bot": "first_response_bot_ms",
-    "first_response_human": "first_response_human_ms",
-    "time_to_resolution": "COALESCE(resolution_ms, "
-    "CASE WHEN passes = 1 AND decided = 1 THEN settled_ms END)",  # on Scope.conversations
-    "agent_handle_time": "handle_ms",
-}
 
 
-class Scope:
-    """The WHERE clause of a report's filters over the rollup tables, and the derived
-    columns of each conversation (``passes``: an automated resolution unless still
-    pending; ``decided``: the window has passed since its last message)."""
+class Parts:
+    """A report's range split into the whole days read from the daily sums and the spans
+    read from the rollup rows (``analytics_daily.coverage``)."""
 
-    def __init__(self, filters: Filters, window: timedelta, now: datetime) -> None:
-        self.window_us = window // timedelta(microseconds=1)
-        self.now_us = micros(now)
-        where = ["workspace_id = ?", "created_us >= ?", "created_us < ?"]
-        self.args: list[Any] = [filters.workspace_id, micros(filters.start), micros(filters.end)]
-        for name in ("channel", "language", "intent"):
-            value = getattr(filters, name)
-            if value is not None:
-                where.append(f"{name} = ?")
-                self.args.append(value)
-        self.where = " AND ".join(where)
+    def __init__(
+        self, filters: Filters, window: timedelta, now: datetime, days: list[str],
+        spans: list[tuple[int, int]],
+    ) -> None:  # fmt: skip
+        self.filters = filters
+        self.days = days
+        self.spans = [Scope(filters, window, now, span) for span in spans]
 
-    def conversations(
-        self,
-        *,
-        recontacted: bool = False,
-        after: tuple[int, str] | None = None,
-        page: int | None = None,
-    ) -> tuple[str, list[Any]]:
-        """The filtered rollup rows with ``passes`` and ``decided`` (and ``recontacted``
-        for every row, which the CSV shows), as the common table ``x`` and its arguments;
-        ``after`` starts after a (start, conversation id) keyset, ``page`` keeps only the
-        first rows in that order. Not MATERIALIZED: the derived columns are two integer
-        comparisons, and both engines then read only the columns the query uses."""
-        keyset = " AND (r.created_us > ? OR (r.created_us = ? AND r.conversation_id > ?))"
-        again = f", CASE WHEN {RECONTACT} THEN 1 ELSE 0 END AS recontacted" if recontacted else ""
-        sql = (
-            "WITH x AS (SELECT r.*, "
-            f"CASE WHEN r.resolvable = 1 AND NOT {RECONTACT} THEN 1 ELSE 0 END AS passes, "
-            f"CASE WHEN r.last_us + ? <= ? THEN 1 ELSE 0 END AS decided{again} "
-            f"FROM analytics_rollup r WHERE {self.where}{keyset if after else ''}"
-            f"{' ORDER BY r.created_us, r.conversation_id LIMIT ?' if page else ''})"
-        )
-        extra = [self.window_us] if recontacted else []
-        more = [after[0], after[0], after[1]] if after else []
-        size = [page] if page else []
-        return sql, [self.window_us, self.window_us, self.now_us, *extra, *self.args, *more, *size]
+    async def sums(self, db: SqlDatabase, sql: str, key: str) -> list[dict[str, Any]]:
+        """``sql`` (``HEAT_SQL`` or ``ARTICLES_SQL``) over the rollup rows of each span,
+        and the same sums of the summed days, merged by ``key`` (comma-separated columns):
+        the counts added, the earliest start kept."""
+        found = []
+        if self.days:
+            where, args = daily_where(self.filters, self.days)
+            found += await db.fetch(daily_sql(sql, where), *args)
+        for scope in self.spans:
+            found += await db.fetch(rollup_sql(sql, scope.where), *scope.args)
+        merged: dict[Any, dict[str, Any]] = {}
+        for row in found:
+            k = tuple(row[c] for c in key.split(","))
+            seen = merged.get(k)
+            if seen is None:
+                merged[k] = dict(row)
+                continue
+            for name, value in row.items():
+                if name == "first_us":
+                    seen[name] = min(int(seen[name]), int(value))
+                elif name not in key.split(","):
+                    seen[name] = int(seen[name]) + int(value)
+        return list(merged.values())
 
 
-GROUP_SQL = """{rows}
-SELECT day, channel, language, intent, COUNT(*) AS conversations,
-  SUM(CASE WHEN customer_messages > 0 THEN 1 ELSE 0 END) AS engaged,
-  SUM(CASE WHEN customer_messages > 0 AND NOT (passes = 1 AND decided = 0) THEN 1 ELSE 0 END)
-    AS evaluated,
-  SUM(passes * decided) AS automated_resolutions,
-  SUM(CASE WHEN passes = 1 AND decided = 0 THEN 1 ELSE 0 END) AS pending,
-  SUM(CASE WHEN customer_messages > 0 AND escalated = 0 AND agent_replied = 0 THEN 1 ELSE 0 END)
-    AS contained,
-  SUM(CASE WHEN customer_messages > 0 THEN escalated ELSE 0 END) AS escalated,
-  SUM(abandoned) AS abandoned, SUM(customer_messages) AS turns,
-  SUM(fallback_turns) AS fallback_turns, SUM(out_of_scope_turns) AS out_of_scope_turns,
-  SUM(bot_answers) AS bot_answers, SUM(thumbs_up) AS thumbs_up,
-  SUM(thumbs_down) AS thumbs_down, SUM(agent_flags) AS agent_flags,
-  COUNT(csat) AS csat_ratings, SUM(COALESCE(csat, 0)) AS csat_sum,
-  {csat},
-  SUM(llm_input_tokens) AS llm_input_tokens, SUM(llm_output_tokens) AS llm_output_tokens,
-  SUM(llm_cost_nanos) AS llm_cost_nanos,
-  {timings}
-FROM x GROUP BY day, channel, language, intent
-"""
-
-
-async def _groups(db: SqlDatabase, scope: Scope, report: Report) -> dict[str, list[int]]:
-    """The Tallies (totals, per channel, language, intent and day) from one GROUP BY, and
-    each timing's (count, sum in ms)."""
-    rows, args = scope.conversations()
-    timings = ",\n  ".join(
-        f"COUNT({expr}) AS {name}_n, SUM(COALESCE({expr}, 0)) AS {name}_ms"
-        for name, expr in TIMINGS.items()
-    )
-    csat = ", ".join(f"SUM(CASE WHEN csat = {k} THEN 1 ELSE 0 END) AS csat_{k}" for k in CSAT_SCALE)
-    found = await db.fetch(GROUP_SQL.format(rows=rows, timings=timings, csat=csat), *args)
+async def _groups(db: SqlDatabase, parts: Parts, report: Report) -> dict[str, list[int]]:
+    """The Tallies (totals, per channel, language, intent and day) from the daily sums of
+    the summed days and one GROUP BY per span of the others, and each timing's (count, sum
+    in ms)."""
+    found = []
+    if parts.days:
+        where, args = daily_where(parts.filters, parts.days)
+        found += await db.fetch(f"SELECT * FROM analytics_daily WHERE {where}", *args)
+    for scope in parts.spans:
+        rows, args = scope.conversations()
+        found += await db.fetch(GROUP_SQL.format(rows=rows), *args)
     counted = {name: [0, 0] for name in TIMINGS}
     names = [f for f in Tally.__dataclass_fields__]
     for g in found:
@@ -146,31 +125,24 @@ async def _groups(db: SqlDatabase, scope: Scope, report: Report) -> dict[str, li
 async def _summaries(
     db: SqlDatabase, scope: Scope, counted: dict[str, list[int]]
 ) -> dict[str, dict[str, Any]]:
-    """Each timing's count, average, median and p90. The values at the median's and the
-    90th percentile's ranks are read in one scan: a window per timing sorts its values with
-    the NULLs last, so the ranks wanted (all below the timing's count of values) are values."""
-    wanted = {name: ranks(n) if (n := counted[name][0]) else [] for name in TIMINGS}
+    """Each timing's count, average, median and p90 (exact: read from the rollup rows of the
+    whole range, not summed). The values at the median's and the 90th percentile's ranks are
+    read by one query per timing that sorts only its values (a quarter to all of the rows):
+    over 90 days that is faster than one scan sorting every row four times, NULLs included
+    (measured, docs/benchmarks.md "Analytics dashboard")."""
+    rows, args = scope.conversations()
     at: dict[str, dict[int, int]] = {name: {} for name in TIMINGS}
-    asked = [(i, name) for i, name in enumerate(TIMINGS) if wanted[name]]
-    if asked:
-        rows, args = scope.conversations()
-        columns = ", ".join(
-            f"{TIMINGS[name]} AS v{i}, "
-            f"ROW_NUMBER() OVER (ORDER BY {TIMINGS[name]} NULLS LAST) - 1 AS r{i}"
-            for i, name in asked
-        )
-        where = " OR ".join(
-            f"r{i} IN ({', '.join('?' for _ in wanted[name])})" for i, name in asked
-        )
+    for name, expr in TIMINGS.items():
+        if not (wanted := ranks(counted[name][0]) if counted[name][0] else []):
+            continue
         found = await db.fetch(
-            f"{rows} SELECT * FROM (SELECT {columns} FROM x) y WHERE {where}",
+            f"{rows} SELECT v, r FROM (SELECT {expr} AS v, "
+            f"ROW_NUMBER() OVER (ORDER BY {expr}) - 1 AS r FROM x WHERE {expr} IS NOT NULL) y "
+            f"WHERE r IN ({', '.join('?' for _ in wanted)})",
             *args,
-            *[rank for _, name in asked for rank in wanted[name]],
+            *wanted,
         )
-        for r in found:
-            for i, name in asked:
-                if int(r[f"r{i}"]) in wanted[name]:
-                    at[name][int(r[f"r{i}"])] = int(r[f"v{i}"])
+        at[name] = {int(r["r"]): int(r["v"]) for r in found}
     return {name: durations(counted[name][0], counted[name][1], at[name]) for name in TIMINGS}
 
 
@@ -194,10 +166,10 @@ async def _first_rows(
         return found
     order = f"created_us, conversation_id{within and ', ' + within}"
     rows = await db.fetch(
-        f"SELECT {key} AS k{extra} FROM {table} WHERE {scope.where} "
+        f"SELECT {key} AS k{extra} FROM {table} WHERE {scope.keyed} "
         f"AND {key} IN ({', '.join('?' for _ in keys)}) "
         f"AND created_us IN ({', '.join('?' for _ in starts)}) ORDER BY {order}",
-        *scope.args,
+        *scope.keyed_args,
         *keys,
         *starts,
     )
@@ -212,7 +184,7 @@ def _in_first_seen_order(
     return sorted(groups, key=lambda g: (int(g["first_us"]), first[g["k"]][0]))
 
 
-async def _details(db: SqlDatabase, scope: Scope, report: Report) -> None:
+async def _details(db: SqlDatabase, scope: Scope, parts: Parts, report: Report) -> None:
     reasons = await db.fetch(
         "SELECT escalation_reason AS k, COUNT(*) AS n, MIN(created_us) AS first_us "
         f"FROM analytics_rollup WHERE {scope.where} AND escalation_reason IS NOT NULL "
@@ -221,11 +193,7 @@ async def _details(db: SqlDatabase, scope: Scope, report: Report) -> None:
     )
     first = await _first_rows(db, scope, "analytics_rollup", "escalation_reason", reasons)
     report.reasons = Counter({g["k"]: int(g["n"]) for g in _in_first_seen_order(reasons, first)})
-    cells = await db.fetch(
-        "SELECT label, bucket, SUM(turns) AS n, MIN(created_us) AS first_us "
-        f"FROM analytics_rollup_turns WHERE {scope.where} GROUP BY label, bucket",
-        *scope.args,
-    )
+    cells = await parts.sums(db, HEAT_SQL, "label,bucket")
     labels: dict[str, dict[str, Any]] = {}
     for c in cells:
         seen = labels.setdefault(c["label"], {"k": c["label"], "first_us": c["first_us"]})
@@ -238,7 +206,7 @@ async def _details(db: SqlDatabase, scope: Scope, report: Report) -> None:
     for c in cells:
         report.heat[c["label"]][int(c["bucket"])] = int(c["n"])
     await _questions(db, scope, report)
-    await _articles(db, scope, report)
+    await _articles(db, scope, parts, report)
 
 
 async def _questions(db: SqlDatabase, scope: Scope, report: Report) -> None:
@@ -280,15 +248,10 @@ async def _questions(db: SqlDatabase, scope: Scope, report: Report) -> None:
         report.examples[g["k"]] = texts.get(first[g["k"]][1]["message_id"], "")[:200]
 
 
-async def _articles(db: SqlDatabase, scope: Scope, report: Report) -> None:
+async def _articles(db: SqlDatabase, scope: Scope, parts: Parts, report: Report) -> None:
     """Every article's answers and thumbs; the title of the first answer citing it, read
     for the ones the report shows."""
-    sums = await db.fetch(
-        "SELECT article_id AS k, SUM(answers) AS answers, SUM(up) AS up, SUM(down) AS down, "
-        f"MIN(created_us) AS first_us FROM analytics_rollup_articles WHERE {scope.where} "
-        "GROUP BY article_id",
-        *scope.args,
-    )
+    sums = await parts.sums(db, ARTICLES_SQL, "k")
     sums.sort(key=lambda g: (-int(g["answers"]), g["k"]))  # as Report.as_json orders them
     shown = sums[:TOP_ARTICLES]
     first = await _first_rows(
@@ -319,10 +282,11 @@ async def report(
         return await build_report(store, filters, window, now)
     db = _db(store)
     scope = Scope(filters, window, now)
+    parts = Parts(filters, window, now, *await coverage(db, filters, window, now))
     out = Report(filters)
-    counted = await _groups(db, scope, out)
+    counted = await _groups(db, parts, out)
     out.summaries = await _summaries(db, scope, counted)
-    await _details(db, scope, out)
+    await _details(db, scope, parts, out)
     return out.as_json()
 
 

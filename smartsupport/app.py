@@ -97,6 +97,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.shops = shops
     app.state.telemetry = telemetry
+    # Added first, so innermost: the widget's socket is served below the middleware above
+    # (request id, client address, limits) but without the router's per-connection stack.
+    app.add_middleware(web_socket.WidgetSockets)
     # The widget runs on the business's own site and authenticates with a bearer token, never
     # a cookie, so any origin may call the API; credentials stay off, which keeps staff
     # cookies out of cross-origin requests.

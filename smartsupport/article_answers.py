@@ -18,8 +18,9 @@ import dataclasses
 
 from smartsupport import messages
 from smartsupport.answers import Answerer, AnswerResult
+from smartsupport.decisions import offer_person
 from smartsupport.domain import Passage, Reply
-from smartsupport.knowledge.answerability import Answerability, Candidate
+from smartsupport.knowledge.answerability import Answerability, Candidate, asked_part
 from smartsupport.knowledge.kb import KnowledgeBase
 from smartsupport.llm.chain import accumulate
 from smartsupport.nlu.asking import questions_in
@@ -29,6 +30,9 @@ from smartsupport.turn import Decision, Turn
 # authored response is then scored among the same passages without a second search.
 Retrieved = dict[tuple[str, str], tuple[list[Passage], str]]
 
+# Quotation marks by language, as CLDR gives them (Babel does not expose them).
+_QUOTES = {"fr": ("« ", " »"), "de": ("„", "“"), "zh": ("“", "”"), "ja": ("「", "」"),
+           "ar": ("”", "“"), "it": ("«", "»"), "es": ("«", "»"), "pt": ("«", "»")}  # fmt: skip
 TOP_PASSAGES = 8
 SEARCHED = 30  # passages looked at to find TOP_PASSAGES from several articles
 PER_ARTICLE = 3
@@ -48,17 +52,21 @@ class ArticleAnswers:
         """The answer to every question of the message that the articles answer, and how
         many passages were considered (for the "not in our articles" decision).
         ``retrieved`` keeps what was found for the turn's later steps (``supports``)."""
-        decisions, considered = [], 0
+        decisions, considered, unanswered = [], 0, []
         for question in questions_in(turn.message.text):
             decision, seen = await self._one(turn, question, language, retrieved)
             considered += seen
             if decision is not None:
                 decisions.append(decision)
+            else:
+                unanswered.append(question)
         if not decisions:
             return None, considered
         first = decisions[0]
         for other in decisions[1:]:
             first.merge(other)
+        if unanswered:
+            first.replies.append(_not_found(turn, unanswered, language))
         return first, considered
 
     async def _one(
@@ -104,6 +112,11 @@ class ArticleAnswers:
         key = (question, language)
         if retrieved is not None and key in retrieved:
             return retrieved[key]
+        asked = asked_part(question)
+        if asked != question:
+            # The search embeds the question and the answerability check its asked part: one
+            # batch costs little more than one text, and both are then in the encoder's cache.
+            self.knowledge.encode([question, asked])
         found = await self.retrieve(
             turn.workspace.id, question, language, turn.workspace.default_locale
         )
@@ -159,6 +172,18 @@ class ArticleAnswers:
         event = {"step": result.step, "reason": result.reason, "usage": result.usage,
                  "answerability": round(best.probability, 3)}  # fmt: skip
         return Decision([Reply(text, meta=meta)], events=[("answer", event)], metadata=usage)
+
+
+def _not_found(turn: Turn, questions: list[str], language: str) -> Reply:
+    """Said after the answers to the other questions of the message: leaving one out would
+    look as if it had been answered."""
+    opening, closing = _QUOTES.get(language, ("“", "”"))
+    quoted = " ".join(f"{opening}{q.strip()}{closing}" for q in questions)
+    text = messages.text(turn.workspace, "knowledge.partly_answered", language, question=quoted)
+    offer_person(turn)
+    button = messages.text(turn.workspace, "handoff.offer_button", language)
+    meta = {"step": "handoff", "answer_reason": "no_answer", "unanswered": questions}
+    return Reply(text, quick_replies=[button], meta=meta)
 
 
 def _focused(passages: list[Passage], candidate: Candidate) -> Passage:

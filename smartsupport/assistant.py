@@ -51,6 +51,7 @@ from smartsupport.knowledge import ingest_jobs, places
 from smartsupport.knowledge.answer import extract_answer
 from smartsupport.knowledge.answerability import Answerability
 from smartsupport.knowledge.kb import KnowledgeBase
+from smartsupport.nlu.asking import asks_measure
 from smartsupport.nlu.engine import NluEngine
 from smartsupport.notify import handoff_notices
 from smartsupport.review.live import LiveReview
@@ -218,9 +219,14 @@ class Assistant:
                 state.offer_flow = starting
                 state.skip("flow", f"asks about {starting}, not for it")
                 return None
-            if not self.dialogue.names_slot(turn, starting) and await self._articles(turn, state):
+            about_policy = asks_measure(turn.message.text)
+            if (
+                about_policy or not self.dialogue.names_slot(turn, starting)
+            ) and await self._articles(turn, state):
                 # "Tracking hasn't moved in 4 days, is that normal?" is about an order, and
-                # the articles answer it; the look-up stays one button away.
+                # the articles answer it; the look-up stays one button away. A measure of a
+                # policy is asked about even when a product is named ("how long is the Trail
+                # Runner's warranty?").
                 state.offer_flow = starting
                 state.skip("flow", f"the articles answer this question about {starting}")
                 return None

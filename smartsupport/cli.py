@@ -123,6 +123,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from smartsupport.app import create_app
+    from smartsupport.socket_server import LeanWebSockets
 
     settings = load_settings()
     if args.no_jobs:
@@ -149,6 +150,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         proxy_headers=False,
         ws_max_size=64 * 1024,
         ws_per_message_deflate=settings.ws_compression,
+        ws=LeanWebSockets,  # uvicorn's own, keeping less per idle socket (socket_server.py)
         # SIGTERM: uvicorn stops listening and closes every WebSocket with 1012 (the widget
         # and inbox reconnect, elsewhere); running turns and requests get this long.
         timeout_graceful_shutdown=math.ceil(settings.shutdown_grace_seconds),

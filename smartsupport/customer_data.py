@@ -96,15 +96,16 @@ async def find_customers(
 ) -> list[Customer]:
     """The workspace's customers with this external id or email (case-insensitive)."""
     db = _db(services)
-    # Sealed identifiers are found by their keyed hash, older plaintext rows by value.
+    # Sealed identifiers are found by their keyed hash (either index key's while it
+    # changes), older plaintext rows by value.
     where: list[str] = ["workspace_id = ?"]
     args: list[str | None] = [workspace_id]
     if external_id is not None:
-        where.append("(external_id_hash = ? OR external_id = ?)")
-        args += [db.fields.lookup("external_id", external_id), external_id]
+        where.append("(external_id_hash IN (?, ?) OR external_id = ?)")
+        args += [*db.fields.lookups("external_id", external_id), external_id]
     if email is not None:
-        where.append("(email_hash = ? OR lower(email) = ?)")
-        args += [db.fields.lookup("email", email), email.strip().lower()]
+        where.append("(email_hash IN (?, ?) OR lower(email) = ?)")
+        args += [*db.fields.lookups("email", email), email.strip().lower()]
     rows = await db.fetch(
         f"SELECT * FROM customers WHERE {' AND '.join(where)} ORDER BY created_at", *args
     )

@@ -21,7 +21,7 @@ import json
 import os
 import re
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ from smartsupport.proxies import is_loopback
 from smartsupport.workspaces import DEMO_DIR
 
 RETURN_WINDOW_DAYS = 30
+LABEL_DAYS = 14  # articles/returns.md: drop the parcel within 14 days of printing the label
 STATUS_TEXT = {
     "processing": "is being prepared in our warehouse",
     "shipped": "has shipped",
@@ -395,6 +396,10 @@ def _router() -> APIRouter:
                 "refund_amount": order["total"],
                 "currency": order["currency"],
                 "label_url": f"https://northwind.example/returns/{return_id}.pdf",
+                # The label is issued now: the demo flow reminds the customer the day before.
+                "label_expires_at": (
+                    datetime.now(UTC).replace(microsecond=0) + timedelta(days=LABEL_DAYS)
+                ).isoformat(),
             },
             status_code=201,
         )

@@ -81,7 +81,9 @@ class ErrorFrame(Frame):
 
 # ---- conversation events: published on a conversation's channel ---------------------------
 class MessageEvent(Frame):
-    """A stored message (the customer's own too: its client_id acknowledges it)."""
+    """A stored message (the customer's own too: its client_id acknowledges it). The same
+    ``seq`` again with more attachments is the message changed: a WhatsApp or SMS file
+    fetched after it came (channels/media_retry.py) replaces the one shown."""
 
     type: Literal["message"] = "message"
     message: MessageOut

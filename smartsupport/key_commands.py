@@ -5,10 +5,15 @@
     smartsupport keys reencrypt [--batch N]   everything under the primary key; resumable
                                               (run it again: sealed rows are skipped)
     smartsupport keys status                  key ids, and how many values each one sealed
+    smartsupport keys rotate-index [--print]  a next index key beside the current one
+    smartsupport keys reindex [--batch N]     every keyed hash under the next index key;
+                                              resumable; at the end the next key replaces
+                                              the old one (dropped from the keyring)
 
-Thin wrappers over keyring.py, encryption.py and storage/reencrypt.py. ``--print`` is for
-keys kept in SMARTSUPPORT_ENCRYPTION_KEYS (or a secret manager): the command prints the new
-keyring and changes nothing; put it where the servers read it and restart them.
+Thin wrappers over keyring.py, encryption.py, storage/reencrypt.py and reindex.py.
+``--print`` is for keys kept in SMARTSUPPORT_ENCRYPTION_KEYS (or a secret manager): the
+command prints the new keyring and changes nothing; put it where the servers read it and
+restart them. ``reindex`` with such keys prints the finished keyring at the end.
 """
 
 from __future__ import annotations
@@ -16,12 +21,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+import time
 from typing import cast
 
 from smartsupport import audit
 from smartsupport.encryption import key_source
 from smartsupport.errors import ConfigurationError
-from smartsupport.keyring import FileKeySource, KeySource, new_keyset
+from smartsupport.keyring import RELOAD_SECONDS, FileKeySource, KeySource, key_check, new_keyset
+from smartsupport.reindex import Progress as IndexProgress
+from smartsupport.reindex import forget, next_key_check, reindex
+from smartsupport.reindex import progress as index_progress
 from smartsupport.services import open_services
 from smartsupport.settings import Settings, load_settings
 from smartsupport.storage.base import SqlDatabase
@@ -42,6 +51,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     again.set_defaults(func=lambda args: asyncio.run(_reencrypt(args)))
     status = actions.add_parser("status", help="key ids and the values each one sealed")
     status.set_defaults(func=lambda args: asyncio.run(_status(args)))
+    index = actions.add_parser("rotate-index", help="add a next index key (then: reindex)")
+    index.add_argument("--print", action="store_true", help="print the new keyring only")
+    index.set_defaults(func=_rotate_index)
+    again = actions.add_parser("reindex", help="every keyed hash under the next index key")
+    again.add_argument("--batch", type=int, default=BATCH, help="rows per transaction")
+    again.set_defaults(func=lambda args: asyncio.run(_reindex(args)))
 
 
 def _source(settings: Settings) -> KeySource:
@@ -121,9 +136,94 @@ async def _status(args: argparse.Namespace) -> int:
         if keyring is not None:
             print(f"source\t{keyring.source.description}\nprimary\t{keyring.primary}")
             print(f"keys\t{', '.join(sorted(keyring.keyset.keys))}")
+            index = keyring.index_keys()
+            if len(index) == 1:
+                print(f"index key\t{key_check(index[0])}")
+            else:
+                print(
+                    f"index key\t{key_check(index[1])}, changing to {key_check(index[0])} "
+                    "(run `smartsupport keys reindex`)"
+                )
+                for step in await index_progress(db, key_check(index[0])):
+                    state = "finished" if step.finished else "under way"
+                    print(
+                        f"reindex {step.table}\t{state}: {step.visited} rows, "
+                        f"{step.changed} re-hashed"
+                    )
         for progress in await census(db):
             counts = ", ".join(f"{k}: {n}" for k, n in sorted(progress.keys.items()))
             print(f"{progress.table}\t{counts or 'empty'}")
     finally:
         await services.close()
+    return 0
+
+
+def _rotate_index(args: argparse.Namespace) -> int:
+    source = _source(load_settings())
+    keyset = source.load().with_next_index_key()
+    if args.print:
+        print(keyset.to_json(indent=None))
+        return 0
+    source.save(keyset)
+    print(
+        f"{source.description} now holds a next index key ({key_check(keyset.index_keys[0])}). "
+        f"Servers reading it take it up within {RELOAD_SECONDS:g} seconds (new hashes are made "
+        "with it; look-ups try both keys); then run `smartsupport keys reindex`.",
+        file=sys.stderr,
+    )
+    return 0
+
+
+async def _reindex(args: argparse.Namespace) -> int:
+    source = _source(load_settings())
+    if isinstance(source, FileKeySource):
+        # servers re-read a changed key file at most every RELOAD_SECONDS: a re-index that
+        # started before they hold the next key could pass rows they then hash with the old
+        wait = 2 * RELOAD_SECONDS - (time.time() - source.path.stat().st_mtime)
+        if wait > 0:
+            print(
+                f"waiting {wait:.0f} s for servers to take up the next index key", file=sys.stderr
+            )
+            await asyncio.sleep(wait)
+    services = await open_services(load_settings())
+    db = cast(SqlDatabase, services.store)
+    try:
+        check = next_key_check(db)
+
+        def report(step: IndexProgress) -> None:
+            print(
+                f"{step.table}: {step.visited} rows read, {step.changed} re-hashed, "
+                f"last {':'.join(map(str, step.last))}",
+                file=sys.stderr,
+            )
+
+        done = await reindex(db, batch=args.batch, report=report)
+        finished = source.load().finish_index_change()
+        if isinstance(source, FileKeySource):
+            source.save(finished)
+        await forget(db)
+        await audit.record(
+            db,
+            "keys.reindexed",
+            actor="cli",
+            target=f"index:{check}",
+            details={step.table: step.changed for step in done},
+        )
+        for step in done:
+            print(f"{step.table}\t{step.visited} rows\t{step.changed} re-hashed")
+    finally:
+        await services.close()
+    if isinstance(source, FileKeySource):
+        print(
+            f"The index key of {source.description} is now {check}; the old one is dropped.",
+            file=sys.stderr,
+        )
+    else:
+        print(finished.to_json(indent=None))
+        print(
+            f"Every keyed hash is under {check}. Put the keyring printed above (the next index "
+            f"key is its index key, the old one is gone) where the servers read "
+            f"{source.description}, and restart them.",
+            file=sys.stderr,
+        )
     return 0

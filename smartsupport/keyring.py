@@ -11,13 +11,20 @@ and tag. The version byte and key id are part of the associated data with the ca
 context (table, column, row), so a value moved to another row, or a changed key id, fails
 to open (``EncryptionError``), never decrypts to garbage.
 
-Keyed hashes use the index key, which rotation leaves alone: lookups (a customer's email,
-external id) and the transcript search index keep working while data keys rotate.
+Keyed hashes use the index key, which data-key rotation leaves alone: lookups (a
+customer's email, external id) and the transcript search index keep working while data keys
+rotate. The index key is changed on its own (``keys rotate-index``, then ``keys reindex``;
+storage/reindex.py): during the change the keyring also holds ``next_index_key``. New hashes
+are made with the next key, and look-ups try both (``blinds``: the next key's hash, then the
+current one's), so a row is found whether the re-index has reached it or not; when every
+stored hash is the next key's, the next key replaces the index key (``finish_index_change``).
 
 The key file and ``SMARTSUPPORT_ENCRYPTION_KEYS`` hold one JSON document::
 
     {"primary": "k20261203", "keys": {"k20261203": "<base64 of 32 bytes>"},
      "index_key": "<base64 of 32 bytes>"}
+
+(plus ``"next_index_key": "<base64 of 32 bytes>"`` while the index key changes).
 """
 
 from __future__ import annotations
@@ -31,7 +38,7 @@ import json
 import os
 import secrets
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -49,11 +56,13 @@ RELOAD_SECONDS = 5.0  # at most one re-read of the key source per interval on an
 
 @dataclass(frozen=True)
 class KeySet:
-    """Data keys by id, which one seals new values, and the index key."""
+    """Data keys by id, which one seals new values, the index key, and the index key that
+    replaces it while a re-index runs."""
 
     keys: dict[str, bytes]
     primary: str
     index_key: bytes
+    next_index_key: bytes | None = None
 
     def __post_init__(self) -> None:
         if self.primary not in self.keys:
@@ -62,7 +71,8 @@ class KeySet:
                 f"({', '.join(sorted(self.keys))}). Fix the key file or "
                 "SMARTSUPPORT_ENCRYPTION_KEYS."
             )
-        for key_id, key in [*self.keys.items(), ("index_key", self.index_key)]:
+        index = [("index_key", self.index_key), ("next_index_key", self.next_index_key)]
+        for key_id, key in [*self.keys.items(), *((k, v) for k, v in index if v is not None)]:
             if len(key) != KEY_BYTES:
                 raise ConfigurationError(
                     f"Key {key_id!r} is {len(key)} bytes; AES-256 needs {KEY_BYTES}. "
@@ -73,21 +83,27 @@ class KeySet:
 
     def to_json(self, *, indent: int | None = 2) -> str:
         """The keyring document (``indent=None``: one line, for an environment variable)."""
-        return json.dumps(
-            {
-                "primary": self.primary,
-                "keys": {k: _b64(v) for k, v in self.keys.items()},
-                "index_key": _b64(self.index_key),
-            },
-            indent=indent,
-        )
+        document = {
+            "primary": self.primary,
+            "keys": {k: _b64(v) for k, v in self.keys.items()},
+            "index_key": _b64(self.index_key),
+        }
+        if self.next_index_key is not None:
+            document["next_index_key"] = _b64(self.next_index_key)
+        return json.dumps(document, indent=indent)
 
     @classmethod
     def from_json(cls, text: str, where: str) -> KeySet:
         try:
             data = json.loads(text)
             keys = {str(k): base64.b64decode(v, validate=True) for k, v in data["keys"].items()}
-            return cls(keys, str(data["primary"]), base64.b64decode(data["index_key"]))
+            following = data.get("next_index_key")
+            return cls(
+                keys,
+                str(data["primary"]),
+                base64.b64decode(data["index_key"]),
+                None if following is None else base64.b64decode(following, validate=True),
+            )
         except (ValueError, KeyError, TypeError, AttributeError, binascii.Error) as exc:
             raise ConfigurationError(
                 f"{where} is not a keyring ({type(exc).__name__}: {exc}). It must be JSON "
@@ -98,7 +114,29 @@ class KeySet:
     def with_new_primary(self) -> KeySet:
         """A copy with a fresh key that is now primary; the old keys stay to open old values."""
         key_id = f"k{datetime.now(UTC):%Y%m%d%H%M%S}{secrets.token_hex(2)}"
-        return KeySet({**self.keys, key_id: AESGCM.generate_key(256)}, key_id, self.index_key)
+        return replace(self, keys={**self.keys, key_id: AESGCM.generate_key(256)}, primary=key_id)
+
+    def with_next_index_key(self) -> KeySet:
+        """A copy that also holds a fresh index key (``keys rotate-index``)."""
+        if self.next_index_key is not None:
+            raise ConfigurationError(
+                "The index key is already being changed (the keyring has a next_index_key). "
+                "Finish that change with `smartsupport keys reindex` first."
+            )
+        return replace(self, next_index_key=AESGCM.generate_key(256))
+
+    def finish_index_change(self) -> KeySet:
+        """A copy whose index key is the next one; the old index key is dropped."""
+        if self.next_index_key is None:
+            raise ConfigurationError("The index key is not being changed: nothing to finish.")
+        return replace(self, index_key=self.next_index_key, next_index_key=None)
+
+    @property
+    def index_keys(self) -> tuple[bytes, ...]:
+        """The index keys look-ups try, the one new hashes are made with first."""
+        if self.next_index_key is None:
+            return (self.index_key,)
+        return (self.next_index_key, self.index_key)
 
 
 def new_keyset() -> KeySet:
@@ -120,6 +158,12 @@ class KeySource(abc.ABC):
     def load(self) -> KeySet:
         """The current keys. Raises ConfigurationError, naming the fix, when they are missing
         or malformed."""
+
+    def version(self) -> object | None:
+        """Something that changes when the stored keys change, cheap to read (a file's
+        modification time), or None when unknown: then only an unknown key id makes a
+        ``Keyring`` read the source again."""
+        return None
 
     def save(self, keyset: KeySet) -> None:
         """Store ``keyset`` (used by ``keys rotate``)."""
@@ -168,6 +212,13 @@ class FileKeySource(KeySource):
             )
         return KeySet.from_json(text, self.description)
 
+    def version(self) -> object | None:
+        try:
+            found = self.path.stat()
+        except OSError:
+            return None  # load() names the problem when the keyring is read again
+        return (found.st_mtime_ns, found.st_size, found.st_ino)
+
     def save(self, keyset: KeySet) -> None:
         """Write atomically (a temporary 0600 file renamed over the old one)."""
         temporary = self.path.with_name(f".{self.path.name}.{secrets.token_hex(4)}")
@@ -193,16 +244,22 @@ class Keyring:
     """Seals and opens values, and makes keyed hashes. Built from a ``KeySource``; an
     unknown key id makes it read the source again (at most every ``RELOAD_SECONDS``), so a
     server keeps opening values that ``keys reencrypt`` sealed with a key added after it
-    started."""
+    started. A source that tells its version (a key file) is also checked every
+    ``RELOAD_SECONDS`` when hashing, so servers take up a next index key (``keys
+    rotate-index``) and drop the old one without a restart."""
 
     source: KeySource
     keyset: KeySet = field(init=False)
     _ciphers: dict[str, AESGCM] = field(init=False, default_factory=dict)
     _reloaded: float = field(init=False, default=0.0)
+    _version: object | None = field(init=False, default=None)
+    _checked: float = field(init=False, default=0.0)
 
     def __post_init__(self) -> None:
+        self._version = self.source.version()
         self.keyset = self.source.load()
         self._ciphers = {k: AESGCM(v) for k, v in self.keyset.keys.items()}
+        self._checked = time.monotonic()
 
     @property
     def primary(self) -> str:
@@ -246,9 +303,38 @@ class Keyring:
     def blind(self, kind: str, value: str) -> str:
         """A keyed hash of ``value`` (HMAC-SHA256 under the index key, one domain per
         ``kind``): equal inputs give equal hashes, and without the key nothing can be
-        learnt or guessed from them."""
-        digest = hmac.new(self.keyset.index_key, f"{kind}\x00{value}".encode(), hashlib.sha256)
-        return digest.hexdigest()[:HASH_HEX]
+        learnt or guessed from them. While the index key changes: under the next key."""
+        return keyed_hash(self.index_keys()[0], kind, value)
+
+    def blinds(self, kind: str, value: str) -> tuple[str, str]:
+        """The hashes a look-up matches: the next index key's, then the current one's (the
+        same twice when the index key is not changing), so SQL keeps one shape."""
+        keys = self.index_keys()
+        return keyed_hash(keys[0], kind, value), keyed_hash(keys[-1], kind, value)
+
+    def index_keys(self) -> tuple[bytes, ...]:
+        """``KeySet.index_keys`` of the source as it is now (re-read when it changed)."""
+        now = time.monotonic()
+        if now - self._checked > RELOAD_SECONDS:
+            self._checked = now
+            version = self.source.version()
+            if version is not None and version != self._version:
+                self._version = version
+                self.keyset = self.source.load()
+                self._ciphers.update((k, AESGCM(v)) for k, v in self.keyset.keys.items())
+        return self.keyset.index_keys
+
+
+def keyed_hash(key: bytes, kind: str, value: str) -> str:
+    """HMAC-SHA256 of ``value`` in the ``kind`` domain under ``key``, cut to ``HASH_HEX``."""
+    digest = hmac.new(key, f"{kind}\x00{value}".encode(), hashlib.sha256)
+    return digest.hexdigest()[:HASH_HEX]
+
+
+def key_check(key: bytes) -> str:
+    """A short public name of an index key (a keyed hash of nothing), so a re-index's
+    progress is tied to the key it re-indexes to and never resumed for another."""
+    return keyed_hash(key, "key_check", "")[:12]
 
 
 def key_id_of(blob: bytes) -> tuple[str, bytes]:

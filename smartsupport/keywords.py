@@ -18,7 +18,7 @@ from smartsupport.demo_shop import Shop, Shops
 from smartsupport.domain import ConversationStatus, Reply, Understanding
 from smartsupport.nlu.rules import just_a_greeting
 from smartsupport.turn import Decision, Turn
-from smartsupport.workspaces import WorkspaceConfig
+from smartsupport.workspaces import FaqEntry, WorkspaceConfig
 
 # The words the fallback text tells customers to type (``fallback`` in locales/*.yaml) are
 # among these, in every shipped language; scripts without spaces between words (Chinese,
@@ -32,7 +32,7 @@ HUMAN_WORDS = re.compile(
 GREETING_WORDS = re.compile(
     r"^(hi|hello|hey|good (morning|afternoon|evening)|hola|bonjour|salut|hallo|ol[aá]|oi)\b"
 )
-ORDER_ID = re.compile(r"\bORD-?\d{4,6}\b", re.IGNORECASE)
+ORDER_ID = re.compile(r"(?<![a-z0-9])ORD-?\d{4,6}(?![0-9])", re.IGNORECASE)
 
 
 def normalize(text: str) -> str:
@@ -117,9 +117,15 @@ class KeywordBot:
                 return Reply(messages.text(workspace, "order.ask_number", language))
             return Reply(shop.describe_order(match.group(0)), meta={"step": "shop"})
         faq = _faq_match(workspace, normalize(text))
-        if faq is not None:
-            return Reply(faq, meta={"step": "faq"})
-        return None
+        if faq is None:
+            return None
+        answer = faq.translations.get(language)
+        if answer is None and language != messages.normalise(workspace.default_locale):
+            # The rule of article answers: only in the default language, and said so.
+            name = messages.language_name(workspace.default_locale, language)
+            note = messages.text(workspace, "knowledge.other_language", language, language=name)
+            answer = f"{note}\n\n{faq.answer}"
+        return Reply(answer or faq.answer, meta={"step": "faq"})
 
     async def close(self) -> None:
         return None
@@ -135,13 +141,13 @@ def _buttons(workspace: WorkspaceConfig) -> set[str]:
     )
 
 
-def _faq_match(workspace: WorkspaceConfig, norm: str) -> str | None:
+def _faq_match(workspace: WorkspaceConfig, norm: str) -> FaqEntry | None:
     words = set(re.findall(r"\w+", norm))
     best, best_hits = None, 0
     for entry in workspace.faq:
         hits = sum(1 for k in entry.keywords if k.casefold() in words)
         if hits > best_hits:
-            best, best_hits = entry.answer, hits
+            best, best_hits = entry, hits
     return best
 
 

@@ -49,6 +49,7 @@ KINDS = frozenset(
     | {"email.send"}  # a reply mail (channels/email.py)
     | {"whatsapp.send", "twilio.send", "api.webhook"}  # messaging channels (channels/)
     | {"proactive.send"}  # a scheduled proactive message (proactive.py)
+    | {"media.fetch"}  # a customer's file fetched again (channels/media_retry.py)
 )
 
 

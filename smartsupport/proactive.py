@@ -9,7 +9,10 @@ shipped", "your return label expires tomorrow") on the customer's channel.
       consent       an address that sent STOP gets nothing (``skipped: opted_out``); a message
                     that requires an opt-in goes only to an address that opted in (START, or
                     the business recorded it: ``skipped: no_opt_in``). Read at send time, so
-                    a STOP after scheduling still stops it.
+                    a STOP after scheduling still stops it; a skip is a ``proactive.skipped``
+                    event of the conversation as well as the entry's result. A web widget
+                    conversation has no address and no STOP: its message is stored and
+                    published (the widget shows it live or in the history).
       record        the message is stored in the conversation (agents see it) with the
                     channel's own deliveries, in one transaction, under the conversation's
                     lock; its client_id (``proactive:<entry id>``) makes a repeated run a no-op
@@ -24,56 +27,37 @@ scheduled, so a reminder set a month ahead is retried like any other delivery.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from smartsupport import outbox
 from smartsupport.channels import channel_for, contacts
-from smartsupport.domain import Author, Message, OutboxItem, utcnow
+from smartsupport.domain import Author, Message
 from smartsupport.errors import DeliveryError
 from smartsupport.fanout import conversation_lock, publish_message
 from smartsupport.ids import new_id
+from smartsupport.proactive_request import (
+    ADDRESSLESS,
+    CHANNELS,
+    KIND,
+    ProactiveRequest,
+    idempotency_key,
+    outbox_item,
+)
 from smartsupport.services import Services
 from smartsupport.storage.base import SqlExecutor
 
-KIND = "proactive.send"
-CHANNELS = ("whatsapp", "sms", "twilio_whatsapp", "api")
-
-
-@dataclass(slots=True)
-class ProactiveRequest:
-    key: str  # the caller's idempotency key: the same key schedules one message
-    text: str
-    send_at: datetime | None = None
-    template: dict[str, Any] | None = None  # WhatsApp: {name, language, parameters}
-    require_opt_in: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-def idempotency_key(workspace_id: str, key: str) -> str:
-    return f"{KIND}:{workspace_id}:{key}"
+__all__ = [
+    "ADDRESSLESS", "CHANNELS", "KIND", "ProactiveRequest", "deliver", "find",
+    "idempotency_key", "schedule",
+]  # fmt: skip
 
 
 async def schedule(
     db: SqlExecutor, workspace_id: str, conversation_id: str, request: ProactiveRequest
 ) -> outbox.Entry:
     """Enqueue the message (or find the one already scheduled under this key)."""
-    due = max(request.send_at or utcnow(), utcnow())
-    item = OutboxItem(
-        kind=KIND,
-        idempotency_key=idempotency_key(workspace_id, request.key),
-        payload={
-            "conversation_id": conversation_id,
-            "text": request.text,
-            "template": request.template,
-            "require_opt_in": request.require_opt_in,
-            "key": request.key,
-            **request.extra,
-        },
-        not_before=due,
-    )
-    await outbox.enqueue(db, workspace_id, item, now=due)
+    item = outbox_item(workspace_id, conversation_id, request)
+    await outbox.enqueue(db, workspace_id, item)
     found = await find(db, workspace_id, request.key)
     assert found is not None, "just enqueued"
     return found
@@ -92,12 +76,31 @@ async def deliver(services: Services, entry: Any) -> dict[str, Any]:
     db: SqlExecutor = services.store  # type: ignore[assignment]  # every store is SQL
     conversation_id = payload["conversation_id"]
     contact = await contacts.for_conversation(db, conversation_id)
-    if contact is None:
-        raise DeliveryError("proactive: the conversation has no channel address")
-    if contact.opted_out:
-        return {"skipped": "opted_out"}
-    if payload.get("require_opt_in") and contact.consent != "in":
-        return {"skipped": "no_opt_in"}
+    if contact is not None:
+        channel, consent = contact.channel, contact.consent
+    else:
+        found = await services.store.get_conversation(conversation_id)
+        if found is None:
+            raise DeliveryError("proactive: the conversation was erased")
+        if found.channel not in ADDRESSLESS:
+            raise DeliveryError(f"proactive: the {found.channel} conversation has no address")
+        channel, consent = found.channel, "unknown"  # no STOP on the web: nothing to honour
+    skipped = (
+        "opted_out"
+        if consent == "out"
+        else "no_opt_in"
+        if payload.get("require_opt_in") and consent != "in"
+        else None
+    )
+    if skipped is not None:
+        # Recorded in the conversation too: its agents (and analytics) see why nothing went.
+        await services.store.add_event(
+            entry.workspace_id,
+            "proactive.skipped",
+            {"key": payload.get("key"), "channel": channel, "reason": skipped},
+            conversation_id=conversation_id,
+        )
+        return {"skipped": skipped}
     client_id = f"proactive:{entry.id}"
     store = services.store
     async with conversation_lock(services, conversation_id):
@@ -124,7 +127,7 @@ async def deliver(services: Services, entry: Any) -> dict[str, Any]:
         await store.record_turn(
             conversation_id,
             [message],
-            events=[("proactive.sent", {"key": payload.get("key"), "channel": contact.channel})],
+            events=[("proactive.sent", {"key": payload.get("key"), "channel": channel})],
             outbox=sends,
         )
     services.outbox_due.set()

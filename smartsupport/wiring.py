@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from smartsupport import data_policy, notify, proactive
 from smartsupport.assistant import build_assistant
-from smartsupport.channels import CHANNELS, messaging_config
+from smartsupport.channels import CHANNELS, media_retry, messaging_config
 from smartsupport.channels.email_config import email_accounts
 from smartsupport.demo_shop import Shops
 from smartsupport.events import open_publisher
@@ -40,6 +40,7 @@ OUTBOX_HANDLERS: dict[str, OutboxHandler] = {
     "twilio.send": CHANNELS["sms"].deliver,  # SMS and WhatsApp via Twilio (channels/twilio.py)
     "api.webhook": CHANNELS["api"].deliver,  # signed webhooks (channels/api_channel.py)
     "proactive.send": proactive.deliver,  # scheduled proactive messages (proactive.py)
+    "media.fetch": media_retry.deliver,  # a failed media download again (channels/)
 }
 # ... and event.publish, whose handler holds this process's publisher (see assemble)
 assert set(OUTBOX_HANDLERS) | {EVENT_KIND} == KINDS, "every outbox kind has exactly one handler"

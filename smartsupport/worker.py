@@ -23,8 +23,9 @@ import asyncio
 import contextlib
 import logging
 import time
+from datetime import UTC, datetime, timedelta
 
-from smartsupport import analytics_rollup, outbox, retention
+from smartsupport import analytics_daily, analytics_rollup, outbox, retention
 from smartsupport.channels.email_config import email_accounts
 from smartsupport.channels.email_poller import MailboxPoller
 from smartsupport.errors import SmartsupportError
@@ -95,6 +96,9 @@ class Worker:
             # The analytics rollup follows every change (analytics_rollup.py, migration
             # 0031); a bounded share per pass, so a backfill never holds up the outbox.
             await analytics_rollup.catch_up(self.services.store, limit=ROLLUP_PER_PASS)
+            # Then the daily sums of the days that can no longer change (migration 0036).
+            window = timedelta(hours=self.services.settings.recontact_window_hours)
+            await analytics_daily.settle(self.services.store, window, datetime.now(UTC))
         # The retention purge (retention.py): at start, then every purge_interval_seconds.
         if clock - self._last_purge >= self.services.settings.purge_interval_seconds:
             self._last_purge = clock

@@ -63,7 +63,9 @@ Fact = str | int | float | bool
 class FaqEntry(BaseModel):
     model_config = ConfigDict(extra="forbid")
     keywords: list[str] = Field(min_length=1)
-    answer: str
+    answer: str  # in the workspace's default language
+    # The answer in other languages, by language code ({"es": "...", "de": "..."}).
+    translations: dict[str, str] = Field(default_factory=dict)
 
 
 class WorkspaceConfig(BaseModel):

@@ -8,10 +8,27 @@ directly in the store, and login through the real login endpoint.
         client.post(url, json=..., headers=csrf(client))
 
 Staff cookies are Secure, so the client talks to https://testserver.
+
+Against a real server (tests/servers.py), accounts are made through the command line and
+staff sign in through the login page in chromium, or over plain HTTP:
+
+    add_user(server, "ana@example.com", "agent", "Ana Agent")
+    page = new_page(browser)
+    sign_in(page, server, "ana@example.com", "/inbox")
+    ...
+    close(page)                                    # fails on the page's script errors
+
+    live_login(http, server, "ana@example.com")    # an httpx.Client
+    http.post(server.url + path, json=..., headers=live_headers(http))
+
+``new_page`` and ``close`` serve the widget's browser tests too.
 """
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -19,6 +36,7 @@ from typing import Annotated, Any
 import httpx
 from fastapi import Depends, FastAPI
 from fastapi.testclient import TestClient
+from playwright.sync_api import Browser, Page, expect
 
 from smartsupport.app import create_app
 from smartsupport.settings import Settings
@@ -26,6 +44,7 @@ from smartsupport.staff import ApiKeyPrincipal, passwords, require_api_key, requ
 from smartsupport.staff.config import StaffConfig
 from smartsupport.staff.cookies import CSRF_COOKIE
 from smartsupport.staff.store import StaffStore
+from tests.servers import LiveServer
 
 PASSWORD = "correct horse battery staple"
 
@@ -112,3 +131,81 @@ def add_probe_routes(app: FastAPI) -> None:
     ) -> dict[str, str]:
         require_workspace(key, workspace)
         return {"key": key.id}
+
+
+# -- a real server: accounts from the command line, sign-in in chromium or over HTTP ---------
+
+
+def add_user(
+    server: LiveServer,
+    email: str,
+    role: str,
+    name: str | None = None,
+    *,
+    workspace: str | None = None,
+    password: str = PASSWORD,
+) -> None:
+    """Through the command line, the way an operator does it (password on stdin)."""
+    command = [sys.executable, "-m", "smartsupport", "users", "add", email, "--role", role]
+    command += ["--name", name] if name is not None else []
+    command += ["--workspace", workspace] if workspace is not None else []
+    done = subprocess.run(
+        command,
+        input=password + "\n",
+        env={**os.environ, **server.env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def new_page(browser: Browser, width: int = 1400, height: int = 860, **options: object) -> Page:
+    """A page in its own browser context (``options``: more context options, a locale, a
+    permission) that collects the page's script errors for ``close``."""
+    context = browser.new_context(viewport={"width": width, "height": height}, **options)  # type: ignore[arg-type]
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.script_errors = errors  # type: ignore[attr-defined]
+    return page
+
+
+def close(*pages: Page) -> None:
+    """Close each page's context; fails if a page had script errors."""
+    for page in pages:
+        errors = page.script_errors  # type: ignore[attr-defined]
+        page.context.close()
+        assert errors == [], f"script errors in the page: {errors}"
+
+
+def sign_in(
+    page: Page, server: LiveServer, email: str, next_path: str = "/inbox", password: str = PASSWORD
+) -> None:
+    """Through the login page; on ``next_path`` when it returns."""
+    page.goto(f"{server.url}/inbox/login?next={next_path}")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(f"{server.url}{next_path}")
+
+
+def live_login(
+    http: httpx.Client, server: LiveServer, email: str, password: str = PASSWORD
+) -> None:
+    """Sign ``http`` in on ``server`` over plain HTTP; ``live_headers(http)`` then carries the
+    session on every request."""
+    http.get(f"{server.url}/inbox/login")
+    r = http.post(
+        f"{server.url}/inbox/login",
+        json={"email": email, "password": password},
+        headers=live_headers(http),
+    )
+    assert r.status_code == 200, r.text
+
+
+def live_headers(http: httpx.Client) -> dict[str, str]:
+    """The Cookie and X-CSRF-Token headers of ``http``'s session. Staff cookies are Secure,
+    which an HTTP client keeps but does not send to http:// on its own: sent by hand."""
+    cookie = "; ".join(f"{name}={value}" for name, value in http.cookies.items())
+    return {"Cookie": cookie, "X-CSRF-Token": http.cookies.get(CSRF_COOKIE) or ""}

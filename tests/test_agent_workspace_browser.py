@@ -9,9 +9,6 @@ An agent starts the sign-in online, goes away when idle and comes back on their 
 from __future__ import annotations
 
 import http.server
-import os
-import subprocess
-import sys
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -21,10 +18,10 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.servers import LiveServer
+from tests.staffkit import add_user, close, new_page, sign_in
 
 pytestmark = pytest.mark.browser
 
-PASSWORD = "correct horse battery staple"
 WORKSPACE = """
 id: shop
 name: Shop
@@ -54,16 +51,7 @@ def server() -> Iterator[LiveServer]:
             "SMARTSUPPORT_AGENT_IDLE_MINUTES": "0.05",  # idle after 3 seconds
         }
         with LiveServer(env) as live:
-            done = subprocess.run(
-                [sys.executable, "-m", "smartsupport", "users", "add", "ana@example.com"]
-                + ["--role", "agent", "--name", "Ana Agent", "--workspace", "shop"],
-                input=PASSWORD + "\n",
-                env={**os.environ, **live.env},
-                capture_output=True,
-                text=True,
-                timeout=60,
-            )
-            assert done.returncode == 0, done.stderr
+            add_user(live, "ana@example.com", "agent", "Ana Agent", workspace="shop")
             yield live
 
 
@@ -96,20 +84,6 @@ def shop_url(server: LiveServer) -> Iterator[str]:
         thread.join()
 
 
-def new_page(browser: Browser) -> Page:
-    page = browser.new_context(viewport={"width": 1300, "height": 850}).new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.script_errors = errors  # type: ignore[attr-defined]
-    return page
-
-
-def close(page: Page) -> None:
-    errors = page.script_errors  # type: ignore[attr-defined]
-    page.context.close()
-    assert errors == [], f"script errors in the page: {errors}"
-
-
 def leave_details(page: Page, shop_url: str, question: str) -> None:
     page.goto(shop_url)
     w = page.locator("#smartsupport-widget")
@@ -130,26 +104,18 @@ def leave_details(page: Page, shop_url: str, question: str) -> None:
     expect(w.locator("li.customer", has_text=question)).to_have_count(1)
 
 
-def sign_in(page: Page, server: LiveServer, next_path: str) -> None:
-    page.goto(f"{server.url}/inbox/login?next={next_path}")
-    page.get_by_label("Email").fill("ana@example.com")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(f"{server.url}{next_path}")
-
-
 def test_closed_team_contact_form_to_inbox_history_and_tags(
     browser: Browser, server: LiveServer, shop_url: str
 ) -> None:
-    customer = new_page(browser)
+    customer = new_page(browser, 1300, 850)
     leave_details(customer, shop_url, "Can I return the blue kettle?")
     close(customer)
-    again = new_page(browser)  # the same customer comes back another day
+    again = new_page(browser, 1300, 850)  # the same customer comes back another day
     leave_details(again, shop_url, "Does the toaster have a warranty?")
     close(again)
 
-    agent = new_page(browser)
-    sign_in(agent, server, "/inbox")
+    agent = new_page(browser, 1300, 850)
+    sign_in(agent, server, "ana@example.com")
     # Without a helpdesk the details landed in the agents' queue.
     expect(agent.locator("#queue li")).to_have_count(2)
     agent.get_by_role("link", name="History").click()
@@ -194,8 +160,8 @@ def test_closed_team_contact_form_to_inbox_history_and_tags(
 def test_an_agent_starts_online_goes_away_when_idle_and_comes_back(
     browser: Browser, server: LiveServer
 ) -> None:
-    agent = new_page(browser)
-    sign_in(agent, server, "/inbox")
+    agent = new_page(browser, 1300, 850)
+    sign_in(agent, server, "ana@example.com")
     status = agent.locator("#agent-status")
     expect(status).to_have_value("online")  # the sign-in status, not "offline"
     expect(status).to_have_value("away", timeout=15_000)  # 3 s without keyboard or mouse

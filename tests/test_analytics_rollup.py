@@ -1,7 +1,9 @@
 """The rollup (migration 0031) gives exactly the raw computation's numbers, on SQLite and
 PostgreSQL: the report and the CSV over random seeded data, before and after changes that
 land after the rollup was built (a new turn, a rating, a CSAT, a re-contact that turns an
-automated resolution into none, an erased conversation)."""
+automated resolution into none, an erased conversation), with the daily sums of settled
+days (migration 0036) in ranges that span summed and unsummed days, and after an erasure
+and late changes inside summed days."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from smartsupport import analytics_rollup, analytics_sums
+from smartsupport import analytics_daily, analytics_rollup, analytics_sums
 from smartsupport.analytics import Filters, walk
 from smartsupport.analytics_report import CSV_COLUMNS, build_report, csv_row
 from smartsupport.domain import Workspace
@@ -131,6 +133,36 @@ async def assert_same(db: Any, now: datetime) -> None:
     assert await analytics_rollup.due(db, WORKSPACE) == 0
 
 
+async def summed(db: Any) -> set[str]:
+    rows = await db.fetch(
+        "SELECT day FROM analytics_days WHERE workspace_id = ? AND window_us IS NOT NULL",
+        WORKSPACE,
+    )
+    return {r["day"] for r in rows}
+
+
+async def settle_and_compare(db: Any, now: datetime) -> set[str]:
+    """Sum the settled days, check the 30-day report reads some of them from the sums and
+    the rest from the rows, and that every report still equals the raw computation."""
+    await analytics_daily.settle(db, WINDOW, now)
+    days = await summed(db)
+    month = Filters(WORKSPACE, now - timedelta(days=30), now)
+    covered, spans = await analytics_daily.coverage(db, month, WINDOW, now)
+    assert days and days <= set(covered) and spans, (days, spans)
+    # The last days are not settled: every conversation in them is still within the window.
+    assert max(days) < (now - WINDOW).date().isoformat()
+    await assert_same(db, now)
+    # Asked as of an earlier moment, the days not all decided then are read from the rows.
+    earlier = now - timedelta(days=6, hours=7)
+    past = Filters(WORKSPACE, now - timedelta(days=19), earlier)
+    assert len((await analytics_daily.coverage(db, past, WINDOW, earlier))[0]) < len(
+        (await analytics_daily.coverage(db, past, WINDOW, now))[0]
+    )
+    raw = await build_report(db, past, WINDOW, earlier)
+    assert await analytics_sums.report(db, past, WINDOW, earlier) == raw
+    return days
+
+
 async def csv_by_id(db: Any, now: datetime) -> dict[str, dict[str, Any]]:
     filters = Filters(WORKSPACE, now - timedelta(days=30), now)
     out = {}
@@ -150,6 +182,13 @@ async def test_rollup_equals_the_raw_computation_before_and_after_changes(store:
     )
     await assert_same(store, now)  # the first report rolls everything up
     before = await csv_by_id(store, now)
+    days = await settle_and_compare(store, now)
+    # Another window: the sums are not used (the days are read from the rows) until the
+    # worker sums them again for it.
+    other = Filters(WORKSPACE, now - timedelta(days=30), now)
+    assert await analytics_sums.report(store, other, WINDOW * 2, now) == await build_report(
+        store, other, WINDOW * 2, now
+    )
 
     # A re-contact: the customer of a decided automated resolution comes back 1 h after its
     # last message (an empty conversation: unknown topic, so it counts).
@@ -199,11 +238,20 @@ async def test_rollup_equals_the_raw_computation_before_and_after_changes(store:
         new_id(), WORKSPACE, bot["conversation_id"], bot["id"], now,
     )  # fmt: skip
     await store.execute("UPDATE inbox_conversations SET csat_rating = 1")
-    erased = next(cid for cid in before if cid not in (target, other, bot["conversation_id"]))
+    # An erasure inside a summed day: the deletion clears that day's sums at once.
+    erased = next(
+        cid for cid in before
+        if cid not in (target, other, bot["conversation_id"])
+        and before[cid]["created_at"][:10] in days and before[cid]["customer_messages"]
+    )  # fmt: skip
+    erased_day = before[erased]["created_at"][:10]
+    assert erased_day in await summed(store)
     await store.execute("DELETE FROM conversations WHERE id = ?", erased)
+    assert erased_day not in await summed(store)
     assert await analytics_rollup.due(store, WORKSPACE) > 0
 
     await assert_same(store, now)
+    await settle_and_compare(store, now)  # summed again, without the erased conversation
     after = await csv_by_id(store, now)
     assert after[target]["automated_resolution"] == 0 and after[target]["recontacted"] == 1
     assert erased not in after
@@ -217,6 +265,7 @@ async def test_rollup_equals_the_raw_computation_before_and_after_changes(store:
     # set again by the deletion, not by a later roll-up).
     await store.execute("DELETE FROM conversations WHERE id = ?", returned)
     await assert_same(store, now)
+    await settle_and_compare(store, now)
     again = await csv_by_id(store, now)
     assert again[target]["recontacted"] == 0 and again[target]["automated_resolution"] == 1
 

@@ -10,10 +10,10 @@ import pytest
 from smartsupport.article_answers import ArticleAnswers
 from smartsupport.domain import Passage
 from smartsupport.embeddings import get_embedder
+from smartsupport.knowledge.answer_types import answer_types
 from smartsupport.knowledge.answerability import (
     FEATURES,
     Answerability,
-    answer_types,
     dangling,
     load_model,
     units_of,

@@ -12,8 +12,6 @@ import asyncio
 import json
 import os
 import struct
-import subprocess
-import sys
 import tempfile
 import zlib
 from collections.abc import Iterator
@@ -22,16 +20,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, expect
 
 from smartsupport.domain import Workspace
 from smartsupport.storage import open_store
 from tests.analyticskit import known_data_set
 from tests.servers import LiveServer
+from tests.staffkit import add_user, close, new_page, sign_in
 
 pytestmark = pytest.mark.browser
 
-PASSWORD = "correct horse battery staple"
 SHOTS = os.environ.get("INBOX_SCREENSHOTS", "/tmp")
 
 
@@ -58,37 +56,8 @@ def server() -> Iterator[LiveServer]:
         "SMARTSUPPORT_CONVERSATION_RATE_LIMIT_PER_MINUTE": "10000",
     }
     with LiveServer(env) as live:
-        done = subprocess.run(
-            [sys.executable, "-m", "smartsupport", "users", "add", "sue@example.com",
-             "--role", "supervisor", "--name", "Sue Supervisor"],
-            input=PASSWORD + "\n", env={**os.environ, **live.env}, capture_output=True,
-            text=True, timeout=60,
-        )  # fmt: skip
-        assert done.returncode == 0, done.stderr
+        add_user(live, "sue@example.com", "supervisor", "Sue Supervisor")
         yield live
-
-
-def new_page(browser: Browser) -> Page:
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.script_errors = errors  # type: ignore[attr-defined]
-    return page
-
-
-def close(page: Page) -> None:
-    errors = page.script_errors  # type: ignore[attr-defined]
-    page.context.close()
-    assert errors == [], f"script errors in the page: {errors}"
-
-
-def sign_in(page: Page, server: LiveServer) -> None:
-    page.goto(f"{server.url}/inbox/login?next=/inbox/dashboard")
-    page.get_by_label("Email").fill("sue@example.com")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(f"{server.url}/inbox/dashboard")
 
 
 def inked_share(png: bytes) -> float:
@@ -107,8 +76,8 @@ def inked_share(png: bytes) -> float:
 
 
 def test_the_dashboard_draws_its_charts_with_data(browser: Browser, server: LiveServer) -> None:
-    page = new_page(browser)
-    sign_in(page, server)
+    page = new_page(browser, 1400, 900)
+    sign_in(page, server, "sue@example.com", "/inbox/dashboard")
     page.goto(f"{server.url}/inbox/dashboard?workspace=demo&from=2026-11-10&to=2026-11-10")
     expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
     expect(page.locator('[data-kpi="engaged"] .stat-value')).to_have_text("9")
@@ -143,7 +112,7 @@ def test_the_dashboard_draws_its_charts_with_data(browser: Browser, server: Live
 def test_thumbs_in_the_widget_and_an_agents_flag_reach_the_numbers(
     browser: Browser, server: LiveServer
 ) -> None:
-    page = new_page(browser)
+    page = new_page(browser, 1400, 900)
     page.goto(server.url + "/")
     page.locator("#smartsupport-widget button.launch").click()
     expect(page.locator("#smartsupport-widget li.bot").first).to_contain_text("Northwind")
@@ -161,8 +130,8 @@ def test_thumbs_in_the_widget_and_an_agents_flag_reach_the_numbers(
     page.screenshot(path=f"{SHOTS}/smartsupport-widget-thumbs.png")
     close(page)
 
-    staff = new_page(browser)
-    sign_in(staff, server)
+    staff = new_page(browser, 1400, 900)
+    sign_in(staff, server, "sue@example.com", "/inbox/dashboard")
     staff.goto(f"{server.url}/inbox/conversations/{conversation}")
     flag = staff.get_by_role("button", name="Flag this answer as bad")
     expect(flag).to_have_count(1)  # the answer, not the greeting

@@ -39,12 +39,16 @@ ARTICLES = DEMO_DIR / "articles"
 # abstention on unanswerable questions (100 -> 86.7%) for 6.0 points fewer off-target answers
 # and 9.5 points more resolved; two conversations now reach a person after the customer says
 # "yes" to the offer of one (counted as false escalations; none since the fourth pass).
-FLOOR_RESOLVED_PCT = 56.7
+# Lowered a second time in the fifth pass (docs/benchmarks.md, "Issue 11, fifth pass"): the
+# question of a message is scored apart from what the customer tells around it, and resolved
+# rose 56.7 -> 67.7% for off-target 5.5 -> 6.0% (one more conversation) and abstention 86.7
+# -> 84.4% (one fewer): by the product's rule (resolved - 3 x off-target) 40.2 -> 49.7.
+FLOOR_RESOLVED_PCT = 67.7
 FLOOR_ESCALATION_RECALL_PCT = 100.0
-FLOOR_IN_LANGUAGE_PCT = 97.7
-FLOOR_ABSTAINED_PCT = 86.7
+FLOOR_IN_LANGUAGE_PCT = 98.2
+FLOOR_ABSTAINED_PCT = 84.4
 CEILING_WRONG_PCT = 0.0
-CEILING_OFF_TARGET_PCT = 5.5
+CEILING_OFF_TARGET_PCT = 6.0
 CEILING_FALSE_ESCALATIONS = 0
 
 

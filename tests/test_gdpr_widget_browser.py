@@ -15,6 +15,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.servers import LiveServer
+from tests.staffkit import close, new_page
 
 pytestmark = pytest.mark.browser
 
@@ -81,13 +82,9 @@ def shop_url(server: LiveServer) -> Iterator[str]:
 
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page = new_page(browser, 1280, 800)
     yield page
-    context.close()
-    assert errors == [], f"script errors in the page: {errors}"
+    close(page)
 
 
 def shop(page: Page, shop_url: str, locale: str = "en") -> None:

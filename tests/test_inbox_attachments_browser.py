@@ -14,15 +14,8 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.servers import LiveServer
-from tests.test_inbox_browser import (
-    add_user,
-    close,
-    customer_asks_for_a_person,
-    live,
-    new_page,
-    sign_in,
-    widget,
-)
+from tests.staffkit import add_user, close, new_page, sign_in
+from tests.test_inbox_browser import customer_asks_for_a_person, live, widget
 
 pytestmark = pytest.mark.browser
 

@@ -10,8 +10,6 @@ Claim at the same moment end with exactly one holder.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 
@@ -20,36 +18,12 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.servers import LiveServer
+from tests.staffkit import add_user, close, new_page, sign_in
 
 pytestmark = pytest.mark.browser
 
 SERVER_ENV = {"SMARTSUPPORT_CONVERSATION_RATE_LIMIT_PER_MINUTE": "10000"}
-PASSWORD = "correct horse battery staple"
 SHOTS = os.environ.get("INBOX_SCREENSHOTS", "/tmp")
-
-
-def add_user(server: LiveServer, email: str, role: str, name: str) -> None:
-    """Through the command line, the way an operator does it (password on stdin)."""
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "smartsupport",
-            "users",
-            "add",
-            email,
-            "--role",
-            role,
-            "--name",
-            name,
-        ],
-        input=PASSWORD + "\n",
-        env={**os.environ, **server.env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode == 0, done.stderr
 
 
 @pytest.fixture(scope="module")
@@ -59,32 +33,6 @@ def server() -> Iterator[LiveServer]:
         add_user(live, "bo@example.com", "agent", "Bo Agent")
         add_user(live, "ada@example.com", "admin", "Ada Admin")
         yield live
-
-
-def new_page(browser: Browser, width: int = 1400, height: int = 860, **options: object) -> Page:
-    """A page in its own browser context (``options``: more context options, a locale, a
-    permission) that collects the page's script errors for ``close``."""
-    context = browser.new_context(viewport={"width": width, "height": height}, **options)  # type: ignore[arg-type]
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.script_errors = errors  # type: ignore[attr-defined]
-    return page
-
-
-def close(*pages: Page) -> None:
-    for page in pages:
-        errors = page.script_errors  # type: ignore[attr-defined]
-        page.context.close()
-        assert errors == [], f"script errors in the page: {errors}"
-
-
-def sign_in(page: Page, server: LiveServer, email: str, next_path: str = "/inbox") -> None:
-    page.goto(f"{server.url}/inbox/login?next={next_path}")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(f"{server.url}{next_path}")
 
 
 def live(page: Page) -> None:

@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
-import sys
 
 import httpx
 import websockets
@@ -18,8 +15,6 @@ import websockets
 from tests import staffkit
 from tests.servers import LiveServer
 from tests.test_inbox_takeover import next_of
-
-PASSWORD = "correct horse battery staple"
 
 
 def test_typing_a_note_warns_other_agents_and_not_the_customer(tmp_path, checked_frames) -> None:
@@ -79,36 +74,6 @@ def test_typing_a_note_warns_other_agents_and_not_the_customer(tmp_path, checked
                 assert next_of(olga_ws, "error")["code"] == "workspace_forbidden"
 
 
-def add_user(server: LiveServer, email: str, name: str) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "smartsupport", "users", "add", email]
-        + ["--role", "agent", "--name", name],
-        input=PASSWORD + "\n",
-        env={**os.environ, **server.env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode == 0, done.stderr
-
-
-async def signed_in(http: httpx.AsyncClient, server: LiveServer, email: str) -> str:
-    """Sign in on ``server``; the Cookie header for its WebSocket. The cookies are Secure,
-    which an HTTP client keeps but does not send to http:// on its own: sent by hand."""
-
-    def cookie() -> str:
-        return "; ".join(f"{name}={value}" for name, value in http.cookies.items())
-
-    await http.get(f"{server.url}/inbox/login")
-    r = await http.post(
-        f"{server.url}/inbox/login",
-        json={"email": email, "password": PASSWORD},
-        headers={"X-CSRF-Token": http.cookies.get("__Host-ss_csrf") or "", "Cookie": cookie()},
-    )
-    assert r.status_code == 200, r.text
-    return cookie()
-
-
 async def frame_of(ws: websockets.ClientConnection, kind: str) -> dict:
     for _ in range(30):
         frame = json.loads(await asyncio.wait_for(ws.recv(), 10))
@@ -127,18 +92,18 @@ async def test_collision_warning_reaches_an_agent_on_another_replica(
         "SMARTSUPPORT_CONVERSATION_RATE_LIMIT_PER_MINUTE": "10000",
     }
     with LiveServer(env) as a, LiveServer(env) as b:
-        add_user(a, "ana@example.com", "Ana Agent")
-        add_user(a, "bo@example.com", "Bo Agent")
-        async with (
-            httpx.AsyncClient(timeout=30) as visitor,
-            httpx.AsyncClient(timeout=30) as ana,
-            httpx.AsyncClient(timeout=30) as bo,
-        ):
+        staffkit.add_user(a, "ana@example.com", "agent", "Ana Agent")
+        staffkit.add_user(a, "bo@example.com", "agent", "Bo Agent")
+        async with httpx.AsyncClient(timeout=30) as visitor:
             started = (
                 await visitor.post(f"{a.url}/api/v1/conversations", json={"workspace": "demo"})
             ).json()
-            ana_cookie = await signed_in(ana, a, "ana@example.com")
-            bo_cookie = await signed_in(bo, b, "bo@example.com")
+            with httpx.Client(timeout=30) as ana, httpx.Client(timeout=30) as bo:
+                # Ana on one replica, Bo on the other (the shared helper is synchronous).
+                await asyncio.to_thread(staffkit.live_login, ana, a, "ana@example.com")
+                await asyncio.to_thread(staffkit.live_login, bo, b, "bo@example.com")
+                ana_cookie = staffkit.live_headers(ana)["Cookie"]
+                bo_cookie = staffkit.live_headers(bo)["Cookie"]
 
             def socket(server: LiveServer, cookie: str):  # type: ignore[no-untyped-def]
                 url = server.url.replace("http", "ws") + "/api/v1/inbox/ws"

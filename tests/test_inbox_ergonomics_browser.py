@@ -5,22 +5,25 @@ summary (the customer's question, not their request for a person), inserts the d
 reply with Alt+1, edits it and sends it: the customer receives the edited text. The side
 panel suggests the article that answers. The shortcuts overlay opens with "?" and closes with
 Esc; "j" moves to the next conversation. A customer message in a held conversation that is not
-on screen shows as unread on its card and in the page title until it is opened. With alerts
+on screen shows as unread on its card and in the page title until it is opened; the server
+keeps the counts, so the agent's other device shows the same. With alerts
 turned on (permission asked on the click), a conversation offered to the agent shows a
 desktop notification. Two agents in one conversation see each other typing.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from tests import staffkit
 from tests import test_inbox_browser as inbox
 from tests.servers import LiveServer
-from tests.test_inbox_browser import close
+from tests.staffkit import close
 
 pytestmark = pytest.mark.browser
 
@@ -46,9 +49,9 @@ def server() -> Iterator[LiveServer]:
         "SMARTSUPPORT_AGENT_STATUS_AT_SIGN_IN": "away",
     }
     with LiveServer(env) as live:
-        inbox.add_user(live, "ana@example.com", "agent", "Ana Agent")
-        inbox.add_user(live, "bo@example.com", "agent", "Bo Agent")
-        inbox.add_user(live, "cy@example.com", "agent", "Cy Agent")
+        staffkit.add_user(live, "ana@example.com", "agent", "Ana Agent")
+        staffkit.add_user(live, "bo@example.com", "agent", "Bo Agent")
+        staffkit.add_user(live, "cy@example.com", "agent", "Cy Agent")
         try:
             yield live
         finally:
@@ -61,20 +64,17 @@ CLIENTS: list[httpx.Client] = []  # closed with the module's server
 
 
 class StaffSession:
-    """A staff member's API session over plain HTTP (its cookies are Secure, which an HTTP
-    client keeps but does not send on its own to http://: sent here by hand)."""
+    """A staff member's API session over plain HTTP (its Secure cookies sent by hand:
+    ``staffkit.live_headers``)."""
 
     def __init__(self, server: LiveServer, email: str) -> None:
         self.server, self.http = server, httpx.Client(timeout=30)
         CLIENTS.append(self.http)
-        self.http.get(f"{server.url}/inbox/login")
-        r = self.post("/inbox/login", {"email": email, "password": inbox.PASSWORD})
-        assert r.status_code == 200, r.text
+        staffkit.live_login(self.http, server, email)
         self.id = self.http.get(f"{server.url}/api/v1/auth/me", headers=self.headers()).json()["id"]
 
     def headers(self) -> dict[str, str]:
-        cookie = "; ".join(f"{name}={value}" for name, value in self.http.cookies.items())
-        return {"Cookie": cookie, "X-CSRF-Token": self.http.cookies.get("__Host-ss_csrf") or ""}
+        return staffkit.live_headers(self.http)
 
     def post(self, path: str, body: dict | None = None) -> httpx.Response:
         return self.http.post(self.server.url + path, json=body, headers=self.headers())
@@ -104,9 +104,21 @@ class Customer:
         return httpx.get(url, headers=self.auth).json()["messages"]
 
 
+def unread_of(agent: StaffSession, counts: dict[str, int]) -> None:
+    """Waits until the server's unread counts of the agent's conversations are ``counts``
+    (read marks are sent by the page as it shows messages)."""
+    for _ in range(100):
+        r = agent.http.get(f"{agent.server.url}/api/v1/inbox/queue", headers=agent.headers())
+        now = {m["conversation_id"]: m["unread"] for m in r.json()["mine"]}
+        if all(now.get(k) == v for k, v in counts.items()):
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"unread counts {now}, expected {counts}")
+
+
 def sign_in(page: Page, server: LiveServer, email: str, path: str = "/inbox") -> None:
     """Signed in, on ``path``, with the inbox's socket connected."""
-    inbox.sign_in(page, server, email, path)
+    staffkit.sign_in(page, server, email, path)
     inbox.live(page)
 
 
@@ -116,7 +128,7 @@ def test_claim_by_shortcut_then_insert_edit_and_send_a_copilot_draft(
     customer = Customer(server, "Grace Hopper")
     customer.say(QUESTION)
     customer.say("can I talk to a person please")
-    agent = inbox.new_page(browser, 1400, 900)
+    agent = staffkit.new_page(browser, 1400, 900)
     sign_in(agent, server, "ana@example.com", f"/inbox/conversations/{customer.id}")
     copilot = agent.locator("#copilot")
     expect(copilot).to_contain_text(QUESTION)  # what they want, not "a person"
@@ -151,7 +163,7 @@ def test_shortcuts_overlay_and_next_conversation(browser: Browser, server: LiveS
     first, second = Customer(server, "Alan"), Customer(server, "Barbara")
     for c in (first, second):
         c.say("I want to talk to a person please")
-    agent = inbox.new_page(browser, 1400, 900)
+    agent = staffkit.new_page(browser, 1400, 900)
     sign_in(agent, server, "bo@example.com")
     agent.keyboard.press("?")
     overlay = agent.locator("#shortcuts")
@@ -185,7 +197,9 @@ def test_unread_counts_and_alerts_on_a_new_assignment(browser: Browser, server: 
         c.say("I want to talk to a person please")
         r = cy.post(f"/api/v1/inbox/conversations/{c.id}/claim")
         assert r.status_code == 200, r.text
-    agent = inbox.new_page(browser, 1400, 900, permissions=["notifications"])
+        r = cy.post(f"/api/v1/inbox/conversations/{c.id}/read", {"seq": 1000})
+        assert r.status_code == 200 and r.json()["seq"] < 1000, r.text  # not past what was said
+    agent = staffkit.new_page(browser, 1400, 900, permissions=["notifications"])
     agent.add_init_script(RECORD_NOTIFICATIONS)
     sign_in(agent, server, "cy@example.com", f"/inbox/conversations/{other.id}")
     expect(agent).to_have_title("Inbox · smartsupport")
@@ -197,10 +211,22 @@ def test_unread_counts_and_alerts_on_a_new_assignment(browser: Browser, server: 
     other.say("thanks")  # on screen: read as it arrives
     expect(agent.locator("#transcript li.customer").last).to_contain_text("thanks")
     expect(agent).to_have_title("(2) Inbox · smartsupport")
+    # The agent's other device: the same counts, from the server.
+    unread_of(cy, {held.id: 2, other.id: 0})
+    laptop = staffkit.new_page(browser, 1400, 900)
+    sign_in(laptop, server, "cy@example.com")
+    expect(laptop.locator(f"#mine .card[data-id='{held.id}'] .unread-count")).to_have_text("2")
+    expect(laptop).to_have_title("(2) Inbox · smartsupport")
     agent.locator(f"#mine .card[data-id='{held.id}'] a.card-link").click()
     expect(agent.locator("body[data-live='1']")).to_have_count(1)
     expect(agent).to_have_title("Inbox · smartsupport")
     expect(agent.locator(".unread-count:visible")).to_have_count(0)
+    unread_of(cy, {held.id: 0, other.id: 0})  # read on one device: read on both
+    laptop.reload()
+    expect(laptop.locator("body[data-live='1']")).to_have_count(1)
+    expect(laptop).to_have_title("Inbox · smartsupport")
+    expect(laptop.locator(".unread-count:visible")).to_have_count(0)
+    close(laptop)
 
     toggle = agent.locator("#alerts-toggle")
     expect(toggle).to_have_text("Alerts off")
@@ -228,7 +254,7 @@ def test_two_agents_typing_in_one_conversation_see_a_collision_warning(
     customer = Customer(server, "Edsger")
     customer.say("I want to talk to a person please")
     path = f"/inbox/conversations/{customer.id}"
-    ana, bo = inbox.new_page(browser, 1400, 900), inbox.new_page(browser, 1400, 900)
+    ana, bo = staffkit.new_page(browser, 1400, 900), staffkit.new_page(browser, 1400, 900)
     sign_in(ana, server, "ana@example.com", path)
     ana.locator(".conv-actions").get_by_role("button", name="Claim").click()
     expect(ana.locator(".conv-head .badge").first).to_have_text("With an agent")

@@ -12,6 +12,7 @@ import pytest
 
 from smartsupport.conversation import start_conversation
 from smartsupport.domain import Author, ConversationStatus, utcnow
+from smartsupport.inbox import search as search_module
 from smartsupport.inbox import search_index, tags
 from smartsupport.inbox.search import SearchQuery, search
 from smartsupport.search_terms import index_terms, query_terms
@@ -126,6 +127,28 @@ async def test_every_filter_finds_its_conversations(services):
     assert (card.customer_name, card.customer_email) == ("Mia Müller", "mia@example.com")
     assert card.tags == ["refund"] and card.past_conversations == 0
     assert await search(db, ["other-workspace"], SearchQuery()) == []
+
+
+@pytest.mark.parametrize("few", [search_module.FEW_MATCHES, 2])
+async def test_few_and_many_matches_find_the_same_newest_first(services, monkeypatch, few):
+    """Below FEW_MATCHES the index's matches drive the query, from there the newest
+    conversations are walked (bench/inbox_scale.py): both plans give the same pages."""
+    monkeypatch.setattr(search_module, "FEW_MATCHES", few)
+    convs = [await conversation(services, [f"refund {w}"]) for w in ("alpha", "beta", "gamma")]
+    newest = [c.id for c in reversed(convs)]
+    assert await find(services, text="refund") == newest
+    assert await find(services, text="refund beta") == [convs[1].id]
+    assert await find(services, text="refund zanzibar") == []
+    assert await find(services, text="zanzibar") == []
+    first = await search(services.store, ["acme"], SearchQuery(text="refund", limit=2))
+    assert [c.conversation_id for c in first] == newest[:2]
+    rest = SearchQuery(text="refund", before=first[-1].updated_at)
+    assert [c.conversation_id for c in await search(services.store, ["acme"], rest)] == [
+        convs[0].id
+    ]
+    assert await search(services.store, ["other-workspace"], SearchQuery(text="refund")) == []
+    # one customer's conversations (the side panel), whichever index the engine picks
+    assert await find(services, customer_id=convs[1].customer_id) == [convs[1].id]
 
 
 async def test_odd_characters_never_error(services):

@@ -33,6 +33,7 @@ LAYERS: list[tuple[str, list[str]]] = [
             "metrics", "tracing", "log_format", "telemetry",  # observability (issue 15)
             "search_terms",  # the words transcripts are indexed by (issue 16)
             "rich", "transcription",  # rich messages, speech to text (issue 13)
+            "proactive_request",  # a proactive message as outbox work (issue 13)
         ],
     ),
     (
@@ -78,6 +79,7 @@ LAYERS: list[tuple[str, list[str]]] = [
             "proactive",  # proactive messages: the outbox handler (issue 13)
             "analytics", "analytics_facts", "analytics_report",  # KPIs (issue 15)
             "analytics_rollup", "analytics_sums",  # the KPIs' rollup (issue 15 scale)
+            "analytics_daily",  # the rollup's daily sums of settled days (issue 15 scale)
             "feedback",  # thumbs on answers, agent flags (issue 15)
         ],
     ),
@@ -86,6 +88,7 @@ LAYERS: list[tuple[str, list[str]]] = [
         "web routes, sockets, inbox, staff, channels",
         [
             "channels.web_api", "channels.web_socket", "inbox",
+            "channels.plain_socket",  # the widget socket in plain ASGI (issue 18)
             "channels.email_inbound", "channels.email_poller", "inbox.*", "staff", "staff.*",
             "channels.messaging_inbound", "channels.whatsapp_webhook",  # issue 13 routes
             "channels.twilio_webhook", "channels.api_routes", "proactive_api",
@@ -98,6 +101,7 @@ LAYERS: list[tuple[str, list[str]]] = [
             "analytics_api",  # the KPI report and CSV export (issue 15)
             "channels.media_inbound", "channels.web_attachments",  # files in (issue 13)
             "channels.messaging_media",  # WhatsApp/Twilio media in (issue 13)
+            "channels.media_retry",  # a failed media download, fetched again (issue 13)
             "job_status",  # a background job as the API shows it (issue 17)
         ],
     ),
@@ -110,6 +114,8 @@ LAYERS: list[tuple[str, list[str]]] = [
             "privacy_commands",  # customer export/erase, purge, audit (issue 14)
             "review.commands",  # smartsupport review ... (issue 15)
             "key_commands",  # keys create/rotate/reencrypt/status (issue 14)
+            "reindex",  # keys reindex: store, search index and rollup hashes (issue 14)
+            "socket_server",  # uvicorn's WebSocket protocol, leaner per idle socket (issue 18)
         ],
     ),
 ]  # fmt: skip

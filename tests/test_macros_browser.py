@@ -17,7 +17,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.servers import LiveServer
-from tests.test_inbox_browser import add_user, close, new_page, sign_in
+from tests.staffkit import add_user, close, new_page, sign_in
 
 pytestmark = pytest.mark.browser
 

@@ -17,9 +17,9 @@ import pytest
 from playwright.sync_api import Browser, Page, WebSocketRoute, expect
 
 from tests.servers import LiveServer
+from tests.staffkit import add_user, close, new_page, sign_in
 from tests.test_widget_browser import (
     SERVER_ENV,
-    new_page,
     open_chat,
     send,
     server_messages,
@@ -38,11 +38,9 @@ def server() -> Iterator[LiveServer]:
 
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
-    page = new_page(browser, viewport={"width": 1280, "height": 800})
+    page = new_page(browser, 1280, 800)
     yield page
-    errors = page.script_errors  # type: ignore[attr-defined]
-    page.context.close()
-    assert errors == [], f"script errors in the page: {errors}"
+    close(page)
 
 
 def test_a_lost_echo_is_recovered_after_the_ack_timeout_and_stored_once(
@@ -96,7 +94,6 @@ def test_a_lost_echo_is_recovered_after_the_ack_timeout_and_stored_once(
 @pytest.fixture(scope="module")
 def inbox_server() -> Iterator[LiveServer]:
     from tests.test_inbox_browser import SERVER_ENV as INBOX_ENV
-    from tests.test_inbox_browser import add_user
 
     with LiveServer(INBOX_ENV) as live:
         add_user(live, "ana@example.com", "agent", "Ana Agent")
@@ -106,11 +103,10 @@ def inbox_server() -> Iterator[LiveServer]:
 def test_the_inbox_re_syncs_its_transcript_and_retries_a_reply_once(
     browser: Browser, inbox_server: LiveServer
 ) -> None:
-    from tests.test_inbox_browser import close, customer_asks_for_a_person, live, sign_in
-    from tests.test_inbox_browser import new_page as inbox_page
+    from tests.test_inbox_browser import customer_asks_for_a_person, live
 
     server = inbox_server
-    agent, customer = inbox_page(browser), inbox_page(browser, 1100, 800)
+    agent, customer = new_page(browser), new_page(browser, 1100, 800)
     sockets: list[WebSocketRoute] = []
     deaf = {"on": False}  # while on, the server's frames to the inbox are lost
 

@@ -9,21 +9,19 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, expect
 
 from tests.reviewkit import FLOWS, GIFT_CARDS, SHOP
 from tests.servers import LiveServer
+from tests.staffkit import add_user, close, new_page, sign_in
 
 pytestmark = pytest.mark.browser
-PASSWORD = "correct horse battery staple"
 SHOTS = os.environ.get("INBOX_SCREENSHOTS", "/tmp")
 
 
@@ -53,13 +51,7 @@ def _serve(workspaces: Path) -> Iterator[LiveServer]:
         "SMARTSUPPORT_CONVERSATION_RATE_LIMIT_PER_MINUTE": "10000",
     }
     with LiveServer(env) as live:
-        done = subprocess.run(
-            [sys.executable, "-m", "smartsupport", "users", "add", "sue@example.com",
-             "--role", "supervisor", "--name", "Sue Supervisor", "--workspace", "shop"],
-            input=PASSWORD + "\n", env={**os.environ, **live.env}, capture_output=True,
-            text=True, timeout=60,
-        )  # fmt: skip
-        assert done.returncode == 0, done.stderr
+        add_user(live, "sue@example.com", "supervisor", "Sue Supervisor", workspace="shop")
         yield live
 
 
@@ -75,22 +67,11 @@ def customers_say(server: LiveServer, *texts: str) -> None:
             assert r.status_code == 201, r.text
 
 
-def sign_in(page: Page, server: LiveServer) -> None:
-    page.goto(f"{server.url}/inbox/login?next=/inbox/review")
-    page.get_by_label("Email").fill("sue@example.com")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(f"{server.url}/inbox/review")
-
-
 def test_review_page_from_empty_queue_to_retrained_model(
     browser: Browser, server: LiveServer, tmp_path: Path
 ) -> None:
-    context = browser.new_context(viewport={"width": 1300, "height": 900})
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    sign_in(page, server)
+    page = new_page(browser, 1300, 900)
+    sign_in(page, server, "sue@example.com", "/inbox/review")
     expect(page.get_by_role("heading", name="Review and improve")).to_be_visible()
     expect(page.locator("#review-empty")).to_contain_text("Nothing to review")
     expect(page.get_by_role("link", name="Review")).to_have_attribute("aria-current", "page")
@@ -142,16 +123,12 @@ def test_review_page_from_empty_queue_to_retrained_model(
     expect(page.locator("#review-models tr[data-status=deployed]")).to_have_count(1)
     page.screenshot(path=f"{SHOTS}/review-retrained.png", full_page=True)
     customers_say(server, "can I buy a gift card for my dad")  # the new model answers
-    context.close()
-    assert errors == [], errors
+    close(page)
 
 
 def test_a_flow_experiment_from_the_form(browser: Browser, flow_server: LiveServer) -> None:
-    context = browser.new_context(viewport={"width": 1300, "height": 900})
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    sign_in(page, flow_server)
+    page = new_page(browser, 1300, 900)
+    sign_in(page, flow_server, "sue@example.com", "/inbox/review")
     form = page.locator("#experiment-new")
     flow_field = form.get_by_label("Variant B flow (A starts the intent's configured flow)")
     text_field = form.get_by_label("Variant B response (A is the configured response)")
@@ -182,5 +159,4 @@ def test_a_flow_experiment_from_the_form(browser: Browser, flow_server: LiveServ
     expect(experiment).to_contain_text("B (flow track_order_quick)")
     expect(experiment.locator("tbody tr")).to_have_count(2)
     page.screenshot(path=f"{SHOTS}/review-flow-experiment.png", full_page=True)
-    context.close()
-    assert errors == [], errors
+    close(page)

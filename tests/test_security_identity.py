@@ -21,7 +21,7 @@ from smartsupport.identity import sign
 from smartsupport.proxies import client_address, networks
 from smartsupport.settings import Settings
 from smartsupport.visitor_tokens import issue_token
-from tests.staffkit import add_staff, csrf, staff_app
+from tests.staffkit import add_staff, login, staff_app
 
 SECRET = "northwind-identity-secret-0123456789"
 
@@ -114,14 +114,6 @@ def test_visitor_tokens_can_be_revoked(tmp_path):
             assert ws.receive()["code"] == 4401
 
 
-def _login(client: TestClient, email: str, password: str) -> int:
-    client.get("/inbox/login")
-    response = client.post(
-        "/inbox/login", json={"email": email, "password": password}, headers=csrf(client)
-    )
-    return response.status_code
-
-
 def test_failures_from_one_address_do_not_lock_the_staff_member_out_elsewhere(tmp_path, caplog):
     """Probe: five wrong passwords from any addresses locked a known account for 15 min."""
     app, _clock = staff_app(tmp_path)
@@ -130,9 +122,11 @@ def test_failures_from_one_address_do_not_lock_the_staff_member_out_elsewhere(tm
     with attacker, agent:
         add_staff(attacker, "agent@example.com", "agent")
         with caplog.at_level(logging.WARNING, logger="smartsupport.staff"):
-            answers = [_login(attacker, "agent@example.com", "guess!!") for _ in range(8)]
+            answers = [
+                login(attacker, "agent@example.com", "guess!!").status_code for _ in range(8)
+            ]
         assert answers[:5] == [401] * 5 and set(answers[5:]) == {429}
-        assert _login(agent, "agent@example.com", "correct horse battery staple") == 200
+        assert login(agent, "agent@example.com", "correct horse battery staple").status_code == 200
         # The admins hear of it, without the email or the address in the log.
         notice = [r.getMessage() for r in caplog.records if "failures in a row" in r.getMessage()]
         assert notice and "agent@example.com" not in notice[0] and "203.0.113" not in notice[0]
@@ -149,15 +143,15 @@ def test_many_addresses_are_slowed_per_account_but_a_known_address_is_not(tmp_pa
     agent = TestClient(app, base_url="https://testserver", client=("198.51.100.7", 4000))
     with agent:
         add_staff(agent, "agent@example.com", "agent")
-        assert _login(agent, "agent@example.com", "correct horse battery staple") == 200
+        assert login(agent, "agent@example.com", "correct horse battery staple").status_code == 200
         answers = []
         for i in range(12):  # a guesser spread over many addresses
             bot = TestClient(app, base_url="https://testserver", client=(f"203.0.113.{i}", 1))
-            answers.append(_login(bot, "agent@example.com", "guess!!"))
+            answers.append(login(bot, "agent@example.com", "guess!!").status_code)
         # Ten attempts per window from new addresses; the agent's own first sign-in was one.
         assert answers[:9] == [401] * 9 and set(answers[9:]) == {429}
         agent.cookies.clear()
-        assert _login(agent, "agent@example.com", "correct horse battery staple") == 200
+        assert login(agent, "agent@example.com", "correct horse battery staple").status_code == 200
 
 
 def test_forwarded_for_counts_only_from_a_trusted_proxy(tmp_path):

@@ -19,7 +19,7 @@ import websockets
 
 from smartsupport.log_redaction import RedactingFilter, redact
 from tests.servers import LiveServer
-from tests.test_inbox_browser import PASSWORD, add_user
+from tests.staffkit import PASSWORD, add_user
 
 EMAIL, PHONE, CARD = "maria.lopez@example.org", "+44 20 7946 0958", "4111 1111 1111 1111"
 

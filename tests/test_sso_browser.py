@@ -7,15 +7,12 @@ session cookies (Strict) must be used by a navigation our own page starts."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 
 import pytest
 from ssokit import CLIENT_ID, CLIENT_SECRET, PROVIDER_WARNINGS, provider, set_user
-from staffkit import PASSWORD
+from staffkit import PASSWORD, add_user
 
 from smartsupport.staff import totp
 from tests.servers import LiveServer
@@ -39,17 +36,9 @@ def server(tmp_path_factory, issuer) -> Iterator[LiveServer]:
         "SMARTSUPPORT_SSO_ALLOWED_DOMAINS": json.dumps(["example.com"]),
         "SMARTSUPPORT_MFA_REQUIRED_ROLES": json.dumps(["admin"]),
     }
-    for email, role in (("ines@example.com", "supervisor"), ("ada@example.com", "admin")):
-        added = subprocess.run(
-            [sys.executable, "-m", "smartsupport", "users", "add", email, "--role", role],
-            input=PASSWORD + "\n",
-            capture_output=True,
-            text=True,
-            env={**os.environ, **env},
-            timeout=120,
-        )
-        assert added.returncode == 0, added.stderr
     with LiveServer(env) as live:
+        add_user(live, "ines@example.com", "supervisor")
+        add_user(live, "ada@example.com", "admin")
         yield live
 
 

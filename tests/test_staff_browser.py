@@ -4,15 +4,12 @@ cookie is invisible to scripts, the csrf cookie is readable, and logout ends it 
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 
 import pytest
-from staffkit import PASSWORD
 
 from tests.servers import LiveServer
+from tests.staffkit import PASSWORD, add_user
 
 pytestmark = pytest.mark.browser
 
@@ -21,25 +18,8 @@ pytestmark = pytest.mark.browser
 def server(tmp_path_factory) -> Iterator[LiveServer]:
     data_dir = tmp_path_factory.mktemp("staff-browser")
     env = {"SMARTSUPPORT_DATA_DIR": str(data_dir)}
-    added = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "smartsupport",
-            "users",
-            "add",
-            "lead@example.com",
-            "--role",
-            "supervisor",
-        ],
-        input=PASSWORD + "\n",
-        capture_output=True,
-        text=True,
-        env={**os.environ, **env},
-        timeout=120,
-    )
-    assert added.returncode == 0, added.stderr
     with LiveServer(env) as live:
+        add_user(live, "lead@example.com", "supervisor")
         yield live
 
 

@@ -191,6 +191,7 @@ STAFF: dict[tuple[str, str], Staff] = {
     ("POST", CONVERSATION + "/resolve"): Staff("agent", foreign=403),
     ("POST", CONVERSATION + "/reopen"): Staff("agent", foreign=403),
     ("POST", CONVERSATION + "/priority"): Staff("agent", foreign=403, body={"priority": "high"}),
+    ("POST", CONVERSATION + "/read"): Staff("agent", foreign=403, body={"seq": 1}),  # unread
     ("GET", CONVERSATION + "/notes"): Staff("agent", foreign=403, ok=200),
     ("POST", CONVERSATION + "/notes"): Staff("agent", foreign=403, body={"text": "a note"}, ok=201),
     ("GET", CONVERSATION + "/canned"): Staff("agent", foreign=403, ok=200),

@@ -19,6 +19,7 @@ import pytest
 from playwright.sync_api import Browser, Page, WebSocketRoute, expect
 
 from tests.servers import LiveServer
+from tests.staffkit import close, new_page
 
 pytestmark = pytest.mark.browser
 
@@ -37,24 +38,11 @@ def server() -> Iterator[LiveServer]:
         yield live
 
 
-def new_page(browser: Browser, **context_options) -> Page:
-    """A page in a fresh context (empty localStorage) that fails the test on any script
-    error in the page."""
-    context = browser.new_context(**context_options)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.script_errors = errors  # type: ignore[attr-defined]
-    return page
-
-
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
-    page = new_page(browser, viewport={"width": 1280, "height": 800})
+    page = new_page(browser, 1280, 800)
     yield page
-    errors = page.script_errors  # type: ignore[attr-defined]
-    page.context.close()
-    assert errors == [], f"script errors in the page: {errors}"
+    close(page)
 
 
 def launcher(page: Page):
@@ -256,7 +244,7 @@ def test_streamed_answer_typing_citations_and_agent_html_render_safely(
 
 
 def test_server_restart_mid_conversation_loses_and_duplicates_nothing(browser: Browser) -> None:
-    page = new_page(browser, viewport={"width": 1280, "height": 800})
+    page = new_page(browser, 1280, 800)
     with LiveServer(SERVER_ENV) as live:
         open_chat(page, live.url)
         send(page, "How much does shipping cost?")
@@ -298,9 +286,7 @@ def test_server_restart_mid_conversation_loses_and_duplicates_nothing(browser: B
         assert texts.count("How much is shipping?") == 1
         shown = page.locator("#smartsupport-widget ol.log > li.customer .t").all_text_contents()
         assert shown == [m["text"] for m in expected if m["author"] == "customer"]
-    errors = page.script_errors  # type: ignore[attr-defined]
-    page.context.close()
-    assert errors == []
+    close(page)
 
 
 def test_reload_resumes_the_same_conversation_with_its_history(
@@ -360,7 +346,7 @@ def test_unread_badge_counts_replies_that_arrive_while_closed(
 
 
 def test_small_screen_chat_fills_the_viewport(browser: Browser, server: LiveServer) -> None:
-    page = new_page(browser, viewport={"width": 390, "height": 740}, is_mobile=True)
+    page = new_page(browser, 390, 740, is_mobile=True)
     try:
         open_chat(page, server.url)
         # Let the opening slide-in finish, then the dialog must cover the whole viewport.

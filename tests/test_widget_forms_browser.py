@@ -18,6 +18,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from tests.staffkit import close, new_page
 from tests.test_widget_presentation import LANGUAGES, ORIGIN, STATIC, FakeServer, open_widget
 
 pytestmark = pytest.mark.browser
@@ -27,14 +28,10 @@ FORMS = ORIGIN + "/static/widget-forms.js"
 
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page = new_page(browser, 1280, 800)
     page.route(FORMS, FakeServer._file(STATIC / "widget-forms.js"))
     yield page
-    context.close()
-    assert errors == [], f"script errors in the page: {errors}"
+    close(page)
 
 
 def connected(page: Page, bot_status: str) -> None:

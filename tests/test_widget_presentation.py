@@ -22,6 +22,7 @@ from playwright.sync_api import Browser, Page, WebSocketRoute, expect
 
 import smartsupport
 from tests.servers import LiveServer
+from tests.staffkit import close, new_page
 
 pytestmark = pytest.mark.browser
 
@@ -98,13 +99,9 @@ class FakeServer:
 
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page = new_page(browser, 1280, 800)
     yield page
-    context.close()
-    assert errors == [], f"script errors in the page: {errors}"
+    close(page)
 
 
 def shop(page: Page, script_attrs: str = "", html_attrs: str = "lang=en") -> None:

@@ -23,6 +23,7 @@ from playwright.sync_api import Browser, Page, WebSocketRoute, expect
 
 from tests.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.servers import LiveServer
+from tests.staffkit import close, new_page
 
 pytestmark = pytest.mark.browser
 
@@ -72,14 +73,10 @@ def server() -> Iterator[LiveServer]:
 
 @pytest.fixture
 def page(browser: Browser, server: LiveServer) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-    context.grant_permissions(["microphone"], origin=server.url)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page = new_page(browser, 1280, 800)
+    page.context.grant_permissions(["microphone"], origin=server.url)
     yield page
-    context.close()
-    assert errors == [], f"script errors in the page: {errors}"
+    close(page)
 
 
 def open_chat(page: Page, url: str) -> None:

@@ -30,6 +30,10 @@ class QueueSubscription(Subscription):
     When the consumer falls ``max_queued`` messages behind, the subscription is closed with an
     error: the consumer sees every message queued so far, then BackendError, so it knows to
     resynchronise. Publishers never wait and other subscribers lose nothing.
+
+    Each open widget socket holds one, mostly idle: the queue and the wake-up futures exist
+    only while there is something queued or someone waiting (an ``asyncio.Event`` and a
+    deque cost about 2 KiB a socket; docs/benchmarks.md, "Idle widget sockets").
     """
 
     def __init__(
@@ -41,8 +45,8 @@ class QueueSubscription(Subscription):
         self.channel = channel
         self._on_close = on_close
         self._max_queued = max_queued
-        self._items: deque[dict[str, Any]] = deque()
-        self._wakeup = asyncio.Event()
+        self._items: deque[dict[str, Any]] | None = None
+        self._waiters: list[asyncio.Future[None]] | None = None
         self._error: BackendError | None = None
         self.closed = False
 
@@ -50,6 +54,8 @@ class QueueSubscription(Subscription):
         """Queue one message; False when the subscription is (now) closed."""
         if self.closed:
             return False
+        if self._items is None:
+            self._items = deque()
         if len(self._items) >= self._max_queued:
             self.end(
                 BackendError(
@@ -59,7 +65,7 @@ class QueueSubscription(Subscription):
             )
             return False
         self._items.append(message)
-        self._wakeup.set()
+        self._wake()
         return True
 
     def end(self, error: BackendError | None = None) -> None:
@@ -67,7 +73,13 @@ class QueueSubscription(Subscription):
         if not self.closed:
             self.closed = True
             self._error = error
-            self._wakeup.set()
+            self._wake()
+
+    def _wake(self) -> None:
+        waiters, self._waiters = self._waiters, None
+        for waiter in waiters or ():
+            if not waiter.done():
+                waiter.set_result(None)
 
     async def close(self) -> None:
         if not self.closed:
@@ -86,9 +98,19 @@ class QueueSubscription(Subscription):
                     error, self._error = self._error, None
                     raise error
                 raise StopAsyncIteration
-            self._wakeup.clear()
-            await self._wakeup.wait()
-        return self._items.popleft()
+            waiter = asyncio.get_running_loop().create_future()
+            if self._waiters is None:
+                self._waiters = []
+            self._waiters.append(waiter)
+            try:
+                await waiter
+            finally:
+                if self._waiters is not None and waiter in self._waiters:
+                    self._waiters.remove(waiter)
+        message = self._items.popleft()
+        if not self._items:
+            self._items = None
+        return message
 
 
 class _LockState:

@@ -74,14 +74,17 @@ def address_key(db: SqlExecutor, address: str) -> str:
 
 def _match(db: SqlExecutor, workspace_id: str, channel: str, address: str) -> tuple[str, list[str]]:
     """The WHERE clause finding an address's row, and its values. A row from before
-    encryption has its clear address as its key (and as its address) until re-encrypted."""
+    encryption has its clear address as its key (and as its address) until re-encrypted;
+    while the index key changes, a row is keyed by either key's hash until re-indexed
+    (storage/reindex.py, which also folds the two into one if both exist)."""
     key = address_key(db, address)
     where = "workspace_id = ? AND channel = ? AND "
     if key == address:
         return where + "address_hash = ?", [workspace_id, channel, key]
+    hashes = [h or address for h in db.fields.lookups("address", address)]
     return (
-        where + "(address_hash = ? OR (address_hash = ? AND address = ?))",
-        [workspace_id, channel, key, address, address],
+        where + "(address_hash IN (?, ?) OR (address_hash = ? AND address = ?))",
+        [workspace_id, channel, *hashes, address, address],
     )
 
 
@@ -93,7 +96,13 @@ def _contact(db: SqlExecutor, row: dict[str, object]) -> Contact:
 
 async def find(db: SqlExecutor, workspace_id: str, channel: str, address: str) -> Contact | None:
     where, values = _match(db, workspace_id, channel, address)
-    row = await db.fetchrow(f"SELECT {_COLUMNS} FROM channel_contacts WHERE {where}", *values)
+    # the row under the newest key first, should a race have filed one under each
+    row = await db.fetchrow(
+        f"SELECT {_COLUMNS} FROM channel_contacts WHERE {where} "
+        "ORDER BY CASE WHEN address_hash = ? THEN 0 ELSE 1 END",
+        *values,
+        address_key(db, address),
+    )
     return _contact(db, row) if row else None
 
 

@@ -12,6 +12,12 @@ The size limit is enforced while the bytes arrive (a Content-Length or ``file_si
 is refused before reading), so a huge file never sits in memory. Credentials only go to the
 provider's own API origin, or to an https URL Meta's authenticated answer named.
 
+A failure says whether asking again later may help (``MediaUnavailable.retryable``, by the
+one table of ``remote.RETRYABLE_STATUSES``; timeouts and broken connections too), so a failed
+download can be fetched again by the outbox (``channels/media_retry.py``). A WhatsApp retry
+starts again from the media id (Meta keeps a webhook's media id for 7 days), never from an
+earlier, expired URL.
+
 No Meta or Twilio server can be reached from the tests: tests/messaging_fakes.py serves
 these formats.
 """
@@ -23,14 +29,24 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from smartsupport.errors import TooLarge
+from smartsupport.errors import DeliveryError, TooLarge
+from smartsupport.remote import is_retryable_status, parse_retry_after
 
 TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 
 
-class MediaUnavailable(Exception):
+class MediaUnavailable(DeliveryError):
     """The provider did not give us the file (an error status, a timeout, a broken answer).
-    The message says what happened, never a token or a signed URL's query."""
+    The message says what happened, never a token or a signed URL's query; ``retryable``
+    whether the same download may succeed later."""
+
+
+def _refused(what: str, response: httpx.Response) -> MediaUnavailable:
+    return MediaUnavailable(
+        what,
+        retryable=is_retryable_status(response.status_code),
+        retry_after=parse_retry_after(response.headers.get("retry-after")),
+    )
 
 
 @dataclass(slots=True)
@@ -55,7 +71,7 @@ async def _stream(
     try:
         async with client.stream("GET", url, **kwargs) as response:  # type: ignore[arg-type]
             if response.status_code >= 400:
-                raise MediaUnavailable(f"{what}: HTTP {response.status_code} from {_where(url)}")
+                raise _refused(f"{what}: HTTP {response.status_code} from {_where(url)}", response)
             declared = response.headers.get("content-length", "")
             if declared.isdigit() and int(declared) > limit:
                 raise TooLarge(f"the file is {declared} bytes; the limit is {limit} bytes")
@@ -68,9 +84,9 @@ async def _stream(
             kind = response.headers.get("content-type", "").split(";")[0].strip()
             return Downloaded(b"".join(chunks), kind)
     except httpx.TimeoutException as exc:
-        raise MediaUnavailable(f"{what}: timed out") from exc
-    except httpx.HTTPError as exc:
-        raise MediaUnavailable(f"{what}: {type(exc).__name__}") from exc
+        raise MediaUnavailable(f"{what}: timed out", retryable=True) from exc
+    except httpx.HTTPError as exc:  # a refused or broken connection: the network, not the file
+        raise MediaUnavailable(f"{what}: {type(exc).__name__}", retryable=True) from exc
 
 
 async def whatsapp_media(
@@ -85,13 +101,20 @@ async def whatsapp_media(
                 base + media_id, params={"phone_number_id": phone_number_id}, headers=auth
             )
         except httpx.HTTPError as exc:
-            raise MediaUnavailable(f"whatsapp media {media_id}: {type(exc).__name__}") from exc
+            raise MediaUnavailable(
+                f"whatsapp media {media_id}: {type(exc).__name__}", retryable=True
+            ) from exc
         if answer.status_code >= 400:
-            raise MediaUnavailable(f"whatsapp media {media_id}: HTTP {answer.status_code}")
+            raise _refused(f"whatsapp media {media_id}: HTTP {answer.status_code}", answer)
         try:
             found = answer.json()
+        except ValueError as exc:  # a proxy's error page: worth another try, as in llm/http.py
+            raise MediaUnavailable(
+                f"whatsapp media {media_id}: the answer is not JSON", retryable=True
+            ) from exc
+        try:
             url, size = str(found["url"]), found.get("file_size")
-        except (ValueError, KeyError, TypeError) as exc:
+        except (KeyError, TypeError, AttributeError) as exc:
             raise MediaUnavailable(f"whatsapp media {media_id}: the answer names no url") from exc
         if str(size).isdigit() and int(str(size)) > limit:
             raise TooLarge(f"the file is {size} bytes; the limit is {limit} bytes")

@@ -16,9 +16,14 @@ language), and the customer's caption goes through the conversation path once.
                     message is still stored through the conversation path as before (its
                     caption, else "[image]"), with ``meta.media_problems`` saying why, and a
                     log line; the webhook still answers 200/204
+      retry         a failure worth repeating (timeout, broken connection, a status in
+                    ``remote.RETRYABLE_STATUSES``) is marked ``"retry": "queued"`` on its
+                    problem and a ``media.fetch`` outbox row fetches it later and attaches
+                    it to the stored message (``media_retry.py``); 404, too large, empty: not
 
-There is no later retry of a failed download: WhatsApp's and Twilio's retries of the same
-webhook find the stored message id and change nothing.
+WhatsApp's and Twilio's retries of the same webhook find the stored message id and change
+nothing, except that the retries the message needs are queued again (idempotent on their
+key), in case the process stopped between storing the message and queuing them.
 """
 
 from __future__ import annotations
@@ -26,15 +31,16 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
-from smartsupport import attachment_records
+from smartsupport import attachment_records, outbox
 from smartsupport.channels import media_download
 from smartsupport.channels.media_download import Downloaded, MediaUnavailable
 from smartsupport.channels.media_inbound import receive_media
 from smartsupport.channels.messaging_config import twilio_config, whatsapp_config
 from smartsupport.conversation import handle_message
-from smartsupport.domain import IncomingMessage, TurnResult
+from smartsupport.domain import IncomingMessage, Message, OutboxItem, TurnResult, utcnow
 from smartsupport.errors import InvalidInput, TooLarge
 from smartsupport.services import Services
 
@@ -44,18 +50,30 @@ PLACEHOLDERS = frozenset(
     {"[image]", "[voice message]", "[video]", "[document]", "[sticker]", "[media]"}
 )
 PROVIDER = {"whatsapp": "WhatsApp", "sms": "Twilio", "twilio_whatsapp": "Twilio"}
+RETRY_KIND = "media.fetch"  # the outbox kind of a download fetched again (media_retry.py)
+QUEUED = "queued"  # a problem's ``retry`` while the outbox fetches it again
 
 
 @dataclass(slots=True)
 class _File:
     media: dict[str, Any]
+    index: int  # its place in ``meta.media``, which a later retry reads it from
     downloaded: Downloaded | None = None
     problem: str | None = None
+    retryable: bool = False
+
+    def note(self) -> dict[str, Any]:
+        """Its entry in ``meta.media_problems``."""
+        kind = self.media.get("kind") or self.media.get("content_type")
+        retry = {"media": self.index, "retry": QUEUED} if self.retryable else {}
+        return {"kind": kind, "problem": self.problem, **retry}
 
 
-async def _fetch(
+async def fetch(
     services: Services, workspace_id: str, channel: str, media: dict[str, Any]
 ) -> Downloaded:
+    """One file of a message from its provider (a WhatsApp media id is asked for a fresh
+    URL every time). TooLarge over the limit; MediaUnavailable otherwise."""
     limit = services.settings.attachment_max_bytes
     workspace = services.workspace(workspace_id)
     if channel == "whatsapp":
@@ -84,29 +102,31 @@ async def _fetch(
 async def _download_all(
     services: Services, workspace_id: str, channel: str, media: list[dict[str, Any]]
 ) -> list[_File]:
-    files = [_File(m) for m in media if isinstance(m, dict)]
+    files = [_File(m, i) for i, m in enumerate(media) if isinstance(m, dict)]
     deadline = asyncio.get_running_loop().time() + DOWNLOAD_SECONDS
     for file in files:
         try:
             async with asyncio.timeout_at(deadline):
-                file.downloaded = await _fetch(services, workspace_id, channel, file.media)
+                file.downloaded = await fetch(services, workspace_id, channel, file.media)
         except TooLarge as exc:
             file.problem = f"refused: {exc.message}"
         except MediaUnavailable as exc:
             file.problem = f"not downloaded from {PROVIDER.get(channel, channel)}: {exc}"
+            file.retryable = exc.retryable
         except TimeoutError:
             file.problem = f"not downloaded from {PROVIDER.get(channel, channel)}: timed out"
+            file.retryable = True
     return files
 
 
-def _filename(file: _File) -> str:
-    assert file.downloaded is not None
-    found = attachment_records.sniff(file.downloaded.data)
+def filename(media: dict[str, Any], downloaded: Downloaded) -> str:
+    """The name a downloaded file is kept under: the customer's, else its kind."""
+    found = attachment_records.sniff(downloaded.data)
     extension = found.extension if found else "bin"
-    if file.media.get("filename"):
-        return str(file.media["filename"])
-    kind = str(file.media.get("kind") or file.downloaded.content_type.split("/")[0] or "file")
-    name = "voice-note" if file.media.get("voice") or kind == "audio" else kind
+    if media.get("filename"):
+        return str(media["filename"])
+    kind = str(media.get("kind") or downloaded.content_type.split("/")[0] or "file")
+    name = "voice-note" if media.get("voice") or kind == "audio" else kind
     return f"{name}.{extension}"
 
 
@@ -121,9 +141,10 @@ async def receive(
     """``message`` (parsed from a provider's webhook, ``metadata["media"]`` set) through
     the conversation path with its files."""
     store = services.store
-    if message.client_id and await store.get_message_by_client_id(
-        message.conversation_id, message.client_id
+    if message.client_id and (
+        seen := await store.get_message_by_client_id(message.conversation_id, message.client_id)
     ):
+        await queue_retries(services, workspace_id, channel, seen)
         return await handle_message(services, message)  # the earlier result, as a duplicate
     files = await _download_all(services, workspace_id, channel, message.metadata["media"])
     caption = "" if message.text.strip() in PLACEHOLDERS else message.text
@@ -136,7 +157,7 @@ async def receive(
                 services,
                 message.conversation_id,
                 file.downloaded.data,
-                filename=_filename(file),
+                filename=filename(file.media, file.downloaded),
                 source=channel,
                 client_id=message.client_id if first is None else _nth(message.client_id, index),
                 caption=caption if first is None else "",
@@ -146,11 +167,9 @@ async def receive(
             file.problem = f"refused: {exc.message}"
             continue
         first = first or result
-    problems = [
-        {"kind": f.media.get("kind") or f.media.get("content_type"), "problem": f.problem}
-        for f in files
-        if f.problem
-    ]
+    for file in files:
+        file.retryable = file.retryable and file.problem is not None and bool(message.client_id)
+    problems = [f.note() for f in files if f.problem]
     for problem in problems:
         log.warning("%s media of a message to %s %s", channel, workspace_id, problem["problem"])
     if first is None:  # nothing kept: the message as it came, with why
@@ -158,7 +177,40 @@ async def receive(
         if not result.duplicate:
             meta = {**message.metadata, "media_problems": problems}
             await store.update_message_meta(result.message.id, meta)
+            result.message.meta.update(meta)
+            await queue_retries(services, workspace_id, channel, result.message)
         return result
     meta = {**message.metadata, **({"media_problems": problems} if problems else {})}
     await store.update_message_meta(first.message.id, meta)
+    first.message.meta.update(meta)
+    await queue_retries(services, workspace_id, channel, first.message)
     return first
+
+
+async def queue_retries(
+    services: Services, workspace_id: str, channel: str, message: Message
+) -> int:
+    """A ``media.fetch`` outbox row for each file of ``message`` whose download is still
+    to be retried; idempotent on (message, file), so a replayed webhook adds nothing."""
+    added = 0
+    for problem in message.meta.get("media_problems") or []:
+        if not isinstance(problem, dict) or problem.get("retry") != QUEUED:
+            continue
+        index = int(problem["media"])
+        item = OutboxItem(
+            kind=RETRY_KIND,
+            # Ids only: the media's URL stays on the message, read at each attempt.
+            payload={
+                "conversation_id": message.conversation_id,
+                "client_id": message.client_id,
+                "channel": channel,
+                "media": index,
+            },
+            idempotency_key=f"{RETRY_KIND}:{message.id}:{index}",
+            # It has just failed: the first retry waits like any outbox retry after one failure.
+            not_before=utcnow() + timedelta(seconds=outbox.backoff(1)),
+        )
+        added += await outbox.enqueue(services.store, workspace_id, item)  # type: ignore[arg-type]
+    if added:
+        services.outbox_due.set()
+    return added

@@ -4,6 +4,12 @@ Subscribing before reading the history is what makes resume exact: anything publ
 the history is being sent is queued, and sequence numbers drop what was already sent. The
 frames are the models of ``frames.py`` (documented at ``/asyncapi.json``); events from the
 conversation's channel are forwarded as published.
+
+``WidgetSockets``, the innermost middleware of ``create_app``, serves the socket in plain ASGI
+(``plain_socket.py``) before FastAPI's exception middleware, router and dependency solving:
+thousands of idle widgets each kept those frames alive (docs/benchmarks.md, "Idle widget
+sockets"). The route below declares the socket (``/asyncapi.json``, the access matrix) and
+serves it the same way to an app built without the middleware.
 """
 
 from __future__ import annotations
@@ -18,8 +24,12 @@ from typing import Any
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
 from starlette import websockets as _starlette_ws
+from starlette.datastructures import State
+from starlette.routing import compile_path, get_route_path
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from smartsupport.backplane.base import RESYNC
+from smartsupport.channels.plain_socket import PlainSocket
 from smartsupport.channels.web import WebChannel
 from smartsupport.conversation import handle_message
 from smartsupport.domain import Conversation
@@ -55,6 +65,7 @@ from smartsupport.wire import conversation_channel
 
 router = APIRouter()
 WEB = WebChannel()
+WIDGET_SOCKET = "/api/v1/conversations/{conversation_id}/ws"
 # Starlette >= 1.0 raises WebSocketDisconnected when the socket is used after it closed.
 GONE = tuple(
     e for e in (WebSocketDisconnect, getattr(_starlette_ws, "WebSocketDisconnected", None)) if e
@@ -70,7 +81,7 @@ class BinaryFrame(Exception):
     """The client sent bytes; the protocol is JSON text frames only."""
 
 
-async def receive_text(ws: WebSocket) -> str:
+async def receive_text(ws: WebSocket | PlainSocket) -> str:
     """The next text frame. Starlette's ``receive_text`` raises KeyError on a binary frame,
     which dropped the connection without a close code."""
     message = await ws.receive()
@@ -85,7 +96,7 @@ async def receive_text(ws: WebSocket) -> str:
 class _Socket:
     """Serialises sends and remembers the highest sequence number delivered."""
 
-    def __init__(self, ws: WebSocket, after: int) -> None:
+    def __init__(self, ws: WebSocket | PlainSocket, after: int) -> None:
         self.ws = ws
         self.last_seq = after
         self._lock = asyncio.Lock()
@@ -108,9 +119,39 @@ def _hello(raw: str) -> Hello:
         ) from None
 
 
+class WidgetSockets:
+    """ASGI middleware: a WebSocket to ``WIDGET_SOCKET`` is served here; anything else goes on."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.path = compile_path(WIDGET_SOCKET)[0]  # the route's own pattern
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            match = self.path.match(get_route_path(scope))
+            if match is not None:
+                # The middleware above read the headers (request id, client address); the
+                # socket authenticates with its hello frame, so it has no use for them, and
+                # the scope lives as long as the socket.
+                scope["headers"] = []
+                socket = PlainSocket(receive, send)
+                try:
+                    await _session(scope["app"].state, socket, match["conversation_id"])
+                except BackendError as exc:  # what the app's handler does on the route
+                    log.error("backend error on websocket %s", scope["path"], exc_info=exc)
+                    await _try_close(socket, CLOSE_TRY_AGAIN, "a backend is unavailable")
+                return
+        await self.app(scope, receive, send)
+
+
 @router.websocket("/api/v1/conversations/{conversation_id}/ws")
 async def conversation_socket(ws: WebSocket, conversation_id: str) -> None:
-    services: Services = ws.app.state.services
+    await _session(ws.app.state, ws, conversation_id)
+
+
+async def _session(state: State, ws: WebSocket | PlainSocket, conversation_id: str) -> None:
+    """Handshake, hello, then the conversation's events until either side leaves."""
+    services: Services = state.services
     await ws.accept()
     ttl = services.settings.visitor_token_ttl_seconds
     try:
@@ -137,7 +178,7 @@ async def conversation_socket(ws: WebSocket, conversation_id: str) -> None:
         return
     except WebSocketDisconnect:
         return
-    with _Held(ws, conversation_id) as admitted:
+    with _Held(state, conversation_id) as admitted:
         if not admitted:
             await ws.close(CLOSE_POLICY, reason="too many open sockets for this conversation")
             return
@@ -147,12 +188,11 @@ async def conversation_socket(ws: WebSocket, conversation_id: str) -> None:
 class _Held:
     """Counts this process's sockets of a conversation; refuses one above the cap."""
 
-    def __init__(self, ws: WebSocket, conversation_id: str) -> None:
-        state = ws.app.state
+    def __init__(self, state: State, conversation_id: str) -> None:
         if getattr(state, "widget_sockets", None) is None:
             state.widget_sockets = Counter()
         self.counts: Counter[str] = state.widget_sockets
-        self.cap = ws.app.state.settings.ws_sockets_per_conversation
+        self.cap = state.settings.ws_sockets_per_conversation
         self.key = conversation_id
         self.admitted = False
 
@@ -169,7 +209,9 @@ class _Held:
                 del self.counts[self.key]
 
 
-async def _serve(services: Services, ws: WebSocket, conversation: Conversation, after: int) -> None:
+async def _serve(
+    services: Services, ws: WebSocket | PlainSocket, conversation: Conversation, after: int
+) -> None:
     conversation_id = conversation.id
     try:
         subscription = await services.backplane.subscribe(conversation_channel(conversation_id))
@@ -200,7 +242,7 @@ async def _serve(services: Services, ws: WebSocket, conversation: Conversation, 
             await asyncio.shield(subscription.close())
 
 
-def _close_when_feed_ends(ws: WebSocket, forward: asyncio.Task[None] | None) -> None:
+def _close_when_feed_ends(ws: WebSocket | PlainSocket, forward: asyncio.Task[None] | None) -> None:
     """The subscription ended under us (slow consumer, backplane restart): ask the client to
     reconnect; it resumes from its last sequence number, so nothing is lost."""
     if forward is None or forward.cancelled():
@@ -211,7 +253,9 @@ def _close_when_feed_ends(ws: WebSocket, forward: asyncio.Task[None] | None) -> 
     asyncio.ensure_future(_try_close(ws))
 
 
-async def _try_close(ws: WebSocket, code: int = CLOSE_TRY_AGAIN, reason: str = "") -> None:
+async def _try_close(
+    ws: WebSocket | PlainSocket, code: int = CLOSE_TRY_AGAIN, reason: str = ""
+) -> None:
     try:
         await ws.close(code, reason)
     except Exception:  # noqa: BLE001 - the socket may already be gone; nothing to do

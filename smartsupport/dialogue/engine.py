@@ -19,11 +19,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from smartsupport import messages, rich
-from smartsupport.dialogue import hooks, templates
+from smartsupport.dialogue import hooks, scheduling, templates
 from smartsupport.dialogue.actions import ActionResult, Backend, call_action
 from smartsupport.dialogue.program import Instr, compile_flow
+from smartsupport.dialogue.scheduling import Scheduled
 from smartsupport.dialogue.schema import Buttons, CardSpec, FlowsConfig, FlowSpec, Text
-from smartsupport.domain import Reply
+from smartsupport.domain import Reply, utcnow
 from smartsupport.workspaces import WorkspaceConfig
 
 MAX_STEPS_PER_TURN = 200  # a loop in a flow must not hang the conversation
@@ -42,6 +43,7 @@ class RunResult:
     replies: list[Reply] = field(default_factory=list)
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     reason: str | None = None  # for a handoff
+    scheduled: list[Scheduled] = field(default_factory=list)  # proactive messages for later
 
 
 def new_frame(flow: str, language: str = "") -> dict[str, Any]:
@@ -272,6 +274,8 @@ class Engine:
                 self.ask(frame, slot, self.scope(frame, profile, segment), out, prefix)
                 out.status = WAITING
                 return out
+            elif instr.op == "schedule":
+                self._schedule(instr, scope, frame, out)
             elif instr.op == "handoff":
                 text = (
                     self.words(frame, instr.text, None, scope)
@@ -344,6 +348,20 @@ class Engine:
         frame["results"][instr.result or ""] = _plain(result.scope())
         out.events.append(("action.called", {"flow": frame["flow"], **result.event()}))
         return result
+
+    def _schedule(
+        self, instr: Instr, scope: dict[str, Any], frame: dict[str, Any], out: RunResult
+    ) -> None:
+        """Plan a proactive message (scheduling.py). Data that gives no time is recorded
+        and the flow goes on: the customer's business was done, only the reminder is lost."""
+        text = self.words(frame, instr.text, None, scope)
+        try:
+            planned = scheduling.plan(instr.schedule, frame["flow"], text, scope, utcnow())
+        except ValueError as exc:  # ScheduleError, TemplateError, a bad date
+            why = {"flow": frame["flow"], "message": instr.name, "error": str(exc)[:300]}
+            out.events.append(("flow.not_scheduled", why))
+            return
+        out.scheduled.append(planned)
 
     def _failed(self, frame: dict[str, Any], flow: FlowSpec, out: RunResult, why: str) -> RunResult:
         out.events.append(("flow.error", {"flow": frame["flow"], "error": why}))

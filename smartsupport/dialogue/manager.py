@@ -26,7 +26,6 @@ customer's own orders only.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -35,6 +34,7 @@ import httpx
 from smartsupport import reply_language
 from smartsupport.demo_shop import Shops
 from smartsupport.dialogue import choice as choosing
+from smartsupport.dialogue import scheduling, triggers
 from smartsupport.dialogue import slots as slotting
 from smartsupport.dialogue.backends import Backends
 from smartsupport.dialogue.choice import Chosen, FlowChoice
@@ -50,8 +50,9 @@ from smartsupport.dialogue.engine import (
 )
 from smartsupport.dialogue.loading import load_flows
 from smartsupport.dialogue.personal import load_profile, segment_of
+from smartsupport.dialogue.triggers import dialogue_state
 from smartsupport.domain import ConversationStatus, Reply
-from smartsupport.nlu.asking import asks_how, states
+from smartsupport.nlu.asking import states
 from smartsupport.turn import Decision, Turn
 from smartsupport.workspaces import WorkspaceConfig
 
@@ -109,14 +110,14 @@ class DialogueManager:
         engine = self.engines.get(turn.workspace.id)
         if engine is None or turn.conversation.status is ConversationStatus.WITH_AGENT:
             return None
-        state = _state(turn.context.data)
+        state = dialogue_state(turn.context.data)
         state.pop("resume", None)
         frame = state.get("active")
         if frame is not None and frame.get("flow") not in engine.config.flows:
             state["active"], frame = None, None  # the flow was removed from the configuration
         out = RunResult(WAITING)
         if frame is None:
-            chosen = await self._chosen(engine, state, turn)
+            chosen = await triggers.chosen(engine, state, turn, self.flow_choice)
             if chosen is None:
                 return None
             await self._start(engine, state, chosen.flow, turn, out, chosen)
@@ -124,56 +125,30 @@ class DialogueManager:
             return None
         return await self._finish(engine, state, turn, out)
 
+    # Would a flow start on this message? Asked by the assistant; dialogue/triggers.py.
     async def would_start(self, turn: Turn) -> str | None:
         """The flow this message would start, when no flow is active; else None."""
         engine = self.engines.get(turn.workspace.id)
-        if engine is None or turn.conversation.status is ConversationStatus.WITH_AGENT:
-            return None
-        state = _state(turn.context.data)
-        if state.get("active") is not None:
-            return None
-        chosen = await self._chosen(engine, state, turn)
-        return chosen.flow if chosen is not None else None
+        return await triggers.would_start(engine, turn, self.flow_choice)
 
     def flow_of_intent(self, workspace_id: str, intent: str) -> str | None:
         """The flow that ``intent`` starts in the workspace, if any."""
-        engine = self.engines.get(workspace_id)
-        if engine is None:
-            return None
-        return next((n for n, f in engine.config.flows.items() if intent in f.intents), None)
+        return triggers.flow_of_intent(self.engines.get(workspace_id), intent)
 
     def starts_on_questions(self, turn: Turn, name: str) -> bool:
-        """Whether flow ``name`` starts on this question about it (``on_question: start``).
-
-        A look-up flow starts on a question that names what it looks up ("do you have the
-        Trail Runner in 43?": the product slot is in the message) or that has no policy
-        wording ("where is my refund?"); "how long do refunds take?" asks about the policy
-        and gets the article's answer."""
-        engine = self.engines.get(turn.workspace.id)
-        flow = engine.config.flows.get(name) if engine is not None else None
-        if flow is None or flow.on_question != "start":
-            return False
-        return not asks_how(turn.message.text) or self.names_slot(turn, name)
+        """Whether flow ``name`` starts on this question about it (``on_question: start``)."""
+        return triggers.starts_on_questions(self.engines.get(turn.workspace.id), turn, name)
 
     def names_slot(self, turn: Turn, name: str) -> bool:
         """Whether the message fills a slot of flow ``name`` ("… order ORD-10234")."""
-        engine = self.engines.get(turn.workspace.id)
-        flow = engine.config.flows.get(name) if engine is not None else None
-        if flow is None:
-            return False
-        entities = {e.type for e in turn.understanding.entities}
-        return any(
-            (slot.entity is not None and slot.entity in entities)
-            or (slot.extract is not None and re.search(slot.extract, turn.message.text))
-            for slot in flow.slots.values()
-        )
+        return triggers.names_slot(self.engines.get(turn.workspace.id), turn, name)
 
     async def start(self, turn: Turn, name: str) -> Decision | None:
         """Start flow ``name`` now (the customer accepted an offer to do it for them)."""
         engine = self.engines.get(turn.workspace.id)
         if engine is None or name not in engine.config.flows:
             return None
-        state = _state(turn.context.data)
+        state = dialogue_state(turn.context.data)
         chosen = choosing.offered(state, name)  # the asking message's choice, marks and all
         out = RunResult(WAITING)
         await self._start(engine, state, name, turn, out, chosen)
@@ -181,7 +156,7 @@ class DialogueManager:
 
     async def followup(self, turn: Turn) -> Reply | None:
         """After another part answered a digression: the paused flow's question again."""
-        state = _state(turn.context.data)
+        state = dialogue_state(turn.context.data)
         frame = state.get("active")
         engine = self.engines.get(turn.workspace.id)
         if not state.pop("resume", None) or frame is None or engine is None:
@@ -197,20 +172,6 @@ class DialogueManager:
         )
 
     # -- turns ---------------------------------------------------------------------------
-
-    def _trigger(self, engine: Engine, turn: Turn) -> str | None:
-        intent = turn.understanding.intent
-        for name, flow in engine.config.flows.items():
-            if intent in flow.intents and turn.understanding.confidence >= flow.min_confidence:
-                return name
-        return None
-
-    async def _chosen(self, engine: Engine, state: dict[str, Any], turn: Turn) -> Chosen | None:
-        """The flow this message starts: the configured one, or the ``flow_choice``'s."""
-        name = self._trigger(engine, turn)
-        if name is None:
-            return None
-        return await choosing.choose(state, turn, name, engine.config.flows, self.flow_choice)
 
     async def _start(
         self,
@@ -281,7 +242,7 @@ class DialogueManager:
             self._end(state, frame, CANCELLED, out, "customer asked for a person")
             state["stack"] = []
             return False  # the handoff is the caller's job; the flow just steps aside
-        chosen = await self._chosen(engine, state, turn)
+        chosen = await triggers.chosen(engine, state, turn, self.flow_choice)
         trigger = chosen.flow if chosen is not None else None
         asking = frame.get("asking")
         offers = slotting.offers_for(flow, frame, engine.scope(frame, profile, segment))
@@ -392,6 +353,7 @@ class DialogueManager:
                     first.text = f"{lead} {first.text}"
                 out.replies += resumed.replies
                 out.events += resumed.events
+                out.scheduled += resumed.scheduled
                 out.status, out.reason = resumed.status, resumed.reason
                 return await self._finish(engine, state, turn, out)
         status = None
@@ -399,11 +361,13 @@ class DialogueManager:
             status = ConversationStatus.WAITING
         elif turn.conversation.status is ConversationStatus.RESOLVED:
             status = ConversationStatus.BOT
+        scheduled, noted = scheduling.outbox_items(turn, out.scheduled)  # written with the turn
         return Decision(
             out.replies,
             status=status,
             reason=out.reason if out.status == HANDOFF else None,
-            events=out.events,
+            events=out.events + noted,
+            outbox=scheduled,
         )
 
     def _end(
@@ -459,13 +423,3 @@ def waiting_for(data: Mapping[str, Any]) -> str | None:
     active = state.get("active") if isinstance(state, dict) else None
     asking = active.get("asking") if isinstance(active, dict) else None
     return asking if isinstance(asking, str) else None
-
-
-def _state(data: dict[str, Any]) -> dict[str, Any]:
-    state = data.get("dialogue")
-    if not isinstance(state, dict) or not isinstance(state.get("stack", []), list):
-        state = {}
-    state.setdefault("active", None)
-    state.setdefault("stack", [])
-    data["dialogue"] = state
-    return state

@@ -33,6 +33,7 @@ from smartsupport.dialogue.schema import (
     IfStep,
     ReaskStep,
     SayStep,
+    ScheduleStep,
     SetStep,
     Text,
     check_expression,
@@ -49,7 +50,8 @@ CANCELLED = "cancelled"
 
 @dataclass
 class Instr:
-    op: str  # say call outcome_is jump_unless jump confirm collect reask set hook handoff end
+    # say call outcome_is jump_unless jump confirm collect reask set hook handoff end schedule
+    op: str
     text: Text | None = None  # a template, or one per language
     key: str | None = None  # the message catalog's text when ``text`` is None
     quick_replies: Buttons | None = field(default_factory=list)  # None: [yes, no]
@@ -61,6 +63,7 @@ class Instr:
     values: dict[str, str] = field(default_factory=dict)
     status: str | None = None
     card: CardSpec | None = None  # shown with the text (say, end)
+    schedule: ScheduleStep | None = None  # a proactive message for later (schedule)
 
 
 def compile_flow(name: str, flow: FlowSpec, config: FlowsConfig) -> list[Instr]:
@@ -150,6 +153,14 @@ def compile_flow(name: str, flow: FlowSpec, config: FlowsConfig) -> list[Instr]:
             except ConfigurationError as exc:
                 raise ConfigurationError(f"flow {name!r}, {at}.hook: {exc}") from exc
             program.append(Instr("hook", name=step.hook, result=step.as_ or "hook"))
+        elif isinstance(step, ScheduleStep):
+            if step.at is not None:
+                problems = check_expression(step.at, f"flow {name!r}, {at}.at")
+                if problems:
+                    raise ConfigurationError(problems[0])
+            program.append(
+                Instr("schedule", text=step.say, name=step.schedule_message, schedule=step)
+            )
         elif isinstance(step, HandoffStep):
             program.append(Instr("handoff", text=step.say, name=step.handoff))
         elif isinstance(step, EndStep):

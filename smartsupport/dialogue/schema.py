@@ -57,7 +57,7 @@ from pydantic import (
 )
 
 from smartsupport import messages
-from smartsupport.dialogue import templates
+from smartsupport.dialogue import scheduling, templates
 from smartsupport.errors import ConfigurationError
 
 # A text the customer reads: one template (the workspace's default language) or a mapping
@@ -65,7 +65,10 @@ from smartsupport.errors import ConfigurationError
 Text = str | dict[str, str]
 Buttons = list[str] | dict[str, list[str]]
 NORMALIZERS = ("strip", "upper", "lower", "title", "collapse_spaces", "no_spaces")
-STEP_KINDS = ("say", "call", "if", "confirm", "collect", "reask", "set", "hook", "handoff", "end")
+STEP_KINDS = (
+    "say", "call", "if", "confirm", "collect", "reask", "set", "hook", "handoff", "end",
+    "schedule_message",
+)  # fmt: skip
 
 
 class _Strict(BaseModel):
@@ -322,6 +325,58 @@ class EndStep(_Texts):
     card: CardSpec | None = None
 
 
+class WhatsAppTemplateSpec(_Strict):
+    """An approved WhatsApp template for a scheduled message outside the 24-hour window;
+    each parameter is a template."""
+
+    name: str = Field(pattern=r"^[a-z0-9_]{1,512}$")
+    language: str = Field(default="en_US", pattern=r"^[a-z]{2,3}(_[A-Z]{2})?$")
+    parameters: list[str] = Field(default_factory=list, max_length=10)
+
+
+class ScheduleStep(_Texts):
+    """A proactive message for later, on the conversation's channel (dialogue/scheduling.py):
+    ``after`` a delay, or ``at`` a time from the flow's data moved by ``offset``."""
+
+    schedule_message: str  # its name: events, the stored message's meta, the default key
+    say: Text
+    after: str | None = None
+    at: str | None = None  # an expression
+    offset: str | None = None
+    key: str | None = None  # a template
+    require_opt_in: bool = False
+    template: WhatsAppTemplateSpec | None = None
+
+    @field_validator("schedule_message")
+    @classmethod
+    def _name(cls, name: str) -> str:
+        if not re.fullmatch(r"[a-z][a-z0-9_]{0,62}", name):
+            raise ValueError(f"{name!r}: name the message in lower case, e.g. label_reminder")
+        return name
+
+    @field_validator("after", "offset")
+    @classmethod
+    def _duration(cls, value: str | None) -> str | None:
+        if value is not None:
+            scheduling.parse_duration(value)
+        return value
+
+    @model_validator(mode="after")
+    def _when(self) -> ScheduleStep:
+        if (self.after is None) == (self.at is None):
+            raise ValueError(
+                "give `after` (a delay from now, e.g. 13d) or `at` (an expression giving a "
+                "time from the flow's data, e.g. created.label_expires_at), exactly one"
+            )
+        if self.offset is not None and self.at is None:
+            raise ValueError("`offset` moves `at`; with `after`, put the whole delay in it")
+        if self.after is not None and scheduling.parse_duration(self.after).total_seconds() < 0:
+            raise ValueError(
+                "`after` is a delay from now: before a time is `at` with a negative `offset`"
+            )
+        return self
+
+
 STEP_MODELS: dict[str, type[_Strict]] = {
     "say": SayStep,
     "call": CallStep,
@@ -333,6 +388,7 @@ STEP_MODELS: dict[str, type[_Strict]] = {
     "hook": HookStep,
     "handoff": HandoffStep,
     "end": EndStep,
+    "schedule_message": ScheduleStep,
 }
 
 

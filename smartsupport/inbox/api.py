@@ -7,6 +7,7 @@ touches is checked against the caller's workspaces (403 ``workspace_forbidden``)
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -51,6 +52,11 @@ class PriorityIn(BaseModel):
     priority: str
 
 
+class ReadIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    seq: int = Field(ge=0, description="The last message read (its ``seq``).")
+
+
 class NoteIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     text: str = Field(min_length=1, max_length=20_000)  # notes.py gives the precise limit
@@ -66,23 +72,25 @@ async def queue_for(services: Services, user: StaffUser) -> dict[str, Any]:
     me = await inbox.agent(user.id)
     entries = [e for e in await waiting(services, user.workspaces) if visible(user, e, me.teams)]
     mine = []
-    for conversation_id in await inbox.held_by(user.id):
-        conversation = await services.store.get_conversation(conversation_id)
-        if conversation is None:
-            continue
-        customer = await services.store.get_customer(conversation.customer_id)
-        last = await services.store.list_messages(
-            conversation_id, after=max(0, conversation.last_seq - 1)
-        )
+    fields = services.store.fields  # type: ignore[attr-defined]
+    for row in await inbox.held_rows(user.id):
+        said = row["message_id"]
         mine.append(
             {
-                "conversation_id": conversation_id,
-                "workspace": conversation.workspace_id,
-                "customer_name": customer.name if customer else None,
-                "last_message": last[-1].text if last else None,
-                "last_author": last[-1].author.value if last else None,
-                "channel": conversation.channel,
-                "sla": _next_response(services, conversation.workspace_id, last),
+                "conversation_id": row["id"],
+                "workspace": row["workspace_id"],
+                "customer_name": fields.open(
+                    "customers", "name", row["customer_id"], row["customer_name"]
+                ),
+                "last_message": fields.open("messages", "text", said, row["message_text"])
+                if said
+                else None,
+                "last_author": row["message_author"] if said else None,
+                "channel": row["channel"],
+                "sla": _next_response(
+                    services, row["workspace_id"], row["message_author"], row["message_at"]
+                ),
+                "unread": int(row["unread"]),
             }
         )
     load_now = (await inbox.held_counts([user.id]))[user.id]
@@ -97,12 +105,14 @@ async def queue_for(services: Services, user: StaffUser) -> dict[str, Any]:
     }
 
 
-def _next_response(services: Services, workspace_id: str, last: list[Any]) -> dict[str, Any] | None:
+def _next_response(
+    services: Services, workspace_id: str, author: str | None, said_at: datetime | None
+) -> dict[str, Any] | None:
     """The next-response clock while the customer's message is the last one (routing.py)."""
-    if not last or last[-1].author.value != "customer":
+    if author != "customer" or said_at is None:
         return None
     sla = routing_of(services, workspace_id).sla
-    return clock(sla, "next_response", last[-1].created_at, utcnow()).as_json()
+    return clock(sla, "next_response", said_at, utcnow()).as_json()
 
 
 def context_json(ctx: ConversationContext) -> dict[str, Any]:
@@ -261,6 +271,24 @@ async def resolve(conversation_id: str, request: Request, user: Staff) -> dict[s
 )
 async def reopen(conversation_id: str, request: Request, user: Staff) -> dict[str, Any]:
     return state_json(await takeover.reopen(services_of(request), user, conversation_id))
+
+
+@router.post(
+    "/conversations/{conversation_id}/read",
+    response_model=out.ReadMarkOut,
+    operation_id="markConversationRead",
+    responses=errors(400, *STAFF, 404, 422),
+)
+async def mark_read(
+    conversation_id: str, body: ReadIn, request: Request, user: Staff
+) -> dict[str, Any]:
+    """The caller has read the conversation up to ``seq``: its unread count in the caller's
+    lists (``unread``) counts the customer's later messages, on every device."""
+    services = services_of(request)
+    conversation = await load_for(services, user, conversation_id)
+    seq = min(body.seq, conversation.last_seq)  # not past what was said
+    kept = await InboxStore(services.store).mark_read(user.id, conversation_id, seq)
+    return {"conversation_id": conversation_id, "seq": kept}
 
 
 @router.post(

@@ -113,7 +113,9 @@ async def run_search(
     db = database(services)
     blind = search_index.blind_for(services.store)
     await search_index.catch_up(services.store, blind=blind)
-    return await search(db, [workspace] if workspace else list(user.workspaces), query, blind=blind)
+    previous = search_index.previous_blind_for(services.store)  # while the index key changes
+    spaces = [workspace] if workspace else list(user.workspaces)
+    return await search(db, spaces, query, blind=blind, previous=previous)
 
 
 @router.get(

@@ -29,8 +29,8 @@ from smartsupport.storage.base import SqlDatabase
 
 Blind = Callable[[str], str]
 MAX_RESULTS = 100
-# SQLite: below this many matches the full-text index drives the query; above it the
-# newest conversations are walked (bench/inbox_scale.py measured both plans).
+# Below this many matches the full-text index drives the query; above it the newest
+# conversations are walked (bench/inbox_scale.py measured both plans, on both engines).
 FEW_MATCHES = 500
 
 
@@ -71,14 +71,41 @@ def _quoted(term: str) -> str:
     return '"' + term.replace('"', '""') + '"'
 
 
+def _alternatives(words: str, blind: Blind | None, previous: Blind | None) -> list[list[str]]:
+    """The query's terms, each with the forms it may be stored in: while the index key
+    changes, its hash under the next key or the current one (``previous``)."""
+    terms = query_terms(words, blind)
+    if previous is None:
+        return [[t] for t in terms]
+    # query_terms keeps the terms' order under any blind, so the two lists line up
+    return [[t, o] for t, o in zip(terms, query_terms(words, previous), strict=True)]
+
+
+def _fts(alternatives: list[list[str]]) -> str:
+    """An FTS5 expression matching every term in one of its forms (all quoted: data)."""
+    groups = ("(" + " OR ".join(_quoted(t) for t in forms) + ")" for forms in alternatives)
+    return " AND ".join(groups)
+
+
+def _tsquery(alternatives: list[list[str]]) -> str:
+    """The same as tsquery SQL, each form a parameter. Each goes through plainto_tsquery as
+    the indexed text went through to_tsvector: the parser splits some hex hashes ("3e5ab"
+    is '3e5' 'ab'), and only plainto_tsquery joins the pieces with AND, which a stripped
+    tsvector (no positions) can match; to_tsquery would make them a phrase."""
+    one = "plainto_tsquery('simple', ?)"
+    return " && ".join("(" + " || ".join(one for _ in forms) + ")" for forms in alternatives)
+
+
 async def search(
     db: SqlDatabase,
     workspace_ids: list[str],
     query: SearchQuery,
     *,
     blind: Blind | None = None,
+    previous: Blind | None = None,
 ) -> list[Card]:
-    """The conversations of ``workspace_ids`` that match every given filter, newest first."""
+    """The conversations of ``workspace_ids`` that match every given filter, newest first.
+    ``previous``: the old index key's blind while it changes (search_index.previous_blind_for)."""
     if not workspace_ids:
         return []
     spaces = ", ".join("?" for _ in workspace_ids)
@@ -87,19 +114,35 @@ async def search(
     postgres = db.dialect == "postgresql"
     source = "conversations c LEFT JOIN conversation_search s ON s.conversation_id = c.id"
     fts: list[str] = []  # SQLite: one MATCH over both columns
+    texts = len(where)  # PostgreSQL: where[texts:] and args[len(workspace_ids):] are the text
     for column, words in (("terms", query.text), ("people", query.customer)):
         if not words.strip():
             continue
-        terms = query_terms(words, blind)
-        if not terms:
+        alternatives = _alternatives(words, blind, previous)
+        if not alternatives:
             return []  # only odd characters: nothing can match them
-        if postgres:
-            where.append(f"s.{'document' if column == 'terms' else column} @@ "
-                         "plainto_tsquery('simple', ?)")  # fmt: skip
-            args.append(" ".join(terms))
+        target = f"s.{'document' if column == 'terms' else column}"
+        if postgres and previous is not None:
+            where.append(f"{target} @@ ({_tsquery(alternatives)})")
+            args += [form for forms in alternatives for form in forms]
+        elif postgres:
+            where.append(f"{target} @@ plainto_tsquery('simple', ?)")
+            args.append(" ".join(forms[0] for forms in alternatives))
         else:
             # Each term quoted as an FTS5 string ("" escapes a quote): data, never syntax.
-            fts.append(f"{column} : (" + " ".join(_quoted(t) for t in terms) + ")")
+            fts.append(f"{column} : ({_fts(alternatives)})")
+    if postgres and len(where) > texts:
+        hits = await _postgres_hits(db, workspace_ids, where[texts:], args[len(workspace_ids) :])
+        if hits is not None:  # few: they drive the query by id, the text is matched already
+            if not hits:
+                return []
+            where[texts:] = [f"c.id IN ({', '.join('?' for _ in hits)})"]
+            args[len(workspace_ids) :] = hits
+    if query.customer_id and not postgres:
+        # One customer's conversations are few, but SQLite has no statistics (nothing runs
+        # ANALYZE) and walked the workspace's newest-first index to find them (1.3 s at
+        # 100,000): the unary + keeps that index out, so the customer's index drives.
+        where[0] = "+" + where[0]
     if fts:
         expression = " AND ".join(fts)
         found = await db.fetchrow(
@@ -166,6 +209,25 @@ async def search(
     cards = [_card(db, r) for r in rows]
     await _add_tags(db, cards)
     return cards
+
+
+async def _postgres_hits(
+    db: SqlDatabase, workspace_ids: list[str], matches: list[str], args: list[Any]
+) -> list[str] | None:
+    """The ids of the conversations the text conditions ``matches`` (on ``s``) find, or
+    None when there are ``FEW_MATCHES`` or more. PostgreSQL guesses a word its statistics
+    do not list (a typo, a name, a word nobody used) at hundreds of rows, so it walked the
+    newest conversations for a word in none of them (600 ms at 100,000); counted first,
+    few matches drive the query and many let the planner walk newest first as before."""
+    spaces = ", ".join("?" for _ in workspace_ids)
+    rows = await db.fetch(
+        f"SELECT s.conversation_id FROM conversation_search s WHERE s.workspace_id IN ({spaces}) "
+        f"AND {' AND '.join(matches)} LIMIT ?",
+        *workspace_ids,
+        *args,
+        FEW_MATCHES,
+    )
+    return [r["conversation_id"] for r in rows] if len(rows) < FEW_MATCHES else None
 
 
 def _like(value: str) -> str:

@@ -5,6 +5,8 @@
                       (``search_terms.index_terms``) appended to the conversation's entry,
                       the customer's intents are noted, and the customer's name, email and id
                       (and the contact form's email) become its ``people`` terms
+    rebuild(tx, ...)  conversations' entries made again, whole (``keys reindex``: every
+                      term under the next index key); ``compact`` then merges SQLite's index
 
 SQLite keeps the terms in an FTS5 table (``conversation_fts``), PostgreSQL in tsvectors
 ('simple' configuration, positions stripped). Both store only what ``search_terms`` makes of
@@ -24,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from smartsupport.domain import Author
+from smartsupport.keyring import keyed_hash
 from smartsupport.search_terms import index_terms
 from smartsupport.storage.base import SqlDatabase, SqlExecutor, Store
 
@@ -130,7 +133,7 @@ def _intents(messages: list[dict[str, Any]]) -> set[str]:
     return found
 
 
-def _names(db: SqlDatabase, customer: dict[str, Any]) -> list[str]:
+def _names(db: SqlExecutor, customer: dict[str, Any]) -> list[str]:
     opened = (
         db.fields.open("customers", column, customer["id"], customer[column])
         for column in ("name", "email", "external_id")
@@ -138,12 +141,78 @@ def _names(db: SqlDatabase, customer: dict[str, Any]) -> list[str]:
     return [value for value in opened if isinstance(value, str)]
 
 
-def _contact(db: SqlDatabase, row: dict[str, Any]) -> list[str]:
+def _contact(db: SqlExecutor, row: dict[str, Any]) -> list[str]:
     metadata = db.fields.open_metadata(row["id"], row["metadata"] or {})  # contact is sealed
     contact = metadata.get("contact")
     if not isinstance(contact, dict):
         return []
     return [v for v in (contact.get("email"), contact.get("name")) if isinstance(v, str)]
+
+
+async def rebuild(
+    tx: SqlExecutor, dialect: str, conversation_ids: list[str], blind: Blind | None
+) -> int:
+    """Make these conversations' entries again, whole, from their messages up to
+    ``indexed_seq`` and their customer (``keys reindex``: every term under the next index
+    key); how many were rebuilt. Run it in the transaction that read the entries (on
+    PostgreSQL ``FOR UPDATE``): a catch-up meanwhile waits for it, then appends the
+    messages after ``indexed_seq`` as usual."""
+    if not conversation_ids:
+        return 0
+    marks = ", ".join("?" for _ in conversation_ids)
+    entries = await tx.fetch(
+        "SELECT s.doc, s.conversation_id AS id, s.indexed_seq, c.customer_id, c.metadata "
+        "FROM conversation_search s JOIN conversations c ON c.id = s.conversation_id "
+        f"WHERE s.conversation_id IN ({marks})",
+        *conversation_ids,
+    )
+    if not entries:
+        return 0  # deleted meanwhile (erasure, retention)
+    found = await tx.fetch(
+        f"SELECT id, conversation_id, seq, text FROM messages WHERE conversation_id IN ({marks}) "
+        "ORDER BY conversation_id, seq",
+        *conversation_ids,
+    )
+    owners = sorted({e["customer_id"] for e in entries})
+    customers = await tx.fetch(
+        "SELECT id, name, email, external_id FROM customers WHERE id IN "
+        f"({', '.join('?' for _ in owners)})",
+        *owners,
+    )
+    people = {c["id"]: _names(tx, c) for c in customers}
+    messages: dict[str, list[dict[str, Any]]] = {}
+    for m in found:
+        messages.setdefault(m["conversation_id"], []).append(m)
+    for entry in entries:
+        said = [m for m in messages.get(entry["id"], []) if m["seq"] <= entry["indexed_seq"]]
+        texts = (tx.fields.open("messages", "text", m["id"], m["text"]) for m in said)
+        terms = " ".join(t for t in (index_terms(x or "", blind) for x in texts) if t)
+        names = people.get(entry["customer_id"], []) + _contact(tx, entry)
+        if dialect == "postgresql":
+            await tx.execute(
+                "UPDATE conversation_search SET document = strip(to_tsvector('simple', ?)), "
+                "people = strip(to_tsvector('simple', ?)) WHERE conversation_id = ?",
+                terms,
+                index_terms(" ".join(names), blind),
+                entry["id"],
+            )
+        else:
+            await tx.execute(
+                "UPDATE conversation_fts SET terms = ?, people = ? WHERE rowid = ?",
+                terms,
+                index_terms(" ".join(names), blind),
+                entry["doc"],
+            )
+    return len(entries)
+
+
+async def compact(db: SqlDatabase) -> None:
+    """After ``rebuild``: on SQLite, merge the FTS5 index into one segment. Replaced terms
+    stay in older segments (never matched, but stored) until a merge drops them; this one
+    rewrites the whole index in one transaction. PostgreSQL: nothing to do (VACUUM reclaims
+    the replaced rows)."""
+    if db.dialect == "sqlite":
+        await db.execute("INSERT INTO conversation_fts (conversation_fts) VALUES ('optimize')")
 
 
 async def _write_sqlite(tx: SqlExecutor, values: dict[str, Any], *, first: bool) -> None:
@@ -224,6 +293,16 @@ def blind_for(store: Store) -> Blind | None:
     if keyring is None:
         return None
     return lambda term: keyring.blind("search_term", term)
+
+
+def previous_blind_for(store: Store) -> Blind | None:
+    """While the index key changes (``keys rotate-index``): the keyed hash under the index
+    key being replaced, which entries not re-indexed yet hold, so a search matches either;
+    None otherwise. Entries the catch-up extended during the change hold both."""
+    keyring = getattr(getattr(store, "fields", None), "keyring", None)
+    if keyring is None or len(keys := keyring.index_keys()) < 2:
+        return None
+    return lambda term: keyed_hash(keys[-1], "search_term", term)
 
 
 def _sql(store: Store) -> SqlDatabase:

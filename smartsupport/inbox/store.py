@@ -138,6 +138,48 @@ class InboxStore:
         )
         return [row["conversation_id"] for row in rows]
 
+    async def held_rows(self, staff_id: str) -> list[dict[str, Any]]:
+        """``held_by``'s conversations in one query, each with its customer's name, its
+        last message (``message_*``; sealed as stored) and ``unread``, the customer's messages
+        after the agent's read mark (``mark_read``): the inbox's "mine" list, which read them
+        one conversation at a time (three queries each)."""
+        return await self.db.fetch(
+            "SELECT c.id, c.workspace_id, c.channel, c.customer_id, cu.name AS customer_name, "
+            "m.id AS message_id, m.text AS message_text, m.author AS message_author, "
+            "m.created_at AS message_at, "
+            "(SELECT COUNT(*) FROM messages u WHERE u.conversation_id = c.id "
+            " AND u.author = 'customer' AND u.seq > COALESCE(r.seq, 0)) AS unread "
+            "FROM inbox_conversations i "
+            "JOIN conversations c ON c.id = i.conversation_id "
+            "LEFT JOIN customers cu ON cu.id = c.customer_id "
+            "LEFT JOIN inbox_reads r ON r.conversation_id = c.id AND r.staff_id = i.agent_id "
+            "LEFT JOIN messages m ON m.id = (SELECT x.id FROM messages x "
+            " WHERE x.conversation_id = c.id AND x.seq >= c.last_seq ORDER BY x.seq DESC LIMIT 1) "
+            "WHERE i.agent_id = ? AND c.status = 'with_agent' ORDER BY i.assigned_at",
+            staff_id,
+        )
+
+    async def mark_read(self, staff_id: str, conversation_id: str, seq: int) -> int:
+        """The agent has read the conversation up to message ``seq``; returns the mark kept.
+        A mark only moves forward: a late call from another device never unreads."""
+        await self.db.execute(
+            "INSERT INTO inbox_reads (conversation_id, staff_id, seq, updated_at) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT (conversation_id, staff_id) DO UPDATE SET "
+            "seq = excluded.seq, updated_at = excluded.updated_at "
+            "WHERE inbox_reads.seq < excluded.seq",
+            conversation_id,
+            staff_id,
+            seq,
+            utcnow(),
+        )
+        row = await self.db.fetchrow(
+            "SELECT seq FROM inbox_reads WHERE conversation_id = ? AND staff_id = ?",
+            conversation_id,
+            staff_id,
+        )
+        assert row is not None  # written just above
+        return int(row["seq"])
+
     # -- the per-conversation row --------------------------------------------------------
     async def row(self, conversation_id: str) -> dict[str, Any] | None:
         return await self.db.fetchrow(

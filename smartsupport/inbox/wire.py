@@ -72,6 +72,9 @@ class HeldOut(Body):
     sla: SlaOut | None = Field(
         default=None, description="The next response's clock while the customer waits."
     )
+    unread: int = Field(
+        default=0, description="The customer's messages after the caller's read mark."
+    )
 
 
 class AgentLoadOut(Body):
@@ -186,6 +189,11 @@ class InboxConversationOut(Body):
 class ConversationChangeOut(Body):
     id: str
     status: ConversationStatus
+
+
+class ReadMarkOut(Body):
+    conversation_id: str
+    seq: int = Field(description="The caller's read mark now: it never moves back.")
 
 
 class PriorityOut(Body):

@@ -41,6 +41,7 @@ from pathlib import Path
 import numpy as np
 
 from smartsupport.domain import Passage
+from smartsupport.knowledge.answer_types import answer_types, type_match
 from smartsupport.knowledge.places import place_match, places_in
 from smartsupport.knowledge.text_analysis import terms
 
@@ -59,6 +60,7 @@ FEATURES = (
     "margin",
     "retrieval_rank",
     "coverage_margin",
+    "place_answer",
 )
 
 # A guard set by hand, not learned (the training data has too few such questions for the
@@ -67,92 +69,11 @@ FEATURES = (
 # tests/resolution (no conversation changes) and tests/test_answerability.py's near misses.
 UNRELATED_SIMILARITY = 0.2
 
-# (what the question asks for, what an answer to it contains). Both lower-cased text.
-_CURRENCY = (
-    r"(?:[$€£¥]\s?\d|\d(?:[\d.,\s]*\d)?\s?"
-    r"(?:\$|€|£|usd|eur|dollars?|dólares|dollari|euros?|美元|ドル|円|دولار))"
-)
-_FREE = r"(?:\bfree\b|gratis|gratuit|kostenlos|gratuito|免费|無料|مجان)"
-_DURATION_UNIT = (
-    r"(?:days?|weeks?|hours?|months?|years?|minutes?|años?|ans?|jahre?n?|ann[oi]|anos?|年|سنة|سنوات|días|dias|semanas|horas|meses|jours|semaines|"
-    r"heures|mois|tage[n]?|wochen|stunden|monate[n]?|giorni|settimane|ore|mesi|天|日|週間|"
-    r"周|小时|時間|か月|个月|يوم|أيام|ساعة|ساعات|أسابيع|شهر)"
-)
-
-
-def _asks(latin: str, other: str) -> re.Pattern[str]:
-    """Question wording: whole words in scripts with spaces, substrings in CJK and Arabic."""
-    return re.compile(rf"\b(?:{latin})\b|{other}")
-
-
-ANSWER_TYPES: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
-    "amount": (
-        _asks(
-            r"how much|costs?|price[sd]?|fees?|cu[aá]nto cuesta|cu[aá]nto vale|"
-            r"precio|costo|combien|prix|co[uû]te?|frais|wie viel|kostet|kosten|preis|"
-            r"geb[uü]hren?|quanto costa|prezzo|quanto custa|pre[cç]o|custo|"
-            # the threshold of free shipping is an amount: "from how much is it free?"
-            r"free shipping|minimum order|(?:a partir|desde) de cu[aá]nto|env[ií]o gratis|"
-            r"livraison gratuite|versandkostenfrei|kostenlose[rn]? versand|"
-            r"spedizione gratuita|a partire da quanto|frete gr[aá]tis|a partir de quanto",
-            r"多少钱|价格|费用|运费|いくら|料金|価格|送料|كم سعر|كم تكلفة|سعر|تكلفة|رسوم|"
-            r"免运费|包邮|شحن مجاني",
-        ),
-        re.compile(f"{_CURRENCY}|{_FREE}"),
-    ),
-    "duration": (
-        _asks(
-            r"how long|how many (?:business |working )?(?:days|weeks)|how soon|"
-            r"(?:delivery|shipping|transit|processing|turnaround) times?|"
-            r"cu[aá]nto (?:tarda|tardan|demora|demoran|tiempo)|cu[aá]ntos d[ií]as|plazos?|"
-            r"combien de (?:temps|jours|semaines)|d[eé]lais?|sous combien|"
-            r"wie lange|wie viele (?:werk)?tage|wie schnell|dauert|lieferzeit(?:en)?|"
-            r"quanto tempo|quanti giorni|quanto ci (?:mette|mettono|vuole|vogliono)|"
-            r"quanto impiega|tempi di (?:consegna|spedizione)|"
-            r"quanto (?:demora|demoram)|quantos dias|demora[m]?",
-            r"多久|几天|多少天|多长时间|几个工作日|时效|どのくらい|どれくらい|何日|何営業日|日数|"
-            r"كم من الوقت|كم يوم|كم يستغرق|كم تستغرق|كم أسبوع|كم أيام|مدة",
-        ),
-        re.compile(
-            r"\d+\s?(?:[-–—~〜～]|to|a|à|bis|al|e|至|到|إلى)?\s?\d*\s?"
-            # "business days", "Werktage", "3-5 个工作日", "3～5営業日"
-            r"(?:business |working |ouvrés |hábiles |lavorativi |úteis |werk|arbeits|"
-            rf"[个個]?工作|営業)?{_DURATION_UNIT}"
-        ),
-    ),
-    "phone": (
-        _asks(
-            r"phone|call you|call us|tel[eé]fono|llamar|t[eé]l[eé]phone|appeler|telefon|"
-            r"anrufen|telefono|chiamare|telefone|ligar",
-            r"电话|電話|هاتف|اتصال",
-        ),
-        re.compile(r"\+?\d[\d\s().-]{7,}\d"),
-    ),
-    "email": (
-        _asks(
-            r"(?:what|which)(?:'s| is)? (?:your|the) (?:support |contact )?e-?mail(?: address)?|"
-            r"e-?mail (?:you|us)|contact (?:you )?by e-?mail|correo de contacto|"
-            r"adresse e-mail du service|e-mail-adresse des kundendienstes",
-            r"你们的邮箱|客服邮箱|メールアドレスは|البريد الإلكتروني الخاص بكم",
-        ),
-        re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+"),
-    ),
-    "hours": (
-        _asks(
-            r"opening hours|hours|open|opening|horario|abiert[oa]s?|horaires|ouverts?|"
-            r"[oö]ffnungszeiten|ge[oö]ffnet|orari|aperti|hor[aá]rio|abert[oa]s?",
-            r"营业时间|几点|営業時間|何時|ساعات العمل|مفتوح",
-        ),
-        re.compile(
-            r"\d{1,2}[:h.]\d{2}|\d{1,2}\s?(?:am|pm)\b|monday|friday|weekend|saturday|lunes|"
-            r"viernes|lundi|vendredi|montag|freitag|luned[iì]|venerd[iì]|segunda|sexta|"
-            r"周一|周五|星期|月曜|金曜|الاثنين|الجمعة"
-        ),
-    ),
-}
 # A sentence ends at . ! ? before a capital, digit, opening mark or an Arabic letter (so
 # "U.S. territories" and "e.g. a" stay whole), and at CJK full stops.
 _UNIT_SPLIT = re.compile(r"(?<=[.!?؟])\s+(?=[A-Z0-9¿¡“\"(*À-ÝΑ-Ω\u0600-\u06ff])|(?<=[。！？])\s*")
+# Where a customer's message may change sentence: after . ! ? (and their CJK and Arabic forms).
+_SENTENCE = re.compile(r"(?<=[.!?؟])\s+|(?<=[。！？])\s*")
 # A unit that starts like this continues the sentence before it ("It covers ...").
 _DANGLING = re.compile(
     r"^(?:it|this|that|they|these|those|its|there|es|esto|eso|ellos|il|elle|ils|elles|cela|"
@@ -193,17 +114,6 @@ def units_of(text: str) -> list[str]:
     return found
 
 
-def answer_types(question: str) -> list[str]:
-    """What the question asks for (``amount``, ``duration``, ``phone``, ``email``,
-    ``hours``); empty when it asks for none of them in particular."""
-    folded = question.lower()
-    return [name for name, (asks, _) in ANSWER_TYPES.items() if asks.search(folded)]
-
-
-def has_answer_type(kind: str, text: str) -> bool:
-    return bool(ANSWER_TYPES[kind][1].search(text.lower()))
-
-
 def dangling(unit: str) -> bool:
     """Whether ``unit`` leans on the sentence before it for its subject."""
     return bool(_DANGLING.match(unit))
@@ -234,11 +144,21 @@ class Answerability:
         question: str,
         passages: Sequence[Passage],
         idf: Callable[[str], float],
+        _focus: bool = True,
+        _told: str | None = None,
     ) -> list[Candidate]:
         """For each passage, its best unit and the probability that the passage answers
         ``question``; best first."""
         if not passages:
             return []
+        asked = asked_part(question) if _focus else question
+        if asked != question:
+            # "The sneakers are tight. How many days do I have to send them back?": the
+            # statement's words are context, not what an answer must contain. The message is
+            # answered when either it or its question is.
+            whole = self.rank(question, passages, idf, _focus=False)
+            part = self.rank(asked, passages, idf, _focus=False, _told=question)
+            return _better(whole, part)
         split = [units_of(p.text) or [p.text] for p in passages]
         question_vector = self._question_vector(question)
         passage_sim = self._vectors_of([_passage_text(p) for p in passages]) @ question_vector
@@ -248,11 +168,11 @@ class Answerability:
         # Coverage is compared among the passages that hold the kind of answer asked for: the
         # account page says "phone number" more often than the contact page that gives one.
         covered = np.where(
-            [_type_match(kinds, t) >= 0 for t in texts], coverages(wanted, texts, idf), 0.0
+            [type_match(kinds, t) >= 0 for t in texts], coverages(wanted, texts, idf), 0.0
         )
         # The place matters for a delivery time or a price; "I'm in London, what's your
         # phone number?" is answered by a passage about New York office hours all the same.
-        where = places_in(question) if {"duration", "amount"} & set(kinds) else frozenset()
+        where = places_in(_told or question) if {"duration", "amount"} & set(kinds) else frozenset()
         candidates = []
         for i, passage in enumerate(passages):
             unit_sim = self._vectors_of(split[i]) @ question_vector
@@ -274,6 +194,10 @@ class Answerability:
             place = place_match(where, _passage_text(passage)) if where else 0.0
             if place > 0:
                 best = _unit_about(where, split[i], unit_sim, best)
+                # The slots of the question filled in one sentence: it names the place asked
+                # about (or a region holding it) and gives the kind of answer asked for.
+                if place_match(where, split[i][best]) > 0 and type_match(kinds, split[i][best]) > 0:
+                    features["place_answer"] = 1.0
             unit = Unit(i, best, split[i][best])
             probability = self.probability(features)
             if (
@@ -353,7 +277,7 @@ def passage_features(
     ceiling = idf("\0never-seen\0")
     known = {t: w for t, w in wanted.items() if w < ceiling}
     coverage = [_coverage(known, u) for u in units]
-    typed = [_type_match(kinds, u) for u in units]
+    typed = [type_match(kinds, u) for u in units]
     fit = [s + c + 0.5 * t for s, c, t in zip(unit_similarities, coverage, typed, strict=True)]
     best = max(range(len(units)), key=lambda k: (fit[k], -k))  # earlier units win ties
     features = {
@@ -370,6 +294,9 @@ def passage_features(
         # usually retrieved (93% of the demo questions), ranking it first is the hard part.
         "retrieval_rank": 1.0 / (1 + position),
         "coverage_margin": coverage_margin,
+        # Set by ``Answerability.rank``: one sentence names the place asked about and gives
+        # the kind of answer asked for ("Europe and the UK: 4-7 business days" for Germany).
+        "place_answer": 0.0,
     }
     return features, best
 
@@ -381,6 +308,32 @@ def coverages(
     ceiling = idf("\0never-seen\0")
     known = {t: w for t, w in question_terms.items() if w < ceiling}
     return np.array([_coverage(known, text) for text in texts])
+
+
+def asked_part(text: str) -> str:
+    """The sentences of ``text`` that ask (end with a question mark), without the ones that
+    only tell (greetings, context); ``text`` itself when none or all of them ask."""
+    sentences: list[str] = []
+    for piece in _SENTENCE.split(text.strip()):
+        # "U.S.", "e.g." and a run of "??" are not sentences of their own.
+        if sentences and (len(piece.strip()) < 6 or len(sentences[-1]) < 6):
+            sentences[-1] = f"{sentences[-1]} {piece}".strip()
+        elif piece.strip():
+            sentences.append(piece.strip())
+    asking = [s for s in sentences if s.rstrip().endswith(("?", "？", "؟"))]
+    if not asking or len(asking) == len(sentences):
+        return text
+    return " ".join(s.strip() for s in asking)
+
+
+def _better(whole: list[Candidate], part: list[Candidate]) -> list[Candidate]:
+    """Per passage, the candidate with the higher probability of the two rankings."""
+    best: dict[int, Candidate] = {}
+    for candidate in [*whole, *part]:
+        kept = best.get(candidate.unit.passage)
+        if kept is None or candidate.probability > kept.probability:
+            best[candidate.unit.passage] = candidate
+    return sorted(best.values(), key=lambda c: -c.probability)
 
 
 def load_model(path: Path = MODEL_FILE) -> dict[str, object]:
@@ -449,12 +402,6 @@ def _unknown(
 def load_common_words(path: Path = COMMON_WORDS_FILE) -> frozenset[str]:
     data = json.loads(path.read_text(encoding="utf-8"))
     return frozenset(t for words in data["languages"].values() for t in words)
-
-
-def _type_match(kinds: Sequence[str], text: str) -> float:
-    if not kinds:
-        return 0.0
-    return 1.0 if any(has_answer_type(kind, text) for kind in kinds) else -1.0
 
 
 def _unit_about(

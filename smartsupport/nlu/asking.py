@@ -55,7 +55,7 @@ _MEASURE = re.compile(
     r"|多久|多少|几天|何日|どのくらい|いつまで|كم",
     re.IGNORECASE,
 )
-_ORDER_ID = re.compile(r"\bORD-?\d{4,6}\b", re.IGNORECASE)
+_ORDER_ID = re.compile(r"(?<![a-z0-9])ORD-?\d{4,6}(?![0-9])", re.IGNORECASE)
 _QUESTION_MARK = re.compile(r"[?？؟]")
 # Where one question ends and the next begins.
 # A run of marks ("amex??", "really?!") ends one question, not several.
@@ -79,6 +79,13 @@ def asks_how(text: str) -> bool:
     if _ORDER_ID.search(text) or _REQUEST.search(text):
         return False
     return bool(_QUESTION.search(text))
+
+
+def asks_measure(text: str) -> bool:
+    """Whether ``text`` asks for a measure of a policy (how long, how much, until when)
+    without naming an order: "how long is the Trail Runner's warranty?" names a product yet
+    asks about the warranty, not for the product's stock."""
+    return bool(_MEASURE.search(text)) and not _ORDER_ID.search(text)
 
 
 def states(text: str) -> bool:

@@ -198,10 +198,11 @@ class NluEngine:
         }
         vector = None
         rule = prepared.rules.match(text, "override")
-        if prepared.model is not None:
-            vectors = prepared.model.encode([text])
+        read = prepared.spec.masked(text)  # as the model was trained (NluSpec.masked)
+        if prepared.model is not None and read:
+            vectors = prepared.model.encode([read])
             vector = vectors[0, :USE_DIM]  # the multilingual embedding, for sentiment
-            prediction = prepared.model.predict_vectors(vectors, [text])[0]
+            prediction = prepared.model.predict_vectors(vectors, [read])[0]
             result["ranking"] = [[name, round(p, 4)] for name, p in prediction.ranking]
             if rule is None and not prediction.out_of_scope:
                 result.update(

@@ -118,12 +118,12 @@ async def retrain(
     if not usable:
         raise InvalidInput(NOTHING_TO_LEARN)
     train = [d for d in usable if not d.held_out]
-    texts = base_texts + [d.text for d in train]
+    texts = base_texts + [spec.masked(d.text) for d in train]
     labels = base_labels + [str(d.intent) for d in train]
     if len(set(labels)) < 2:
         raise InvalidInput("an intent model needs examples of at least 2 intents")
-    tests = [(d.text, d.intent) for d in usable if d.held_out]
-    tests += [(d.text, None) for d in decisions if d.action not in LABELLING][
+    tests = [(spec.masked(d.text), d.intent) for d in usable if d.held_out]
+    tests += [(spec.masked(d.text), None) for d in decisions if d.action not in LABELLING][
         -MAX_OUT_OF_SCOPE_TESTS:
     ]
     candidate = await asyncio.to_thread(

@@ -43,10 +43,13 @@ OUTBOX_INSERT = (
 
 
 def outbox_row(id: str, workspace_id: str, item: OutboxItem, now: datetime) -> tuple[Any, ...]:
-    """The parameters of OUTBOX_INSERT."""
+    """The parameters of OUTBOX_INSERT. Work due later (a reminder in two weeks) is dated
+    from its due time: the outbox's give-up age and its oldest-pending metric count from
+    then (pg_turn.RECORD_TURN does the same)."""
+    due = item.not_before or now
     return (
         id, workspace_id, item.kind, item.idempotency_key, item.payload,
-        item.not_before or now, now, now,
+        due, max(due, now), now,
     )  # fmt: skip
 
 

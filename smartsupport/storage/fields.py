@@ -178,6 +178,13 @@ class FieldCipher:
             return None
         return self.keyring.blind(kind, LOOKUPS[kind](value))
 
+    def lookups(self, kind: str, value: str | None) -> tuple[str | None, str | None]:
+        """The keyed hashes a look-up matches: under the next index key, then the current
+        one (the same twice when the index key is not changing; ``keyring.Keyring.blinds``)."""
+        if self.keyring is None or value is None:
+            return None, None
+        return self.keyring.blinds(kind, LOOKUPS[kind](value))
+
     def search_blind(self) -> Callable[[str], str] | None:
         """What the transcript search index passes each word through (search_terms.py):
         keyed hashes when encryption is on, so the index never holds a word."""

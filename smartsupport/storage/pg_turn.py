@@ -45,7 +45,8 @@ WITH conversation AS (
     INSERT INTO outbox (id, workspace_id, kind, idempotency_key, payload, status, attempts,
                         next_attempt_at, created_at, updated_at)
     SELECT o.doc->>'id', c.workspace_id, o.doc->>'kind', o.doc->>'key', o.doc->'payload',
-           'pending', 0, coalesce((o.doc->>'not_before')::timestamptz, ?), ?, ?
+           'pending', 0, coalesce((o.doc->>'not_before')::timestamptz, ?),
+           greatest((o.doc->>'not_before')::timestamptz, ?), ?
     FROM conversation c, jsonb_array_elements(?::jsonb) AS o(doc)
     ON CONFLICT (idempotency_key) DO NOTHING
 )

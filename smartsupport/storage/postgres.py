@@ -178,9 +178,9 @@ class PostgresStore(Store, SqlDatabase):
         # The keyed hash finds sealed rows; the plaintext finds rows from before encryption.
         row = await self._row(
             "SELECT * FROM customers WHERE workspace_id = ? "
-            "AND (external_id_hash = ? OR external_id = ?)",
+            "AND (external_id_hash IN (?, ?) OR external_id = ?)",
             workspace_id,
-            self.fields.lookup("external_id", external_id),
+            *self.fields.lookups("external_id", external_id),  # both during a re-index
             external_id,
         )
         return self.fields.opened_customer(records.customer(row)) if row else None

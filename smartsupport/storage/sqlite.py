@@ -119,10 +119,10 @@ class SqliteStore(Store, SqlDatabase):
         # The keyed hash finds sealed rows; the plaintext finds rows from before encryption.
         sql = (
             "SELECT * FROM customers WHERE workspace_id = ? "
-            "AND (external_id_hash = ? OR external_id = ?)"
+            "AND (external_id_hash IN (?, ?) OR external_id = ?)"
         )
-        found = self.fields.lookup("external_id", external_id)
-        row = await self._run(jobs.fetch_one, sql, (workspace_id, found, external_id))
+        found = self.fields.lookups("external_id", external_id)  # both during a re-index
+        row = await self._run(jobs.fetch_one, sql, (workspace_id, *found, external_id))
         return self.fields.opened_customer(records.customer(row)) if row else None
 
     async def update_customer(self, customer: Customer) -> Customer:

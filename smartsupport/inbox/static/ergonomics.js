@@ -2,9 +2,11 @@
    collision warnings (docs/inbox.md, "Working faster").
 
    - Shortcuts work when no text field has the focus; "?" lists them in a help overlay.
-   - Unread counts: customer messages that arrive (over the inbox socket) in a conversation
-     the agent holds while it is not on screen, per conversation on its card and in total in
-     the page title. Kept per agent in this browser (localStorage) until the agent opens it.
+   - Unread counts: the customer's messages after the agent's read mark, per conversation on
+     its card and in total in the page title. The server keeps the marks (inbox_reads): each
+     card of "My conversations" comes with its count (data-unread), messages arriving over the
+     socket add to it until the lists are read again, and what is on screen is marked read
+     (POST .../read), so a reload or the agent's other device shows the same counts.
    - Alerts: a conversation offered, transferred or assigned to the agent plays a short
      sound and shows a desktop notification. Off until the agent turns them on with the
      "Alerts" button (the browser asks for permission on that click); the choice is kept per
@@ -19,7 +21,7 @@
   if (body.dataset.page !== "inbox") return;
   const me = body.dataset.user;
   const current = body.dataset.conversation || null;
-  const { $, el } = window.ssDom;
+  const { $, csrf, el } = window.ssDom;
   const store = {
     get: (key, fallback) => {
       try {
@@ -103,10 +105,30 @@
 
   // ---- unread counts -------------------------------------------------------------------
   const baseTitle = document.title;
-  let unread = store.get("unread", {});
+  let unread = {};
+  let readSeq = 0; // the mark last sent for the conversation on screen
+  const shownSeq = () =>
+    Math.max(0, ...[...document.querySelectorAll("#transcript [data-seq]")].map((m) => Number(m.dataset.seq) || 0));
+  function markRead(seq) {
+    if (!current || document.hidden || !(seq > readSeq)) return;
+    readSeq = seq;
+    const retry = () => (readSeq = 0); // sent again with the next message or view
+    fetch(`/api/v1/inbox/conversations/${encodeURIComponent(current)}/read`, {
+      method: "POST",
+      headers: { "X-CSRF-Token": csrf(), "Content-Type": "application/json" },
+      body: JSON.stringify({ seq }),
+    }).then((r) => r.ok || retry(), retry);
+  }
+  function fromServer() {
+    unread = {};
+    for (const card of document.querySelectorAll("#lists .card[data-unread]"))
+      unread[card.dataset.id] = Number(card.dataset.unread) || 0;
+  }
   function showUnread() {
-    if (current && !document.hidden) delete unread[current];
-    store.set("unread", unread);
+    if (current && !document.hidden) {
+      delete unread[current];
+      markRead(shownSeq());
+    }
     let total = 0;
     for (const card of document.querySelectorAll("#lists .card[data-id]")) {
       const n = unread[card.dataset.id] || 0;
@@ -124,12 +146,6 @@
     for (const n of Object.values(unread)) total += n;
     document.title = total ? `(${total}) ${baseTitle}` : baseTitle;
   }
-  window.addEventListener("storage", (e) => {
-    if (e.key === `smartsupport:${me}:unread`) {
-      unread = store.get("unread", {});
-      showUnread();
-    }
-  });
   document.addEventListener("visibilitychange", showUnread);
 
   // ---- alerts on new assignments -------------------------------------------------------
@@ -239,11 +255,10 @@
     }
   });
   document.addEventListener("inbox:lists", () => {
-    // Forget counts of conversations no longer listed (resolved, transferred away).
-    const listed = new Set([...document.querySelectorAll("#lists .card[data-id]")].map((c) => c.dataset.id));
-    for (const id of Object.keys(unread)) if (!listed.has(id)) delete unread[id];
+    fromServer(); // the server's counts replace those added live
     showUnread();
     alertNew();
   });
+  fromServer();
   showUnread();
 })();

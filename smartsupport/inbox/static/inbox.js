@@ -123,14 +123,20 @@
   };
   const WHO = { customer: "Customer", bot: "Assistant", agent: "Agent" };
   function addMessage(m) {
-    if (!transcript || transcript.querySelector(`[data-seq="${Number(m.seq)}"]`)) return;
-    const li = el("li", { class: "msg " + m.author, "data-seq": String(m.seq) });
+    if (!transcript) return;
+    // A message shown already comes again when it changed: a file fetched after it was sent
+    // (channels/media_retry.py) is published with the same seq; anything else is a replay.
+    const shown = transcript.querySelector(`[data-seq="${Number(m.seq)}"]`);
+    const files = (m.attachments || []).length;
+    if (shown && files <= Number(shown.dataset.files || 0)) return;
+    const li = el("li", { class: "msg " + m.author, "data-seq": String(m.seq), "data-files": String(files) });
     if (m.author !== "system") {
       const name = m.author === "agent" && m.agent_name ? m.agent_name : WHO[m.author] || m.author;
       li.append(el("span", { class: "who" }, name + " · ", el("time", { datetime: m.created_at, text: clock(m.created_at) })));
     }
     li.append(el("div", { class: "bubble", text: m.text }));
     showAttachments(li, m);
+    if (shown) return shown.replaceWith(li);
     const next = [...transcript.children].find((x) => Number(x.dataset.seq) > m.seq);
     transcript.insertBefore(li, next || null);
     toBottom();

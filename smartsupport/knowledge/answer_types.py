@@ -1,0 +1,141 @@
+"""What a question asks for (an amount, a duration, a phone number, an e-mail address, opening
+hours) and whether a text holds that kind of answer, in the nine languages of the product.
+
+A passage without the kind of answer the question asks for never answers it
+(``knowledge.answerability``): "how much is express?" is not answered by "express delivers in
+1-2 days". A yes-or-no question names a cost without asking for one ("will I be charged
+shipping twice?"), so only its wording asks for an amount, not the nouns it uses.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+# (what the question asks for, what an answer to it contains). Both lower-cased text.
+_CURRENCY = (
+    r"(?:[$€£¥]\s?\d|\d(?:[\d.,\s]*\d)?\s?"
+    r"(?:\$|€|£|usd|eur|dollars?|dólares|dollari|euros?|美元|ドル|円|دولار))"
+)
+_FREE = r"(?:\bfree\b|gratis|gratuit|kostenlos|gratuito|免费|無料|مجان)"
+_DURATION_UNIT = (
+    r"(?:days?|weeks?|hours?|months?|years?|minutes?|años?|ans?|jahre?n?|ann[oi]|anos?|年|سنة|سنوات|días|dias|semanas|horas|meses|jours|semaines|"
+    r"heures|mois|tage[n]?|wochen|stunden|monate[n]?|giorni|settimane|ore|mesi|天|日|週間|"
+    r"周|小时|時間|か月|个月|يوم|أيام|ساعة|ساعات|أسابيع|شهر)"
+)
+
+
+def _asks(latin: str, other: str) -> re.Pattern[str]:
+    """Question wording: whole words in scripts with spaces, substrings in CJK and Arabic."""
+    return re.compile(rf"\b(?:{latin})\b|{other}")
+
+
+ANSWER_TYPES: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
+    "amount": (
+        _asks(
+            r"how much|costs?|price[sd]?|fees?|cu[aá]nto cuesta|cu[aá]nto vale|"
+            r"precio|costo|combien|prix|co[uû]te?|frais|wie viel|kostet|kosten|preis|"
+            r"geb[uü]hren?|quanto costa|prezzo|quanto custa|pre[cç]o|custo|"
+            # the threshold of free shipping is an amount: "from how much is it free?"
+            r"free shipping|minimum order|(?:a partir|desde) de cu[aá]nto|env[ií]o gratis|"
+            r"livraison gratuite|versandkostenfrei|kostenlose[rn]? versand|"
+            r"spedizione gratuita|a partire da quanto|frete gr[aá]tis|a partir de quanto",
+            r"多少钱|价格|费用|运费|いくら|料金|価格|送料|كم سعر|كم تكلفة|سعر|تكلفة|رسوم|"
+            r"免运费|包邮|شحن مجاني",
+        ),
+        re.compile(f"{_CURRENCY}|{_FREE}"),
+    ),
+    "duration": (
+        _asks(
+            r"how long|how many (?:business |working )?(?:days|weeks)|how soon|"
+            r"(?:delivery|shipping|transit|processing|turnaround) times?|"
+            r"cu[aá]nto (?:tarda|tardan|demora|demoran|tiempo)|cu[aá]ntos d[ií]as|plazos?|"
+            r"combien de (?:temps|jours|semaines)|d[eé]lais?|sous combien|"
+            r"wie lange|wie viele (?:werk)?tage|wie schnell|dauert|lieferzeit(?:en)?|"
+            r"quanto tempo|quanti giorni|quanto ci (?:mette|mettono|vuole|vogliono)|"
+            r"quanto impiega|tempi di (?:consegna|spedizione)|"
+            r"quanto (?:demora|demoram)|quantos dias|demora[m]?",
+            r"多久|几天|多少天|多长时间|几个工作日|时效|どのくらい|どれくらい|何日|何営業日|日数|"
+            r"كم من الوقت|كم يوم|كم يستغرق|كم تستغرق|كم أسبوع|كم أيام|مدة",
+        ),
+        re.compile(
+            r"\d+\s?(?:[-–—~〜～]|to|a|à|bis|al|e|至|到|إلى)?\s?\d*\s?"
+            # "business days", "Werktage", "3-5 个工作日", "3～5営業日"
+            r"(?:business |working |ouvrés |hábiles |lavorativi |úteis |werk|arbeits|"
+            rf"[个個]?工作|営業)?{_DURATION_UNIT}"
+        ),
+    ),
+    "phone": (
+        _asks(
+            r"phone|call you|call us|tel[eé]fono|llamar|t[eé]l[eé]phone|appeler|telefon|"
+            r"anrufen|telefono|chiamare|telefone|ligar",
+            r"电话|電話|هاتف|اتصال",
+        ),
+        re.compile(r"\+?\d[\d\s().-]{7,}\d"),
+    ),
+    "email": (
+        _asks(
+            r"(?:what|which)(?:'s| is)? (?:your|the) (?:support |contact )?e-?mail(?: address)?|"
+            r"e-?mail (?:you|us)|contact (?:you )?by e-?mail|correo de contacto|"
+            r"adresse e-mail du service|e-mail-adresse des kundendienstes",
+            r"你们的邮箱|客服邮箱|メールアドレスは|البريد الإلكتروني الخاص بكم",
+        ),
+        re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+"),
+    ),
+    "hours": (
+        _asks(
+            r"opening hours|hours|open|opening|horario|abiert[oa]s?|horaires|ouverts?|"
+            r"[oö]ffnungszeiten|ge[oö]ffnet|orari|aperti|hor[aá]rio|abert[oa]s?",
+            r"营业时间|几点|営業時間|何時|ساعات العمل|مفتوح",
+        ),
+        re.compile(
+            r"\d{1,2}[:h.]\d{2}|\d{1,2}\s?(?:am|pm)\b|monday|friday|weekend|saturday|lunes|"
+            r"viernes|lundi|vendredi|montag|freitag|luned[iì]|venerd[iì]|segunda|sexta|"
+            r"周一|周五|星期|月曜|金曜|الاثنين|الجمعة"
+        ),
+    ),
+}
+# A yes-or-no question, by its form: an auxiliary verb first (en, de), "est-ce que" or an
+# inverted pronoun (fr), a leading verb of obligation or charge (es, pt, it), 吗 or 是否 (zh),
+# a polite question ending (ja), هل (ar).
+_POLAR = re.compile(
+    r"(?:^|[.!?¿,;]\s*)(?:(?:so|and|but|also|ok|okay)\s+)?(?:do|does|did|is|are|will|would|can|"
+    r"could|should|have|has|must|am i|muss|m[uü]ssen|kostet|kosten|wird|werden|bekomme|"
+    r"bekommt|zahle|zahlt|gibt es|tengo que|hay que|se cobra|cobran|me cobran|debo|tenho de|"
+    r"tenho que|vou ter|cobram|devo|si paga|pago)\b"
+    r"|est-ce qu|\b\w+-(?:je|il|elle|on|nous|vous|ils|elles)\b"
+    r"|吗[?？]?\s*$|是否|会不会|要不要|需不需要|(?:ますか|ですか|でしょうか|ませんか)[?？]?\s*$|"
+    r"(?:^|\s)هل\s"
+)
+# Wording that asks for a quantity, whatever the form of the question ("is there a minimum
+# order for free shipping?" wants the amount).
+_MEASURE_WORD = re.compile(
+    r"\b(?:how (?:much|long|many|soon)|what(?:'s| is| are)? the (?:cost|price|fee)|cu[aá]nt[oa]s?|"
+    r"combien|wie (?:viel|viele|lange|teuer)|quant[oaie]|quantos?|quantas?|minimum|m[ií]nimo|"
+    r"mindest\w*|ab wann|a partir de)\b"
+    r"|多少|几|多久|多长|いくら|何日|どのくらい|どれくらい|كم"
+)
+
+
+def answer_types(question: str) -> list[str]:
+    """What the question asks for (``amount``, ``duration``, ``phone``, ``email``,
+    ``hours``); empty when it asks for none of them in particular."""
+    folded = question.lower()
+    kinds = [name for name, (asks, _) in ANSWER_TYPES.items() if asks.search(folded)]
+    if _POLAR.search(folded) and not _MEASURE_WORD.search(folded):
+        # "Will I be charged shipping twice?" names a cost but asks yes or no: "you pay
+        # shipping once" answers it with no amount in it.
+        kinds = [k for k in kinds if k not in ("amount", "duration")]
+    return kinds
+
+
+def has_answer_type(kind: str, text: str) -> bool:
+    return bool(ANSWER_TYPES[kind][1].search(text.lower()))
+
+
+def type_match(kinds: Sequence[str], text: str) -> float:
+    """1 when ``text`` holds an answer of one of ``kinds``, -1 when it holds none, 0 when the
+    question asks for no kind in particular."""
+    if not kinds:
+        return 0.0
+    return 1.0 if any(has_answer_type(kind, text) for kind in kinds) else -1.0
