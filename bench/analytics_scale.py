@@ -11,7 +11,8 @@ handoffs, agent replies, CSAT ratings, thumbs and LLM usage of a busy deployment
 with the store's shared SQL in bulk batches (``bench/seeding.py``), exactly as the product
 stores them, through the rollup's triggers. Then it builds the rollup (migration 0031) as the
 worker's backfill does (``analytics_rollup.catch_up``; its throughput is printed) and the
-daily sums of the settled days (migration 0036, ``analytics_daily.settle``), and times,
+daily sums of the settled days (migrations 0036 and 0040: the per-slice histograms and
+question counts, ``analytics_daily.settle``), and times,
 each ``--repeat`` times (best and median), what the API and the dashboard run
 (``analytics_sums``): the report of the last 30 days (what the dashboard shows first), the
 last 7 days, 30 days filtered by intent, 90 days, and the CSV export of 30 days (its first

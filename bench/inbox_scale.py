@@ -17,7 +17,9 @@ customer's email, a tag, an intent, an agent, a date range, and text plus filter
 the index catch-up every search runs first with nothing new; the conversation page's side
 panel (a customer's past conversations); and the inbox's lists (``/inbox`` and its lists
 fragment: the waiting queue, ``inbox.queue.waiting``, and ``inbox.api.queue_for``, the queue
-plus the conversations an agent holds). ``--keep`` reuses a seeded and indexed database.
+plus the conversations an agent holds, each with the agent's unread count: read marks
+half-way through every waiting or held conversation are written first). ``--keep`` reuses a
+seeded and indexed database.
 
 Figures depend on the machine: measure on a quiet one (docs/benchmarks.md).
 """
@@ -136,6 +138,18 @@ async def time_pages(store: Any, repeat: int) -> None:
         workspaces={WORKSPACE: WorkspaceConfig(id=WORKSPACE, name="Bench")},
     )
     agent = StaffUser("agent-7", "agent7@example.com", "Agent 7", "agent", [WORKSPACE])
+    # Agent-7's read marks: half-way through every waiting or held conversation, so the
+    # lists' unread counts (the queue's and "mine") join real marks. Kept with --keep.
+    await store.execute(
+        "INSERT INTO inbox_reads (conversation_id, staff_id, seq, updated_at) "
+        "SELECT id, 'agent-7', last_seq / 2, ? FROM conversations "
+        "WHERE workspace_id = ? AND status IN ('waiting_for_agent', 'with_agent') "
+        "ON CONFLICT (conversation_id, staff_id) DO NOTHING",
+        datetime.now(UTC),
+        WORKSPACE,
+    )
+    if store.dialect == "postgresql":
+        await analyze(store, ("inbox_reads",))  # as autovacuum would after such a load
     row = await store.fetchrow(
         "SELECT customer_id FROM conversations WHERE workspace_id = ? "
         "GROUP BY customer_id ORDER BY COUNT(*) DESC LIMIT 1",
@@ -157,9 +171,14 @@ async def time_pages(store: Any, repeat: int) -> None:
         found = await queue_for(services, agent)
         return f"{len(found['queue'])} waiting, {len(found['mine'])} held"
 
+    async def queue_unread() -> str:  # the queue as the lists read it: with agent-7's counts
+        found = await waiting(services, [WORKSPACE], reader=agent.id)
+        return f"{sum(e.unread for e in found)} unread on {len(found)} cards"
+
     await timed("index catch-up, nothing new", repeat, caught_up)
     await timed("side panel, a customer's past", repeat, panel)
     await timed("queue (waiting, first 500)", repeat, queue)
+    await timed("queue with unread counts", repeat, queue_unread)
     await timed("inbox lists (queue + held)", repeat, lists)
 
 

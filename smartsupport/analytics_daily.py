@@ -20,8 +20,8 @@ day's sums in the writer's transaction; the worker sums it again on its next pas
 report uses a day's sums only when they were computed with its window and it is asked at or
 after the day's ``decided_us``, so they equal the per-row computation exactly.
 
-Percentiles are not summed (no exact median adds up): the report reads them from the rollup
-rows of the whole range, in one scan (``analytics_sums._summaries``).
+Percentiles do not add up, nor do top lists per filter combination: their daily sums are
+kept per slice (migration 0040, ``analytics_slices``), in the same transaction.
 """
 
 from __future__ import annotations
@@ -29,23 +29,18 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+from smartsupport import analytics_slices as slices
 from smartsupport.analytics import Filters
 from smartsupport.analytics_report import Tally
 from smartsupport.analytics_rollup import _db, micros
+from smartsupport.analytics_slices import TIMINGS
 from smartsupport.storage.base import SqlDatabase, SqlExecutor
 
 DAY = timedelta(days=1)
 DAYS_PER_PASS = 100  # days summed per worker pass (a backfill of years takes several)
 CSAT_SCALE = range(1, 6)  # the inbox's ratings (CHECK csat_rating BETWEEN 1 AND 5)
 RECONTACT = "(r.next_us IS NOT NULL AND r.next_us <= r.last_us + ?)"
-TIMINGS = {
-    "first_response_bot": "first_response_bot_ms",
-    "first_response_human": "first_response_human_ms",
-    "time_to_resolution": "COALESCE(resolution_ms, "
-    "CASE WHEN passes = 1 AND decided = 1 THEN settled_ms END)",  # on Scope.conversations
-    "agent_handle_time": "handle_ms",
-}
-SUMS = ("analytics_daily", "analytics_daily_turns", "analytics_daily_articles")
+SUMS = ("analytics_daily", "analytics_daily_turns", "analytics_daily_articles", *slices.TABLES)
 GROUP_KEYS = ("day", "channel", "language", "intent")
 DAILY_COLUMNS = (
     *GROUP_KEYS,
@@ -262,7 +257,10 @@ async def _settle_day(
         if db.dialect == "postgresql":
             # No rollup write may land between what is read here and the commit (its
             # trigger would clear a day not yet marked summed); SQLite's writer is alone.
-            await tx.execute("LOCK TABLE analytics_rollup IN SHARE MODE")
+            # The questions too: an index-key rotation rewrites their hashes (0040).
+            await tx.execute(
+                "LOCK TABLE analytics_rollup, analytics_rollup_questions IN SHARE MODE"
+            )
         decided_us = await _decided(tx, scope)
         if decided_us is None:  # every conversation of the day deleted
             for table in (*SUMS, "analytics_days"):
@@ -315,6 +313,7 @@ async def _sum_day(tx: SqlExecutor, scope: Scope, workspace_id: str, day: str) -
     found = await tx.fetch(rollup_sql(ARTICLES_SQL, scope.where, by), *scope.args)
     articles = [{**a, "day": day, "article_id": a["k"]} for a in found]
     await _insert(tx, "analytics_daily_articles", ARTICLE_COLUMNS, workspace_id, articles)
+    await slices.sum_day(tx, (rows, args), (scope.where, scope.args), workspace_id, day)
 
 
 async def _insert(

@@ -6,8 +6,9 @@ the same numbers as the raw computation (``analytics_report.build_report``), sum
 
 Whole days of the range that are settled are read from their daily sums (migration 0036,
 ``analytics_daily``), the rest (the cut edges, recent days, a day whose sums a late change
-cleared) from the per-conversation rows; percentiles, escalation reasons and unanswered
-questions from the rows of the whole range.
+cleared) from the per-conversation rows. The percentiles' histograms and the unanswered
+questions' counts are summed per slice (migration 0040, ``analytics_slices``): with two
+filters or more they are read from the rows of the whole range, as are escalation reasons.
 
 Both first roll up what changed since the range starts (``analytics_rollup.catch_up``, at
 most ``CATCH_UP`` conversations, normally a handful since the worker keeps up); if more are
@@ -28,13 +29,13 @@ from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
 
+from smartsupport import analytics_slices as slices
 from smartsupport.analytics import PAGE, Filters, walk
 from smartsupport.analytics_daily import (
     ARTICLES_SQL,
     CSAT_SCALE,
     GROUP_SQL,
     HEAT_SQL,
-    TIMINGS,
     Scope,
     coverage,
     daily_sql,
@@ -52,6 +53,7 @@ from smartsupport.analytics_report import (
     ranks,
 )
 from smartsupport.analytics_rollup import _db, catch_up, due, moment
+from smartsupport.analytics_slices import TIMINGS
 from smartsupport.storage.base import SqlDatabase
 
 CATCH_UP = 5000  # conversations rolled up before a report; beyond, the raw rows answer
@@ -68,6 +70,7 @@ class Parts:
         self.filters = filters
         self.days = days
         self.spans = [Scope(filters, window, now, span) for span in spans]
+        self.sliced = slices.slice_of(filters) is not None
 
     async def sums(self, db: SqlDatabase, sql: str, key: str) -> list[dict[str, Any]]:
         """``sql`` (``HEAT_SQL`` or ``ARTICLES_SQL``) over the rollup rows of each span,
@@ -123,13 +126,18 @@ async def _groups(db: SqlDatabase, parts: Parts, report: Report) -> dict[str, li
 
 
 async def _summaries(
-    db: SqlDatabase, scope: Scope, counted: dict[str, list[int]]
+    db: SqlDatabase, scope: Scope, parts: Parts, counted: dict[str, list[int]]
 ) -> dict[str, dict[str, Any]]:
-    """Each timing's count, average, median and p90 (exact: read from the rollup rows of the
-    whole range, not summed). The values at the median's and the 90th percentile's ranks are
-    read by one query per timing that sorts only its values (a quarter to all of the rows):
-    over 90 days that is faster than one scan sorting every row four times, NULLs included
-    (measured, docs/benchmarks.md "Analytics dashboard")."""
+    """Each timing's count, average, median and p90, exact: located through the histograms
+    of the filters' slice (``analytics_slices.percentiles``), or, with two filters or more,
+    read from the rollup rows of the whole range by one query per timing that sorts only
+    its values (faster than one scan sorting every row four times, NULLs included:
+    measured, docs/benchmarks.md "Analytics dashboard")."""
+    if parts.sliced:
+        spans = [s.conversations() for s in parts.spans]
+        return await slices.percentiles(
+            db, parts.filters, parts.days, spans, scope.conversations(), counted
+        )
     rows, args = scope.conversations()
     at: dict[str, dict[int, int]] = {name: {} for name in TIMINGS}
     for name, expr in TIMINGS.items():
@@ -205,19 +213,29 @@ async def _details(db: SqlDatabase, scope: Scope, parts: Parts, report: Report) 
     report.heat = {g["k"]: [0] * 5 for g in _in_first_seen_order(groups, first)}
     for c in cells:
         report.heat[c["label"]][int(c["bucket"])] = int(c["n"])
-    await _questions(db, scope, report)
+    await _questions(db, scope, parts, report)
     await _articles(db, scope, parts, report)
 
 
-async def _questions(db: SqlDatabase, scope: Scope, report: Report) -> None:
+async def _questions(db: SqlDatabase, scope: Scope, parts: Parts, report: Report) -> None:
     """The top unanswered questions, counted by hash: the most frequent first, ties in
-    first-seen order (``Counter.most_common``), each shown with its first text."""
-    grouped = (
-        "SELECT question AS k, COUNT(*) AS n, MIN(created_us) AS first_us "
-        f"FROM analytics_rollup_questions WHERE {scope.where} GROUP BY question"
-    )
+    first-seen order (``Counter.most_common``), each shown with its first text. Counted
+    from the summed days of the filters' slice and the spans' rows, or from the rows of the
+    whole range."""
+    if parts.sliced and parts.days:
+        grouped, grouped_args = slices.question_counts(
+            parts.filters, parts.days, [(s.where, s.args) for s in parts.spans]
+        )
+    else:
+        grouped = (
+            "SELECT question AS k, COUNT(*) AS n, MIN(created_us) AS first_us "
+            f"FROM analytics_rollup_questions WHERE {scope.where} GROUP BY question"
+        )
+        grouped_args = scope.args
     top = await db.fetch(
-        f"{grouped} ORDER BY n DESC, first_us LIMIT {TOP_UNANSWERED + 1}", *scope.args
+        f"SELECT k, n, first_us FROM ({grouped}) g "
+        f"ORDER BY n DESC, first_us LIMIT {TOP_UNANSWERED + 1}",
+        *grouped_args,
     )
     beyond = top[TOP_UNANSWERED:]
     top = top[:TOP_UNANSWERED]
@@ -226,7 +244,7 @@ async def _questions(db: SqlDatabase, scope: Scope, report: Report) -> None:
         last = top[-1]
         tied = await db.fetch(
             f"SELECT k, n, first_us FROM ({grouped}) g WHERE n = ? AND first_us = ?",
-            *scope.args,
+            *grouped_args,
             last["n"],
             last["first_us"],
         )
@@ -285,7 +303,7 @@ async def report(
     parts = Parts(filters, window, now, *await coverage(db, filters, window, now))
     out = Report(filters)
     counted = await _groups(db, parts, out)
-    out.summaries = await _summaries(db, scope, counted)
+    out.summaries = await _summaries(db, scope, parts, counted)
     await _details(db, scope, parts, out)
     return out.as_json()
 

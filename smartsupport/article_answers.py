@@ -20,10 +20,16 @@ from smartsupport import messages
 from smartsupport.answers import Answerer, AnswerResult
 from smartsupport.decisions import offer_person
 from smartsupport.domain import Passage, Reply
-from smartsupport.knowledge.answerability import Answerability, Candidate, asked_part
+from smartsupport.knowledge.answerability import (
+    Answerability,
+    Candidate,
+    asked_part,
+    told_part,
+)
 from smartsupport.knowledge.kb import KnowledgeBase
+from smartsupport.knowledge.places import place_match, places_in
 from smartsupport.llm.chain import accumulate
-from smartsupport.nlu.asking import questions_in
+from smartsupport.nlu.asking import asked_in
 from smartsupport.turn import Decision, Turn
 
 # What a turn's steps retrieved, by (question, language): the knowledge step searches, and an
@@ -36,6 +42,7 @@ _QUOTES = {"fr": ("« ", " »"), "de": ("„", "“"), "zh": ("“", "”"), "ja
 TOP_PASSAGES = 8
 SEARCHED = 30  # passages looked at to find TOP_PASSAGES from several articles
 PER_ARTICLE = 3
+PLACE_PASSAGES = 2  # passages naming the place asked about, kept beyond TOP_PASSAGES
 
 
 class ArticleAnswers:
@@ -53,8 +60,16 @@ class ArticleAnswers:
         many passages were considered (for the "not in our articles" decision).
         ``retrieved`` keeps what was found for the turn's later steps (``supports``)."""
         decisions, considered, unanswered = [], 0, []
-        for question in questions_in(turn.message.text):
-            decision, seen = await self._one(turn, question, language, retrieved)
+        questions = asked_in(turn.message.text)
+        # Each question is asked where the message says ("I'm in Brussels. How long, and do
+        # I pay customs?"): the place binds both answers. Questions cut from one sentence
+        # also share the rest of it (``context``); another sentence's question does not
+        # ("How much is express? And do you have a shop in Paris?").
+        told = told_part(turn.message.text) if len(questions) > 1 else ""
+        for question, sentence in questions:
+            asked = f"{told} {question}" if told and question not in told else question
+            context = sentence if sentence != question else ""
+            decision, seen = await self._one(turn, asked, language, retrieved, context)
             considered += seen
             if decision is not None:
                 decisions.append(decision)
@@ -70,14 +85,21 @@ class ArticleAnswers:
         return first, considered
 
     async def _one(
-        self, turn: Turn, question: str, language: str, retrieved: Retrieved | None
+        self,
+        turn: Turn,
+        question: str,
+        language: str,
+        retrieved: Retrieved | None,
+        context: str = "",
     ) -> tuple[Decision | None, int]:
+        """One question; ``context`` is the whole message when it holds several, so that a
+        place it names binds each of them."""
         workspace = turn.workspace
-        passages, found_in = await self._retrieved(turn, question, language, retrieved)
+        passages, found_in = await self._retrieved(turn, question, language, retrieved, context)
         if not passages:
             return None, 0
         idf = await self.knowledge.idf(workspace.id)
-        ranked = self.answerability.rank(question, passages, idf)
+        ranked = self.answerability.rank(question, passages, idf, context=context)
         kept = [c for c in ranked if c.probability >= self.answerability.threshold]
         if not kept:
             return None, len(passages)
@@ -105,8 +127,18 @@ class ArticleAnswers:
         ranked = self.answerability.rank(question, [authored, *passages], idf)
         return next((c.probability for c in ranked if c.unit.passage == 0), 0.0)
 
+    async def names_all(self, turn: Turn, text: str) -> bool:
+        """Whether ``text`` (an authored answer) mentions everything the message names."""
+        idf = await self.knowledge.idf(turn.workspace.id)
+        return self.answerability.names_all(turn.message.text, text, idf)
+
     async def _retrieved(
-        self, turn: Turn, question: str, language: str, retrieved: Retrieved | None
+        self,
+        turn: Turn,
+        question: str,
+        language: str,
+        retrieved: Retrieved | None,
+        context: str = "",
     ) -> tuple[list[Passage], str]:
         """``retrieve``, once per question and language in a turn."""
         key = (question, language)
@@ -118,22 +150,24 @@ class ArticleAnswers:
             # batch costs little more than one text, and both are then in the encoder's cache.
             self.knowledge.encode([question, asked])
         found = await self.retrieve(
-            turn.workspace.id, question, language, turn.workspace.default_locale
+            turn.workspace.id, question, language, turn.workspace.default_locale, context=context
         )
         if retrieved is not None:
             retrieved[key] = found
         return found
 
     async def retrieve(
-        self, workspace_id: str, question: str, language: str, default: str
+        self, workspace_id: str, question: str, language: str, default: str, *, context: str = ""
     ) -> tuple[list[Passage], str]:
         """Passages in ``language``, else in the workspace's ``default`` language."""
-        passages = await self._search(workspace_id, question, language)
+        passages = await self._search(workspace_id, question, language, context)
         if passages or language == default:
             return passages, language
-        return await self._search(workspace_id, question, default), default
+        return await self._search(workspace_id, question, default, context), default
 
-    async def _search(self, workspace_id: str, question: str, language: str) -> list[Passage]:
+    async def _search(
+        self, workspace_id: str, question: str, language: str, context: str = ""
+    ) -> list[Passage]:
         """The best passages from several articles: the article that ranks first for a
         question about Canada may be domestic shipping, with the answer in the next one."""
         found = await self.knowledge.search(workspace_id, question, locale=language, k=SEARCHED)
@@ -143,7 +177,17 @@ class ArticleAnswers:
             if per_article.get(passage.article_id, 0) < PER_ARTICLE:
                 kept.append(passage)
                 per_article[passage.article_id] = per_article.get(passage.article_id, 0) + 1
-        return kept[:TOP_PASSAGES]
+        kept = kept[:TOP_PASSAGES]
+        where = places_in(f"{context} {question}")
+        if where:
+            # "How long to Austria?": the passage about Europe shares one word with the
+            # question at best and may rank below the domestic ones; it must be judged.
+            kept += [
+                p
+                for p in found
+                if p not in kept and place_match(where, f"{p.section or ''} {p.text}") > 0
+            ][:PLACE_PASSAGES]
+        return kept
 
     def _decision(
         self, turn: Turn, result: AnswerResult, best: Candidate, language: str, found_in: str

@@ -28,8 +28,9 @@ import re
 import sys
 from dataclasses import asdict
 from datetime import datetime
+from functools import partial
 
-from smartsupport import decisions, handoff, messages, reply_language
+from smartsupport import customer_memory, decisions, handoff, messages, reply_language
 from smartsupport.answers import Answerer
 from smartsupport.article_answers import ArticleAnswers
 from smartsupport.consent import people_only
@@ -89,6 +90,8 @@ class Assistant:
         self.live = LiveReview(services.store, nlu)  # experiments, shadow mode (review/)
         if dialogue is not None:  # A/B tests of flows
             dialogue.flow_choice = self.live.experiments.choose_flow
+            # A verified customer's remembered facts, read when a flow starts (templates).
+            dialogue.recall = partial(customer_memory.remembered, services.store)
 
     # -- understand ----------------------------------------------------------------------
     async def understand(
@@ -312,24 +315,28 @@ class Assistant:
             state.keyword_fallback = decision
             state.skip("keywords", "no keyword answer")
             return None
-        if (
-            step == "faq"
-            and turn.workspace.articles_dir is not None
-            and STATES_FACTS.search(decision.replies[0].text)
-        ):
-            # A keyword FAQ entry shares a word with the question; its facts must answer it.
-            support = await self.articles.supports(
-                turn, decision.replies[0].text, state.language, state.retrieved
-            )
-            if support < self.articles.answerability.threshold:
-                state.skip("keywords", f"the FAQ entry does not answer this ({support:.2f})")
+        if step == "faq" and turn.workspace.articles_dir is not None:
+            # A keyword FAQ entry shares a word with the question ("card"); it must answer
+            # it. One that states facts (a price, a time) is scored like a passage; one that
+            # states none must at least mention everything the question names: "we accept
+            # Visa, PayPal..." answers "PayPal?" but not "why was my card declined?".
+            text = decision.replies[0].text
+            if STATES_FACTS.search(text):
+                support = await self.articles.supports(turn, text, state.language, state.retrieved)
+                if support < self.articles.answerability.threshold:
+                    state.skip("keywords", f"the FAQ entry does not answer this ({support:.2f})")
+                    return None
+            elif not await self.articles.names_all(turn, text):
+                state.skip("keywords", "the FAQ entry does not mention what the question names")
                 return None
         return decision
 
     async def _no_answer(self, turn: Turn, state: decisions.Deliberation) -> Decision | None:
-        if state.knowledge_candidates and (state.asks_about or state.intent is None):
-            # A question the articles were searched for and do not answer: say so, offer
-            # a person (the handoff step of the answer chain phrases it).
+        if state.knowledge_candidates:
+            # A message the articles were searched for and do not answer: say so, offer a
+            # person (the handoff step of the answer chain phrases it). "I did not
+            # understand" would be untrue of a recognised request that nothing here serves
+            # ("please tell me how to delete my account").
             result = await self.answerer.answer(
                 turn.workspace, turn.message.text, [], language=state.language,
                 on_delta=turn.stream,

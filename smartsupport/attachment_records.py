@@ -182,7 +182,7 @@ async def keep(
         attachment.conversation_id,
         attachment.message_id,
         attachment.source,
-        attachment.filename,
+        _db(services).fields.seal("attachments", "filename", attachment.id, attachment.filename),
         attachment.content_type,
         attachment.kind,
         attachment.size,
@@ -204,13 +204,14 @@ async def link(services: Services, ids: list[str], conversation_id: str, message
         )
 
 
-def _row(row: dict[str, Any]) -> Attachment:
+def _row(services: Services, row: dict[str, Any]) -> Attachment:
+    row = _db(services).fields.open_row("attachments", row)  # the name is sealed
     return Attachment(**{k: row[k] for k in Attachment.__slots__})  # type: ignore[attr-defined]
 
 
 async def find(services: Services, attachment_id: str) -> Attachment | None:
     row = await _db(services).fetchrow("SELECT * FROM attachments WHERE id = ?", attachment_id)
-    return _row(row) if row else None
+    return _row(services, row) if row else None
 
 
 async def in_conversation(services: Services, conversation_id: str) -> list[Attachment]:
@@ -218,7 +219,7 @@ async def in_conversation(services: Services, conversation_id: str) -> list[Atta
         "SELECT * FROM attachments WHERE conversation_id = ? ORDER BY created_at, id",
         conversation_id,
     )
-    return [_row(r) for r in rows]
+    return [_row(services, r) for r in rows]
 
 
 async def read(services: Services, attachment: Attachment) -> bytes:

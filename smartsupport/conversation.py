@@ -283,7 +283,8 @@ async def decide(services: Services, taken: _Taken) -> Decision:
 
 async def record(services: Services, taken: _Taken, decision: Decision) -> TurnResult:
     """The turn's writes in ONE transaction: the customer's message (unless stored early),
-    the replies, the status change, metadata, events and outbox work."""
+    the replies, the status change, metadata, events and outbox work (added, or called
+    back: a flow's cancel_message)."""
     conversation, message = taken.conversation, taken.message
     replies = [
         Message(
@@ -323,6 +324,7 @@ async def record(services: Services, taken: _Taken, decision: Decision) -> TurnR
         events=events,
         metadata=decision.metadata,
         outbox=outbox,
+        cancel=decision.cancel,
     )
     if outbox:
         services.outbox_due.set()

@@ -198,16 +198,23 @@ async def export_customer(
     for row in await _rows(db, "conversations", "id", conversation_ids):
         row["metadata"] = db.fields.open_metadata(row["id"], row["metadata"])
         messages = await services.store.list_messages(row["id"], limit=1_000_000)
-        events = await db.fetch(
-            "SELECT id, type, data, created_at FROM events WHERE conversation_id = ? ORDER BY id",
-            row["id"],
-        )
+        events = [
+            db.fields.opened_event_row(e)  # a mail's sender, an error: sealed (fields.py)
+            for e in await db.fetch(
+                "SELECT id, workspace_id, conversation_id, type, data, created_at FROM events "
+                "WHERE conversation_id = ? ORDER BY id",
+                row["id"],
+            )
+        ]
         raw = await services.contexts.backplane.get(services.contexts.key(row["id"]))
         conversations.append(
             {
                 **row,
                 "messages": [_jsonable(asdict(m)) for m in messages],
-                "events": [_jsonable(e) for e in events],
+                "events": [
+                    _jsonable({k: e[k] for k in ("id", "type", "data", "created_at")})
+                    for e in events
+                ],
                 "context": json.loads(raw) if raw else None,
             }
         )

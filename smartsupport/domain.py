@@ -122,6 +122,19 @@ class OutboxItem:
 
 
 @dataclass(slots=True)
+class OutboxCancel:
+    """Pending outbox work called back in the same transaction as the change that decided
+    so (a flow's ``cancel_message`` step): the conversation's workspace's rows of ``kind``
+    whose key is ``key`` (or starts with it, ``prefix``), still pending and held by no
+    worker, are finished unrun with ``result`` saying why. The key stays used."""
+
+    kind: str
+    key: str
+    prefix: bool = False
+    result: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
 class TurnResult:
     """The stored customer message and the replies it produced (empty when an agent holds
     the conversation). A retried ``client_id`` returns the same result."""

@@ -2,8 +2,9 @@
 
     smartsupport keys create [--print]        a new keyring: in the key file, or printed
     smartsupport keys rotate [--print]        a new primary key; old keys stay to decrypt
-    smartsupport keys reencrypt [--batch N]   everything under the primary key; resumable
-                                              (run it again: sealed rows are skipped)
+    smartsupport keys reencrypt [--batch N]   everything under the primary key, attachments'
+                                              files too; resumable (run it again: sealed
+                                              rows and files are skipped)
     smartsupport keys status                  key ids, and how many values each one sealed
     smartsupport keys rotate-index [--print]  a next index key beside the current one
     smartsupport keys reindex [--batch N]     every keyed hash under the next index key;
@@ -25,16 +26,24 @@ import time
 from typing import cast
 
 from smartsupport import audit
+from smartsupport.attachments.sealed import SealedStore
 from smartsupport.encryption import key_source
 from smartsupport.errors import ConfigurationError
 from smartsupport.keyring import RELOAD_SECONDS, FileKeySource, KeySource, key_check, new_keyset
 from smartsupport.reindex import Progress as IndexProgress
 from smartsupport.reindex import forget, next_key_check, reindex
 from smartsupport.reindex import progress as index_progress
-from smartsupport.services import open_services
+from smartsupport.services import Services, open_services
 from smartsupport.settings import Settings, load_settings
 from smartsupport.storage.base import SqlDatabase
-from smartsupport.storage.reencrypt import BATCH, Progress, census, reencrypt
+from smartsupport.storage.reencrypt import (
+    BATCH,
+    Progress,
+    census,
+    files_census,
+    reencrypt,
+    reencrypt_files,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -109,11 +118,12 @@ async def _reencrypt(args: argparse.Namespace) -> int:
         def report(progress: Progress) -> None:
             print(
                 f"{progress.table}: {progress.rows} rows read, {progress.changed} re-sealed, "
-                f"last {':'.join(progress.last)}",
+                f"last {':'.join(map(str, progress.last))}",
                 file=sys.stderr,
             )
 
         done = await reencrypt(db, batch=args.batch, report=report)
+        done.append(await reencrypt_files(db, _files(services), batch=args.batch, report=report))
         await audit.record(
             db,
             "keys.reencrypted",
@@ -150,12 +160,25 @@ async def _status(args: argparse.Namespace) -> int:
                         f"reindex {step.table}\t{state}: {step.visited} rows, "
                         f"{step.changed} re-hashed"
                     )
-        for progress in await census(db):
+        files = services.attachments
+        sealed = [await files_census(db, files)] if isinstance(files, SealedStore) else []
+        for progress in [*await census(db), *sealed]:
             counts = ", ".join(f"{k}: {n}" for k, n in sorted(progress.keys.items()))
             print(f"{progress.table}\t{counts or 'empty'}")
     finally:
         await services.close()
     return 0
+
+
+def _files(services: Services) -> SealedStore:
+    """The attachment store, which is sealed whenever there is a keyring (services.py)."""
+    files = services.attachments
+    if not isinstance(files, SealedStore):
+        raise ConfigurationError(
+            "Encryption is off (SMARTSUPPORT_ENCRYPTION=off): attachments are not sealed. "
+            "Configure a keyring first (docs/security.md)."
+        )
+    return files
 
 
 def _rotate_index(args: argparse.Namespace) -> int:

@@ -159,10 +159,13 @@ async def cancel(
     """Finish a pending entry without running it, ``result`` saying why; False when it is
     done, dead or held by a worker right now (it may be going out: too late to stop)."""
     now = now or utcnow()
+    row = await db.fetchrow("SELECT idempotency_key FROM outbox WHERE id = ?", entry_id)
+    if row is None:
+        return False
     changed = await db.execute(
         "UPDATE outbox SET status = 'done', result = ?, updated_at = ? WHERE id = ? "
         "AND status = 'pending' AND (locked_until IS NULL OR locked_until < ?)",
-        result,
+        db.fields.seal("outbox", "result", row["idempotency_key"], result),
         now,
         entry_id,
         now,
@@ -230,7 +233,7 @@ async def _attempt(services: Services, entry: Entry, now: datetime) -> None:
         await db.execute(  # type: ignore[attr-defined]
             "UPDATE outbox SET status = 'done', attempts = attempts + 1, result = ?, "
             "locked_until = NULL, last_error = NULL, updated_at = ? WHERE id = ?",
-            result,
+            db.fields.seal("outbox", "result", entry.idempotency_key, result),  # type: ignore[attr-defined]
             utcnow(),
             entry.id,
         )
@@ -257,7 +260,7 @@ async def _attempt(services: Services, entry: Entry, now: datetime) -> None:
         status,
         attempts,
         due,
-        error[:2000],
+        db.fields.seal("outbox", "last_error", entry.idempotency_key, error[:2000]),  # type: ignore[attr-defined]
         utcnow(),
         entry.id,
     )

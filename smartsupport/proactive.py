@@ -12,7 +12,9 @@ shipped", "your return label expires tomorrow") on the customer's channel.
                     a STOP after scheduling still stops it; a skip is a ``proactive.skipped``
                     event of the conversation as well as the entry's result. A web widget
                     conversation has no address and no STOP: its message is stored and
-                    published (the widget shows it live or in the history).
+                    published (the widget shows it live or in the history). A message
+                    marked ``unless_handed_over`` (a flow's reminder) is skipped
+                    (``handed_over``) while a person holds the conversation when it is due.
       record        the message is stored in the conversation (agents see it) with the
                     channel's own deliveries, in one transaction, under the conversation's
                     lock; its client_id (``proactive:<entry id>``) makes a repeated run a no-op
@@ -31,7 +33,7 @@ from typing import Any
 
 from smartsupport import outbox
 from smartsupport.channels import channel_for, contacts
-from smartsupport.domain import Author, Message
+from smartsupport.domain import Author, ConversationStatus, Message
 from smartsupport.errors import DeliveryError
 from smartsupport.fanout import conversation_lock, publish_message
 from smartsupport.ids import new_id
@@ -45,6 +47,8 @@ from smartsupport.proactive_request import (
 )
 from smartsupport.services import Services
 from smartsupport.storage.base import SqlExecutor
+
+PERSON_HOLDS = (ConversationStatus.WAITING, ConversationStatus.WITH_AGENT)
 
 __all__ = [
     "ADDRESSLESS", "CHANNELS", "KIND", "ProactiveRequest", "deliver", "find",
@@ -92,6 +96,10 @@ async def deliver(services: Services, entry: Any) -> dict[str, Any]:
         if payload.get("require_opt_in") and consent != "in"
         else None
     )
+    if skipped is None and payload.get("unless_handed_over"):
+        held = await services.store.get_conversation(conversation_id)
+        if held is not None and held.status in PERSON_HOLDS:
+            skipped = "handed_over"  # the person speaks for us now
     if skipped is not None:
         # Recorded in the conversation too: its agents (and analytics) see why nothing went.
         await services.store.add_event(

@@ -6,6 +6,9 @@ index key").
     channel_contacts             address_hash, the row's key: the row is re-keyed and its
                                  sealed address sealed again for its new name; a twin filed
                                  under the new hash meanwhile is folded into one row
+    email_threads                message_hash, the row's key: re-keyed and its sealed
+                                 Message-ID sealed again for its new name; a twin filed
+                                 under the new hash meanwhile is kept, the old row dropped
     analytics_rollup_questions   question, the hash unanswered questions are counted by
     conversation_search          the transcript index (FTS5 on SQLite, tsvectors on
                                  PostgreSQL), rebuilt from the messages (search_index.rebuild)
@@ -40,6 +43,7 @@ from smartsupport.storage.fields import is_sealed, row_key
 
 BATCH = 200  # rows per transaction: short enough not to hold SQLite's writer for long
 CONTACTS = "channel_contacts"
+THREADS = "email_threads"
 EARLIEST = datetime.min.replace(tzinfo=UTC)
 
 Apply = Callable[[SqlExecutor, str, list[dict[str, Any]]], Awaitable[int]]
@@ -214,6 +218,41 @@ async def _contacts(tx: SqlExecutor, dialect: str, rows: list[dict[str, Any]]) -
     return changed
 
 
+async def _threads(tx: SqlExecutor, dialect: str, rows: list[dict[str, Any]]) -> int:
+    """Each sealed Message-ID re-keyed by its new hash. Rows keyed by their clear
+    Message-ID (from before encryption) are ``keys reencrypt``'s."""
+    changed = 0
+    names = ("workspace_id", "message_hash")
+    where = "workspace_id = ? AND message_hash = ?"
+    for row in rows:
+        if not is_sealed(row["message_id"]):
+            continue
+        message_id = tx.fields.open(THREADS, "message_id", row_key(row, names), row["message_id"])
+        fresh = tx.fields.lookup("message_id", message_id)
+        if fresh is None or fresh == row["message_hash"]:
+            continue
+        twin = await tx.fetchrow(
+            f"SELECT 1 AS one FROM {THREADS} WHERE {where}", row["workspace_id"], fresh
+        )
+        if twin is None:
+            sealed = tx.fields.seal(
+                THREADS, "message_id", row_key({**row, "message_hash": fresh}, names), message_id
+            )
+            await tx.execute(
+                f"UPDATE {THREADS} SET message_hash = ?, message_id = ? WHERE {where}",
+                fresh,
+                sealed,
+                row["workspace_id"],
+                row["message_hash"],
+            )
+        else:  # the same mail filed again under the new hash (a race): one row is enough
+            await tx.execute(
+                f"DELETE FROM {THREADS} WHERE {where}", row["workspace_id"], row["message_hash"]
+            )
+        changed += 1
+    return changed
+
+
 async def _fold(tx: SqlExecutor, row: dict[str, Any], twin: dict[str, Any], fresh: str) -> None:
     """A server filed the address again under the new hash before the re-index reached its
     old row (a race; look-ups prefer the new row, so its conversation is the live one): keep
@@ -282,6 +321,7 @@ STEPS: dict[str, tuple[tuple[str, ...], tuple[str, ...], Apply]] = {
         ("address", "consent", "consent_at", "last_inbound_at"),
         _contacts,
     ),
+    THREADS: (("workspace_id", "message_hash"), ("message_id",), _threads),
     "analytics_rollup_questions": (
         ("conversation_id", "turn"),
         ("question", "message_id"),

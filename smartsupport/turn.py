@@ -22,6 +22,7 @@ from smartsupport.domain import (
     Conversation,
     ConversationStatus,
     Message,
+    OutboxCancel,
     OutboxItem,
     Reply,
     Understanding,
@@ -56,6 +57,8 @@ class Decision:
     metadata: dict[str, Any] = field(default_factory=dict)
     # Enqueued in the outbox in the same transaction (idempotent on the item's key).
     outbox: list[OutboxItem] = field(default_factory=list)
+    # Pending outbox work called back in the same transaction (a flow's cancel_message).
+    cancel: list[OutboxCancel] = field(default_factory=list)
 
     def merge(self, other: Decision) -> Decision:
         """Add ``other``'s effects to this decision's (replies appended; ``other`` wins on
@@ -66,6 +69,7 @@ class Decision:
         self.events += other.events
         self.metadata.update(other.metadata)
         self.outbox += other.outbox
+        self.cancel += other.cancel
         return self
 
 

@@ -6,6 +6,12 @@ person.
         agent = await h.staff("ana@example.com", "agent")
         conversation = await h.customer_waiting("Ada")
         r = await agent.post(f"/api/v1/inbox/conversations/{conversation.id}/claim")
+
+And the ``services`` fixture: the product's services opened on each engine, SQLite then
+PostgreSQL, with the test workspace ``acme`` (``helpdesk_fakes.open_test_services``). A
+module uses it by importing it:
+
+    from tests.inboxkit import services_on_each_engine  # noqa: F401 - the services fixture
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
 
 from smartsupport.app import create_app
@@ -26,9 +33,22 @@ from smartsupport.staff import passwords
 from smartsupport.staff.cookies import CSRF_COOKIE
 from smartsupport.staff.store import StaffStore
 from smartsupport.wiring import assemble
+from tests.helpdesk_fakes import open_test_services
 
 PASSWORD = "correct horse battery staple"
 HUMAN = "I want to talk to a person please"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"], name="services")
+async def services_on_each_engine(
+    request: pytest.FixtureRequest, tmp_path: Any, sqlite_url: str, postgres_url: str
+) -> AsyncIterator[Services]:
+    url = sqlite_url if request.param == "sqlite" else postgres_url
+    running = await open_test_services(tmp_path, url, {})
+    try:
+        yield running
+    finally:
+        await running.close()
 
 
 class StaffClient(httpx.AsyncClient):

@@ -20,6 +20,11 @@ mistake in our verification code cannot hide behind the same mistake in the test
                                                       store (GET /{media-id}, then its URL)
     fake.twilio_media(data, "image/png") -> url       a MediaUrl: Basic auth, a redirect to
                                                       the CDN, streamed without a length
+    fake.content({"twilio/quick-reply": ...}) -> sid  a Content template of the account (the
+                                                      ``types`` of POST /v1/Content); a message
+                                                      naming it is rendered with its
+                                                      ContentVariables and checked as Twilio
+                                                      documents it for a WhatsApp session
 
 Nothing here can prove that the real services still behave as documented: their SaaS cannot
 be reached from this project's test machines (docs/channels.md says so).
@@ -33,6 +38,7 @@ import hashlib
 import hmac
 import itertools
 import json
+import re
 import shutil
 import socket
 import time
@@ -95,6 +101,7 @@ class FakeMessaging:
     problems: list[str] = field(default_factory=list)
     media: dict[str, tuple[bytes, str]] = field(default_factory=dict)
     media_requests: list[str] = field(default_factory=list)
+    contents: dict[str, dict[str, Any]] = field(default_factory=dict)
     _failures: list[_Failure] = field(default_factory=list)
     _ids: Any = field(default_factory=lambda: itertools.count(1))
 
@@ -115,6 +122,12 @@ class FakeMessaging:
         retry_after: int | None = None,
     ) -> None:
         self._failures.append(_Failure(status, times, path_prefix, body, retry_after))
+
+    def content(self, types: dict[str, Any], sid: str | None = None) -> str:
+        """A Content template created in the account (twilio.com/docs/content); its sid."""
+        sid = sid or f"HX{next(self._ids):032x}"
+        self.contents[sid] = types
+        return sid
 
     def whatsapp_media(self, data: bytes, mime_type: str) -> str:
         """A file a WhatsApp customer sent, as Meta keeps it; returns its media id."""
@@ -319,6 +332,11 @@ class FakeMessaging:
                 json.loads(form["ContentVariables"])
             except ValueError:
                 return self._twilio_error(21656, "ContentVariables is not valid JSON")
+        if form.get("ContentSid") in self.contents:
+            rendered = self._render_content(form)
+            if isinstance(rendered, str):
+                return self._twilio_error(21656, rendered)
+            form["Content"] = rendered
         if form["To"].removeprefix("whatsapp:") in self.unsubscribed:
             return self._twilio_error(21610, "Attempt to send to unsubscribed recipient")
         self.twilio_sent.append(form)
@@ -337,6 +355,39 @@ class FakeMessaging:
             },
             201,
         )
+
+    def _render_content(self, form: dict[str, Any]) -> dict[str, Any] | str:
+        """A twilio/quick-reply template filled with ContentVariables as Twilio documents it
+        (twilio.com/docs/content/twilio-quick-reply): body at most 1,024 characters; in a
+        WhatsApp session at most 3 buttons (WhatsApp: titles of at most 20, unique). A
+        problem is returned as its message."""
+        variables = json.loads(form.get("ContentVariables") or "{}")
+        missing: list[str] = []
+
+        def fill(text: str) -> str:
+            def value(found: re.Match[str]) -> str:
+                if found.group(1) not in variables:
+                    missing.append(found.group(1))
+                return str(variables.get(found.group(1), ""))
+
+            return re.sub(r"\{\{\s*(\w+)\s*\}\}", value, text)
+
+        quick = self.contents[form["ContentSid"]].get("twilio/quick-reply")
+        if quick is None:
+            return "the fake renders twilio/quick-reply templates only"
+        body = fill(quick["body"])
+        buttons = [{"title": fill(a["title"]), "id": fill(a.get("id", a["title"]))}
+                   for a in quick["actions"]]  # fmt: skip
+        titles = [b["title"] for b in buttons]
+        if missing:
+            return f"ContentVariables has no value for {sorted(set(missing))}"
+        if not body or len(body) > 1024:
+            return "a quick-reply body is 1 to 1,024 characters"
+        if not 1 <= len(buttons) <= 3:
+            return "a quick-reply in a WhatsApp session has 1 to 3 buttons"
+        if any(not t or len(t) > 20 for t in titles) or len(set(titles)) != len(titles):
+            return f"WhatsApp button titles are unique, 1 to 20 characters: {titles}"
+        return {"body": body, "buttons": buttons}
 
     # -- a business's endpoint for the API channel --------------------------------------
     def _hook(self, request: Request, raw: bytes) -> Response:

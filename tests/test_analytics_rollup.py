@@ -114,6 +114,7 @@ def scopes(now: datetime) -> list[Filters]:
         Filters(WORKSPACE, month, now, channel="email"),
         Filters(WORKSPACE, month, now, language="de"),
         Filters(WORKSPACE, month, now, intent="shipping"),
+        Filters(WORKSPACE, month, now, channel="web", language="de"),  # no slice (0040)
         Filters(WORKSPACE, now - timedelta(days=9, hours=5), now - timedelta(days=2, minutes=7)),
     ]
 

@@ -1,12 +1,14 @@
 """A customer's WhatsApp or Twilio file whose download failed in a way worth repeating (503,
 timeouts) is fetched again through the outbox and attached to the message stored without it;
-a 404 is not retried; the last attempt records why. Against tests/messaging_fakes.py, which
+a voice note fetched late is transcribed and answered like one that came on time; a 404 is
+not retried; the last attempt records why. Against tests/messaging_fakes.py, which
 serves media in Meta's (GET /{media-id} for a short-lived URL, then the URL) and Twilio's
 (MediaUrl, Basic auth, a redirect to the CDN) published formats, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from datetime import timedelta
 from typing import Any
 
@@ -17,8 +19,9 @@ from smartsupport.domain import Author, Message, utcnow
 from smartsupport.wire import conversation_channel
 from tests.inboxkit import Harness
 from tests.messaging_fakes import GRAPH_PREFIX, twilio_inbound, whatsapp_webhook
-from tests.messagingkit import Running, channel_secrets, running  # noqa: F401
+from tests.messagingkit import Running, channel_secrets, running, wait_for  # noqa: F401
 from tests.test_channel_media import JPEG, NUMBER, PNG, WA_ID, conversation_of, wa_media
+from tests.test_voice_notes import OGG, TranscriptionServer
 
 LATER = timedelta(hours=1)  # past any backoff of the first tries, well within the max age
 
@@ -199,3 +202,111 @@ async def test_a_retry_lost_before_it_was_queued_is_queued_by_the_webhooks_retry
             return bool(found.meta.get("attachments"))
 
         await run_retries_until(run, attached)
+
+
+# -- a voice note fetched late ----------------------------------------------------------------
+
+WORDS = "Where is my order ORD-10234?"
+VOICE = ("audio", "audio/ogg; codecs=opus")
+
+
+@pytest.fixture
+def speech() -> Any:
+    server = TranscriptionServer()
+    yield server
+    server.close()
+
+
+def provider(speech: Any) -> dict[str, Any]:
+    return {"base_url": speech.url, "model": "whisper-1", "api_key": "sk-test"}
+
+
+async def late_voice_note(run: Running) -> tuple[bytes, str]:
+    """A WhatsApp voice note whose download fails twice with 503 (the webhook's try and the
+    first retry's); returns the webhook body and the conversation's id."""
+    media_id = run.fake.whatsapp_media(OGG, VOICE[1])
+    run.fake.fail(503, times=2, path_prefix=f"{GRAPH_PREFIX}/{media_id}")
+    body = whatsapp_webhook([wa_media(VOICE[0], media_id, VOICE[1], voice=True)])
+    assert (await run.whatsapp(body)).status_code == 200
+    conversation_id = await conversation_of(run, "whatsapp", WA_ID)
+    assert await run.customer_texts(conversation_id) == ["[voice message]"]
+    return body, conversation_id
+
+
+async def test_a_voice_note_fetched_late_is_transcribed_and_answered_like_one_on_time(
+    tmp_path, database_url, speech
+):
+    speech.words[hashlib.sha256(OGG).hexdigest()] = WORDS
+    async with running(tmp_path, database_url, speech_provider=provider(speech)) as run:
+        body, conversation_id = await late_voice_note(run)
+        assert speech.requests == []  # nothing to listen to yet
+        sent_before = len(run.fake.texts_to(WA_ID))
+
+        async def heard() -> bool:
+            return len(await run.customer_texts(conversation_id)) == 2
+
+        await run_retries_until(run, heard)
+        assert await run.customer_texts(conversation_id) == ["[voice message]", WORDS]
+        (asked,) = speech.requests  # the audio the tests use on time, as Meta served it
+        assert asked["file"]["data"] == OGG and asked["file"]["filename"] == "voice-note.ogg"
+        note, said = [m for m in await run.messages(conversation_id) if m.author is Author.CUSTOMER]
+        (kept,) = await attachment_records.in_conversation(run.services, conversation_id)
+        assert kept.kind == "audio" and kept.message_id == note.id
+        assert [a["id"] for a in note.meta["attachments"]] == [kept.id]
+        (problem,) = note.meta["media_problems"]
+        assert problem["retry"] == "fetched" and problem["voice"] == "answered"
+        assert problem["transcript"] == said.id
+        assert said.meta["voice"]["transcribed"] is True and said.meta["voice"]["late"] is True
+        assert said.meta["voice"]["message_id"] == note.id
+        # Answered through the normal path: the demo's order flow asks for the email.
+        await wait_for(
+            lambda: len(run.fake.texts_to(WA_ID)) > sent_before, what="the transcript's answer"
+        )
+        later = run.fake.texts_to(WA_ID)[sent_before:]
+        assert "email" in " ".join(m["text"]["body"] for m in later if "text" in m).lower()
+        # Meta retries the webhook and the outbox runs again: nothing heard or said twice.
+        assert (await run.whatsapp(body)).json()["duplicates"] == 1
+        await outbox.run_due(run.services, now=utcnow() + 10 * LATER)
+        assert await run.customer_texts(conversation_id) == ["[voice message]", WORDS]
+        assert len(speech.requests) == 1 and run.fake.problems == []
+        assert [e.status for e in await retries(run)] == ["done"]
+
+
+async def test_a_speech_server_down_when_the_file_arrives_is_asked_again_later(tmp_path, speech):
+    speech.words[hashlib.sha256(OGG).hexdigest()] = WORDS
+    speech.fail = [503, 503]  # the transcriber's own try and its one retry
+    async with running(tmp_path, speech_provider=provider(speech)) as run:
+        _, conversation_id = await late_voice_note(run)
+
+        async def kept() -> bool:
+            said = await customer_message(run, conversation_id)
+            return bool(said.meta.get("attachments"))
+
+        await run_retries_until(run, kept)
+        (problem,) = (await customer_message(run, conversation_id)).meta["media_problems"]
+        assert problem["voice"] == "pending" and len(speech.requests) == 2
+        (entry,) = await retries(run)
+        assert entry.status == "pending" and "HTTP 503" in (entry.last_error or "")
+
+        async def heard() -> bool:
+            return len(await run.customer_texts(conversation_id)) == 2
+
+        await run_retries_until(run, heard)
+        assert await run.customer_texts(conversation_id) == ["[voice message]", WORDS]
+        assert len(speech.requests) == 3
+
+
+async def test_a_voice_note_fetched_late_without_a_speech_provider_stays_a_file(tmp_path):
+    async with running(tmp_path) as run:
+        _, conversation_id = await late_voice_note(run)
+
+        async def settled() -> bool:
+            said = await customer_message(run, conversation_id)
+            return (said.meta.get("media_problems") or [{}])[0].get("voice") == "unheard"
+
+        await run_retries_until(run, settled)
+        said = await customer_message(run, conversation_id)  # still the one message
+        assert said.meta["attachments"][0]["kind"] == "audio"
+        assert [e.result for e in await retries(run)] == [
+            {"attachment_id": said.meta["attachments"][0]["id"], "voice": "unheard"}
+        ]

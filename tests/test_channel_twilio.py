@@ -2,7 +2,8 @@
 formats (tests/messaging_fakes.py): X-Twilio-Signature over the public URL, inbound
 messages and status callbacks, replies through the Messages API with quick replies as
 numbered options (and a number back), STOP/START/HELP, Twilio's own 21610, WhatsApp's
-24-hour window as a Content template, long replies split, outages, and the demo's order flow
+24-hour window as a Content template, quick replies on WhatsApp as the buttons of a
+twilio/quick-reply Content template, long replies split, outages, and the demo's order flow
 end to end. Twilio's own servers cannot be reached from here."""
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -195,13 +197,19 @@ async def test_a_long_reply_is_split_into_parts_twilio_accepts(tmp_path):
         await run.twilio("sms", twilio_inbound("Hello"))
         conversation_id = await conversation_of(run)
         await wait_for(lambda: run.fake.sms_to(NUMBER), what="the reply")
+        await settle(run.services)  # the answer to "Hello" (one message or more) is out
+        before = len(run.fake.sms_to(NUMBER))
         long_text = "\n".join(f"Line {i}: " + "words " * 30 for i in range(20))
         async with conversation_lock(run.services, conversation_id):
             await post(run.services, conversation_id, Author.AGENT, long_text)
-        await wait_for(lambda: len(run.fake.sms_to(NUMBER)) >= 3, what="the parts")
-        parts = [m["Body"] for m in run.fake.sms_to(NUMBER)[1:]]
-        assert all(len(p) <= 1600 for p in parts) and len(parts) >= 2
-        assert " ".join(parts).split() == long_text.split()
+
+        def parts() -> list[str]:
+            return [m["Body"] for m in run.fake.sms_to(NUMBER)[before:]]
+
+        await wait_for(lambda: len(" ".join(parts())) >= len(long_text) - 20, what="the parts")
+        sent = parts()
+        assert all(len(p) <= 1600 for p in sent) and len(sent) >= 2
+        assert " ".join(sent).split() == long_text.split()
         assert run.fake.problems == []
 
 
@@ -248,4 +256,64 @@ async def test_the_demo_order_tracking_flow_runs_end_to_end_over_sms(tmp_path, d
         )
         answer = next(m["Body"] for m in run.fake.sms_to(NUMBER) if "shipped with UPS" in m["Body"])
         assert "1Z999AA10123456784" in answer
+        assert run.fake.problems == []
+
+
+BUTTON_SIDS = {2: "HX" + "3" * 32, 3: "HX" + "4" * 32}
+
+
+def quick_reply(count: int) -> dict[str, Any]:
+    """A twilio/quick-reply template as the docs show one (twilio.com/docs/content/twilio-
+    quick-reply): the body and each button's title and id are variables."""
+    actions = [{"title": f"{{{{{n}}}}}", "id": f"{{{{{n}}}}}"} for n in range(2, count + 2)]
+    return {"twilio/quick-reply": {"body": "{{1}}", "actions": actions}}
+
+
+async def test_quick_replies_on_whatsapp_through_twilio_are_buttons_to_tap(tmp_path):
+    options = {"whatsapp_button_sids": BUTTON_SIDS}
+    async with running(tmp_path, workspace={"twilio": options}) as run:
+        for count, sid in BUTTON_SIDS.items():
+            run.fake.content(quick_reply(count), sid=sid)
+        to = f"whatsapp:{NUMBER}"
+        hello = twilio_inbound("Hello", whatsapp=True)
+        assert (await run.twilio("whatsapp", hello)).status_code == 204
+        await wait_for(lambda: run.fake.sms_to(to), what="the greeting")
+        conversation_id = await conversation_of(run, "twilio_whatsapp")
+
+        async def offer(text: str, replies: list[str]) -> dict[str, Any]:
+            sent = len(run.fake.sms_to(to))
+            async with conversation_lock(run.services, conversation_id):
+                await post(run.services, conversation_id, Author.AGENT, text,
+                           meta={"quick_replies": replies})  # fmt: skip
+            await wait_for(lambda: len(run.fake.sms_to(to)) > sent, what="the offer")
+            return run.fake.sms_to(to)[-1]
+
+        # More than three, a title WhatsApp would cut, or no template for the count: the
+        # numbered text stands, as on SMS.
+        for replies in (["A", "B", "C", "D"], ["Yes, start the return", "No"], ["Only one"]):
+            numbered = await offer("Pick one.", replies)
+            assert "ContentSid" not in numbered and f"1. {replies[0]}" in numbered["Body"]
+        sent = await offer("What can I do for you?", ["Track my order", "Talk to a person"])
+        assert "Body" not in sent and sent["ContentSid"] == BUTTON_SIDS[2]
+        assert json.loads(sent["ContentVariables"]) == {
+            "1": "What can I do for you?", "2": "Track my order", "3": "Talk to a person",
+        }  # fmt: skip
+        assert sent["Content"] == {
+            "body": "What can I do for you?",
+            "buttons": [{"title": "Track my order", "id": "Track my order"},
+                        {"title": "Talk to a person", "id": "Talk to a person"}],
+        }  # fmt: skip  # as the customer's WhatsApp shows it
+        # A tap comes back as the button's title (ButtonText) and id (ButtonPayload).
+        tap = twilio_inbound(
+            "Talk to a person", whatsapp=True,
+            ButtonText="Talk to a person", ButtonPayload="Talk to a person",
+        )  # fmt: skip
+        assert (await run.twilio("whatsapp", tap)).status_code == 204
+        assert (await run.customer_texts(conversation_id))[-1] == "Talk to a person"
+        # Outside the 24-hour window only the approved template goes, never buttons.
+        await run.services.store.execute(
+            "UPDATE channel_contacts SET last_inbound_at = ?", utcnow() - timedelta(days=2)
+        )
+        late = await offer("Still there?", ["Yes", "No"])
+        assert late["ContentSid"] == TEMPLATE_SID
         assert run.fake.problems == []

@@ -43,12 +43,17 @@ ARTICLES = DEMO_DIR / "articles"
 # question of a message is scored apart from what the customer tells around it, and resolved
 # rose 56.7 -> 67.7% for off-target 5.5 -> 6.0% (one more conversation) and abstention 86.7
 # -> 84.4% (one fewer): by the product's rule (resolved - 3 x off-target) 40.2 -> 49.7.
-FLOOR_RESOLVED_PCT = 67.7
+# The sixth pass added 58 English conversations (resolution/en-more.yaml, 275 in all): on the
+# larger suite the fifth pass's code scores resolved 67.0%, off-target 6.9%, abstained 83.3%,
+# in language 98.5%; the figures below are the sixth pass's on it (docs/benchmarks.md,
+# "Issue 11, sixth pass"). Every figure is better than the fifth pass's code on the same
+# suite; the off-target ceiling reads higher than before only because the suite changed.
+FLOOR_RESOLVED_PCT = 71.0
 FLOOR_ESCALATION_RECALL_PCT = 100.0
-FLOOR_IN_LANGUAGE_PCT = 98.2
-FLOOR_ABSTAINED_PCT = 84.4
+FLOOR_IN_LANGUAGE_PCT = 98.9
+FLOOR_ABSTAINED_PCT = 85.2
 CEILING_WRONG_PCT = 0.0
-CEILING_OFF_TARGET_PCT = 6.0
+CEILING_OFF_TARGET_PCT = 6.5
 CEILING_FALSE_ESCALATIONS = 0
 
 

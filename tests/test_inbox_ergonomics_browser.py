@@ -6,7 +6,8 @@ reply with Alt+1, edits it and sends it: the customer receives the edited text. 
 panel suggests the article that answers. The shortcuts overlay opens with "?" and closes with
 Esc; "j" moves to the next conversation. A customer message in a held conversation that is not
 on screen shows as unread on its card and in the page title until it is opened; the server
-keeps the counts, so the agent's other device shows the same. With alerts
+keeps the counts, so the agent's other device shows the same; the queue's cards show each
+agent's own counts too (not in the title). With alerts
 turned on (permission asked on the click), a conversation offered to the agent shows a
 desktop notification. Two agents in one conversation see each other typing.
 """
@@ -104,12 +105,13 @@ class Customer:
         return httpx.get(url, headers=self.auth).json()["messages"]
 
 
-def unread_of(agent: StaffSession, counts: dict[str, int]) -> None:
-    """Waits until the server's unread counts of the agent's conversations are ``counts``
-    (read marks are sent by the page as it shows messages)."""
+def unread_of(agent: StaffSession, counts: dict[str, int], lists: str = "mine") -> None:
+    """Waits until the server's unread counts of the agent's conversations (``lists``:
+    "mine" or "queue") are ``counts`` (read marks are sent by the page as it shows
+    messages)."""
     for _ in range(100):
         r = agent.http.get(f"{agent.server.url}/api/v1/inbox/queue", headers=agent.headers())
-        now = {m["conversation_id"]: m["unread"] for m in r.json()["mine"]}
+        now = {m["conversation_id"]: m["unread"] for m in r.json()[lists]}
         if all(now.get(k) == v for k, v in counts.items()):
             return
         time.sleep(0.1)
@@ -220,12 +222,12 @@ def test_unread_counts_and_alerts_on_a_new_assignment(browser: Browser, server: 
     agent.locator(f"#mine .card[data-id='{held.id}'] a.card-link").click()
     expect(agent.locator("body[data-live='1']")).to_have_count(1)
     expect(agent).to_have_title("Inbox · smartsupport")
-    expect(agent.locator(".unread-count:visible")).to_have_count(0)
+    expect(agent.locator("#mine .unread-count:visible")).to_have_count(0)
     unread_of(cy, {held.id: 0, other.id: 0})  # read on one device: read on both
     laptop.reload()
     expect(laptop.locator("body[data-live='1']")).to_have_count(1)
     expect(laptop).to_have_title("Inbox · smartsupport")
-    expect(laptop.locator(".unread-count:visible")).to_have_count(0)
+    expect(laptop.locator("#mine .unread-count:visible")).to_have_count(0)
     close(laptop)
 
     toggle = agent.locator("#alerts-toggle")
@@ -245,6 +247,39 @@ def test_unread_counts_and_alerts_on_a_new_assignment(browser: Browser, server: 
     assert agent.evaluate("window.__notifications") == ["New conversation assigned to you"]
     agent.reload()  # the choice is kept
     expect(agent.locator("#alerts-toggle")).to_have_text("Alerts on")
+    close(agent)
+
+
+def test_queue_cards_show_what_each_agent_has_not_read(
+    browser: Browser, server: LiveServer
+) -> None:
+    waiting = Customer(server, "Frances")
+    waiting.say("I want to talk to a person please")
+    waiting.say("It's about ORD-10234")
+    agent = staffkit.new_page(browser, 1400, 900)
+    sign_in(agent, server, "ana@example.com")
+    card = agent.locator(f"#queue .card[data-id='{waiting.id}']")
+    expect(card.locator(".unread-count")).to_have_text("2")
+    expect(card.locator(".unread-count")).to_have_attribute(
+        "title", "2 new messages from the customer"
+    )
+    # The queue is everyone's to take: its counts stay out of the agent's page title.
+    expect(agent).to_have_title("Inbox · smartsupport")
+    card.locator("a.card-link").click()  # opened, not claimed: read all the same
+    expect(agent.locator("body[data-live='1']")).to_have_count(1)
+    expect(card.locator(".unread-count:visible")).to_have_count(0)
+    ana, bo = StaffSession(server, "ana@example.com"), StaffSession(server, "bo@example.com")
+    unread_of(ana, {waiting.id: 0}, "queue")
+    waiting.say("Hello?")  # on Ana's screen: read as it arrives
+    expect(agent.locator("#transcript li.customer").last).to_contain_text("Hello?")
+    unread_of(ana, {waiting.id: 0}, "queue")
+    unread_of(bo, {waiting.id: 3}, "queue")  # Bo has read none of it
+    agent.goto(f"{server.url}/inbox")
+    inbox.live(agent)
+    expect(agent.locator(f"#queue .card[data-id='{waiting.id}']")).to_be_visible()
+    expect(
+        agent.locator(f"#queue .card[data-id='{waiting.id}'] .unread-count:visible")
+    ).to_have_count(0)
     close(agent)
 
 

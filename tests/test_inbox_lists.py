@@ -5,25 +5,13 @@ next-response clock, exactly as when each was read on its own."""
 
 from __future__ import annotations
 
-import pytest
-
 from smartsupport.conversation import start_conversation
 from smartsupport.domain import Author, ConversationStatus, utcnow
 from smartsupport.inbox.api import queue_for
 from smartsupport.staff.models import StaffUser
-from tests.helpdesk_fakes import open_test_services
+from tests.inboxkit import services_on_each_engine  # noqa: F401 - the fixture
 
 AGENT = StaffUser("agent-7", "agent7@example.com", "Agent 7", "agent", ["acme"])
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def services(request, tmp_path, sqlite_url, postgres_url):
-    url = sqlite_url if request.param == "sqlite" else postgres_url
-    running = await open_test_services(tmp_path, url, {})
-    try:
-        yield running
-    finally:
-        await running.close()
 
 
 async def held(services, texts, *, name=None, agent="agent-7"):

@@ -5,23 +5,10 @@ erasure takes the memories with it. A customer coming back days later is the scr
 
 from __future__ import annotations
 
-import pytest
-
 from smartsupport.conversation import start_conversation
 from smartsupport.domain import Author, ConversationStatus
 from smartsupport.inbox import memory
-from tests.helpdesk_fakes import open_test_services
-from tests.inboxkit import inbox_app
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def services(request, tmp_path, sqlite_url, postgres_url):
-    url = sqlite_url if request.param == "sqlite" else postgres_url
-    running = await open_test_services(tmp_path, url, {})
-    try:
-        yield running
-    finally:
-        await running.close()
+from tests.inboxkit import inbox_app, services_on_each_engine  # noqa: F401
 
 
 async def finished(services, user_id, lines):

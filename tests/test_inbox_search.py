@@ -16,8 +16,7 @@ from smartsupport.inbox import search as search_module
 from smartsupport.inbox import search_index, tags
 from smartsupport.inbox.search import SearchQuery, search
 from smartsupport.search_terms import index_terms, query_terms
-from tests.helpdesk_fakes import open_test_services
-from tests.inboxkit import inbox_app, queue
+from tests.inboxkit import inbox_app, queue, services_on_each_engine  # noqa: F401
 
 ODD = [
     '"',
@@ -40,16 +39,6 @@ ODD = [
     "a & b | !c <-> d",
     "\u200b\u00a0",
 ]
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def services(request, tmp_path, sqlite_url, postgres_url):
-    url = sqlite_url if request.param == "sqlite" else postgres_url
-    running = await open_test_services(tmp_path, url, {})
-    try:
-        yield running
-    finally:
-        await running.close()
 
 
 async def conversation(services, texts, *, name=None, email=None, intent=None):

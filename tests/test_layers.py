@@ -64,6 +64,7 @@ LAYERS: list[tuple[str, list[str]]] = [
             "channels.media_download",  # provider media downloads (issue 13)
             "helpdesk.http",  # the one HTTP boundary of outbound calls, shared with channels
             "reply_language",
+            "customer_memory",  # a verified customer's remembered facts, for flows (issue 16)
             "consent",  # consent and the people-only choice (issue 14)
             "attachment_records",  # attachments: sniffing, rows, files (issue 13)
         ],
@@ -80,6 +81,7 @@ LAYERS: list[tuple[str, list[str]]] = [
             "analytics", "analytics_facts", "analytics_report",  # KPIs (issue 15)
             "analytics_rollup", "analytics_sums",  # the KPIs' rollup (issue 15 scale)
             "analytics_daily",  # the rollup's daily sums of settled days (issue 15 scale)
+            "analytics_slices",  # daily histograms and question counts per slice (issue 15)
             "feedback",  # thumbs on answers, agent flags (issue 15)
         ],
     ),

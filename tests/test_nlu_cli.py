@@ -74,6 +74,11 @@ def test_eval_prints_one_json_object_with_oos_metrics(model_dir: Path, tmp_path,
     assert result["n"] == 6 and result["n_oos"] == 2
     assert result["in_scope_accuracy"] >= 0.75
     assert result["oos_recall"] >= 0.5
+    # In-scope errors by cause: right but turned away, or the wrong intent.
+    assert result["in_scope_accuracy"] == pytest.approx(
+        result["closed_set_accuracy"] - result["in_scope_rejected_right"], abs=1e-3
+    )
+    assert 0.0 <= result["in_scope_wrong_intent"] <= 1.0 - result["closed_set_accuracy"] + 1e-3
     assert 0 < result["predict_ms_p50"] <= result["predict_ms_p95"]
 
 

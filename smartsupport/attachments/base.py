@@ -31,6 +31,12 @@ class AttachmentStore(abc.ABC):
         that already exists is left as it is."""
 
     @abc.abstractmethod
+    async def overwrite(self, key: str, data: bytes) -> None:
+        """Replace the bytes under ``key``, atomically (a reader sees the old bytes or the
+        new ones, never half). Only for the same content in another form: re-encryption
+        (``keys reencrypt``) seals a file again under the primary key."""
+
+    @abc.abstractmethod
     async def get(self, key: str) -> bytes:
         """The bytes under ``key``; ``NotFound`` when there are none."""
 

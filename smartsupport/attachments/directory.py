@@ -27,6 +27,9 @@ class DirectoryStore(AttachmentStore):
     async def put(self, key: str, data: bytes) -> None:
         await self._run(_write_once, self.path(key), data)
 
+    async def overwrite(self, key: str, data: bytes) -> None:
+        await self._run(_replace, self.path(key), data)
+
     async def get(self, key: str) -> bytes:
         path = self.path(key)
         try:
@@ -59,6 +62,10 @@ class DirectoryStore(AttachmentStore):
 def _write_once(path: Path, data: bytes) -> None:
     if path.exists():
         return
+    _replace(path, data)
+
+
+def _replace(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f"{path.name}.{os.getpid()}.part")
     tmp.write_bytes(data)

@@ -8,6 +8,11 @@ returned as they are. Sealing runs in a worker thread: a 10 MiB file must not ho
 loop. The key names the content's SHA-256 (attachment_records.py), so whoever reads the
 directory can still tell whether a file they already have is stored; the content itself is
 sealed.
+
+``reseal`` is how ``keys reencrypt`` brings a file under the primary key (a file from before
+encryption is sealed; one sealed with an older key is sealed again): the file is replaced
+atomically, and one already under the primary key is left alone, so a run that stops is
+simply started again (storage/reencrypt.py ``reencrypt_files``).
 """
 
 from __future__ import annotations
@@ -15,7 +20,8 @@ from __future__ import annotations
 import asyncio
 
 from smartsupport.attachments.base import AttachmentStore
-from smartsupport.keyring import Keyring
+from smartsupport.errors import NotFound
+from smartsupport.keyring import Keyring, key_id_of
 
 MAGIC = b"SSENC\x01"
 
@@ -35,6 +41,32 @@ class SealedStore(AttachmentStore):
         if not stored.startswith(MAGIC):
             return stored  # written before encryption was turned on
         return await asyncio.to_thread(self.keyring.open, stored[len(MAGIC) :], _context(key))
+
+    async def overwrite(self, key: str, data: bytes) -> None:
+        sealed = await asyncio.to_thread(self.keyring.seal, data, _context(key))
+        await self.inner.overwrite(key, MAGIC + sealed)
+
+    async def sealed_with(self, key: str) -> str | None:
+        """The id of the key that sealed the file (None: stored in clear); NotFound when
+        there is no file."""
+        stored = await self.inner.get(key)
+        return key_id_of(stored[len(MAGIC) :])[0] if stored.startswith(MAGIC) else None
+
+    async def reseal(self, key: str) -> bool:
+        """Seal the file under ``key`` with the primary key unless it already is; True
+        when it was rewritten, False when it was left alone or is gone (erased meanwhile)."""
+        try:
+            stored = await self.inner.get(key)
+        except NotFound:
+            return False
+        plain = stored
+        if stored.startswith(MAGIC):
+            blob = stored[len(MAGIC) :]
+            if key_id_of(blob)[0] == self.keyring.primary:
+                return False
+            plain = await asyncio.to_thread(self.keyring.open, blob, _context(key))
+        await self.overwrite(key, plain)
+        return True
 
     async def delete(self, key: str) -> bool:
         return await self.inner.delete(key)

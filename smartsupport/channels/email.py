@@ -95,7 +95,8 @@ class EmailChannel(Channel):
             IncomingMessage(
                 conversation_id=conversation_id,
                 text=text,
-                client_id=f"email:{mail.message_id}",
+                # the mail's Message-ID, or its keyed hash (email_state.client_id)
+                client_id=str(payload.get("client_id") or f"email:{mail.message_id}"),
                 channel=self.name,
             )
         ]

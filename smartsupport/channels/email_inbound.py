@@ -63,7 +63,8 @@ async def receive_mail(services: Services, account: EmailAccount, raw: bytes) ->
     mail.text = mail.text[: services.settings.max_message_chars]
     conversation_id = await file_mail(services, account, mail)
     await _thread(services, account, conversation_id, mail)
-    (incoming,) = CHANNEL.parse(conversation_id, {"mail": mail})
+    client_id = email_state.client_id(_db(services), mail.message_id)
+    (incoming,) = CHANNEL.parse(conversation_id, {"mail": mail, "client_id": client_id})
     result = await handle_message(services, incoming)
     if mail.attachments and not (result.duplicate and result.message.meta.get("attachments")):
         kept = [await _store_attachment(services, result, mail, a) for a in mail.attachments]

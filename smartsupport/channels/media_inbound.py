@@ -105,17 +105,26 @@ async def _transcript(
     services: Services, conversation: Conversation, attachment: Attachment, data: bytes
 ) -> tuple[str, dict[str, Any]] | None:
     """The words of a voice note and how they were heard; None when nobody can say."""
+    try:
+        return await hear(services, conversation, attachment, data)
+    except TranscriptionError as exc:
+        log.warning("voice note %s not transcribed: %s", attachment.id, exc)
+        return None
+
+
+async def hear(
+    services: Services, conversation: Conversation, attachment: Attachment, data: bytes
+) -> tuple[str, dict[str, Any]] | None:
+    """The words of a voice note (cut to the message limit) and its ``meta.voice``; None
+    without a speech provider or words; TranscriptionError when the server failed (a voice
+    note fetched late, media_retry.py, asks again later when that is worth it)."""
     if services.speech is None:
         return None
     workspace = services.workspace(conversation.workspace_id)
     language = messages.conversation_language(workspace, conversation.metadata)
-    try:
-        heard = await services.speech.transcribe(
-            data, attachment.filename, attachment.content_type, language
-        )
-    except TranscriptionError as exc:
-        log.warning("voice note %s not transcribed: %s", attachment.id, exc)
-        return None
+    heard = await services.speech.transcribe(
+        data, attachment.filename, attachment.content_type, language
+    )
     if not heard.text:
         return None
     return heard.text[: services.settings.max_message_chars], {

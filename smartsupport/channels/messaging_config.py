@@ -14,6 +14,8 @@ A section names environment variables, never a secret itself:
       sms_from: "+15017122661"                  # or messaging_service_sid: MGxxxxxxxx
       whatsapp_from: "whatsapp:+14155238886"
       whatsapp_template_sid: HXxxxxxxxx         # a Content template, outside the window
+      whatsapp_button_sids: {1: HX.., 2: HX.., 3: HX..}   # twilio/quick-reply templates by
+                                                # button count (docs/channels.md), optional
       handles_opt_out: true                     # Twilio answers STOP/HELP itself
     api_channel:                                # the business's own apps
       webhook_url: https://app.example/support-hook
@@ -27,7 +29,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from typing import TypeVar
+from typing import Annotated, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
@@ -36,6 +38,7 @@ from smartsupport.workspaces import WorkspaceConfig
 
 GRAPH_URL = "https://graph.facebook.com/v21.0"
 TWILIO_URL = "https://api.twilio.com"
+CONTENT_SID = r"^HX[0-9a-zA-Z]{8,40}$"  # a Twilio Content template
 
 
 class Template(BaseModel):
@@ -64,6 +67,11 @@ class TwilioSection(BaseModel):
     messaging_service_sid: str | None = Field(default=None, pattern=r"^MG[0-9a-zA-Z]{8,40}$")
     whatsapp_from: str | None = Field(default=None, pattern=r"^whatsapp:\+[0-9]{6,16}$")
     whatsapp_template_sid: str | None = Field(default=None, pattern=r"^HX[0-9a-zA-Z]{8,40}$")
+    # twilio/quick-reply Content templates by their number of buttons (1 to 3: Twilio's
+    # limit in the 24-hour session), body {{1}}, each button's title and id {{2}}...
+    whatsapp_button_sids: dict[
+        Annotated[int, Field(ge=1, le=3)], Annotated[str, Field(pattern=CONTENT_SID)]
+    ] = Field(default_factory=dict)
     handles_opt_out: bool = True
     api_url: str = TWILIO_URL
 

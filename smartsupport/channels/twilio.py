@@ -11,7 +11,10 @@ two channel names, ``sms`` and ``twilio_whatsapp``.
                                       1600 characters
     deliver(services, entry)          Messages API: nothing to an address that sent STOP
                                       (Twilio's 21610 records it too); WhatsApp outside the
-                                      24-hour window only the workspace's Content template
+                                      24-hour window only the workspace's Content template;
+                                      inside it, one to three quick replies as the tappable
+                                      buttons of a twilio/quick-reply Content template the
+                                      workspace names for that count (``buttons``)
 """
 
 from __future__ import annotations
@@ -20,11 +23,12 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from smartsupport import rich
 from smartsupport.channels import contacts, twilio_rest
 from smartsupport.channels.base import Channel
 from smartsupport.channels.contacts import Contact
 from smartsupport.channels.messaging_config import TwilioConfig, twilio_config
-from smartsupport.channels.options import incoming
+from smartsupport.channels.options import incoming, quick_replies
 from smartsupport.channels.whatsapp import plain_text
 from smartsupport.domain import Author, Conversation, IncomingMessage, Message, OutboxItem
 from smartsupport.errors import ConfigurationError, DeliveryError, InvalidInput
@@ -33,6 +37,9 @@ from smartsupport.storage.base import SqlExecutor
 
 SEND_KIND = "twilio.send"
 WHATSAPP_PREFIX = "whatsapp:"
+# twilio/quick-reply in a WhatsApp session (twilio.com/docs/content/twilio-quick-reply): at
+# most 3 buttons, a body of at most 1,024 characters; WhatsApp titles a button in at most 20.
+MAX_BUTTONS, MAX_BUTTON_BODY, MAX_BUTTON_TITLE = 3, 1024, 20
 
 
 def address_of(value: str) -> str:
@@ -119,10 +126,23 @@ class TwilioChannel(Channel):
                             "media": media if index == 0 else [],
                             "text": message.text,
                             "compliance": bool(message.meta.get("compliance")),
+                            **({"buttons": buttons} if (buttons := self.buttons(message)) else {}),
                         },
                     )
                 )
         return items
+
+    def buttons(self, message: Message) -> list[str]:
+        """The quick replies a WhatsApp customer may tap instead of typing a number: one to
+        three short ones on a message of text alone (no cards, no files); else none, and
+        the numbered text stands."""
+        if self.name != TwilioWhatsAppChannel.name:
+            return []
+        options, text = quick_replies(message), message.text.strip()
+        fits = 0 < len(options) <= MAX_BUTTONS and 0 < len(text) <= MAX_BUTTON_BODY
+        if not fits or rich.blocks(message.meta) or message.meta.get("attachments"):
+            return []
+        return options if all(len(o) <= MAX_BUTTON_TITLE for o in options) else []
 
     async def deliver(self, services: Services, entry: Any) -> dict[str, Any]:
         """One handler for both names: the item says which channel it answers on."""
@@ -184,6 +204,17 @@ def _form(
             form.update(
                 ContentSid=config.whatsapp_template_sid,
                 ContentVariables=json.dumps(variables, ensure_ascii=False),
+            )
+        elif (buttons := payload.get("buttons")) and len(buttons) in config.whatsapp_button_sids:
+            # The template's body is {{1}}, its buttons' titles and ids {{2}}...: a tap comes
+            # back as ButtonText (and ButtonPayload), the option's own words.
+            del form["Body"]
+            texts = [str(payload.get("text") or "").strip(), *buttons]
+            form.update(
+                ContentSid=config.whatsapp_button_sids[len(buttons)],
+                ContentVariables=json.dumps(
+                    {str(n): t for n, t in enumerate(texts, 1)}, ensure_ascii=False
+                ),
             )
     elif config.messaging_service_sid:
         form["MessagingServiceSid"] = config.messaging_service_sid

@@ -22,7 +22,7 @@ from smartsupport import messages, rich
 from smartsupport.dialogue import hooks, scheduling, templates
 from smartsupport.dialogue.actions import ActionResult, Backend, call_action
 from smartsupport.dialogue.program import Instr, compile_flow
-from smartsupport.dialogue.scheduling import Scheduled
+from smartsupport.dialogue.scheduling import Scheduled, Unscheduled
 from smartsupport.dialogue.schema import Buttons, CardSpec, FlowsConfig, FlowSpec, Text
 from smartsupport.domain import Reply, utcnow
 from smartsupport.workspaces import WorkspaceConfig
@@ -44,6 +44,7 @@ class RunResult:
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     reason: str | None = None  # for a handoff
     scheduled: list[Scheduled] = field(default_factory=list)  # proactive messages for later
+    cancelled: list[Unscheduled] = field(default_factory=list)  # scheduled ones called back
 
 
 def new_frame(flow: str, language: str = "") -> dict[str, Any]:
@@ -88,6 +89,7 @@ class Engine:
             "customer": profile,
             "segment": segment,
             "identified": profile is not None,
+            "remembered": frame.get("remembered"),  # a verified customer's past (manager.py)
             "flow": frame["flow"],
             "language": self.language(frame),
             "facts": self.workspace.facts,
@@ -276,6 +278,8 @@ class Engine:
                 return out
             elif instr.op == "schedule":
                 self._schedule(instr, scope, frame, out)
+            elif instr.op == "cancel":
+                self._cancel(instr, scope, frame, out)
             elif instr.op == "handoff":
                 text = (
                     self.words(frame, instr.text, None, scope)
@@ -362,6 +366,21 @@ class Engine:
             out.events.append(("flow.not_scheduled", why))
             return
         out.scheduled.append(planned)
+
+    def _cancel(
+        self, instr: Instr, scope: dict[str, Any], frame: dict[str, Any], out: RunResult
+    ) -> None:
+        """Call back a scheduled message (scheduling.py): one planned earlier in this turn is
+        dropped; the stored one is called back with the turn. A key that renders empty is
+        recorded and the flow goes on, like a reminder that could not be scheduled."""
+        try:
+            called_back = scheduling.unplan(instr.cancel, frame["flow"], scope)
+        except ValueError as exc:  # ScheduleError, TemplateError
+            why = {"flow": frame["flow"], "message": instr.name, "error": str(exc)[:300]}
+            out.events.append(("flow.not_unscheduled", why))
+            return
+        out.scheduled = [s for s in out.scheduled if not called_back.matches(s)]
+        out.cancelled.append(called_back)
 
     def _failed(self, frame: dict[str, Any], flow: FlowSpec, out: RunResult, why: str) -> RunResult:
         out.events.append(("flow.error", {"flow": frame["flow"], "error": why}))

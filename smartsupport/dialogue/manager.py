@@ -26,7 +26,7 @@ customer's own orders only.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import httpx
@@ -51,7 +51,7 @@ from smartsupport.dialogue.engine import (
 from smartsupport.dialogue.loading import load_flows
 from smartsupport.dialogue.personal import load_profile, segment_of
 from smartsupport.dialogue.triggers import dialogue_state
-from smartsupport.domain import ConversationStatus, Reply
+from smartsupport.domain import Conversation, ConversationStatus, Reply
 from smartsupport.nlu.asking import states
 from smartsupport.turn import Decision, Turn
 from smartsupport.workspaces import WorkspaceConfig
@@ -60,6 +60,8 @@ log = logging.getLogger(__name__)
 
 HUMAN_INTENTS = {"human_agent"}
 MAX_STACK = 3
+# What is remembered of the conversation's verified customer (customer_memory.remembered).
+Recall = Callable[[Conversation], Awaitable[dict[str, Any] | None]]
 
 
 class DialogueManager:
@@ -78,6 +80,7 @@ class DialogueManager:
     ) -> None:
         self.settings = settings
         self.flow_choice = flow_choice  # None: the configured flow always starts
+        self.recall: Recall | None = None  # handed in by the assistant, like flow_choice
         self._backends = Backends(http, backend_urls, shops)
         self.engines: dict[str, Engine] = {}
         for workspace in workspaces.values():
@@ -188,11 +191,14 @@ class DialogueManager:
             frame["marks"] = marks  # on the flow's replies (``_finish``) and its end event
         state["active"] = frame
         profile = await load_profile(engine, state, turn, out)
+        if self.recall is not None:  # templates' ``remembered``; None for the unverified
+            frame["remembered"] = await self.recall(turn.conversation)
         flow = engine.config.flows[name]
         scope = engine.scope(frame, profile, segment_of(state, turn))
         carried = (state.get("last") or {}).get("slots") or {}
+        known = profile is not None or frame.get("remembered") is not None
         invalid = slotting.fill_at_start(
-            flow, frame, scope if profile is not None else None, carried,
+            flow, frame, scope if known else None, carried,
             turn.message.text, turn.understanding,
         )  # fmt: skip
         out.events.append(
@@ -354,6 +360,7 @@ class DialogueManager:
                 out.replies += resumed.replies
                 out.events += resumed.events
                 out.scheduled += resumed.scheduled
+                out.cancelled += resumed.cancelled
                 out.status, out.reason = resumed.status, resumed.reason
                 return await self._finish(engine, state, turn, out)
         status = None
@@ -362,12 +369,14 @@ class DialogueManager:
         elif turn.conversation.status is ConversationStatus.RESOLVED:
             status = ConversationStatus.BOT
         scheduled, noted = scheduling.outbox_items(turn, out.scheduled)  # written with the turn
+        cancel, unnoted = scheduling.cancellations(turn, out.cancelled)  # and called back
         return Decision(
             out.replies,
             status=status,
             reason=out.reason if out.status == HANDOFF else None,
-            events=out.events + noted,
+            events=out.events + noted + unnoted,
             outbox=scheduled,
+            cancel=cancel,
         )
 
     def _end(

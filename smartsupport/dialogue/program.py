@@ -22,6 +22,7 @@ from smartsupport.dialogue import hooks
 from smartsupport.dialogue.schema import (
     Buttons,
     CallStep,
+    CancelStep,
     CardSpec,
     CollectStep,
     ConfirmStep,
@@ -44,6 +45,7 @@ from smartsupport.errors import ConfigurationError
 
 RESERVED = {
     "slots", "prefilled", "vars", "customer", "segment", "flow", "identified", "language", "facts",
+    "remembered",
 }  # fmt: skip
 CANCELLED = "cancelled"
 
@@ -51,6 +53,7 @@ CANCELLED = "cancelled"
 @dataclass
 class Instr:
     # say call outcome_is jump_unless jump confirm collect reask set hook handoff end schedule
+    # cancel
     op: str
     text: Text | None = None  # a template, or one per language
     key: str | None = None  # the message catalog's text when ``text`` is None
@@ -64,11 +67,13 @@ class Instr:
     status: str | None = None
     card: CardSpec | None = None  # shown with the text (say, end)
     schedule: ScheduleStep | None = None  # a proactive message for later (schedule)
+    cancel: CancelStep | None = None  # a scheduled message called back (cancel)
 
 
 def compile_flow(name: str, flow: FlowSpec, config: FlowsConfig) -> list[Instr]:
     """The flow's program; ConfigurationError names the flow and the step that is wrong."""
     program: list[Instr] = []
+    scheduled = _scheduled(config)
 
     def emit(steps: list[dict[str, Any]], where: str) -> None:
         for i, raw in enumerate(steps):
@@ -161,6 +166,9 @@ def compile_flow(name: str, flow: FlowSpec, config: FlowsConfig) -> list[Instr]:
             program.append(
                 Instr("schedule", text=step.say, name=step.schedule_message, schedule=step)
             )
+        elif isinstance(step, CancelStep):
+            _check_cancel(step, scheduled, f"flow {name!r}, {at}")
+            program.append(Instr("cancel", name=step.cancel_message, cancel=step))
         elif isinstance(step, HandoffStep):
             program.append(Instr("handoff", text=step.say, name=step.handoff))
         elif isinstance(step, EndStep):
@@ -176,3 +184,45 @@ def compile_flow(name: str, flow: FlowSpec, config: FlowsConfig) -> list[Instr]:
 
     emit(flow.steps, "steps")
     return program
+
+
+def _scheduled(config: FlowsConfig) -> dict[str, set[bool]]:
+    """Each ``schedule_message`` name of the workspace's flows -> whether its steps have a
+    ``key`` (a ``cancel_message`` step must name one of them the same way)."""
+    found: dict[str, set[bool]] = {}
+
+    def walk(value: Any) -> None:
+        if isinstance(value, dict):
+            if isinstance(value.get("schedule_message"), str):
+                found.setdefault(value["schedule_message"], set()).add("key" in value)
+            for item in value.values():
+                walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+
+    for flow in config.flows.values():
+        walk(flow.steps)
+    return found
+
+
+def _check_cancel(step: CancelStep, scheduled: dict[str, set[bool]], where: str) -> None:
+    """A ``cancel_message`` step calls back what a ``schedule_message`` step wrote: the same
+    name, and a key exactly when that step has one (the message's key is built from it)."""
+    name = step.cancel_message
+    keyed = scheduled.get(name)
+    if keyed is None:
+        known = ", ".join(sorted(scheduled)) or "none"
+        raise ConfigurationError(
+            f"{where}.cancel_message: no schedule_message step is named {name!r} (known: {known})"
+        )
+    if step.key is None and True in keyed:
+        raise ConfigurationError(
+            f"{where}: the schedule_message step {name!r} has a key; give the same key here "
+            "(rendered with this flow's data) to call back that message"
+        )
+    if step.key is not None and False in keyed:
+        raise ConfigurationError(
+            f"{where}.key: the schedule_message step {name!r} has no key; leave it out here "
+            f"(every pending {name!r} message of the conversation is called back)"
+        )

@@ -6,6 +6,7 @@
       offset: -1d                               # ... moved by this: the day before
       # or: after: 13d                          # a delay from now (30m, 12h, 13d, 2w)
       key: "{{ created.return_id }}"            # optional: one message per key
+      unless_handed_over: true                  # optional: not while a person holds it
       say: {en: "...", es: "..."}
 
 Deciding stays pure: the engine only *plans* the message (``plan``, a ``Scheduled``); the
@@ -16,6 +17,17 @@ when it is due, reading consent then: an address that sent STOP gets nothing, wi
 recorded. Its key is the conversation's plus the step's ``key`` (default: the step's name and
 the message's text), so a replayed turn, a corrected slot that re-runs the flow, or a flow
 resumed after another one schedules nothing twice.
+
+    - cancel_message: label_reminder            # the schedule_message step's name ...
+      key: "return-label-{{ refund.order_id }}" # ... and its key, from this flow's data
+
+calls the message back (the parcel reached the warehouse: no reminder): ``unplan`` plans it,
+and ``cancellations`` turns it into an ``OutboxCancel`` in the turn's ``Decision``, so the
+pending row is finished unrun (``{"cancelled": ...}``) in the turn's transaction too. Without
+a key (its schedule step has none either) every pending message of that name in the
+conversation is called back. A message planned earlier in the same turn is simply dropped.
+One already going out (a worker holds it) or gone cannot be called back; a key once used stays
+used, so a message scheduled again needs a new key (a new return number).
 """
 
 from __future__ import annotations
@@ -27,8 +39,15 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from smartsupport.dialogue import templates
-from smartsupport.domain import OutboxItem
-from smartsupport.proactive_request import ADDRESSLESS, CHANNELS, ProactiveRequest, outbox_item
+from smartsupport.domain import OutboxCancel, OutboxItem
+from smartsupport.proactive_request import (
+    ADDRESSLESS,
+    CHANNELS,
+    KIND,
+    ProactiveRequest,
+    idempotency_key,
+    outbox_item,
+)
 from smartsupport.turn import Turn
 
 DURATION = re.compile(r"^(-)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
@@ -60,6 +79,7 @@ class Scheduled:
     send_at: datetime
     require_opt_in: bool = False
     template: dict[str, Any] | None = None
+    unless_handed_over: bool = False
 
     def event(self) -> dict[str, Any]:
         return {"flow": self.flow, "message": self.name, "send_at": self.send_at.isoformat()}
@@ -106,7 +126,10 @@ def plan(spec: Any, flow: str, text: str, scope: dict[str, Any], now: datetime) 
             "language": spec.template.language,
             "parameters": [templates.render(p, scope) for p in spec.template.parameters],
         }
-    return Scheduled(spec.schedule_message, flow, key, text, send_at, spec.require_opt_in, template)
+    return Scheduled(
+        spec.schedule_message, flow, key, text, send_at, spec.require_opt_in, template,
+        spec.unless_handed_over,
+    )  # fmt: skip
 
 
 def outbox_items(
@@ -129,8 +152,59 @@ def outbox_items(
             send_at=message.send_at,
             template=message.template,
             require_opt_in=message.require_opt_in,
-            extra={"flow": message.flow, "message": message.name},
+            extra={
+                "flow": message.flow,
+                "message": message.name,
+                **({"unless_handed_over": True} if message.unless_handed_over else {}),
+            },
         )
         items.append(outbox_item(turn.workspace.id, turn.conversation.id, request))
         events.append(("flow.scheduled", {**message.event(), "key": key}))
+    return items, events
+
+
+@dataclass(slots=True)
+class Unscheduled:
+    """A message the flow called back: the ``schedule_message`` step's name and its rendered
+    key (None: every message of that name)."""
+
+    name: str
+    flow: str
+    key: str | None
+
+    def matches(self, planned: Scheduled) -> bool:
+        return planned.key == self.key if self.key is not None else planned.name == self.name
+
+    def event(self) -> dict[str, Any]:
+        return {"flow": self.flow, "message": self.name}
+
+
+def unplan(spec: Any, flow: str, scope: dict[str, Any]) -> Unscheduled:
+    """The call-back of one ``cancel_message`` step (``spec``: its CancelStep). ScheduleError
+    when its key renders empty."""
+    key = None
+    if spec.key is not None:
+        key = templates.render(spec.key, scope).strip()
+        if not key:
+            raise ScheduleError(f"key: {spec.key!r} rendered empty")
+    return Unscheduled(spec.cancel_message, flow, key)
+
+
+def cancellations(
+    turn: Turn, called_back: list[Unscheduled]
+) -> tuple[list[OutboxCancel], list[tuple[str, dict[str, Any]]]]:
+    """The turn's ``OutboxCancel`` for the messages its flows called back, and the events
+    that record them. The keys are those ``outbox_items`` gives: the conversation's plus the
+    step's key, or its name and text (then matched by the name's prefix)."""
+    items: list[OutboxCancel] = []
+    events: list[tuple[str, dict[str, Any]]] = []
+    workspace, conversation = turn.workspace.id, turn.conversation.id
+    for message in called_back:
+        # A default key is the step's name and a digest of its text: matched by the name.
+        own = message.key if message.key is not None else f"{message.name}:"
+        key = f"flow:{conversation}:{own}"
+        why = {"cancelled": f"flow {message.flow}: cancel_message {message.name}"}
+        prefix = message.key is None
+        items.append(OutboxCancel(KIND, idempotency_key(workspace, key), prefix, why))
+        events.append(("flow.unscheduled", {**message.event(), "key": key}))
     return items, events

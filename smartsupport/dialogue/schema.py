@@ -67,7 +67,7 @@ Buttons = list[str] | dict[str, list[str]]
 NORMALIZERS = ("strip", "upper", "lower", "title", "collapse_spaces", "no_spaces")
 STEP_KINDS = (
     "say", "call", "if", "confirm", "collect", "reask", "set", "hook", "handoff", "end",
-    "schedule_message",
+    "schedule_message", "cancel_message",
 )  # fmt: skip
 
 
@@ -345,14 +345,13 @@ class ScheduleStep(_Texts):
     offset: str | None = None
     key: str | None = None  # a template
     require_opt_in: bool = False
+    unless_handed_over: bool = False  # skipped if a person holds the conversation when due
     template: WhatsAppTemplateSpec | None = None
 
     @field_validator("schedule_message")
     @classmethod
     def _name(cls, name: str) -> str:
-        if not re.fullmatch(r"[a-z][a-z0-9_]{0,62}", name):
-            raise ValueError(f"{name!r}: name the message in lower case, e.g. label_reminder")
-        return name
+        return _message_name(name)
 
     @field_validator("after", "offset")
     @classmethod
@@ -377,6 +376,27 @@ class ScheduleStep(_Texts):
         return self
 
 
+class CancelStep(_Strict):
+    """Call back a message a ``schedule_message`` step of this workspace's flows scheduled
+    in this conversation (the parcel arrived: no label reminder), with the turn
+    (dialogue/scheduling.py). ``key``: that step's key, rendered with this flow's data;
+    left out, every message of that name the conversation still has pending."""
+
+    cancel_message: str  # the schedule_message step's name
+    key: str | None = None  # a template
+
+    @field_validator("cancel_message")
+    @classmethod
+    def _name(cls, name: str) -> str:
+        return _message_name(name)
+
+
+def _message_name(name: str) -> str:
+    if not re.fullmatch(r"[a-z][a-z0-9_]{0,62}", name):
+        raise ValueError(f"{name!r}: name the message in lower case, e.g. label_reminder")
+    return name
+
+
 STEP_MODELS: dict[str, type[_Strict]] = {
     "say": SayStep,
     "call": CallStep,
@@ -389,6 +409,7 @@ STEP_MODELS: dict[str, type[_Strict]] = {
     "handoff": HandoffStep,
     "end": EndStep,
     "schedule_message": ScheduleStep,
+    "cancel_message": CancelStep,
 }
 
 

@@ -112,6 +112,12 @@ def _first(items: Any) -> Any:
     return items[0] if isinstance(items, list | tuple) and items else None
 
 
+def _only(items: Any) -> Any:
+    """The one item of a list of exactly one, else None: "their open order" only when there
+    is no other to mistake it for."""
+    return items[0] if isinstance(items, list | tuple) and len(items) == 1 else None
+
+
 def _where(items: Any, key: str, value: Any) -> list[Any]:
     if not isinstance(items, list | tuple):
         return []
@@ -127,6 +133,7 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "join": _join,
     "pluck": _pluck,
     "first": _first,
+    "only": _only,
     "where": _where,
 }
 # Functions that write for the customer's language: called with the scope's ``language``

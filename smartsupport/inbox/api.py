@@ -70,7 +70,8 @@ def visible(user: StaffUser, entry: QueueEntry, teams: list[str]) -> bool:
 async def queue_for(services: Services, user: StaffUser) -> dict[str, Any]:
     inbox = InboxStore(services.store)
     me = await inbox.agent(user.id)
-    entries = [e for e in await waiting(services, user.workspaces) if visible(user, e, me.teams)]
+    queued = await waiting(services, user.workspaces, reader=user.id)  # with unread counts
+    entries = [e for e in queued if visible(user, e, me.teams)]
     mine = []
     fields = services.store.fields  # type: ignore[attr-defined]
     for row in await inbox.held_rows(user.id):

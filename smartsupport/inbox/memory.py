@@ -1,5 +1,6 @@
 """Customer memory: what a verified customer's earlier conversations were about, for the
-agent's side panel (the bot's context is not wired yet).
+agent's side panel; the bot's flows read facts from the same memories
+(``customer_memory.remembered``: name, last language, references such as order numbers).
 
     catch_up(store)         each resolved conversation of a customer with a verified identity
                             (``customers.external_id``, set only from a signed identity) gets
@@ -16,18 +17,17 @@ memories with them (foreign keys, migration 0024). The vector is of the summary.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import numpy as np
 
+from smartsupport.customer_memory import REFERENCE
 from smartsupport.domain import Author, Conversation, Message, utcnow
 from smartsupport.embeddings import get_embedder
 from smartsupport.storage.base import SqlDatabase, Store
 
-REFERENCE = re.compile(r"\b[A-Z]{2,5}-?\d{3,}\b")  # ORD-10234, INV12345
 PART_CHARS = 240
 BATCH = 200
 KEPT = 50  # memories compared per recall (the newest)

@@ -49,6 +49,7 @@ class Note:
     created_at: datetime
 
 
+ROWS = "inbox_conversations"
 _ROW_COLUMNS = (
     "agent_id",
     "team",
@@ -182,9 +183,10 @@ class InboxStore:
 
     # -- the per-conversation row --------------------------------------------------------
     async def row(self, conversation_id: str) -> dict[str, Any] | None:
-        return await self.db.fetchrow(
+        row = await self.db.fetchrow(
             "SELECT * FROM inbox_conversations WHERE conversation_id = ?", conversation_id
         )
+        return self.db.fields.open_row(ROWS, row) if row else None  # the CSAT comment
 
     async def rows(self, conversation_ids: list[str]) -> dict[str, dict[str, Any]]:
         if not conversation_ids:
@@ -194,13 +196,16 @@ class InboxStore:
             f"WHERE conversation_id IN ({_marks(conversation_ids)})",
             *conversation_ids,
         )
-        return {row["conversation_id"]: row for row in found}
+        return {row["conversation_id"]: self.db.fields.open_row(ROWS, row) for row in found}
 
     async def update(self, conversation_id: str, workspace_id: str, **changes: Any) -> None:
         """Create the conversation's row or change the given columns."""
         unknown = set(changes) - set(_ROW_COLUMNS)
         if unknown:
             raise ValueError(f"unknown inbox columns {sorted(unknown)}")
+        # the customer's CSAT comment is sealed at rest (storage/fields.py)
+        changes = self.db.fields.seal_row(ROWS, {"conversation_id": conversation_id, **changes})
+        del changes["conversation_id"]
         names = list(changes)
         columns = ", ".join(["conversation_id", "workspace_id", "updated_at", *names])
         values = [conversation_id, workspace_id, utcnow(), *changes.values()]

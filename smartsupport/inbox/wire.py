@@ -60,6 +60,9 @@ class QueueEntryOut(Body):
     language: str | None = Field(default=None, description="The customer's language.")
     sla: SlaOut | None = Field(default=None, description="The first response's clock.")
     channel: str = Field(default="web", description="web, email, ...: where replies go out")
+    unread: int = Field(
+        default=0, description="The customer's messages after the caller's read mark."
+    )
 
 
 class HeldOut(Body):

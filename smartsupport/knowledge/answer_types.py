@@ -19,9 +19,23 @@ _CURRENCY = (
 )
 _FREE = r"(?:\bfree\b|gratis|gratuit|kostenlos|gratuito|免费|無料|مجان)"
 _DURATION_UNIT = (
-    r"(?:days?|weeks?|hours?|months?|years?|minutes?|años?|ans?|jahre?n?|ann[oi]|anos?|年|سنة|سنوات|días|dias|semanas|horas|meses|jours|semaines|"
-    r"heures|mois|tage[n]?|wochen|stunden|monate[n]?|giorni|settimane|ore|mesi|天|日|週間|"
+    r"(?:days?|weeks?|hours?|months?|years?|minutes?|años?|ans?|jahre?n?|ann[oi]|anos?|年|سنة|سنوات|d[ií]as?|semanas?|horas?|mes(?:es)?\b|jours?|semaines?|"
+    r"heures?|mois|tag(?:e[n]?)?|wochen?|stunden?|monat(?:e[n]?)?|giorn[oi]|settiman[ae]|or[ae]\b|mes[ei]\b|天|日|週間|"
     r"周|小时|時間|か月|个月|يوم|أيام|ساعة|ساعات|أسابيع|شهر)"
+)
+
+
+# A count written as a word: "valid for one hour", "within a week", "en una hora", "sous deux
+# jours", "innerhalb einer Stunde", "entro un'ora", "em duas horas", "一个小时", "一時間",
+# "ساعة واحدة" (the unit follows its number word; Arabic often says the unit alone).
+_COUNT_WORD = (
+    r"(?:\b(?:an?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fourteen|"
+    r"fifteen|twenty|thirty|sixty|ninety|a few|several|un[oa]?|dos|tres|cuatro|cinco|seis|siete|"
+    r"ocho|diez|quince|treinta|une?|deux|trois|quatre|cinq|sept|huit|dix|quinze|trente|"
+    r"ein(?:e[nrm]?)?|zwei|drei|vier|f[uü]nf|sechs|sieben|acht|zehn|vierzehn|dreißig|"
+    r"due|tre|quattro|sette|otto|dieci|quindici|trenta|um|uma|dois|duas|tr[eê]s|quatro|"
+    r"sete|oito|dez|quinze|trinta)\s+(?:(?:business|working|full|whole|calendar)\s+)?"
+    r"|\bun'|[一二两三四五六七八九十半][个個]?|(?<![\w\d])(?=ساعة|يوم|أسبوع|شهر|سنة))"
 )
 
 
@@ -34,7 +48,8 @@ ANSWER_TYPES: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
     "amount": (
         _asks(
             r"how much|costs?|price[sd]?|fees?|cu[aá]nto cuesta|cu[aá]nto vale|"
-            r"precio|costo|combien|prix|co[uû]te?|frais|wie viel|kostet|kosten|preis|"
+            r"precio|costo|c'est combien|combien (?:pour|de frais|[çc]a)|prix|co[uû]te?|frais|"
+            r"wie viel|kostet|kosten|preis|"
             r"geb[uü]hren?|quanto costa|prezzo|quanto custa|pre[cç]o|custo|"
             # the threshold of free shipping is an amount: "from how much is it free?"
             r"free shipping|minimum order|(?:a partir|desde) de cu[aá]nto|env[ií]o gratis|"
@@ -59,10 +74,23 @@ ANSWER_TYPES: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
             r"كم من الوقت|كم يوم|كم يستغرق|كم تستغرق|كم أسبوع|كم أيام|مدة",
         ),
         re.compile(
-            r"\d+\s?(?:[-–—~〜～]|to|a|à|bis|al|e|至|到|إلى)?\s?\d*\s?"
+            r"(?:\d+\s?(?:[-–—~〜～]|to|a|à|bis|al|e|至|到|إلى)?\s?\d*\s?|"
+            rf"{_COUNT_WORD})"
             # "business days", "Werktage", "3-5 个工作日", "3～5営業日"
             r"(?:business |working |ouvrés |hábiles |lavorativi |úteis |werk|arbeits|"
             rf"[个個]?工作|営業)?{_DURATION_UNIT}"
+        ),
+    ),
+    # "Which currency are prices in?" names prices without asking for an amount.
+    "currency": (
+        _asks(
+            r"currenc(?:y|ies)|monedas?|divisas?|devises?|w[aä]hrungs?|w[aä]hrungen|valut[ae]|"
+            r"moedas?",
+            r"货币|币种|幣別|通貨|عملة|العملة|بأي عملة",
+        ),
+        re.compile(
+            r"\b(?:us |u\.s\. |american |canadian |australian )?dollars?\b|\beuros?\b|"
+            r"\bpounds?\b|d[oó]lares|dollari|d[oó]lares|美元|欧元|ドル|ユーロ|دولار|يورو|\busd\b|\beur\b"
         ),
     ),
     "phone": (
@@ -95,6 +123,31 @@ ANSWER_TYPES: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
         ),
     ),
 }
+# "When does it ship?", "quand serai-je remboursée ?": a moment, given as a duration ("within
+# one business day"), an hour or a day, or relative to an event ("as soon as the carrier scans
+# it", "the next business day"). A sentence with none of these ("we can change the address
+# while the order is still Processing") does not say when.
+_MOMENT = (
+    r"\b(?:within|after|before|until|as soon as|once|same day|next business day|next day|"
+    r"when (?:the|you|your|it|we|an?)|cuando|lorsque|quand|wenn|quando|"
+    r"en cuanto|despu[eé]s|antes|hasta|mismo d[ií]a|d[ií]a (?:h[aá]bil )?siguiente|"
+    r"d[eè]s|apr[eè]s|avant|jusqu|le jour m[eê]me|le lendemain|jour ouvr[eé] suivant|sous|"
+    r"sobald|nach|vor|bis|am selben tag|am n[aä]chsten|innerhalb|"
+    r"appena|dopo|prima|entro|stesso giorno|successivo|"
+    r"assim que|ap[oó]s|depois|at[eé]|mesmo dia|seguinte|dentro de)\b"
+    r"|之后|以后|之前|以内|内|当天|次日|一旦|时|後|前|以内|当日|翌|時に|際に|とき"
+    r"|بعد|قبل|خلال|حتى|عند|نفس اليوم|التالي"
+)
+ANSWER_TYPES["when"] = (
+    _asks(
+        r"when (?:does|do|did|will|would|is|are|can|should)|cu[aá]ndo|quand|(?<!ab )wann|quando",
+        r"什么时候|何时|几时|いつ|متى",
+    ),
+    re.compile(
+        f"{ANSWER_TYPES['duration'][1].pattern}|{ANSWER_TYPES['hours'][1].pattern}|{_MOMENT}"
+    ),
+)
+
 # A yes-or-no question, by its form: an auxiliary verb first (en, de), "est-ce que" or an
 # inverted pronoun (fr), a leading verb of obligation or charge (es, pt, it), 吗 or 是否 (zh),
 # a polite question ending (ja), هل (ar).
@@ -118,10 +171,12 @@ _MEASURE_WORD = re.compile(
 
 
 def answer_types(question: str) -> list[str]:
-    """What the question asks for (``amount``, ``duration``, ``phone``, ``email``,
-    ``hours``); empty when it asks for none of them in particular."""
+    """What the question asks for (``amount``, ``duration``, ``currency``, ``phone``,
+    ``email``, ``hours``, ``when``); empty when it asks for none of them in particular."""
     folded = question.lower()
     kinds = [name for name, (asks, _) in ANSWER_TYPES.items() if asks.search(folded)]
+    if "currency" in kinds:
+        kinds = [k for k in kinds if k != "amount"]
     if _POLAR.search(folded) and not _MEASURE_WORD.search(folded):
         # "Will I be charged shipping twice?" names a cost but asks yes or no: "you pay
         # shipping once" answers it with no amount in it.

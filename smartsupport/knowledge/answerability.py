@@ -42,6 +42,7 @@ import numpy as np
 
 from smartsupport.domain import Passage
 from smartsupport.knowledge.answer_types import answer_types, type_match
+from smartsupport.knowledge.bm25 import BM25Index
 from smartsupport.knowledge.places import place_match, places_in
 from smartsupport.knowledge.text_analysis import terms
 
@@ -68,6 +69,12 @@ FEATURES = (
 # answer of the asked kind, a passage this dissimilar is about something else. Checked on
 # tests/resolution (no conversation changes) and tests/test_answerability.py's near misses.
 UNRELATED_SIMILARITY = 0.2
+# Below this, a passage means something else whatever words it shares with the question
+# ("which carriers do you use?" and "use the carrier's tracking page to redirect the
+# parcel"), unless it holds the very kind of answer asked for (hours, a phone number). Set
+# by hand like the guard above: on tests/resolution and a development set of 58 English
+# questions, every passage this dissimilar that passed the threshold was off-target.
+MEANINGLESS_SIMILARITY = 0.12
 
 # A sentence ends at . ! ? before a capital, digit, opening mark or an Arabic letter (so
 # "U.S. territories" and "e.g. a" stay whole), and at CJK full stops.
@@ -146,6 +153,8 @@ class Answerability:
         idf: Callable[[str], float],
         _focus: bool = True,
         _told: str | None = None,
+        *,
+        context: str = "",
     ) -> list[Candidate]:
         """For each passage, its best unit and the probability that the passage answers
         ``question``; best first."""
@@ -156,13 +165,13 @@ class Answerability:
             # "The sneakers are tight. How many days do I have to send them back?": the
             # statement's words are context, not what an answer must contain. The message is
             # answered when either it or its question is.
-            whole = self.rank(question, passages, idf, _focus=False)
-            part = self.rank(asked, passages, idf, _focus=False, _told=question)
+            whole = self.rank(question, passages, idf, _focus=False, context=context)
+            part = self.rank(asked, passages, idf, _focus=False, _told=question, context=context)
             return _better(whole, part)
         split = [units_of(p.text) or [p.text] for p in passages]
         question_vector = self._question_vector(question)
         passage_sim = self._vectors_of([_passage_text(p) for p in passages]) @ question_vector
-        wanted = _weighted(question, idf)
+        wanted = _weighted(question, idf, self.common)
         kinds = answer_types(question)
         texts = [_passage_text(p) for p in passages]
         # Coverage is compared among the passages that hold the kind of answer asked for: the
@@ -172,7 +181,15 @@ class Answerability:
         )
         # The place matters for a delivery time or a price; "I'm in London, what's your
         # phone number?" is answered by a passage about New York office hours all the same.
-        where = places_in(_told or question) if {"duration", "amount"} & set(kinds) else frozenset()
+        # ``context``: the rest of a message whose questions are ranked one by one ("Zurich
+        # here: what does delivery to Switzerland cost, and how many days does it take?").
+        named = places_in(f"{context} {_told or question}")
+        where = named if {"duration", "amount"} & set(kinds) else frozenset()
+        # "Do you ship to Canada?" asks whether, not how long: the sentence that names the
+        # place in the question itself answers it.
+        whether = (
+            places_in(question) if not kinds and _POLAR_PLACE.search(question) else frozenset()
+        )
         candidates = []
         for i, passage in enumerate(passages):
             unit_sim = self._vectors_of(split[i]) @ question_vector
@@ -198,6 +215,10 @@ class Answerability:
                 # about (or a region holding it) and gives the kind of answer asked for.
                 if place_match(where, split[i][best]) > 0 and type_match(kinds, split[i][best]) > 0:
                     features["place_answer"] = 1.0
+            elif whether and place_match(whether, _passage_text(passage)) > 0:
+                best = _unit_about(whether, split[i], unit_sim, best)
+                if place_match(whether, split[i][best]) > 0:
+                    features["place_answer"] = 1.0
             unit = Unit(i, best, split[i][best])
             probability = self.probability(features)
             if (
@@ -207,6 +228,11 @@ class Answerability:
             ):
                 # Everything the question names ("loyalty") is in no article, and the passage
                 # means something else: they share everyday words ("points", "program").
+                probability = 0.0
+            if (
+                features["passage_similarity"] < MEANINGLESS_SIMILARITY
+                and features["answer_type"] <= 0
+            ):
                 probability = 0.0
             if features["answer_type"] < 0:
                 # It asks for an amount, a duration, a number or hours, and the passage has
@@ -226,6 +252,21 @@ class Answerability:
                     candidate.probability = 0.0
         candidates.sort(key=lambda c: -c.probability)
         return candidates
+
+    def names_all(self, question: str, text: str, idf: Callable[[str], float]) -> bool:
+        """Whether ``text`` mentions every thing ``question`` names (its words that are not
+        everyday words of a language), as the articles spell them. A long word counts as
+        mentioned in another form of it ("acceptez", "acceptons"): the index's stemmer is
+        light, and forms of one verb do not change what is named."""
+        present = _terms_of(text)
+        forms = {t[:5] for t in present if len(t) >= 6}
+        for term, weight in _weighted(question, idf, self.common).items():
+            if term in present or term in self.common or _cjk_noise(term, weight, idf):
+                continue
+            if len(term) >= 6 and term[:5] in forms:
+                continue
+            return False
+        return True
 
     def _question_vector(self, question: str) -> np.ndarray:
         """The question's vector; a turn asks for the same one several times (each answer
@@ -313,6 +354,24 @@ def coverages(
 def asked_part(text: str) -> str:
     """The sentences of ``text`` that ask (end with a question mark), without the ones that
     only tell (greetings, context); ``text`` itself when none or all of them ask."""
+    sentences = _sentences(text)
+    asking = [s for s in sentences if _asks(s)]
+    if not asking or len(asking) == len(sentences):
+        return text
+    return " ".join(asking)
+
+
+def told_part(text: str) -> str:
+    """The sentences of ``text`` that only tell ("I'm in Brussels."): the context each of
+    its questions is asked in; empty when every sentence asks or none does."""
+    sentences = _sentences(text)
+    telling = [s for s in sentences if not _asks(s)]
+    if not telling or len(telling) == len(sentences):
+        return ""
+    return " ".join(telling)
+
+
+def _sentences(text: str) -> list[str]:
     sentences: list[str] = []
     for piece in _SENTENCE.split(text.strip()):
         # "U.S.", "e.g." and a run of "??" are not sentences of their own.
@@ -320,10 +379,11 @@ def asked_part(text: str) -> str:
             sentences[-1] = f"{sentences[-1]} {piece}".strip()
         elif piece.strip():
             sentences.append(piece.strip())
-    asking = [s for s in sentences if s.rstrip().endswith(("?", "？", "؟"))]
-    if not asking or len(asking) == len(sentences):
-        return text
-    return " ".join(s.strip() for s in asking)
+    return sentences
+
+
+def _asks(sentence: str) -> bool:
+    return sentence.rstrip().endswith(("?", "？", "؟"))
 
 
 def _better(whole: list[Candidate], part: list[Candidate]) -> list[Candidate]:
@@ -345,8 +405,15 @@ def _passage_text(passage: Passage) -> str:
     return " ".join(x for x in (passage.title, passage.section or "", passage.text) if x)
 
 
-def _weighted(question: str, idf: Callable[[str], float]) -> dict[str, float]:
-    return {t: idf(t) for t in dict.fromkeys(terms(question))}
+def _weighted(
+    question: str, idf: Callable[[str], float], common: frozenset[str] = frozenset()
+) -> dict[str, float]:
+    found = terms(question)
+    if isinstance(idf, BM25Index):
+        # The articles' spelling of a misspelt or variant word; an everyday word of one of
+        # the languages ("porto", "prendo") is what it says.
+        found = [t if t in common else idf.spelled(t) for t in found]
+    return {t: idf(t) for t in dict.fromkeys(found)}
 
 
 class TermSets:
@@ -383,7 +450,11 @@ def _missing(
     """The weight of the rarest named (not everyday) question term the text lacks, relative
     to a term seen nowhere (1.0: the question names something the text never mentions)."""
     present = _terms_of(text)
-    lacking = [w for t, w in wanted.items() if t not in present and t not in common]
+    lacking = [
+        w
+        for t, w in wanted.items()
+        if t not in present and t not in common and not _cjk_noise(t, w, idf)
+    ]
     ceiling = idf("\0never-seen\0")
     return max(lacking, default=0.0) / ceiling if ceiling else 0.0
 
@@ -391,12 +462,30 @@ def _missing(
 def _unknown(
     wanted: Mapping[str, float], idf: Callable[[str], float], common: frozenset[str]
 ) -> float:
-    """The share of the question's named terms that no passage contains at all."""
-    named = [t for t in wanted if t not in common]
+    """The share of the question's named terms that no passage contains at all. Chinese and
+    Japanese terms are character pairs, most of them straddling two words ("的鞋" of
+    "我买的鞋子"): one that no article contains says nothing about what the question names."""
+    named = [t for t in wanted if t not in common and not _CJK_PAIR.fullmatch(t)]
     if not named:
         return 0.0
     ceiling = idf("\0never-seen\0")
     return sum(1 for t in named if idf(t) >= ceiling) / len(named)
+
+
+# Delivering somewhere, as a question asks whether it is done: "do you ship to", "livrez-vous
+# en", "liefert ihr nach", "enviam para", "寄到", "日本に発送", "تشحنون إلى".
+_POLAR_PLACE = re.compile(
+    r"\b(?:ship\w*|deliver\w*|send\w*|env[ií]a[ns]?|env[ií]o|mandan|livr\w*|exp[eé]di\w*|"
+    r"liefer\w*|versend\w*|schick\w*|sped\w*|consegn\w*|envia\w*|entreg\w*)\b"
+    r"|寄|发货|配送|送到|発送|届け|شحن|تشحن|توصيل|ترسلون",
+    re.IGNORECASE,
+)
+_CJK_PAIR = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]{1,2}")
+
+
+def _cjk_noise(term: str, weight: float, idf: Callable[[str], float]) -> bool:
+    """A Chinese or Japanese character pair that no article contains (see ``_unknown``)."""
+    return bool(_CJK_PAIR.fullmatch(term)) and weight >= idf("\0never-seen\0")
 
 
 def load_common_words(path: Path = COMMON_WORDS_FILE) -> frozenset[str]:

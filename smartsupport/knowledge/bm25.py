@@ -11,12 +11,23 @@ thing in any corpus, which lets it be fused with cosine similarities and used as
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 
 import numpy as np
 
 from smartsupport.knowledge.text_analysis import terms
+
+# Words of alphabetic scripts: CJK index terms are character pairs, digits are exact.
+_SPELLABLE = re.compile(r"[^\W\d_\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]+")
+
+
+def _cuts(word: str) -> list[str]:
+    return [word[:i] + word[i + 1 :] for i in range(len(word))]
+
+
+MIN_SPELLED = 6  # the shortest word, and the shortest respelling, ``spelled`` considers
 
 # k1 and b are the usual defaults; the title weight counts a title word like this many body
 # words, because a help article's title says what it answers.
@@ -56,6 +67,53 @@ class BM25Index:
             self._postings[term] = (r, f * (K1 + 1) / (f + norm[r]))
             df = len(term_rows)
             self._idf[term] = math.log(1 + (self.size - df + 0.5) / (df + 0.5))
+        self._deletions: dict[str, set[str]] | None = None  # built on the first misspelling
+        self._spelled: dict[str, str] = {}
+
+    def __call__(self, term: str) -> float:
+        return self.idf(term)
+
+    def spelled(self, term: str) -> str:
+        """``term`` as the documents spell it, when they do not but spell a word one edit away
+        ("installment" for "instalment", "adress", "recieve", "color"): the most frequent such
+        word, else ``term``. Short words are left alone ("shirt" is not "short", "saber"
+        is not "aber"), and a letter changed counts only in long ones."""
+        if term in self._idf or len(term) < MIN_SPELLED or not _SPELLABLE.fullmatch(term):
+            return term
+        known = self._spelled.get(term)
+        if known is None:
+            if len(self._spelled) > 50_000:
+                self._spelled.clear()
+            known = self._spelled[term] = self._nearest(term)
+        return known
+
+    def _nearest(self, term: str) -> str:
+        if self._deletions is None:
+            self._deletions = defaultdict(set)
+            for word in self._idf:
+                if len(word) >= 4:
+                    for cut in _cuts(word):
+                        self._deletions[cut].add(word)
+        found: set[str] = set(self._deletions.get(term, ()))  # a letter missing
+        cuts = _cuts(term)
+        found.update(c for c in cuts if c in self._idf)  # a letter too many
+        for i in range(len(term) - 1):  # two letters swapped
+            swapped = term[:i] + term[i + 1] + term[i] + term[i + 2 :]
+            if swapped in self._idf:
+                found.add(swapped)
+        if len(term) >= 7:  # a letter changed
+            for cut in cuts:
+                found.update(
+                    w
+                    for w in self._deletions.get(cut, ())
+                    if len(w) == len(term)
+                    and sum(a != b for a, b in zip(w, term, strict=True)) == 1
+                )
+        # Short words of one language are other words of another ("saber" is not "aber").
+        found = {w for w in found if len(w) >= MIN_SPELLED}
+        if not found:
+            return term
+        return min(found, key=lambda w: (self._idf[w], w))
 
     def idf(self, term: str) -> float:
         """The inverse document frequency of an index term; a term seen in no document
@@ -66,7 +124,7 @@ class BM25Index:
         """(raw BM25 scores, scores normalised by the query's best possible score)."""
         scores = np.zeros(self.size, dtype=np.float32)
         best = 0.0
-        for term, count in Counter(terms(query)).items():
+        for term, count in Counter(self.spelled(t) for t in terms(query)).items():
             # An unseen term still counts towards the best possible score: a query about
             # "crypto payments" is not well answered by a passage that only says "payments".
             idf = self.idf(term)

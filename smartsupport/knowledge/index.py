@@ -151,9 +151,13 @@ class WorkspaceIndex:
 
     def idf(self, term: str) -> float:
         """How rare an index term is among the passages (BM25's IDF)."""
+        return self.rarity()(term)
+
+    def rarity(self) -> BM25Index:
+        """The passages' term statistics: each term's IDF (called) and its spelling."""
         self.prepare()
         assert self._matrices is not None
-        return self._matrices.passage_bm25.idf(term)
+        return self._matrices.passage_bm25
 
     def search(
         self,

@@ -136,7 +136,7 @@ class KnowledgeBase:
 
     async def idf(self, workspace_id: str) -> Callable[[str], float]:
         """How rare each index term is in the workspace's articles (for answerability)."""
-        return (await self._index(workspace_id)).idf
+        return (await self._index(workspace_id)).rarity()
 
     async def _index(self, workspace_id: str) -> WorkspaceIndex:
         loaded = self._loaded.get(workspace_id)

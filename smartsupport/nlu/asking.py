@@ -97,9 +97,51 @@ def states(text: str) -> bool:
 
 def questions_in(text: str, *, limit: int = 3) -> list[str]:
     """The separate questions of a message ("How much is express? And do you ship to
-    Norway?" -> two), at most ``limit``; one element when it holds one question."""
-    parts = [p.strip() for p in _SPLIT.split(text) if p and _WORD.search(p)]
-    asked = [p for p in parts if _QUESTION_MARK.search(p) or _QUESTION.search(p)]
+    Norway?" -> two; "how long to Mexico and do I pay customs?" -> two), at most ``limit``;
+    one element when it holds one question."""
+    return [question for question, _ in asked_in(text, limit=limit)]
+
+
+def asked_in(text: str, *, limit: int = 3) -> list[tuple[str, str]]:
+    """``questions_in``, each with the sentence it was cut from: two questions joined by
+    "and" share what that sentence says ("Zurich here: what does delivery to Switzerland
+    cost and how many days does it take?"); other questions are their own sentence."""
+    sentences = [p.strip() for p in _SPLIT.split(text) if p and _WORD.search(p)]
+    parts = [(q, sentence) for sentence in sentences for q in _clauses(sentence)]
+    asked = [(q, s) for q, s in parts if _QUESTION_MARK.search(q) or _QUESTION.search(q)]
     if len(asked) < 2:
-        return [text]
+        return [(text, text)]
     return asked[:limit]
+
+
+def _clauses(question: str) -> list[str]:
+    """A question joined to another by "and" ("what does express cost, and how quick is
+    it?", "cuánto tarda y tengo que pagar aduana?"): both, each ending in the mark. Only
+    when what follows the "and" asks on its own and both halves are more than a few words."""
+    if not _QUESTION_MARK.search(question[-2:]):
+        return [question]
+    for match in _AND.finditer(question):
+        first, second = question[: match.start()].strip(" ,;"), question[match.end() :].strip()
+        if (
+            len(_WORD_RUN.findall(first)) >= 3
+            and len(_WORD_RUN.findall(second)) >= 3
+            and (_QUESTION.match(second) or _ASKS_FIRST.match(second))
+        ):
+            return [f"{first}{_mark(question)}", second]
+    return [question]
+
+
+def _mark(question: str) -> str:
+    return next((c for c in reversed(question) if c in "?？؟"), "?")
+
+
+_AND = re.compile(r"(?:,\s*|\s+)(?:and|y|e|et|und|و)\s+", re.IGNORECASE)
+_WORD_RUN = re.compile(r"\w+")
+# A clause that asks by its form: an auxiliary or a verb of obligation first.
+_ASKS_FIRST = re.compile(
+    r"(?:do|does|is|are|will|would|can|could|should|must|have i|has it|am i|"
+    r"tengo que|hay que|debo|se (?:paga|cobra)|est-ce qu|dois-je|faut-il|y a-t-il|"
+    r"muss ich|m[uü]ssen|gibt es|kann ich|devo|bisogna|c'[eè]|tenho que|preciso|"
+    r"هل)\b",
+    re.IGNORECASE,
+)

@@ -6,8 +6,10 @@ smartsupport nlu train DATA.csv --out MODEL_DIR [--oos-label LABEL] [--threshold
     intent: they are left out of training.
 smartsupport nlu eval MODEL_DIR DATA.csv --json [--oos-label LABEL]
     One JSON object: n, accuracy, macro_f1, train_seconds, predict_ms_p50/p95 and, with
-    --oos-label, in_scope_accuracy, oos_recall, oos_precision and mcc; "confused" lists the
-    (expected, predicted) intent pairs most often mistaken. Without --json, a readable table.
+    --oos-label, in_scope_accuracy, oos_recall, oos_precision and mcc, and the in-scope errors
+    by cause (closed_set_accuracy, in_scope_rejected_right, in_scope_wrong_intent; see
+    nlu/evaluation.py); "confused" lists the (expected, predicted) intent pairs most often
+    mistaken. Without --json, a readable table.
 """
 
 from __future__ import annotations

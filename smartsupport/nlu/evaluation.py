@@ -3,6 +3,13 @@ figures (in-scope accuracy, out-of-scope recall and precision, Matthews correlat
 out-of-scope as one more class), one-query-at-a-time latency, and the pairs of intents most
 often confused (where a workspace author should add or sharpen examples).
 
+In-scope errors are split by cause, because they call for different fixes: the top intent was
+right but the out-of-scope decision turned the message away (``in_scope_rejected_right``: the
+threshold or the in-scope scorer), or the model answered with the wrong intent
+(``in_scope_wrong_intent``: the ranking). ``closed_set_accuracy`` is the top intent's accuracy
+on in-scope messages with no out-of-scope decision at all, so
+``in_scope_accuracy = closed_set_accuracy - in_scope_rejected_right``.
+
 Without an out-of-scope label the task is closed-set (BANKING77, HWU64): the prediction is the
 top intent. With one, a prediction below the model's out-of-scope threshold becomes that label.
 """
@@ -29,11 +36,13 @@ def evaluate(
     from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef
 
     predictions: list[str] = []
+    tops: list[str] = []  # the top intent, whatever the out-of-scope decision
     latencies: list[float] = []
     for text in data.texts:
         started = time.perf_counter()
         prediction = model.predict_one(text)
         latencies.append(time.perf_counter() - started)
+        tops.append(prediction.ranking[0][0])
         if oos_label is not None and prediction.out_of_scope:
             predictions.append(oos_label)
         else:
@@ -60,12 +69,20 @@ def evaluate(
         in_scope = g != oos_label
         oos = ~in_scope
         predicted_oos = p == oos_label
+        top_right = np.asarray(tops) == g
         result.update(
             {
                 "oos_label": oos_label,
                 "n_in_scope": int(in_scope.sum()),
                 "n_oos": int(oos.sum()),
                 "in_scope_accuracy": _ratio((p == g)[in_scope].sum(), in_scope.sum()),
+                "closed_set_accuracy": _ratio(top_right[in_scope].sum(), in_scope.sum()),
+                "in_scope_rejected_right": _ratio(
+                    (predicted_oos & top_right)[in_scope].sum(), in_scope.sum()
+                ),
+                "in_scope_wrong_intent": _ratio(
+                    (~predicted_oos & ~top_right)[in_scope].sum(), in_scope.sum()
+                ),
                 "oos_recall": _ratio((predicted_oos & oos).sum(), oos.sum()),
                 "oos_precision": _ratio((predicted_oos & oos).sum(), predicted_oos.sum()),
                 "mcc": round(float(matthews_corrcoef(g, p)), 4),

@@ -27,6 +27,7 @@ from smartsupport.domain import (
     Customer,
     Event,
     Message,
+    OutboxCancel,
     OutboxItem,
     Workspace,
 )
@@ -251,6 +252,7 @@ class Store(abc.ABC):
         events: Sequence[tuple[str, dict[str, Any]]] = (),
         metadata: dict[str, Any] | None = None,
         outbox: Sequence[OutboxItem] = (),
+        cancel: Sequence[OutboxCancel] = (),
     ) -> Conversation:
         """A turn's writes in one transaction: append ``messages`` (built by the caller,
         ``seq`` ignored) with the next sequence numbers in list order, setting each one's
@@ -258,8 +260,9 @@ class Store(abc.ABC):
         conversation's (top-level keys; a key set to None is removed); append ``events``
         (type, data) in order to the event log of the conversation's workspace; enqueue
         ``outbox`` work for the conversation's workspace (an item whose key exists is
-        skipped). Returns the conversation afterwards (``last_seq``, ``status``,
-        ``metadata``, ``updated_at``).
+        skipped); call back the pending work ``cancel`` names (``OutboxCancel``: finished
+        unrun with its result, unless a worker holds it). Returns the conversation
+        afterwards (``last_seq``, ``status``, ``metadata``, ``updated_at``).
 
         Raises NotFound for an unknown conversation (or an unknown ``reply_to``, which may
         name an earlier message of the same list) and Conflict when a ``client_id`` was

@@ -31,22 +31,55 @@ MARK = "ssenc:"
 # table -> (the unique columns that name a row in the associated data, sealed columns).
 # Outbox rows are named by their idempotency key: it is known before the row id is made.
 SEALED: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "messages": (("id",), ("text",)),
+    "messages": (("id",), ("text",)),  # and parts of meta: sealed_meta
+    # a file's name as the customer chose it ("passport-ada-lovelace.pdf")
+    "attachments": (("id",), ("filename",)),
     "customers": (("id",), ("external_id", "name", "email", "metadata")),
     "inbox_notes": (("id",), ("text",)),
-    "outbox": (("idempotency_key",), ("payload",)),
+    "inbox_conversations": (("conversation_id",), ("csat_comment",)),  # the customer's words
+    # the result and the last error may name the customer (an email delivery's recipient, a
+    # provider's "unknown number +1555...")
+    "outbox": (("idempotency_key",), ("payload", "result", "last_error")),
     "helpdesk_batch_items": (("batch_key", "conversation_id"), ("payload",)),
     # a messaging contact's phone number / WhatsApp id / app user id, named by its keyed hash
     # (channels/contacts.py: the hash is the look-up key, the sealed address is what is sent to)
     "channel_contacts": (("workspace_id", "channel", "address_hash"), ("address",)),
+    # the email channel's thread index: a Message-ID (which often names the sender's host or
+    # address), named by its keyed hash like a contact (channels/email_state.py, 0039)
+    "email_threads": (("workspace_id", "message_hash"), ("message_id",)),
+    # the review queue's copies of customers' messages (review/store.py, review/shadow.py)
+    # and questions from imported chats (review/bootstrap.py; its examples, a sealed JSON
+    # text inside {"text": ...}, are re-sealed by storage/reencrypt.py on their own)
+    "review_decisions": (("id",), ("text",)),
+    "shadow_results": (("id",), ("text",)),
+    "review_suggestions": (("id",), ("name", "answer")),
 }
 JSON_COLUMNS = frozenset(
-    {("customers", "metadata"), ("outbox", "payload"), ("helpdesk_batch_items", "payload")}
+    {
+        ("customers", "metadata"),
+        ("outbox", "payload"),
+        ("outbox", "result"),
+        ("helpdesk_batch_items", "payload"),
+    }
 )
-# Conversation metadata keys that hold personal data (the contact form's email and name):
-# sealed one by one, so the rest of the metadata (priority, escalation) stays plain JSON that
-# SQL merges and reads.
-SEALED_METADATA = frozenset({"contact"})
+# Conversation metadata keys that hold personal data: the contact form's email and name, the
+# email channel's thread (the customer's address, name, subject and Message-IDs). Sealed one
+# by one, so the rest of the metadata (priority, escalation) stays plain JSON that SQL merges
+# and reads.
+SEALED_METADATA = frozenset({"contact", "email"})
+# Keys of the ``events`` table's data that hold personal data (a mail's sender, an error
+# that may quote what was sent, a person's name), in any event type; sealed one by one like
+# SEALED_METADATA, so what analytics and experiments read in SQL (status, reason, intent,
+# variant) stays plain. Erasure keeps none of them (customer_data.ANALYTICS_KEYS).
+SEALED_EVENT_KEYS = frozenset(
+    {"address", "author_name", "comment", "email", "error", "from", "name", "subject", "text"}
+)
+# ... and in one type only: elsewhere ``message_id`` is our own message's id, not a mail's
+SEALED_EVENT_TYPE_KEYS = {"email.ignored": frozenset({"message_id"})}
+
+# The sealed parts of a message's meta (FieldCipher.sealed_meta), as the bound column names
+META_ENTITIES = "meta.nlu.entities"
+META_FILENAME = "meta.attachments.filename"
 
 # Keyed hashes of customers' identifiers, for look-ups: kind -> how a value is normalised.
 LOOKUPS: dict[str, Callable[[str], str]] = {
@@ -56,6 +89,8 @@ LOOKUPS: dict[str, Callable[[str], str]] = {
     # a channel address as its channel wrote it (already normalised there; an app's user id
     # is not a phone number, so no digits-only form)
     "address": lambda value: value,
+    # a mail's Message-ID, as its header wrote it (angle brackets included)
+    "message_id": lambda value: value,
 }
 
 
@@ -119,10 +154,55 @@ class FieldCipher:
 
     # -- domain objects: sealed copies to write, opened copies to hand out -------------------
     def sealed_message(self, m: Message) -> Message:
-        return replace(m, text=self.seal("messages", "text", m.id, m.text))
+        text = self.seal("messages", "text", m.id, m.text)
+        return replace(m, text=text, meta=self.sealed_meta(m.id, m.meta))
 
     def opened_message(self, m: Message) -> Message:
-        return replace(m, text=self.open("messages", "text", m.id, m.text))
+        text = self.open("messages", "text", m.id, m.text)
+        return replace(m, text=text, meta=self.opened_meta(m.id, m.meta))
+
+    def sealed_meta(self, message_id: str, meta: dict[str, Any]) -> dict[str, Any]:
+        """A message's meta (or changes to it) with its personal parts sealed: the entities
+        the NLU found (an email address, a phone or order number, as written) and the names
+        of attached files. The rest (intent, step, experiment) stays plain JSON that SQL
+        reads."""
+        if self.keyring is None or not meta:
+            return meta
+        return self._meta(meta, lambda column, value: self._seal_meta(message_id, column, value))
+
+    def opened_meta(self, message_id: str, meta: dict[str, Any]) -> dict[str, Any]:
+        if not meta:
+            return meta
+        return self._meta(
+            meta, lambda column, value: self.open("messages", column, message_id, value)
+        )
+
+    @staticmethod
+    def _meta(meta: dict[str, Any], change: Callable[[str, Any], Any]) -> dict[str, Any]:
+        """``meta`` with ``change(column, value)`` applied to each sealed part (``meta``
+        itself when it has none, as most messages)."""
+        nlu, files = meta.get("nlu"), meta.get("attachments")
+        entities = nlu.get("entities") if isinstance(nlu, dict) else None
+        if not entities and not isinstance(files, list):
+            return meta
+        out = dict(meta)
+        if entities:
+            out["nlu"] = {**meta["nlu"], "entities": change(META_ENTITIES, entities)}
+        if isinstance(files, list):
+            out["attachments"] = [
+                {**a, "filename": change(META_FILENAME, a["filename"])}
+                if isinstance(a, dict) and a.get("filename")
+                else a
+                for a in files
+            ]
+        return out
+
+    def _seal_meta(self, message_id: str, column: str, value: Any) -> Any:
+        if is_sealed(value):
+            return value  # (meta merged from a stored row holds sealed parts already)
+        if column == META_ENTITIES:
+            return self._seal_json("messages", column, message_id, value)
+        return self.seal("messages", column, message_id, value)
 
     def sealed_outbox(self, item: OutboxItem) -> OutboxItem:
         payload = self.seal("outbox", "payload", item.idempotency_key, item.payload)
@@ -162,6 +242,34 @@ class FieldCipher:
             return c
         return replace(c, metadata=self.open_metadata(c.id, c.metadata))
 
+    def sealed_event(
+        self, workspace_id: str, conversation_id: str | None, type: str, data: dict[str, Any]
+    ) -> dict[str, Any]:
+        """An event's data with its personal keys (``event_keys``) sealed."""
+        if self.keyring is None:
+            return data
+        row, keys = event_row(workspace_id, conversation_id, type), event_keys(type)
+        return {
+            key: self._seal_json("events", f"data.{key}", row, value) if key in keys else value
+            for key, value in data.items()
+        }
+
+    def opened_event(
+        self, workspace_id: str, conversation_id: str | None, type: str, data: dict[str, Any]
+    ) -> dict[str, Any]:
+        row, keys = event_row(workspace_id, conversation_id, type), event_keys(type)
+        return {
+            key: self.open("events", f"data.{key}", row, value) if key in keys else value
+            for key, value in data.items()
+        }
+
+    def opened_event_row(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        """A copy of an ``events`` row (with workspace_id, conversation_id, type and data)
+        whose data is opened."""
+        data = row["data"] or {}
+        opened = self.opened_event(row["workspace_id"], row["conversation_id"], row["type"], data)
+        return {**row, "data": opened}
+
     def _seal_json(self, table: str, column: str, row: str, value: Any) -> Any:
         if self.keyring is None or value is None:
             return value
@@ -192,6 +300,21 @@ class FieldCipher:
         if keyring is None:
             return None
         return lambda term: keyring.blind("search_term", term)
+
+
+def event_keys(type: str) -> frozenset[str]:
+    """The data keys sealed in an event of ``type``."""
+    return SEALED_EVENT_KEYS | SEALED_EVENT_TYPE_KEYS.get(type, frozenset())
+
+
+def event_row(workspace_id: str, conversation_id: str | None, type: str) -> str:
+    """How an event's sealed values are bound: to its conversation and type (an event's id
+    is made by the database as it is inserted, after the values are sealed), or, for a
+    workspace's own events (a mail ignored before it had a conversation), to the workspace.
+    Erasure detaches events from their conversation, and keeps none of these keys."""
+    if conversation_id:
+        return f"{conversation_id}:{type}"
+    return f"workspace:{workspace_id}:{type}"
 
 
 def _customer_fields(c: Customer) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from smartsupport.domain import ConversationStatus, Message, OutboxItem
+from smartsupport.domain import ConversationStatus, Message, OutboxCancel, OutboxItem
 from smartsupport.ids import new_id
 
 LOAD_TURN = (
@@ -52,6 +52,29 @@ WITH conversation AS (
 )
 SELECT * FROM conversation
 """
+
+# A turn that calls back pending work (domain.OutboxCancel, sqlite_jobs.cancel_outbox):
+# RECORD_TURN with one more CTE, still one statement; its parameters follow RECORD_TURN's
+# (``cancel_args``). A turn without any keeps the plain statement.
+CANCEL_OUTBOX = """, cancelled AS (
+    UPDATE outbox o SET status = 'done', result = x.doc->'result', updated_at = ?
+    FROM conversation c, jsonb_array_elements(?::jsonb) AS x(doc)
+    WHERE o.workspace_id = c.workspace_id AND o.kind = x.doc->>'kind' AND o.status = 'pending'
+      AND (o.locked_until IS NULL OR o.locked_until < ?)
+      AND CASE WHEN (x.doc->>'prefix')::boolean
+               THEN left(o.idempotency_key, length(x.doc->>'key')) = x.doc->>'key'
+               ELSE o.idempotency_key = x.doc->>'key' END
+    RETURNING o.id
+)
+SELECT * FROM conversation
+"""
+RECORD_TURN_CANCELLING = RECORD_TURN.replace("\nSELECT * FROM conversation\n", CANCEL_OUTBOX)
+
+
+def cancel_args(cancel: Sequence[OutboxCancel], now: datetime) -> tuple[Any, ...]:
+    """The parameters RECORD_TURN_CANCELLING adds after RECORD_TURN's."""
+    docs = [{"kind": c.kind, "key": c.key, "prefix": c.prefix, "result": c.result} for c in cancel]
+    return now, docs, now
 
 
 def record_turn_args(

@@ -28,6 +28,7 @@ from smartsupport.domain import (
     Customer,
     Event,
     Message,
+    OutboxCancel,
     OutboxItem,
     Workspace,
     utcnow,
@@ -294,7 +295,8 @@ class PostgresStore(Store, SqlDatabase):
             "SELECT ?, ?, bumped.last_seq, ?, ?, ?, ?, ?, ? FROM bumped RETURNING seq",
             m.created_at, conversation_id,
             m.id, conversation_id, m.author.value,
-            self.fields.seal("messages", "text", m.id, text), client_id, reply_to, m.meta,
+            self.fields.seal("messages", "text", m.id, text), client_id, reply_to,
+            self.fields.sealed_meta(m.id, m.meta),
             m.created_at,
             conflict=f"client_id {client_id!r} was already used in this conversation.",
             missing=f"reply_to names an unknown message {reply_to!r}.",
@@ -334,7 +336,7 @@ class PostgresStore(Store, SqlDatabase):
     async def update_message_meta(self, message_id: str, meta: dict[str, Any]) -> None:
         row = await self._row(
             "UPDATE messages SET meta = meta || ?::jsonb WHERE id = ? RETURNING id",
-            meta,
+            self.fields.sealed_meta(message_id, meta),  # an attachment's name: sealed
             message_id,
         )
         if row is None:
@@ -361,18 +363,23 @@ class PostgresStore(Store, SqlDatabase):
         events: Sequence[tuple[str, dict[str, Any]]] = (),
         metadata: dict[str, Any] | None = None,
         outbox: Sequence[OutboxItem] = (),
+        cancel: Sequence[OutboxCancel] = (),
     ) -> Conversation:
         row = await self._row(
-            pg_turn.RECORD_TURN,
+            pg_turn.RECORD_TURN_CANCELLING if cancel else pg_turn.RECORD_TURN,
             *pg_turn.record_turn_args(
                 conversation_id,
                 [self.fields.sealed_message(m) for m in messages],
                 status,
-                events,
+                [
+                    (kind, self.fields.sealed_event("", conversation_id, kind, data))
+                    for kind, data in events
+                ],
                 utcnow(),
                 self.fields.sealed_metadata(conversation_id, metadata or {}),
                 [self.fields.sealed_outbox(item) for item in outbox],
             ),
+            *(pg_turn.cancel_args(cancel, utcnow()) if cancel else ()),
             **records.turn_errors(messages),
         )
         if row is None:
@@ -396,7 +403,9 @@ class PostgresStore(Store, SqlDatabase):
         row = await self._row(
             "INSERT INTO events (workspace_id, conversation_id, type, data, created_at) "
             "VALUES (?, ?, ?, ?, ?) RETURNING id",
-            workspace_id, conversation_id, type, event.data, event.created_at,
+            workspace_id, conversation_id, type,
+            self.fields.sealed_event(workspace_id, conversation_id, type, event.data),
+            event.created_at,
             missing="Unknown workspace or conversation for this event.",
         )  # fmt: skip
         event.id = row["id"]
@@ -424,7 +433,7 @@ class PostgresStore(Store, SqlDatabase):
         rows = await self._rows(
             f"SELECT * FROM events WHERE {' AND '.join(where)} ORDER BY id LIMIT ?", *args, limit
         )
-        return [records.event(r) for r in rows]
+        return [records.event(self.fields.opened_event_row(r)) for r in rows]
 
     # -- SqlDatabase ---------------------------------------------------------------------
     async def execute(self, sql: str, *args: Any) -> int:

@@ -11,6 +11,10 @@ given SMARTSUPPORT_ENCRYPTION_KEYS must be restarted with the new keyring first.
 
 ``census`` counts the values per key id (and those still in clear) without writing: when a
 key has no values left, it may be removed from the keyring.
+
+Attachments' files (attachments/sealed.py) are re-sealed by ``reencrypt_files``: every
+stored key the ``attachments`` rows name, in key order, a file already under the primary
+key left alone (so a rerun skips what is done); ``files_census`` counts them per key id.
 """
 
 from __future__ import annotations
@@ -20,21 +24,42 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from smartsupport.errors import ConfigurationError
+from smartsupport.attachments.sealed import SealedStore
+from smartsupport.errors import ConfigurationError, NotFound
 from smartsupport.storage.base import SqlDatabase, SqlExecutor
 from smartsupport.storage.fields import (
+    META_ENTITIES,
+    META_FILENAME,
     SEALED,
     SEALED_METADATA,
     FieldCipher,
+    event_keys,
     row_key,
     sealed_key_id,
 )
 
 PLAIN = "(clear)"  # the census's name for values stored without encryption
 BATCH = 200  # rows per transaction: short enough not to hold SQLite's writer for long
-# Every table visited: the sealed columns, and the conversations whose metadata holds a
-# sealed key (SEALED_METADATA: the contact form's details).
-TABLES = {**SEALED, "conversations": (("id",), ("metadata",))}
+# Every table visited: the sealed columns, the conversations whose metadata holds a sealed
+# key (SEALED_METADATA: the contact form's details, the email thread) and the events whose
+# data does (fields.SEALED_EVENT_KEYS).
+TABLES = {
+    **SEALED,
+    # the text, parts of meta (sealed_meta), and a mail's client id from before encryption
+    "messages": (("id",), ("text", "meta", "client_id")),
+    "conversations": (("id",), ("metadata",)),
+    "events": (("id",), ("workspace_id", "conversation_id", "type", "data")),
+    "review_suggestions": (("id",), ("name", "answer", "examples")),
+}
+# how a message from a mail read before encryption names it: "email:<Message-ID>" (since,
+# "email:" and the Message-ID's keyed hash: channels/email_state.client_id)
+MAIL_CLIENT_ID = "email:<"
+# tables whose rows are named by a keyed hash: a row from before encryption, named by its
+# clear value, is re-keyed by the hash (table -> (hash column, sealed column, look-up kind))
+REKEYED = {
+    "channel_contacts": ("address_hash", "address", "address"),
+    "email_threads": ("message_hash", "message_id", "message_id"),
+}
 
 
 @dataclass
@@ -42,7 +67,7 @@ class Progress:
     table: str
     rows: int = 0
     changed: int = 0
-    last: tuple[str, ...] = ()  # the key columns' values of the last row visited
+    last: tuple[Any, ...] = ()  # the key columns' values of the last row visited
     keys: Counter[str] = field(default_factory=Counter)
 
 
@@ -115,6 +140,24 @@ def _values(table: str, row: dict[str, Any]) -> dict[str, Any]:
     conversation); None values are left out."""
     if table == "conversations":
         found = {key: (row["metadata"] or {}).get(key) for key in SEALED_METADATA}
+    elif table == "messages":
+        meta = row["meta"] or {}
+        nlu = meta.get("nlu")
+        found = {"text": row["text"]}
+        if (row["client_id"] or "").startswith(MAIL_CLIENT_ID):
+            found["client_id"] = row["client_id"]  # "email:<Message-ID>": in clear
+        if isinstance(nlu, dict) and nlu.get("entities"):
+            found[META_ENTITIES] = nlu["entities"]
+        files = meta.get("attachments")
+        for i, item in enumerate(files if isinstance(files, list) else []):
+            if isinstance(item, dict) and item.get("filename"):
+                found[f"{META_FILENAME}.{i}"] = item["filename"]
+    elif table == "review_suggestions":
+        found = {c: row[c] for c in ("name", "answer")}
+        found["examples"] = (row["examples"] or {}).get("text")
+    elif table == "events":
+        data = row["data"] or {}
+        found = {key: data[key] for key in event_keys(row["type"]) if key in data}
     else:
         found = {column: row[column] for column in SEALED[table][1]}
     return {name: value for name, value in found.items() if value is not None}
@@ -134,13 +177,52 @@ async def _refresh(tx: SqlExecutor, table: str, row: dict[str, Any]) -> int:
         sealed = {**metadata, **fields.sealed_metadata(row["id"], opened_keys)}
         await tx.execute("UPDATE conversations SET metadata = ? WHERE id = ?", sealed, row["id"])
         return 1
+    if table == "messages":
+        text = fields.open("messages", "text", row["id"], row["text"])
+        meta = fields.opened_meta(row["id"], row["meta"] or {})
+        client_id = row["client_id"]
+        if (client_id or "").startswith(MAIL_CLIENT_ID):  # the Message-ID's keyed hash instead
+            message_id = client_id.removeprefix(MAIL_CLIENT_ID[:-1])
+            client_id = f"{MAIL_CLIENT_ID[:-1]}{fields.lookup('message_id', message_id)}"
+        await tx.execute(
+            "UPDATE messages SET text = ?, meta = ?, client_id = ? WHERE id = ?",
+            fields.seal("messages", "text", row["id"], text),
+            fields.sealed_meta(row["id"], meta),
+            client_id,
+            row["id"],
+        )
+        return 1
+    if table == "events":
+        place = (row["workspace_id"], row["conversation_id"], row["type"])
+        data = row["data"]
+        opened_data = fields.opened_event(*place, {c: data[c] for c in stale})
+        sealed = {**data, **fields.sealed_event(*place, opened_data)}
+        await tx.execute("UPDATE events SET data = ? WHERE id = ?", sealed, row["id"])
+        return 1
+    if table == "review_suggestions":  # (examples: a sealed text inside {"text": ...})
+        sealed = {
+            c: fields.seal(table, c, row["id"], fields.open(table, c, row["id"], value))
+            for c, value in _values(table, row).items()
+        }
+        if "examples" in sealed:
+            sealed["examples"] = {**row["examples"], "text": sealed["examples"]}
+        assignments = ", ".join(f"{column} = ?" for column in sealed)
+        await tx.execute(
+            f"UPDATE {table} SET {assignments} WHERE id = ?", *sealed.values(), row["id"]
+        )
+        return 1
     names = SEALED[table][0]
     opened = fields.open_row(table, row)
     changes: dict[str, Any] = {}
-    if table == "channel_contacts":
-        # a contact from before encryption is named by its clear address: named by its keyed
-        # hash from now on (the sealed address is bound to the new name)
-        changes["address_hash"] = fields.lookup("address", opened["address"])
+    if table in REKEYED:
+        # a row from before encryption is named by its clear value (an address, a
+        # Message-ID): named by its keyed hash from now on (the sealed value is bound to it)
+        hashed, column, kind = REKEYED[table]
+        changes[hashed] = fields.lookup(kind, opened[column])
+        if changes[hashed] != row[hashed] and await _twin(tx, table, {**row, **changes}):
+            # filed again under the hash meanwhile (a race): that row is the live one
+            await _delete(tx, table, row)
+            return 1
     key = row_key({**row, **changes}, names)
     changes.update({c: fields.seal(table, c, key, opened[c]) for c in stale})
     if table == "customers":
@@ -153,5 +235,78 @@ async def _refresh(tx: SqlExecutor, table: str, row: dict[str, Any]) -> int:
     return 1
 
 
+async def _twin(tx: SqlExecutor, table: str, row: dict[str, Any]) -> bool:
+    names = SEALED[table][0]
+    match = " AND ".join(f"{name} = ?" for name in names)
+    found = await tx.fetchrow(
+        f"SELECT 1 AS one FROM {table} WHERE {match}", *(row[n] for n in names)
+    )
+    return found is not None
+
+
+async def _delete(tx: SqlExecutor, table: str, row: dict[str, Any]) -> None:
+    names = SEALED[table][0]
+    match = " AND ".join(f"{name} = ?" for name in names)
+    await tx.execute(f"DELETE FROM {table} WHERE {match}", *(row[n] for n in names))
+
+
 def _key_of(value: Any) -> str:
     return sealed_key_id(value) or PLAIN
+
+
+# -- attachments' files --------------------------------------------------------------------
+FILES = "attachment files"  # the Progress.table of files
+
+
+async def reencrypt_files(
+    db: SqlDatabase,
+    files: SealedStore,
+    *,
+    batch: int = BATCH,
+    report: Callable[[Progress], None] = lambda progress: None,
+) -> Progress:
+    """Seal every attachment file the ``attachments`` rows name with the primary key (files
+    from before encryption included); ``report`` is called after each batch."""
+    progress = Progress(FILES)
+    while keys := await _file_keys(db, progress.last, batch):
+        for key in keys:
+            if await files.reseal(key):
+                progress.changed += 1
+                await _unless_erased(db, files, key)
+        progress.rows += len(keys)
+        progress.last = (keys[-1],)
+        report(progress)
+    return progress
+
+
+async def files_census(db: SqlDatabase, files: SealedStore, *, batch: int = 1000) -> Progress:
+    """How many attachment files each key id sealed (``PLAIN``: still in clear)."""
+    progress = Progress(FILES)
+    while keys := await _file_keys(db, progress.last, batch):
+        for key in keys:
+            try:
+                progress.keys[await files.sealed_with(key) or PLAIN] += 1
+            except NotFound:
+                progress.keys["(missing)"] += 1
+        progress.rows += len(keys)
+        progress.last = (keys[-1],)
+    return progress
+
+
+async def _file_keys(db: SqlExecutor, after: tuple[str, ...], limit: int) -> list[str]:
+    """The next stored keys after ``after`` (one file per content hash, named by many rows)."""
+    where = "WHERE storage_key > ? " if after else ""
+    rows = await db.fetch(
+        f"SELECT DISTINCT storage_key FROM attachments {where}ORDER BY storage_key LIMIT ?",
+        *after,
+        limit,
+    )
+    return [str(r["storage_key"]) for r in rows]
+
+
+async def _unless_erased(db: SqlExecutor, files: SealedStore, key: str) -> None:
+    """An erasure that removed the file's last row while it was being rewritten deleted the
+    file before the rewrite put it back: delete it again (customer_data.delete_files)."""
+    still = await db.fetchrow("SELECT 1 AS one FROM attachments WHERE storage_key = ?", key)
+    if still is None:
+        await files.delete(key)

@@ -13,6 +13,7 @@ import asyncio
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import datetime
 from functools import partial
 from typing import Any, Literal, TypeVar, cast
@@ -24,6 +25,7 @@ from smartsupport.domain import (
     Customer,
     Event,
     Message,
+    OutboxCancel,
     OutboxItem,
     Workspace,
 )
@@ -227,7 +229,8 @@ class SqliteStore(Store, SqlDatabase):
         return [self.fields.opened_message(records.message(r)) for r in rows]
 
     async def update_message_meta(self, message_id: str, meta: dict[str, Any]) -> None:
-        await self._run(jobs.merge_message_meta, message_id, meta)
+        sealed = self.fields.sealed_meta(message_id, meta)  # an attachment's name: sealed
+        await self._run(jobs.merge_message_meta, message_id, sealed)
 
     # -- a whole turn --------------------------------------------------------------------
     async def load_turn(
@@ -250,15 +253,20 @@ class SqliteStore(Store, SqlDatabase):
         events: Sequence[tuple[str, dict[str, Any]]] = (),
         metadata: dict[str, Any] | None = None,
         outbox: Sequence[OutboxItem] = (),
+        cancel: Sequence[OutboxCancel] = (),
     ) -> Conversation:
         row, seqs = await self._run(
             jobs.record_turn,
             conversation_id,
             [self.fields.sealed_message(m) for m in messages],
             status,
-            list(events),
+            [
+                (kind, self.fields.sealed_event("", conversation_id, kind, data))
+                for kind, data in events
+            ],
             self.fields.sealed_metadata(conversation_id, metadata or {}) or None,
             [self.fields.sealed_outbox(item) for item in outbox],
+            list(cancel),
             **records.turn_errors(messages),
         )
         for message, seq in zip(messages, seqs, strict=True):
@@ -275,8 +283,11 @@ class SqliteStore(Store, SqlDatabase):
         conversation_id: str | None = None,
     ) -> Event:
         event = Event(0, workspace_id, conversation_id, type, dict(data or {}))
+        sealed = self.fields.sealed_event(workspace_id, conversation_id, type, event.data)
         event.id = await self._run(
-            jobs.insert_event, event, missing="Unknown workspace or conversation for this event."
+            jobs.insert_event,
+            replace(event, data=sealed),
+            missing="Unknown workspace or conversation for this event.",
         )
         return event
 
@@ -302,7 +313,7 @@ class SqliteStore(Store, SqlDatabase):
             args.append(timestamp(since))
         sql = f"SELECT * FROM events WHERE {' AND '.join(where)} ORDER BY id LIMIT ?"
         rows = await self._run(jobs.fetch_all, sql, (*args, limit))
-        return [records.event(r) for r in rows]
+        return [records.event(self.fields.opened_event_row(r)) for r in rows]
 
     # -- SqlDatabase ---------------------------------------------------------------------
     async def execute(self, sql: str, *args: Any) -> int:

@@ -16,6 +16,7 @@ from smartsupport.domain import (
     Customer,
     Event,
     Message,
+    OutboxCancel,
     OutboxItem,
     Workspace,
     utcnow,
@@ -205,6 +206,7 @@ def record_turn(
     events: list[tuple[str, dict[str, Any]]],
     metadata: dict[str, Any] | None = None,
     outbox: list[OutboxItem] | None = None,
+    cancel: list[OutboxCancel] | None = None,
 ) -> tuple[dict[str, Any], list[int]]:
     """The conversation row afterwards and the messages' sequence numbers."""
     clock = utcnow()
@@ -244,4 +246,21 @@ def record_turn(
             OUTBOX_INSERT,
             [adapt(outbox_row(new_id(), row["workspace_id"], i, clock)) for i in outbox or ()],
         )
+        for item in cancel or ():
+            cancel_outbox(conn, row["workspace_id"], item, now)
     return row, seqs
+
+
+# A pending row called back (domain.OutboxCancel), unless a worker holds it: it may be
+# going out (pg_turn.CANCEL_OUTBOX is the same on PostgreSQL).
+_CANCEL = (
+    "UPDATE outbox SET status = 'done', result = ?, updated_at = ? WHERE workspace_id = ? "
+    "AND kind = ? AND status = 'pending' AND (locked_until IS NULL OR locked_until < ?) AND "
+)
+
+
+def cancel_outbox(conn: Conn, workspace_id: str, item: OutboxCancel, now: str) -> int:
+    match = "substr(idempotency_key, 1, ?) = ?" if item.prefix else "idempotency_key = ?"
+    key = (len(item.key), item.key) if item.prefix else (item.key,)
+    args = (to_json(item.result), now, workspace_id, item.kind, now, *key)
+    return conn.execute(_CANCEL + match, args).rowcount

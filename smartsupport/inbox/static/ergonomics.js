@@ -3,10 +3,12 @@
 
    - Shortcuts work when no text field has the focus; "?" lists them in a help overlay.
    - Unread counts: the customer's messages after the agent's read mark, per conversation on
-     its card and in total in the page title. The server keeps the marks (inbox_reads): each
-     card of "My conversations" comes with its count (data-unread), messages arriving over the
-     socket add to it until the lists are read again, and what is on screen is marked read
-     (POST .../read), so a reload or the agent's other device shows the same counts.
+     its card (the queue's and "My conversations"') and, for the agent's own conversations, in
+     total in the page title (the queue's are everyone's to take, not the agent's to answer).
+     The server keeps the marks (inbox_reads): each card comes with its count (data-unread),
+     messages arriving over the socket add to it until the lists are read again, and what is
+     on screen is marked read (POST .../read), so a reload or the agent's other device shows
+     the same counts.
    - Alerts: a conversation offered, transferred or assigned to the agent plays a short
      sound and shows a desktop notification. Off until the agent turns them on with the
      "Alerts" button (the browser asks for permission on that click); the choice is kept per
@@ -132,6 +134,7 @@
     let total = 0;
     for (const card of document.querySelectorAll("#lists .card[data-id]")) {
       const n = unread[card.dataset.id] || 0;
+      if (card.closest("#mine")) total += n;
       let badge = card.querySelector(".unread-count");
       if (n && !badge) {
         badge = el("span", { class: "unread-count" });
@@ -143,7 +146,6 @@
         badge.title = `${n} new message${n === 1 ? "" : "s"} from the customer`;
       }
     }
-    for (const n of Object.values(unread)) total += n;
     document.title = total ? `(${total}) ${baseTitle}` : baseTitle;
   }
   document.addEventListener("visibilitychange", showUnread);

@@ -1,0 +1,101 @@
+"""Customer memory in the bot's context: what is remembered of a returning, verified
+customer, as facts a flow's templates and slot prefills can use (issue 16, item 1).
+
+    facts = await remembered(store, conversation)
+    # {"name": "Ana Lima", "returning": True, "last_contact": "2026-11-28",
+    #  "language": "pt", "references": ["ORD-10234"]}
+
+Flows see them as ``remembered`` (dialogue/engine.py ``scope``), e.g.
+
+    "{{ 'Welcome back, ' + remembered.name + '! ' if remembered.returning else '' }}..."
+    prefill: "only(customer.open_orders) or first(remembered.references)"
+
+Only a verified customer is remembered: the conversation must carry a signed identity
+(``metadata["identity"]["user_id"]``, set only after ``identity.verify``) naming the very
+customer record it belongs to, so an unsigned claim, an e-mail sender or a phone number
+never brings back anyone's past. The facts come from the same memories the agent's side panel
+shows (``inbox/memory.py`` summarises each resolved conversation into ``customer_memories``,
+migration 0024), so erasure and retention take them with the conversations.
+
+``references`` are the order numbers and similar references (``REFERENCE``) named in those
+conversations, newest first; a flow's slot checks its own pattern before using one.
+``language`` is the language the customer wrote in last time (the NLU's reading of their
+message, kept on it). The facts are read when a flow starts and kept in its frame; they go
+into replies the flow writes, never into a prompt for a remote LLM (llm/prompt.py sends the
+customer's message and the articles only).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from smartsupport.domain import Conversation
+from smartsupport.storage.base import SqlDatabase, Store
+
+REFERENCE = re.compile(r"\b[A-Z]{2,5}-?\d{3,}\b")  # ORD-10234, INV12345
+RECALLED = 5  # the newest remembered conversations the facts are read from
+MAX_REFERENCES = 10
+
+
+def verified_user(conversation: Conversation) -> str | None:
+    """The signed identity's user id the conversation carries, or None."""
+    identity = (conversation.metadata or {}).get("identity")
+    if isinstance(identity, Mapping) and isinstance(identity.get("user_id"), str):
+        return str(identity["user_id"])
+    return None
+
+
+async def remembered(store: Store, conversation: Conversation) -> dict[str, Any] | None:
+    """The facts remembered of the conversation's verified customer (module docstring), or
+    None when the customer is not verified. Two queries: the customer, then their memories
+    with the messages they are made of."""
+    user_id = verified_user(conversation)
+    if user_id is None:
+        return None
+    customer = await store.get_customer(conversation.customer_id)
+    if customer is None or customer.external_id != user_id:
+        return None  # the identity names someone else's record: remember nothing
+    if not isinstance(store, SqlDatabase):
+        raise TypeError("customer memory needs an SQL store (SQLite or PostgreSQL)")
+    rows = await store.fetch(
+        "SELECT k.conversation_id, k.message_ids, c.updated_at FROM customer_memories k "
+        "JOIN conversations c ON c.id = k.conversation_id "
+        "WHERE k.customer_id = ? AND k.workspace_id = ? AND k.conversation_id <> ? "
+        "ORDER BY c.updated_at DESC LIMIT ?",
+        customer.id,
+        conversation.workspace_id,
+        conversation.id,
+        RECALLED,
+    )
+    ids = [i for r in rows for i in (r["message_ids"] or [])]
+    by_id: dict[str, dict[str, Any]] = {}
+    if ids:
+        found = await store.fetch(
+            "SELECT id, author, text, meta FROM messages "
+            f"WHERE id IN ({', '.join('?' for _ in ids)})",
+            *ids,
+        )
+        by_id = {m["id"]: m for m in found}
+    references: list[str] = []
+    language = None
+    for row in rows:  # newest first
+        for message_id in reversed(list(row["message_ids"] or [])):  # latest message first
+            message = by_id.get(message_id)
+            if message is None:
+                continue
+            text = store.fields.open("messages", "text", message_id, message["text"]) or ""
+            for found_ref in REFERENCE.findall(text):
+                if found_ref not in references:
+                    references.append(found_ref)
+            said = ((message["meta"] or {}).get("nlu") or {}).get("language")
+            if language is None and message["author"] == "customer" and said:
+                language = str(said)
+    return {
+        "name": customer.name,
+        "returning": bool(rows),
+        "last_contact": rows[0]["updated_at"].date().isoformat() if rows else None,
+        "language": language,
+        "references": references[:MAX_REFERENCES],
+    }
