@@ -92,8 +92,9 @@ class ArticleAnswers:
         retrieved: Retrieved | None,
         context: str = "",
     ) -> tuple[Decision | None, int]:
-        """One question; ``context`` is the whole message when it holds several, so that a
-        place it names binds each of them."""
+        """One question; ``context`` is the sentence it was cut from when that sentence
+        held two ("what does delivery to Switzerland cost and how long does it take?"), so
+        that a place it names binds both."""
         workspace = turn.workspace
         passages, found_in = await self._retrieved(turn, question, language, retrieved, context)
         if not passages:

@@ -245,6 +245,10 @@ async def export_customer(
             db, "channel_contacts", "conversation_id", conversation_ids
         ),
         "attachments": await _rows(db, "attachments", "conversation_id", conversation_ids),
+        # the provider's ids and statuses of messages sent to them (a failure's error opened)
+        "channel_deliveries": await _rows(
+            db, "channel_deliveries", "conversation_id", conversation_ids
+        ),
         "audit": [e.as_json() for e in entries],
     }
 

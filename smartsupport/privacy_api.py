@@ -83,6 +83,11 @@ class CustomerExportOut(BaseModel):
         description="The files of their conversations (uploads, voice notes, email media): "
         "name, type, size, hash; the bytes stay in the attachment store.",
     )
+    channel_deliveries: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="The messaging provider's ids and statuses of the messages sent to "
+        "them, with the provider's error for a failed one.",
+    )
     audit: list[dict[str, Any]]
 
 

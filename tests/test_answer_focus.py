@@ -10,32 +10,16 @@ suite (tests/resolution), which measures the result."""
 from __future__ import annotations
 
 import pytest
-import pytest_asyncio
 
-from smartsupport.conversation import handle_message, start_conversation
+from smartsupport.conversation import handle_message
 from smartsupport.domain import IncomingMessage
 from smartsupport.keywords import KeywordBot
 from smartsupport.knowledge.answer_types import answer_types
 from smartsupport.knowledge.answerability import asked_part
 from smartsupport.nlu.schema import NluSpec
-from smartsupport.settings import Settings
-from smartsupport.wiring import assemble
+from tests.demokit import ask, demo_services  # noqa: F401 - the services fixture
 
 aio = pytest.mark.asyncio(loop_scope="module")
-
-
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def services(tmp_path_factory):
-    running = await assemble(
-        Settings(data_dir=tmp_path_factory.mktemp("focus"), secret_key="k" * 32)
-    )
-    yield running
-    await running.close()
-
-
-async def ask(services, text, locale="en"):
-    conversation, _ = await start_conversation(services, "demo", locale=locale)
-    return await handle_message(services, IncomingMessage(conversation.id, text))
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast
 
@@ -42,6 +43,12 @@ ADA = {
 ADA_SAYS = "My parcel to Zanzibar never arrived"
 NOTE = "VIP, collects okapi figurines"
 SECRETS = ("shop-user-8812", "Lovelace", "ada.lovelace", "platinum-zebra", "Zanzibar", "okapi")
+
+
+def old_keys_removed(keys: KeySet) -> KeySet:
+    """``keys`` once every value is sealed with its primary: the operator's last step of a
+    rotation (docs/security.md), after which old values must still read."""
+    return replace(keys, keys={keys.primary: keys.keys[keys.primary]})
 
 
 @pytest.fixture(params=["embedded", "postgres+redis"])
@@ -228,9 +235,7 @@ async def test_reencrypt_seals_old_rows_and_rotation_retires_the_old_key(options
         await services.close()
 
     rotated = old.with_new_primary()
-    retired = KeySet(
-        {rotated.primary: rotated.keys[rotated.primary]}, rotated.primary, old.index_key
-    )
+    retired = old_keys_removed(rotated)
     for keys in (rotated, retired):  # rotate, reencrypt; then the old key is removed
         services = await open_services(keyed(settings, keys, tmp_path))
         db = cast(SqlDatabase, services.store)

@@ -46,7 +46,7 @@ from tests.mailservers import (
     send,
     wait_for_mail,
 )
-from tests.test_encryption_at_rest import leaks, raw_rows
+from tests.test_encryption_at_rest import leaks, old_keys_removed, raw_rows
 
 ADDRESS = f"customer@{DOMAIN}"  # the mail servers' customer mailbox
 SAYS = "My parcel to Zanzibar never arrived. Write to ada.quokka@example.org please."
@@ -207,9 +207,7 @@ async def test_an_email_conversation_leaves_nothing_in_clear_and_rotation_reseal
         await services.close()
 
     rotated = old.with_new_primary()
-    retired = KeySet(
-        {rotated.primary: rotated.keys[rotated.primary]}, rotated.primary, old.index_key
-    )
+    retired = old_keys_removed(rotated)
     services = await assemble(settings_for(servers, tmp_path, database_url, rotated))
     try:
         db = cast(SqlDatabase, services.store)

@@ -21,9 +21,9 @@ from smartsupport.review.bootstrap import suggestions
 from smartsupport.review.store import ReviewStore
 from smartsupport.storage import open_store
 from smartsupport.storage.base import SqlDatabase
-from smartsupport.storage.fields import FieldCipher
+from smartsupport.storage.fields import PLAINTEXT, FieldCipher
 from smartsupport.storage.reencrypt import census, reencrypt
-from tests.test_encryption_at_rest import leaks, raw_rows
+from tests.test_encryption_at_rest import leaks, old_keys_removed, raw_rows
 
 SECRETS = (
     "hopper@navy",
@@ -40,9 +40,11 @@ def database_url(request: pytest.FixtureRequest) -> str:
     return str(request.getfixturevalue(f"{request.param}_url"))
 
 
-async def opened(url: str, keys: KeySet) -> SqlDatabase:
+async def opened(url: str, keys: KeySet | None) -> SqlDatabase:
+    """A migrated store sealing with ``keys``; without keys it writes in clear, as before
+    encryption was set up."""
     db = cast(SqlDatabase, open_store(url))
-    db.fields = FieldCipher(Keyring(EnvKeySource(keys.to_json())))
+    db.fields = FieldCipher(Keyring(EnvKeySource(keys.to_json()))) if keys else PLAINTEXT
     await db.connect()
     await db.migrate()
     return db
@@ -139,9 +141,7 @@ async def test_reencrypt_reaches_every_sealed_place(database_url):
     finally:
         await db.close()
 
-    retired = KeySet(
-        {rotated.primary: rotated.keys[rotated.primary]}, rotated.primary, old.index_key
-    )
+    retired = old_keys_removed(rotated)
     db = await opened(database_url, retired)
     try:
         await reads_back(db, entry_id)

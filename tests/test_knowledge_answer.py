@@ -111,3 +111,20 @@ def test_an_answer_built_around_a_sentence_keeps_the_sentence_that_gives_it_a_su
     )
     answer = extract_answer("are zips covered", [focused])
     assert "Every boot has a 2-year warranty. It covers broken zips and soles." in answer
+
+
+def test_a_sentence_is_not_continued_by_a_tables_rows_but_a_table_by_its_sentence():
+    filler = " ".join(f"Sentence number {i} talks about something else." for i in range(8))
+    rows = "\n".join(f"{40 + i} | {7 + i * 0.5} | {25 + i * 0.7:.1f} cm" for i in range(8))
+    text = (
+        filler + " Our boots run small, so wide feet should take one size up.\n"
+        "EU | US | foot length\n" + rows + "\nSizes are printed inside the tongue. " + filler
+    )
+    prose = extract_answer("what size for wide feet", [passage(text)]).split("\n\n")[0]
+    assert prose.endswith("wide feet should take one size up.")
+    assert "|" not in prose
+    table = extract_answer("foot length 26.4 cm which EU size", [passage(text)])
+    lines = table.split("\n\n")[0].splitlines()
+    assert "EU | US | foot length" in lines and "42 | 8.0 | 26.4 cm" in lines
+    assert [line for line in lines if "|" in line] == text.splitlines()[1:10]  # a row a line
+    assert "Sizes are printed inside the tongue." in lines

@@ -16,7 +16,8 @@ Addresses are personal data: ``address`` is sealed like the other sealed columns
 (storage/fields.py, bound to the row) and rows are found by ``address_hash``, the keyed hash
 of the address (migration 0027). Without a keyring the address itself is the key. Rows from
 before encryption keep their clear address as their key until ``smartsupport keys
-reencrypt`` seals them; look-ups match those too.
+reencrypt`` seals them; look-ups match those too. A failed delivery's provider error is
+sealed the same way (``channel_deliveries.error``).
 """
 
 from __future__ import annotations
@@ -216,11 +217,13 @@ async def advance_delivery(
         str(row["status"]), -1
     ):
         return None
+    # the provider's error may quote the customer's number or echo the message: sealed
+    place = {"channel": channel, "provider_id": provider_id, "error": error}
     changed = await db.execute(
         "UPDATE channel_deliveries SET status = ?, error = ?, updated_at = ? "
         "WHERE channel = ? AND provider_id = ? AND status = ?",
         status,
-        error,
+        db.fields.seal_row("channel_deliveries", place)["error"],
         utcnow(),
         channel,
         provider_id,

@@ -68,6 +68,7 @@ async def assign(
     *,
     called: str,
     reason: str,
+    named_reason: str,
     notice: str,
     change: str,
     **row: Any,
@@ -87,6 +88,7 @@ async def assign(
         reason,
         notice,
         {"inbox": change, "agent_id": agent_id},
+        named_reason=named_reason,
         agent_id=agent_id,
     )
 
@@ -123,7 +125,8 @@ async def claim(services: Services, user: StaffUser, conversation_id: str) -> Co
             conversation,
             user.id,
             called="you",
-            reason=f"claimed by {user.name}",
+            reason="claimed by an agent",
+            named_reason=f"claimed by {user.name}",
             notice=f"{user.name} joined the conversation.",
             change="joined",
             offered_to=None,
@@ -185,7 +188,8 @@ async def transfer(
                 conversation,
                 agent_id,
                 called=target.name,
-                reason=f"transferred to {target.name} by {user.name}",
+                reason="transferred to an agent",
+                named_reason=f"transferred to {target.name} by {user.name}",
                 notice=f"{target.name} has taken over the conversation.",
                 change="transferred",
                 offered_to=None,
@@ -210,9 +214,10 @@ async def transfer(
                 services,
                 conversation,
                 ConversationStatus.WAITING,
-                f"transferred to the {team} team by {user.name}",
+                f"transferred to the {team} team",
                 "We're passing you to a colleague who can help best. Please wait a moment.",
                 {"inbox": "transferred", "team": team},
+                named_reason=f"transferred to the {team} team by {user.name}",
                 team=team,
             )
     await services.store.add_event(

@@ -64,17 +64,26 @@ async def change_status(
     conversation: Conversation,
     status: ConversationStatus,
     reason: str,
+    *,
+    named_reason: str | None = None,
     **details: Any,
 ) -> Conversation:
     """Set the status, log it like the conversation path does, and publish it. The caller
-    holds the conversation lock."""
+    holds the conversation lock. A staff member's change gives ``reason`` without names
+    (analytics counts it: "transferred to the billing team") and ``named_reason`` with
+    them ("... by Bo"), which the inbox shows and the store seals (storage/fields.py)."""
     if status != conversation.status:
         conversation = await services.store.set_status(conversation.id, status)
         await publish(services, conversation.id, {"type": "status", "status": status.value})
     await services.store.add_event(
         conversation.workspace_id,
         "conversation.status",
-        {"status": status.value, "reason": reason, **details},
+        {
+            "status": status.value,
+            "reason": reason,
+            **({"named_reason": named_reason} if named_reason else {}),
+            **details,
+        },
         conversation_id=conversation.id,
     )
     return conversation

@@ -17,7 +17,7 @@ from smartsupport.domain import Author, Conversation, ConversationStatus, Custom
 from smartsupport.errors import SmartsupportError
 from smartsupport.inbox.changes import load_for
 from smartsupport.inbox.csat import rating_state
-from smartsupport.inbox.queue import escalation_reason, priority_of
+from smartsupport.inbox.queue import escalation_reason, priority_of, status_reason
 from smartsupport.inbox.store import InboxStore, Note
 from smartsupport.inbox.suggestions import for_conversation
 from smartsupport.rich import blocks, dump
@@ -109,7 +109,9 @@ async def handoff_reason(services: Services, conversation: Conversation) -> str 
         ),
         None,
     )
-    return escalation_reason(conversation.metadata, handoff.data.get("reason") if handoff else None)
+    return escalation_reason(
+        conversation.metadata, status_reason(handoff.data) if handoff else None
+    )
 
 
 async def conversation_context(

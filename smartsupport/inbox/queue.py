@@ -96,6 +96,12 @@ def escalation_reason(metadata: dict[str, Any], status_reason: str | None = None
     return status_reason or stored or metadata.get("escalation_reason")
 
 
+def status_reason(data: dict[str, Any]) -> str | None:
+    """A status change's reason as staff see it: with the staff member's name when one
+    made it (``named_reason``, sealed at rest; older events hold it in ``reason``)."""
+    return data.get("named_reason") or data.get("reason")
+
+
 async def waiting(
     services: Services, workspace_ids: list[str], *, reader: str | None = None
 ) -> list[QueueEntry]:
@@ -138,9 +144,12 @@ async def waiting(
     if event_ids:
         marks = ", ".join("?" for _ in event_ids)
         found = await services.store.fetch(  # type: ignore[attr-defined]
-            f"SELECT id, data, created_at FROM events WHERE id IN ({marks})", *event_ids
+            "SELECT id, workspace_id, conversation_id, type, data, created_at FROM events "
+            f"WHERE id IN ({marks})",
+            *event_ids,
         )
-        events = {e["id"]: e for e in found}
+        # (a staff member's name in a reason is sealed: storage/fields.py)
+        events = {e["id"]: services.store.fields.opened_event_row(e) for e in found}  # type: ignore[attr-defined]
     now = utcnow()
     entries = []
     fields = services.store.fields  # type: ignore[attr-defined]
@@ -158,7 +167,7 @@ async def waiting(
                 customer_id=r["customer_id"],
                 customer_name=name or contact.get("name"),
                 priority=priority_of(metadata),
-                reason=escalation_reason(metadata, (event or {}).get("data", {}).get("reason")),
+                reason=escalation_reason(metadata, status_reason((event or {}).get("data") or {})),
                 waiting_since=event["created_at"] if event else r["created_at"],
                 preview=fields.open("messages", "text", r["preview_id"], r["preview"]),
                 team=r["team"],

@@ -298,7 +298,7 @@ class InboxStore:
             note.id,
             conversation_id,
             author_id,
-            author_name,
+            self.db.fields.seal("inbox_notes", "author_name", note.id, author_name),
             self.db.fields.seal("inbox_notes", "text", note.id, text),
             note.created_at,
         )

@@ -101,9 +101,10 @@ async def hand_back(services: Services, user: StaffUser, conversation_id: str) -
             services,
             conversation,
             ConversationStatus.BOT,
-            f"handed back to the assistant by {user.name}",
+            "handed back to the assistant",
             "You're chatting with our virtual assistant again. Type 'agent' to reach a person.",
             {"inbox": "handed_back"},
+            named_reason=f"handed back to the assistant by {user.name}",
         )
     await publish_change(services, conversation.workspace_id, "handed_back", conversation_id)
     return conversation
@@ -134,7 +135,11 @@ async def resolve(services: Services, user: StaffUser, conversation_id: str) -> 
             resolved_by=user.id,
         )
         conversation = await change_status(
-            services, conversation, ConversationStatus.RESOLVED, f"resolved by {user.name}"
+            services,
+            conversation,
+            ConversationStatus.RESOLVED,
+            "resolved by an agent",
+            named_reason=f"resolved by {user.name}",
         )
         await request_rating(services, conversation)
     await publish_change(services, conversation.workspace_id, "resolved", conversation_id)
@@ -153,7 +158,8 @@ async def reopen(services: Services, user: StaffUser, conversation_id: str) -> C
             conversation,
             user.id,
             called="you",
-            reason=f"reopened by {user.name}",
+            reason="reopened by an agent",
+            named_reason=f"reopened by {user.name}",
             notice=f"{user.name} reopened the conversation.",
             change="reopened",
             resolved_at=None,

@@ -80,8 +80,9 @@ def _select(question: str, text: str, focus: str | None = None) -> str:
     if focus is not None and focus in units:
         start = units.index(focus)
     else:
-        # Earlier sentences win ties: help articles put the direct answer first.
-        start = max(range(len(units)), key=lambda i: (overlap[i], -i))
+        # Prose wins ties over a table's rows (a row is data; the sentence says how to read
+        # it), then earlier units: help articles put the direct answer first.
+        start = max(range(len(units)), key=lambda i: (overlap[i], not _row(units[i]), -i))
     chosen = [start]
     length = len(units[start])
     after, before = start + 1, start - 1
@@ -89,9 +90,14 @@ def _select(question: str, text: str, focus: str | None = None) -> str:
         chosen.append(start - 1)
         length += 1 + len(units[start - 1])
         before -= 1
-    # Grow around the best unit, preferring what follows (details, conditions).
+    # Grow around the best unit, preferring what follows (details, conditions). A table's
+    # rows join only an answer that starts in the table: a sentence is not continued by the
+    # rows of a size table, while a table is by the sentence that says how to use it.
+    in_table = _row(units[start])
     while True:
-        candidates = [i for i in (after, before) if 0 <= i < len(units)]
+        candidates = [
+            i for i in (after, before) if 0 <= i < len(units) and (in_table or not _row(units[i]))
+        ]
         candidates = [i for i in candidates if length + 1 + len(units[i]) <= MAX_ANSWER_CHARS]
         if not candidates:
             break
@@ -104,7 +110,13 @@ def _select(question: str, text: str, focus: str | None = None) -> str:
             before -= 1
     chosen.sort()
     parts = [units[i] for i in chosen]
-    joined = "\n".join(parts) if any(p.startswith(("- ", "|")) for p in parts) else " ".join(parts)
+    listed = any(p.startswith(("- ", "|")) or _row(p) for p in parts)
+    joined = "\n".join(parts) if listed else " ".join(parts)
     if len(joined) > MAX_ANSWER_CHARS:  # one enormous sentence
         joined = joined[: MAX_ANSWER_CHARS - 1].rsplit(" ", 1)[0] + "…"
     return joined
+
+
+def _row(unit: str) -> bool:
+    """Whether ``unit`` is a table row ("42 | 8.5 | 10 | 8 | 26.5 cm")."""
+    return unit.count("|") >= 2

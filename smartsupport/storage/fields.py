@@ -35,7 +35,8 @@ SEALED: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     # a file's name as the customer chose it ("passport-ada-lovelace.pdf")
     "attachments": (("id",), ("filename",)),
     "customers": (("id",), ("external_id", "name", "email", "metadata")),
-    "inbox_notes": (("id",), ("text",)),
+    # a note's words, and the staff member who wrote it (who served whom is personal too)
+    "inbox_notes": (("id",), ("text", "author_name")),
     "inbox_conversations": (("conversation_id",), ("csat_comment",)),  # the customer's words
     # the result and the last error may name the customer (an email delivery's recipient, a
     # provider's "unknown number +1555...")
@@ -53,6 +54,9 @@ SEALED: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "review_decisions": (("id",), ("text",)),
     "shadow_results": (("id",), ("text",)),
     "review_suggestions": (("id",), ("name", "answer")),
+    # a messaging provider's reason a message failed, which may quote the customer's phone
+    # number or echo the message (channels/contacts.py advance_delivery)
+    "channel_deliveries": (("channel", "provider_id"), ("error",)),
 }
 JSON_COLUMNS = frozenset(
     {
@@ -71,15 +75,24 @@ SEALED_METADATA = frozenset({"contact", "email"})
 # that may quote what was sent, a person's name), in any event type; sealed one by one like
 # SEALED_METADATA, so what analytics and experiments read in SQL (status, reason, intent,
 # variant) stays plain. Erasure keeps none of them (customer_data.ANALYTICS_KEYS).
+# ``named_reason``: a staff change's reason with the staff members' names ("transferred to
+# the billing team by Bo"), beside the nameless ``reason`` analytics counts (inbox/changes.py).
 SEALED_EVENT_KEYS = frozenset(
-    {"address", "author_name", "comment", "email", "error", "from", "name", "subject", "text"}
-)
+    {
+        "address", "author_name", "comment", "email", "error", "from", "name", "named_reason",
+        "subject", "text",
+    }
+)  # fmt: skip
 # ... and in one type only: elsewhere ``message_id`` is our own message's id, not a mail's
 SEALED_EVENT_TYPE_KEYS = {"email.ignored": frozenset({"message_id"})}
 
 # The sealed parts of a message's meta (FieldCipher.sealed_meta), as the bound column names
 META_ENTITIES = "meta.nlu.entities"
 META_FILENAME = "meta.attachments.filename"
+# ... top-level meta strings: the agent who wrote (inbox replies: agent_name; helpdesk
+# replies: author_name), and a provider's reason a delivery failed (meta.delivery.error)
+META_NAMES = ("agent_name", "author_name")
+META_DELIVERY_ERROR = "meta.delivery.error"
 
 # Keyed hashes of customers' identifiers, for look-ups: kind -> how a value is normalised.
 LOOKUPS: dict[str, Callable[[str], str]] = {
@@ -163,8 +176,9 @@ class FieldCipher:
 
     def sealed_meta(self, message_id: str, meta: dict[str, Any]) -> dict[str, Any]:
         """A message's meta (or changes to it) with its personal parts sealed: the entities
-        the NLU found (an email address, a phone or order number, as written) and the names
-        of attached files. The rest (intent, step, experiment) stays plain JSON that SQL
+        the NLU found (an email address, a phone or order number, as written), the names
+        of attached files, the writing agent's name and a failed delivery's error. The rest
+        (intent, step, experiment, agent id, delivery status) stays plain JSON that SQL
         reads."""
         if self.keyring is None or not meta:
             return meta
@@ -181,9 +195,11 @@ class FieldCipher:
     def _meta(meta: dict[str, Any], change: Callable[[str, Any], Any]) -> dict[str, Any]:
         """``meta`` with ``change(column, value)`` applied to each sealed part (``meta``
         itself when it has none, as most messages)."""
-        nlu, files = meta.get("nlu"), meta.get("attachments")
+        nlu, files, delivery = meta.get("nlu"), meta.get("attachments"), meta.get("delivery")
         entities = nlu.get("entities") if isinstance(nlu, dict) else None
-        if not entities and not isinstance(files, list):
+        names = [key for key in META_NAMES if isinstance(meta.get(key), str) and meta[key]]
+        error = delivery.get("error") if isinstance(delivery, dict) else None
+        if not entities and not isinstance(files, list) and not names and error is None:
             return meta
         out = dict(meta)
         if entities:
@@ -195,6 +211,10 @@ class FieldCipher:
                 else a
                 for a in files
             ]
+        for key in names:
+            out[key] = change(f"meta.{key}", meta[key])
+        if isinstance(delivery, dict) and isinstance(error, str):
+            out["delivery"] = {**delivery, "error": change(META_DELIVERY_ERROR, error)}
         return out
 
     def _seal_meta(self, message_id: str, column: str, value: Any) -> Any:

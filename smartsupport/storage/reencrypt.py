@@ -28,8 +28,10 @@ from smartsupport.attachments.sealed import SealedStore
 from smartsupport.errors import ConfigurationError, NotFound
 from smartsupport.storage.base import SqlDatabase, SqlExecutor
 from smartsupport.storage.fields import (
+    META_DELIVERY_ERROR,
     META_ENTITIES,
     META_FILENAME,
+    META_NAMES,
     SEALED,
     SEALED_METADATA,
     FieldCipher,
@@ -152,6 +154,13 @@ def _values(table: str, row: dict[str, Any]) -> dict[str, Any]:
         for i, item in enumerate(files if isinstance(files, list) else []):
             if isinstance(item, dict) and item.get("filename"):
                 found[f"{META_FILENAME}.{i}"] = item["filename"]
+        # (the same parts FieldCipher._meta seals, so a rerun finds nothing left to do)
+        for key in META_NAMES:
+            if isinstance(meta.get(key), str) and meta[key]:
+                found[f"meta.{key}"] = meta[key]
+        delivery = meta.get("delivery")
+        if isinstance(delivery, dict) and isinstance(delivery.get("error"), str):
+            found[META_DELIVERY_ERROR] = delivery["error"]
     elif table == "review_suggestions":
         found = {c: row[c] for c in ("name", "answer")}
         found["examples"] = (row["examples"] or {}).get("text")
