@@ -2,6 +2,10 @@
 
     GET /api/v1/analytics/workspaces/{workspace}/report             every KPI, as JSON
     GET /api/v1/analytics/workspaces/{workspace}/conversations.csv  one row per conversation
+    GET /api/v1/analytics/workspaces/{workspace}/resolution-checks  automated resolutions
+        with the LLM check's and reviewers' verdicts
+    PUT /api/v1/analytics/workspaces/{workspace}/conversations/{id}/resolution-review
+        a reviewer's verdict (resolved / not_resolved), for the check's agreement
 
 Filters (query string): ``from``, ``to`` (YYYY-MM-DD, ``to`` inclusive, or ISO 8601
 date-times; default the last 30 days), ``channel``, ``language``, ``intent``. An unknown
@@ -19,9 +23,10 @@ from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import StreamingResponse
 
+from smartsupport import resolution_agreement
 from smartsupport.analytics import Filters, parse_filters
 from smartsupport.analytics_report import CSV_COLUMNS, csv_row
 from smartsupport.analytics_sums import csv_pages
@@ -29,7 +34,7 @@ from smartsupport.analytics_sums import report as rollup_report
 from smartsupport.api_docs import STAFF, errors
 from smartsupport.domain import utcnow
 from smartsupport.services import Services
-from smartsupport.staff import StaffUser, require_role, require_workspace
+from smartsupport.staff import StaffUser, audited, require_role, require_workspace, verify_csrf
 
 router = APIRouter(prefix="/api/v1/analytics", tags=["analytics"])
 Supervisor = Annotated[StaffUser, Depends(require_role("supervisor"))]
@@ -50,6 +55,28 @@ class AnalyticsReportOut(BaseModel):
     intent_confidence: dict[str, Any]
     unanswered_questions: list[dict[str, Any]]
     articles: list[dict[str, Any]]
+    resolution_check: dict[str, Any]
+
+
+class ResolutionReviewIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    verdict: str = Field(max_length=20, description="resolved or not_resolved")
+    reason: str | None = Field(default=None, max_length=resolution_agreement.MAX_REASON)
+
+
+class ResolutionReviewOut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    conversation_id: str
+    verdict: str
+    reason: str | None
+    reviewed_at: str
+
+
+class ResolutionChecksOut(BaseModel):
+    """The range's automated resolutions (newest first, at most 200) with both verdicts."""
+
+    model_config = ConfigDict(extra="forbid")
+    conversations: list[dict[str, Any]]
 
 
 def services_of(request: Request) -> Services:
@@ -73,7 +100,13 @@ def filters_for(
 
 async def report_for(request: Request, filters: Filters) -> dict[str, Any]:
     services = services_of(request)
-    return await rollup_report(services.store, filters, window(services), utcnow())
+    now = utcnow()
+    body = await rollup_report(services.store, filters, window(services), now)
+    body["resolution_check"] = await resolution_agreement.summary(
+        services.store, filters, window(services), now,
+        enabled=services.settings.resolution_check,
+    )  # fmt: skip
+    return body
 
 
 @router.get(
@@ -123,3 +156,57 @@ async def conversations_csv(request: Request, workspace_id: str, user: Superviso
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
+
+
+@router.get(
+    "/workspaces/{workspace_id}/resolution-checks",
+    response_model=ResolutionChecksOut,
+    operation_id="listResolutionChecks",
+    responses=errors(400, *STAFF, 404, 422),
+)
+async def resolution_checks(
+    request: Request,
+    workspace_id: str,
+    user: Supervisor,
+    from_: Annotated[str | None, Query(alias="from", max_length=40)] = None,
+    to: Annotated[str | None, Query(max_length=40)] = None,
+    channel: FilterText = None,
+    language: FilterText = None,
+    intent: FilterText = None,
+) -> dict[str, Any]:
+    """The automated resolutions of the range with the LLM check's verdict and reason and
+    the reviewer's verdict, for reviewers to judge (docs/analytics.md)."""
+    filters = filters_for(request, user, workspace_id)
+    services = services_of(request)
+    found = await resolution_agreement.listing(services.store, filters, window(services), utcnow())
+    return {"conversations": found}
+
+
+@router.put(
+    "/workspaces/{workspace_id}/conversations/{conversation_id}/resolution-review",
+    response_model=ResolutionReviewOut,
+    operation_id="reviewResolution",
+    dependencies=[Depends(verify_csrf)],
+    responses=errors(400, *STAFF, 404, 422),
+)
+async def review_resolution(
+    request: Request,
+    workspace_id: str,
+    conversation_id: str,
+    body: ResolutionReviewIn,
+    user: Supervisor,
+) -> dict[str, Any]:
+    """A reviewer's verdict on whether the conversation resolved the customer's issue
+    (replaces their earlier one); the report compares it with the LLM check's."""
+    services = services_of(request)
+    services.workspace(workspace_id)
+    require_workspace(user, workspace_id)
+    stored = await resolution_agreement.review(
+        services.store, workspace_id, conversation_id, body.verdict, body.reason, user.id
+    )
+    await audited.action(
+        services.store, "analytics.resolution_reviewed", by=user,
+        target=f"conversation:{conversation_id}", workspace_id=workspace_id,
+        details={"verdict": body.verdict},
+    )  # fmt: skip
+    return stored

@@ -122,7 +122,9 @@ def millis(seconds: float) -> int:
 
 def ranks(count: int) -> list[int]:
     """The 0-based positions, in ascending order, that the median and the 90th percentile
-    of ``count`` values are read from."""
+    of ``count`` values are read from (none of none)."""
+    if not count:
+        return []
     middle = [count // 2 - 1, count // 2] if count % 2 == 0 else [count // 2]
     return sorted({*middle, min(count - 1, int(0.9 * count))})
 

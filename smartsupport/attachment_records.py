@@ -3,7 +3,8 @@ the sender's claim), where its bytes are (the attachment store, ``attachments/``
 message lists it (the ``attachments`` table, migration 0023).
 
     keep(services, ..., data, filename, source)   check type and size, store the bytes once
-                                                  per content hash, add the row
+                                                  per content hash (keyed with a keyring:
+                                                  ``content_name``), add the row
     link(services, ids, conversation_id, message_id)   the message that lists them
     find / for_message / read                     look them up, read the bytes
     delete_unreferenced(db, store, keys)          after an erasure or a purge: the files no
@@ -28,7 +29,7 @@ from typing import Any, cast
 
 from smartsupport.attachments import AttachmentStore, attachments_url, open_attachment_store
 from smartsupport.domain import utcnow
-from smartsupport.errors import InvalidInput, TooLarge
+from smartsupport.errors import InvalidInput, NotFound, TooLarge
 from smartsupport.ids import new_id
 from smartsupport.services import Services
 from smartsupport.storage.base import SqlExecutor
@@ -99,7 +100,7 @@ class Attachment:
     content_type: str
     kind: str
     size: int
-    sha256: str
+    sha256: str  # the content's name in the store (``content_name``): keyed with a keyring
     storage_key: str
     created_at: datetime
 
@@ -114,6 +115,22 @@ class Attachment:
             "stored": True,
             "sha256": self.sha256,
         }
+
+
+def content_name(db: SqlExecutor, data: bytes) -> str:
+    """The name a file's bytes are stored and de-duplicated under: with a keyring the keyed
+    hash of their SHA-256 (HMAC under the index key, ``storage/fields.LOOKUPS``), so the
+    directory's names say nothing to whoever cannot compute them; without one the SHA-256
+    itself (the files are in clear then anyway). A row's ``storage_key`` is read as it was
+    stored, never computed again, so files named before (by their SHA-256, or under an index
+    key being changed) stay found; ``keys reindex`` names them again (reindex.py)."""
+    digest = hashlib.sha256(data).hexdigest()
+    return db.fields.lookup("attachment", digest) or digest
+
+
+def storage_key(workspace_id: str, name: str, suffix: str) -> str:
+    """Where a file is kept in the store: ``<workspace>/<name[:2]>/<name><suffix>``."""
+    return f"{workspace_id}/{name[:2]}/{name}{suffix}"
 
 
 def store_of(services: Services) -> AttachmentStore:
@@ -156,8 +173,8 @@ async def keep(
                 code="unsupported_type",
             )
         found = Sniffed(OCTET, FILE, "bin")
-    digest = hashlib.sha256(data).hexdigest()
-    key = f"{workspace_id}/{digest[:2]}/{digest}.{found.extension}"
+    name = content_name(_db(services), data)
+    key = storage_key(workspace_id, name, f".{found.extension}")
     await store_of(services).put(key, data)
     attachment = Attachment(
         id=new_id(),
@@ -169,7 +186,7 @@ async def keep(
         content_type=found.content_type,
         kind=found.kind,
         size=len(data),
-        sha256=digest,
+        sha256=name,
         storage_key=key,
         created_at=utcnow(),
     )
@@ -223,7 +240,15 @@ async def in_conversation(services: Services, conversation_id: str) -> list[Atta
 
 
 async def read(services: Services, attachment: Attachment) -> bytes:
-    return await store_of(services).get(attachment.storage_key)
+    """The file's bytes. A file renamed since its row was read (``keys reindex`` names files
+    again under a new index key, reindex.py) is found under the name its row holds now."""
+    try:
+        return await store_of(services).get(attachment.storage_key)
+    except NotFound:
+        now = await find(services, attachment.id)
+        if now is None or now.storage_key == attachment.storage_key:
+            raise
+        return await store_of(services).get(now.storage_key)
 
 
 async def keys_of(db: SqlExecutor, conversation_ids: list[str]) -> list[str]:

@@ -36,6 +36,7 @@ KINDS = frozenset(
     {
         "knowledge.ingest",  # a workspace's articles folder (knowledge/ingest_jobs.py)
         "review.retrain",  # retraining from the review queue (review/retrain_jobs.py)
+        "analytics.resolution_check",  # the LLM check of resolutions (resolution_checks.py)
     }
 )
 

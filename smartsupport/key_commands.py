@@ -7,9 +7,10 @@
                                               rows and files are skipped)
     smartsupport keys status                  key ids, and how many values each one sealed
     smartsupport keys rotate-index [--print]  a next index key beside the current one
-    smartsupport keys reindex [--batch N]     every keyed hash under the next index key;
-                                              resumable; at the end the next key replaces
-                                              the old one (dropped from the keyring)
+    smartsupport keys reindex [--batch N]     every keyed hash under the next index key,
+                                              attachments' file names too; resumable; at
+                                              the end the next key replaces the old one
+                                              (dropped from the keyring)
 
 Thin wrappers over keyring.py, encryption.py, storage/reencrypt.py and reindex.py.
 ``--print`` is for keys kept in SMARTSUPPORT_ENCRYPTION_KEYS (or a secret manager): the
@@ -220,7 +221,9 @@ async def _reindex(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
 
-        done = await reindex(db, batch=args.batch, report=report)
+        files = services.attachments  # sealed whenever there is a keyring (services.py)
+        sealed = files if isinstance(files, SealedStore) else None
+        done = await reindex(db, batch=args.batch, report=report, files=sealed)
         finished = source.load().finish_index_change()
         if isinstance(source, FileKeySource):
             source.save(finished)

@@ -12,6 +12,10 @@ index key").
     analytics_rollup_questions   question, the hash unanswered questions are counted by
     conversation_search          the transcript index (FTS5 on SQLite, tsvectors on
                                  PostgreSQL), rebuilt from the messages (search_index.rebuild)
+    attachment files             each file's name in the store (the keyed hash of its
+                                 SHA-256, attachment_records.content_name): the file copied
+                                 under its new name, the rows and their messages' listings
+                                 pointed at it, the old file deleted (``rename_files``)
 
 Why nothing is unfindable meanwhile: once servers hold the next key they make new hashes with
 it and every look-up matches both keys' hashes (keyring.Keyring.blinds; a search matches
@@ -24,6 +28,16 @@ that stops resumes after its last committed batch; a position belongs to one nex
 transaction (on PostgreSQL ``FOR UPDATE``; SQLite has one writer), so a change a server makes
 meanwhile is either seen or waits. This module reaches across the store, the search index and
 the analytics rollup, so it sits with the commands that run it (tests/test_layers.py).
+
+Files are renamed outside the rows' order: the store is not the database. A batch of stored
+keys is copied under the new names first (a copy under a name that exists is the same
+content: it is kept), then one transaction points every row naming an old key at the new
+one, fixes the listing in its message's meta and records the position together with the
+batch's old keys, which are deleted after the commit unless a row still names them (a run
+that stops before deleting them deletes them when it resumes). A new file no row names once
+the transaction is done (its rows erased meanwhile) is deleted the same way. A server that
+read a row just before its rename and asks for the old file after the deletion reads the row
+again (attachment_records.read).
 """
 
 from __future__ import annotations
@@ -31,19 +45,24 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import PurePosixPath
 from typing import Any
 
 from smartsupport.analytics_rollup import question_hash
+from smartsupport.attachment_records import content_name, delete_unreferenced, storage_key
+from smartsupport.attachments.sealed import SealedStore
 from smartsupport.domain import utcnow
-from smartsupport.errors import ConfigurationError
+from smartsupport.errors import ConfigurationError, NotFound
 from smartsupport.inbox import search_index
 from smartsupport.keyring import Keyring, key_check
 from smartsupport.storage.base import SqlDatabase, SqlExecutor
 from smartsupport.storage.fields import is_sealed, row_key
+from smartsupport.storage.reencrypt import file_keys
 
 BATCH = 200  # rows per transaction: short enough not to hold SQLite's writer for long
 CONTACTS = "channel_contacts"
 THREADS = "email_threads"
+FILES = "attachment files"  # the Progress.table of the files renamed
 EARLIEST = datetime.min.replace(tzinfo=UTC)
 
 Apply = Callable[[SqlExecutor, str, list[dict[str, Any]]], Awaitable[int]]
@@ -81,9 +100,11 @@ async def reindex(
     *,
     batch: int = BATCH,
     report: Callable[[Progress], None] = lambda progress: None,
+    files: SealedStore | None = None,
 ) -> list[Progress]:
     """Make every keyed hash again under the next index key, resuming where an earlier run
-    for the same key stopped; ``report`` is called after each batch."""
+    for the same key stopped, and name the attachment ``files`` again when given; ``report``
+    is called after each batch."""
     check = next_key_check(db)
     saved = {p.table: p for p in await progress(db, check)}
     done = []
@@ -101,7 +122,88 @@ async def reindex(
             report(state)
         done.append(state)
     await search_index.compact(db)  # the old terms out of SQLite's FTS5 segments too
+    if files is not None:
+        done.append(await rename_files(db, files, batch=batch, report=report))
     return done
+
+
+async def rename_files(
+    db: SqlDatabase,
+    files: SealedStore,
+    *,
+    batch: int = BATCH,
+    report: Callable[[Progress], None] = lambda progress: None,
+) -> Progress:
+    """Name every attachment file the ``attachments`` rows name again under the next index
+    key, in key order, resumable (the module's docstring). The position is the last key
+    visited followed by the old keys of the last batch, still to be deleted."""
+    check = next_key_check(db)
+    state = {p.table: p for p in await progress(db, check)}.get(FILES) or Progress(FILES)
+    await delete_unreferenced(db, files, list(state.last[1:]))  # a run stopped after a commit
+    while not state.finished:
+        keys = await file_keys(db, state.last[:1], batch)
+        renamed: dict[str, tuple[str, str]] = {}  # old key -> (new key, name)
+        for old in keys:
+            if copied := await _copy(db, files, old):
+                renamed[old] = copied
+        async with db.transaction() as tx:
+            for old, (new, name) in renamed.items():
+                state.changed += await _rename(tx, db.dialect, old, new, name)
+            state.visited += len(keys)
+            state.finished = len(keys) < batch
+            state.last = (*(keys[-1:] or state.last[:1]), *renamed)
+            await _save(tx, check, state)
+        created = [new for new, _ in renamed.values()]
+        await delete_unreferenced(db, files, [*renamed, *created])
+        report(state)
+    return state
+
+
+async def _copy(db: SqlDatabase, files: SealedStore, old: str) -> tuple[str, str] | None:
+    """The file under ``old`` copied under its name for the next key: (new key, name); None
+    when it already has that name, or is gone (erased meanwhile)."""
+    try:
+        data = await files.get(old)
+    except NotFound:
+        return None
+    name = content_name(db, data)
+    workspace_id, _, rest = old.partition("/")
+    new = storage_key(workspace_id, name, PurePosixPath(rest).suffix)
+    if new == old:
+        return None
+    await files.put(new, data)  # a file already there has the same content: kept
+    return new, name
+
+
+async def _rename(tx: SqlExecutor, dialect: str, old: str, new: str, name: str) -> int:
+    """Point the rows naming ``old`` and their messages' listings at ``new``; 1 when any."""
+    lock = " FOR UPDATE" if dialect == "postgresql" else ""
+    rows = await tx.fetch(
+        f"SELECT id, message_id FROM attachments WHERE storage_key = ?{lock}", old
+    )
+    if not rows:
+        return 0
+    await tx.execute(
+        "UPDATE attachments SET storage_key = ?, sha256 = ? WHERE storage_key = ?", new, name, old
+    )
+    listed: dict[str, set[str]] = {}
+    for row in rows:
+        if row["message_id"]:
+            listed.setdefault(row["message_id"], set()).add(row["id"])
+    for message_id, ids in sorted(listed.items()):
+        message = await tx.fetchrow(f"SELECT meta FROM messages WHERE id = ?{lock}", message_id)
+        items = (message["meta"] or {}).get("attachments") if message else None
+        if not isinstance(items, list):
+            continue
+        # (the listing's sealed file name is bound to the message, not to the key: kept)
+        fixed = [
+            {**item, "sha256": name} if isinstance(item, dict) and item.get("id") in ids else item
+            for item in items
+        ]
+        if fixed != items:
+            meta = {**message["meta"], "attachments": fixed}  # type: ignore[index]
+            await tx.execute("UPDATE messages SET meta = ? WHERE id = ?", meta, message_id)
+    return 1
 
 
 async def progress(db: SqlExecutor, check: str) -> list[Progress]:

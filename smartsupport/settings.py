@@ -194,6 +194,18 @@ class Settings(OperationsSettings, SecuritySettings, ChannelSettings, BaseSettin
         return self
 
     @model_validator(mode="after")
+    def _resolution_check_has_llm(self) -> Settings:
+        # The check asks the answer chain's models (their timeouts, retries and breakers):
+        # on without one would quietly check nothing.
+        if self.resolution_check and not any(s.startswith("llm:") for s in self.answer_chain):
+            raise ValueError(
+                "SMARTSUPPORT_RESOLUTION_CHECK is on but no language model is configured: add "
+                "a provider to SMARTSUPPORT_LLM_PROVIDERS and name it as llm:NAME in "
+                "SMARTSUPPORT_ANSWER_CHAIN, or set SMARTSUPPORT_RESOLUTION_CHECK=false"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _defaults_from_data_dir(self) -> Settings:
         if not self.database_url:
             self.database_url = f"sqlite:///{self.data_dir / 'smartsupport.db'}"

@@ -50,6 +50,13 @@ class OperationsSettings(BaseModel):
         "a conversation no person took part in (a bot-only resolution); false: only after "
         "an agent resolves.",
     )
+    resolution_check: bool = Field(
+        default=False,
+        description="Analytics: have a language model read each conversation counted as an "
+        "automated resolution and say whether the customer's issue was resolved (redacted, "
+        "capped transcript; docs/analytics.md). Uses the llm:NAME steps of "
+        "SMARTSUPPORT_ANSWER_CHAIN, so one must be configured.",
+    )
     # -- resilience (docs/deployment.md "Resilience") ----------------------------------------
     jobs: bool = Field(
         default=True,

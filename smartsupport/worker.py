@@ -1,7 +1,8 @@
 """The background jobs of one server process: outbox deliveries, the overflow sweep, the
 email channel's mailbox readers (one ``channels.email_poller.MailboxPoller`` each) and, in a
-task of their own, the leased jobs of ``jobs.py`` (knowledge ingestion, retraining:
-``job_runner.JobRunner`` with ``JOB_HANDLERS``), so a long one never delays a delivery.
+task of their own, the leased jobs of ``jobs.py`` (knowledge ingestion, retraining, the LLM
+check of automated resolutions: ``job_runner.JobRunner`` with ``JOB_HANDLERS``), so a long
+one never delays a delivery.
 
     Worker(services).start()    from the app lifespan; ``await worker.stop()`` on shutdown
     one pass                    run the outbox entries that are due (``outbox.run_due``, in
@@ -25,7 +26,7 @@ import logging
 import time
 from datetime import UTC, datetime, timedelta
 
-from smartsupport import analytics_daily, analytics_rollup, outbox, retention
+from smartsupport import analytics_daily, analytics_rollup, outbox, resolution_checks, retention
 from smartsupport.channels.email_config import email_accounts
 from smartsupport.channels.email_poller import MailboxPoller
 from smartsupport.errors import SmartsupportError
@@ -44,6 +45,7 @@ ROLLUP_PER_PASS = 2000  # conversations rolled up per sweep (a backfill takes se
 JOB_HANDLERS: dict[str, JobHandler] = {
     ingest_jobs.KIND: ingest_jobs.run,  # a workspace's articles folder
     retrain_jobs.KIND: retrain_jobs.run,  # retraining from the review queue
+    resolution_checks.KIND: resolution_checks.run,  # the LLM check of automated resolutions
 }
 assert set(JOB_HANDLERS) == JOB_KINDS, "every job kind has exactly one handler"
 
@@ -55,6 +57,7 @@ class Worker:
         self._task: asyncio.Task[None] | None = None
         self._last_sweep = float("-inf")
         self._last_purge = float("-inf")
+        self._last_check = float("-inf")  # the LLM check of automated resolutions
         self.mailboxes: list[MailboxPoller] = []  # the email channel's IMAP readers
         self.jobs = JobRunner(services, JOB_HANDLERS, self.name)
 
@@ -99,6 +102,12 @@ class Worker:
             # Then the daily sums of the days that can no longer change (migration 0036).
             window = timedelta(hours=self.services.settings.recontact_window_hours)
             await analytics_daily.settle(self.services.store, window, datetime.now(UTC))
+        every = resolution_checks.EVERY.total_seconds()
+        if self.services.settings.resolution_check and clock - self._last_check >= every:
+            self._last_check = clock
+            # A language model reads the new automated resolutions, in a leased job of its
+            # own (resolution_checks.py), so slow model calls never hold this loop.
+            await resolution_checks.ask(self.services, datetime.now(UTC))
         # The retention purge (retention.py): at start, then every purge_interval_seconds.
         if clock - self._last_purge >= self.services.settings.purge_interval_seconds:
             self._last_purge = clock

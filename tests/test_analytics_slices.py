@@ -12,7 +12,7 @@ from typing import Any
 
 from smartsupport import analytics_daily, analytics_slices, analytics_sums
 from smartsupport.analytics import Filters
-from smartsupport.analytics_report import build_report, ranks
+from smartsupport.analytics_report import _durations, build_report, ranks
 from smartsupport.analytics_slices import _locate, bounds, bucket, bucket_sql, slice_of
 from tests.analyticskit import WORKSPACE
 from tests.test_analytics_rollup import WINDOW, random_data_set, store, summed, url
@@ -35,6 +35,14 @@ def test_every_value_falls_inside_its_buckets_bounds_and_buckets_keep_the_order(
     assert [bucket(v) for v in found] == sorted(bucket(v) for v in found)
     # Relative width: exact up to 32 ms, then at most 1/16 of the bucket's start.
     assert all((hi - lo) * 16 <= max(lo, 16) for lo, hi in map(bounds, range(200)))
+
+
+def test_no_values_have_no_ranks_and_no_percentiles() -> None:
+    # The raw report (the answer while a backfill runs) times every kind of span; a range in
+    # which one kind has no value read ranks of nothing and failed with IndexError.
+    assert ranks(0) == []
+    assert _durations([]) == {"count": 0, "average": None, "median": None, "p90": None}
+    assert _durations([4000, 1000])["median"] == 2.5
 
 
 def test_a_rank_located_through_bucket_counts_is_the_exact_value() -> None:

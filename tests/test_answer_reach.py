@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from smartsupport.knowledge.answer_types import answer_types, type_match
-from smartsupport.knowledge.answerability import passage_features, told_part
+from smartsupport.knowledge.answerability import load_common_words, passage_features, told_part
 from smartsupport.knowledge.bm25 import BM25Index
 from smartsupport.knowledge.text_analysis import terms
 from smartsupport.nlu.asking import questions_in
@@ -213,3 +213,44 @@ async def test_whether_a_country_is_delivered_to_is_answered_by_the_sentence_nam
     result = await ask(services, "Quick one, I live in Bergen: could you send an order to Norway?")
     assert "We ship to Canada, Mexico" in said(result)
     assert steps(result)[0] == "extractive"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("l'étiquette d'importation", ["etiquette", "import"]),  # French elisions
+        ("dell'ordine un'ora quest'anno", ["ordine", "ora", "anno"]),  # Italian
+        ("j'aurai qu'il c'est", ["aurai"]),  # the elided word of a function word is dropped
+        ("the customer's order, don't, we're, o'clock", ["customer", "order", "clock"]),
+        # Spanish and Italian pronouns written onto a verb; short words keep their ending.
+        ("devolverlas enviármelo restituirlo cambiándola", ["devolver", "enviar", "restituir",
+         "cambiando"]),
+        ("perle parle", ["perle", "parle"]),
+    ],
+)  # fmt: skip
+def test_an_elided_article_or_pronoun_is_not_taken_for_the_word(text, expected):
+    assert terms(text) == expected
+
+
+def test_another_ending_of_an_everyday_word_is_everyday():
+    common = load_common_words()
+    assert {"aurais", "aurait", "aurai"} <= common  # the list holds the first two
+    assert "douane" not in common and "paypal" not in common
+
+
+@aio
+async def test_the_sentence_that_fills_every_slot_of_the_question_answers_it(services):
+    # The question names the place and asks how long; what the customer tells beside it
+    # ("a present") shares nothing with the sentence that answers.
+    result = await ask(
+        services, "Quanto ci mette un pacco ad arrivare in Austria? È un regalo.", "it"
+    )
+    assert "Europa e Regno Unito: 4-7 giorni lavorativi" in said(result)
+    assert steps(result)[0] == "extractive"
+
+
+@aio
+async def test_a_french_question_with_elisions_is_answered(services):
+    # "j'aurai" was the term "j", a word no article has, and "Belgique" an unknown name.
+    result = await ask(services, "Est-ce que j'aurai des frais de douane en Belgique ?", "fr")
+    assert "TVA incluse" in said(result)

@@ -84,6 +84,15 @@ def files(client: TestClient) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.is_file())
 
 
+def stored_name(client: TestClient, data: bytes) -> str:
+    """The name ``data`` is stored under: with the suite's keyring (tests/conftest.py) a
+    keyed hash of its SHA-256, never the SHA-256 itself, which anyone holding the file could
+    compute and look for in the directory (docs/security.md)."""
+    name = attachment_records.content_name(client.app.state.services.store, data)
+    assert name != hashlib.sha256(data).hexdigest()
+    return name
+
+
 def test_an_uploaded_image_is_listed_and_downloads_as_a_file_never_inline(client):
     conversation = start(client)
     image = png()
@@ -108,8 +117,8 @@ def test_an_uploaded_image_is_listed_and_downloads_as_a_file_never_inline(client
         headers={"Authorization": f"Bearer {conversation['token']}"},
     ).json()["messages"]
     assert [m["attachments"] for m in history if m["author"] == "customer"] == [[listed]]
-    digest = hashlib.sha256(image).hexdigest()
-    assert [p.name for p in files(client)] == [f"{digest}.png"]
+    name = stored_name(client, image)
+    assert [p.name for p in files(client)] == [f"{name}.png"]
 
 
 def test_a_retried_upload_is_stored_once(client):
@@ -188,7 +197,7 @@ def test_erasure_deletes_a_customers_files_but_keeps_one_another_conversation_li
 
     done = client.portal.call(erase)
     assert done.attachments == 2
-    assert [p.name.split(".")[0] for p in files(client)] == [hashlib.sha256(shared).hexdigest()]
+    assert [p.name.split(".")[0] for p in files(client)] == [stored_name(client, shared)]
     assert client.portal.call(attachment_records.in_conversation, services, ada["id"]) == []
 
 

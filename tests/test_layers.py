@@ -83,6 +83,7 @@ LAYERS: list[tuple[str, list[str]]] = [
             "analytics_daily",  # the rollup's daily sums of settled days (issue 15 scale)
             "analytics_slices",  # daily histograms and question counts per slice (issue 15)
             "feedback",  # thumbs on answers, agent flags (issue 15)
+            "resolution_checks", "resolution_agreement",  # the LLM check of resolutions (15)
         ],
     ),
     ("the conversation path", ["conversation"]),

@@ -1,7 +1,8 @@
 """The contract of an attachment store: where the bytes of attachments live.
 
-Keys are made by the caller (``attachment_records.py``: ``<workspace>/<sha256[:2]>/<sha256>``),
-never from a file name a customer chose, so a crafted name cannot reach outside the store.
+Keys are made by the caller (``attachment_records.py``: ``<workspace>/<name[:2]>/<name>``, the
+content's name: its SHA-256, or with a keyring the keyed hash of it), never from a file name
+a customer chose, so a crafted name cannot reach outside the store.
 Writing the same key twice keeps the first copy (content-addressed: same key, same bytes).
 Every method is async; a backend translates its own failures into ``BackendError``.
 """

@@ -5,9 +5,10 @@ A sealed file is ``MAGIC`` followed by ``Keyring.seal`` of the bytes, bound to t
 so a file copied under another key fails to open (``EncryptionError``) instead of handing
 out someone else's document. Files stored before encryption was on have no ``MAGIC`` and are
 returned as they are. Sealing runs in a worker thread: a 10 MiB file must not hold the event
-loop. The key names the content's SHA-256 (attachment_records.py), so whoever reads the
-directory can still tell whether a file they already have is stored; the content itself is
-sealed.
+loop. The key names the keyed hash of the content's SHA-256 (attachment_records.content_name,
+HMAC under the index key), so whoever reads the directory cannot tell whether a file they
+already have is stored either; files stored before keep the names they had (their SHA-256)
+until ``keys reindex`` names them under the index key (reindex.py ``rename_files``).
 
 ``reseal`` is how ``keys reencrypt`` brings a file under the primary key (a file from before
 encryption is sealed; one sealed with an older key is sealed again): the file is replaced

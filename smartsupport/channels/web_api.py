@@ -77,6 +77,11 @@ class ConversationOut(BaseModel):
     token: str = Field(description="The visitor token: 'Authorization: Bearer <token>'.")
     status: ConversationStatus
     messages: list[MessageOut] = Field(description="The stored greeting (seq 1).")
+    texts: dict[str, str] = Field(
+        description="The widget's labels for rating an answer (helpful, unhelpful, "
+        "rate_answer) in the conversation's language, from the message catalog (a "
+        "workspace's own texts first)."
+    )
 
 
 class MessageIn(BaseModel):
@@ -192,7 +197,18 @@ async def create_conversation(body: ConversationIn, request: Request) -> dict[st
         "token": issue_token(services.secret_key, conversation.id),
         "status": conversation.status.value,
         "messages": [WEB.render(m) for m in messages],
+        "texts": feedback_texts(services.workspace(conversation.workspace_id), conversation),
     }
+
+
+FEEDBACK_LABELS = ("helpful", "unhelpful", "rate_answer")
+
+
+def feedback_texts(workspace: messages.HasTexts, conversation: Conversation) -> dict[str, str]:
+    """The thumbs' labels in the language the conversation is in (the visitor's locale at
+    the start): ``feedback.*`` of the message catalog."""
+    language = messages.conversation_language(workspace, conversation.metadata)
+    return {key: messages.text(workspace, f"feedback.{key}", language) for key in FEEDBACK_LABELS}
 
 
 @router.post(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from smartsupport import messages
 from smartsupport.domain import Author, Conversation, utcnow
 from smartsupport.errors import Conflict, InvalidInput
 from smartsupport.events.schema import event_items
@@ -22,7 +23,7 @@ from smartsupport.outbox import enqueue
 from smartsupport.services import Services
 
 MAX_COMMENT = 1000
-PROMPT = "This conversation is resolved. How would you rate the help you received?"
+PROMPT = "inbox.csat_prompt"  # the message catalog's key: in the conversation's language
 
 
 async def request_rating(services: Services, conversation: Conversation) -> None:
@@ -30,7 +31,10 @@ async def request_rating(services: Services, conversation: Conversation) -> None
     await InboxStore(services.store).update(
         conversation.id, conversation.workspace_id, csat_requested_at=utcnow()
     )
-    await post(services, conversation.id, Author.SYSTEM, PROMPT, meta={"csat": "request"})
+    workspace = services.workspace(conversation.workspace_id)
+    language = messages.conversation_language(workspace, conversation.metadata)
+    text = messages.text(workspace, PROMPT, language)
+    await post(services, conversation.id, Author.SYSTEM, text, meta={"csat": "request"})
     await publish(services, conversation.id, {"type": "csat"})
 
 

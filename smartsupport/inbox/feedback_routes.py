@@ -12,11 +12,13 @@ for then, as after an agent's resolve (once per conversation until it is rated).
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
+from smartsupport import messages
 from smartsupport.api_docs import STAFF, VISITOR, errors
 from smartsupport.channels.web_api import visitor_conversation
 from smartsupport.domain import Author, Conversation, utcnow
@@ -25,6 +27,7 @@ from smartsupport.feedback import MAX_REASON, AnswerRating, person_involved, rat
 from smartsupport.inbox.changes import load_for, post
 from smartsupport.inbox.csat import rating_state
 from smartsupport.inbox.store import InboxStore
+from smartsupport.reply_language import MESSAGE_KEY
 from smartsupport.services import Services
 from smartsupport.staff import StaffUser, current_staff, verify_csrf
 
@@ -32,7 +35,7 @@ visitor_router = APIRouter(prefix="/api/v1/conversations", tags=["web channel"])
 staff_router = APIRouter(
     prefix="/api/v1/inbox", tags=["agent inbox"], dependencies=[Depends(verify_csrf)]
 )
-BOT_CSAT_PROMPT = "Glad that helped. How would you rate the help you received?"
+BOT_CSAT_PROMPT = "feedback.csat_after_bot"  # the message catalog's key (nine languages)
 
 
 class AnswerRatingIn(BaseModel):
@@ -73,8 +76,30 @@ def _out(row: AnswerRating, csat_due: bool = False) -> dict[str, Any]:
     }
 
 
-async def ask_rating_after_bot(services: Services, conversation: Conversation) -> bool:
-    """Ask for the 1-5 rating after a bot-only resolution; whether one is due now."""
+async def prompt_language(services: Services, conversation: Conversation, answer_id: str) -> str:
+    """The language the rated answer was written in (its question's reply language,
+    ``reply_language.MESSAGE_KEY``), else the conversation's."""
+    row = await services.store.fetchrow(  # type: ignore[attr-defined]
+        "SELECT q.meta FROM messages a JOIN messages q ON q.id = a.reply_to "
+        "WHERE a.id = ? AND a.conversation_id = ?",
+        answer_id,
+        conversation.id,
+    )
+    meta = (row or {}).get("meta") or {}
+    if isinstance(meta, str):
+        meta = json.loads(meta)
+    said = meta.get(MESSAGE_KEY) if isinstance(meta, dict) else None
+    if isinstance(said, str) and said:
+        return said
+    workspace = services.workspace(conversation.workspace_id)
+    return messages.conversation_language(workspace, conversation.metadata)
+
+
+async def ask_rating_after_bot(
+    services: Services, conversation: Conversation, answer_id: str
+) -> bool:
+    """Ask for the 1-5 rating after a bot-only resolution, in the language of the answer
+    the customer liked; whether one is due now."""
     if not services.settings.csat_after_bot:
         return False
     inbox = InboxStore(services.store)
@@ -85,7 +110,10 @@ async def ask_rating_after_bot(services: Services, conversation: Conversation) -
         if await person_involved(services, conversation.id):
             return False  # an agent's resolve asks for it
         await inbox.update(conversation.id, conversation.workspace_id, csat_requested_at=utcnow())
-        await post(services, conversation.id, Author.SYSTEM, BOT_CSAT_PROMPT, meta={"csat": "bot"})
+        workspace = services.workspace(conversation.workspace_id)
+        language = await prompt_language(services, conversation, answer_id)
+        prompt = messages.text(workspace, BOT_CSAT_PROMPT, language)
+        await post(services, conversation.id, Author.SYSTEM, prompt, meta={"csat": "bot"})
         await publish(services, conversation.id, {"type": "csat"})
     return True
 
@@ -106,7 +134,7 @@ async def rate(
     """Thumbs up or down on one of the assistant's answers; rating again replaces it."""
     services = services_of(request)
     row = await rate_answer(services, conversation, message_id, body.rating, body.reason)
-    due = row.rating > 0 and await ask_rating_after_bot(services, conversation)
+    due = row.rating > 0 and await ask_rating_after_bot(services, conversation, message_id)
     return _out(row, due)
 
 

@@ -98,7 +98,8 @@ def escalation_reason(metadata: dict[str, Any], status_reason: str | None = None
 
 def status_reason(data: dict[str, Any]) -> str | None:
     """A status change's reason as staff see it: with the staff member's name when one
-    made it (``named_reason``, sealed at rest; older events hold it in ``reason``)."""
+    made it (``named_reason``, sealed at rest; migration 0041 moved it there from the
+    ``reason`` of older events), else the reason itself."""
     return data.get("named_reason") or data.get("reason")
 
 

@@ -31,6 +31,7 @@ threshold the caller abstains: it says it does not know and offers a person.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -221,6 +222,12 @@ class Answerability:
                     features["place_answer"] = 1.0
             unit = Unit(i, best, split[i][best])
             probability = self.probability(features)
+            if features["place_answer"] > 0 and features["answer_type"] > 0:
+                # Every slot of the question filled in one sentence (the place asked about,
+                # the kind of answer asked for) answers it, however little else the question
+                # and the passage share: "Wie lange braucht ein Paket nach Österreich? Ich
+                # brauche die Jacke bis Freitag." and "Europa: 4-7 Werktage" scored 0.69.
+                probability = max(probability, self.threshold)
             if (
                 features["unknown_content"] >= 1.0
                 and features["answer_type"] <= 0
@@ -327,7 +334,7 @@ def passage_features(
         "passage_coverage": _coverage(known, passage),
         "best_unit_coverage": max(coverage),
         "missing_slot": _missing(known, passage, idf, common),
-        "unknown_content": _unknown(wanted, idf, common),
+        "unknown_content": _unknown(wanted, idf, common, place_terms(question)),
         "answer_type": max(typed),
         "margin": margin,
         # Where retrieval (keywords and embeddings together) put the passage, and how far
@@ -460,12 +467,19 @@ def _missing(
 
 
 def _unknown(
-    wanted: Mapping[str, float], idf: Callable[[str], float], common: frozenset[str]
+    wanted: Mapping[str, float],
+    idf: Callable[[str], float],
+    common: frozenset[str],
+    places: frozenset[str] = frozenset(),
 ) -> float:
     """The share of the question's named terms that no passage contains at all. Chinese and
     Japanese terms are character pairs, most of them straddling two words ("的鞋" of
-    "我买的鞋子"): one that no article contains says nothing about what the question names."""
-    named = [t for t in wanted if t not in common and not _CJK_PAIR.fullmatch(t)]
+    "我买的鞋子"): one that no article contains says nothing about what the question names.
+    Nor does a country or city the gazetteer knows (``places``): "Belgique" is in no
+    article, and the passage about Europe answers for it (``place_match``)."""
+    named = [
+        t for t in wanted if t not in common and t not in places and not _CJK_PAIR.fullmatch(t)
+    ]
     if not named:
         return 0.0
     ceiling = idf("\0never-seen\0")
@@ -488,9 +502,19 @@ def _cjk_noise(term: str, weight: float, idf: Callable[[str], float]) -> bool:
     return bool(_CJK_PAIR.fullmatch(term)) and weight >= idf("\0never-seen\0")
 
 
+@functools.lru_cache(maxsize=4096)
+def place_terms(question: str) -> frozenset[str]:
+    """The index terms of the question's words that name a place on their own."""
+    return frozenset(t for word in question.split() if places_in(word) for t in terms(word))
+
+
 def load_common_words(path: Path = COMMON_WORDS_FILE) -> frozenset[str]:
     data = json.loads(path.read_text(encoding="utf-8"))
-    return frozenset(t for words in data["languages"].values() for t in words)
+    words = {t for words in data["languages"].values() for t in words}
+    # Another ending of an everyday word is everyday too ("aurai" beside "aurais" and
+    # "aurait"): the lists hold the most frequent forms, not every form of a verb.
+    endings = {t[:-1] for t in words if len(t) >= 5}
+    return frozenset(words | endings)
 
 
 def _unit_about(

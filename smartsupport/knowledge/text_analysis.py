@@ -160,6 +160,39 @@ def terms(text: str) -> list[str]:
             if plain not in ARABIC_STOP_WORDS and plain.removeprefix("و") not in ARABIC_STOP_WORDS:
                 out.append(_arabic(word))
             continue
-        word = word.split("'")[0] if "'" in word else word
-        out.append(stem(word))
+        if "'" in word:
+            word = _unelided(word)
+            if len(word) < 2 or word in STOP_WORDS:
+                continue
+        out.append(stem(_CLITIC.sub(r"\1", word)))
     return out
+
+
+# Spanish and Italian write object pronouns onto an infinitive or a gerund: "devolverlas"
+# (return them), "enviármelo", "restituirlo", "cambiándola". The verb is the word; the
+# Italian infinitive's lost "e" ("restituir") is then one letter from the articles' spelling
+# (``BM25Index.spelled``). Four letters at least before the ending keep "perle", "parle".
+_CLITIC = re.compile(
+    r"^([a-z]{4,}(?:ar|er|ir|ando|iendo))(?:me|te|se|nos|os|mi|ti|ci|vi|si|gli|glie)?"
+    r"(?:lo|la|los|las|le|les|li|ne)$"
+)
+
+
+# French and Italian articles, pronouns and prepositions elided into the next word beyond the
+# one- and two-letter ones ("qu'il", "jusqu'au", "dell'ordine", "quest'anno").
+_ELIDED = frozenset(
+    (
+        "qu jusqu lorsqu puisqu quoiqu presqu dell dall nell sull coll all quell quest bell sant"
+    ).split()
+)
+
+
+def _unelided(word: str) -> str:
+    """The word that carries the meaning: what follows an elision ("l'étiquette", "j'aurai",
+    "d'importation", "un'ora", "dell'ordine"), what precedes an English contraction or
+    possessive ("customer's", "don't", "we're": a longer head, or a tail of two letters)."""
+    head, _, tail = word.partition("'")
+    tail = tail.split("'")[0]
+    if len(head) == 1 or head in _ELIDED or (len(head) == 2 and len(tail) >= 3):
+        return tail
+    return head

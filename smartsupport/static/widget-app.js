@@ -296,6 +296,7 @@ textarea{font-size:16px}
     st = JSON.parse(localStorage.getItem(C.key));
   } catch {}
   if (!st || !st.id || !st.token) st = null;
+  if (st) Object.assign(T, st.texts); // the server's thumbs labels (start())
   const shown = new Map(); // seq -> <li>: de-duplicates replays after a reconnect
   const pending = new Map(); // client_id -> {cid, text, li, failed, posting}
   const drafts = new Map(); // reply_to -> <li> of an answer still streaming (delta frames)
@@ -721,7 +722,8 @@ textarea{font-size:16px}
     });
     const c = await r.json();
     if (!r.ok) throw new Error(c.error && c.error.message);
-    st = { id: c.id, token: c.token, seen: 0, consent: false };
+    st = { id: c.id, token: c.token, seen: 0, consent: false, texts: c.texts };
+    Object.assign(T, c.texts);
     setStatus(c.status);
     c.messages.forEach(add);
     await askConsent();

@@ -57,6 +57,10 @@ SEALED: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     # a messaging provider's reason a message failed, which may quote the customer's phone
     # number or echo the message (channels/contacts.py advance_delivery)
     "channel_deliveries": (("channel", "provider_id"), ("error",)),
+    # a language model's and a reviewer's reasons for their verdicts on whether a
+    # conversation was resolved: written about the customer (resolution_checks.py, 0042)
+    "resolution_checks": (("conversation_id",), ("reason",)),
+    "resolution_reviews": (("conversation_id",), ("reason",)),
 }
 JSON_COLUMNS = frozenset(
     {
@@ -104,6 +108,9 @@ LOOKUPS: dict[str, Callable[[str], str]] = {
     "address": lambda value: value,
     # a mail's Message-ID, as its header wrote it (angle brackets included)
     "message_id": lambda value: value,
+    # an attachment's SHA-256 (hex): the name its file is stored under
+    # (attachment_records.content_name)
+    "attachment": lambda value: value,
 }
 
 

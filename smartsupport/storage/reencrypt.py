@@ -277,7 +277,7 @@ async def reencrypt_files(
     """Seal every attachment file the ``attachments`` rows name with the primary key (files
     from before encryption included); ``report`` is called after each batch."""
     progress = Progress(FILES)
-    while keys := await _file_keys(db, progress.last, batch):
+    while keys := await file_keys(db, progress.last, batch):
         for key in keys:
             if await files.reseal(key):
                 progress.changed += 1
@@ -291,7 +291,7 @@ async def reencrypt_files(
 async def files_census(db: SqlDatabase, files: SealedStore, *, batch: int = 1000) -> Progress:
     """How many attachment files each key id sealed (``PLAIN``: still in clear)."""
     progress = Progress(FILES)
-    while keys := await _file_keys(db, progress.last, batch):
+    while keys := await file_keys(db, progress.last, batch):
         for key in keys:
             try:
                 progress.keys[await files.sealed_with(key) or PLAIN] += 1
@@ -302,7 +302,7 @@ async def files_census(db: SqlDatabase, files: SealedStore, *, batch: int = 1000
     return progress
 
 
-async def _file_keys(db: SqlExecutor, after: tuple[str, ...], limit: int) -> list[str]:
+async def file_keys(db: SqlExecutor, after: tuple[str, ...], limit: int) -> list[str]:
     """The next stored keys after ``after`` (one file per content hash, named by many rows)."""
     where = "WHERE storage_key > ? " if after else ""
     rows = await db.fetch(

@@ -1,0 +1,51 @@
+-- Status changes a staff member made before their names were sealed (issue 14;
+-- inbox/changes.py, storage/fields.py, docs/security.md "Encryption at rest"). Since then a
+-- staff change writes the nameless words analytics counts in `reason` ("claimed by an agent")
+-- and the words with the names in `named_reason`, which the store seals. Events written
+-- before hold the names in `reason` ("claimed by Ana", "transferred to Bo by Ana"): each is
+-- split the same way here, the named words moved to `named_reason` (in clear, as a store
+-- without a keyring writes it: `smartsupport keys reencrypt` then seals it, and `keys status`
+-- counts it as clear until then). The analytics rollup's escalation reason computed from one
+-- takes the nameless words too, so the report counts old and new changes alike.
+--
+-- The forms the inbox wrote (git history of smartsupport/inbox), by the status they set:
+--   with_agent         claimed by <name> / reopened by <name> / transferred to <name> by <name>
+--   waiting_for_agent  transferred to the <team> team by <name>   (the event's `team`)
+--   bot                handed back to the assistant by <name>
+--   resolved           resolved by <name>
+-- Prefixes are compared with starts_with, never LIKE (_ or % in a team name).
+CREATE TEMP TABLE staff_reasons_0041 ON COMMIT DROP AS
+SELECT id, conversation_id, named, nameless FROM (
+    SELECT id, conversation_id, r AS named,
+        CASE
+            WHEN s = 'with_agent' AND starts_with(r, 'claimed by ') THEN 'claimed by an agent'
+            WHEN s = 'with_agent' AND starts_with(r, 'reopened by ') THEN 'reopened by an agent'
+            WHEN s = 'with_agent' AND starts_with(r, 'transferred to ') AND strpos(r, ' by ') > 0
+                THEN 'transferred to an agent'
+            WHEN s = 'waiting_for_agent' AND t IS NOT NULL
+                AND starts_with(r, 'transferred to the ' || t || ' team by ')
+                THEN 'transferred to the ' || t || ' team'
+            WHEN s = 'bot' AND starts_with(r, 'handed back to the assistant by ')
+                THEN 'handed back to the assistant'
+            WHEN s = 'resolved' AND starts_with(r, 'resolved by ') THEN 'resolved by an agent'
+        END AS nameless
+    FROM (
+        SELECT id, conversation_id, data->>'status' AS s, data->>'reason' AS r,
+            data->>'team' AS t
+        FROM events
+        WHERE type = 'conversation.status' AND data->'named_reason' IS NULL
+            AND jsonb_typeof(data->'reason') = 'string'
+    ) e
+) c WHERE nameless IS NOT NULL AND named <> nameless;
+
+-- The rollup first: its reason is the first handoff's, matched by conversation and words.
+UPDATE analytics_rollup r SET escalation_reason = s.nameless
+FROM staff_reasons_0041 s
+WHERE s.conversation_id = r.conversation_id AND s.named = r.escalation_reason;
+
+UPDATE events e SET data = e.data || jsonb_build_object('reason', s.nameless,
+    'named_reason', s.named)
+FROM staff_reasons_0041 s
+WHERE e.id = s.id;
+
+DROP TABLE staff_reasons_0041;
