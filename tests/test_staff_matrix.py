@@ -272,6 +272,14 @@ STAFF: dict[tuple[str, str], Staff] = {
     ("GET", "/api/v1/analytics/workspaces/{workspace_id}/conversations.csv"): Staff(
         "supervisor", foreign=403
     ),
+    ("GET", "/api/v1/analytics/workspaces/{workspace_id}/resolution-checks"): Staff(
+        "supervisor", foreign=403
+    ),
+    (
+        "PUT",
+        "/api/v1/analytics/workspaces/{workspace_id}/conversations/{conversation_id}"
+        "/resolution-review",
+    ): Staff("supervisor", foreign=403, body={"verdict": "resolved"}),
     ("GET", "/inbox/dashboard"): Staff("supervisor", kind="page"),
     ("POST", CONVERSATION + "/messages/{message_id}/flag"): Staff(
         "agent", foreign=403, body={"reason": "wrong"}
