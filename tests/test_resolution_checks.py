@@ -90,7 +90,8 @@ def test_the_transcript_is_redacted_capped_and_delimited() -> None:
         ('{"verdict": "resolved", "reason": "answered"}', "resolved"),
         (' {"verdict": "not_resolved", "reason": "wrong order"}\n', "not_resolved"),
         ('{"verdict": "unclear", "reason": ""}', "unclear"),
-        ('```json\n{"verdict": "resolved", "reason": "x"}\n```', "invalid"),
+        ('```json\n{"verdict": "resolved", "reason": "x"}\n```', "resolved"),  # a code block
+        ('Sure! ```json\n{"verdict": "resolved", "reason": "x"}\n```', "invalid"),
         ('{"verdict": "yes", "reason": "x"}', "invalid"),
         ('{"verdict": "resolved"}', "invalid"),
         ('{"verdict": "resolved", "reason": "x", "score": 1}', "invalid"),
@@ -98,7 +99,7 @@ def test_the_transcript_is_redacted_capped_and_delimited() -> None:
         ("", "invalid"),
     ],
 )
-def test_only_the_strict_json_verdict_is_read(reply: str, expected: str) -> None:
+def test_only_the_json_verdict_alone_is_read(reply: str, expected: str) -> None:
     assert parse_verdict(reply).verdict == expected
 
 
