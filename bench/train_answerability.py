@@ -51,13 +51,12 @@ from smartsupport.knowledge.answerability import (  # noqa: E402
     FEATURES,
     MODEL_FILE,
     Answerability,
-    coverages,
-    load_common_words,
     passage_features,
     units_of,
 )
 from smartsupport.knowledge.bm25 import BM25Index  # noqa: E402
 from smartsupport.knowledge.kb import KnowledgeBase  # noqa: E402
+from smartsupport.knowledge.question_terms import coverages, load_common_words  # noqa: E402
 from smartsupport.knowledge.text_analysis import embedding_input, terms  # noqa: E402
 from smartsupport.nlu.language import detect_language  # noqa: E402
 from smartsupport.storage import open_store  # noqa: E402

@@ -31,7 +31,6 @@ threshold the caller abstains: it says it does not know and offers a person.
 
 from __future__ import annotations
 
-import functools
 import json
 import math
 import re
@@ -43,14 +42,20 @@ import numpy as np
 
 from smartsupport.domain import Passage
 from smartsupport.knowledge.answer_types import answer_types, type_match
-from smartsupport.knowledge.bm25 import BM25Index
 from smartsupport.knowledge.places import place_match, places_in
-from smartsupport.knowledge.text_analysis import terms
+from smartsupport.knowledge.question_terms import (
+    cjk_noise,
+    coverage,
+    coverages,
+    load_common_words,
+    missing,
+    place_terms,
+    terms_of,
+    unknown,
+    weighted,
+)
 
 MODEL_FILE = Path(__file__).parent / "data" / "answerability.json"
-# The most frequent words of each language (bench/make_common_words.py, from wordfreq):
-# a question's filler, as opposed to the things it names.
-COMMON_WORDS_FILE = Path(__file__).parent / "data" / "common_words.json"
 FEATURES = (
     "passage_similarity",
     "best_unit_similarity",
@@ -172,7 +177,7 @@ class Answerability:
         split = [units_of(p.text) or [p.text] for p in passages]
         question_vector = self._question_vector(question)
         passage_sim = self._vectors_of([_passage_text(p) for p in passages]) @ question_vector
-        wanted = _weighted(question, idf, self.common)
+        wanted = weighted(question, idf, self.common)
         kinds = answer_types(question)
         texts = [_passage_text(p) for p in passages]
         # Coverage is compared among the passages that hold the kind of answer asked for: the
@@ -265,10 +270,10 @@ class Answerability:
         everyday words of a language), as the articles spell them. A long word counts as
         mentioned in another form of it ("acceptez", "acceptons"): the index's stemmer is
         light, and forms of one verb do not change what is named."""
-        present = _terms_of(text)
+        present = terms_of(text)
         forms = {t[:5] for t in present if len(t) >= 6}
-        for term, weight in _weighted(question, idf, self.common).items():
-            if term in present or term in self.common or _cjk_noise(term, weight, idf):
+        for term, weight in weighted(question, idf, self.common).items():
+            if term in present or term in self.common or cjk_noise(term, weight, idf):
                 continue
             if len(term) >= 6 and term[:5] in forms:
                 continue
@@ -317,24 +322,24 @@ def passage_features(
 ) -> tuple[dict[str, float], int]:
     """The features of one passage for ``question`` and the index of its best unit (the
     one the answer is built around). The training script calls this too."""
-    wanted = _weighted(question, idf) if wanted is None else wanted
+    wanted = weighted(question, idf) if wanted is None else wanted
     kinds = answer_types(question) if kinds is None else kinds
     # Words no article contains ("hey", "Guadalajara", a typo) can be covered by no passage:
     # they weigh the most yet tell passages apart not at all, and drowned coverage. They
     # count in ``unknown_content``; coverage and the missing slot are over the known words.
     ceiling = idf("\0never-seen\0")
     known = {t: w for t, w in wanted.items() if w < ceiling}
-    coverage = [_coverage(known, u) for u in units]
+    covered = [coverage(known, u) for u in units]
     typed = [type_match(kinds, u) for u in units]
-    fit = [s + c + 0.5 * t for s, c, t in zip(unit_similarities, coverage, typed, strict=True)]
+    fit = [s + c + 0.5 * t for s, c, t in zip(unit_similarities, covered, typed, strict=True)]
     best = max(range(len(units)), key=lambda k: (fit[k], -k))  # earlier units win ties
     features = {
         "passage_similarity": passage_similarity,
         "best_unit_similarity": max(unit_similarities),
-        "passage_coverage": _coverage(known, passage),
-        "best_unit_coverage": max(coverage),
-        "missing_slot": _missing(known, passage, idf, common),
-        "unknown_content": _unknown(wanted, idf, common, place_terms(question)),
+        "passage_coverage": coverage(known, passage),
+        "best_unit_coverage": max(covered),
+        "missing_slot": missing(known, passage, idf, common),
+        "unknown_content": unknown(wanted, idf, common, place_terms(question)),
         "answer_type": max(typed),
         "margin": margin,
         # Where retrieval (keywords and embeddings together) put the passage, and how far
@@ -347,15 +352,6 @@ def passage_features(
         "place_answer": 0.0,
     }
     return features, best
-
-
-def coverages(
-    question_terms: Mapping[str, float], texts: Sequence[str], idf: Callable[[str], float]
-) -> np.ndarray:
-    """How much of the question's known words (see ``passage_features``) each text holds."""
-    ceiling = idf("\0never-seen\0")
-    known = {t: w for t, w in question_terms.items() if w < ceiling}
-    return np.array([_coverage(known, text) for text in texts])
 
 
 def asked_part(text: str) -> str:
@@ -412,80 +408,6 @@ def _passage_text(passage: Passage) -> str:
     return " ".join(x for x in (passage.title, passage.section or "", passage.text) if x)
 
 
-def _weighted(
-    question: str, idf: Callable[[str], float], common: frozenset[str] = frozenset()
-) -> dict[str, float]:
-    found = terms(question)
-    if isinstance(idf, BM25Index):
-        # The articles' spelling of a misspelt or variant word; an everyday word of one of
-        # the languages ("porto", "prendo") is what it says.
-        found = [t if t in common else idf.spelled(t) for t in found]
-    return {t: idf(t) for t in dict.fromkeys(found)}
-
-
-class TermSets:
-    """The index terms of texts scored again and again (article sentences): a bounded memo of
-    a pure function of the text, holding no workspace's data, so one per process is safe."""
-
-    def __init__(self, size: int = 50_000) -> None:
-        self._known: dict[str, frozenset[str]] = {}
-        self._size = size
-
-    def __call__(self, text: str) -> frozenset[str]:
-        found = self._known.get(text)
-        if found is None:
-            if len(self._known) >= self._size:
-                self._known.clear()
-            found = self._known[text] = frozenset(terms(text))
-        return found
-
-
-_terms_of = TermSets()
-
-
-def _coverage(wanted: Mapping[str, float], text: str) -> float:
-    total = sum(wanted.values())
-    if not total:
-        return 0.0
-    present = _terms_of(text)
-    return sum(w for t, w in wanted.items() if t in present) / total
-
-
-def _missing(
-    wanted: Mapping[str, float], text: str, idf: Callable[[str], float], common: frozenset[str]
-) -> float:
-    """The weight of the rarest named (not everyday) question term the text lacks, relative
-    to a term seen nowhere (1.0: the question names something the text never mentions)."""
-    present = _terms_of(text)
-    lacking = [
-        w
-        for t, w in wanted.items()
-        if t not in present and t not in common and not _cjk_noise(t, w, idf)
-    ]
-    ceiling = idf("\0never-seen\0")
-    return max(lacking, default=0.0) / ceiling if ceiling else 0.0
-
-
-def _unknown(
-    wanted: Mapping[str, float],
-    idf: Callable[[str], float],
-    common: frozenset[str],
-    places: frozenset[str] = frozenset(),
-) -> float:
-    """The share of the question's named terms that no passage contains at all. Chinese and
-    Japanese terms are character pairs, most of them straddling two words ("的鞋" of
-    "我买的鞋子"): one that no article contains says nothing about what the question names.
-    Nor does a country or city the gazetteer knows (``places``): "Belgique" is in no
-    article, and the passage about Europe answers for it (``place_match``)."""
-    named = [
-        t for t in wanted if t not in common and t not in places and not _CJK_PAIR.fullmatch(t)
-    ]
-    if not named:
-        return 0.0
-    ceiling = idf("\0never-seen\0")
-    return sum(1 for t in named if idf(t) >= ceiling) / len(named)
-
-
 # Delivering somewhere, as a question asks whether it is done: "do you ship to", "livrez-vous
 # en", "liefert ihr nach", "enviam para", "寄到", "日本に発送", "تشحنون إلى".
 _POLAR_PLACE = re.compile(
@@ -494,27 +416,6 @@ _POLAR_PLACE = re.compile(
     r"|寄|发货|配送|送到|発送|届け|شحن|تشحن|توصيل|ترسلون",
     re.IGNORECASE,
 )
-_CJK_PAIR = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]{1,2}")
-
-
-def _cjk_noise(term: str, weight: float, idf: Callable[[str], float]) -> bool:
-    """A Chinese or Japanese character pair that no article contains (see ``_unknown``)."""
-    return bool(_CJK_PAIR.fullmatch(term)) and weight >= idf("\0never-seen\0")
-
-
-@functools.lru_cache(maxsize=4096)
-def place_terms(question: str) -> frozenset[str]:
-    """The index terms of the question's words that name a place on their own."""
-    return frozenset(t for word in question.split() if places_in(word) for t in terms(word))
-
-
-def load_common_words(path: Path = COMMON_WORDS_FILE) -> frozenset[str]:
-    data = json.loads(path.read_text(encoding="utf-8"))
-    words = {t for words in data["languages"].values() for t in words}
-    # Another ending of an everyday word is everyday too ("aurai" beside "aurais" and
-    # "aurait"): the lists hold the most frequent forms, not every form of a verb.
-    endings = {t[:-1] for t in words if len(t) >= 5}
-    return frozenset(words | endings)
 
 
 def _unit_about(
