@@ -98,6 +98,52 @@ def filters_for(
     return parse_filters(workspace_id, given, utcnow())
 
 
+def checked_filters(
+    request: Request,
+    workspace_id: str,
+    user: Supervisor,
+    from_: Annotated[
+        str | None, Query(alias="from", max_length=40, description="YYYY-MM-DD or ISO 8601")
+    ] = None,
+    to: Annotated[
+        str | None, Query(max_length=40, description="YYYY-MM-DD (inclusive) or ISO 8601")
+    ] = None,
+    channel: FilterText = None,
+    language: FilterText = None,
+    intent: FilterText = None,
+) -> Filters:
+    """The routes' filters as one dependency. The parameters are declared so the API
+    description lists them; ``filters_for`` reads the query string whole, so an unknown
+    name is refused rather than ignored."""
+    return filters_for(request, user, workspace_id)
+
+
+CheckedFilters = Annotated[Filters, Depends(checked_filters)]
+
+
+async def record_review(
+    services: Services,
+    user: StaffUser,
+    workspace_id: str,
+    conversation_id: str,
+    verdict: str,
+    reason: str | None,
+) -> dict[str, Any]:
+    """A reviewer's verdict, stored and audited: the API's PUT and the inbox page's form
+    (inbox/resolution_page.py) both record through here."""
+    services.workspace(workspace_id)
+    require_workspace(user, workspace_id)
+    stored = await resolution_agreement.review(
+        services.store, workspace_id, conversation_id, verdict, reason, user.id
+    )
+    await audited.action(
+        services.store, "analytics.resolution_reviewed", by=user,
+        target=f"conversation:{conversation_id}", workspace_id=workspace_id,
+        details={"verdict": verdict},
+    )  # fmt: skip
+    return stored
+
+
 async def report_for(request: Request, filters: Filters) -> dict[str, Any]:
     services = services_of(request)
     now = utcnow()
@@ -115,26 +161,17 @@ async def report_for(request: Request, filters: Filters) -> dict[str, Any]:
     operation_id="getAnalyticsReport",
     responses=errors(400, *STAFF, 404, 422),
 )
-async def report(
-    request: Request,
-    workspace_id: str,
-    user: Supervisor,
-    from_: Annotated[str | None, Query(alias="from", max_length=40)] = None,
-    to: Annotated[str | None, Query(max_length=40)] = None,
-    channel: FilterText = None,
-    language: FilterText = None,
-    intent: FilterText = None,
-) -> dict[str, Any]:
+async def report(request: Request, filters: CheckedFilters) -> dict[str, Any]:
     """Every KPI of the workspace's conversations created in the range: totals, by channel,
     language and intent, by day, timings, escalation reasons, CSAT, intent x confidence,
     unanswered questions, article helpfulness, LLM tokens and cost."""
-    return await report_for(request, filters_for(request, user, workspace_id))
+    return await report_for(request, filters)
 
 
 @router.get("/workspaces/{workspace_id}/conversations.csv", include_in_schema=False)
-async def conversations_csv(request: Request, workspace_id: str, user: Supervisor) -> Any:
+async def conversations_csv(request: Request, filters: CheckedFilters) -> Any:
     """One CSV row per conversation (columns: ``analytics_report.CSV_COLUMNS``), streamed."""
-    filters = filters_for(request, user, workspace_id)
+    workspace_id = filters.workspace_id
     services = services_of(request)
     now = utcnow()
 
@@ -164,19 +201,9 @@ async def conversations_csv(request: Request, workspace_id: str, user: Superviso
     operation_id="listResolutionChecks",
     responses=errors(400, *STAFF, 404, 422),
 )
-async def resolution_checks(
-    request: Request,
-    workspace_id: str,
-    user: Supervisor,
-    from_: Annotated[str | None, Query(alias="from", max_length=40)] = None,
-    to: Annotated[str | None, Query(max_length=40)] = None,
-    channel: FilterText = None,
-    language: FilterText = None,
-    intent: FilterText = None,
-) -> dict[str, Any]:
+async def resolution_checks(request: Request, filters: CheckedFilters) -> dict[str, Any]:
     """The automated resolutions of the range with the LLM check's verdict and reason and
     the reviewer's verdict, for reviewers to judge (docs/analytics.md)."""
-    filters = filters_for(request, user, workspace_id)
     services = services_of(request)
     found = await resolution_agreement.listing(services.store, filters, window(services), utcnow())
     return {"conversations": found}
@@ -198,15 +225,6 @@ async def review_resolution(
 ) -> dict[str, Any]:
     """A reviewer's verdict on whether the conversation resolved the customer's issue
     (replaces their earlier one); the report compares it with the LLM check's."""
-    services = services_of(request)
-    services.workspace(workspace_id)
-    require_workspace(user, workspace_id)
-    stored = await resolution_agreement.review(
-        services.store, workspace_id, conversation_id, body.verdict, body.reason, user.id
+    return await record_review(
+        services_of(request), user, workspace_id, conversation_id, body.verdict, body.reason
     )
-    await audited.action(
-        services.store, "analytics.resolution_reviewed", by=user,
-        target=f"conversation:{conversation_id}", workspace_id=workspace_id,
-        details={"verdict": body.verdict},
-    )  # fmt: skip
-    return stored

@@ -113,6 +113,12 @@ class Answerer:
             temperature=settings.llm_temperature,
         )
 
+    @property
+    def llm_chain(self) -> list[LLMStep]:
+        """The chain's LLM steps in the chain's order (the backup after the first), for
+        other asks of the same models (the resolution check, resolution_checks.py)."""
+        return [self.llm_steps[name] for name in self.chain if name in self.llm_steps]
+
     async def warm_up(self) -> None:
         """Load the grounding embedder now (call from the app's lifespan): its first use
         is slow, and it runs inside the LLM step's timeout."""

@@ -30,6 +30,7 @@ from smartsupport import (
 from smartsupport.assistant import Assistant
 from smartsupport.channels import (
     api_routes,
+    thumbs_inbound,
     twilio_webhook,
     web_api,
     web_attachments,
@@ -131,6 +132,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(webhooks.router)
     # Messaging channels and proactive messages (docs/channels.md)
     app.include_router(whatsapp_webhook.router)
+    app.include_router(thumbs_inbound.router)  # thumbs by email link (docs/channels.md)
     app.include_router(twilio_webhook.router)
     app.include_router(api_routes.router)
     app.include_router(proactive_api.router)

@@ -20,11 +20,13 @@ from smartsupport import messages
 from smartsupport.answers import Answerer, AnswerResult
 from smartsupport.decisions import offer_person
 from smartsupport.domain import Passage, Reply
+from smartsupport.knowledge.answer_types import answer_types, lists_payment
 from smartsupport.knowledge.answerability import (
     Answerability,
     Candidate,
     asked_part,
     told_part,
+    units_of,
 )
 from smartsupport.knowledge.kb import KnowledgeBase
 from smartsupport.knowledge.places import place_match, places_in
@@ -42,7 +44,8 @@ _QUOTES = {"fr": ("« ", " »"), "de": ("„", "“"), "zh": ("“", "”"), "ja
 TOP_PASSAGES = 8
 SEARCHED = 30  # passages looked at to find TOP_PASSAGES from several articles
 PER_ARTICLE = 3
-PLACE_PASSAGES = 2  # passages naming the place asked about, kept beyond TOP_PASSAGES
+# passages naming the place asked about (or listing the ways to pay), kept beyond TOP_PASSAGES
+PLACE_PASSAGES = 2
 
 
 class ArticleAnswers:
@@ -187,6 +190,14 @@ class ArticleAnswers:
                 p
                 for p in found
                 if p not in kept and place_match(where, f"{p.section or ''} {p.text}") > 0
+            ][:PLACE_PASSAGES]
+        if "payment" in answer_types(question):
+            # "Can I pay cash on delivery?": the sentence listing the ways to pay shares no
+            # word with it and may rank below the ones about paying later; it must be judged.
+            kept += [
+                p
+                for p in found
+                if p not in kept and any(lists_payment(question, u) == 2 for u in units_of(p.text))
             ][:PLACE_PASSAGES]
         return kept
 

@@ -51,6 +51,8 @@ CHANNELS: list[tuple[str, str, str, list[type[BaseModel]], list[type[BaseModel]]
             frames.ConversationFrame,
             frames.Watching,
             frames.AgentTypingPresence,
+            frames.UnreadMessage,
+            frames.ReadMark,
             frames.Pong,
             frames.ErrorFrame,
         ],

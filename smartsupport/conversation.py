@@ -49,6 +49,7 @@ from smartsupport.fanout import (
     message_event,
     publish,
     publish_message,
+    unread_event,
 )
 from smartsupport.helpdesk.tickets import ticket_note
 from smartsupport.identity import conversation_identity
@@ -406,6 +407,9 @@ def publish_on_release(
     conversation = result.conversation
     stored = result.replies if taken.stored else [result.message, *result.replies]
     outgoing: list[Publication] = [message_event(m) for m in stored]
+    if not taken.stored:  # the queue's unread counts, from the event (fanout.unread_event)
+        unread = unread_event(conversation, result.message)
+        outgoing += [unread] if unread is not None else []
     if status_changed is not None and status_changed != taken.conversation.status:
         outgoing.append(
             conversation_event(
@@ -425,7 +429,7 @@ async def _store_early(services: Services, taken: _Taken) -> None:
     taken.stored = True
     if outbox:
         services.outbox_due.set()
-    await publish_message(services, taken.message)
+    await publish_message(services, taken.message, taken.conversation)
 
 
 async def _ticket_note(services: Services, taken: _Taken) -> list[OutboxItem]:

@@ -205,3 +205,4 @@ class Passage:
     section: str | None = None
     # The sentence an answer from this passage is built around (knowledge.answerability).
     focus: str | None = None
+    position: int = 0  # its place in the article, for answers joining two of its parts

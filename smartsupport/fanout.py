@@ -4,8 +4,12 @@
                                       writer of a conversation (customer turns, agents,
                                       helpdesk webhooks, timers) takes it
     publish(services, id, event)      every open widget and agent view of the conversation
-    publish_message(services, m)      a stored message, as the widget shows it
+    publish_message(services, m)      a stored message, as the widget shows it (and a
+                                      customer's in a waiting conversation: ``unread_event``)
     announce(services, ws, change)    every agent inbox of the workspace refreshes its queue
+    unread_event(conversation, m)     every agent inbox of the workspace counts one more
+                                      unread message on the queue's card, from this event
+                                      alone (no list refresh, no query per inbox)
 
 Channel names and message shapes come from ``wire``; this module adds the services.
 """
@@ -17,7 +21,8 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from smartsupport.backplane.base import Held
-from smartsupport.domain import Message
+from smartsupport.domain import Author, Conversation, ConversationStatus, Message
+from smartsupport.frames import UnreadMessage
 from smartsupport.services import Services
 from smartsupport.wire import conversation_channel, inbox_channel, message_json
 
@@ -57,12 +62,36 @@ def inbox_event(workspace_id: str, change: str, conversation_id: str | None = No
     }
 
 
+def unread_event(conversation: Conversation, message: Message) -> Publication | None:
+    """The customer's stored ``message`` while ``conversation`` waits in the queue: the
+    queue's cards of every inbox of the workspace count it (docs/inbox.md, "Unread counts").
+    Held conversations need none: their holder follows the conversation's own channel."""
+    if message.author is not Author.CUSTOMER:
+        return None
+    if conversation.status is not ConversationStatus.WAITING:
+        return None
+    frame = UnreadMessage(conversation_id=conversation.id, seq=message.seq)
+    return inbox_channel(conversation.workspace_id), frame.dump()
+
+
 async def publish(services: Services, conversation_id: str, event: dict[str, Any]) -> None:
     await services.backplane.publish(*conversation_event(conversation_id, event))
 
 
-async def publish_message(services: Services, message: Message) -> None:
+async def publish_message(
+    services: Services, message: Message, conversation: Conversation | None = None
+) -> None:
+    """Publish a stored message; a customer's also as ``unread_event`` when its conversation
+    waits. Writers that have the conversation pass it; for the others (a channel's file or
+    keyword message) it is read by id: one query per customer message, never per inbox."""
     await services.backplane.publish(*message_event(message))
+    if message.author is not Author.CUSTOMER:
+        return
+    if conversation is None:
+        conversation = await services.store.get_conversation(message.conversation_id)
+    unread = unread_event(conversation, message) if conversation is not None else None
+    if unread is not None:
+        await services.backplane.publish(*unread)
 
 
 async def announce(

@@ -1,5 +1,6 @@
-"""Ratings of single bot answers: a customer's thumbs up or down in the widget, an agent
-flagging a bad answer from the inbox (table ``answer_feedback``, migration 0020).
+"""Ratings of single bot answers: a customer's thumbs up or down in the widget, under an
+answer mail or on WhatsApp, an agent flagging a bad answer from the inbox (table
+``answer_feedback``, migration 0020; the channel it came through, 0043).
 
 One row per (message, source, staff member): rating again replaces the earlier rating, so a
 customer who changes their mind is counted once. The row and its ``feedback.given`` event
@@ -35,6 +36,7 @@ class AnswerRating:
     source: Source
     staff_id: str | None
     created_at: datetime
+    channel: str | None = None
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -46,6 +48,7 @@ class AnswerRating:
             "source": self.source,
             "staff_id": self.staff_id,
             "created_at": self.created_at.isoformat(),
+            "channel": self.channel,
         }
 
 
@@ -75,12 +78,16 @@ async def rate_answer(
     *,
     source: Source = "customer",
     staff_id: str | None = None,
+    channel: str | None = None,
 ) -> AnswerRating:
     """Store (or replace) one rating of the bot message ``message_id`` of ``conversation``.
+    ``channel`` is where it was given: by default the conversation's for a customer (the
+    widget's thumbs: ``web``), ``inbox`` for an agent.
 
     NotFound when the message is not in this conversation; InvalidInput when it is not the
     assistant's (only bot answers are rated: an agent's reply is rated by CSAT)."""
     reason = _checked(rating, reason)
+    channel = channel or ("inbox" if source == "agent" else conversation.channel)
     db = _db(services)
     message = await db.fetchrow(
         "SELECT author FROM messages WHERE id = ? AND conversation_id = ?",
@@ -92,8 +99,9 @@ async def rate_answer(
     if message["author"] != Author.BOT.value:
         raise InvalidInput("only the assistant's answers can be rated", code="not_a_bot_answer")
     row = AnswerRating(
-        new_id(), conversation.id, message_id, rating, reason, source, staff_id, utcnow()
-    )
+        new_id(), conversation.id, message_id, rating, reason, source, staff_id, utcnow(),
+        channel,
+    )  # fmt: skip
     outbox = event_items(
         bool(services.settings.events_url),
         "feedback.given",
@@ -105,6 +113,7 @@ async def rate_answer(
             "has_comment": reason is not None,
             "message_id": message_id,
             "source": source,
+            "channel": channel,
         },
     )
     async with db.transaction() as tx:
@@ -119,7 +128,8 @@ async def rate_answer(
         )
         await tx.execute(
             "INSERT INTO answer_feedback (id, workspace_id, conversation_id, message_id, "
-            "rating, reason, source, staff_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "rating, reason, source, staff_id, created_at, channel) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             row.id,
             conversation.workspace_id,
             conversation.id,
@@ -129,6 +139,7 @@ async def rate_answer(
             source,
             staff_id,
             row.created_at,
+            channel,
         )
         for item in outbox:
             await enqueue(tx, conversation.workspace_id, item)
@@ -153,6 +164,7 @@ async def ratings_of(services: Services, conversation_id: str) -> list[AnswerRat
             r["source"],
             r["staff_id"],
             r["created_at"],
+            r["channel"],
         )
         for r in rows
     ]

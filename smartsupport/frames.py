@@ -7,7 +7,8 @@ at ``/asyncapi.json``.
                          DeltaEvent, StatusEvent, QueueEvent, CsatEvent; Pong, ErrorFrame
     agent  -> server     Watch, AgentTyping, Ping
     server -> agent      AgentReady, InboxChange, ConversationFrame (a conversation event),
-                         Watching, AgentTypingPresence, Pong, ErrorFrame
+                         Watching, AgentTypingPresence, UnreadMessage, ReadMark, Pong,
+                         ErrorFrame
 
 Inbound models ignore unknown keys and coerce like the handlers always did (``on`` is truthy);
 ``inbound(frame, table)`` picks the model by ``type``. Outbound frames are built from the
@@ -253,12 +254,33 @@ class AgentTypingPresence(Frame):
     where: Literal["reply", "note"]
 
 
+class UnreadMessage(Frame):
+    """The customer wrote in a conversation waiting in the queue: its card counts one more
+    unread message, unless the count already includes ``seq`` (the lists' ``last_seq``)."""
+
+    type: Literal["unread"] = "unread"
+    conversation_id: str
+    seq: int = Field(ge=1, le=MAX_SEQ, description="The customer's message.")
+
+
+class ReadMark(Frame):
+    """The agent read the conversation up to ``seq``, in this tab or another tab or device:
+    the customer's messages up to it are no longer unread. Sent only to that agent."""
+
+    type: Literal["read"] = "read"
+    conversation_id: str
+    agent_id: str
+    seq: int = Field(ge=0, le=MAX_SEQ)
+
+
 AgentServerFrame = Annotated[
     AgentReady
     | InboxChange
     | ConversationFrame
     | Watching
     | AgentTypingPresence
+    | UnreadMessage
+    | ReadMark
     | Pong
     | ErrorFrame,
     Field(discriminator="type"),

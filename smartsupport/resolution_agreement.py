@@ -6,6 +6,8 @@ verdicts to compare it with (docs/analytics.md, "The LLM check of automated reso
     await summary(store, filters, window, now, enabled)   the report's ``resolution_check``
     await listing(store, filters, window, now)            the range's automated resolutions
                                                           with both verdicts, for reviewers
+    await facets(store, filters, window, now)             their channels, languages, intents
+    await verdicts(store, workspace_id, conversation_id)  one conversation's verdicts
     kappa(table)                            Cohen's kappa of a 2 x 2 agreement table
 
 The conversations are the report's automated resolutions of the range (the rollup rows with
@@ -18,11 +20,13 @@ reviewer gave a verdict.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, cast
 
 from smartsupport.analytics import Filters
 from smartsupport.analytics_daily import Scope
+from smartsupport.analytics_rollup import moment
 from smartsupport.analytics_sums import ready
 from smartsupport.domain import utcnow
 from smartsupport.errors import InvalidInput, NotFound
@@ -192,6 +196,7 @@ async def listing(
         out.append(
             {
                 "conversation_id": c,
+                "created_at": moment(int(r["created_us"])).isoformat(),
                 "channel": r["channel"],
                 "language": r["language"],
                 "intent": r["intent"],
@@ -205,3 +210,54 @@ async def listing(
             }
         )
     return out
+
+
+async def facets(
+    store: object, filters: Filters, window: timedelta, now: datetime
+) -> dict[str, list[str]]:
+    """The channels, languages and intents among the range's automated resolutions, the
+    other filters aside: the review page's filter choices."""
+    wide = replace(filters, channel=None, language=None, intent=None)
+    rows, args = Scope(wide, window, now).conversations()
+    found = await _db(store).fetch(
+        rows + "\nSELECT DISTINCT channel, language, intent FROM x "
+        "WHERE passes = 1 AND decided = 1",
+        *args,
+    )
+    names = ("channel", "language", "intent")
+    return {n: sorted({str(r[n]) for r in found if r[n] is not None}) for n in names}
+
+
+async def verdicts(store: object, workspace_id: str, conversation_id: str) -> dict[str, Any]:
+    """One conversation's model and reviewer verdicts, for the review page. ``llm_current``
+    says whether the model's was given for the conversation's last message as the rollup
+    knows it (a later message makes it stale until the next check). NotFound for a
+    conversation of another workspace or none."""
+    db = _db(store)
+    row = await db.fetchrow(
+        "SELECT c.id, c.channel, r.created_us, r.last_us, r.language, r.intent, "
+        "v.last_us AS checked_us, v.verdict AS llm, v.reason AS llm_reason, v.step, "
+        "h.verdict AS human, h.reason AS human_reason FROM conversations c "
+        "LEFT JOIN analytics_rollup r ON r.conversation_id = c.id "
+        "LEFT JOIN resolution_checks v ON v.conversation_id = c.id "
+        "LEFT JOIN resolution_reviews h ON h.conversation_id = c.id "
+        "WHERE c.id = ? AND c.workspace_id = ?",
+        conversation_id,
+        workspace_id,
+    )
+    if row is None:
+        raise NotFound(f"no conversation {conversation_id!r} in workspace {workspace_id!r}")
+    c, started = conversation_id, row["created_us"]
+    return {
+        "conversation_id": c,
+        "created_at": moment(int(started)).isoformat() if started is not None else None,
+        "channel": row["channel"],
+        "language": row["language"],
+        "intent": row["intent"],
+        "llm_verdict": row["llm"],
+        "llm_reason": db.fields.open("resolution_checks", "reason", c, row["llm_reason"]),
+        "llm_step": row["step"],
+        "llm_current": row["llm"] is not None and row["checked_us"] == row["last_us"],
+        "human_verdict": row["human"],
+        "human_reason": db.fields.open("resolution_reviews", "reason", c, row["human_reason"]),
+    }

@@ -34,6 +34,7 @@ from typing import Any, cast
 from smartsupport import jobs
 from smartsupport.analytics_report import nanos
 from smartsupport.analytics_rollup import micros
+from smartsupport.answers import Answerer
 from smartsupport.domain import Author, utcnow
 from smartsupport.errors import Conflict, LLMError
 from smartsupport.jobs import Job
@@ -73,10 +74,9 @@ def _db(store: object) -> SqlDatabase:
 
 def steps_of(services: Services) -> list[LLMStep]:
     """The answer chain's LLM steps, in its order (empty in a process without them)."""
+    # The assistant is any turn.Responder: only the product's own one has an answerer.
     answerer = getattr(services.assistant, "answerer", None)
-    chain = getattr(answerer, "chain", [])
-    found = getattr(answerer, "llm_steps", {})
-    return [found[name] for name in chain if name in found]
+    return answerer.llm_chain if isinstance(answerer, Answerer) else []
 
 
 async def waiting(

@@ -41,6 +41,7 @@ from smartsupport.errors import ConfigurationError
 SECTION_FILES = {"nlu": "intents.yaml", "flows": "flows.yaml", "escalation": "escalation.yaml"}
 DEMO_DIR = Path(__file__).parent / "demo"
 T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
 
 # Catalog keys a workspace writes outside its ``messages:`` mapping: (section or None for
 # workspace.yaml, field). The top-level fields hold the default language's text once loaded.
@@ -147,6 +148,17 @@ class WorkspaceConfig(BaseModel):
         if name not in self._parsed:
             self._parsed[name] = parse(self.section(name))
         return self._parsed[name]  # type: ignore[no-any-return]
+
+    def checked(self, name: str, model: type[M]) -> M:
+        """Section ``name`` as ``model`` (its defaults where it says nothing), parsed once;
+        ConfigurationError names each wrong value and where it is."""
+        try:
+            return self.parsed(name, model.model_validate)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or name}: {e['msg']}" for e in exc.errors()
+            )
+            raise ConfigurationError(f"workspace {self.id} {name}: {problems}") from exc
 
     def section(self, name: str) -> dict[str, Any]:
         """A feature's section (``nlu``, ``flows``, ``escalation``), or an empty dict."""

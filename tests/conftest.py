@@ -7,11 +7,13 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+DEMO_ARTICLES = Path(__file__).parent.parent / "smartsupport" / "demo" / "articles"
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -159,3 +161,30 @@ def checked_frames(monkeypatch):
 
     monkeypatch.setattr(WebSocketTestSession, "receive", checked)
     return seen
+
+
+@pytest.fixture(scope="session")
+def scorer():
+    """The answerability scorer as the assistant builds it (tests/test_answer*.py)."""
+    from smartsupport.embeddings import get_embedder
+    from smartsupport.knowledge.answerability import Answerability
+    from smartsupport.knowledge.text_analysis import embedding_input
+
+    embedder = get_embedder()  # texts prepared as the knowledge base prepares them
+    return Answerability(lambda texts: embedder.encode([embedding_input(t) for t in texts]))
+
+
+@pytest.fixture
+async def articles(sqlite_url, scorer):
+    """The demo help centre's answers, from a fresh knowledge base."""
+    from smartsupport.article_answers import ArticleAnswers
+    from smartsupport.knowledge.kb import KnowledgeBase
+    from smartsupport.storage import open_store
+
+    store = open_store(sqlite_url)
+    await store.connect()
+    await store.migrate()
+    kb = KnowledgeBase(store)
+    assert (await kb.ingest("demo", [DEMO_ARTICLES])).ok
+    yield ArticleAnswers(kb, scorer, None)  # type: ignore[arg-type]
+    await store.close()

@@ -3,43 +3,17 @@ help centre with the packaged embedding model and the shipped model file."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from smartsupport.article_answers import ArticleAnswers
 from smartsupport.domain import Passage
-from smartsupport.embeddings import get_embedder
 from smartsupport.knowledge.answer_types import answer_types
 from smartsupport.knowledge.answerability import (
     FEATURES,
-    Answerability,
     dangling,
     load_model,
     units_of,
 )
-from smartsupport.knowledge.kb import KnowledgeBase
-from smartsupport.knowledge.text_analysis import embedding_input
-from smartsupport.storage import open_store
-
-DEMO_ARTICLES = Path(__file__).parent.parent / "smartsupport" / "demo" / "articles"
-
-
-@pytest.fixture(scope="module")
-def scorer() -> Answerability:
-    embedder = get_embedder()  # texts prepared as the knowledge base prepares them
-    return Answerability(lambda texts: embedder.encode([embedding_input(t) for t in texts]))
-
-
-@pytest.fixture
-async def articles(sqlite_url, scorer):
-    store = open_store(sqlite_url)
-    await store.connect()
-    await store.migrate()
-    kb = KnowledgeBase(store)
-    assert (await kb.ingest("demo", [DEMO_ARTICLES])).ok
-    yield ArticleAnswers(kb, scorer, None)  # type: ignore[arg-type]
-    await store.close()
 
 
 async def best(articles: ArticleAnswers, question: str, language: str = "en"):
@@ -111,15 +85,6 @@ async def test_a_passage_without_the_asked_kind_of_answer_is_never_an_answer(sco
                 reason="known near miss (the gift-card passage shares the word gift): "
                 "a rule 'a named term no article contains -> no answer' fixes it but cost 8 "
                 "points of resolution on tests/resolution (typos); issue 11, open",
-            ),
-        ),
-        pytest.param(
-            "Do you accept bitcoin?",  # answered with the list of what is accepted
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="known near miss: the accepted-methods sentence scores above the "
-                "threshold; 'bitcoin' is in no article and the unknown-content feature weighs "
-                "too little; issue 11, open",
             ),
         ),
         "Do you have a loyalty points program?",

@@ -275,3 +275,13 @@ async def test_from_settings_builds_the_configured_chain(primary):
     await a.warm_up()
     result = await run(a, question="express?")
     assert result.step == "llm:primary" and result.citations[0]["article_id"] == "shipping"
+
+
+async def test_the_llm_chain_is_the_llm_steps_in_the_chains_order(primary, backup):
+    first, second = step(primary, "primary"), step(backup, "backup")
+    a = answerer(["llm:backup", "extractive", "llm:primary", "offline"], [first, second])
+    try:
+        assert a.llm_chain == [second, first]  # the chain's order, not the providers'
+        assert answerer(["extractive", "handoff", "offline"]).llm_chain == []
+    finally:
+        await a.aclose()

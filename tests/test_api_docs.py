@@ -168,3 +168,17 @@ def test_the_app_really_answers_errors_with_the_envelope(client, request_args, s
     response = client.request(method, url, **kwargs)
     assert response.status_code == status, response.text
     assert ErrorBody.model_validate(response.json()).error.code == code
+
+
+@pytest.mark.parametrize("operation_id", ["getAnalyticsReport", "listResolutionChecks"])
+def test_the_shared_analytics_filters_are_listed_on_each_operation(spec, operation_id):
+    """The analytics routes take their filters from one dependency
+    (``analytics_api.checked_filters``); the document still lists each as a query parameter
+    of every route, with its limit."""
+    found = next(op for _, op in operations(spec) if op["operationId"] == operation_id)
+    query = {p["name"]: p for p in found["parameters"] if p["in"] == "query"}
+    assert list(query) == ["from", "to", "channel", "language", "intent"]
+    assert not any(p["required"] for p in query.values())
+    limits = {name: p["schema"]["anyOf"][0]["maxLength"] for name, p in query.items()}
+    assert limits == {"from": 40, "to": 40, "channel": 64, "language": 64, "intent": 64}
+    assert [p["name"] for p in found["parameters"] if p["in"] == "path"] == ["workspace_id"]

@@ -53,13 +53,18 @@ ARTICLES = DEMO_DIR / "articles"
 # elisions, places the gazetteer knows, the sentence that fills every slot) resolved 71.0 ->
 # 72.7% and abstained 85.2 -> 87.0% at the same off-target rate; one more answer (the
 # delivery times for Lisbon, in Portuguese, mostly place names) is too short for the
-# language detector to call, so the in-language floor is 99.6.
-FLOOR_RESOLVED_PCT = 72.7
+# language detector to call, so the in-language floor is 99.6. The eighth pass (a way to
+# pay asked about, a product's name shared while what is asked is in no article, a figure in
+# two parts of one article, the list of countries for one it does not name) resolved 72.3 ->
+# 79.1%, off-target 6.5 -> 5.1%, abstained 86.8 -> 90.6% (the seventh pass's code on the same
+# suite, where one conversation, bitcoin, moved from unanswerable to resolvable as the suite's
+# other unlisted ways to pay already were: docs/benchmarks.md, "Issue 11, eighth pass").
+FLOOR_RESOLVED_PCT = 79.1
 FLOOR_ESCALATION_RECALL_PCT = 100.0
 FLOOR_IN_LANGUAGE_PCT = 99.6
-FLOOR_ABSTAINED_PCT = 87.0
+FLOOR_ABSTAINED_PCT = 90.6
 CEILING_WRONG_PCT = 0.0
-CEILING_OFF_TARGET_PCT = 6.5
+CEILING_OFF_TARGET_PCT = 5.1
 CEILING_FALSE_ESCALATIONS = 0
 
 

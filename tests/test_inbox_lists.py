@@ -49,6 +49,7 @@ async def test_the_held_list_shows_each_conversations_customer_and_last_message(
         "channel": "web",
         "sla": None,  # answered: no clock
         "unread": 1,  # no read mark yet (tests/test_inbox_unread.py)
+        "last_seq": 3,  # greeting, question, reply: where the count stops (live: unread.py)
     }
     assert (mine[1]["customer_name"], mine[1]["last_author"]) == (None, "bot")
 

@@ -62,6 +62,7 @@ LAYERS: list[tuple[str, list[str]]] = [
             "channels.options", "channels.whatsapp", "channels.whatsapp_graph",
             "channels.twilio", "channels.twilio_rest", "channels.api_channel",
             "channels.media_download",  # provider media downloads (issue 13)
+            "channels.thumbs",  # thumbs under answers on other channels (issue 15)
             "helpdesk.http",  # the one HTTP boundary of outbound calls, shared with channels
             "reply_language",
             "customer_memory",  # a verified customer's remembered facts, for flows (issue 16)
@@ -105,6 +106,7 @@ LAYERS: list[tuple[str, list[str]]] = [
             "channels.media_inbound", "channels.web_attachments",  # files in (issue 13)
             "channels.messaging_media",  # WhatsApp/Twilio media in (issue 13)
             "channels.media_retry",  # a failed media download, fetched again (issue 13)
+            "channels.thumbs_inbound",  # thumbs by email link and WhatsApp button (issue 15)
             "job_status",  # a background job as the API shows it (issue 17)
         ],
     ),

@@ -73,6 +73,9 @@ PUBLIC: dict[tuple[str, str], tuple[str, int]] = {
         "consent recorded by the business, API key",
         401,
     ),
+    # A thumbs link under an answer mail: the signed token is the authority, and all it can
+    # do is rate the answer it names (tests/test_channel_thumbs.py); a forged one gets 403.
+    ("GET", "/api/v1/feedback/{token}/{vote}"): ("a signed thumbs link from a mail", 403),
 }
 # Server-to-server calls carry no browser cookie, so CSRF does not apply to them.
 CSRF_EXEMPT = {
@@ -281,6 +284,17 @@ STAFF: dict[tuple[str, str], Staff] = {
         "/resolution-review",
     ): Staff("supervisor", foreign=403, body={"verdict": "resolved"}),
     ("GET", "/inbox/dashboard"): Staff("supervisor", kind="page"),
+    # reviewers' verdicts on the LLM check, as pages (inbox/resolution_page.py); the matrix's
+    # JSON body is not the form, so an allowed POST is refused for its missing verdict (422)
+    ("GET", "/inbox/resolutions/{workspace}"): Staff(
+        "supervisor", kind="page", foreign=403, ok=200
+    ),
+    ("GET", "/inbox/resolutions/{workspace}/{conversation_id}"): Staff(
+        "supervisor", kind="page", foreign=403, ok=200
+    ),
+    ("POST", "/inbox/resolutions/{workspace}/{conversation_id}"): Staff(
+        "supervisor", kind="page", foreign=403, ok=422
+    ),
     ("POST", CONVERSATION + "/messages/{message_id}/flag"): Staff(
         "agent", foreign=403, body={"reason": "wrong"}
     ),
@@ -444,6 +458,8 @@ class World:
             "kind": "sms",
             "channel": "sms",
             "to": "+15550100",
+            "token": "0" * 32 + ".forged",  # a thumbs link's token that no key signed
+            "vote": "up",
         }
         if "{article_id}" in path:
             self.as_("admin")

@@ -8,8 +8,10 @@
                                       reply, threaded on the customer's last mail: written in
                                       the turn's transaction, so an SMTP outage delays a
                                       reply and never loses it
-    deliver(services, entry)          compose and send it (email_sender), then remember its
-                                      Message-ID so the customer's answer finds the thread
+    deliver(services, entry)          compose and send it (email_sender), with "Was this
+                                      answer helpful? Yes / No" links under a knowledge answer
+                                      (thumbs.py), then remember its Message-ID so the
+                                      customer's answer finds the thread
 
 Everything ``deliveries`` needs is in the conversation's ``email`` metadata, which the inbound
 side (email_inbound.py) sets before the turn: the customer's address, the subject, the thread's
@@ -18,11 +20,13 @@ Message-IDs and our mail domain.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from smartsupport import attachment_records
-from smartsupport.channels import email_state
+from smartsupport import messages as catalog
+from smartsupport.channels import email_state, thumbs
 from smartsupport.channels.base import Channel
 from smartsupport.channels.email_config import account_for
 from smartsupport.channels.email_parsing import ParsedMail
@@ -131,6 +135,7 @@ class EmailChannel(Channel):
                     "text": render_text(parts),
                     "html": render_html(parts),
                     "attachments": [a["id"] for m in sent for a in _files(m)],
+                    **_rateable(conversation, sent),
                 },
             )
         ]
@@ -144,9 +149,47 @@ class EmailChannel(Channel):
         except ConfigurationError as exc:  # the mailbox was removed since the reply was queued
             raise DeliveryError(str(exc), retryable=True) from exc
         files = await _attached(services, payload.get("attachments") or [])
+        payload = {**payload, **_with_links(services, entry.workspace_id, payload)}
         await send(account.smtp, compose(payload, account.from_header, files))
         db: SqlExecutor = services.store  # type: ignore[assignment]  # every store is SQL
         await email_state.remember(
             db, entry.workspace_id, payload["message_id"], payload["conversation_id"], "out"
         )
         return {"message_id": payload["message_id"], "to": payload["to"]}
+
+
+def _rateable(conversation: Conversation, sent: Sequence[Message]) -> dict[str, Any]:
+    """The answer the mail's thumbs rate (the last knowledge answer in it) and the language
+    to ask in."""
+    rated = [m for m in sent if thumbs.rateable(m)]
+    if not rated:
+        return {}
+    language = thumbs.answer_language(conversation, rated[-1])
+    return {"feedback": {"message_id": rated[-1].id, "language": language}}
+
+
+def _with_links(
+    services: Services, workspace_id: str, payload: Mapping[str, Any]
+) -> dict[str, str]:
+    """The text and HTML with the thumbs' links, signed now (a link works ``link_days``
+    from the mail's sending), when the workspace wants them and a public URL can carry
+    them; else nothing changes."""
+    rated = payload.get("feedback")
+    public_url = services.settings.public_url
+    if not isinstance(rated, dict) or not public_url:
+        return {}
+    workspace = services.workspace(workspace_id)
+    wanted = thumbs.settings(workspace)
+    if not wanted.email:
+        return {}
+    language = catalog.normalise(rated.get("language") or "") or catalog.normalise(
+        workspace.default_locale
+    )
+    link = thumbs.Link(
+        payload["conversation_id"],
+        rated["message_id"],
+        int(time.time()) + wanted.link_days * 86_400,
+        language,
+    )
+    urls = thumbs.vote_urls(public_url, thumbs.sign_link(services.secret_key, link))
+    return thumbs.mail_with_links(payload, workspace, urls, language)

@@ -31,8 +31,9 @@ import os
 from collections.abc import Iterable
 from typing import Annotated, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from smartsupport.channels import thumbs
 from smartsupport.errors import ConfigurationError
 from smartsupport.workspaces import WorkspaceConfig
 
@@ -103,13 +104,7 @@ S = TypeVar("S", bound=BaseModel)
 def _section(workspace: WorkspaceConfig, name: str, model: type[S]) -> S | None:
     if not workspace.section(name):
         return None
-    try:
-        return workspace.parsed(name, model.model_validate)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or name}: {e['msg']}" for e in exc.errors()
-        )
-        raise ConfigurationError(f"workspace {workspace.id} {name}: {problems}") from exc
+    return workspace.checked(name, model)
 
 
 def _secret(workspace: WorkspaceConfig, section: str, env: str) -> SecretStr:
@@ -162,6 +157,7 @@ def api_channel_config(workspace: WorkspaceConfig) -> ApiChannelConfig | None:
 def check_workspaces(workspaces: Iterable[WorkspaceConfig]) -> None:
     """Every workspace's channel sections are valid and their secrets set (start-up)."""
     for workspace in workspaces:
+        thumbs.settings(workspace)  # answer_feedback: the thumbs under answers
         whatsapp_config(workspace)
         twilio_config(workspace)
         api_channel_config(workspace)

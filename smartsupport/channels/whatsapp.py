@@ -14,8 +14,10 @@
                                     turn's transaction
     deliver(services, entry)        send it: nothing to an address that sent STOP; outside
                                     the 24-hour window only the workspace's approved template
-                                    (or the proactive message's own); Graph rate limits and
-                                    5xx retried by the outbox
+                                    (or the proactive message's own); inside it, a knowledge
+                                    answer with "Helpful" / "Not helpful" reply buttons when
+                                    the workspace asks for them (thumbs.py); Graph rate limits
+                                    and 5xx retried by the outbox
 
 Limits from Meta's message reference: text body 4096 characters, interactive body 1024,
 button title 20, list row title 24 and description 72, list button label 20.
@@ -28,7 +30,7 @@ from typing import Any
 
 from smartsupport import messages as catalog
 from smartsupport import rich
-from smartsupport.channels import contacts, whatsapp_graph
+from smartsupport.channels import contacts, thumbs, whatsapp_graph
 from smartsupport.channels.base import Channel
 from smartsupport.channels.messaging_config import Template, WhatsAppConfig, whatsapp_config
 from smartsupport.channels.options import incoming, quick_replies
@@ -156,6 +158,7 @@ class WhatsAppChannel(Channel):
                             "text": message.text,
                             "template": message.meta.get("template"),
                             "compliance": bool(message.meta.get("compliance")),
+                            **(_rateable(conversation, message) if index == 0 else {}),
                         },
                     )
                 )
@@ -179,6 +182,8 @@ class WhatsAppChannel(Channel):
         templated = not contact.in_service_window()
         if templated:
             body = template_body(payload, config)
+        elif payload.get("rateable"):
+            body = _with_thumbs(services, entry.workspace_id, payload, body)
         token = config.access_token.get_secret_value()
         wamid = await whatsapp_graph.send(
             config.api_url, config.phone_number_id, token, {"to": contact.address, **body}
@@ -192,6 +197,26 @@ class WhatsAppChannel(Channel):
             [payload["message_id"]],
         )
         return {"wamid": wamid, "template": templated}
+
+
+def _rateable(conversation: Conversation, message: Message) -> dict[str, Any]:
+    """An answer with room for the thumbs' buttons, and the language of their labels."""
+    if not thumbs.button_ready(message):
+        return {}
+    return {"rateable": True, "language": thumbs.answer_language(conversation, message)}
+
+
+def _with_thumbs(
+    services: Services, workspace_id: str, payload: Mapping[str, Any], body: dict[str, Any]
+) -> dict[str, Any]:
+    """The answer with the thumbs' reply buttons if the workspace wants them (read at send
+    time, like the window: a setting changed since the turn counts)."""
+    workspace = services.workspace(workspace_id)
+    if not thumbs.settings(workspace).whatsapp:
+        return body
+    language = str(payload.get("language") or workspace.default_locale)
+    text = str(payload.get("text") or "").strip()
+    return thumbs.buttons(text, payload["message_id"], workspace, catalog.normalise(language))
 
 
 def bodies(message: Message, language: str) -> list[dict[str, Any]]:

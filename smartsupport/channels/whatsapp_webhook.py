@@ -9,6 +9,7 @@
     not JSON / not a WhatsApp webhook shape   400 / 422 and a log line
     our store failing                         503: Meta retries, and the provider message
                                               id (client_id) keeps a retry from answering twice
+    a thumbs button pressed                   the answer's rating (thumbs_inbound), no turn
     received                                  200 {"received", "duplicates", "statuses"}
 
 Every failure is a 4xx or 503 with the error envelope, never a 500.
@@ -27,7 +28,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from smartsupport.api_docs import error_response, errors
-from smartsupport.channels import whatsapp_graph
+from smartsupport.channels import thumbs, thumbs_inbound, whatsapp_graph
 from smartsupport.channels.messaging_config import WhatsAppConfig, whatsapp_config
 from smartsupport.channels.messaging_inbound import receive, record_status
 from smartsupport.channels.whatsapp import WhatsAppChannel, inbound_events
@@ -134,6 +135,13 @@ async def _receive(services: Services, workspace_id: str, request: Request) -> J
     found, statuses = inbound_events(payload, config.phone_number_id)  # InvalidInput: 422
     received = duplicates = recorded = 0
     for message, person in found:
+        pressed = thumbs.pressed(message)
+        if pressed is not None:  # "Helpful" / "Not helpful": a rating, not a turn
+            await thumbs_inbound.record_press(
+                services, workspace_id, CHANNEL.name, str(message["from"]), pressed,
+                _timestamp(message.get("timestamp")),
+            )  # fmt: skip
+            continue
         profile = person.get("profile") if isinstance(person.get("profile"), dict) else {}
         try:
             result = await receive(

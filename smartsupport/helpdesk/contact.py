@@ -118,7 +118,7 @@ async def submit_contact(
             conversation_id=conversation_id,
         )
         for message in (asked, told):
-            await publish_message(services, message)
+            await publish_message(services, message, conversation)
     await announce(services, conversation.workspace_id, "contact", conversation_id)
     return ContactResult(reference, [asked, told], ticket, False)
 

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from smartsupport.api_docs import STAFF, errors
 from smartsupport.domain import utcnow
-from smartsupport.inbox import assignment, canned, notes, takeover
+from smartsupport.inbox import assignment, canned, notes, takeover, unread
 from smartsupport.inbox import wire as out
 from smartsupport.inbox.changes import load_for
 from smartsupport.inbox.context import ConversationContext, conversation_context, message_view
@@ -92,6 +92,7 @@ async def queue_for(services: Services, user: StaffUser) -> dict[str, Any]:
                     services, row["workspace_id"], row["message_author"], row["message_at"]
                 ),
                 "unread": int(row["unread"]),
+                "last_seq": int(row["last_seq"]),
             }
         )
     load_now = (await inbox.held_counts([user.id]))[user.id]
@@ -284,11 +285,9 @@ async def mark_read(
     conversation_id: str, body: ReadIn, request: Request, user: Staff
 ) -> dict[str, Any]:
     """The caller has read the conversation up to ``seq``: its unread count in the caller's
-    lists (``unread``) counts the customer's later messages, on every device."""
-    services = services_of(request)
-    conversation = await load_for(services, user, conversation_id)
-    seq = min(body.seq, conversation.last_seq)  # not past what was said
-    kept = await InboxStore(services.store).mark_read(user.id, conversation_id, seq)
+    lists (``unread``) counts the customer's later messages, on every device; the caller's
+    open inboxes get a ``read`` frame (inbox/unread.py)."""
+    kept = await unread.mark_read(services_of(request), user, conversation_id, body.seq)
     return {"conversation_id": conversation_id, "seq": kept}
 
 

@@ -21,6 +21,7 @@ from smartsupport.inbox.pages import _base, _page_user, render
 
 router = APIRouter(include_in_schema=False)
 FILTER_NAMES = ("from", "to", "channel", "language", "intent")
+SELECTED = ("channel", "language", "intent")  # chosen from the range's values
 
 
 def _charts(report: dict[str, Any]) -> dict[str, Any]:
@@ -87,6 +88,7 @@ async def dashboard_page(request: Request) -> Response:
         "params": {k: params.get(k, "") for k in FILTER_NAMES},
         "problem": None,
         "report": None,
+        "choices": {},
     }
     try:
         filters = filters_for(request, user, workspace_id, params)
@@ -98,7 +100,10 @@ async def dashboard_page(request: Request) -> Response:
     context.update(
         report=report,
         charts=_charts(report),
+        # The filter choices: the values the range's conversations have ("(none)": unknown).
+        choices={n: [k for k in report["by"][n] if k != "(none)"] for n in SELECTED},
         export=f"/api/v1/analytics/workspaces/{workspace_id}/conversations.csv"
         + (f"?{query}" if query else ""),
+        resolutions=f"/inbox/resolutions/{workspace_id}" + (f"?{query}" if query else ""),
     )
     return render("dashboard.html", **context)

@@ -40,7 +40,8 @@ STATIC_FILES = {
     "macros.js": "text/javascript",  # macros and order cards (macro_api.py)
     "macros.css": "text/css",
     "copilot.js": "text/javascript",  # summary and drafts on takeover (copilot_routes.py)
-    "ergonomics.js": "text/javascript",  # shortcuts, unread, alerts, collisions
+    "ergonomics.js": "text/javascript",  # shortcuts, alerts, collisions
+    "unread.js": "text/javascript",  # unread counts, live (unread.py)
     "assist.css": "text/css",  # the copilot's and ergonomics.js's styles
 }
 HEADERS = {

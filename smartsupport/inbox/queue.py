@@ -49,6 +49,7 @@ class QueueEntry:
     need: Need = Need(None, None)  # the skill and language it needs (routing.py)
     sla: SlaClock | None = None  # the first response's clock
     unread: int = 0  # the customer's messages the reader has not read (``waiting``'s reader)
+    last_seq: int = 0  # the conversation's last message when ``unread`` was counted
 
     def waited_seconds(self, now: datetime | None = None) -> float:
         return max(0.0, ((now or utcnow()) - self.waiting_since).total_seconds())
@@ -73,6 +74,7 @@ class QueueEntry:
             "language": self.need.language,
             "sla": self.sla.as_json() if self.sla else None,
             "unread": self.unread,
+            "last_seq": self.last_seq,
         }
 
 
@@ -109,7 +111,8 @@ async def waiting(
     """Every waiting conversation of these workspaces, in serving order (positions from 1,
     counted per workspace). With a ``reader`` (a staff id) each entry's ``unread`` counts the
     customer's messages after that agent's read mark (``InboxStore.mark_read``), in the same
-    query: one more index range per card, not one more query."""
+    query: one more index range per card, not one more query; ``last_seq`` is where that
+    count stops (live ``unread`` frames after it add to it: inbox/unread.py)."""
     if not workspace_ids:
         return []
     marks = ", ".join("?" for _ in workspace_ids)
@@ -124,6 +127,7 @@ async def waiting(
     # three subqueries, one per column: text, id, metadata).
     rows = await services.store.fetch(  # type: ignore[attr-defined]
         "SELECT c.id, c.workspace_id, c.customer_id, c.metadata, c.created_at, c.channel, "
+        "c.last_seq, "
         "cu.name AS customer_name, cu.email AS customer_email, "
         "(SELECT COUNT(*) FROM conversations p WHERE p.customer_id = c.customer_id) AS seen, "
         "i.team, i.offered_to, i.offer_expires_at, "
@@ -180,6 +184,7 @@ async def waiting(
                 or contact.get("email"),
                 past_conversations=max(0, int(r["seen"]) - 1),
                 unread=int(r["unread"]),
+                last_seq=int(r["last_seq"]),
             )
         )
         entry = entries[-1]

@@ -2,6 +2,7 @@
 
 /inbox, /inbox/conversations/{id}, /inbox/team, /inbox/admin     pages (pages.py)
 /inbox/audit                                                      audit log (audit_page.py)
+/inbox/resolutions/{workspace}/...                                verdicts (resolution_page.py)
 /inbox/fragments/...                                              HTML the script swaps in
 /api/v1/inbox/...                                                 staff JSON API (api.py)
 /api/v1/inbox/ws                                                  agent WebSocket (socket.py)
@@ -26,6 +27,7 @@ from smartsupport.inbox import (
     macro_api,
     macro_page,
     pages,
+    resolution_page,
     socket,
     team_api,
 )
@@ -43,6 +45,7 @@ router.include_router(audit_page.router)  # /inbox/audit
 router.include_router(review_page.router)  # /inbox/review (review/page.py)
 router.include_router(review_api.router)  # /api/v1/review/... (review/api.py)
 router.include_router(dashboard.router)  # /inbox/dashboard (analytics)
+router.include_router(resolution_page.router)  # /inbox/resolutions/... (reviewer verdicts)
 router.include_router(history_api.router)  # /api/v1/inbox/search, tags (issue 16)
 router.include_router(history_page.router)  # /inbox/history (issue 16)
 router.include_router(copilot_routes.router)  # summary, drafts, articles (issue 16)

@@ -10,6 +10,12 @@ WebSocket handshakes. Server to agent:
     {"type": "conversation", "conversation_id", "event": <conversation channel event>}
                              messages, status, typing (the customer's too) of every
                              conversation the agent holds or watches
+    {"type": "unread", "conversation_id", "seq"}
+                             the customer wrote in a waiting conversation: its card counts one
+                             more unread message (inbox/unread.py)
+    {"type": "read", "conversation_id", "agent_id", "seq"}
+                             this agent read the conversation (in any tab or device); another
+                             agent's read marks are not forwarded: unread is per reader
     {"type": "pong"} | {"type": "error", "code", "message"}
 
 Agent to server: ``{"type": "watch", "conversation_id"}`` (follow one more conversation,
@@ -60,6 +66,7 @@ from smartsupport.inbox.collision import announce_typing
 from smartsupport.inbox.roster import mark_present
 from smartsupport.inbox.store import InboxStore
 from smartsupport.inbox.takeover import agent_typing
+from smartsupport.inbox.unread import for_agent
 from smartsupport.services import Services
 from smartsupport.staff import StaffUser, current_staff
 from smartsupport.wire import conversation_channel, inbox_channel
@@ -146,6 +153,8 @@ class AgentSocket:
                         frame = {"type": "inbox", "change": "resync"}
                         frame["conversation_id"] = conversation_id
                     elif conversation_id is None:
+                        if not for_agent(event, self.user.id):
+                            continue
                         frame = event
                     else:
                         frame = {

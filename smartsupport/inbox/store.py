@@ -142,10 +142,11 @@ class InboxStore:
     async def held_rows(self, staff_id: str) -> list[dict[str, Any]]:
         """``held_by``'s conversations in one query, each with its customer's name, its
         last message (``message_*``; sealed as stored) and ``unread``, the customer's messages
-        after the agent's read mark (``mark_read``): the inbox's "mine" list, which read them
-        one conversation at a time (three queries each)."""
+        after the agent's read mark (``mark_read``) up to ``last_seq``: the inbox's "mine"
+        list, which read them one conversation at a time (three queries each)."""
         return await self.db.fetch(
-            "SELECT c.id, c.workspace_id, c.channel, c.customer_id, cu.name AS customer_name, "
+            "SELECT c.id, c.workspace_id, c.channel, c.customer_id, c.last_seq, "
+            "cu.name AS customer_name, "
             "m.id AS message_id, m.text AS message_text, m.author AS message_author, "
             "m.created_at AS message_at, "
             "(SELECT COUNT(*) FROM messages u WHERE u.conversation_id = c.id "

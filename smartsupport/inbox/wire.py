@@ -63,6 +63,11 @@ class QueueEntryOut(Body):
     unread: int = Field(
         default=0, description="The customer's messages after the caller's read mark."
     )
+    last_seq: int = Field(
+        default=0,
+        description="The conversation's last message when ``unread`` was counted: live "
+        "``unread`` frames with a higher ``seq`` add to the count.",
+    )
 
 
 class HeldOut(Body):
@@ -77,6 +82,11 @@ class HeldOut(Body):
     )
     unread: int = Field(
         default=0, description="The customer's messages after the caller's read mark."
+    )
+    last_seq: int = Field(
+        default=0,
+        description="The conversation's last message when ``unread`` was counted: live "
+        "``unread`` frames with a higher ``seq`` add to the count.",
     )
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from smartsupport.domain import Passage
+from smartsupport.knowledge.answer_types import answer_types, type_match
 from smartsupport.knowledge.answerability import dangling, units_of
 from smartsupport.knowledge.documents import language_of
 from smartsupport.knowledge.text_analysis import terms
@@ -27,6 +28,7 @@ from smartsupport.knowledge.text_analysis import terms
 # and very short ones fall below and get the honest "I don't know" plus a person).
 MIN_SCORE = 0.2
 MAX_ANSWER_CHARS = 480
+MAX_JOINED_CHARS = 640  # two parts of one article (``_also``)
 
 DEFAULT_TEMPLATES = {
     # The source is the message's one citation (meta.citations), which every channel shows
@@ -49,6 +51,11 @@ def extract_answer(
         return None
     best = passages[0]
     answer = _select(question, best.text, best.focus)
+    other = _also(question, passages, answer)
+    if other:
+        # In the article's order: the refund is issued, then it shows on the statement.
+        first, then = (other, answer) if passages[1].position < best.position else (answer, other)
+        answer = f"{first}\n\n{then}"
     language = language_of(best.locale)
     key = "kb_answer" if best.url else "kb_answer_without_link"
     merged = {**DEFAULT_TEMPLATES, **(templates or {})}
@@ -60,6 +67,23 @@ def extract_answer(
         "section": best.section or best.title,
     }
     return template.format_map(_Defaulting(values)).strip()
+
+
+def _also(question: str, passages: Sequence[Passage], answer: str) -> str | None:
+    """The next answering passage's sentences, when it is another part of the same article
+    and also gives the kind of figure asked for: "how soon will I get my money back?" is
+    answered by when the refund is issued (5 business days) and by when it shows on a card
+    (3-10 days); which one the customer means, only they know."""
+    if len(passages) < 2 or passages[1].article_id != passages[0].article_id:
+        return None
+    kinds = [k for k in answer_types(question) if k in ("duration", "amount", "when")]
+    second = passages[1]
+    if not kinds or second.text in answer or type_match(kinds, answer) <= 0:
+        return None
+    text = _select(question, second.text, second.focus)
+    if text in answer or type_match(kinds, text) <= 0:
+        return None
+    return text if len(answer) + len(text) <= MAX_JOINED_CHARS else None
 
 
 class _Defaulting(dict[str, str]):

@@ -148,6 +148,43 @@ ANSWER_TYPES["when"] = (
     ),
 )
 
+# A way to pay, named ("Apple Pay", "Alipay", "cash on delivery", "コンビニ払い"), and buying in
+# instalments: a question about either is answered by the sentence that lists the ways the shop
+# accepts, or says it offers no instalments ("Se puede pagar a plazos o con Klarna?").
+_MEANS = (
+    # not \b: Arabic joins "and" to the next word, Latin names included ("وMastercard")
+    r"(?<![a-z0-9])(?:visa|master ?card|amex|american express|discover|diners|jcb|maestro|"
+    r"union ?pay|paypal|apple pay|google pay|samsung pay|shop pay|amazon pay|stc pay|klarna|"
+    r"afterpay|affirm|sezzle|zip pay|venmo|zelle|cash ?app|bitcoin|ethereum|crypto\w*|"
+    r"cash on delivery|cash|bank transfer|wire transfer|sepa|ideal|sofort|giropay|bizum|pix|"
+    r"boleto|alipay|wechat pay|paypay|gift cards?|credit cards?|debit cards?|ch[eè]ques?|checks|"
+    r"kreditkarten?|nachnahme|vorkasse|[uü]berweisung|auf rechnung|tarjetas? de (?:cr[eé]dito|"
+    r"d[eé]bito)|contra ?reembolso|efectivo|transferencia|cartes? (?:bancaires?|de cr[eé]dit)|"
+    r"esp[eè]ces|virement|paiement [aà] la livraison|carta di credito|contrassegno|contanti|"
+    r"bonifico|cart[aã]o de cr[eé]dito|dinheiro|transfer[eê]ncia|pagamento na entrega)\b"
+    r"|支付宝|微信支付|银联|信用卡|货到付款|现金|コンビニ払い|代引き?|代金引換|クレジットカード|"
+    r"銀行振込|現金|الدفع عند الاستلام|نقد[اًا]?|كاش|بطاقة ائتمان|تحويل بنكي|مدى"
+)
+_INSTALMENTS = (
+    r"\b(?:instal+ments?|buy now,? pay later|pay later|bnpl|a plazos|en cuotas|"
+    r"meses sin intereses|en plusieurs fois|paiement diff[eé]r[eé]|ratenzahlung|in raten|"
+    r"rateal[ei]|a rate|parcel(?:ar|ado|amento|as|o)|presta[cç](?:[oõ]es|ão)|pague depois)\b"
+    r"|分期|先买后付|分割払い|後払い|تقسيط|أقساط"
+)
+# Asking to pay that way, not only naming it ("I paid with PayPal, how long is the refund?"
+# asks how long; "my credit card keeps getting declined" asks what is wrong; "can I get cash
+# for my gift card?" asks to redeem it).
+_PAYING = re.compile(
+    r"\b(?:pay|paying|payment|accept|accepted|take|use|option|options|zahlen|bezahlen|"
+    r"akzeptier\w*|nehmt|nehmen|geht|gehen|pagar|pago|acept\w*|payer|paiement|acceptez|"
+    r"prenez|pagare|accett\w*|aceit\w*|usar|d[aá] pra)\b"
+    r"|支付|付款|可以用|能用|払え|払い|使え|利用でき|できますか|الدفع|ادفع|تقبلون|يمكن"
+)
+ANSWER_TYPES["payment"] = (
+    re.compile(f"{_INSTALMENTS}|{_MEANS}"),
+    re.compile(f"{_INSTALMENTS}|{_MEANS}"),
+)
+
 # A yes-or-no question, by its form: an auxiliary verb first (en, de), "est-ce que" or an
 # inverted pronoun (fr), a leading verb of obligation or charge (es, pt, it), 吗 or 是否 (zh),
 # a polite question ending (ja), هل (ar).
@@ -172,9 +209,17 @@ _MEASURE_WORD = re.compile(
 
 def answer_types(question: str) -> list[str]:
     """What the question asks for (``amount``, ``duration``, ``currency``, ``phone``,
-    ``email``, ``hours``, ``when``); empty when it asks for none of them in particular."""
+    ``email``, ``hours``, ``when``, ``payment``); empty when it asks for none of them in
+    particular."""
     folded = question.lower()
-    kinds = [name for name, (asks, _) in ANSWER_TYPES.items() if asks.search(folded)]
+    # "a plazos" (in instalments) is not a "plazo" (a time limit) the question asks for.
+    plain = re.sub(_INSTALMENTS, " ", folded)
+    kinds = [name for name, (asks, _) in ANSWER_TYPES.items() if asks.search(plain)]
+    if plain != folded:
+        kinds = ["payment", *(k for k in kinds if k != "payment")]
+    if "payment" in kinds and (len(kinds) > 1 or not _PAYING.search(folded)):
+        # Naming a way to pay while asking something else: how long a PayPal refund takes.
+        kinds.remove("payment")
     if "currency" in kinds:
         kinds = [k for k in kinds if k != "amount"]
     if _POLAR.search(folded) and not _MEASURE_WORD.search(folded):
@@ -194,3 +239,18 @@ def type_match(kinds: Sequence[str], text: str) -> float:
     if not kinds:
         return 0.0
     return 1.0 if any(has_answer_type(kind, text) for kind in kinds) else -1.0
+
+
+def lists_payment(question: str, text: str) -> int:
+    """How fully ``text`` answers a question about a way to pay: 2 when it lists the ways the
+    shop takes (so the customer learns whether theirs is among them) or, asked about
+    instalments, says whether there are any; 1 when it only names every way the question
+    names ("pay the rest of a gift card order with PayPal"); 0 otherwise."""
+    folded, answer = question.lower(), text.lower()
+    if re.search(_INSTALMENTS, folded):
+        return 2 if re.search(_INSTALMENTS, answer) else 0
+    listed = {m.group(0) for m in re.finditer(_MEANS, answer)}
+    asked = {m.group(0) for m in re.finditer(_MEANS, folded)}
+    if len(listed) >= 3:
+        return 2
+    return 1 if asked and asked <= listed else 0

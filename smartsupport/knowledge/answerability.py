@@ -41,6 +41,7 @@ from pathlib import Path
 import numpy as np
 
 from smartsupport.domain import Passage
+from smartsupport.knowledge import slots
 from smartsupport.knowledge.answer_types import answer_types, type_match
 from smartsupport.knowledge.places import place_match, places_in
 from smartsupport.knowledge.question_terms import (
@@ -49,6 +50,7 @@ from smartsupport.knowledge.question_terms import (
     coverages,
     load_common_words,
     missing,
+    only_names,
     place_terms,
     terms_of,
     unknown,
@@ -225,8 +227,10 @@ class Answerability:
                 best = _unit_about(whether, split[i], unit_sim, best)
                 if place_match(whether, split[i][best]) > 0:
                     features["place_answer"] = 1.0
+            listed = slots.unit_for(question, kinds, whether, split[i], unit_sim, features)
+            best = best if listed is None else listed
             unit = Unit(i, best, split[i][best])
-            probability = self.probability(features)
+            probability = features["learned"] = self.probability(features)
             if features["place_answer"] > 0 and features["answer_type"] > 0:
                 # Every slot of the question filled in one sentence (the place asked about,
                 # the kind of answer asked for) answers it, however little else the question
@@ -246,6 +250,11 @@ class Answerability:
                 and features["answer_type"] <= 0
             ):
                 probability = 0.0
+            if features["answer_type"] <= 0 and only_names(
+                wanted, _passage_text(passage), idf, self.common, place_terms(question)
+            ):
+                # It shares the product's name with the question, not what is asked about it.
+                probability = 0.0
             if features["answer_type"] < 0:
                 # It asks for an amount, a duration, a number or hours, and the passage has
                 # none: whatever it says, it does not answer this.
@@ -255,6 +264,9 @@ class Answerability:
                 # continental US: the right kind of answer, for another place.
                 probability = 0.0
             features["place"] = place
+            features["elsewhere"] = (
+                1.0 if whether and place_match(whether, _passage_text(passage)) < 0 else 0.0
+            )
             candidates.append(Candidate(unit, probability, features))
         if any(c.features["place"] > 0 for c in candidates):
             # A passage speaks of the place asked about ("Europe: 4-7 business days"): the
@@ -262,7 +274,9 @@ class Answerability:
             for candidate in candidates:
                 if candidate.features["place"] <= 0:
                     candidate.probability = 0.0
-        candidates.sort(key=lambda c: -c.probability)
+        slots.fill(candidates, whether, self.threshold)
+        # Among answers raised to the threshold by a filled slot, the model's own order.
+        candidates.sort(key=lambda c: (-c.probability, -c.features["learned"]))
         return candidates
 
     def names_all(self, question: str, text: str, idf: Callable[[str], float]) -> bool:
@@ -411,9 +425,9 @@ def _passage_text(passage: Passage) -> str:
 # Delivering somewhere, as a question asks whether it is done: "do you ship to", "livrez-vous
 # en", "liefert ihr nach", "enviam para", "寄到", "日本に発送", "تشحنون إلى".
 _POLAR_PLACE = re.compile(
-    r"\b(?:ship\w*|deliver\w*|send\w*|env[ií]a[ns]?|env[ií]o|mandan|livr\w*|exp[eé]di\w*|"
+    r"\b(?:ship\w*|deliver\w*|send\w*|env[ií]a[ns]?|env[ií]os?|mandan|livr\w*|exp[eé]di\w*|"
     r"liefer\w*|versend\w*|schick\w*|sped\w*|consegn\w*|envia\w*|entreg\w*)\b"
-    r"|寄|发货|配送|送到|発送|届け|شحن|تشحن|توصيل|ترسلون",
+    r"|寄|发货|送货|配送|送到|発送|届け|شحن|تشحن|توصيل|ترسلون",
     re.IGNORECASE,
 )
 

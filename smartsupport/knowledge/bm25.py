@@ -39,7 +39,12 @@ class BM25Index:
     """An immutable index over documents given as weighted fields, e.g.
     ``[(title, 3.0), (text, 1.0)]``. Rebuild it when the documents change."""
 
-    def __init__(self, documents: Sequence[Sequence[tuple[str, float]]]) -> None:
+    def __init__(
+        self,
+        documents: Sequence[Sequence[tuple[str, float]]],
+        languages: Sequence[str] | None = None,
+    ) -> None:
+        """``languages``: each document's language, when known, for ``names``."""
         self.size = len(documents)
         tfs: list[dict[str, float]] = []
         lengths = np.zeros(self.size, dtype=np.float32)
@@ -67,6 +72,7 @@ class BM25Index:
             self._postings[term] = (r, f * (K1 + 1) / (f + norm[r]))
             df = len(term_rows)
             self._idf[term] = math.log(1 + (self.size - df + 0.5) / (df + 0.5))
+        self.names = _names(tfs, languages or [])
         self._deletions: dict[str, set[str]] | None = None  # built on the first misspelling
         self._spelled: dict[str, str] = {}
 
@@ -134,3 +140,22 @@ class BM25Index:
                 np.add.at(scores, posting[0], count * idf * posting[1])
         normalised = scores / best if best > 0 else scores
         return scores, normalised
+
+
+# A word the articles use in this many languages is a name, not a word of one of them.
+NAME_LANGUAGES = 4
+
+
+def _names(tfs: Sequence[dict[str, float]], languages: Sequence[str]) -> frozenset[str]:
+    """The terms the documents use unchanged in several languages: the names of products,
+    brands and carriers ("trail", "runner", "paypal", "ups"), which translation leaves alone,
+    as opposed to the words about them. Numbers are values, not names."""
+    if len(set(languages)) < NAME_LANGUAGES:
+        return frozenset()
+    seen: dict[str, set[str]] = defaultdict(set)
+    for tf, language in zip(tfs, languages, strict=True):
+        for term in tf:
+            seen[term].add(language)
+    return frozenset(
+        t for t, found in seen.items() if len(found) >= NAME_LANGUAGES and not t.isdigit()
+    )

@@ -134,7 +134,8 @@ class WorkspaceIndex:
                 [language_of(articles[row].locale) for row, _ in rows], dtype=object
             ),
             passage_bm25=BM25Index(
-                [[(p.section or "", HEADING_FIELD), (p.text, 1.0)] for _, p in rows]
+                [[(p.section or "", HEADING_FIELD), (p.text, 1.0)] for _, p in rows],
+                [language_of(articles[row].locale) for row, _ in rows],
             ),
             title_grams=CharGramIndex([a.title for a in articles]),
             article_bm25=BM25Index(
@@ -220,6 +221,7 @@ class WorkspaceIndex:
                     locale=a.locale,
                     score=float(scores[row]),
                     section=p.section,
+                    position=p.position,
                 )
             )
         return results

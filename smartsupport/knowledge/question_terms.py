@@ -96,6 +96,29 @@ def unknown(
     return sum(1 for t in named if idf(t) >= ceiling) / len(named)
 
 
+def only_names(
+    wanted: Mapping[str, float],
+    text: str,
+    idf: Callable[[str], float],
+    common: frozenset[str],
+    places: frozenset[str] = frozenset(),
+) -> bool:
+    """Whether ``text`` shares only names with the question (a product's, a brand's: see
+    ``BM25Index.names``) while the question also names something no article mentions at all:
+    "is the Trail Runner good for wide feet?" and "Trail Runner shoes run half a size small"
+    share the product, not what is asked about it."""
+    names: frozenset[str] = getattr(idf, "names", frozenset())
+    if not names:
+        return False
+    ceiling = idf("\0never-seen\0")
+    named = [t for t in wanted if t not in common and t not in places and not CJK_PAIR.fullmatch(t)]
+    if not any(idf(t) >= ceiling for t in named):
+        return False
+    present = terms_of(text)
+    shared = [t for t in named if t in present]
+    return bool(shared) and all(t in names for t in shared)
+
+
 CJK_PAIR = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]{1,2}")
 
 

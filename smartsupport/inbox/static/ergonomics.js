@@ -1,14 +1,7 @@
-/* smartsupport agent inbox: keyboard shortcuts, unread counts, alerts on new assignments and
-   collision warnings (docs/inbox.md, "Working faster").
+/* smartsupport agent inbox: keyboard shortcuts, alerts on new assignments and collision
+   warnings (docs/inbox.md, "Working faster"; unread counts are unread.js's).
 
    - Shortcuts work when no text field has the focus; "?" lists them in a help overlay.
-   - Unread counts: the customer's messages after the agent's read mark, per conversation on
-     its card (the queue's and "My conversations"') and, for the agent's own conversations, in
-     total in the page title (the queue's are everyone's to take, not the agent's to answer).
-     The server keeps the marks (inbox_reads): each card comes with its count (data-unread),
-     messages arriving over the socket add to it until the lists are read again, and what is
-     on screen is marked read (POST .../read), so a reload or the agent's other device shows
-     the same counts.
    - Alerts: a conversation offered, transferred or assigned to the agent plays a short
      sound and shows a desktop notification. Off until the agent turns them on with the
      "Alerts" button (the browser asks for permission on that click); the choice is kept per
@@ -23,7 +16,7 @@
   if (body.dataset.page !== "inbox") return;
   const me = body.dataset.user;
   const current = body.dataset.conversation || null;
-  const { $, csrf, el } = window.ssDom;
+  const { $, el } = window.ssDom;
   const store = {
     get: (key, fallback) => {
       try {
@@ -104,51 +97,6 @@
     e.preventDefault();
     found[2]();
   });
-
-  // ---- unread counts -------------------------------------------------------------------
-  const baseTitle = document.title;
-  let unread = {};
-  let readSeq = 0; // the mark last sent for the conversation on screen
-  const shownSeq = () =>
-    Math.max(0, ...[...document.querySelectorAll("#transcript [data-seq]")].map((m) => Number(m.dataset.seq) || 0));
-  function markRead(seq) {
-    if (!current || document.hidden || !(seq > readSeq)) return;
-    readSeq = seq;
-    const retry = () => (readSeq = 0); // sent again with the next message or view
-    fetch(`/api/v1/inbox/conversations/${encodeURIComponent(current)}/read`, {
-      method: "POST",
-      headers: { "X-CSRF-Token": csrf(), "Content-Type": "application/json" },
-      body: JSON.stringify({ seq }),
-    }).then((r) => r.ok || retry(), retry);
-  }
-  function fromServer() {
-    unread = {};
-    for (const card of document.querySelectorAll("#lists .card[data-unread]"))
-      unread[card.dataset.id] = Number(card.dataset.unread) || 0;
-  }
-  function showUnread() {
-    if (current && !document.hidden) {
-      delete unread[current];
-      markRead(shownSeq());
-    }
-    let total = 0;
-    for (const card of document.querySelectorAll("#lists .card[data-id]")) {
-      const n = unread[card.dataset.id] || 0;
-      if (card.closest("#mine")) total += n;
-      let badge = card.querySelector(".unread-count");
-      if (n && !badge) {
-        badge = el("span", { class: "unread-count" });
-        card.querySelector(".card-top").append(badge);
-      }
-      if (badge) {
-        badge.hidden = !n;
-        badge.textContent = String(n);
-        badge.title = `${n} new message${n === 1 ? "" : "s"} from the customer`;
-      }
-    }
-    document.title = total ? `(${total}) ${baseTitle}` : baseTitle;
-  }
-  document.addEventListener("visibilitychange", showUnread);
 
   // ---- alerts on new assignments -------------------------------------------------------
   let alerts = store.get("alerts", false);
@@ -246,21 +194,6 @@
   });
 
   // ---- wiring --------------------------------------------------------------------------
-  document.addEventListener("inbox:frame", (e) => {
-    const f = e.detail;
-    if (f.type === "agent_typing") return onTyping(f);
-    if (f.type === "conversation" && f.event.type === "message" && f.event.message.author === "customer") {
-      if (f.conversation_id !== current || document.hidden) {
-        unread[f.conversation_id] = (unread[f.conversation_id] || 0) + 1;
-      }
-      showUnread();
-    }
-  });
-  document.addEventListener("inbox:lists", () => {
-    fromServer(); // the server's counts replace those added live
-    showUnread();
-    alertNew();
-  });
-  fromServer();
-  showUnread();
+  document.addEventListener("inbox:frame", (e) => e.detail.type === "agent_typing" && onTyping(e.detail));
+  document.addEventListener("inbox:lists", alertNew);
 })();

@@ -82,7 +82,7 @@
   const reply = $("#reply");
   const typing = $("#typing");
 
-  // "inbox:lists" after each swap: ergonomics.js reads the cards (unread counts, alerts).
+  // "inbox:lists" after each swap: unread.js and ergonomics.js read the cards (counts, alerts).
   const refreshLists = () =>
     swap(lists, "/inbox/fragments/lists" + (current ? "?current=" + encodeURIComponent(current) : "")).then(() =>
       document.dispatchEvent(new Event("inbox:lists")));
@@ -235,7 +235,7 @@
         refreshLists();
         if (f.conversation_id && f.conversation_id === current) refreshConversation();
       } else if (f.type === "conversation") onConversationEvent(f.conversation_id, f.event);
-      // Every frame, for copilot.js and ergonomics.js (collisions, unread counts, alerts).
+      // Every frame, for copilot.js, ergonomics.js (collisions, alerts) and unread.js.
       document.dispatchEvent(new CustomEvent("inbox:frame", { detail: f }));
     };
     sock.onclose = async (e) => {
@@ -250,6 +250,7 @@
   }
   const sendFrame = (f) => ws && ws.readyState === 1 && ws.send(JSON.stringify(f));
   document.addEventListener("inbox:send", (e) => sendFrame(e.detail)); // from ergonomics.js
+  document.addEventListener("inbox:refresh-lists", refreshLists); // from unread.js
 
   // ---- actions -------------------------------------------------------------------------
   async function act(action, id, target) {

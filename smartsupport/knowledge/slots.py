@@ -1,0 +1,82 @@
+"""Questions whose answer is a list: which ways to pay the shop takes, which countries it
+delivers to. The sentence holding the list answers such a question whatever else it shares
+with it, including when the customer's own way or country is not on it (they learn it is not).
+
+    ways to pay       "Geht bei euch auch PayPal?", "可以用支付宝吗？", "Can I pay in
+                      instalments?": the sentence listing the ways taken (or, when none does,
+                      naming the one asked about; or saying whether there are instalments)
+    destinations      "Do you ship to Brazil?" when no article names Brazil: the sentence
+                      naming three or more countries; a passage naming only other places
+                      ("Alaska and Hawaii by standard shipping") is not an answer
+
+``Answerability.rank`` builds each passage's answer around the unit ``unit_for`` picks and
+then lets ``fill`` raise the filled slots to the threshold and drop the passages they outrank.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+import numpy as np
+
+from smartsupport.knowledge.answer_types import lists_payment
+from smartsupport.knowledge.places import places_in
+
+DESTINATIONS = 3  # places one sentence names to be a list of where the shop delivers
+
+
+class Scored(Protocol):
+    probability: float
+    features: dict[str, float]
+
+
+def unit_for(
+    question: str,
+    kinds: Sequence[str],
+    whether: frozenset[str],
+    units: Sequence[str],
+    similarities: np.ndarray,
+    features: dict[str, float],
+) -> int | None:
+    """The unit holding the list the question asks about, the most similar when several do
+    (None when there is none); records ``pays`` and ``destinations`` in ``features``."""
+    best = None
+    listing = (
+        [j for j, u in enumerate(units) if len(places_in(u)) >= DESTINATIONS] if whether else []
+    )
+    if listing and features["place_answer"] <= 0:
+        best = max(listing, key=lambda j: float(similarities[j]))
+    pays = [lists_payment(question, u) for u in units] if "payment" in kinds else [0]
+    paying = [j for j, fill in enumerate(pays) if fill == max(pays) > 0]
+    if paying:
+        best = max(paying, key=lambda j: float(similarities[j]))
+    features["pays"] = float(max(pays))
+    features["destinations"] = 1.0 if listing else 0.0
+    return best
+
+
+def fill(candidates: Sequence[Scored], whether: frozenset[str], threshold: float) -> None:
+    """Raise the passages that fill a list slot to ``threshold``; drop those they outrank."""
+    if whether and not any(c.features["place_answer"] > 0 for c in candidates):
+        # "Do you ship to Brazil?", and no article names Brazil: the sentence listing where
+        # the shop delivers answers it (the customer's country is not among them).
+        listed = any(c.features["destinations"] > 0 for c in candidates)
+        for candidate in candidates:
+            if candidate.features["destinations"] > 0:
+                candidate.probability = max(candidate.probability, threshold)
+            elif listed and candidate.features["elsewhere"] > 0:
+                # Alaska and Hawaii by standard shipping only: other places, not an answer.
+                candidate.probability = 0.0
+    fullest = max((c.features["pays"] for c in candidates), default=0.0)
+    for candidate in candidates if fullest > 0 else []:
+        if candidate.features["pays"] == fullest:
+            # The ways taken listed, however few other words the sentence shares with the
+            # question ("Geht bei euch auch PayPal? Hab keine Kreditkarte." and "Wir
+            # akzeptieren Visa, ..., PayPal").
+            candidate.probability = max(candidate.probability, threshold)
+        elif candidate.features["pays"] == 0:
+            # One about paying later shares the question's words, not its answer.
+            candidate.probability = 0.0
+        # One naming PayPal for the rest of a gift card's order keeps what it scored: it
+        # answers "can I use two gift cards?" better than the list does.
