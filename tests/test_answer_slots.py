@@ -10,7 +10,7 @@ import pytest
 from smartsupport.article_answers import ArticleAnswers
 from smartsupport.domain import Passage
 from smartsupport.knowledge.answer import extract_answer
-from smartsupport.knowledge.answer_types import answer_types, lists_payment
+from smartsupport.knowledge.answer_types import answer_types, lists_payment, type_match
 from smartsupport.knowledge.bm25 import BM25Index
 
 
@@ -129,3 +129,10 @@ def test_a_figure_given_in_two_parts_of_an_article_is_given_whole():
     assert "1-2" not in (extract_answer(question, [shown, other]) or "")  # another article
     # Asked for no figure: one part is the answer.
     assert "5 business" not in (extract_answer("Tell me about card refunds", [shown, issued]) or "")
+
+
+def test_once_is_a_moment_only_when_a_clause_follows():
+    # "When does it ship?" is answered by "once it has shipped, ..." at the earliest, never
+    # by "you pay shipping only once".
+    assert type_match(["when"], "Once it has shipped, use the carrier's tracking page.") > 0
+    assert type_match(["when"], "You pay shipping only once, and each parcel is tracked.") < 0

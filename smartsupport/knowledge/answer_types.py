@@ -128,7 +128,8 @@ ANSWER_TYPES: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
 # it", "the next business day"). A sentence with none of these ("we can change the address
 # while the order is still Processing") does not say when.
 _MOMENT = (
-    r"\b(?:within|after|before|until|as soon as|once|same day|next business day|next day|"
+    r"\b(?:within|after|before|until|as soon as|once (?:it|they|the|your|you|we|an?|our|its)|"
+    r"same day|next business day|next day|"
     r"when (?:the|you|your|it|we|an?)|cuando|lorsque|quand|wenn|quando|"
     r"en cuanto|despu[eé]s|antes|hasta|mismo d[ií]a|d[ií]a (?:h[aá]bil )?siguiente|"
     r"d[eè]s|apr[eè]s|avant|jusqu|le jour m[eê]me|le lendemain|jour ouvr[eé] suivant|sous|"

@@ -201,20 +201,19 @@ class Answerability:
         candidates = []
         for i, passage in enumerate(passages):
             unit_sim = self._vectors_of(split[i]) @ question_vector
-            others = np.delete(passage_sim, i)
             features, best = passage_features(
                 question,
                 split[i],
                 _passage_text(passage),
                 unit_similarities=[float(v) for v in unit_sim],
                 passage_similarity=float(passage_sim[i]),
-                margin=float(passage_sim[i] - (others.max() if len(others) else 0.0)),
+                margin=float(passage_sim[i] - _best_other(passage_sim, i)),
                 wanted=wanted,
                 kinds=kinds,
                 idf=idf,
                 common=self.common,
                 position=i,
-                coverage_margin=covered[i] - max(np.delete(covered, i), default=0.0),
+                coverage_margin=float(covered[i] - _best_other(covered, i, default=0.0)),
             )
             place = place_match(where, _passage_text(passage)) if where else 0.0
             if place > 0:
@@ -401,6 +400,14 @@ def _sentences(text: str) -> list[str]:
 
 def _asks(sentence: str) -> bool:
     return sentence.rstrip().endswith(("?", "？", "؟"))
+
+
+def _best_other(values: np.ndarray, i: int, default: float = 0.0) -> float:
+    """The highest of ``values`` but the ``i``-th (``default`` when there is no other)."""
+    if len(values) < 2:
+        return default
+    first, second = np.argsort(values)[-1:-3:-1]
+    return float(values[first if first != i else second])
 
 
 def _better(whole: list[Candidate], part: list[Candidate]) -> list[Candidate]:

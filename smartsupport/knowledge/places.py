@@ -116,6 +116,9 @@ def _latin(text: str) -> bool:
 _WORDS = re.compile(r"[^\W\d_]+(?:[-'’][^\W\d_]+)*")
 
 
+# The articles' sentences are read again on every turn that asks about a place (each passage
+# retrieved, each of its units): a pure function of the text, kept for the most recent ones.
+@lru_cache(maxsize=16_384)
 def places_in(text: str) -> frozenset[str]:
     """The territory codes ``text`` names (``150`` for Europe, ``EU``)."""
     places = gazetteer()
