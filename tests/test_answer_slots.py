@@ -136,3 +136,34 @@ def test_once_is_a_moment_only_when_a_clause_follows():
     # by "you pay shipping only once".
     assert type_match(["when"], "Once it has shipped, use the carrier's tracking page.") > 0
     assert type_match(["when"], "You pay shipping only once, and each parcel is tracked.") < 0
+
+
+@pytest.mark.parametrize(
+    ("question", "language", "row"),
+    [
+        ("普段はUKサイズの8を履いています。EUサイズだといくつになりますか？", "ja", "42 |"),
+        ("我平时穿美码男鞋10码，应该买欧码多少？", "zh", "44 |"),
+        ("I wear a US men's 10, what EU size is that?", "en", "44 |"),
+    ],
+)
+async def test_a_size_in_one_system_is_converted_by_the_tables_row(
+    articles, question, language, row
+):
+    units = await kept(articles, question, language)
+    assert units and units[0].startswith(row)
+
+
+async def test_two_sizes_without_systems_are_not_a_conversion(articles):
+    # "Between 42 and 43" asks which to take: the sentence about it, not the table.
+    units = await kept(articles, "I'm between a 42 and a 43, which size should I take?", "en")
+    assert not any(u.count("|") >= 2 for u in units)
+
+
+def test_an_answer_from_a_table_row_keeps_the_header():
+    table = "\n".join(
+        ["| EU | US men | UK |", "|----|----|----|", "| 40 | 7 | 6.5 |", "| 44 | 10 | 9.5 |"]
+        + [f"| {n} | {n} | {n} |" for n in range(50, 90)]
+    )
+    shoes = Passage("p", "sizing", "Sizes", table, focus="| 44 | 10 | 9.5 |", score=0.9)
+    answer = extract_answer("US 10 in EU?", [shoes]) or ""
+    assert answer.startswith("| EU | US men | UK |") and "| 44 | 10 | 9.5 |" in answer

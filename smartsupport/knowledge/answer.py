@@ -132,6 +132,14 @@ def _select(question: str, text: str, focus: str | None = None) -> str:
             after += 1
         else:
             before -= 1
+    if in_table:
+        # The header row names the columns: "42 | 8.5 | 10 | 8 | 26.5 cm" alone reads as
+        # figures in no language.
+        header = start
+        while header > 0 and _row(units[header - 1]):
+            header -= 1
+        if header not in chosen:
+            chosen.append(header)
     chosen.sort()
     parts = [units[i] for i in chosen]
     listed = any(p.startswith(("- ", "|")) or _row(p) for p in parts)

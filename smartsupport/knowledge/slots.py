@@ -1,6 +1,7 @@
-"""Questions whose answer is a list: which ways to pay the shop takes, which countries it
-delivers to. The sentence holding the list answers such a question whatever else it shares
-with it, including when the customer's own way or country is not on it (they learn it is not).
+"""Questions whose answer is a list or a table's row: which ways to pay the shop takes, which
+countries it delivers to, a size in another sizing system. The sentence holding the list (or
+the row) answers such a question whatever else it shares with it, including when the
+customer's own way or country is not on the list (they learn it is not).
 
     ways to pay       "Geht bei euch auch PayPal?", "可以用支付宝吗？", "Can I pay in
                       instalments?": the sentence listing the ways taken (or, when none does,
@@ -8,6 +9,8 @@ with it, including when the customer's own way or country is not on it (they lea
     destinations      "Do you ship to Brazil?" when no article names Brazil: the sentence
                       naming three or more countries; a passage naming only other places
                       ("Alaska and Hawaii by standard shipping") is not an answer
+    size conversion   "I wear a UK 8, what is it in EU?" (two sizing systems named and a
+                      number): the size table's row with a cell holding that number
 
 ``Answerability.rank`` builds each passage's answer around the unit ``unit_for`` picks and
 then lets ``fill`` raise the filled slots to the threshold and drop the passages they outrank.
@@ -15,6 +18,7 @@ then lets ``fill`` raise the filled slots to the threshold and drop the passages
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -47,13 +51,47 @@ def unit_for(
     )
     if listing and features["place_answer"] <= 0:
         best = max(listing, key=lambda j: float(similarities[j]))
+    rows = _rows_holding(question, units) if not kinds and _converts(question) else []
+    if rows:
+        best = max(rows, key=lambda j: float(similarities[j]))
     pays = [lists_payment(question, u) for u in units] if "payment" in kinds else [0]
     paying = [j for j, fill in enumerate(pays) if fill == max(pays) > 0]
     if paying:
         best = max(paying, key=lambda j: float(similarities[j]))
     features["pays"] = float(max(pays))
     features["destinations"] = 1.0 if listing else 0.0
+    features["table_row"] = 1.0 if rows else 0.0
     return best
+
+
+# Sizing systems, by name or abbreviation ("US", "européen", "欧码", "UKサイズ"): a question
+# naming two asks to convert a size from one into the other.
+_SYSTEMS = {
+    "EU": re.compile(r"(?<![A-Za-z])EU(?![A-Za-z])|europ|欧码|欧洲|ヨーロッパ|أوروب", re.I),
+    "US": re.compile(r"(?<![A-Za-z])USA?(?![A-Za-z])|americ|améric|美码|美国|アメリカ|أمريك"),
+    "UK": re.compile(r"(?<![A-Za-z])UK(?![A-Za-z])|brit|英码|英国|イギリス|بريطان", re.I),
+}
+
+
+def _converts(question: str) -> bool:
+    return sum(1 for system in _SYSTEMS.values() if system.search(question)) >= 2
+
+
+_NUMBER = re.compile(r"(?<![\d.,])\d{1,3}(?:[.,]\d)?(?![\d])")
+
+
+def _rows_holding(question: str, units: Sequence[str]) -> list[int]:
+    """The table rows with a cell that is a number the question gives ("I wear a US 10":
+    "44 | 10 | 11.5 | 9.5 | 27.5 cm")."""
+    numbers = {n.replace(",", ".") for n in _NUMBER.findall(question)}
+    if not numbers:
+        return []
+    return [
+        j
+        for j, unit in enumerate(units)
+        if unit.count("|") >= 2
+        and numbers & {cell.strip().replace(",", ".") for cell in unit.strip("| ").split("|")}
+    ]
 
 
 def fill(candidates: Sequence[Scored], whether: frozenset[str], threshold: float) -> None:
@@ -67,6 +105,14 @@ def fill(candidates: Sequence[Scored], whether: frozenset[str], threshold: float
                 candidate.probability = max(candidate.probability, threshold)
             elif listed and candidate.features["elsewhere"] > 0:
                 # Alaska and Hawaii by standard shipping only: other places, not an answer.
+                candidate.probability = 0.0
+    if any(c.features["table_row"] > 0 for c in candidates):
+        # "I wear a UK 8, what is that in EU?": the row of the size table holding the 8 answers
+        # it; a sentence about sizes that holds no figure of the table does not.
+        for candidate in candidates:
+            if candidate.features["table_row"] > 0:
+                candidate.probability = max(candidate.probability, threshold)
+            else:
                 candidate.probability = 0.0
     fullest = max((c.features["pays"] for c in candidates), default=0.0)
     for candidate in candidates if fullest > 0 else []:
