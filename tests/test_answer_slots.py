@@ -78,6 +78,7 @@ async def test_payment_questions_are_answered_by_the_ways_taken(articles, questi
     [
         ("Is the trail runner good for wide feet?", "en"),
         ("Quanto pesano le Trail Runner? Le userei per ultra trail", "it"),
+        ("Wie imprägniere ich die City Sneakers am besten?", "de"),
     ],
 )
 async def test_sharing_only_a_products_name_is_not_an_answer(articles, question, language):

@@ -143,7 +143,7 @@ class BM25Index:
 
 
 # A word the articles use in this many languages is a name, not a word of one of them.
-NAME_LANGUAGES = 4
+NAME_LANGUAGES = 3
 
 
 def _names(tfs: Sequence[dict[str, float]], languages: Sequence[str]) -> frozenset[str]:

@@ -116,7 +116,7 @@ def only_names(
         return False
     present = terms_of(text)
     shared = [t for t in named if t in present]
-    return bool(shared) and all(t in names for t in shared)
+    return bool(shared) and all(t in names and t not in common for t in shared)
 
 
 CJK_PAIR = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]{1,2}")
