@@ -51,6 +51,8 @@ def test_what_answers_a_way_to_pay():
     rest = "Pay the rest of the order with a card or PayPal."
     assert lists_payment("Can I use PayPal?", rest) == 1  # names it: less than the list
     assert lists_payment("Can I use PayPal?", "Gift card balances never expire.") == 0
+    # Naming one of the ways asked about is enough to be judged on its own score.
+    assert lists_payment("Gift card, then the rest by credit card?", "Gift cards expire.") == 1
     later = "We do not offer instalment plans or buy-now-pay-later services."
     assert lists_payment("Can I pay in installments?", later) == 2
     assert lists_payment("Can I pay in installments?", listing) == 0

@@ -245,8 +245,9 @@ def type_match(kinds: Sequence[str], text: str) -> float:
 def lists_payment(question: str, text: str) -> int:
     """How fully ``text`` answers a question about a way to pay: 2 when it lists the ways the
     shop takes (so the customer learns whether theirs is among them) or, asked about
-    instalments, says whether there are any; 1 when it only names every way the question
-    names ("pay the rest of a gift card order with PayPal"); 0 otherwise."""
+    instalments, says whether there are any; 1 when it only names a way the question names
+    ("pay the rest of a gift card order with PayPal": it may answer "can I use a gift card
+    and pay the rest by card?" better than the list does); 0 otherwise."""
     folded, answer = question.lower(), text.lower()
     if re.search(_INSTALMENTS, folded):
         return 2 if re.search(_INSTALMENTS, answer) else 0
@@ -254,4 +255,4 @@ def lists_payment(question: str, text: str) -> int:
     asked = {m.group(0) for m in re.finditer(_MEANS, folded)}
     if len(listed) >= 3:
         return 2
-    return 1 if asked and asked <= listed else 0
+    return 1 if asked & listed else 0
