@@ -251,8 +251,13 @@ def lists_payment(question: str, text: str) -> int:
     folded, answer = question.lower(), text.lower()
     if re.search(_INSTALMENTS, folded):
         return 2 if re.search(_INSTALMENTS, answer) else 0
-    listed = {m.group(0) for m in re.finditer(_MEANS, answer)}
-    asked = {m.group(0) for m in re.finditer(_MEANS, folded)}
+    listed = _ways(answer)
+    asked = _ways(folded)
     if len(listed) >= 3:
         return 2
     return 1 if asked & listed else 0
+
+
+def _ways(text: str) -> set[str]:
+    """The ways to pay ``text`` names, singular and plural alike ("gift cards", "Kreditkarten")."""
+    return {w[:-1] if w.endswith(("s", "n")) else w for w in re.findall(_MEANS, text)}
