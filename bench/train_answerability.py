@@ -52,12 +52,12 @@ from smartsupport.knowledge.answerability import (  # noqa: E402
     MODEL_FILE,
     Answerability,
     passage_features,
-    units_of,
 )
 from smartsupport.knowledge.bm25 import BM25Index  # noqa: E402
 from smartsupport.knowledge.kb import KnowledgeBase  # noqa: E402
 from smartsupport.knowledge.question_terms import coverages, load_common_words  # noqa: E402
 from smartsupport.knowledge.text_analysis import embedding_input, terms  # noqa: E402
+from smartsupport.knowledge.units import units_of  # noqa: E402
 from smartsupport.nlu.language import detect_language  # noqa: E402
 from smartsupport.storage import open_store  # noqa: E402
 from smartsupport.workspaces import DEMO_DIR  # noqa: E402

@@ -20,16 +20,11 @@ from smartsupport import messages
 from smartsupport.answers import Answerer, AnswerResult
 from smartsupport.decisions import offer_person
 from smartsupport.domain import Passage, Reply
-from smartsupport.knowledge.answer_types import answer_types, lists_payment
-from smartsupport.knowledge.answerability import (
-    Answerability,
-    Candidate,
-    asked_part,
-    told_part,
-    units_of,
-)
+from smartsupport.knowledge import slots
+from smartsupport.knowledge.answerability import Answerability, Candidate
 from smartsupport.knowledge.kb import KnowledgeBase
 from smartsupport.knowledge.places import place_match, places_in
+from smartsupport.knowledge.units import asked_part, told_part
 from smartsupport.llm.chain import accumulate
 from smartsupport.nlu.asking import asked_in
 from smartsupport.turn import Decision, Turn
@@ -191,14 +186,13 @@ class ArticleAnswers:
                 for p in found
                 if p not in kept and place_match(where, f"{p.section or ''} {p.text}") > 0
             ][:PLACE_PASSAGES]
-        if "payment" in answer_types(question):
-            # "Can I pay cash on delivery?": the sentence listing the ways to pay shares no
-            # word with it and may rank below the ones about paying later; it must be judged.
-            kept += [
-                p
-                for p in found
-                if p not in kept and any(lists_payment(question, u) == 2 for u in units_of(p.text))
-            ][:PLACE_PASSAGES]
+        if slots.asks_for_list(question):
+            # "Can I pay cash on delivery?", "Which carriers do you use?": the sentence with the
+            # list shares few words with it and may rank below the ones about paying later or
+            # a parcel marked delivered; it must be judged.
+            kept += [p for p in found if p not in kept and slots.holds_list(question, p.text)][
+                :PLACE_PASSAGES
+            ]
         return kept
 
     def _decision(

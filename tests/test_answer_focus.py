@@ -15,7 +15,7 @@ from smartsupport.conversation import handle_message
 from smartsupport.domain import IncomingMessage
 from smartsupport.keywords import KeywordBot
 from smartsupport.knowledge.answer_types import answer_types
-from smartsupport.knowledge.answerability import asked_part
+from smartsupport.knowledge.units import asked_part
 from smartsupport.nlu.schema import NluSpec
 from tests.demokit import ask, demo_services  # noqa: F401 - the services fixture
 

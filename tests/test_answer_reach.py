@@ -11,10 +11,11 @@ from __future__ import annotations
 import pytest
 
 from smartsupport.knowledge.answer_types import answer_types, type_match
-from smartsupport.knowledge.answerability import passage_features, told_part
+from smartsupport.knowledge.answerability import passage_features
 from smartsupport.knowledge.bm25 import BM25Index
 from smartsupport.knowledge.question_terms import load_common_words
 from smartsupport.knowledge.text_analysis import terms
+from smartsupport.knowledge.units import told_part
 from smartsupport.nlu.asking import questions_in
 from tests.demokit import ask, demo_services  # noqa: F401 - the services fixture
 

@@ -170,3 +170,16 @@ def test_an_answer_from_a_table_row_keeps_the_header():
     shoes = Passage("p", "sizing", "Sizes", table, focus="| 44 | 10 | 9.5 |", score=0.9)
     answer = extract_answer("US 10 in EU?", [shoes]) or ""
     assert answer.startswith("| EU | US men | UK |") and "| 44 | 10 | 9.5 |" in answer
+
+
+@pytest.mark.parametrize(
+    ("question", "language"),
+    [
+        ("Who delivers your parcels, which shipping companies?", "en"),
+        ("con qué transportista mandan los paquetes", "es"),
+        ("ما شركات الشحن التي تتعاملون معها", "ar"),
+    ],
+)
+async def test_which_carriers_is_answered_by_the_sentence_naming_them(articles, question, language):
+    units = await kept(articles, question, language)
+    assert units and "UPS" in units[0] and "DHL" in units[0]

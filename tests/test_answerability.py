@@ -8,12 +8,8 @@ import pytest
 from smartsupport.article_answers import ArticleAnswers
 from smartsupport.domain import Passage
 from smartsupport.knowledge.answer_types import answer_types
-from smartsupport.knowledge.answerability import (
-    FEATURES,
-    dangling,
-    load_model,
-    units_of,
-)
+from smartsupport.knowledge.answerability import FEATURES, load_model
+from smartsupport.knowledge.units import dangling, units_of
 
 
 async def best(articles: ArticleAnswers, question: str, language: str = "en"):

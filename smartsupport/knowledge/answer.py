@@ -19,9 +19,9 @@ from collections.abc import Mapping, Sequence
 
 from smartsupport.domain import Passage
 from smartsupport.knowledge.answer_types import answer_types, type_match
-from smartsupport.knowledge.answerability import dangling, units_of
 from smartsupport.knowledge.documents import language_of
 from smartsupport.knowledge.text_analysis import terms
+from smartsupport.knowledge.units import dangling, units_of
 
 # Calibrated on the demo help centre with 29 on-topic and 14 off-topic questions: off-topic
 # best scores stayed below 0.19, most on-topic ones were 0.20-0.65 (typo-ridden questions

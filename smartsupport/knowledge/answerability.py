@@ -56,6 +56,7 @@ from smartsupport.knowledge.question_terms import (
     unknown,
     weighted,
 )
+from smartsupport.knowledge.units import asked_part, units_of
 
 MODEL_FILE = Path(__file__).parent / "data" / "answerability.json"
 FEATURES = (
@@ -84,18 +85,6 @@ UNRELATED_SIMILARITY = 0.2
 # questions, every passage this dissimilar that passed the threshold was off-target.
 MEANINGLESS_SIMILARITY = 0.12
 
-# A sentence ends at . ! ? before a capital, digit, opening mark or an Arabic letter (so
-# "U.S. territories" and "e.g. a" stay whole), and at CJK full stops.
-_UNIT_SPLIT = re.compile(r"(?<=[.!?؟])\s+(?=[A-Z0-9¿¡“\"(*À-ÝΑ-Ω\u0600-\u06ff])|(?<=[。！？])\s*")
-# Where a customer's message may change sentence: after . ! ? (and their CJK and Arabic forms).
-_SENTENCE = re.compile(r"(?<=[.!?؟])\s+|(?<=[。！？])\s*")
-# A unit that starts like this continues the sentence before it ("It covers ...").
-_DANGLING = re.compile(
-    r"^(?:it|this|that|they|these|those|its|there|es|esto|eso|ellos|il|elle|ils|elles|cela|"
-    r"ce|er|sie|es|dies|das|esso|essa|ciò|isso|ele|ela|它|这|其|それ|これ|هذا|هذه)\b",
-    re.IGNORECASE,
-)
-
 
 @dataclass(slots=True)
 class Unit:
@@ -112,26 +101,6 @@ class Candidate:
     unit: Unit
     probability: float
     features: dict[str, float]
-
-
-def units_of(text: str) -> list[str]:
-    """Sentences of prose; whole lines of lists and tables."""
-    found: list[str] = []
-    for block in re.split(r"\n\s*\n", text):
-        for line in block.split("\n"):
-            line = line.strip()
-            if not line:
-                continue
-            if line.startswith(("- ", "* ", "|")) or re.match(r"\d+\.\s", line):
-                found.append(line)
-            else:
-                found.extend(s.strip() for s in _UNIT_SPLIT.split(line) if s.strip())
-    return found
-
-
-def dangling(unit: str) -> bool:
-    """Whether ``unit`` leans on the sentence before it for its subject."""
-    return bool(_DANGLING.match(unit))
 
 
 class Answerability:
@@ -365,41 +334,6 @@ def passage_features(
         "place_answer": 0.0,
     }
     return features, best
-
-
-def asked_part(text: str) -> str:
-    """The sentences of ``text`` that ask (end with a question mark), without the ones that
-    only tell (greetings, context); ``text`` itself when none or all of them ask."""
-    sentences = _sentences(text)
-    asking = [s for s in sentences if _asks(s)]
-    if not asking or len(asking) == len(sentences):
-        return text
-    return " ".join(asking)
-
-
-def told_part(text: str) -> str:
-    """The sentences of ``text`` that only tell ("I'm in Brussels."): the context each of
-    its questions is asked in; empty when every sentence asks or none does."""
-    sentences = _sentences(text)
-    telling = [s for s in sentences if not _asks(s)]
-    if not telling or len(telling) == len(sentences):
-        return ""
-    return " ".join(telling)
-
-
-def _sentences(text: str) -> list[str]:
-    sentences: list[str] = []
-    for piece in _SENTENCE.split(text.strip()):
-        # "U.S.", "e.g." and a run of "??" are not sentences of their own.
-        if sentences and (len(piece.strip()) < 6 or len(sentences[-1]) < 6):
-            sentences[-1] = f"{sentences[-1]} {piece}".strip()
-        elif piece.strip():
-            sentences.append(piece.strip())
-    return sentences
-
-
-def _asks(sentence: str) -> bool:
-    return sentence.rstrip().endswith(("?", "？", "؟"))
 
 
 def _best_other(values: np.ndarray, i: int, default: float = 0.0) -> float:

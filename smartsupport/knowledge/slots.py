@@ -24,8 +24,9 @@ from typing import Protocol
 
 import numpy as np
 
-from smartsupport.knowledge.answer_types import lists_payment
+from smartsupport.knowledge.answer_types import answer_types, lists_payment
 from smartsupport.knowledge.places import places_in
+from smartsupport.knowledge.units import units_of
 
 DESTINATIONS = 3  # places one sentence names to be a list of where the shop delivers
 
@@ -54,6 +55,13 @@ def unit_for(
     rows = _rows_holding(question, units) if not kinds and _converts(question) else []
     if rows:
         best = max(rows, key=lambda j: float(similarities[j]))
+    if not kinds and _ASKS_CARRIER.search(question):
+        carrying = [j for j, u in enumerate(units) if _carriers(u)]
+        if carrying:
+            best = max(carrying, key=lambda j: float(similarities[j]))
+        features["carriers"] = 1.0 if carrying else 0.0
+    else:
+        features["carriers"] = 0.0
     pays = [lists_payment(question, u) for u in units] if "payment" in kinds else [0]
     paying = [j for j, fill in enumerate(pays) if fill == max(pays) > 0]
     if paying:
@@ -63,6 +71,22 @@ def unit_for(
     features["table_row"] = 1.0 if rows else 0.0
     return best
 
+
+# Asking who delivers ("which carriers", "shipping company", "transportista", "快递公司"), and
+# the carriers a sentence names.
+_ASKS_CARRIER = re.compile(
+    r"\b(?:carriers?|couriers?|shipping compan(?:y|ies)|delivery compan(?:y|ies)|who delivers|"
+    r"transportistas?|paqueter[ií]as?|transporteurs?|soci[eé]t[eé]s? de livraison|"
+    r"versanddienstleister\w*|paketdienste?|zusteller|corrier[ei]|transportadoras?)\b"
+    r"|快递公司|物流公司|哪家快递|承运|配送業者|運送会社|宅配業者|どこの配送|"
+    r"شركة الشحن|شركات الشحن",
+    re.IGNORECASE,
+)
+_CARRIER = re.compile(
+    r"\b(?:ups|fedex|dhl|usps|royal mail|dpd|gls|hermes|evri|correos|la poste|colissimo|"
+    r"chronopost|poste italiane|ctt|postnl|canada post|purolator|australia post|aramex|tnt|"
+    r"sf express|yodel|ontrac)\b|顺丰|中通|圆通|ヤマト|佐川|日本郵便"
+)
 
 # Sizing systems, by name or abbreviation ("US", "européen", "欧码", "UKサイズ"): a question
 # naming two asks to convert a size from one into the other.
@@ -94,6 +118,23 @@ def _rows_holding(question: str, units: Sequence[str]) -> list[int]:
     ]
 
 
+def asks_for_list(question: str) -> bool:
+    """Whether the answer to ``question`` is the list of ways to pay or of carriers."""
+    kinds = answer_types(question)
+    return "payment" in kinds or not kinds and bool(_ASKS_CARRIER.search(question))
+
+
+def holds_list(question: str, text: str) -> bool:
+    """Whether a sentence of ``text`` holds the list ``question`` asks for."""
+    if "payment" in answer_types(question):
+        return any(lists_payment(question, u) == 2 for u in units_of(text))
+    return any(_carriers(u) for u in units_of(text))
+
+
+def _carriers(unit: str) -> bool:
+    return len(set(_CARRIER.findall(unit.lower()))) >= 2
+
+
 def fill(candidates: Sequence[Scored], whether: frozenset[str], threshold: float) -> None:
     """Raise the passages that fill a list slot to ``threshold``; drop those they outrank."""
     if whether and not any(c.features["place_answer"] > 0 for c in candidates):
@@ -111,6 +152,14 @@ def fill(candidates: Sequence[Scored], whether: frozenset[str], threshold: float
         # it; a sentence about sizes that holds no figure of the table does not.
         for candidate in candidates:
             if candidate.features["table_row"] > 0:
+                candidate.probability = max(candidate.probability, threshold)
+            else:
+                candidate.probability = 0.0
+    if any(c.features["carriers"] > 0 for c in candidates):
+        # "Which shipping companies do you use?": the sentence naming the carriers answers it,
+        # not "Delivered: the carrier marked the parcel as delivered".
+        for candidate in candidates:
+            if candidate.features["carriers"] > 0:
                 candidate.probability = max(candidate.probability, threshold)
             else:
                 candidate.probability = 0.0
