@@ -64,9 +64,15 @@ class ArticleAnswers:
         # also share the rest of it (``context``); another sentence's question does not
         # ("How much is express? And do you have a shop in Paris?").
         told = told_part(turn.message.text) if len(questions) > 1 else ""
+        earlier = ""  # the message's earlier questions: "How long to Japan? Customs too?"
         for question, sentence in questions:
             asked = f"{told} {question}" if told and question not in told else question
             context = sentence if sentence != question else ""
+            if earlier and not places_in(f"{told} {sentence}"):
+                # A later question is asked about the place an earlier one names (never the
+                # other way round: "How much is express? And do you have a shop in Paris?").
+                context = f"{earlier} {context}".strip()
+            earlier = f"{earlier} {sentence}".strip()
             decision, seen = await self._one(turn, asked, language, retrieved, context)
             considered += seen
             if decision is not None:

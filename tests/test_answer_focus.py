@@ -180,3 +180,23 @@ async def test_a_faq_answer_without_a_translation_says_it_is_in_another_language
     assert text.startswith("Cette réponse n'est disponible qu'en anglais")
     assert "We accept Visa" in text
     assert isinstance(services.assistant.keywords, KeywordBot)
+
+
+@aio
+@pytest.mark.parametrize(
+    ("text", "locale", "duties"),
+    [
+        # Japan is named by the first question only; customs for it are "other countries".
+        ("日本への配送は何日くらいかかりますか？関税はかかりますか？", "ja", "受取人"),
+        ("How long does delivery to Australia take? And will I pay customs?", "en", "recipient"),
+        # Germany is in the EU: nothing more to pay.
+        ("How many days to Germany? Will I have to pay customs?", "en", "VAT"),
+    ],
+)
+async def test_customs_are_answered_for_the_place_an_earlier_question_names(
+    services, text, locale, duties
+):
+    result = await ask(services, text, locale)
+    texts = [reply.text for reply in result.replies]
+    assert any(duties in t for t in texts), texts
+    assert not any(r.meta.get("answer_reason") == "no_answer" for r in result.replies)

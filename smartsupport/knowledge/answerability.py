@@ -167,6 +167,7 @@ class Answerability:
         whether = (
             places_in(question) if not kinds and _POLAR_PLACE.search(question) else frozenset()
         )
+        customs = slots.customs_places(question, named)
         candidates = []
         for i, passage in enumerate(passages):
             unit_sim = self._vectors_of(split[i]) @ question_vector
@@ -195,7 +196,7 @@ class Answerability:
                 best = _unit_about(whether, split[i], unit_sim, best)
                 if place_match(whether, split[i][best]) > 0:
                     features["place_answer"] = 1.0
-            listed = slots.unit_for(question, kinds, whether, split[i], unit_sim, features)
+            listed = slots.unit_for(question, kinds, whether, split[i], unit_sim, features, customs)
             best = best if listed is None else listed
             unit = Unit(i, best, split[i][best])
             probability = features["learned"] = self.probability(features)

@@ -25,7 +25,7 @@ from typing import Protocol
 import numpy as np
 
 from smartsupport.knowledge.answer_types import answer_types, lists_payment
-from smartsupport.knowledge.places import places_in
+from smartsupport.knowledge.places import place_match, places_in, speaks_of_elsewhere
 from smartsupport.knowledge.units import units_of
 
 DESTINATIONS = 3  # places one sentence names to be a list of where the shop delivers
@@ -43,10 +43,24 @@ def unit_for(
     units: Sequence[str],
     similarities: np.ndarray,
     features: dict[str, float],
+    customs: frozenset[str] = frozenset(),
 ) -> int | None:
     """The unit holding the list the question asks about, the most similar when several do
-    (None when there is none); records ``pays`` and ``destinations`` in ``features``."""
+    (None when there is none); records ``pays``, ``destinations``, ``table_row``,
+    ``carriers`` and ``customs`` in ``features``. ``customs``: the places a question about
+    customs duties is asked for ("我在东京 ... 需要交关税吗？")."""
     best = None
+    features["customs"] = 0.0
+    if customs:
+        about = [j for j, u in enumerate(units) if _CUSTOMS.search(u)]
+        naming = [j for j in about if place_match(customs, units[j]) > 0]
+        # "For other countries, import duties ... are paid by the recipient": for a place the
+        # passage names nowhere else.
+        other = [j for j in about if speaks_of_elsewhere(units[j]) and j not in naming]
+        chosen = naming or other
+        if chosen:
+            best = max(chosen, key=lambda j: float(similarities[j]))
+            features["customs"] = 2.0 if naming else 1.0
     listing = (
         [j for j, u in enumerate(units) if len(places_in(u)) >= DESTINATIONS] if whether else []
     )
@@ -70,6 +84,21 @@ def unit_for(
     features["destinations"] = 1.0 if listing else 0.0
     features["table_row"] = 1.0 if rows else 0.0
     return best
+
+
+# Customs duties and import taxes, by name in the nine languages (not VAT alone: "a VAT
+# invoice", "增值税专用发票", asks for a document, not what is paid at the border).
+_CUSTOMS = re.compile(
+    r"\b(?:customs|dut(?:y|ies)|import tax\w*|aduanas?|aranceles?|douanes?|z[oö]ll\w*|"
+    r"einfuhr\w*|dogana|dazi|alf[aâ]ndega|impostos? de importa[cç][aã]o)\b"
+    r"|关税|进口税|関税|輸入税|جمارك|جمركية|رسوم الاستيراد",
+    re.IGNORECASE,
+)
+
+
+def customs_places(question: str, named: frozenset[str]) -> frozenset[str]:
+    """The places a question about customs duties is asked for (``named``), else none."""
+    return named if named and _CUSTOMS.search(question) else frozenset()
 
 
 # Asking who delivers ("which carriers", "shipping company", "transportista", "快递公司"), and
@@ -155,6 +184,12 @@ def fill(candidates: Sequence[Scored], whether: frozenset[str], threshold: float
                 candidate.probability = max(candidate.probability, threshold)
             else:
                 candidate.probability = 0.0
+    named_duties = max((c.features["customs"] for c in candidates), default=0.0)
+    for candidate in candidates if named_duties > 0 else []:
+        if candidate.features["customs"] == named_duties:
+            # Customs for Germany: the sentence about EU orders; for Japan, the one about
+            # "other countries" (the passage names Japan nowhere).
+            candidate.probability = max(candidate.probability, threshold)
     if any(c.features["carriers"] > 0 for c in candidates):
         # "Which shipping companies do you use?": the sentence naming the carriers answers it,
         # not "Delivered: the carrier marked the parcel as delivered".
