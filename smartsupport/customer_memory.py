@@ -85,11 +85,14 @@ async def remembered(store: Store, conversation: Conversation) -> dict[str, Any]
             message = by_id.get(message_id)
             if message is None:
                 continue
+            meta = message["meta"] or {}
             text = store.fields.open("messages", "text", message_id, message["text"]) or ""
-            for found_ref in REFERENCE.findall(text):
+            # A flow's question names an example ("It looks like ORD-10234"), not their case.
+            asked = message["author"] != "customer" and meta.get("slot")
+            for found_ref in [] if asked else REFERENCE.findall(text):
                 if found_ref not in references:
                     references.append(found_ref)
-            said = ((message["meta"] or {}).get("nlu") or {}).get("language")
+            said = (meta.get("nlu") or {}).get("language")
             if language is None and message["author"] == "customer" and said:
                 language = str(said)
     return {

@@ -126,6 +126,32 @@ async def test_a_returning_verified_customer_is_greeted_and_their_order_prefille
         await services.close()
 
 
+async def test_an_order_number_in_a_flows_question_is_not_remembered(tmp_path, database_url):
+    """A flow's question names an example ("It looks like ORD-10234"), not the customer's
+    case: a returning customer must not be offered an order nobody talked about."""
+    with_flows(tmp_path)
+    services = await open_test_services(tmp_path, database_url, {})
+    try:
+        ana = {"external_id": "user-7", "name": "Ana Lima"}
+        conv, _ = await start_conversation(services, "acme", customer=ana, identity="user-7")
+        store = services.store
+        await store.append_message(conv.id, Author.CUSTOMER, "where is ORD-10236?")
+        await store.append_message(  # the conversation's last answer, so in its summary
+            conv.id,
+            Author.BOT,
+            "I couldn't find ORD-10236. What's your order number? It looks like ORD-10234.",
+            meta={"step": "flow", "flow": "track", "slot": "order_id"},
+        )
+        await store.set_status(conv.id, ConversationStatus.RESOLVED)
+        assert await memory.catch_up(store) == 1
+
+        back, _ = await start_conversation(services, "acme", customer=ana, identity="user-7")
+        facts = await customer_memory.remembered(store, back)
+        assert facts is not None and facts["references"] == ["ORD-10236"]
+    finally:
+        await services.close()
+
+
 def test_only_takes_the_one_item_of_a_list_of_exactly_one():
     assert evaluate("only(orders)", {"orders": ["ORD-10234"]}) == "ORD-10234"
     assert evaluate("only(orders)", {"orders": ["ORD-10234", "ORD-10235"]}) is None

@@ -99,3 +99,16 @@ def test_render_data_keeps_types_of_whole_holes():
         {"n": "{{ order.total }}", "s": "id {{ order.id }}", "l": ["{{ customer }}"]}, SCOPE
     )
     assert data == {"n": 89.0, "s": "id ORD-10234", "l": [None]}
+
+
+def test_within_keeps_only_the_items_the_other_list_has_in_their_own_order():
+    scope = {
+        "remembered": {"references": ["ORD-10236", "RET-50002", "ORD-10234", "ORD-10238"]},
+        "customer": {"orders": [{"id": "ORD-10238"}, {"id": "ORD-10234"}]},
+    }
+    mine = "within(remembered.references, pluck(customer.orders, 'id'))"
+    assert evaluate(mine, scope) == ["ORD-10234", "ORD-10238"]
+    assert evaluate(f"first({mine})", scope) == "ORD-10234"
+    # Nothing remembered, or no profile to check against: nothing at all.
+    assert evaluate(mine, {"customer": scope["customer"]}) == []
+    assert evaluate(mine, {"remembered": scope["remembered"], "customer": None}) == []

@@ -116,6 +116,7 @@ LAYERS: list[tuple[str, list[str]]] = [
             "app", "__main__", "wiring", "worker", "cli", "nlu.commands", "knowledge.commands",
             "staff.commands", "dialogue.commands", "dialogue.scripts", "dialogue.script_nlu",
             "dialogue.servers", "evaluation", "evaluation.*",
+            "dialogue.script_play", "dialogue.visits",  # return visits in scripts (issue 16)
             "privacy_commands",  # customer export/erase, purge, audit (issue 14)
             "review.commands",  # smartsupport review ... (issue 15)
             "key_commands",  # keys create/rotate/reencrypt/status (issue 14)

@@ -18,6 +18,19 @@
           handoff: false          # did the turn hand the conversation to a person?
           fallthrough: false      # True: no flow took the turn (knowledge answers would)
 
+A customer who comes back (customer memory, docs/dialogue.md "What is remembered of them"):
+
+    identity: cust-li             # this visit carries the signed identity (leave it out:
+                                  # the same record, reached without proof)
+    earlier:                      # the customer's conversations before this one, oldest first
+      - days_ago: 6               # each ends resolved this long ago and is then remembered
+        identity: cust-li         # optional; the script's identity by default
+        turns: [...]              # played and checked like ``turns``
+    erased: true                  # optional: the customer was erased after those visits
+
+Such a script runs on a throw-away database through the product's own memory code
+(dialogue/visits.py); ``memory=False`` in ``run_script`` plays it with the look-up off.
+
 The runner (``run_scripts``) starts the demo shop's real HTTP API and a misbehaving server on
 free ports, builds a fresh ``DialogueManager`` per script, understands each turn with the NLU
 engine (or, until a workspace has one, the keyword stand-in in ``script_nlu``), and round-
@@ -31,32 +44,36 @@ from __future__ import annotations
 import json
 import os
 import traceback
-from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from smartsupport.context import ConversationContext
 from smartsupport.dialogue.manager import DialogueManager
+from smartsupport.dialogue.script_play import Player, Understander
 from smartsupport.dialogue.servers import BadServer, ShopServer, free_port
+from smartsupport.dialogue.visits import Visits
 from smartsupport.domain import (
-    Author,
     Conversation,
-    ConversationStatus,
+    Customer,
     Entity,
-    Message,
     Understanding,
 )
 from smartsupport.errors import ConfigurationError
-from smartsupport.turn import Turn
 from smartsupport.workspaces import WorkspaceConfig
 
 SHOP_TOKEN = "test-shop-token-7f3a9c"  # the shop API's key in scripts; must never leak
-Understander = Callable[[WorkspaceConfig, str], Awaitable[Understanding]]
 
 
 class _Strict(BaseModel):
@@ -103,6 +120,12 @@ class ScriptTurn(_Strict):
         return str(value) if isinstance(value, int | float) else value
 
 
+class EarlierVisit(_Strict):
+    days_ago: float = Field(gt=0)
+    identity: str | None = None  # None: the script's
+    turns: list[ScriptTurn] = Field(min_length=1)
+
+
 class Script(_Strict):
     name: str
     description: str = ""
@@ -112,8 +135,19 @@ class Script(_Strict):
     shop: Literal[
         "ok", "timeout", "garbage", "error", "wrong-shape", "flaky", "unauthorized", "unreachable"
     ] = "ok"
+    earlier: list[EarlierVisit] = Field(default_factory=list)
+    erased: bool = False
     turns: list[ScriptTurn] = Field(min_length=1)
     path: str = ""
+
+    @model_validator(mode="after")
+    def _someone_comes_back(self) -> Script:
+        who = [v.identity or self.identity for v in self.earlier]
+        if self.earlier and not all(who):
+            raise ValueError("each earlier visit needs an identity (its own or the script's)")
+        if self.erased and not self.earlier:
+            raise ValueError("erased: true needs earlier visits to erase")
+        return self
 
 
 @dataclass
@@ -225,8 +259,15 @@ def _shop_url(mode: str, shop_url: str, bad_url: str) -> str:
 
 
 async def run_script(
-    script: Script, workspaces: dict[str, WorkspaceConfig], understand: Understander, shop_url: str
+    script: Script,
+    workspaces: dict[str, WorkspaceConfig],
+    understand: Understander,
+    shop_url: str,
+    *,
+    memory: bool = True,
 ) -> ScriptResult:
+    """Play the script and check every turn; ``memory=False`` plays a return visit with the
+    remembered look-up off (what the benchmark compares, bench/memory_effect.py)."""
     result = ScriptResult(script)
     workspace = workspaces.get(script.workspace)
     if workspace is None:
@@ -236,20 +277,25 @@ async def run_script(
     for engine in manager.engines.values():  # keep failure scripts fast: short timeouts
         for backend in engine.backends.values():
             backend.spec = backend.spec.model_copy(update={"timeout": 0.5, "backoff": 0.01})
-    identity = {"user_id": script.identity, "segment": script.segment} if script.identity else None
-    conversation = Conversation(
-        "conv-script",
-        workspace.id,
-        "customer-script",
-        metadata={"identity": identity} if identity else {},
-    )
-    context = ConversationContext(conversation.id)
+    player = Player(workspace, manager, understand)
     try:
-        for number, turn in enumerate(script.turns, 1):
-            await _run_turn(
-                number, turn, workspace, conversation, context, manager, understand, result
+        if script.earlier:
+            async with Visits(workspace) as visits:
+                if memory:
+                    manager.recall = visits.recall
+                conversation = await come_back(script, player, visits, result)
+                await _play_all(script.turns, player, conversation, result, visits)
+        else:
+            identity = (
+                {"user_id": script.identity, "segment": script.segment} if script.identity else None
             )
-            context = ConversationContext.from_json(context.to_json())  # as the session store does
+            conversation = Conversation(
+                "conv-script",
+                workspace.id,
+                "customer-script",
+                metadata={"identity": identity} if identity else {},
+            )
+            await _play_all(script.turns, player, conversation, result)
     except Exception:  # noqa: BLE001 - a crash is a script failure with its traceback
         result.failures.append("crashed:\n" + traceback.format_exc())
     finally:
@@ -257,62 +303,69 @@ async def run_script(
     return result
 
 
-async def _run_turn(
-    number: int,
-    turn: ScriptTurn,
-    workspace: WorkspaceConfig,
-    conversation: Conversation,
-    context: ConversationContext,
-    manager: DialogueManager,
-    understand: Understander,
-    result: ScriptResult,
-) -> None:
-    if turn.understanding is not None:
-        understanding = _pinned(turn.understanding, turn.user)
-    else:
-        understanding = await understand(workspace, turn.user)
-    message = Message(f"m{number}", conversation.id, number, Author.CUSTOMER, turn.user)
-
-    async def stream(_: str) -> None:
-        return None
-
-    decision = await manager.handle(
-        Turn(workspace, conversation, message, context, understanding, stream)
-    )
-    replies = list(decision.replies) if decision else []
-    events = list(decision.events) if decision else []
-    if decision is None:
-        reminder = await manager.followup(
-            Turn(workspace, conversation, message, context, understanding, stream)
+async def come_back(
+    script: Script, player: Player, visits: Visits, result: ScriptResult
+) -> Conversation:
+    """Play the earlier visits (each resolved, aged and remembered), erase the customer if
+    the script says so, and open the conversation of the visit ``turns`` play. One record
+    per identity; a visit without the script's identity is the first record, unverified."""
+    records: dict[str, Customer] = {}
+    for number, visit in enumerate(script.earlier, 1):
+        who = visit.identity or script.identity or ""
+        if who not in records:
+            records[who] = await visits.customer(who, None)
+        result.transcript.append(f"  -- earlier visit {number} ({visit.days_ago:g} days ago)")
+        conversation = await visits.conversation(
+            records[who], verified=True, segment=script.segment
         )
-        if reminder is not None:
-            replies.append(reminder)
-    handoff = decision is not None and decision.status is ConversationStatus.WAITING
-    if decision is not None and decision.status is not None:
-        conversation.status = decision.status
-    result.transcript.append(f"  {number}. customer: {turn.user}")
-    result.transcript.append(
-        f"       (intent {understanding.intent}, "
-        f"entities {[e.type for e in understanding.entities]})"
-    )
-    for reply in replies:
-        buttons = f"  [{' | '.join(reply.quick_replies)}]" if reply.quick_replies else ""
-        result.transcript.append(f"     bot: {reply.text}{buttons}")
-    if decision is None and not replies:
-        result.transcript.append("     (no flow took this turn)")
-    if handoff:
-        result.transcript.append(f"     -> handed over: {decision.reason if decision else ''}")
-    state = context.data.get("dialogue") or {}
-    observed = _observe(state, events, decision is None)
-    problems = _check(
-        turn.expect, understanding, replies, events, observed, handoff, decision is None
-    )
-    leaked = SHOP_TOKEN in json.dumps(
-        [[r.text for r in replies], events, context.data], default=str
-    )
-    if leaked:
-        problems.append("the shop API's secret token appears in a reply, event or state")
-    result.failures += [f"turn {number} ({turn.user!r}): {p}" for p in problems]
+        await _play_all(visit.turns, player, conversation, result, visits, f"earlier {number}, ")
+        await visits.resolved(conversation, days_ago=visit.days_ago)
+    await visits.remember()
+    if script.erased:
+        for customer in records.values():
+            await visits.erase(customer)
+        records = {}
+        result.transcript.append("  -- the customer was erased")
+    result.transcript.append("  -- this visit")
+    first = script.earlier[0].identity or script.identity or ""
+    who = script.identity or first
+    if who not in records:
+        records[who] = await visits.customer(who, None)
+    verified = script.identity is not None
+    return await visits.conversation(records[who], verified=verified, segment=script.segment)
+
+
+async def _play_all(
+    turns: list[ScriptTurn],
+    player: Player,
+    conversation: Conversation,
+    result: ScriptResult,
+    visits: Visits | None = None,
+    where: str = "",
+) -> None:
+    context = ConversationContext(conversation.id)
+    for number, turn in enumerate(turns, 1):
+        pinned = _pinned(turn.understanding, turn.user) if turn.understanding else None
+        played = await player.play(number, turn.user, conversation, context, pinned)
+        if visits is not None:
+            await played.store(visits, conversation)
+        result.transcript += played.transcript(number)
+        problems = _check(
+            turn.expect,
+            played.understanding,
+            played.replies,
+            played.events,
+            played.observed,
+            played.handoff,
+            played.fallthrough,
+        )
+        leaked = SHOP_TOKEN in json.dumps(
+            [[r.text for r in played.replies], played.events, context.data], default=str
+        )
+        if leaked:
+            problems.append("the shop API's secret token appears in a reply, event or state")
+        result.failures += [f"{where}turn {number} ({turn.user!r}): {p}" for p in problems]
+        context = ConversationContext.from_json(context.to_json())  # as the session store does
 
 
 def _pinned(spec: UnderstandingIn, text: str) -> Understanding:
@@ -328,30 +381,6 @@ def _pinned(spec: UnderstandingIn, text: str) -> Understanding:
         out_of_scope=spec.intent is None,
         source="script",
     )
-
-
-def _observe(
-    state: dict[str, Any], events: list[tuple[str, dict[str, Any]]], fallthrough: bool
-) -> dict[str, Any]:
-    """Which flows this turn touched and where each stands (a turn can end one flow and
-    resume another): {"flows": {name: status}, "flow": .., "status": .., "slots": ..}."""
-    flows: dict[str, str] = {}
-    for kind, data in events:
-        if kind in ("flow.completed", "flow.cancelled", "flow.failed"):
-            flows.setdefault(data["flow"], data["status"])
-    active = state.get("active")
-    last = state.get("last") or {}
-    if active is not None:
-        flows[active["flow"]] = "waiting"
-    if not flows:
-        return {"flows": {}, "flow": None, "status": "none", "slots": {}}
-    first = next(iter(flows))
-    slots = (
-        active["slots"]
-        if active is not None and active["flow"] == first
-        else (last.get("slots", {}) if last.get("flow") == first else {})
-    )
-    return {"flows": flows, "flow": first, "status": flows[first], "slots": slots}
 
 
 def _check(

@@ -124,6 +124,14 @@ def _where(items: Any, key: str, value: Any) -> list[Any]:
     return [i for i in items if isinstance(i, Mapping) and i.get(key) == value]
 
 
+def _within(items: Any, allowed: Any) -> list[Any]:
+    """The items that are also in ``allowed``, in their own order: "the orders remembered
+    from last time that the shop says are this customer's" (the shop's list is the check)."""
+    if not isinstance(items, list | tuple) or not isinstance(allowed, list | tuple):
+        return []
+    return [i for i in items if i in allowed]
+
+
 FUNCTIONS: dict[str, Callable[..., Any]] = {
     "len": lambda x: len(x) if isinstance(x, str | list | tuple | dict) else 0,
     "upper": lambda x: _text(x).upper(),
@@ -135,6 +143,7 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "first": _first,
     "only": _only,
     "where": _where,
+    "within": _within,
 }
 # Functions that write for the customer's language: called with the scope's ``language``
 # before the template's own arguments.
