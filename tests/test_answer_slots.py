@@ -183,3 +183,30 @@ def test_an_answer_from_a_table_row_keeps_the_header():
 async def test_which_carriers_is_answered_by_the_sentence_naming_them(articles, question, language):
     units = await kept(articles, question, language)
     assert units and "UPS" in units[0] and "DHL" in units[0]
+
+
+@pytest.mark.parametrize(
+    ("question", "language", "fact"),
+    [
+        # The kind of answer asked for and the thing asked about in one sentence, whatever the
+        # customer tells around the question.
+        ("مرحبا، اشتريت حذاء ولم يناسبني. كم يوم عندي لإرجاعه؟", "ar", "30"),
+        ("My order is still processing, when does it ship?", "en", "one business day"),
+        (
+            "Hola! Compré unas zapatillas City hace dos semanas. ¿Hasta cuándo puedo devolverlas?",
+            "es",
+            "30",
+        ),
+    ],
+)
+async def test_the_sentence_with_the_topic_and_the_figure_answers(
+    articles, question, language, fact
+):
+    # Among the answers (two parts of one article are given together: the test above).
+    assert any(fact in u for u in await kept(articles, question, language))
+
+
+async def test_a_topic_is_not_enough_when_the_question_names_what_no_article_does(articles):
+    # "gratis" and "carrito" are in no article: "envío" alone would pick the express price.
+    question = "A partir de cuánto es gratis el envío? Tengo 42 dólares en el carrito"
+    assert not any("exprés" in u for u in await kept(articles, question, "es"))

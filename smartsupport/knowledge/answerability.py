@@ -53,6 +53,7 @@ from smartsupport.knowledge.question_terms import (
     only_names,
     place_terms,
     terms_of,
+    topic_of,
     unknown,
     weighted,
 )
@@ -168,6 +169,10 @@ class Answerability:
             places_in(question) if not kinds and _POLAR_PLACE.search(question) else frozenset()
         )
         customs = slots.customs_places(question, named)
+        # For a figure asked about a place, the place rules decide (a sentence about another
+        # place holds the same words); else the question's most specific word is its topic.
+        asks_figure = {"duration", "when", "amount"} & set(kinds)
+        topic = topic_of(wanted, idf, self.common) if asks_figure and not named else None
         candidates = []
         for i, passage in enumerate(passages):
             unit_sim = self._vectors_of(split[i]) @ question_vector
@@ -205,6 +210,18 @@ class Answerability:
                 # the kind of answer asked for) answers it, however little else the question
                 # and the passage share: "Wie lange braucht ein Paket nach Österreich? Ich
                 # brauche die Jacke bis Freitag." and "Europa: 4-7 Werktage" scored 0.69.
+                probability = max(probability, self.threshold)
+            if (
+                topic
+                and features["answer_type"] > 0
+                and features["unknown_content"] <= 0
+                and topic in terms_of(split[i][best])
+            ):
+                # The kind of answer asked for and the very thing asked about, in one sentence:
+                # "كم يوم عندي لإرجاعه؟" and "...إرجاع المنتجات ... خلال 30 يومًا", however much the
+                # customer's story around the question ("اشتريت حذاء ولم يناسبني") weighs. Not
+                # when the question also names what no article mentions ("gratis", "carrito"):
+                # its topic may then be only half of what is asked.
                 probability = max(probability, self.threshold)
             if (
                 features["unknown_content"] >= 1.0

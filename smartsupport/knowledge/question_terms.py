@@ -119,6 +119,21 @@ def only_names(
     return bool(shared) and all(t in names and t not in common for t in shared)
 
 
+def topic_of(
+    wanted: Mapping[str, float], idf: Callable[[str], float], common: frozenset[str]
+) -> str | None:
+    """The question's most specific word the articles hold: the rarest of its known words that
+    is not an everyday word of a language, a Chinese or Japanese character pair or a number
+    ("return" in "how many days do I have to return them?"); None when it has none."""
+    ceiling = idf("\0never-seen\0")
+    named = {
+        t: w
+        for t, w in wanted.items()
+        if w < ceiling and t not in common and not CJK_PAIR.fullmatch(t) and not t.isdigit()
+    }
+    return max(named, key=lambda t: named[t]) if named else None
+
+
 CJK_PAIR = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]{1,2}")
 
 
