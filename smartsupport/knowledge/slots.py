@@ -176,28 +176,18 @@ def fill(candidates: Sequence[Scored], whether: frozenset[str], threshold: float
             elif listed and candidate.features["elsewhere"] > 0:
                 # Alaska and Hawaii by standard shipping only: other places, not an answer.
                 candidate.probability = 0.0
-    if any(c.features["table_row"] > 0 for c in candidates):
-        # "I wear a UK 8, what is that in EU?": the row of the size table holding the 8 answers
-        # it; a sentence about sizes that holds no figure of the table does not.
-        for candidate in candidates:
-            if candidate.features["table_row"] > 0:
-                candidate.probability = max(candidate.probability, threshold)
-            else:
-                candidate.probability = 0.0
+    # "I wear a UK 8, what is that in EU?": the row of the size table holding the 8 answers it;
+    # a sentence about sizes that holds no figure of the table does not.
+    _only(candidates, "table_row", threshold)
     named_duties = max((c.features["customs"] for c in candidates), default=0.0)
     for candidate in candidates if named_duties > 0 else []:
         if candidate.features["customs"] == named_duties:
             # Customs for Germany: the sentence about EU orders; for Japan, the one about
             # "other countries" (the passage names Japan nowhere).
             candidate.probability = max(candidate.probability, threshold)
-    if any(c.features["carriers"] > 0 for c in candidates):
-        # "Which shipping companies do you use?": the sentence naming the carriers answers it,
-        # not "Delivered: the carrier marked the parcel as delivered".
-        for candidate in candidates:
-            if candidate.features["carriers"] > 0:
-                candidate.probability = max(candidate.probability, threshold)
-            else:
-                candidate.probability = 0.0
+    # "Which shipping companies do you use?": the sentence naming the carriers answers it, not
+    # "Delivered: the carrier marked the parcel as delivered".
+    _only(candidates, "carriers", threshold)
     fullest = max((c.features["pays"] for c in candidates), default=0.0)
     for candidate in candidates if fullest > 0 else []:
         if candidate.features["pays"] == fullest:
@@ -210,3 +200,11 @@ def fill(candidates: Sequence[Scored], whether: frozenset[str], threshold: float
             candidate.probability = 0.0
         # One naming PayPal for the rest of a gift card's order keeps what it scored: it
         # answers "can I use two gift cards?" better than the list does.
+
+
+def _only(candidates: Sequence[Scored], slot: str, threshold: float) -> None:
+    """When a passage fills ``slot``, it answers and the others do not."""
+    if any(c.features[slot] > 0 for c in candidates):
+        for candidate in candidates:
+            filled = candidate.features[slot] > 0
+            candidate.probability = max(candidate.probability, threshold) if filled else 0.0
