@@ -21,6 +21,7 @@ from smartsupport.answers import Answerer, AnswerResult
 from smartsupport.decisions import offer_person
 from smartsupport.domain import Passage, Reply
 from smartsupport.knowledge import slots
+from smartsupport.knowledge.answer_types import answer_types
 from smartsupport.knowledge.answerability import Answerability, Candidate
 from smartsupport.knowledge.kb import KnowledgeBase
 from smartsupport.knowledge.places import place_match, places_in
@@ -192,11 +193,12 @@ class ArticleAnswers:
                 for p in found
                 if p not in kept and place_match(where, f"{p.section or ''} {p.text}") > 0
             ][:PLACE_PASSAGES]
-        if slots.asks_for_list(question):
+        asked = slots.Asked.of(question, answer_types(question))
+        if asked.payment or asked.carriers:
             # "Can I pay cash on delivery?", "Which carriers do you use?": the sentence with the
             # list shares few words with it and may rank below the ones about paying later or
             # a parcel marked delivered; it must be judged.
-            kept += [p for p in found if p not in kept and slots.holds_list(question, p.text)][
+            kept += [p for p in found if p not in kept and asked.holds_list(p.text)][
                 :PLACE_PASSAGES
             ]
         return kept

@@ -168,18 +168,18 @@ class Answerability:
         whether = (
             places_in(question) if not kinds and _POLAR_PLACE.search(question) else frozenset()
         )
-        customs = slots.customs_places(question, named)
+        wants = slots.Asked.of(question, kinds, whether, named)
         # For a figure asked about a place, the place rules decide (a sentence about another
         # place holds the same words); else the question's most specific word is its topic.
         asks_figure = {"duration", "when", "amount"} & set(kinds)
         topic = topic_of(wanted, idf, self.common) if asks_figure and not named else None
         candidates = []
-        for i, passage in enumerate(passages):
+        for i in range(len(passages)):
             unit_sim = self._vectors_of(split[i]) @ question_vector
             features, best = passage_features(
                 question,
                 split[i],
-                _passage_text(passage),
+                texts[i],
                 unit_similarities=[float(v) for v in unit_sim],
                 passage_similarity=float(passage_sim[i]),
                 margin=float(passage_sim[i] - _best_other(passage_sim, i)),
@@ -190,18 +190,18 @@ class Answerability:
                 position=i,
                 coverage_margin=float(covered[i] - _best_other(covered, i, default=0.0)),
             )
-            place = place_match(where, _passage_text(passage)) if where else 0.0
+            place = place_match(where, texts[i]) if where else 0.0
             if place > 0:
                 best = _unit_about(where, split[i], unit_sim, best)
                 # The slots of the question filled in one sentence: it names the place asked
                 # about (or a region holding it) and gives the kind of answer asked for.
                 if place_match(where, split[i][best]) > 0 and type_match(kinds, split[i][best]) > 0:
                     features["place_answer"] = 1.0
-            elif whether and place_match(whether, _passage_text(passage)) > 0:
+            elif whether and place_match(whether, texts[i]) > 0:
                 best = _unit_about(whether, split[i], unit_sim, best)
                 if place_match(whether, split[i][best]) > 0:
                     features["place_answer"] = 1.0
-            listed = slots.unit_for(question, kinds, whether, split[i], unit_sim, features, customs)
+            listed = wants.unit_for(split[i], unit_sim, texts[i], features)
             best = best if listed is None else listed
             unit = Unit(i, best, split[i][best])
             probability = features["learned"] = self.probability(features)
@@ -237,7 +237,7 @@ class Answerability:
             ):
                 probability = 0.0
             if features["answer_type"] <= 0 and only_names(
-                wanted, _passage_text(passage), idf, self.common, place_terms(question)
+                wanted, texts[i], idf, self.common, place_terms(question)
             ):
                 # It shares the product's name with the question, not what is asked about it.
                 probability = 0.0
@@ -250,9 +250,6 @@ class Answerability:
                 # continental US: the right kind of answer, for another place.
                 probability = 0.0
             features["place"] = place
-            features["elsewhere"] = (
-                1.0 if whether and place_match(whether, _passage_text(passage)) < 0 else 0.0
-            )
             candidates.append(Candidate(unit, probability, features))
         if any(c.features["place"] > 0 for c in candidates):
             # A passage speaks of the place asked about ("Europe: 4-7 business days"): the
@@ -260,7 +257,7 @@ class Answerability:
             for candidate in candidates:
                 if candidate.features["place"] <= 0:
                     candidate.probability = 0.0
-        slots.fill(candidates, whether, self.threshold)
+        slots.fill(candidates, wants, self.threshold)
         # Among answers raised to the threshold by a filled slot, the model's own order.
         candidates.sort(key=lambda c: (-c.probability, -c.features["learned"]))
         return candidates

@@ -12,19 +12,24 @@ customer's own way or country is not on the list (they learn it is not).
     size conversion   "I wear a UK 8, what is it in EU?" (two sizing systems named and a
                       number): the size table's row with a cell holding that number
 
-``Answerability.rank`` builds each passage's answer around the unit ``unit_for`` picks and
-then lets ``fill`` raise the filled slots to the threshold and drop the passages they outrank.
+    carriers          "Which shipping companies do you use?": the sentence naming two or more
+    customs duties    the sentence for the place asked about, or about "other countries"
+
+``Answerability.rank`` reads the question once (``Asked.of``), builds each passage's answer
+around the unit ``Asked.unit_for`` picks, then lets ``fill`` raise the filled slots to the
+threshold and drop the passages they outrank.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 
-from smartsupport.knowledge.answer_types import answer_types, lists_payment
+from smartsupport.knowledge.answer_types import lists_payment
 from smartsupport.knowledge.places import place_match, places_in, speaks_of_elsewhere
 from smartsupport.knowledge.units import units_of
 
@@ -36,54 +41,82 @@ class Scored(Protocol):
     features: dict[str, float]
 
 
-def unit_for(
-    question: str,
-    kinds: Sequence[str],
-    whether: frozenset[str],
-    units: Sequence[str],
-    similarities: np.ndarray,
-    features: dict[str, float],
-    customs: frozenset[str] = frozenset(),
-) -> int | None:
-    """The unit holding the list the question asks about, the most similar when several do
-    (None when there is none); records ``pays``, ``destinations``, ``table_row``,
-    ``carriers`` and ``customs`` in ``features``. ``customs``: the places a question about
-    customs duties is asked for ("我在东京 ... 需要交关税吗？")."""
-    best = None
-    features["customs"] = 0.0
-    if customs:
-        about = [j for j, u in enumerate(units) if _CUSTOMS.search(u)]
-        naming = [j for j in about if place_match(customs, units[j]) > 0]
-        # "For other countries, import duties ... are paid by the recipient": for a place the
-        # passage names nowhere else.
-        other = [j for j in about if speaks_of_elsewhere(units[j]) and j not in naming]
-        chosen = naming or other
-        if chosen:
-            best = max(chosen, key=lambda j: float(similarities[j]))
-            features["customs"] = 2.0 if naming else 1.0
-    listing = (
-        [j for j, u in enumerate(units) if len(places_in(u)) >= DESTINATIONS] if whether else []
-    )
-    if listing and features["place_answer"] <= 0:
-        best = max(listing, key=lambda j: float(similarities[j]))
-    rows = _rows_holding(question, units) if not kinds and _converts(question) else []
-    if rows:
-        best = max(rows, key=lambda j: float(similarities[j]))
-    if not kinds and _ASKS_CARRIER.search(question):
-        carrying = [j for j, u in enumerate(units) if _carriers(u)]
-        if carrying:
-            best = max(carrying, key=lambda j: float(similarities[j]))
+@dataclass(frozen=True, slots=True)
+class Asked:
+    """The list or row a question asks for, read once per question (``of``); then, per
+    passage, ``unit_for`` finds the unit holding it and ``fill`` ranks the candidates."""
+
+    question: str
+    payment: bool = False  # a way to pay, or instalments
+    carriers: bool = False  # who delivers
+    sizes: frozenset[str] = frozenset()  # the numbers of a size to convert
+    whether: frozenset[str] = frozenset()  # the places "do you ship to ...?" names
+    customs: frozenset[str] = frozenset()  # the places a customs question is asked for
+
+    @classmethod
+    def of(
+        cls,
+        question: str,
+        kinds: Sequence[str],
+        whether: frozenset[str] = frozenset(),
+        places: frozenset[str] = frozenset(),
+    ) -> Asked:
+        """``whether``: the places of a yes-or-no delivery question; ``places``: every place
+        the question is asked about (its message's too)."""
+        plain = not kinds
+        return cls(
+            question,
+            payment="payment" in kinds,
+            carriers=plain and bool(_ASKS_CARRIER.search(question)),
+            sizes=_numbers(question) if plain and _converts(question) else frozenset(),
+            whether=whether,
+            customs=places if _CUSTOMS.search(question) else frozenset(),
+        )
+
+    def unit_for(
+        self,
+        units: Sequence[str],
+        similarities: np.ndarray,
+        passage: str,
+        features: dict[str, float],
+    ) -> int | None:
+        """The unit of a passage holding what is asked, the most similar when several do
+        (None when there is none); records ``customs``, ``destinations``, ``elsewhere``,
+        ``table_row``, ``carriers`` and ``pays`` in ``features`` for ``fill``."""
+        found: list[int] = []
+        features["customs"] = 0.0
+        if self.customs:
+            about = [j for j, u in enumerate(units) if _CUSTOMS.search(u)]
+            naming = [j for j in about if place_match(self.customs, units[j]) > 0]
+            # "For other countries, import duties ... are paid by the recipient": for a place
+            # the passage names nowhere else.
+            other = [j for j in about if speaks_of_elsewhere(units[j]) and j not in naming]
+            found = naming or other
+            features["customs"] = 2.0 if naming else 1.0 if other else 0.0
+        listing = []
+        if self.whether and features["place_answer"] <= 0:
+            listing = [j for j, u in enumerate(units) if len(places_in(u)) >= DESTINATIONS]
+            found = listing or found
+        features["destinations"] = 1.0 if listing else 0.0
+        features["elsewhere"] = (
+            1.0 if self.whether and place_match(self.whether, passage) < 0 else 0.0
+        )
+        rows = _rows_holding(self.sizes, units) if self.sizes else []
+        features["table_row"] = 1.0 if rows else 0.0
+        carrying = [j for j, u in enumerate(units) if _carriers(u)] if self.carriers else []
         features["carriers"] = 1.0 if carrying else 0.0
-    else:
-        features["carriers"] = 0.0
-    pays = [lists_payment(question, u) for u in units] if "payment" in kinds else [0]
-    paying = [j for j, fill in enumerate(pays) if fill == max(pays) > 0]
-    if paying:
-        best = max(paying, key=lambda j: float(similarities[j]))
-    features["pays"] = float(max(pays))
-    features["destinations"] = 1.0 if listing else 0.0
-    features["table_row"] = 1.0 if rows else 0.0
-    return best
+        pays = [lists_payment(self.question, u) for u in units] if self.payment else [0]
+        paying = [j for j, fill in enumerate(pays) if fill == max(pays) > 0]
+        features["pays"] = float(max(pays))
+        found = paying or carrying or rows or found
+        return max(found, key=lambda j: float(similarities[j])) if found else None
+
+    def holds_list(self, text: str) -> bool:
+        """Whether a sentence of ``text`` holds the list of ways to pay or of carriers asked
+        for (retrieval judges such a passage even when it ranks low)."""
+        if self.payment:
+            return any(lists_payment(self.question, u) == 2 for u in units_of(text))
+        return self.carriers and any(_carriers(u) for u in units_of(text))
 
 
 # Customs duties and import taxes, by name in the nine languages (not VAT alone: "a VAT
@@ -94,11 +127,6 @@ _CUSTOMS = re.compile(
     r"|关税|进口税|関税|輸入税|جمارك|جمركية|رسوم الاستيراد",
     re.IGNORECASE,
 )
-
-
-def customs_places(question: str, named: frozenset[str]) -> frozenset[str]:
-    """The places a question about customs duties is asked for (``named``), else none."""
-    return named if named and _CUSTOMS.search(question) else frozenset()
 
 
 # Asking who delivers ("which carriers", "shipping company", "transportista", "快递公司"), and
@@ -133,12 +161,13 @@ def _converts(question: str) -> bool:
 _NUMBER = re.compile(r"(?<![\d.,])\d{1,3}(?:[.,]\d)?(?![\d])")
 
 
-def _rows_holding(question: str, units: Sequence[str]) -> list[int]:
-    """The table rows with a cell that is a number the question gives ("I wear a US 10":
-    "44 | 10 | 11.5 | 9.5 | 27.5 cm")."""
-    numbers = {n.replace(",", ".") for n in _NUMBER.findall(question)}
-    if not numbers:
-        return []
+def _numbers(question: str) -> frozenset[str]:
+    return frozenset(n.replace(",", ".") for n in _NUMBER.findall(question))
+
+
+def _rows_holding(numbers: frozenset[str], units: Sequence[str]) -> list[int]:
+    """The table rows with a cell that is one of ``numbers`` ("I wear a US 10": "44 | 10 |
+    11.5 | 9.5 | 27.5 cm")."""
     return [
         j
         for j, unit in enumerate(units)
@@ -147,26 +176,13 @@ def _rows_holding(question: str, units: Sequence[str]) -> list[int]:
     ]
 
 
-def asks_for_list(question: str) -> bool:
-    """Whether the answer to ``question`` is the list of ways to pay or of carriers."""
-    kinds = answer_types(question)
-    return "payment" in kinds or not kinds and bool(_ASKS_CARRIER.search(question))
-
-
-def holds_list(question: str, text: str) -> bool:
-    """Whether a sentence of ``text`` holds the list ``question`` asks for."""
-    if "payment" in answer_types(question):
-        return any(lists_payment(question, u) == 2 for u in units_of(text))
-    return any(_carriers(u) for u in units_of(text))
-
-
 def _carriers(unit: str) -> bool:
     return len(set(_CARRIER.findall(unit.lower()))) >= 2
 
 
-def fill(candidates: Sequence[Scored], whether: frozenset[str], threshold: float) -> None:
-    """Raise the passages that fill a list slot to ``threshold``; drop those they outrank."""
-    if whether and not any(c.features["place_answer"] > 0 for c in candidates):
+def fill(candidates: Sequence[Scored], asked: Asked, threshold: float) -> None:
+    """Raise the passages that fill a slot to ``threshold``; drop those they outrank."""
+    if asked.whether and not any(c.features["place_answer"] > 0 for c in candidates):
         # "Do you ship to Brazil?", and no article names Brazil: the sentence listing where
         # the shop delivers answers it (the customer's country is not among them).
         listed = any(c.features["destinations"] > 0 for c in candidates)
