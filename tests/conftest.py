@@ -95,6 +95,12 @@ async def redis_url() -> AsyncIterator[str]:
         await client.aclose()
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest) -> str:
+    """The test once on each engine: the embedded SQLite and the real PostgreSQL."""
+    return str(request.getfixturevalue(f"{request.param}_url"))
+
+
 @pytest.fixture
 def sqlite_url(tmp_path) -> str:
     return f"sqlite:///{tmp_path / 'test.db'}"

@@ -40,11 +40,6 @@ SHA = hashlib.sha256(PDF).hexdigest()
 OLD_KEY = f"demo/{SHA[:2]}/{SHA}.pdf"  # how files were named before (and without a keyring)
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def database_url(request: pytest.FixtureRequest) -> str:
-    return str(request.getfixturevalue(f"{request.param}_url"))
-
-
 def running(db: SqlDatabase, root: Path) -> Services:
     """What ``attachment_records`` needs of a server: settings, the store and the files
     (sealed when the store has a keyring, as services.open_services builds them)."""

@@ -23,11 +23,6 @@ from tests.messagingkit import channel_secrets, running, settle, wait_for  # noq
 URL = "/api/v1/channels/api/demo/messages"
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def database_url(request: pytest.FixtureRequest) -> str:
-    return str(request.getfixturevalue(f"{request.param}_url"))
-
-
 def bearer(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 

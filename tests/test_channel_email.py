@@ -35,11 +35,6 @@ from tests.mailservers import (
 )
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def database_url(request: pytest.FixtureRequest) -> str:
-    return str(request.getfixturevalue(f"{request.param}_url"))
-
-
 @pytest.fixture
 def servers(mailservers: MailServers) -> MailServers:  # noqa: F811
     mailservers.clear()

@@ -25,11 +25,6 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"pixels" * 60
 JPEG = b"\xff\xd8\xff\xe0" + b"jpeg-bytes" * 80
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def database_url(request: pytest.FixtureRequest) -> str:
-    return str(request.getfixturevalue(f"{request.param}_url"))
-
-
 @pytest.fixture
 def speech():
     server = TranscriptionServer()

@@ -26,11 +26,6 @@ from tests.test_voice_notes import OGG, TranscriptionServer
 LATER = timedelta(hours=1)  # past any backoff of the first tries, well within the max age
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def database_url(request: pytest.FixtureRequest) -> str:
-    return str(request.getfixturevalue(f"{request.param}_url"))
-
-
 async def customer_message(run: Running, conversation_id: str) -> Message:
     (said,) = [m for m in await run.messages(conversation_id) if m.author is Author.CUSTOMER]
     return said

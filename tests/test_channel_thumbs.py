@@ -39,11 +39,6 @@ KEY = b"k" * 32
 QUESTION = "Wie lange dauert der Versand nach Deutschland?"  # answered from the articles
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def database_url(request: pytest.FixtureRequest) -> str:
-    return str(request.getfixturevalue(f"{request.param}_url"))
-
-
 @pytest.fixture
 def servers(mailservers: MailServers) -> MailServers:  # noqa: F811
     mailservers.clear()

@@ -13,8 +13,6 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-import pytest
-
 from smartsupport import outbox
 from smartsupport.channels import contacts
 from smartsupport.domain import Author, utcnow
@@ -30,11 +28,6 @@ from tests.messaging_fakes import (
 from tests.messagingkit import PUBLIC_URL, channel_secrets, running, settle, wait_for  # noqa: F401
 
 NUMBER = "+15551234567"
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def database_url(request: pytest.FixtureRequest) -> str:
-    return str(request.getfixturevalue(f"{request.param}_url"))
 
 
 async def conversation_of(run, channel: str = "sms", number: str = NUMBER) -> str:

@@ -10,8 +10,6 @@ import json
 import logging
 from datetime import timedelta
 
-import pytest
-
 from smartsupport import outbox
 from smartsupport.channels import contacts
 from smartsupport.domain import Author, utcnow
@@ -29,11 +27,6 @@ from tests.messaging_fakes import (
 from tests.messagingkit import channel_secrets, running, settle, wait_for  # noqa: F401
 
 WA_ID = "16505551234"
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def database_url(request: pytest.FixtureRequest) -> str:
-    return str(request.getfixturevalue(f"{request.param}_url"))
 
 
 async def conversation_of(run, wa_id: str = WA_ID) -> str:

@@ -5,7 +5,6 @@ unverified customer, or an identity that names another record, brings back nothi
 
 from __future__ import annotations
 
-import pytest
 import yaml
 
 from smartsupport import customer_memory
@@ -43,11 +42,6 @@ FLOWS = {
         }
     }
 }
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def database_url(request: pytest.FixtureRequest) -> str:
-    return str(request.getfixturevalue(f"{request.param}_url"))
 
 
 def with_flows(tmp_path) -> None:

@@ -10,8 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import cast
 
-import pytest
-
 from smartsupport import customer_data, outbox
 from smartsupport.channels import contacts
 from smartsupport.domain import utcnow
@@ -28,11 +26,6 @@ WA_ID = "16505551234"  # the fakes' WhatsApp customer
 NUMBER = "+15551234567"  # the fakes' SMS / Twilio WhatsApp customer
 PHONES = (WA_ID, NUMBER.lstrip("+"))
 PROACTIVE = "/api/v1/workspaces/demo/proactive"
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def database_url(request: pytest.FixtureRequest) -> str:
-    return str(request.getfixturevalue(f"{request.param}_url"))
 
 
 async def converse(run) -> None:

@@ -54,11 +54,6 @@ PASSPORT = b"%PDF-1.4\n% passport of Ada Lovelace, born 1815\n%%EOF\n"
 SECRETS = (ADDRESS, "Lovelace", "Zanzibar", "okapi", "quokka", "passport")
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def database_url(request: pytest.FixtureRequest) -> str:
-    return str(request.getfixturevalue(f"{request.param}_url"))
-
-
 @pytest.fixture
 def servers(mailservers: MailServers) -> MailServers:  # noqa: F811
     mailservers.clear()

@@ -10,8 +10,6 @@ from __future__ import annotations
 import json
 from typing import Any, cast
 
-import pytest
-
 from smartsupport import outbox
 from smartsupport.domain import Conversation, Customer, OutboxItem, Workspace, utcnow
 from smartsupport.ids import new_id
@@ -33,11 +31,6 @@ SECRETS = (
     "passport-grace",
     "nanosecond-wire",
 )
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def database_url(request: pytest.FixtureRequest) -> str:
-    return str(request.getfixturevalue(f"{request.param}_url"))
 
 
 async def opened(url: str, keys: KeySet | None) -> SqlDatabase:

@@ -51,11 +51,6 @@ OLD_FORMS = [
 ]
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def database_url(request: pytest.FixtureRequest) -> str:
-    return str(request.getfixturevalue(f"{request.param}_url"))
-
-
 def status(seed: Seed, conversation_id: str, minutes: int, data: dict[str, Any]) -> None:
     at = DAY + timedelta(minutes=minutes)
     seed.events.append((WORKSPACE, conversation_id, "conversation.status", data, at))

@@ -38,12 +38,6 @@ from tests.appkit import say
 from tests.messagingkit import Running, channel_secrets, running  # noqa: F401 - secrets fixture
 from tests.test_flow_proactive import REMINDER, demo_turn, reminders, return_over_the_web
 
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def database_url(request: pytest.FixtureRequest) -> str:
-    return str(request.getfixturevalue(f"{request.param}_url"))
-
-
 # -- the demo, end to end ------------------------------------------------------------------
 
 

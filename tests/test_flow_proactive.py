@@ -30,11 +30,6 @@ NUMBER = "+15551234567"  # twilio_inbound's sender
 REMINDER = "Reminder: the return label for order ORD-10238"
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def database_url(request: pytest.FixtureRequest) -> str:
-    return str(request.getfixturevalue(f"{request.param}_url"))
-
-
 async def reminders(services: Any) -> list[outbox.Entry]:
     return [e for e in await outbox.list_entries(services.store, limit=500) if e.kind == KIND]
 

@@ -21,11 +21,6 @@ from smartsupport.worker import Worker
 from tests.helpdesk_fakes import FakeApis, open_test_services, zendesk_config
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def database_url(request: pytest.FixtureRequest) -> str:
-    return str(request.getfixturevalue(f"{request.param}_url"))
-
-
 async def conversation(services: Services, email: str, text: str = "My parcel never came") -> str:
     conv, _ = await start_conversation(services, "acme", customer={"email": email, "name": "Ana"})
     await handle_message(services, IncomingMessage(conv.id, text))

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
-
 from smartsupport import outbox
 from smartsupport.channels import contacts
 from smartsupport.domain import Author, utcnow
@@ -17,11 +15,6 @@ from tests.messagingkit import channel_secrets, running, settle, wait_for  # noq
 
 URL = "/api/v1/workspaces/demo/proactive"
 WA_ID = "16505551234"
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def database_url(request: pytest.FixtureRequest) -> str:
-    return str(request.getfixturevalue(f"{request.param}_url"))
 
 
 def bearer(key: str) -> dict[str, str]:
