@@ -1,5 +1,6 @@
 """Ratings of single bot answers: a customer's thumbs up or down in the widget, under an
-answer mail or on WhatsApp, an agent flagging a bad answer from the inbox (table
+answer mail, on WhatsApp, by a "1" / "2" reply on SMS or WhatsApp through Twilio, or from a
+business's app over the API channel; an agent flagging a bad answer from the inbox (table
 ``answer_feedback``, migration 0020; the channel it came through, 0043).
 
 One row per (message, source, staff member): rating again replaces the earlier rating, so a

@@ -16,6 +16,7 @@ from smartsupport.channels.api_channel import sign, verify_webhook
 from smartsupport.domain import Author, utcnow
 from smartsupport.errors import Unauthorized
 from smartsupport.fanout import conversation_lock
+from smartsupport.feedback import ratings_of
 from smartsupport.inbox.changes import post
 from tests.messaging_fakes import API_SECRET, HOOK_PATH
 from tests.messagingkit import channel_secrets, running, settle, wait_for  # noqa: F401
@@ -147,3 +148,88 @@ async def test_the_demo_order_tracking_flow_runs_end_to_end_over_the_api(tmp_pat
             what="the tracking answer as a webhook",
         )
         assert run.fake.problems == []
+
+
+# -- thumbs on answers -------------------------------------------------------------------------
+QUESTION = "Wie lange dauert der Versand nach Deutschland?"  # answered from the articles
+
+
+def feedback_url(message_id: str, workspace: str = "demo") -> str:
+    return f"/api/v1/channels/api/{workspace}/messages/{message_id}/feedback"
+
+
+async def test_a_user_rates_an_answer_the_webhook_marked_rateable(tmp_path, database_url):
+    async with running(tmp_path, database_url) as run:
+        key = await run.api_key()
+        body = {"user_id": "u-8", "message_id": "q-1", "text": QUESTION}
+        answer = (await run.http.post(URL, json=body, headers=bearer(key))).json()
+        (rated,) = [r for r in answer["replies"] if r["rateable"]]
+        assert rated["citations"] and answer["message"]["rateable"] is False
+        await wait_for(
+            lambda: any(d["message"]["id"] == rated["id"] for d in run.fake.hook_deliveries),
+            what="the answer's webhook",
+        )
+        (delivered,) = [d for d in run.fake.hook_deliveries if d["message"]["id"] == rated["id"]]
+        assert delivered["message"]["rateable"] is True and run.fake.problems == []
+
+        vote = {"user_id": "u-8", "rating": 1}
+        response = await run.http.post(feedback_url(rated["id"]), json=vote, headers=bearer(key))
+        assert response.status_code == 201, response.text
+        given = response.json()
+        assert given["changed"] is True and given["channel"] == "api"
+        assert (given["message_id"], given["rating"]) == (rated["id"], 1)
+        again = await run.http.post(feedback_url(rated["id"]), json=vote, headers=bearer(key))
+        assert again.status_code == 201 and again.json()["changed"] is False  # a client retry
+        (rating,) = await ratings_of(run.services, answer["conversation_id"])
+        assert (rating.rating, rating.source, rating.channel) == (1, "customer", "api")
+
+        down = {"user_id": "u-8", "rating": -1, "reason": "not_helpful"}
+        changed = await run.http.post(feedback_url(rated["id"]), json=down, headers=bearer(key))
+        assert changed.status_code == 201 and changed.json()["changed"] is True
+        (rating,) = await ratings_of(run.services, answer["conversation_id"])
+        assert (rating.rating, rating.reason, rating.channel) == (-1, "not_helpful", "api")
+
+
+async def test_a_rating_of_anything_but_the_users_own_rateable_answer_is_refused(tmp_path):
+    async with running(tmp_path) as run:
+        key = await run.api_key()
+        mine = {"user_id": "u-1", "message_id": "a", "text": QUESTION}
+        answer = (await run.http.post(URL, json=mine, headers=bearer(key))).json()
+        (rated,) = [r for r in answer["replies"] if r["rateable"]]
+        theirs = {"user_id": "u-2", "message_id": "b", "text": "Hello"}
+        other = (await run.http.post(URL, json=theirs, headers=bearer(key))).json()
+        greeting = next(r for r in other["replies"] if r["author"] == "bot")
+        assert greeting["rateable"] is False
+
+        async def rate(message_id: str, **body: object) -> tuple[int, str]:
+            vote = {"user_id": "u-1", "rating": 1, **body}
+            response = await run.http.post(feedback_url(message_id), json=vote,
+                                           headers=bearer(key))  # fmt: skip
+            assert response.status_code < 500, response.text
+            error = response.json().get("error") or {}
+            return response.status_code, error.get("code", "")
+
+        # u-2 cannot rate u-1's answer, and u-1 cannot rate u-2's: "not found" either way.
+        assert await rate(rated["id"], user_id="u-2") == (404, "not_found")
+        assert await rate(greeting["id"]) == (404, "not_found")
+        assert await rate(rated["id"], user_id="nobody") == (404, "not_found")
+        assert await rate("0" * 32) == (404, "not_found")
+        assert (await rate(greeting["id"], user_id="u-2")) == (422, "not_rateable")
+        assert await rate(answer["message"]["id"]) == (422, "not_a_bot_answer")
+        assert await rate(rated["id"], rating=5) == (422, "invalid_rating")
+        assert (await rate(rated["id"], rating="up"))[0] == 422
+        assert (await rate(rated["id"], rating=True))[0] == 422
+        assert (await rate(rated["id"], reason="x" * 501))[0] == 422
+        assert (await rate("m" * 65))[0] == 422
+        broken = await run.http.post(
+            feedback_url(rated["id"]), content=b"{", headers={**bearer(key),
+            "Content-Type": "application/json"},
+        )  # fmt: skip
+        assert broken.status_code == 400
+        vote = {"user_id": "u-1", "rating": 1}
+        assert (await run.http.post(feedback_url(rated["id"]), json=vote)).status_code == 401
+        reader = await run.api_key("conversations:read")
+        refused = await run.http.post(feedback_url(rated["id"]), json=vote, headers=bearer(reader))
+        assert refused.status_code == 403
+        for conversation_id in (answer["conversation_id"], other["conversation_id"]):
+            assert await ratings_of(run.services, conversation_id) == []

@@ -60,6 +60,10 @@ PUBLIC: dict[tuple[str, str], tuple[str, int]] = {
     ("POST", "/api/v1/channels/whatsapp/{workspace_id}"): ("WhatsApp webhooks, signed", 404),
     ("POST", "/api/v1/channels/twilio/{workspace_id}/{kind}"): ("Twilio webhooks, signed", 404),
     ("POST", "/api/v1/channels/api/{workspace_id}/messages"): ("the API channel, API key", 401),
+    ("POST", "/api/v1/channels/api/{workspace_id}/messages/{message_id}/feedback"): (
+        "the API channel's thumbs, API key",
+        401,
+    ),
     ("POST", "/api/v1/workspaces/{workspace_id}/proactive"): ("proactive sends, API key", 401),
     ("GET", "/api/v1/workspaces/{workspace_id}/proactive/{entry_id}"): (
         "their state, API key",
@@ -83,6 +87,7 @@ CSRF_EXEMPT = {
     ("POST", "/api/v1/channels/whatsapp/{workspace_id}"),
     ("POST", "/api/v1/channels/twilio/{workspace_id}/{kind}"),
     ("POST", "/api/v1/channels/api/{workspace_id}/messages"),
+    ("POST", "/api/v1/channels/api/{workspace_id}/messages/{message_id}/feedback"),
     ("POST", "/api/v1/workspaces/{workspace_id}/proactive"),
 }
 

@@ -9,7 +9,8 @@ workspace's ``api_channel.webhook_url`` as a signed webhook, through the outbox:
     Smartsupport-Delivery: <delivery id>       the same on every retry of one delivery
     Smartsupport-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">
     {"type": "message.created", "delivery_id", "workspace_id", "conversation_id",
-     "user_id", "message": {<the message as the widget sees it: wire.MessageOut>}}
+     "user_id", "message": {<the message as the widget sees it: wire.MessageOut>,
+                            "rateable": <a knowledge answer the app may let its user rate>}}
 
 A 2xx is delivered; 408/429/5xx and network failures are retried with the outbox's
 exponential backoff (never sooner than Retry-After) until ``outbox_max_age_hours``; other
@@ -29,7 +30,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from smartsupport.channels import contacts
+from smartsupport.channels import contacts, thumbs
 from smartsupport.channels.base import Channel
 from smartsupport.channels.messaging_config import api_channel_config
 from smartsupport.domain import Author, Conversation, IncomingMessage, Message, OutboxItem
@@ -86,7 +87,9 @@ class ApiChannel(Channel):
         ]
 
     def render(self, message: Message) -> dict[str, Any]:
-        return message_json(message)
+        # "rateable": the answers the app may show thumbs under and pass on to
+        # POST .../messages/{id}/feedback (api_routes.py), the same answers as on every channel.
+        return {**message_json(message), "rateable": thumbs.rateable(message)}
 
     def deliveries(
         self, conversation: Conversation, messages: Sequence[Message]

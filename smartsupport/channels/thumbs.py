@@ -2,8 +2,9 @@
 answers"). What the channels need, without I/O:
 
     settings(workspace)       the workspace's ``answer_feedback:`` section: links under an
-                              answer mail (on by default), reply buttons on WhatsApp (off), how
-                              many days a link works
+                              answer mail (on by default), reply buttons on WhatsApp (off), a
+                              "reply 1 or 2" line on SMS and on WhatsApp through Twilio (off,
+                              thumbs_reply.py), how many days a link works
     rateable(message)         a knowledge answer: the assistant's, citing help articles
     sign_link / read_link     the token of an email link: one message of one conversation,
                               its expiry and the page's language, HMAC-signed with the
@@ -14,7 +15,8 @@ answers"). What the channels need, without I/O:
                               (message id, rating)
 
 Recording a vote is the widget's code path (``feedback.rate_answer``), called by
-``thumbs_inbound`` (the link's route, the WhatsApp press) with the channel it came through.
+``thumbs_inbound`` (the link's route, the WhatsApp press, a "1"/"2" reply on SMS or WhatsApp
+through Twilio, the API channel's route) with the channel it came through.
 """
 
 from __future__ import annotations
@@ -53,6 +55,10 @@ class AnswerFeedback(BaseModel):
     email: bool = True
     # Two buttons under every answer turn a chat into a survey: a workspace opts in.
     whatsapp: bool = False
+    # A line under every answer: on SMS each character costs (the line is GSM-7, no emoji,
+    # so the answer's encoding does not change), on WhatsApp it lengthens every answer.
+    sms: bool = False
+    twilio_whatsapp: bool = False
     link_days: int = Field(default=30, ge=1, le=365)
 
 
@@ -62,7 +68,8 @@ def settings(workspace: WorkspaceConfig) -> AnswerFeedback:
     if written is not None and not isinstance(written, dict):
         # ``section`` would read a stray ``answer_feedback: false`` as "the defaults".
         raise ConfigurationError(
-            f"workspace {workspace.id} {SECTION}: write a mapping (email, whatsapp, link_days)"
+            f"workspace {workspace.id} {SECTION}: write a mapping (email, whatsapp, sms, "
+            "twilio_whatsapp, link_days)"
         )
     return workspace.checked(SECTION, AnswerFeedback)
 

@@ -8,6 +8,10 @@ answers"):
                                               customer in their language
     record_press(...)                         a WhatsApp reply-button press ("Helpful" /
                                               "Not helpful"): a rating, not a customer turn
+    record_reply(...)                         an exact "1" / "2" (👍 / 👎) on SMS or WhatsApp
+                                              through Twilio right after an answer that
+                                              offered it (thumbs_reply.py): a rating, not a
+                                              turn; any other message is the customer's turn
 
 The link needs no session and no CSRF token: all it can do is record the vote its signature
 names, for the answer it names, and opening it again changes nothing (the same rating is not
@@ -25,7 +29,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from smartsupport import messages as catalog
-from smartsupport.channels import contacts, thumbs
+from smartsupport.channels import contacts, thumbs, thumbs_reply
 from smartsupport.domain import Conversation
 from smartsupport.errors import InvalidInput, NotFound
 from smartsupport.feedback import rate_answer, ratings_of
@@ -33,6 +37,7 @@ from smartsupport.services import Services
 from smartsupport.storage.base import SqlExecutor
 
 log = logging.getLogger(__name__)
+RECENT = 12  # messages read to find the offer a reply answers (only ours may follow it)
 router = APIRouter(prefix="/api/v1/feedback", tags=["channels"])
 # The token is in the URL: keep it out of caches, referrers and search indexes.
 PAGE_HEADERS = {
@@ -44,15 +49,22 @@ PAGE_HEADERS = {
 
 
 async def record(
-    services: Services, conversation: Conversation, message_id: str, rating: int, channel: str
+    services: Services,
+    conversation: Conversation,
+    message_id: str,
+    rating: int,
+    channel: str,
+    reason: str | None = None,
 ) -> bool:
     """The customer's rating of one answer; False when it was already so (a link opened
-    twice, a press Meta delivered twice): nothing written, no second event."""
+    twice, a press Meta delivered twice, a client's retry): nothing written, no second
+    event."""
+    said = (reason or "").strip() or None
     for earlier in await ratings_of(services, conversation.id):
         if earlier.message_id == message_id and earlier.source == "customer":
-            if earlier.rating == rating:
+            if earlier.rating == rating and earlier.reason == said:
                 return False
-    await rate_answer(services, conversation, message_id, rating, channel=channel)
+    await rate_answer(services, conversation, message_id, rating, reason, channel=channel)
     return True
 
 
@@ -119,3 +131,37 @@ async def record_press(
     except (NotFound, InvalidInput) as exc:
         log.warning("%s thumbs press in %s dropped: %s", channel, conversation.id, exc)
         return False
+
+
+async def record_reply(
+    services: Services,
+    workspace_id: str,
+    channel: str,
+    address: str,
+    text: str,
+) -> bool:
+    """True when ``text`` from ``address`` is the rating of the answer just before it that
+    offered "Reply 1 or 2" (recorded, or the same again: nothing to answer either way);
+    False for every other message, which the caller runs as the customer's turn."""
+    rating = thumbs_reply.vote(text)
+    if rating is None:
+        return False
+    db: SqlExecutor = services.store  # type: ignore[assignment]  # every store is SQL
+    contact = await contacts.find(db, workspace_id, channel, address)
+    conversation = (
+        await services.store.get_conversation(contact.conversation_id) if contact else None
+    )
+    if conversation is None:
+        return False  # a first message "1": nothing was offered to this number
+    after = max(0, conversation.last_seq - RECENT)
+    history = await services.store.list_messages(conversation.id, after=after)
+    message_id = thumbs_reply.offered(history, channel)
+    if message_id is None:
+        return False
+    # A reply is the customer writing, for WhatsApp's 24-hour window too.
+    await contacts.touch_inbound(db, workspace_id, channel, address)
+    try:
+        await record(services, conversation, message_id, rating, channel)
+    except (NotFound, InvalidInput) as exc:  # erased meanwhile: still no turn for a "1"
+        log.warning("%s thumbs reply in %s dropped: %s", channel, conversation.id, exc)
+    return True

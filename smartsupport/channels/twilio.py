@@ -14,26 +14,32 @@ two channel names, ``sms`` and ``twilio_whatsapp``.
                                       24-hour window only the workspace's Content template;
                                       inside it, one to three quick replies as the tappable
                                       buttons of a twilio/quick-reply Content template the
-                                      workspace names for that count (``buttons``)
+                                      workspace names for that count (``buttons``); under a
+                                      knowledge answer the "Reply 1 or 2" line when the
+                                      workspace asks for it (thumbs_reply.py), marked on the
+                                      answer once sent so the reply counts as its rating
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from smartsupport import messages as catalog
 from smartsupport import rich
-from smartsupport.channels import contacts, twilio_rest
+from smartsupport.channels import contacts, thumbs, thumbs_reply, twilio_rest
 from smartsupport.channels.base import Channel
 from smartsupport.channels.contacts import Contact
 from smartsupport.channels.messaging_config import TwilioConfig, twilio_config
 from smartsupport.channels.options import incoming, quick_replies
 from smartsupport.channels.whatsapp import plain_text
 from smartsupport.domain import Author, Conversation, IncomingMessage, Message, OutboxItem
-from smartsupport.errors import ConfigurationError, DeliveryError, InvalidInput
+from smartsupport.errors import ConfigurationError, DeliveryError, InvalidInput, NotFound
 from smartsupport.services import Services
 from smartsupport.storage.base import SqlExecutor
+from smartsupport.workspaces import WorkspaceConfig
 
 SEND_KIND = "twilio.send"
 WHATSAPP_PREFIX = "whatsapp:"
@@ -113,6 +119,12 @@ class TwilioChannel(Channel):
                 if isinstance(a, dict) and str(a.get("url", "")).startswith("https://")
             ]
             parts = twilio_rest.split_body(self.text_of(message, language)) or [""]
+            # The rating line goes under the last part, if the workspace wants it at send time.
+            rateable = (
+                {"rateable": True, "language": thumbs.answer_language(conversation, message)}
+                if thumbs_reply.offerable(message)
+                else {}
+            )
             for index, part in enumerate(parts):
                 items.append(
                     OutboxItem(
@@ -127,6 +139,7 @@ class TwilioChannel(Channel):
                             "text": message.text,
                             "compliance": bool(message.meta.get("compliance")),
                             **({"buttons": buttons} if (buttons := self.buttons(message)) else {}),
+                            **(rateable if index == len(parts) - 1 else {}),
                         },
                     )
                 )
@@ -161,6 +174,9 @@ class TwilioChannel(Channel):
         if contact.opted_out and not payload.get("compliance"):
             return {"skipped": "opted_out"}
         whatsapp = name == TwilioWhatsAppChannel.name
+        offer = _offer(services.workspace(entry.workspace_id), name, contact, payload)
+        if offer:
+            payload = {**payload, "body": f"{payload['body'].rstrip()}\n\n{offer['line']}"}
         form = _form(
             config, contact, payload, whatsapp, services.settings.public_url, entry.workspace_id
         )
@@ -177,7 +193,38 @@ class TwilioChannel(Channel):
             db, name, str(sent["sid"]), entry.workspace_id, contact.conversation_id,
             [payload["message_id"]], status=str(sent.get("status") or "queued"),
         )  # fmt: skip
+        if offer:
+            # From now on an exact "1" / "2" right after this answer is its rating.
+            mark = {"channel": name, "language": offer["language"]}
+            with contextlib.suppress(NotFound):  # erased since: nothing left to rate
+                await services.store.update_message_meta(
+                    payload["message_id"], {thumbs_reply.OFFER: mark}
+                )
         return {"sid": sent["sid"]}
+
+
+def _offer(
+    workspace: WorkspaceConfig, name: str, contact: Contact, payload: Mapping[str, Any]
+) -> dict[str, str] | None:
+    """The rating line for this part and its language, when it is a knowledge answer's last
+    part, the workspace wants the line on this channel (read at send time, like the window),
+    the text goes as text (WhatsApp outside the 24-hour window sends a template) and the line
+    fits within Twilio's 1600 characters; else None."""
+    if not payload.get("rateable") or payload.get("buttons"):
+        return None
+    try:
+        wanted = thumbs_reply.enabled(name, workspace)
+    except ConfigurationError as exc:
+        raise DeliveryError(str(exc), retryable=True) from exc
+    if not wanted or (name == TwilioWhatsAppChannel.name and not contact.in_service_window()):
+        return None
+    language = catalog.normalise(str(payload.get("language") or "")) or catalog.normalise(
+        workspace.default_locale
+    )
+    line = thumbs_reply.line(name, workspace, language)
+    if len(payload["body"].rstrip()) + 2 + len(line) > twilio_rest.MAX_BODY:
+        return None
+    return {"line": line, "language": language}
 
 
 def _form(

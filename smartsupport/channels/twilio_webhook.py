@@ -11,6 +11,8 @@
                                             (client_id) keeps a retry from answering twice
     received                                204: replies leave through the Messages API and
                                             the outbox, never in the webhook's answer
+    "1" / "2" right after an answer that    204: the answer's rating (thumbs_inbound), no
+    offered them                            turn, nothing stored in the transcript or sent
 
 Twilio signs the URL it called. Behind a proxy that URL is not the one this process sees:
 set SMARTSUPPORT_PUBLIC_URL to the public base URL and the signature is checked against it.
@@ -26,7 +28,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from smartsupport.api_docs import error_response, errors
-from smartsupport.channels import twilio_rest
+from smartsupport.channels import thumbs_inbound, twilio_rest
 from smartsupport.channels.messaging_config import TwilioConfig, twilio_config
 from smartsupport.channels.messaging_inbound import receive, record_status
 from smartsupport.channels.twilio import (
@@ -140,7 +142,12 @@ async def _receive(services: Services, workspace_id: str, kind: str, request: Re
     address = address_of(params.get("From", ""))
     if not address:
         raise InvalidInput("the webhook names no sender (From)")
-    inbound_text(params)  # a broken form is refused before a conversation is started
+    # a broken form is refused before a conversation is started
+    text, kept = inbound_text(params)
+    if not kept and await thumbs_inbound.record_reply(
+        services, workspace_id, channel.name, address, text
+    ):
+        return  # "1" / "2" right after an answer that offered it: its rating, not a turn
     await receive(
         services,
         workspace_id,
