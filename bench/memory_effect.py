@@ -20,6 +20,16 @@ which order the bot means); and, when the bot answered about another order, thei
 message again with the order number. Printed per script and mode: turns (customer messages)
 until the answer, the bot's replies meanwhile, the answers about another order on the way,
 and whether the customer had to type the order number.
+
+Continuing a previous case (tests/conversations/continue_case_*.yaml, measured apart from the
+above): a verified customer comes back and refers to an earlier conversation ("any news on my
+refund?", "following up on my last chat") that was answered, taken over by our team or left
+with an open helpdesk ticket. Its first message is played with memory off and on (on: the
+flows' ``remembered`` and ``previous_case``, as the assistant runs); printed: whether the reply
+names the earlier case's order, tells where it was left (the words the script expects: what
+our team wrote, the ticket and its status), asks for the order number, answers about another
+order (a flow that ended on a different one), or had nothing to say (no flow took it: the
+assistant's fallback), the bot's replies, and the wall time of reading the case.
 """
 
 from __future__ import annotations
@@ -29,11 +39,14 @@ import asyncio
 import json
 import os
 import platform
+import statistics
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from smartsupport.context import ConversationContext
+from smartsupport.customer_memory import REFERENCE
 from smartsupport.dialogue.manager import DialogueManager
 from smartsupport.dialogue.script_play import Player
 from smartsupport.dialogue.scripts import (
@@ -44,11 +57,14 @@ from smartsupport.dialogue.scripts import (
     load_scripts,
 )
 from smartsupport.dialogue.visits import Visits
+from smartsupport.previous_case import Case
+from smartsupport.turn import Turn
 from smartsupport.workspaces import DEMO_DIR, WorkspaceConfig, load_workspace_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPTS = ROOT / "tests" / "conversations"
 MAX_TURNS = 6  # a customer who has not got the answer by then has given up
+CONTINUING = "continue_case_"  # the scripts of "Continuing a previous case", measured apart
 YES = {"en": "yes", "es": "sí", "fr": "oui", "de": "ja", "it": "sì", "pt": "sim", "zh": "是的",
        "ja": "はい", "ar": "نعم"}  # fmt: skip
 
@@ -74,9 +90,28 @@ class Outcome:
     transcript: list[str] = field(default_factory=list)
 
 
+@dataclass
+class Continuation:
+    """What the first reply to a message about an earlier case did (module docstring)."""
+
+    script: str
+    memory: bool
+    names_case: bool = False
+    tells_state: bool = False
+    asks_order: bool = False
+    other_order: bool = False  # a flow ended with an answer about another order
+    no_answer: bool = False
+    replies: int = 0
+    load_ms: float = 0.0  # previous_case.load on this turn (memory on), wall time
+    earlier_failures: list[str] = field(default_factory=list)
+    transcript: list[str] = field(default_factory=list)
+
+
 def goal_of(script: Script) -> Goal | None:
     """What the customer of a return-visit script came for, from its expectations."""
     if not script.earlier or not script.identity or script.erased:
+        return None
+    if Path(script.path).stem.startswith(CONTINUING):
         return None
     orders = [t.expect.slots["order_id"] for t in script.turns if "order_id" in t.expect.slots]
     reasons = [t.expect.slots["reason"] for t in script.turns if "reason" in t.expect.slots]
@@ -116,6 +151,7 @@ async def measure(
         async with Visits(workspace) as visits:
             if memory:
                 manager.recall = visits.recall
+                player.cases = visits.case  # as the assistant: previous_case.py
             earlier = ScriptResult(script)
             conversation = await come_back(script, player, visits, earlier)
             outcome.earlier_failures = earlier.failures
@@ -139,15 +175,74 @@ async def measure(
     return outcome
 
 
-async def run(path: Path) -> list[Outcome]:
+def case_of(script: Script) -> tuple[str, list[str]] | None:
+    """The earlier case's order and the words telling where it was left, from the first
+    turn's expectations of a continue_case script with a verified visit."""
+    if not Path(script.path).stem.startswith(CONTINUING) or not script.identity:
+        return None
+    says = script.turns[0].expect.says
+    orders = [r for s in says for r in REFERENCE.findall(s)]
+    return (orders[0], says) if orders and says else None
+
+
+async def measure_continuation(
+    harness: ScriptHarness, workspace: WorkspaceConfig, script: Script, memory: bool
+) -> Continuation:
+    found = case_of(script)
+    assert found is not None
+    order, says = found
+    outcome = Continuation(Path(script.path).stem, memory)
+    harness.shop.reset()
+    manager = DialogueManager(
+        {workspace.id: workspace}, None, None, backend_urls={"shop": harness.shop.url}
+    )
+    assert harness.understand is not None
+    player = Player(workspace, manager, harness.understand)
+    try:
+        async with Visits(workspace) as visits:
+            if memory:
+                manager.recall = visits.recall
+
+                async def timed(turn: Turn) -> Case | None:
+                    started = time.perf_counter()
+                    case = await visits.case(turn)
+                    outcome.load_ms = (time.perf_counter() - started) * 1000
+                    return case
+
+                player.cases = timed
+            earlier = ScriptResult(script)
+            conversation = await come_back(script, player, visits, earlier)
+            outcome.earlier_failures = earlier.failures
+            context = ConversationContext(conversation.id)
+            played = await player.play(1, script.turns[0].user, conversation, context)
+            outcome.transcript = played.transcript(1)
+            said = "\n".join(r.text for r in played.replies).casefold()
+            outcome.replies = len(played.replies)
+            outcome.names_case = order.casefold() in said
+            outcome.tells_state = all(s.casefold() in said for s in says)
+            outcome.asks_order = (played.state.get("active") or {}).get("asking") == "order_id"
+            named = {r.casefold() for r in REFERENCE.findall(said.upper())} - {order.casefold()}
+            outcome.other_order = played.observed["status"] == "completed" and bool(named)
+            steps = {r.meta.get("step") for r in played.replies}
+            outcome.no_answer = not played.replies or steps <= {"fallback", None}
+    finally:
+        await manager.aclose()
+    return outcome
+
+
+async def run(path: Path) -> tuple[list[Outcome], list[Continuation]]:
     workspace = load_workspace_dir(DEMO_DIR)
-    chosen = [(s, g) for s in load_scripts(path) if (g := goal_of(s)) is not None]
-    outcomes = []
+    scripts = load_scripts(path)
+    chosen = [(s, g) for s in scripts if (g := goal_of(s)) is not None]
+    outcomes, continued = [], []
     async with ScriptHarness({workspace.id: workspace}) as harness:
         for script, goal in chosen:
             for memory in (False, True):
                 outcomes.append(await measure(harness, workspace, script, goal, memory))
-    return outcomes
+        for script in [s for s in scripts if case_of(s) is not None]:
+            for memory in (False, True):
+                continued.append(await measure_continuation(harness, workspace, script, memory))
+    return outcomes, continued
 
 
 def table(outcomes: list[Outcome]) -> str:
@@ -174,6 +269,38 @@ def table(outcomes: list[Outcome]) -> str:
     return "\n".join(lines)
 
 
+def continuation_table(outcomes: list[Continuation]) -> str:
+    yes = {True: "yes", False: "no"}
+    lines = [
+        "| script | memory | names the earlier case's order | tells where it was left "
+        "| asks for the order number | answers about another order | nothing to say (fallback) "
+        "| bot replies | case read |",
+        "| --- | --- | --- | --- | --- | --- | --- | ---: | ---: |",
+    ]
+    for o in outcomes:
+        lines.append(
+            f"| {o.script} | {'on' if o.memory else 'off'} | {yes[o.names_case]} | "
+            f"{yes[o.tells_state]} | {yes[o.asks_order]} | {yes[o.other_order]} | "
+            f"{yes[o.no_answer]} | {o.replies} | "
+            f"{f'{o.load_ms:.1f} ms' if o.memory else ''} |"
+        )
+    for memory in (False, True):
+        mine = [o for o in outcomes if o.memory is memory]
+        if mine:
+            n = len(mine)
+            read = f"median {statistics.median(o.load_ms for o in mine):.1f} ms" if memory else ""
+            lines.append(
+                f"| **all {n}** | {'on' if memory else 'off'} | "
+                f"{sum(o.names_case for o in mine)} of {n} | "
+                f"{sum(o.tells_state for o in mine)} of {n} | "
+                f"{sum(o.asks_order for o in mine)} of {n} | "
+                f"{sum(o.other_order for o in mine)} of {n} | "
+                f"{sum(o.no_answer for o in mine)} of {n} | {sum(o.replies for o in mine)} | "
+                f"{read} |"
+            )
+    return "\n".join(lines)
+
+
 def machine() -> str:
     """The CPU model and core count, for the figures' record."""
     cpuinfo = Path("/proc/cpuinfo")
@@ -191,15 +318,18 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="one JSON object per outcome")
     parser.add_argument("-v", "--verbose", action="store_true", help="print each visit")
     args = parser.parse_args()
-    outcomes = asyncio.run(run(args.path))
-    broken = [f for o in outcomes for f in o.earlier_failures]
+    outcomes, continued = asyncio.run(run(args.path))
+    broken = [f for o in [*outcomes, *continued] for f in o.earlier_failures]
     if args.json:
-        print(json.dumps([asdict(o) for o in outcomes], ensure_ascii=False, indent=1))
+        print(json.dumps([asdict(o) for o in [*outcomes, *continued]], ensure_ascii=False,
+                         indent=1))  # fmt: skip
     else:
-        for o in outcomes if args.verbose else []:
+        for o in [*outcomes, *continued] if args.verbose else []:
             print(f"{o.script}, memory {'on' if o.memory else 'off'}:", *o.transcript, sep="\n")
         print(f"{machine()}, {len(outcomes) // 2} scripts")
         print(table(outcomes))
+        print(f"\nContinuing a previous case: {len(continued) // 2} scripts")
+        print(continuation_table(continued))
     if broken:
         raise SystemExit("earlier visits did not play as written:\n" + "\n".join(broken))
 

@@ -5,6 +5,7 @@ throughput, errors and server memory per open conversation.
     python bench/ws_load.py --conversations 1000 --database-url postgresql://... --redis-url redis://...
     python bench/ws_load.py --url http://127.0.0.1:8000 --server-pid 1234  # a running server
     python bench/ws_load.py --workspace plain   # the backbone alone: a keyword-only workspace
+    python bench/ws_load.py --distinct --floor  # also bench/floor_server.py, and the ratios
 
 Unless --url is given it starts `smartsupport serve` itself on a free port with a fresh data
 directory (rate limits raised so that the load generator is not throttled), and stops it
@@ -12,7 +13,8 @@ afterwards. A turn is: send a customer message, wait for the bot's reply on the 
 a conversation is handed to a person, the bot no longer answers it: its later messages wait
 only for their stored echo, and such conversations are counted (``handed_to_a_person``), not
 reported as timeouts. Every customer message is checked on the server afterwards: none may
-be lost.
+be lost. ``--floor`` then runs the same load against ``bench/floor_server.py`` (the least a
+durable chat server does per turn) and gives each figure as a ratio to the floor's.
 """
 
 from __future__ import annotations
@@ -45,11 +47,32 @@ QUESTIONS = [
 ]
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU the process has used (a machine busy with other work slows a turn
-    but hardly changes this: the figure to compare before/after on a shared machine)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its live descendants (the server's encoder process among them)."""
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        for task in Path(f"/proc/{current}/task").glob("*"):
+            try:
+                todo += [int(c) for c in (task / "children").read_text().split()]
+            except OSError:
+                pass
+    return found
+
+
+def cpu_seconds(pid: int, *, children: bool = True) -> float:
+    """User + system CPU the server has used, its child processes included (a machine busy
+    with other work slows a turn but hardly changes this: the figure to compare before/after
+    on a shared machine)."""
+    total = 0
+    for member in process_tree(pid) if children else [pid]:
+        try:
+            fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def rss_kib(pid: int) -> int:
@@ -151,16 +174,20 @@ async def converse(
         handed.append(1)
 
 
-async def verify(http: httpx.AsyncClient, base: str, conversations, turns: int) -> int:
-    lost = 0
+async def verify(http: httpx.AsyncClient, base: str, conversations, turns: int) -> tuple[int, int]:
+    """Customer messages lost, and the messages the load stored (read back from the server:
+    from the customer's first message on, so a greeting stored on opening is not counted)."""
+    lost = stored = 0
     for body in conversations:
         r = await http.get(
             f"{base}/api/v1/conversations/{body['id']}/messages",
             headers={"Authorization": f"Bearer {body['token']}"},
         )
-        customer = [m for m in r.json()["messages"] if m["author"] == "customer"]
+        messages = r.json()["messages"]
+        customer = [i for i, m in enumerate(messages) if m["author"] == "customer"]
         lost += max(0, turns - len(customer))
-    return lost
+        stored += len(messages) - customer[0] if customer else 0
+    return lost, stored
 
 
 async def run(args, base: str, pid: int | None) -> dict:
@@ -195,15 +222,21 @@ async def run(args, base: str, pid: int | None) -> dict:
             for _, ws in opened
         ]
         cpu_before = cpu_seconds(pid) if pid else None
+        main_before = cpu_seconds(pid, children=False) if pid else None
         t1 = time.perf_counter()
         start.set()
         results = await asyncio.gather(*tasks, return_exceptions=True)
         elapsed = time.perf_counter() - t1
         cpu_used = cpu_seconds(pid) - cpu_before if pid and cpu_before is not None else None
+        main_used = (
+            cpu_seconds(pid, children=False) - main_before
+            if pid and main_before is not None
+            else None
+        )
         errors += [type(r).__name__ for r in results if isinstance(r, BaseException)]
         for _, ws in opened:
             await ws.close()
-        lost = await verify(http, base, [b for b, _ in opened], args.turns)
+        lost, stored = await verify(http, base, [b for b, _ in opened], args.turns)
     q = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [0] * 99
     return {
         "conversations": args.conversations,
@@ -217,7 +250,11 @@ async def run(args, base: str, pid: int | None) -> dict:
         "server_cpu_ms_per_turn": (
             round(1000 * cpu_used / len(latencies), 2) if cpu_used and latencies else None
         ),
-        "messages_stored_per_s": round(2 * len(latencies) / elapsed, 1),
+        # The server process alone, without its encoder process: its ceiling is 1 / this.
+        "server_main_process_cpu_ms_per_turn": (
+            round(1000 * main_used / len(latencies), 2) if main_used and latencies else None
+        ),
+        "messages_stored_per_s": round(stored / elapsed, 1),
         "errors": len(errors),
         "error_kinds": sorted(set(errors)),
         "lost_messages": lost,
@@ -251,6 +288,11 @@ def main() -> int:
         help="every customer message a different text (Bitext, BANKING77), never repeated",
     )
     parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="then the same load against bench/floor_server.py, and each figure as a ratio",
+    )
+    parser.add_argument(
         "--workspace",
         default="demo",
         help="demo (the full assistant) or plain (bench/workspaces/plain: keywords only)",
@@ -260,11 +302,10 @@ def main() -> int:
     WORKSPACE = args.workspace
     if args.distinct:
         DISTINCT.extend(load_distinct(args.conversations * args.turns))
-    server = None
+    texts = list(DISTINCT)
     if args.url:
-        base, pid = args.url.rstrip("/"), args.server_pid
+        result = asyncio.run(run(args, args.url.rstrip("/"), args.server_pid))
     else:
-        port = free_port()
         env = {
             **os.environ,
             "SMARTSUPPORT_DATA_DIR": tempfile.mkdtemp(prefix="ss-bench-"),
@@ -279,12 +320,38 @@ def main() -> int:
             env["SMARTSUPPORT_DATABASE_URL"] = args.database_url
         if args.redis_url:
             env["SMARTSUPPORT_REDIS_URL"] = args.redis_url
-        server = subprocess.Popen(
-            [sys.executable, "-m", "smartsupport", "serve", "--port", str(port)],
-            env=env,
-            stdout=subprocess.DEVNULL,
+        result = run_against([sys.executable, "-m", "smartsupport", "serve"], env, args)
+    result["backend"] = "postgresql+redis" if args.database_url else "embedded (sqlite, in-process)"
+    result["workspace"] = args.workspace
+    result["load_average"] = os.getloadavg()[0]
+    if args.floor:
+        DISTINCT[:] = texts  # the same messages
+        floor_dir = tempfile.mkdtemp(prefix="ss-floor-")
+        floor = run_against(
+            [
+                sys.executable,
+                str(Path(__file__).parent / "floor_server.py"),
+                "--data-dir",
+                floor_dir,
+            ],
+            dict(os.environ),
+            args,
         )
-        base, pid = f"http://127.0.0.1:{port}", server.pid
+        result["floor"] = floor
+        result["ratio_to_floor"] = {
+            key: round(result[key] / floor[key], 2) if result[key] and floor[key] else None
+            for key in ("p50_ms", "p95_ms", "p99_ms", "server_cpu_ms_per_turn")
+        }
+    print(json.dumps(result, indent=2))
+    return 0 if result["errors"] == 0 and result["lost_messages"] == 0 else 1
+
+
+def run_against(command: list[str], env: dict[str, str], args) -> dict:
+    """Start ``command --port P`` and wait until it is ready, run the load, stop it."""
+    port = free_port()
+    server = subprocess.Popen([*command, "--port", str(port)], env=env, stdout=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
         deadline = time.time() + 120
         while True:
             try:
@@ -293,18 +360,12 @@ def main() -> int:
             except httpx.HTTPError:
                 pass
             if time.time() > deadline or server.poll() is not None:
-                raise SystemExit("the server did not start")
+                raise SystemExit(f"{command[-1]} did not start")
             time.sleep(0.3)
-    try:
-        result = asyncio.run(run(args, base, pid))
+        return asyncio.run(run(args, base, server.pid))
     finally:
-        if server is not None:
-            server.terminate()
-            server.wait(timeout=30)
-    result["backend"] = "postgresql+redis" if args.database_url else "embedded (sqlite, in-process)"
-    result["workspace"] = args.workspace
-    print(json.dumps(result, indent=2))
-    return 0 if result["errors"] == 0 and result["lost_messages"] == 0 else 1
+        server.terminate()
+        server.wait(timeout=30)
 
 
 if __name__ == "__main__":

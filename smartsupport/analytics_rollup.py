@@ -36,7 +36,7 @@ from smartsupport.analytics_report import bucket, millis, nanos, question_key
 from smartsupport.storage.base import SqlDatabase, SqlExecutor
 from smartsupport.storage.fields import FieldCipher
 
-BATCH = 200  # conversations per transaction
+BATCH = 50  # conversations per transaction (SQLite's one connection: ~30 ms each, not 0.3 s)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 TABLES = (
     "analytics_rollup",

@@ -105,6 +105,7 @@ class ArticleAnswers:
         if not passages:
             return None, 0
         idf = await self.knowledge.idf(workspace.id)
+        await self.answerability.prepare(question, passages)
         ranked = self.answerability.rank(question, passages, idf, context=context)
         kept = [c for c in ranked if c.probability >= self.answerability.threshold]
         if not kept:
@@ -130,6 +131,7 @@ class ArticleAnswers:
         passages, _ = await self._retrieved(turn, question, language, retrieved)
         authored = Passage("authored", "authored", "", text)
         idf = await self.knowledge.idf(turn.workspace.id)
+        await self.answerability.prepare(question, [authored, *passages])
         ranked = self.answerability.rank(question, [authored, *passages], idf)
         return next((c.probability for c in ranked if c.unit.passage == 0), 0.0)
 
@@ -154,7 +156,7 @@ class ArticleAnswers:
         if asked != question:
             # The search embeds the question and the answerability check its asked part: one
             # batch costs little more than one text, and both are then in the encoder's cache.
-            self.knowledge.encode([question, asked])
+            await self.knowledge.vectors([question, asked])
         found = await self.retrieve(
             turn.workspace.id, question, language, turn.workspace.default_locale, context=context
         )

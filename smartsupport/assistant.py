@@ -30,7 +30,7 @@ from dataclasses import asdict
 from datetime import datetime
 from functools import partial
 
-from smartsupport import customer_memory, decisions, handoff, messages, reply_language
+from smartsupport import decisions, handoff, messages, previous_case, reply_language
 from smartsupport.answers import Answerer
 from smartsupport.article_answers import ArticleAnswers
 from smartsupport.consent import people_only
@@ -45,6 +45,8 @@ from smartsupport.domain import (
     Reply,
     Understanding,
 )
+from smartsupport.encoder_process import encoder_backend
+from smartsupport.encoding import SentenceEncoder
 from smartsupport.handoff.rules import HandoffOutcome, needs_customer
 from smartsupport.helpdesk.handoff_tickets import add_helpdesk_work
 from smartsupport.keywords import KeywordBot, build_keyword_bot
@@ -91,14 +93,18 @@ class Assistant:
         if dialogue is not None:  # A/B tests of flows
             dialogue.flow_choice = self.live.experiments.choose_flow
             # A verified customer's remembered facts, read when a flow starts (templates).
-            dialogue.recall = partial(customer_memory.remembered, services.store)
+            dialogue.recall = partial(previous_case.remembered, services.store)
 
     # -- understand ----------------------------------------------------------------------
     async def understand(
         self, workspace: WorkspaceConfig, text: str, context: ConversationContext
     ) -> Understanding:
         with self.services.telemetry.timed("nlu"):
-            understanding = await self.nlu.understand(workspace.id, text)
+            # The message as the knowledge search will embed it goes in the same batch as
+            # the intent model's text: one trip to the encoder per message.
+            understanding, _ = await asyncio.gather(
+                self.nlu.understand(workspace.id, text), self.knowledge.vectors([text])
+            )
         if understanding.intent is None:
             # Keywords still recognise "a person, please" and greetings everywhere, and stand
             # in for the whole intent model in workspaces that define no intents.
@@ -125,7 +131,12 @@ class Assistant:
         elif outcome is not None and outcome.action == "transfer":
             decision = Decision()
         else:
-            decision = await self._answer(turn)
+            # An earlier case of a verified customer this message refers to, read before
+            # deciding and continued in the reply (previous_case.py; no read for most turns).
+            case = await previous_case.load(
+                self.services.store, turn, self.knowledge.encoder.vectors
+            )
+            decision = previous_case.continue_case(turn, case, await self._answer(turn))
         if outcome is not None:
             decision = handoff.apply(outcome, decision, turn.conversation.metadata)
             last = decision.replies[-1] if decision.replies else None
@@ -380,19 +391,30 @@ class Assistant:
         await self.dialogue.aclose()
         await self.answerer.aclose()
         await self.live.close()
+        await self.knowledge.encoder.close()
 
 
 async def build_assistant(services: Services, shops: Shops | None = None) -> Assistant:
     """Prepare every workspace: train or load its intent model, ingest changed articles."""
     settings = services.settings
-    nlu = NluEngine(settings.data_dir, services.backplane, models_dir=settings.models_dir)
-    knowledge = KnowledgeBase(services.store)  # type: ignore[arg-type]
+    encoder = SentenceEncoder(encoder_backend(settings.encoder))
+    # The model loads (in its own process, with SMARTSUPPORT_ENCODER=process) while the
+    # workspaces are prepared; one that cannot start stops start-up with its reason.
+    starting = asyncio.create_task(encoder.start())
+    nlu = NluEngine(
+        settings.data_dir, services.backplane, models_dir=settings.models_dir, encoder=encoder
+    )
+    knowledge = KnowledgeBase(services.store, embedder=encoder)  # type: ignore[arg-type]
     for workspace in services.workspaces.values():
         # A progress bar on an interactive terminal: the first start trains the model.
         await nlu.prepare(workspace, progress=sys.stderr.isatty())
         await restore_deployed(services.store, nlu, workspace)  # retrained by review
         if workspace.articles_dir is not None:  # a job, run here unless jobs are off
             await ingest_jobs.at_start(services, knowledge, workspace.id)
+        # The index now, not on the first question: that customer would wait for it, and
+        # what is built before the server is ready is left out of its garbage collections
+        # (serve_process.py).
+        await knowledge.idf(workspace.id)
     answerer = Answerer.from_settings(settings, extract=extract_answer)
     await answerer.warm_up()
     shops = shops or Shops()
@@ -401,10 +423,11 @@ async def build_assistant(services: Services, shops: Shops | None = None) -> Ass
     # Vectors of texts prepared as the index prepares them, as bench/train_answerability.py
     # trains the model on (it was given raw-text vectors before: features it was not trained
     # on); the question's vector is the one the search has just computed.
-    answerability = Answerability(knowledge.encode)
+    answerability = Answerability(knowledge.encode, vectors=knowledge.vectors)
     # The place names of CLDR take a couple of seconds to gather: off the event loop and
     # before the first question about a delivery time needs them.
     asyncio.get_running_loop().run_in_executor(None, places.gazetteer)
     assistant = Assistant(services, nlu, knowledge, answerer, dialogue, keywords, answerability)
     assistant.live.follow(services.backplane, services.workspaces)  # models deployed elsewhere
+    await starting
     return assistant

@@ -120,12 +120,17 @@ def redact_url(url: str) -> str:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from smartsupport.encoder_process import prestart
+
+    settings = load_settings()
+    prestart(settings.encoder)  # the model loads in its process while the rest imports
+
     import uvicorn
 
     from smartsupport.app import create_app
+    from smartsupport.serve_process import serve
     from smartsupport.socket_server import LeanWebSockets
 
-    settings = load_settings()
     if args.no_jobs:
         settings = settings.model_copy(update={"jobs": False})
     log_format.configure(settings.log_level, settings.log_format)
@@ -137,7 +142,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         f"backplane {redact_url(settings.redis_url) if settings.uses_redis else 'in-process'})",
         flush=True,
     )
-    uvicorn.run(
+    serve(
         create_app(settings),
         host=args.host,
         port=args.port,

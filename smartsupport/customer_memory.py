@@ -31,7 +31,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from smartsupport.domain import Conversation
+from smartsupport.domain import Conversation, Customer
 from smartsupport.storage.base import SqlDatabase, Store
 
 REFERENCE = re.compile(r"\b[A-Z]{2,5}-?\d{3,}\b")  # ORD-10234, INV12345
@@ -47,16 +47,25 @@ def verified_user(conversation: Conversation) -> str | None:
     return None
 
 
-async def remembered(store: Store, conversation: Conversation) -> dict[str, Any] | None:
-    """The facts remembered of the conversation's verified customer (module docstring), or
-    None when the customer is not verified. Two queries: the customer, then their memories
-    with the messages they are made of."""
+async def verified_customer(store: Store, conversation: Conversation) -> Customer | None:
+    """The conversation's customer when its signed identity names that very record, else
+    None (no query without a signed identity)."""
     user_id = verified_user(conversation)
     if user_id is None:
         return None
     customer = await store.get_customer(conversation.customer_id)
     if customer is None or customer.external_id != user_id:
         return None  # the identity names someone else's record: remember nothing
+    return customer
+
+
+async def remembered(store: Store, conversation: Conversation) -> dict[str, Any] | None:
+    """The facts remembered of the conversation's verified customer (module docstring), or
+    None when the customer is not verified. Two queries: the customer, then their memories
+    with the messages they are made of."""
+    customer = await verified_customer(store, conversation)
+    if customer is None:
+        return None
     if not isinstance(store, SqlDatabase):
         raise TypeError("customer memory needs an SQL store (SQLite or PostgreSQL)")
     rows = await store.fetch(

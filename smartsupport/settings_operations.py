@@ -57,6 +57,14 @@ class OperationsSettings(BaseModel):
         "capped transcript; docs/analytics.md). Uses the llm:NAME steps of "
         "SMARTSUPPORT_ANSWER_CHAIN, so one must be configured.",
     )
+    # -- models (docs/deployment.md "Both cores") -----------------------------------------------
+    encoder: Literal["auto", "process", "thread"] = Field(
+        default="auto",
+        description="Where the packaged sentence encoder runs for customers' messages. "
+        "process: a child process, so its work (half of a turn's CPU) runs on another core; "
+        "thread: in the server process, one thread; auto: process on a machine with two "
+        "cores or more, else thread.",
+    )
     # -- resilience (docs/deployment.md "Resilience") ----------------------------------------
     jobs: bool = Field(
         default=True,

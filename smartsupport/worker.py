@@ -8,8 +8,10 @@ one never delays a delivery.
     one pass                    run the outbox entries that are due (``outbox.run_due``, in
                                 batches until none are left), then, at most every
                                 ``SWEEP_EVERY`` seconds, the overflow sweep
-                                (``handoff.overflow.sweep_overflow``) and the transcript
-                                index's catch-up (``inbox.search_index``)
+                                (``handoff.overflow.sweep_overflow``), the transcript
+                                index's catch-up (``inbox.search_index``) and customer
+                                memory (``inbox.memory``; the LLM's summaries in a task
+                                of their own, ``inbox.memory_summaries``)
     between passes              sleep ``outbox_poll_seconds``, or less when work was added
                                 in this process (``services.outbox_due``)
 
@@ -32,10 +34,11 @@ from smartsupport.channels.email_poller import MailboxPoller
 from smartsupport.errors import SmartsupportError
 from smartsupport.handoff.overflow import sweep_overflow
 from smartsupport.ids import new_id
-from smartsupport.inbox import memory, search_index
+from smartsupport.inbox import memory, memory_summaries, search_index
 from smartsupport.job_runner import JobHandler, JobRunner, stop_if_cancelled
 from smartsupport.jobs import KINDS as JOB_KINDS
 from smartsupport.knowledge import ingest_jobs
+from smartsupport.llm.chain import LLMStep
 from smartsupport.review import retrain_jobs
 from smartsupport.services import Services
 
@@ -58,6 +61,7 @@ class Worker:
         self._last_sweep = float("-inf")
         self._last_purge = float("-inf")
         self._last_check = float("-inf")  # the LLM check of automated resolutions
+        self.summaries: asyncio.Task[None] | None = None  # memory_summaries.write_due
         self.mailboxes: list[MailboxPoller] = []  # the email channel's IMAP readers
         self.jobs = JobRunner(services, JOB_HANDLERS, self.name)
 
@@ -72,6 +76,10 @@ class Worker:
         """Stop; an entry in flight is finished or, if cancelled, retried later; a job in
         flight is released for another process."""
         await self.jobs.stop()
+        if self.summaries is not None:
+            self.summaries.cancel()  # a memory asked about is asked again by a later pass
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.summaries
         for mailbox in self.mailboxes:
             await mailbox.stop()  # a mail in flight is read again, and answered once
         if self._task is None:
@@ -96,6 +104,7 @@ class Worker:
                 self.services.store, blind=search_index.blind_for(self.services.store)
             )
             await memory.catch_up(self.services.store)  # customer memory (inbox/memory.py)
+            self._summarise()  # and the LLM's summaries of it, when there are LLM steps
             # The analytics rollup follows every change (analytics_rollup.py, migration
             # 0031); a bounded share per pass, so a backfill never holds up the outbox.
             await analytics_rollup.catch_up(self.services.store, limit=ROLLUP_PER_PASS)
@@ -112,6 +121,22 @@ class Worker:
         if clock - self._last_purge >= self.services.settings.purge_interval_seconds:
             self._last_purge = clock
             await retention.purge(self.services)
+
+    def _summarise(self) -> None:
+        """Start the LLM's memory summaries (inbox/memory_summaries.py) in a task of their
+        own, one at a time: a slow model never holds the outbox."""
+        steps = resolution_checks.steps_of(self.services)  # the answer chain's LLM steps
+        if not steps or (self.summaries is not None and not self.summaries.done()):
+            return
+        self.summaries = asyncio.create_task(self._write_summaries(steps), name="summaries")
+
+    async def _write_summaries(self, steps: list[LLMStep]) -> None:
+        try:
+            await memory_summaries.write_due(self.services.store, self.services.workspaces, steps)
+        except SmartsupportError as exc:
+            log.warning("memory summaries failed, retrying on the next pass: %s", exc)
+        except Exception:  # noqa: BLE001 - the worker must outlive any one bad pass
+            log.exception("memory summaries failed unexpectedly")
 
     async def _loop(self) -> None:
         due = self.services.outbox_due

@@ -31,6 +31,20 @@ def shared_models_dir(tmp_path_factory):
 
 
 @pytest.fixture(scope="session", autouse=True)
+def encoder_in_thread():
+    """The apps and servers the tests start run the sentence encoder in a thread: a child
+    process per app would cost a second and 150 MB each. tests/test_encoder_process.py runs
+    the default of a two-core machine, the child process, through the app and `serve`."""
+    previous = os.environ.get("SMARTSUPPORT_ENCODER")
+    os.environ["SMARTSUPPORT_ENCODER"] = "thread"
+    yield
+    if previous is None:
+        os.environ.pop("SMARTSUPPORT_ENCODER", None)
+    else:
+        os.environ["SMARTSUPPORT_ENCODER"] = previous
+
+
+@pytest.fixture(scope="session", autouse=True)
 def encryption_keys():
     """Every app and server the tests start seals customers' data, as a deployment does: on
     PostgreSQL field encryption needs keys (docs/security.md), so the suite brings one

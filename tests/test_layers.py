@@ -25,6 +25,7 @@ LAYERS: list[tuple[str, list[str]]] = [
             "smartsupport", "domain", "errors", "ids", "wire", "settings",
             "settings_channels", "settings_security", "settings_operations",  # Settings' parts
             "privacy", "business_hours", "workspaces", "embeddings", "remote",
+            "encoding", "encoder_process",  # the turn's sentence encoder, batched (issue 18)
             "visitor_tokens", "llm.base", "demo_shop", "frames", "messages",
             "limits", "proxies", "log_redaction",
             "data_policy",  # a workspace's retention and consent settings (issue 14)
@@ -63,9 +64,11 @@ LAYERS: list[tuple[str, list[str]]] = [
             "channels.twilio", "channels.twilio_rest", "channels.api_channel",
             "channels.media_download",  # provider media downloads (issue 13)
             "channels.thumbs",  # thumbs under answers on other channels (issue 15)
+            "channels.thumbs_reply",  # "reply 1 or 2" on SMS and Twilio WhatsApp (issue 15)
             "helpdesk.http",  # the one HTTP boundary of outbound calls, shared with channels
             "reply_language",
             "customer_memory",  # a verified customer's remembered facts, for flows (issue 16)
+            "previous_case",  # continuing a verified customer's earlier case (issue 16)
             "consent",  # consent and the people-only choice (issue 14)
             "attachment_records",  # attachments: sniffing, rows, files (issue 13)
         ],

@@ -51,7 +51,7 @@ from smartsupport.dialogue.engine import (
 from smartsupport.dialogue.loading import load_flows
 from smartsupport.dialogue.personal import load_profile, segment_of
 from smartsupport.dialogue.triggers import dialogue_state
-from smartsupport.domain import Conversation, ConversationStatus, Reply
+from smartsupport.domain import ConversationStatus, Reply
 from smartsupport.nlu.asking import states
 from smartsupport.turn import Decision, Turn
 from smartsupport.workspaces import WorkspaceConfig
@@ -60,8 +60,9 @@ log = logging.getLogger(__name__)
 
 HUMAN_INTENTS = {"human_agent"}
 MAX_STACK = 3
-# What is remembered of the conversation's verified customer (customer_memory.remembered).
-Recall = Callable[[Conversation], Awaitable[dict[str, Any] | None]]
+# What is remembered of the turn's verified customer (previous_case.remembered: the facts of
+# customer_memory.remembered, the order of the earlier case the message refers to first).
+Recall = Callable[[Turn], Awaitable[dict[str, Any] | None]]
 
 
 class DialogueManager:
@@ -192,7 +193,7 @@ class DialogueManager:
         state["active"] = frame
         profile = await load_profile(engine, state, turn, out)
         if self.recall is not None:  # templates' ``remembered``; None for the unverified
-            frame["remembered"] = await self.recall(turn.conversation)
+            frame["remembered"] = await self.recall(turn)
         flow = engine.config.flows[name]
         scope = engine.scope(frame, profile, segment_of(state, turn))
         carried = (state.get("last") or {}).get("slots") or {}

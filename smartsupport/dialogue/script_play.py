@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from smartsupport import previous_case
 from smartsupport.context import ConversationContext
 from smartsupport.dialogue.manager import DialogueManager
 from smartsupport.dialogue.visits import Visits
@@ -24,10 +25,13 @@ from smartsupport.domain import (
     Reply,
     Understanding,
 )
-from smartsupport.turn import Turn
+from smartsupport.previous_case import Case
+from smartsupport.turn import Decision, Turn
 from smartsupport.workspaces import WorkspaceConfig
 
 Understander = Callable[[WorkspaceConfig, str], Awaitable[Understanding]]
+# The earlier case a turn refers to (previous_case.load), as the assistant reads it.
+CaseReader = Callable[[Turn], Awaitable[Case | None]]
 
 
 @dataclass
@@ -78,6 +82,7 @@ class Player:
         self, workspace: WorkspaceConfig, manager: DialogueManager, understand: Understander
     ) -> None:
         self.workspace, self.manager, self.understand = workspace, manager, understand
+        self.cases: CaseReader | None = None  # None: earlier cases are not continued
 
     async def play(
         self,
@@ -95,7 +100,10 @@ class Player:
             return None
 
         turn = Turn(self.workspace, conversation, message, context, understanding, stream)
+        case = await self.cases(turn) if self.cases is not None else None
         decision = await self.manager.handle(turn)
+        if case is not None:  # as Assistant.decide continues it (previous_case.py)
+            decision = previous_case.continue_case(turn, case, decision or Decision())
         replies = list(decision.replies) if decision else []
         events = list(decision.events) if decision else []
         if decision is None:

@@ -26,10 +26,14 @@ A customer who comes back (customer memory, docs/dialogue.md "What is remembered
       - days_ago: 6               # each ends resolved this long ago and is then remembered
         identity: cust-li         # optional; the script's identity by default
         turns: [...]              # played and checked like ``turns``
+        agent: ["I've asked the warehouse ..."]   # optional: then handed to a person, who
+                                  # wrote this (the case continued later, previous_case.py)
+        ticket: {id: "4711", status: open}        # optional: the helpdesk ticket it left
     erased: true                  # optional: the customer was erased after those visits
 
 Such a script runs on a throw-away database through the product's own memory code
-(dialogue/visits.py); ``memory=False`` in ``run_script`` plays it with the look-up off.
+(dialogue/visits.py); ``memory=False`` in ``run_script`` plays it with the look-ups off (the
+flows' ``remembered`` and the earlier case a message refers to, previous_case.py).
 
 The runner (``run_scripts``) starts the demo shop's real HTTP API and a misbehaving server on
 free ports, builds a fresh ``DialogueManager`` per script, understands each turn with the NLU
@@ -65,6 +69,7 @@ from smartsupport.dialogue.script_play import Player, Understander
 from smartsupport.dialogue.servers import BadServer, ShopServer, free_port
 from smartsupport.dialogue.visits import Visits
 from smartsupport.domain import (
+    Author,
     Conversation,
     Customer,
     Entity,
@@ -124,6 +129,8 @@ class EarlierVisit(_Strict):
     days_ago: float = Field(gt=0)
     identity: str | None = None  # None: the script's
     turns: list[ScriptTurn] = Field(min_length=1)
+    agent: list[str] = Field(default_factory=list)  # a person's messages, after a handoff
+    ticket: dict[str, str] | None = None  # the helpdesk ticket the visit left: id, status
 
 
 class Script(_Strict):
@@ -267,7 +274,7 @@ async def run_script(
     memory: bool = True,
 ) -> ScriptResult:
     """Play the script and check every turn; ``memory=False`` plays a return visit with the
-    remembered look-up off (what the benchmark compares, bench/memory_effect.py)."""
+    remembered look-ups off (what the benchmark compares, bench/memory_effect.py)."""
     result = ScriptResult(script)
     workspace = workspaces.get(script.workspace)
     if workspace is None:
@@ -283,6 +290,7 @@ async def run_script(
             async with Visits(workspace) as visits:
                 if memory:
                     manager.recall = visits.recall
+                    player.cases = visits.case
                 conversation = await come_back(script, player, visits, result)
                 await _play_all(script.turns, player, conversation, result, visits)
         else:
@@ -319,6 +327,11 @@ async def come_back(
             records[who], verified=True, segment=script.segment
         )
         await _play_all(visit.turns, player, conversation, result, visits, f"earlier {number}, ")
+        if visit.agent or visit.ticket:
+            await visits.handed_over(conversation, visit.ticket)
+            for text in visit.agent:
+                await visits.record(conversation, Author.AGENT, text, {})
+                result.transcript.append(f"     agent: {text}")
         await visits.resolved(conversation, days_ago=visit.days_ago)
     await visits.remember()
     if script.erased:

@@ -8,11 +8,11 @@ first conversation that resolves, then a second one days later" (scripts.py, ``e
         await visits.resolved(first, days_ago=6)
         await visits.remember()                     # inbox/memory.py: summarised, embedded
         back = await visits.conversation(customer, verified=True)
-        facts = await visits.recall(back)           # customer_memory.remembered
+        facts = await visits.recall(turn)           # previous_case.remembered
 
 Everything goes through the product's own code on a throw-away SQLite database: the memories
 are made by ``inbox.memory.catch_up`` as the worker makes them, read by
-``customer_memory.remembered`` as the assistant reads them, and erased by
+``previous_case`` (``load`` and ``remembered``) as the assistant reads them, and erased by
 ``customer_data.erase_customer`` as the privacy API erases them, so a script proves what a
 deployment would do, not a stand-in.
 """
@@ -26,7 +26,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from smartsupport import customer_data, customer_memory
+from smartsupport import customer_data, previous_case
 from smartsupport.domain import (
     Author,
     Conversation,
@@ -41,6 +41,7 @@ from smartsupport.inbox import memory
 from smartsupport.services import Services, open_services
 from smartsupport.settings import Settings
 from smartsupport.storage.base import SqlDatabase
+from smartsupport.turn import Turn
 from smartsupport.workspaces import WorkspaceConfig
 
 
@@ -129,9 +130,22 @@ class Visits:
         """Summarise and embed the resolved conversations, as the worker does."""
         return await memory.catch_up(self.services.store)
 
-    async def recall(self, conversation: Conversation) -> dict[str, Any] | None:
-        """What a flow starting in ``conversation`` sees as ``remembered``."""
-        return await customer_memory.remembered(self.services.store, conversation)
+    async def recall(self, turn: Turn) -> dict[str, Any] | None:
+        """What a flow starting on ``turn`` sees as ``remembered``."""
+        return await previous_case.remembered(self.services.store, turn)
+
+    async def case(self, turn: Turn) -> previous_case.Case | None:
+        """The earlier case ``turn`` refers to, as the assistant reads it (previous_case.py)."""
+        return await previous_case.load(self.services.store, turn)
+
+    async def handed_over(self, conversation: Conversation, ticket: dict[str, Any] | None) -> None:
+        """The visit was handed to a person (the metadata a handoff rule sets) and, with
+        ``ticket``, a helpdesk ticket was opened for it and reported back with its status
+        (helpdesk/ticket_status.py keeps it as ``metadata.ticket``)."""
+        changes: dict[str, Any] = {"escalation": {"reason": "script", "action": "transfer"}}
+        if ticket is not None:
+            changes["ticket"] = dict(ticket)
+        await self.services.store.update_conversation_metadata(conversation.id, changes)
 
     async def erase(self, customer: Customer) -> None:
         """The customer asked for erasure: the privacy API's own transaction."""

@@ -12,11 +12,15 @@ agent's side panel; the bot's flows read facts from the same memories
 The summary is a choice of messages (the first question, one naming an order or reference,
 the last answer), stored as their ids and read like any message, so encrypted text stays
 encrypted and erasure or retention, which delete conversations and customers, delete
-memories with them (foreign keys, migration 0024). The vector is of the summary.
+memories with them (foreign keys, migration 0024). The vector is of the summary. When the
+answer chain has LLM steps, the worker then asks them for a summary of their own
+(memory_summaries.py, migration 0045); a kept one is what ``recall`` shows, with the method
+that wrote it (``Memory.method``: ``extractive`` or the step, ``llm:primary``).
 """
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -39,6 +43,7 @@ class Memory:
     created_at: datetime
     summary: str
     score: float
+    method: str = "extractive"  # or the LLM step that wrote the summary (memory_summaries.py)
 
 
 def pick(messages: list[Message]) -> list[Message]:
@@ -82,7 +87,8 @@ async def catch_up(store: Store, *, batch: int = BATCH) -> int:
         return 0
     chosen = [pick(await store.list_messages(r["id"], limit=500)) for r in rows]
     texts = [summary_of([(m.author.value, m.text) for m in p]) for p in chosen]
-    vectors = get_embedder().encode([t or " " for t in texts])
+    # In a thread: the model's work would hold the event loop (every open socket).
+    vectors = await asyncio.to_thread(get_embedder().encode, [t or " " for t in texts])
     for row, picked, vector in zip(rows, chosen, vectors, strict=True):
         await db.execute(
             "INSERT INTO customer_memories (conversation_id, workspace_id, customer_id, "
@@ -105,9 +111,9 @@ async def recall(store: Store, conversation: Conversation, *, limit: int = 3) ->
         return []  # only a verified customer's own memory is ever used
     db = _sql(store)
     rows = await db.fetch(
-        "SELECT conversation_id, message_ids, vector, created_at FROM customer_memories "
-        "WHERE customer_id = ? AND workspace_id = ? AND conversation_id <> ? "
-        "ORDER BY created_at DESC LIMIT ?",
+        "SELECT conversation_id, message_ids, vector, created_at, summary, method "
+        "FROM customer_memories WHERE customer_id = ? AND workspace_id = ? "
+        "AND conversation_id <> ? ORDER BY created_at DESC LIMIT ?",
         conversation.customer_id,
         conversation.workspace_id,
         conversation.id,
@@ -119,16 +125,21 @@ async def recall(store: Store, conversation: Conversation, *, limit: int = 3) ->
     latest = [m for m in await store.list_messages(conversation.id) if m.author is Author.CUSTOMER]
     scores = [1.0 - i / len(rows) for i in range(len(rows))]  # newest first without a question
     if latest:
-        query = get_embedder().encode([latest[-1].text])[0]
+        query = (await asyncio.to_thread(get_embedder().encode, [latest[-1].text]))[0]
         scores = [float(np.dot(np.asarray(r["vector"], dtype=np.float32), query)) for r in rows]
     ranked = sorted(zip(scores, rows, strict=True), key=lambda pair: -pair[0])[:limit]
     return [
-        Memory(row["conversation_id"], row["created_at"], await _summary(db, row), score)
+        Memory(
+            row["conversation_id"], row["created_at"], await _summary(db, row), score, row["method"]
+        )
         for score, row in ranked
     ]
 
 
 async def _summary(db: SqlDatabase, row: dict[str, Any]) -> str:
+    if row.get("summary"):  # the model's, kept (memory_summaries.py)
+        return str(db.fields.open("customer_memories", "summary", row["conversation_id"],
+                                  row["summary"]))  # fmt: skip
     ids = list(row["message_ids"])
     found = await db.fetch(
         f"SELECT id, author, text FROM messages WHERE id IN ({', '.join('?' for _ in ids)})",

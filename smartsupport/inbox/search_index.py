@@ -21,6 +21,7 @@ re-reading that window costs one comparison per conversation (``indexed_seq``).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -34,7 +35,7 @@ Blind = Callable[[str], str]
 
 MARK = "transcripts"
 LAG = timedelta(seconds=5)
-BATCH = 500
+BATCH = 50  # conversations per round: one round holds SQLite's one connection for ~30 ms
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -80,6 +81,37 @@ async def _index(db: SqlDatabase, rows: list[dict[str, Any]], blind: Blind | Non
         f"({', '.join('?' for _ in rows)})",
         *[r["customer_id"] for r in rows],
     )
+    # Opening sealed texts and hashing each term is CPU work for hundreds of conversations:
+    # in a thread, so the event loop (every open socket) keeps its turn every few ms instead
+    # of waiting half a second (docs/benchmarks.md, "Both cores").
+    batch = await asyncio.to_thread(_entries, db, rows, found, customers, blind)
+    if db.dialect == "postgresql":
+        if batch:
+            await _write_postgresql(db, batch)
+        return len(batch)
+    written = 0
+    async with db.transaction() as tx:  # SQLite: one writer, so this check cannot race
+        for values in batch:
+            # Another run (the worker's, a search's) may have indexed these meanwhile.
+            current = await tx.fetchrow(
+                "SELECT indexed_seq FROM conversation_search WHERE conversation_id = ?",
+                values["conversation_id"],
+            )
+            if current is not None and current["indexed_seq"] >= values["indexed_seq"]:
+                continue
+            await _write_sqlite(tx, values, first=current is None)
+            written += 1
+    return written
+
+
+def _entries(
+    db: SqlDatabase,
+    rows: list[dict[str, Any]],
+    found: list[dict[str, Any]],
+    customers: list[dict[str, Any]],
+    blind: Blind | None,
+) -> list[dict[str, Any]]:
+    """The index rows of the conversations that have new messages."""
     people = {c["id"]: _names(db, c) for c in customers}
     messages: dict[str, list[dict[str, Any]]] = {}
     for m in found:
@@ -103,23 +135,7 @@ async def _index(db: SqlDatabase, rows: list[dict[str, Any]], blind: Blind | Non
                 "now": datetime.now(UTC),
             }
         )
-    if db.dialect == "postgresql":
-        if batch:
-            await _write_postgresql(db, batch)
-        return len(batch)
-    written = 0
-    async with db.transaction() as tx:  # SQLite: one writer, so this check cannot race
-        for values in batch:
-            # Another run (the worker's, a search's) may have indexed these meanwhile.
-            current = await tx.fetchrow(
-                "SELECT indexed_seq FROM conversation_search WHERE conversation_id = ?",
-                values["conversation_id"],
-            )
-            if current is not None and current["indexed_seq"] >= values["indexed_seq"]:
-                continue
-            await _write_sqlite(tx, values, first=current is None)
-            written += 1
-    return written
+    return batch
 
 
 def _intents(messages: list[dict[str, Any]]) -> set[str]:

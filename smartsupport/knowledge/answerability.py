@@ -34,7 +34,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -113,9 +113,11 @@ class Answerability:
         model: Mapping[str, object] | None = None,
         *,
         cache_size: int = 20_000,
+        vectors: Callable[[list[str]], Awaitable[np.ndarray]] | None = None,
     ) -> None:
         model = model if model is not None else load_model()
         self.encode = encode
+        self.vectors = vectors
         self.weights = np.array([float(model["weights"][f]) for f in FEATURES])  # type: ignore[index]
         self.bias = float(model["bias"])  # type: ignore[arg-type]
         self.threshold = float(model["threshold"])  # type: ignore[arg-type]
@@ -123,6 +125,30 @@ class Answerability:
         self._vectors: dict[str, np.ndarray] = {}
         self._questions: dict[str, np.ndarray] = {}
         self._cache_size = cache_size
+
+    async def prepare(self, question: str, passages: Sequence[Passage]) -> None:
+        """Have every vector ``rank`` will need, awaiting the batched encoder (``vectors``)
+        for those not yet known, so that ``rank`` runs no model on the event loop."""
+        if self.vectors is None or not passages:
+            return
+        asks = [
+            q for q in dict.fromkeys((question, asked_part(question))) if q not in self._questions
+        ]
+        texts = dict.fromkeys(
+            text
+            for p in passages
+            for text in (_passage_text(p), *(units_of(p.text) or [p.text]))
+            if text not in self._vectors
+        )
+        wanted = asks + list(texts)
+        if not wanted:
+            return
+        found = await self.vectors(wanted)
+        for question_text, vector in zip(asks, found, strict=False):
+            self._remember_question(question_text, vector)
+        if len(self._vectors) + len(texts) > self._cache_size:
+            self._vectors.clear()  # articles changed a lot: start over
+        self._vectors.update(zip(texts, found[len(asks) :], strict=True))
 
     def rank(
         self,
@@ -283,10 +309,13 @@ class Answerability:
         vector = self._questions.get(question)
         if vector is None:
             vector = self.encode([question])[0]
-            if len(self._questions) >= 64:
-                self._questions.pop(next(iter(self._questions)))
-            self._questions[question] = vector
+            self._remember_question(question, vector)
         return vector
+
+    def _remember_question(self, question: str, vector: np.ndarray) -> None:
+        if len(self._questions) >= 64:
+            self._questions.pop(next(iter(self._questions)))
+        self._questions[question] = vector
 
     def probability(self, features: Mapping[str, float]) -> float:
         x = np.array([features[f] for f in FEATURES])

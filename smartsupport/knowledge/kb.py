@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from smartsupport.domain import Passage
+from smartsupport.encoding import InThread, SentenceEncoder
 from smartsupport.errors import Conflict, InvalidInput, NotFound
 from smartsupport.knowledge import repository
 from smartsupport.knowledge.changes import Changes, apply, commit, prepare
@@ -47,7 +48,6 @@ from smartsupport.storage import SqlDatabase
 
 MAX_TITLE_CHARS = 500
 MAX_BODY_CHARS = 500_000
-RECENT_VECTORS = 256  # questions whose vectors are kept for the rest of their turn
 
 
 @dataclass(slots=True)
@@ -60,9 +60,11 @@ class _Loaded:
 class KnowledgeBase:
     """Help articles of every workspace, over any store that is a ``SqlDatabase``.
 
-    ``embedder`` is anything with ``name``, ``dim`` and ``encode(list[str]) -> ndarray``
-    (default: the packaged model, loaded on first use). Files bigger than ``max_file_bytes``
-    are refused. Concurrent writes to one workspace are serialised per process."""
+    ``embedder`` is the process's ``SentenceEncoder`` (batched, off the event loop), or
+    anything with ``name``, ``dim`` and ``encode(list[str]) -> ndarray``, which is then run
+    in a thread (default: the packaged model, loaded on first use). Files bigger than
+    ``max_file_bytes`` are refused. Concurrent writes to one workspace are serialised per
+    process."""
 
     def __init__(
         self,
@@ -73,39 +75,38 @@ class KnowledgeBase:
         recheck_seconds: float = 2.0,
     ) -> None:
         self._db = db
-        self._embedder = embedder
+        self.encoder = (
+            embedder
+            if isinstance(embedder, SentenceEncoder)
+            else SentenceEncoder(InThread(embedder))
+        )
         self._max_file_bytes = max_file_bytes
         self._recheck = recheck_seconds
         self._loaded: dict[str, _Loaded] = {}
         self._locks: dict[str, asyncio.Lock] = {}
-        self._recent: dict[str, np.ndarray] = {}
 
     @property
-    def embedder(self) -> Any:
-        if self._embedder is None:
-            from smartsupport.embeddings import get_embedder
-
-            self._embedder = get_embedder()
-        return self._embedder
+    def embedder(self) -> SentenceEncoder:
+        return self.encoder
 
     @property
     def _model(self) -> str:
         """What stored vectors are tagged with: the model and how its input was prepared."""
-        return f"{self.embedder.name}/{EMBEDDING_INPUT}"
+        return f"{self.encoder.name}/{EMBEDDING_INPUT}"
 
     def _encode(self, texts: list[str]) -> np.ndarray:
-        return self.embedder.encode([embedding_input(t) for t in texts])
+        """Vectors of articles' texts (ingestion, re-embedding): not kept in the cache of
+        questions."""
+        return self.encoder.encode([embedding_input(t) for t in texts], remember=False)
 
     def encode(self, texts: list[str]) -> np.ndarray:
-        """Vectors of ``texts`` prepared as the index prepares them; a text asked for again
-        soon (a turn's question: retrieval, then answerability) is encoded once."""
-        missing = [t for t in dict.fromkeys(texts) if t not in self._recent]
-        if missing:
-            for text, vector in zip(missing, self._encode(missing), strict=True):
-                if len(self._recent) >= RECENT_VECTORS:
-                    self._recent.pop(next(iter(self._recent)))
-                self._recent[text] = vector
-        return np.stack([self._recent[t] for t in texts])
+        """Vectors of ``texts`` prepared as the index prepares them, blocking; a text asked
+        for again soon (a turn's question: retrieval, then answerability) is encoded once."""
+        return self.encoder.encode([embedding_input(t) for t in texts])
+
+    async def vectors(self, texts: list[str]) -> np.ndarray:
+        """``encode``, awaited: batched with other turns' texts, off the event loop."""
+        return await self.encoder.vectors([embedding_input(t) for t in texts])
 
     def _lock(self, workspace_id: str) -> asyncio.Lock:
         return self._locks.setdefault(workspace_id, asyncio.Lock())
@@ -130,8 +131,7 @@ class KnowledgeBase:
         index = await self._index(workspace_id)
         if not len(index):
             return []
-        # One short query embeds in a few milliseconds: inline, not worth a thread hop.
-        vector = None if mode == "keyword" else self.encode([query])[0]
+        vector = None if mode == "keyword" else (await self.vectors([query]))[0]
         return index.search(query, vector, locale=locale, k=k, mode=mode)
 
     async def idf(self, workspace_id: str) -> Callable[[str], float]:

@@ -8,7 +8,9 @@
 ``DATA_DIR/models/<workspace>/<hash of the training data>/``, so restarts are instant and a
 changed ``intents.yaml`` retrains. ``understand`` runs, in order: language detection,
 entities, the cache, ``override`` rules, the model (with its out-of-scope threshold),
-``fallback`` rules when the model is unsure, and sentiment.
+``fallback`` rules when the model is unsure, and sentiment. The message's vector comes from
+the process's ``SentenceEncoder`` (batched with other turns' texts, off the event loop); the
+rest of the classification is a few small matrix products, done in place.
 """
 
 from __future__ import annotations
@@ -20,8 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from smartsupport.backplane.base import Backplane
 from smartsupport.domain import Understanding
+from smartsupport.encoding import InThread, SentenceEncoder
 from smartsupport.errors import NotFound
 from smartsupport.nlu import training
 from smartsupport.nlu.cache import UnderstandingCache, cache_key
@@ -59,8 +64,10 @@ class NluEngine:
         backplane: Backplane | None = None,
         *,
         models_dir: Path | None = None,
+        encoder: SentenceEncoder | None = None,
     ) -> None:
         self._models_dir = Path(models_dir) if models_dir else Path(data_dir) / "models"
+        self.encoder = encoder or SentenceEncoder(InThread())
         self._cache = UnderstandingCache(backplane)
         self._workspaces: dict[str, _Prepared] = {}
 
@@ -171,7 +178,13 @@ class NluEngine:
         key = cache_key(workspace_id, prepared.model_hash, head)
         found = await self._cache.get(key)
         if found is None:
-            cached = await asyncio.to_thread(self._classify, prepared, head)
+            read = prepared.spec.masked(head)  # as the model was trained (NluSpec.masked)
+            model = prepared.model
+            if model is not None and read and model.mode == "standard":
+                vectors = await self.encoder.vectors([read])
+                cached = self._classify(prepared, head, read, vectors)
+            else:  # rules only, or the accurate mode's second model: in a thread
+                cached = await asyncio.to_thread(self._classify, prepared, head, read, None)
             await self._cache.set(key, cached)
         else:
             cached = found
@@ -186,7 +199,9 @@ class NluEngine:
             ranking=[(name, score) for name, score in cached["ranking"]],
         )
 
-    def _classify(self, prepared: _Prepared, text: str) -> dict[str, Any]:
+    def _classify(
+        self, prepared: _Prepared, text: str, read: str, vectors: np.ndarray | None
+    ) -> dict[str, Any]:
         language = detect_language(text, prepared.default_language).language
         result: dict[str, Any] = {
             "language": language,
@@ -198,9 +213,9 @@ class NluEngine:
         }
         vector = None
         rule = prepared.rules.match(text, "override")
-        read = prepared.spec.masked(text)  # as the model was trained (NluSpec.masked)
         if prepared.model is not None and read:
-            vectors = prepared.model.encode([read])
+            if vectors is None:
+                vectors = prepared.model.encode([read])
             vector = vectors[0, :USE_DIM]  # the multilingual embedding, for sentiment
             prediction = prepared.model.predict_vectors(vectors, [read])[0]
             result["ranking"] = [[name, round(p, 4)] for name, p in prediction.ranking]

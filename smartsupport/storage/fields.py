@@ -61,6 +61,9 @@ SEALED: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     # conversation was resolved: written about the customer (resolution_checks.py, 0042)
     "resolution_checks": (("conversation_id",), ("reason",)),
     "resolution_reviews": (("conversation_id",), ("reason",)),
+    # a language model's summary of a customer's conversation, and why one was not kept
+    # (it may quote the model): written from the messages (inbox/memory_summaries.py, 0045)
+    "customer_memories": (("conversation_id",), ("summary", "method_note")),
 }
 JSON_COLUMNS = frozenset(
     {

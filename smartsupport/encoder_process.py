@@ -1,0 +1,270 @@
+"""The packaged sentence encoder in a child process, so that the model's work (a pure-Python
+tokenizer and numpy, about half of a turn's CPU) runs on the second core instead of holding
+the server's GIL (issue 18; ``SMARTSUPPORT_ENCODER``, docs/deployment.md).
+
+    backend = EncoderProcess()
+    backend.start()           spawn the child; it loads the model and says it is ready
+    backend.encode(texts)     send texts, receive their vectors (blocking, thread-safe)
+    backend.close()           ask the child to stop; kill it if it does not
+
+A child that dies (killed, out of memory) is started again on the next call, and that call's
+texts are sent again once; a child that cannot start raises ``EncoderUnavailable`` with its
+reason. The child exits by itself when the server's end of the pipe closes, so a server
+killed with SIGKILL leaves no encoder behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import pickle
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import threading
+from multiprocessing.connection import Connection, wait
+from typing import Any
+
+import numpy as np
+
+from smartsupport.embeddings import MODEL_NAME
+from smartsupport.encoding import EncoderBackend, InThread
+from smartsupport.errors import BackendUnavailable, ConfigurationError
+
+log = logging.getLogger(__name__)
+START_SECONDS = 120.0  # loading the model takes 1-3 s; a loaded machine may take far longer
+STOP_SECONDS = 5.0
+
+
+class EncoderUnavailable(BackendUnavailable):
+    """The encoder process could not be started, or died twice on one batch."""
+
+
+def _serve(conn: Connection, turns: Connection) -> None:
+    """The child: load the model, then encode each batch it is sent, on either connection
+    (``conn``: blocking callers; ``turns``: the server's event loop), until told to stop."""
+    # Ctrl-C in a terminal reaches the whole process group: the server shuts down in order
+    # and closes this child itself.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        from smartsupport.embeddings import Embedder
+
+        embedder = Embedder(threads=1)
+        embedder.encode(["warm up"])
+    except BaseException as exc:  # noqa: BLE001 - reported to the server, which raises it
+        conn.send(("failed", f"{type(exc).__name__}: {exc}"))
+        return
+    try:
+        conn.send(("ready", os.getpid()))
+    except OSError:
+        return  # the server stopped while this child was starting
+    while True:
+        for ready in wait([conn, turns]):
+            assert isinstance(ready, Connection)
+            try:
+                texts = ready.recv()
+            except (EOFError, OSError):
+                return  # the server is gone
+            if texts is None:
+                return
+            try:
+                ready.send(("ok", embedder.encode(texts)))
+            except BaseException as exc:  # noqa: BLE001 - a bad batch must not end the child
+                ready.send(("error", f"{type(exc).__name__}: {exc}"))
+
+
+class EncoderProcess(EncoderBackend):
+    name = MODEL_NAME
+    dim = 512
+
+    def __init__(self) -> None:
+        self._process: subprocess.Popen[bytes] | None = None
+        self._conn: Connection | None = None
+        self._turns: socket.socket | None = None  # the event loop's connection to the child
+        self._stream: tuple[Any, asyncio.StreamReader, asyncio.StreamWriter] | None = None
+        self._lock = threading.Lock()  # one batch on the blocking connection at a time
+        self.starts = 0
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
+    def start(self) -> None:
+        with self._lock:
+            if not self._alive():
+                self._spawn()
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        with self._lock:
+            if not self._alive():
+                self._spawn()
+            try:
+                return self._round_trip(texts)
+            except (EOFError, OSError) as exc:
+                log.warning("the encoder process died (%s); starting it again", exc)
+                self._stop()
+                self._spawn()
+                try:
+                    return self._round_trip(texts)
+                except (EOFError, OSError) as again:
+                    self._stop()
+                    raise EncoderUnavailable(
+                        f"the encoder process died twice on one batch ({again})"
+                    ) from again
+
+    async def vectors(self, texts: list[str]) -> np.ndarray:
+        """One batch over the event loop's own connection: no thread hand-off, and the
+        server's GIL is free while the child works."""
+        starts = self.starts
+        try:
+            return await self._exchange(texts)
+        except (EOFError, OSError, asyncio.IncompleteReadError) as exc:
+            log.warning("the encoder process died (%s); starting it again", exc)
+        await asyncio.to_thread(self._restart, starts)
+        try:
+            return await self._exchange(texts)
+        except (EOFError, OSError, asyncio.IncompleteReadError) as again:
+            raise EncoderUnavailable(
+                f"the encoder process died twice on one batch ({again})"
+            ) from again
+
+    async def _exchange(self, texts: list[str]) -> np.ndarray:
+        reader, writer = await self._open_stream()
+        # multiprocessing's Connection framing, which the child reads: a 4-byte big-endian
+        # length, then the pickle.
+        payload = pickle.dumps(list(texts), protocol=pickle.HIGHEST_PROTOCOL)
+        writer.write(struct.pack("!i", len(payload)) + payload)
+        (size,) = struct.unpack("!i", await reader.readexactly(4))
+        status, result = pickle.loads(await reader.readexactly(size))
+        if status != "ok":
+            raise EncoderUnavailable(f"the encoder process failed on a batch: {result}")
+        return np.asarray(result, dtype=np.float32)
+
+    async def _open_stream(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        loop = asyncio.get_running_loop()
+        if self._stream is None or self._stream[0] is not loop:
+            if not self._alive():
+                await asyncio.to_thread(self._restart, self.starts)
+            assert self._turns is not None
+            # A duplicate of the socket: the stream owns (and closes) its own descriptor.
+            reader, writer = await asyncio.open_connection(sock=self._turns.dup())
+            self._stream = (loop, reader, writer)
+        return self._stream[1], self._stream[2]
+
+    def _restart(self, starts: int) -> None:
+        """Start the child again, unless another caller has since ``starts`` did."""
+        with self._lock:
+            if self.starts == starts or not self._alive():
+                self._stop()
+                self._spawn()
+
+    def close(self) -> None:
+        with self._lock:
+            self._stop()
+
+    def _round_trip(self, texts: list[str]) -> np.ndarray:
+        assert self._conn is not None
+        self._conn.send(list(texts))
+        status, payload = self._conn.recv()
+        if status != "ok":
+            raise EncoderUnavailable(f"the encoder process failed on a batch: {payload}")
+        return np.asarray(payload, dtype=np.float32)
+
+    def _alive(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def _spawn(self) -> None:
+        process, conn, turns = _early.pop() if _early else _launch()
+        try:
+            if not conn.poll(START_SECONDS):
+                raise EncoderUnavailable(
+                    f"the encoder process did not start in {START_SECONDS:.0f} s"
+                )
+            try:
+                status, detail = conn.recv()
+            except EOFError:
+                raise EncoderUnavailable(
+                    f"the encoder process exited while starting (exit code {process.wait(5)})"
+                ) from None
+            if status != "ready":
+                raise EncoderUnavailable(f"the encoder process could not load the model: {detail}")
+        except BaseException:
+            conn.close()
+            turns.close()
+            process.kill()
+            process.wait()
+            raise
+        self._process, self._conn, self._turns = process, conn, turns
+        self.starts += 1
+
+    def _stop(self) -> None:
+        process, conn, turns, stream = self._process, self._conn, self._turns, self._stream
+        self._process, self._conn, self._turns, self._stream = None, None, None, None
+        if stream is not None:
+            # Only the loop that opened it may close the transport; dropping our reference
+            # is enough otherwise, the descriptor closes with it.
+            loop, _, writer = stream
+            if loop.is_running():
+                loop.call_soon_threadsafe(writer.close)
+        if turns is not None:
+            turns.close()
+        if conn is not None:
+            try:
+                conn.send(None)
+            except OSError:
+                pass
+            conn.close()
+        if process is not None:
+            try:
+                process.wait(STOP_SECONDS)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+_Launched = tuple["subprocess.Popen[bytes]", Connection, socket.socket]
+_early: list[_Launched] = []  # started by prestart(), taken by the first start()
+
+
+def _launch() -> _Launched:
+    """Start a child; it says "ready" on the connection once its model is loaded."""
+    # A fresh interpreter running this module, not multiprocessing's spawn: that would
+    # import the server's __main__ (the whole CLI) into the child first. The connections
+    # are socket pairs; multiprocessing's Connection frames the messages on them.
+    ours, theirs = socket.socketpair()
+    turns, their_turns = socket.socketpair()
+    fds = [theirs.fileno(), their_turns.fileno()]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "smartsupport.encoder_process", *map(str, fds)],
+        pass_fds=fds,
+        stdin=subprocess.DEVNULL,
+    )
+    theirs.close()  # so that the child's exit shows here as EOF
+    their_turns.close()
+    return process, Connection(ours.detach()), turns
+
+
+def prestart(where: str) -> None:
+    """Start the encoder process now if ``SMARTSUPPORT_ENCODER`` (``where``) asks for one:
+    ``serve`` calls this before it imports the rest of the product, so the child loads its
+    model (about a second) while the server imports and prepares, instead of after."""
+    if not _early and isinstance(encoder_backend(where), EncoderProcess):
+        _early.append(_launch())
+
+
+def encoder_backend(where: str) -> EncoderBackend:
+    """The backend ``SMARTSUPPORT_ENCODER`` names (settings_operations.py)."""
+    if where == "auto":
+        where = "process" if (os.cpu_count() or 1) >= 2 else "thread"
+    if where == "process":
+        return EncoderProcess()
+    if where == "thread":
+        return InThread()
+    raise ConfigurationError(f"SMARTSUPPORT_ENCODER={where!r}: use auto, process or thread")
+
+
+if __name__ == "__main__":
+    _serve(Connection(int(sys.argv[1])), Connection(int(sys.argv[2])))

@@ -1,0 +1,204 @@
+"""Sentence vectors for the conversation path: each text encoded once, the texts of
+concurrent turns encoded together, the model never on the event loop (issue 18).
+
+    encoder = SentenceEncoder(backend)       InThread(embedder) or encoder_process.EncoderProcess
+    await encoder.start()                    loads the model (in the child process, if one)
+    vectors = await encoder.vectors(texts)   (n, dim) float32, L2-normalised, input order
+    encoder.encode(texts)                    the same, blocking: ingestion, jobs, start-up
+    await encoder.close()
+
+The packaged encoder does ~430 sentences/s one at a time and ~1,100/s in batches, and its
+pure-Python tokenizer holds the GIL (docs/benchmarks.md, issue 18). So a turn awaits its
+texts here instead of calling the model: texts asked for while a batch runs wait for the
+next batch, one batch at a time, in one thread (or sent to the encoder process, where the
+work does not hold this process's GIL). A text asked for again soon (the question, for
+intents, the search and answerability, within one turn or the next) comes from the cache.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from abc import ABC, abstractmethod
+from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+
+CACHE_TEXTS = 4096  # 8 MiB of 512-dimension vectors
+MAX_BATCH = 64  # texts per model call: the throughput gain flattens out by then
+
+
+class EncoderBackend(ABC):
+    """Where the model runs. ``encode`` blocks and may be called from any thread."""
+
+    name: str
+    dim: int
+
+    @abstractmethod
+    def start(self) -> None:
+        """Load the model (blocking; called once, off the event loop)."""
+
+    @abstractmethod
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """L2-normalised float32 vectors of ``texts``, one row each, in order."""
+
+    @abstractmethod
+    async def vectors(self, texts: list[str]) -> np.ndarray:
+        """``encode``, awaited without blocking the event loop. ``SentenceEncoder`` calls it
+        for one batch at a time."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release the model (blocking)."""
+
+
+class InThread(EncoderBackend):
+    """The model in this process (``embeddings.Embedder``, or any object like it)."""
+
+    def __init__(self, embedder: Any = None) -> None:
+        self._embedder = embedder
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="encoder")
+
+    @property
+    def embedder(self) -> Any:
+        if self._embedder is None:
+            from smartsupport.embeddings import get_embedder
+
+            self._embedder = get_embedder()
+        return self._embedder
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        return str(self.embedder.name)
+
+    @property
+    def dim(self) -> int:  # type: ignore[override]
+        return int(self.embedder.dim)
+
+    def start(self) -> None:
+        self.embedder.encode(["warm up"])
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        return np.asarray(self.embedder.encode(texts), dtype=np.float32)
+
+    async def vectors(self, texts: list[str]) -> np.ndarray:
+        return await asyncio.get_running_loop().run_in_executor(self._thread, self.encode, texts)
+
+    def close(self) -> None:
+        # The model stays: it is the process's (``get_embedder``), shared by every app.
+        self._thread.shutdown(wait=False)
+
+
+class SentenceEncoder:
+    """Vectors for texts, cached and batched across the turns that ask at the same time."""
+
+    def __init__(self, backend: EncoderBackend, *, cache_texts: int = CACHE_TEXTS) -> None:
+        self.backend = backend
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_texts = cache_texts
+        self._cache_lock = threading.Lock()  # encode() may run on another thread
+        self._queue: dict[str, asyncio.Future[np.ndarray]] = {}
+        self._running: dict[str, asyncio.Future[np.ndarray]] = {}
+        self._worker: asyncio.Task[None] | None = None
+        self.batches = 0  # model calls made for vectors(): what the batching saves
+        self.encoded = 0
+
+    @property
+    def name(self) -> str:
+        return self.backend.name
+
+    @property
+    def dim(self) -> int:
+        return self.backend.dim
+
+    async def start(self) -> None:
+        await asyncio.to_thread(self.backend.start)
+
+    async def close(self) -> None:
+        if self._worker is not None:
+            self._worker.cancel()
+            await asyncio.gather(self._worker, return_exceptions=True)
+            self._worker = None
+        await asyncio.to_thread(self.backend.close)
+
+    # -- the turn's way: awaited, batched --------------------------------------------------
+    async def vectors(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        found = self._cached(texts)
+        waits: dict[str, asyncio.Future[np.ndarray]] = {}
+        for text in texts:
+            if text in found or text in waits:
+                continue
+            future = self._running.get(text) or self._queue.get(text)
+            if future is None:
+                future = asyncio.get_running_loop().create_future()
+                self._queue[text] = future
+            waits[text] = future
+        if waits:
+            if self._worker is None or self._worker.done():
+                self._worker = asyncio.create_task(self._batches())
+            for text, future in waits.items():
+                found[text] = await asyncio.shield(future)
+        return np.stack([found[t] for t in texts])
+
+    async def _batches(self) -> None:
+        while self._queue:
+            batch = list(self._queue)[:MAX_BATCH]
+            self._running = {text: self._queue.pop(text) for text in batch}
+            try:
+                vectors = await self.backend.vectors(batch)
+            except BaseException as exc:  # every waiter learns why; the next batch retries
+                for future in self._running.values():
+                    if not future.done():
+                        future.set_exception(exc)
+                self._running = {}
+                if isinstance(exc, asyncio.CancelledError):
+                    raise
+                continue
+            self.batches += 1
+            self.encoded += len(batch)
+            self._remember(batch, vectors)
+            for text, vector in zip(batch, vectors, strict=True):
+                future = self._running[text]
+                if not future.done():
+                    future.set_result(vector)
+            self._running = {}
+
+    # -- everyone else's way: blocking ---------------------------------------------------------
+    def encode(self, texts: list[str], *, remember: bool = True) -> np.ndarray:
+        """Vectors of ``texts`` on the calling thread (never the event loop's on the path
+        of a turn): a model call for the texts not in the cache. ``remember=False``: bulk
+        texts (articles being indexed) that would only push questions out of the cache."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        found = self._cached(texts)
+        missing = [t for t in dict.fromkeys(texts) if t not in found]
+        if missing:
+            vectors = self.backend.encode(missing)
+            if remember:
+                self._remember(missing, vectors)
+            found.update(zip(missing, vectors, strict=True))
+        return np.stack([found[t] for t in texts])
+
+    def encode_one(self, text: str) -> np.ndarray:
+        return self.encode([text])[0]
+
+    def _cached(self, texts: list[str]) -> dict[str, np.ndarray]:
+        found = {}
+        with self._cache_lock:
+            for text in texts:
+                vector = self._cache.get(text)
+                if vector is not None:
+                    self._cache.move_to_end(text)
+                    found[text] = vector
+        return found
+
+    def _remember(self, texts: list[str], vectors: np.ndarray) -> None:
+        with self._cache_lock:
+            for text, vector in zip(texts, vectors, strict=True):
+                self._cache[text] = vector
+                if len(self._cache) > self._cache_texts:
+                    self._cache.popitem(last=False)

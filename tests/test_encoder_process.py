@@ -1,0 +1,123 @@
+"""The sentence encoder in a child process (SMARTSUPPORT_ENCODER=process, the default on two
+cores or more): the same vectors as in the server process, a child that dies is started
+again, one that cannot start stops start-up with its reason, and none outlives the server."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+from appkit import say, served, start
+from pydantic import ValidationError
+from servers import LiveServer
+
+from smartsupport.embeddings import get_embedder
+from smartsupport.encoder_process import EncoderProcess, EncoderUnavailable, encoder_backend
+from smartsupport.encoding import InThread, SentenceEncoder
+from smartsupport.settings import Settings
+
+TEXTS = ["Where is my order?", "¿Cuánto cuesta el envío a México?", "返品はできますか"]
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie (exited, not yet reaped) counts as gone.
+    return "zombie" not in Path(f"/proc/{pid}/status").read_text().lower()
+
+
+async def test_the_child_gives_the_vectors_the_server_process_would() -> None:
+    encoder = SentenceEncoder(EncoderProcess())
+    await encoder.start()
+    try:
+        together = await asyncio.gather(*(encoder.vectors([t]) for t in TEXTS))
+        blocking = await asyncio.to_thread(encoder.encode, ["Do you ship to Canada?"])
+    finally:
+        await encoder.close()
+    expected = get_embedder().encode(TEXTS)
+    assert np.allclose(np.stack([v[0] for v in together]), expected, atol=1e-5)
+    assert np.allclose(blocking, get_embedder().encode(["Do you ship to Canada?"]), atol=1e-5)
+
+
+async def test_a_child_killed_between_turns_or_mid_batch_is_started_again() -> None:
+    backend = EncoderProcess()
+    encoder = SentenceEncoder(backend)
+    await encoder.start()
+    try:
+        first = backend.pid
+        assert first is not None
+        os.kill(first, signal.SIGKILL)
+        vector = await encoder.vectors(["still answered after a crash"])
+        assert vector.shape == (1, 512) and backend.pid not in (None, first)
+        # Killed while it works on a batch: the batch is sent to the new child.
+        second = backend.pid
+        assert second is not None
+        asking = asyncio.create_task(encoder.vectors([f"text {i}" for i in range(60)]))
+        os.kill(second, signal.SIGKILL)
+        assert (await asking).shape == (60, 512)
+        assert backend.starts == 3
+    finally:
+        await encoder.close()
+    assert not any(alive(pid) for pid in (first, second))
+
+
+def test_a_child_that_cannot_start_stops_with_its_reason(monkeypatch) -> None:
+    monkeypatch.setattr(sys, "executable", "/bin/false")
+    with pytest.raises(EncoderUnavailable, match="exited while starting"):
+        EncoderProcess().start()
+
+
+async def test_the_app_answers_with_the_encoder_in_a_child_and_stops_it(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, secret_key="k" * 32, encoder="process")
+    async with served(settings) as (app, http):
+        backend = app.state.services.assistant.knowledge.encoder.backend
+        assert isinstance(backend, EncoderProcess)
+        child = backend.pid
+        assert child is not None and alive(child)
+        conversation = await start(http)
+        reply = await say(http, conversation, "How long does delivery to Canada take?", "c1")
+        texts = [m["text"] for m in reply.json()["replies"]]
+        assert any("Canada" in t and "business days" in t for t in texts), texts
+    assert not alive(child)
+
+
+def test_serve_runs_the_encoder_in_a_child_and_leaves_none_behind() -> None:
+    with LiveServer({"SMARTSUPPORT_ENCODER": "process"}) as server:
+        # Started from a thread: each thread (task) of the server lists its own children.
+        tasks = Path(f"/proc/{server.process.pid}/task").glob("*/children")
+        encoder = [int(pid) for task in tasks for pid in task.read_text().split()]
+        assert len(encoder) == 1
+        assert "smartsupport.encoder_process" in Path(f"/proc/{encoder[0]}/cmdline").read_text()
+        created = httpx.post(server.url + "/api/v1/conversations", json={"workspace": "demo"})
+        conversation = created.json()
+        sent = httpx.post(
+            f"{server.url}/api/v1/conversations/{conversation['id']}/messages",
+            json={"text": "Which payment methods do you accept?", "client_id": "p1"},
+            headers={"Authorization": f"Bearer {conversation['token']}"},
+            timeout=60,
+        )
+        assert sent.status_code == 201, sent.text
+        assert any("PayPal" in r["text"] for r in sent.json()["replies"])
+        server.stop()
+    deadline = time.monotonic() + 10
+    while alive(encoder[0]) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not alive(encoder[0])
+
+
+def test_the_setting_names_its_choices() -> None:
+    assert isinstance(encoder_backend("thread"), InThread)
+    assert isinstance(encoder_backend("process"), EncoderProcess)
+    expected = EncoderProcess if (os.cpu_count() or 1) >= 2 else InThread
+    assert isinstance(encoder_backend("auto"), expected)
+    with pytest.raises(ValidationError, match="auto.*process.*thread"):
+        Settings(encoder="processes")

@@ -1,0 +1,108 @@
+"""The sentence encoder of the conversation path (smartsupport/encoding.py): each text
+encoded once, concurrent turns' texts encoded together, nothing on the event loop, and a
+failure reported to every turn that waited for the batch."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import numpy as np
+import pytest
+
+from smartsupport.embeddings import get_embedder
+from smartsupport.encoding import MAX_BATCH, InThread, SentenceEncoder
+
+
+class Recording:
+    """The packaged model, recording each call's texts and the thread it ran on."""
+
+    name = "recording"
+    dim = 512
+
+    def __init__(self, fail: int = 0) -> None:
+        self.calls: list[list[str]] = []
+        self.threads: set[int] = set()
+        self.fail = fail  # fail this many calls first
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        self.calls.append(list(texts))
+        self.threads.add(threading.get_ident())
+        if self.fail:
+            self.fail -= 1
+            raise RuntimeError("the model is out of memory")
+        return get_embedder().encode(texts)
+
+
+async def test_concurrent_turns_texts_are_encoded_together_off_the_event_loop() -> None:
+    model = Recording()
+    encoder = SentenceEncoder(InThread(model))
+    texts = [f"where is my parcel number {i}" for i in range(150)]
+    found = await asyncio.gather(*(encoder.vectors([t]) for t in texts))
+    # Texts asked for while a batch runs wait for the next one: a few full batches.
+    assert len(model.calls) <= 1 + -(-150 // MAX_BATCH)
+    assert max(len(call) for call in model.calls) == MAX_BATCH
+    assert threading.get_ident() not in model.threads
+    expected = get_embedder().encode(texts)
+    assert np.allclose(np.stack([f[0] for f in found]), expected, atol=1e-6)
+    await encoder.close()
+
+
+async def test_a_text_is_encoded_once_however_many_ask_for_it() -> None:
+    model = Recording()
+    encoder = SentenceEncoder(InThread(model))
+    first, second = await asyncio.gather(
+        encoder.vectors(["do you ship to Canada", "hello"]),
+        encoder.vectors(["hello", "do you ship to Canada", "hello"]),
+    )
+    again = await encoder.vectors(["hello"])
+    assert sorted(t for call in model.calls for t in call) == ["do you ship to Canada", "hello"]
+    assert np.array_equal(first[1], second[0]) and np.array_equal(second[0], second[2])
+    assert np.array_equal(again[0], first[1])
+    # The blocking way (ingestion, jobs) shares the cache; bulk texts stay out of it.
+    assert np.array_equal(encoder.encode(["hello"])[0], first[1])
+    encoder.encode(["an article's passage"], remember=False)
+    encoder.encode(["an article's passage"], remember=False)
+    assert model.calls[-2:] == [["an article's passage"], ["an article's passage"]]
+    assert (await encoder.vectors([])).shape == (0, 512)
+    await encoder.close()
+
+
+async def test_a_failed_batch_fails_every_turn_waiting_for_it_and_the_next_batch_runs() -> None:
+    model = Recording(fail=1)
+    encoder = SentenceEncoder(InThread(model))
+    results = await asyncio.gather(
+        encoder.vectors(["one"]), encoder.vectors(["two"]), return_exceptions=True
+    )
+    assert isinstance(results[0], RuntimeError)
+    assert "out of memory" in str(results[0])
+    # "two" either shared the failed batch or ran in the next one; nothing is cached wrongly
+    assert isinstance(results[1], RuntimeError) or results[1].shape == (1, 512)
+    again = await encoder.vectors(["one"])
+    assert np.allclose(again[0], get_embedder().encode(["one"])[0], atol=1e-6)
+    await encoder.close()
+
+
+async def test_a_turn_cancelled_while_waiting_does_not_cancel_the_others() -> None:
+    model = Recording()
+    encoder = SentenceEncoder(InThread(model))
+    waiting = asyncio.create_task(encoder.vectors(["shared text"]))
+    other = asyncio.create_task(encoder.vectors(["shared text"]))
+    await asyncio.sleep(0)
+    waiting.cancel()
+    vector = await other
+    assert vector.shape == (1, 512)
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    await encoder.close()
+
+
+def test_the_cache_keeps_the_most_recent_texts() -> None:
+    model = Recording()
+    encoder = SentenceEncoder(InThread(model), cache_texts=2)
+    encoder.encode(["a"])
+    encoder.encode(["b"])
+    encoder.encode(["a"])  # a is now the most recent
+    encoder.encode(["c"])  # b goes
+    encoder.encode(["a", "b"])
+    assert model.calls == [["a"], ["b"], ["c"], ["b"]]
