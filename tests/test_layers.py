@@ -117,6 +117,7 @@ LAYERS: list[tuple[str, list[str]]] = [
         "app wiring and command line",
         [
             "app", "__main__", "wiring", "worker", "cli", "nlu.commands", "knowledge.commands",
+            "serve_process",  # what `serve` does to its own process (issue 18)
             "staff.commands", "dialogue.commands", "dialogue.scripts", "dialogue.script_nlu",
             "dialogue.servers", "evaluation", "evaluation.*",
             "dialogue.script_play", "dialogue.visits",  # return visits in scripts (issue 16)
