@@ -264,6 +264,10 @@ async def run(args, base: str, pid: int | None) -> dict:
             round((rss_open - rss_before) / args.conversations, 1) if pid else None
         ),
         "server_rss_mib": round(rss_open / 1024, 1) if pid else None,
+        # With its encoder process (SMARTSUPPORT_ENCODER=process), which holds the model.
+        "server_and_children_rss_mib": (
+            round(sum(rss_kib(p) for p in process_tree(pid)) / 1024, 1) if pid else None
+        ),
     }
 
 

@@ -117,7 +117,11 @@ class EncoderProcess(EncoderBackend):
 
     async def vectors(self, texts: list[str]) -> np.ndarray:
         """One batch over the event loop's own connection: no thread hand-off, and the
-        server's GIL is free while the child works."""
+        server's GIL is free while the child works. That connection belongs to the first
+        loop that uses it; another loop (a test client's portal thread) sends its batches
+        over the blocking connection, from a thread."""
+        if self._stream is not None and self._stream[0] is not asyncio.get_running_loop():
+            return await asyncio.to_thread(self.encode, texts)
         starts = self.starts
         try:
             return await self._exchange(texts)
@@ -145,7 +149,7 @@ class EncoderProcess(EncoderBackend):
 
     async def _open_stream(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         loop = asyncio.get_running_loop()
-        if self._stream is None or self._stream[0] is not loop:
+        if self._stream is None:
             if not self._alive():
                 await asyncio.to_thread(self._restart, self.starts)
             assert self._turns is not None

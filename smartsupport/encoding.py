@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import weakref
 from abc import ABC, abstractmethod
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -91,6 +93,15 @@ class InThread(EncoderBackend):
         self._thread.shutdown(wait=False)
 
 
+@dataclass(slots=True)
+class _Pending:
+    """One event loop's texts: waiting for the next batch, in the batch being encoded."""
+
+    queue: dict[str, asyncio.Future[np.ndarray]] = field(default_factory=dict)
+    running: dict[str, asyncio.Future[np.ndarray]] = field(default_factory=dict)
+    worker: asyncio.Task[None] | None = None
+
+
 class SentenceEncoder:
     """Vectors for texts, cached and batched across the turns that ask at the same time."""
 
@@ -99,9 +110,11 @@ class SentenceEncoder:
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_texts = cache_texts
         self._cache_lock = threading.Lock()  # encode() may run on another thread
-        self._queue: dict[str, asyncio.Future[np.ndarray]] = {}
-        self._running: dict[str, asyncio.Future[np.ndarray]] = {}
-        self._worker: asyncio.Task[None] | None = None
+        # Per event loop: a server has one, but an app may be served from several (a test
+        # client's portal thread beside the test's loop), and a future belongs to one loop.
+        self._pending: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Pending] = (
+            weakref.WeakKeyDictionary()
+        )
         self.batches = 0  # model calls made for vectors(): what the batching saves
         self.encoded = 0
 
@@ -117,10 +130,10 @@ class SentenceEncoder:
         await asyncio.to_thread(self.backend.start)
 
     async def close(self) -> None:
-        if self._worker is not None:
-            self._worker.cancel()
-            await asyncio.gather(self._worker, return_exceptions=True)
-            self._worker = None
+        pending = self._pending.pop(asyncio.get_running_loop(), None)
+        if pending is not None and pending.worker is not None:
+            pending.worker.cancel()
+            await asyncio.gather(pending.worker, return_exceptions=True)
         await asyncio.to_thread(self.backend.close)
 
     # -- the turn's way: awaited, batched --------------------------------------------------
@@ -128,33 +141,37 @@ class SentenceEncoder:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         found = self._cached(texts)
+        loop = asyncio.get_running_loop()
+        pending = self._pending.get(loop)
+        if pending is None:
+            pending = self._pending[loop] = _Pending()
         waits: dict[str, asyncio.Future[np.ndarray]] = {}
         for text in texts:
             if text in found or text in waits:
                 continue
-            future = self._running.get(text) or self._queue.get(text)
+            future = pending.running.get(text) or pending.queue.get(text)
             if future is None:
-                future = asyncio.get_running_loop().create_future()
-                self._queue[text] = future
+                future = loop.create_future()
+                pending.queue[text] = future
             waits[text] = future
         if waits:
-            if self._worker is None or self._worker.done():
-                self._worker = asyncio.create_task(self._batches())
+            if pending.worker is None or pending.worker.done():
+                pending.worker = asyncio.create_task(self._batches(pending))
             for text, future in waits.items():
                 found[text] = await asyncio.shield(future)
         return np.stack([found[t] for t in texts])
 
-    async def _batches(self) -> None:
-        while self._queue:
-            batch = list(self._queue)[:MAX_BATCH]
-            self._running = {text: self._queue.pop(text) for text in batch}
+    async def _batches(self, pending: _Pending) -> None:
+        while pending.queue:
+            batch = list(pending.queue)[:MAX_BATCH]
+            pending.running = {text: pending.queue.pop(text) for text in batch}
             try:
                 vectors = await self.backend.vectors(batch)
             except BaseException as exc:  # every waiter learns why; the next batch retries
-                for future in self._running.values():
+                for future in pending.running.values():
                     if not future.done():
                         future.set_exception(exc)
-                self._running = {}
+                pending.running = {}
                 if isinstance(exc, asyncio.CancelledError):
                     raise
                 continue
@@ -162,10 +179,10 @@ class SentenceEncoder:
             self.encoded += len(batch)
             self._remember(batch, vectors)
             for text, vector in zip(batch, vectors, strict=True):
-                future = self._running[text]
+                future = pending.running[text]
                 if not future.done():
                     future.set_result(vector)
-            self._running = {}
+            pending.running = {}
 
     # -- everyone else's way: blocking ---------------------------------------------------------
     def encode(self, texts: list[str], *, remember: bool = True) -> np.ndarray:

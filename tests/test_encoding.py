@@ -106,3 +106,25 @@ def test_the_cache_keeps_the_most_recent_texts() -> None:
     encoder.encode(["c"])  # b goes
     encoder.encode(["a", "b"])
     assert model.calls == [["a"], ["b"], ["c"], ["b"]]
+
+
+def test_one_encoder_serves_two_event_loops_at_once() -> None:
+    """An app served from a test client's portal thread and the test's own loop."""
+    encoder = SentenceEncoder(InThread(Recording()))
+    results: dict[int, np.ndarray] = {}
+
+    def run(index: int) -> None:
+        async def ask() -> np.ndarray:
+            texts = [f"shared question {i}" for i in range(40)]
+            found = await asyncio.gather(*(encoder.vectors([t]) for t in texts))
+            return np.stack([f[0] for f in found])
+
+        results[index] = asyncio.run(ask())
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert set(results) == {0, 1}
+    assert np.allclose(results[0], results[1], atol=1e-6)
