@@ -174,10 +174,15 @@ async def converse(
         handed.append(1)
 
 
-async def verify(http: httpx.AsyncClient, base: str, conversations, turns: int) -> tuple[int, int]:
-    """Customer messages lost, and the messages the load stored (read back from the server:
-    from the customer's first message on, so a greeting stored on opening is not counted)."""
-    lost = stored = 0
+async def verify(
+    http: httpx.AsyncClient, base: str, conversations, sent: set[str]
+) -> tuple[int, int]:
+    """Customer messages sent but not stored (a message the load generator gave up before
+    sending is not lost: it was never sent), and the messages the load stored (read back
+    from the server: from the customer's first message on, so a greeting stored on opening
+    is not counted)."""
+    stored = 0
+    kept: set[str] = set()
     for body in conversations:
         r = await http.get(
             f"{base}/api/v1/conversations/{body['id']}/messages",
@@ -185,9 +190,9 @@ async def verify(http: httpx.AsyncClient, base: str, conversations, turns: int) 
         )
         messages = r.json()["messages"]
         customer = [i for i, m in enumerate(messages) if m["author"] == "customer"]
-        lost += max(0, turns - len(customer))
+        kept.update(messages[i].get("client_id") for i in customer)
         stored += len(messages) - customer[0] if customer else 0
-    return lost, stored
+    return len(sent - kept), stored
 
 
 async def run(args, base: str, pid: int | None) -> dict:
@@ -236,7 +241,7 @@ async def run(args, base: str, pid: int | None) -> dict:
         errors += [type(r).__name__ for r in results if isinstance(r, BaseException)]
         for _, ws in opened:
             await ws.close()
-        lost, stored = await verify(http, base, [b for b, _ in opened], args.turns)
+        lost, stored = await verify(http, base, [b for b, _ in opened], set(sent))
     q = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [0] * 99
     return {
         "conversations": args.conversations,
@@ -258,6 +263,7 @@ async def run(args, base: str, pid: int | None) -> dict:
         "errors": len(errors),
         "error_kinds": sorted(set(errors)),
         "lost_messages": lost,
+        "sent": len(sent),
         "handed_to_a_person": len(handed),
         "open_seconds": round(open_seconds, 1),
         "server_kib_per_open_conversation": (
