@@ -139,8 +139,10 @@ class Answerer:
         on_delta: OnDelta | None = None,
         handoff_available: bool = True,
     ) -> AnswerResult:
-        """Walk the chain until a step answers. ``on_delta`` receives the reply as it is
-        produced (sentence-sized pieces joined by spaces for LLM steps, one piece otherwise);
+        """Walk the chain until a step answers. ``on_delta`` receives an LLM step's reply as
+        it is produced (sentence-sized pieces joined by spaces); a reply that exists whole at
+        once (extracted, a catalog text) is not streamed: it is the turn's message, and a delta
+        would only add a second write and a third frame to the turn (issue 18);
         ``handoff_available=False`` (no agent online) skips the handoff step."""
         usage = Usage()
         attempts: list[dict[str, str]] = []
@@ -159,7 +161,7 @@ class Answerer:
                 if text is not None:
                     return await self._final(
                         text, step, [citation(passages[0])] if passages else [],
-                        usage, attempts, on_delta, reason="extracted",
+                        usage, attempts, reason="extracted",
                     )  # fmt: skip
                 continue
             if step == "handoff":
@@ -168,11 +170,11 @@ class Answerer:
                     continue
                 text = messages.text(workspace_config, "knowledge.no_answer", language)
                 return await self._final(
-                    text, step, [], usage, attempts, on_delta, reason="no_answer", handoff=True
+                    text, step, [], usage, attempts, reason="no_answer", handoff=True
                 )
             if step == "offline":
                 text = messages.text(workspace_config, "knowledge.offline", language)
-                return await self._final(text, step, [], usage, attempts, on_delta, "no_answer")
+                return await self._final(text, step, [], usage, attempts, "no_answer")
         return AnswerResult(None, "none", [], usage.as_dict(), False, "chain_exhausted", attempts)
 
     async def _final(
@@ -182,14 +184,11 @@ class Answerer:
         citations: list[dict[str, Any]],
         usage: Usage,
         attempts: list[dict[str, str]],
-        on_delta: OnDelta | None,
         reason: str,
         *,
         handoff: bool = False,
     ) -> AnswerResult:
         attempts.append({"step": step, "outcome": "answered", "detail": reason})
-        if on_delta is not None:
-            await on_delta(text)
         return AnswerResult(text, step, citations, usage.as_dict(), handoff, reason, attempts)
 
     async def _extract(

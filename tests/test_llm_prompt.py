@@ -122,7 +122,9 @@ async def test_an_obedient_model_gets_nothing_to_the_customer(server, checker, i
     assert result.step == "handoff" and result.handoff
     assert result.attempts[0]["step"] == "llm:primary"
     assert result.attempts[0]["outcome"] == "declined"
-    assert sent == [result.reply_text]  # only the handoff text reached the customer
+    # Nothing of the model's reached the customer: no piece was streamed, and the handoff
+    # text is the turn's message itself.
+    assert sent == []
     nonce = re.search(r"<articles-(\w+)>", system).group(1)
     assert not leaks_system_prompt(result.reply_text, Prompt([], system, nonce))
     assert "PWNED" not in result.reply_text and "free today" not in result.reply_text
