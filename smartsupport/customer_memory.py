@@ -59,6 +59,23 @@ async def verified_customer(store: Store, conversation: Conversation) -> Custome
     return customer
 
 
+async def newest_memories(
+    store: SqlDatabase, customer_id: str, conversation: Conversation, columns: str, limit: int
+) -> list[dict[str, Any]]:
+    """The customer's newest memories in the conversation's workspace, other conversations
+    than this one: ``conversation_id``, ``updated_at`` and ``columns`` of each."""
+    return await store.fetch(
+        f"SELECT k.conversation_id, c.updated_at, {columns} FROM customer_memories k "
+        "JOIN conversations c ON c.id = k.conversation_id "
+        "WHERE k.customer_id = ? AND k.workspace_id = ? AND k.conversation_id <> ? "
+        "ORDER BY c.updated_at DESC LIMIT ?",
+        customer_id,
+        conversation.workspace_id,
+        conversation.id,
+        limit,
+    )
+
+
 async def remembered(store: Store, conversation: Conversation) -> dict[str, Any] | None:
     """The facts remembered of the conversation's verified customer (module docstring), or
     None when the customer is not verified. Two queries: the customer, then their memories
@@ -68,16 +85,7 @@ async def remembered(store: Store, conversation: Conversation) -> dict[str, Any]
         return None
     if not isinstance(store, SqlDatabase):
         raise TypeError("customer memory needs an SQL store (SQLite or PostgreSQL)")
-    rows = await store.fetch(
-        "SELECT k.conversation_id, k.message_ids, c.updated_at FROM customer_memories k "
-        "JOIN conversations c ON c.id = k.conversation_id "
-        "WHERE k.customer_id = ? AND k.workspace_id = ? AND k.conversation_id <> ? "
-        "ORDER BY c.updated_at DESC LIMIT ?",
-        customer.id,
-        conversation.workspace_id,
-        conversation.id,
-        RECALLED,
-    )
+    rows = await newest_memories(store, customer.id, conversation, "k.message_ids", RECALLED)
     ids = [i for r in rows for i in (r["message_ids"] or [])]
     by_id: dict[str, dict[str, Any]] = {}
     if ids:

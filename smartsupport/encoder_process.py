@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from smartsupport.embeddings import MODEL_NAME
+from smartsupport.embeddings import MODEL_NAME, Embedder
 from smartsupport.encoding import EncoderBackend, InThread
 from smartsupport.errors import BackendUnavailable, ConfigurationError
 
@@ -50,8 +50,6 @@ def _serve(conn: Connection, turns: Connection) -> None:
     # and closes this child itself.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        from smartsupport.embeddings import Embedder
-
         embedder = Embedder(threads=1)
         embedder.encode(["warm up"])
     except BaseException as exc:  # noqa: BLE001 - reported to the server, which raises it

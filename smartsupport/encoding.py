@@ -28,6 +28,8 @@ from typing import Any
 
 import numpy as np
 
+from smartsupport.embeddings import get_embedder
+
 CACHE_TEXTS = 4096  # 8 MiB of 512-dimension vectors
 MAX_BATCH = 64  # texts per model call: the throughput gain flattens out by then
 
@@ -66,9 +68,7 @@ class InThread(EncoderBackend):
     @property
     def embedder(self) -> Any:
         if self._embedder is None:
-            from smartsupport.embeddings import get_embedder
-
-            self._embedder = get_embedder()
+            self._embedder = get_embedder()  # loaded on first use, never at import
         return self._embedder
 
     @property

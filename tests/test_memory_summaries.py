@@ -16,7 +16,7 @@ import json
 from typing import Any
 
 import pytest
-from llmkit import FakeLLMServer, free_port, llama_server, openai_json
+from llmkit import FakeLLMServer, free_port, openai_json
 
 from smartsupport import resolution_checks
 from smartsupport.conversation import start_conversation
@@ -186,17 +186,6 @@ async def test_without_a_model_the_worker_leaves_memories_extractive(tmp_path, s
 
 
 # -- the real model ------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def llama_url():
-    server = llama_server()
-    try:
-        url = server.__enter__()
-    except RuntimeError as exc:
-        pytest.fail(f"the llama.cpp server is required and could not start: {exc}")
-    yield url
-    server.__exit__(None, None, None)
-
-
 @pytest.mark.timeout(900)
 async def test_the_real_model_summarises_in_the_background_and_its_reply_is_checked(
     tmp_path, sqlite_url, llama_url

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from llmkit import FakeLLMServer, Scripted, llama_server, openai_json
+from llmkit import FakeLLMServer, Scripted, openai_json
 from pydantic import ValidationError
 
 from smartsupport import analytics_rollup, resolution_checks
@@ -301,17 +301,6 @@ async def test_reviews_refuse_bad_verdicts_other_workspaces_and_agents(sqlite_ur
 
 
 # -- the real model ----------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def llama_url():
-    server = llama_server()
-    try:
-        url = server.__enter__()
-    except RuntimeError as exc:
-        pytest.fail(f"the llama.cpp server is required and could not start: {exc}")
-    yield url
-    server.__exit__(None, None, None)
-
-
 @pytest.mark.timeout(900)
 async def test_the_real_model_is_asked_and_its_verdict_and_tokens_stored(
     sqlite_url: str, llama_url: str
