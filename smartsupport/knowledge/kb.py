@@ -134,6 +134,12 @@ class KnowledgeBase:
         vector = None if mode == "keyword" else (await self.vectors([query]))[0]
         return index.search(query, vector, locale=locale, k=k, mode=mode)
 
+    def may_search(self, workspace_id: str) -> bool:
+        """False only when the workspace's loaded index holds no passage: its messages need
+        no search vector (a keyword-only workspace)."""
+        loaded = self._loaded.get(workspace_id)
+        return loaded is None or len(loaded.index) > 0
+
     async def idf(self, workspace_id: str) -> Callable[[str], float]:
         """How rare each index term is in the workspace's articles (for answerability)."""
         return (await self._index(workspace_id)).rarity()
