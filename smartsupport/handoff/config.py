@@ -261,8 +261,11 @@ def parse(data: dict[str, Any], *, source: str = "escalation.yaml") -> HandoffCo
 
 def for_workspace(workspace: WorkspaceConfig) -> HandoffConfig:
     """The workspace's parsed config (cached on the workspace object)."""
-    source = str(workspace.source_dir / "escalation.yaml") if workspace.source_dir else workspace.id
-    return workspace.parsed("escalation", lambda data: parse(data, source=source))
+    return workspace.parsed("escalation", lambda data: parse(data, source=_source(workspace)))
+
+
+def _source(workspace: WorkspaceConfig) -> str:
+    return str(workspace.source_dir / "escalation.yaml") if workspace.source_dir else workspace.id
 
 
 def check_workspaces(

@@ -48,8 +48,15 @@ class CharGramIndex:
             weights = self._vectorizer.fit_transform(texts)
         except ValueError:  # no text long enough for one gram: nothing can match
             weights = None
-        # gram x text, so a query gathers the rows of its grams.
+        # gram x text, so a query gathers the rows of its grams. Kept as plain arrays: SciPy's
+        # row indexing and sparse product cost several times the arithmetic for one query.
         self._by_gram = None if weights is None else normalize(weights).T.tocsr()
+        if self._by_gram is not None:
+            self._by_gram.sort_indices()
+            self._starts = self._by_gram.indptr[:-1].astype(np.int64)
+            self._lengths = np.diff(self._by_gram.indptr).astype(np.int64)
+            self._texts = self._by_gram.indices.astype(np.int64)
+            self._weights = self._by_gram.data.astype(np.float64)
         self._analyze = self._vectorizer.build_analyzer()
 
     def score(self, query: str) -> np.ndarray:
@@ -70,5 +77,21 @@ class CharGramIndex:
         weights = np.fromiter((w for _, w in seen), dtype=np.float64, count=len(seen))
         weights *= self._vectorizer.idf_[rows]
         norm = math.sqrt(float(weights @ weights) + unseen * unseen_idf**2)
-        scores = self._by_gram[rows].T @ (weights / norm)
-        return np.asarray(scores, dtype=np.float32)
+        return self._gather(rows, weights / norm)
+
+    def _gather(self, rows: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """``by_gram[rows].T @ weights``: each query gram adds its weight times its row's
+        entries to the texts that hold it."""
+        lengths = self._lengths[rows]
+        total = int(lengths.sum())
+        if not total:
+            return np.zeros(self.size, dtype=np.float32)
+        # The positions of every gathered row's entries, without a Python loop per row.
+        ends = np.cumsum(lengths)
+        positions = np.arange(total) + np.repeat(self._starts[rows] - (ends - lengths), lengths)
+        scores = np.bincount(
+            self._texts[positions],
+            weights=self._weights[positions] * np.repeat(weights, lengths),
+            minlength=self.size,
+        )
+        return scores.astype(np.float32)

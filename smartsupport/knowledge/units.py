@@ -18,8 +18,23 @@ _DANGLING = re.compile(
 )
 
 
+# Article passages are cut again for every question that retrieves them (twenty times a turn
+# in the demo): a bounded memo of a pure function of the text, safe to share across workspaces.
+_CUT: dict[str, tuple[str, ...]] = {}
+_CUT_SIZE = 20_000
+
+
 def units_of(text: str) -> list[str]:
     """Sentences of prose; whole lines of lists and tables."""
+    cut = _CUT.get(text)
+    if cut is None:
+        if len(_CUT) >= _CUT_SIZE:
+            _CUT.clear()
+        cut = _CUT[text] = tuple(_units(text))
+    return list(cut)
+
+
+def _units(text: str) -> list[str]:
     found: list[str] = []
     for block in re.split(r"\n\s*\n", text):
         for line in block.split("\n"):

