@@ -200,6 +200,7 @@ class Answerability:
         asks_figure = {"duration", "when", "amount"} & set(kinds)
         topic = topic_of(wanted, idf, self.common) if asks_figure and not named else None
         candidates = []
+        other_sim, other_covered = _best_others(passage_sim), _best_others(covered)
         for i in range(len(passages)):
             unit_sim = self._vectors_of(split[i]) @ question_vector
             features, best = passage_features(
@@ -208,13 +209,13 @@ class Answerability:
                 texts[i],
                 unit_similarities=[float(v) for v in unit_sim],
                 passage_similarity=float(passage_sim[i]),
-                margin=float(passage_sim[i] - _best_other(passage_sim, i)),
+                margin=float(passage_sim[i] - other_sim[i]),
                 wanted=wanted,
                 kinds=kinds,
                 idf=idf,
                 common=self.common,
                 position=i,
-                coverage_margin=float(covered[i] - _best_other(covered, i, default=0.0)),
+                coverage_margin=float(covered[i] - other_covered[i]),
             )
             place = place_match(where, texts[i]) if where else 0.0
             if place > 0:
@@ -380,12 +381,14 @@ def passage_features(
     return features, best
 
 
-def _best_other(values: np.ndarray, i: int, default: float = 0.0) -> float:
-    """The highest of ``values`` but the ``i``-th (``default`` when there is no other)."""
+def _best_others(values: np.ndarray, default: float = 0.0) -> list[float]:
+    """For each position, the highest of ``values`` but its own (``default`` when there is
+    no other)."""
     if len(values) < 2:
-        return default
+        return [default] * len(values)
     first, second = np.argsort(values)[-1:-3:-1]
-    return float(values[first if first != i else second])
+    top, runner_up = float(values[first]), float(values[second])
+    return [runner_up if i == first else top for i in range(len(values))]
 
 
 def _better(whole: list[Candidate], part: list[Candidate]) -> list[Candidate]:
