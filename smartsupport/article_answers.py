@@ -58,6 +58,8 @@ class ArticleAnswers:
         """The answer to every question of the message that the articles answer, and how
         many passages were considered (for the "not in our articles" decision).
         ``retrieved`` keeps what was found for the turn's later steps (``supports``)."""
+        if not self.knowledge.may_search(turn.workspace.id):
+            return None, 0  # no article holds a passage: nothing to find or weigh
         decisions, considered, unanswered = [], 0, []
         questions = asked_in(turn.message.text)
         # Each question is asked where the message says ("I'm in Brussels. How long, and do
@@ -153,7 +155,7 @@ class ArticleAnswers:
         if retrieved is not None and key in retrieved:
             return retrieved[key]
         asked = asked_part(question)
-        if asked != question:
+        if asked != question and self.knowledge.may_search(turn.workspace.id):
             # The search embeds the question and the answerability check its asked part: one
             # batch costs little more than one text, and both are then in the encoder's cache.
             await self.knowledge.vectors([question, asked])
@@ -179,6 +181,8 @@ class ArticleAnswers:
         """The best passages from several articles: the article that ranks first for a
         question about Canada may be domestic shipping, with the answer in the next one."""
         found = await self.knowledge.search(workspace_id, question, locale=language, k=SEARCHED)
+        if not found:
+            return []
         kept: list[Passage] = []
         per_article: dict[str, int] = {}
         for passage in found:

@@ -127,3 +127,37 @@ def test_one_encoder_serves_two_event_loops_at_once() -> None:
         thread.join(60)
     assert set(results) == {0, 1}
     assert np.allclose(results[0], results[1], atol=1e-6)
+
+
+KEYWORDS_ONLY = """\
+id: plain
+name: Plain keyword bot
+faq:
+  - keywords: [shipping, delivery]
+    answer: "Standard shipping takes 3-5 business days."
+"""
+
+
+async def test_a_workspace_without_passages_never_asks_the_encoder(tmp_path) -> None:
+    from smartsupport.conversation import handle_message, start_conversation
+    from smartsupport.domain import IncomingMessage
+    from smartsupport.settings import Settings
+    from smartsupport.wiring import assemble
+
+    (tmp_path / "ws" / "plain").mkdir(parents=True)
+    (tmp_path / "ws" / "plain" / "workspace.yaml").write_text(KEYWORDS_ONLY)
+    services = await assemble(
+        Settings(data_dir=tmp_path, secret_key="k" * 32, demo=False, workspaces_dir=tmp_path / "ws")
+    )
+    try:
+        encoder = services.assistant.knowledge.encoder
+        conversation, _ = await start_conversation(services, "plain")
+        # The second and third have a question part besides the whole message: the part
+        # the answerability check reads was once encoded ahead of a search that never came.
+        for text in ("shipping", "Hi there. How long does delivery take?", "hm. refund?"):
+            result = await handle_message(services, IncomingMessage(conversation.id, text))
+            assert result.replies
+        assert encoder.batches == 0
+        assert encoder._cached(["hi there how long does delivery take"]) == {}
+    finally:
+        await services.close()
