@@ -10,8 +10,12 @@ import threading
 import numpy as np
 import pytest
 
+from smartsupport.conversation import handle_message, start_conversation
+from smartsupport.domain import IncomingMessage
 from smartsupport.embeddings import get_embedder
 from smartsupport.encoding import MAX_BATCH, InThread, SentenceEncoder
+from smartsupport.settings import Settings
+from smartsupport.wiring import assemble
 
 
 class Recording:
@@ -139,11 +143,6 @@ faq:
 
 
 async def test_a_workspace_without_passages_never_asks_the_encoder(tmp_path) -> None:
-    from smartsupport.conversation import handle_message, start_conversation
-    from smartsupport.domain import IncomingMessage
-    from smartsupport.settings import Settings
-    from smartsupport.wiring import assemble
-
     (tmp_path / "ws" / "plain").mkdir(parents=True)
     (tmp_path / "ws" / "plain" / "workspace.yaml").write_text(KEYWORDS_ONLY)
     services = await assemble(

@@ -48,20 +48,19 @@ class CharGramIndex:
             weights = self._vectorizer.fit_transform(texts)
         except ValueError:  # no text long enough for one gram: nothing can match
             weights = None
-        # gram x text, so a query gathers the rows of its grams. Kept as plain arrays: SciPy's
-        # row indexing and sparse product cost several times the arithmetic for one query.
-        self._by_gram = None if weights is None else normalize(weights).T.tocsr()
-        if self._by_gram is not None:
-            self._by_gram.sort_indices()
-            self._starts = self._by_gram.indptr[:-1].astype(np.int64)
-            self._lengths = np.diff(self._by_gram.indptr).astype(np.int64)
-            self._texts = self._by_gram.indices.astype(np.int64)
-            self._weights = self._by_gram.data.astype(np.float64)
+        # gram x text, so a query gathers the rows of its grams. Kept as the CSR arrays alone:
+        # SciPy's row indexing and sparse product cost several times the arithmetic.
+        self._grams = weights is not None
+        if weights is not None:
+            by_gram = normalize(weights).T.tocsr()
+            self._starts = by_gram.indptr[:-1].astype(np.int64)
+            self._lengths = np.diff(by_gram.indptr).astype(np.int64)
+            self._texts, self._weights = by_gram.indices, by_gram.data
         self._analyze = self._vectorizer.build_analyzer()
 
     def score(self, query: str) -> np.ndarray:
         """Cosine similarity in [0, 1] of the query with every text."""
-        if self._by_gram is None:
+        if not self._grams:
             return np.zeros(self.size, dtype=np.float32)
         vocabulary = self._vectorizer.vocabulary_
         counts = Counter(self._analyze(query))

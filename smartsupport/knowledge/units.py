@@ -6,6 +6,7 @@ message that ask and those that only tell (``asked_part``, ``told_part``)."""
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 # A sentence ends at . ! ? before a capital, digit, opening mark or an Arabic letter (so
 # "U.S. territories" and "e.g. a" stay whole), and at CJK full stops.
@@ -18,20 +19,16 @@ _DANGLING = re.compile(
 )
 
 
-# Article passages are cut again for every question that retrieves them (twenty times a turn
-# in the demo): a bounded memo of a pure function of the text, safe to share across workspaces.
-_CUT: dict[str, tuple[str, ...]] = {}
-_CUT_SIZE = 20_000
-
-
 def units_of(text: str) -> list[str]:
     """Sentences of prose; whole lines of lists and tables."""
-    cut = _CUT.get(text)
-    if cut is None:
-        if len(_CUT) >= _CUT_SIZE:
-            _CUT.clear()
-        cut = _CUT[text] = tuple(_units(text))
-    return list(cut)
+    return list(_cut(text))
+
+
+# Article passages are cut again for every question that retrieves them (twenty times a turn
+# in the demo): a pure function of the text, so one bounded memo serves every workspace.
+@lru_cache(maxsize=20_000)
+def _cut(text: str) -> tuple[str, ...]:
+    return tuple(_units(text))
 
 
 def _units(text: str) -> list[str]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 MIN_CONFIDENCE = 0.5
 # Letters in any script; a message with none of them (emoji, digits, punctuation) has no language.
@@ -47,17 +48,11 @@ def likely_languages(text: str, k: int = 3) -> dict[str, float]:
 # A turn asks about the same message more than once (the intent model, then the reply's
 # language): the last few answers are kept, with the best _KEPT guesses each.
 _KEPT = 3
-_RECENT: dict[str, tuple[tuple[str, float], ...]] = {}
-_RECENT_SIZE = 256
 
 
+@lru_cache(maxsize=256)
 def _guesses(cleaned: str) -> tuple[tuple[str, float], ...]:
-    found = _RECENT.get(cleaned)
-    if found is None:
-        if len(_RECENT) >= _RECENT_SIZE:
-            _RECENT.pop(next(iter(_RECENT)), None)
-        found = _RECENT[cleaned] = _detect(cleaned, _KEPT)
-    return found
+    return _detect(cleaned, _KEPT)
 
 
 def _detect(cleaned: str, k: int) -> tuple[tuple[str, float], ...]:
