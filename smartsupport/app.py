@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -52,6 +54,7 @@ from smartsupport.staff import mfa as staff_mfa
 from smartsupport.staff import routes as staff_routes
 from smartsupport.telemetry import Telemetry
 from smartsupport.tracing import open_tracing
+from smartsupport.warm_up import encode_passages, warm_up
 from smartsupport.wiring import assemble, readiness, shutdown
 from smartsupport.worker import Worker
 
@@ -75,11 +78,22 @@ def create_app(settings: Settings) -> FastAPI:
             watch_services(telemetry.metrics, services)
         assistant = services.assistant
         app.state.kb = assistant.knowledge if isinstance(assistant, Assistant) else None
+        ahead = None
+        if isinstance(assistant, Assistant) and settings.warm_up:
+            # What the first turns would build on first use, built before /readyz says ok;
+            # the passages' sentence vectors then, in the background (warm_up.py).
+            log.info("warmed up in %.2f s", await warm_up(assistant))
+            ahead = asyncio.create_task(encode_passages(assistant), name="encode-passages")
+        app.state.encoding_ahead = ahead  # None when off
         # SMARTSUPPORT_JOBS=off (serve --no-jobs): `smartsupport worker` processes run them.
         worker = Worker(services).start() if settings.jobs else None
         try:
             yield
         finally:
+            if ahead is not None:
+                ahead.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await ahead
             if worker is not None:
                 await worker.stop()
             await shutdown(services)

@@ -65,6 +65,13 @@ class OperationsSettings(BaseModel):
         "thread: in the server process, one thread; auto: process on a machine with two "
         "cores or more, else thread.",
     )
+    warm_up: bool = Field(
+        default=True,
+        description="Before the server says it is ready, build what the first turns would "
+        "build on first use (reply texts, detectors, handoff patterns; ~0.3 s), then encode "
+        "every article passage's sentences in the background (warm_up.py). off: ready sooner, "
+        "and the first turns after a start are slower.",
+    )
     # -- resilience (docs/deployment.md "Resilience") ----------------------------------------
     jobs: bool = Field(
         default=True,

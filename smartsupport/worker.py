@@ -1,19 +1,24 @@
-"""The background jobs of one server process: outbox deliveries, the overflow sweep, the
-email channel's mailbox readers (one ``channels.email_poller.MailboxPoller`` each) and, in a
-task of their own, the leased jobs of ``jobs.py`` (knowledge ingestion, retraining, the LLM
-check of automated resolutions: ``job_runner.JobRunner`` with ``JOB_HANDLERS``), so a long
-one never delays a delivery.
+"""The background jobs of one server process: outbox deliveries, the sweep, the email
+channel's mailbox readers (one ``channels.email_poller.MailboxPoller`` each) and, in a task
+of their own, the leased jobs of ``jobs.py`` (knowledge ingestion, retraining, the LLM check
+of automated resolutions: ``job_runner.JobRunner`` with ``JOB_HANDLERS``), so a long one
+never delays a delivery.
 
     Worker(services).start()    from the app lifespan; ``await worker.stop()`` on shutdown
-    one pass                    run the outbox entries that are due (``outbox.run_due``, in
-                                batches until none are left), then, at most every
-                                ``SWEEP_EVERY`` seconds, the overflow sweep
-                                (``handoff.overflow.sweep_overflow``), the transcript
-                                index's catch-up (``inbox.search_index``) and customer
-                                memory (``inbox.memory``; the LLM's summaries in a task
-                                of their own, ``inbox.memory_summaries``)
-    between passes              sleep ``outbox_poll_seconds``, or less when work was added
-                                in this process (``services.outbox_due``)
+    the delivery loop           run the outbox entries that are due (``outbox.run_due``, in
+                                batches until none are left) and the periodic checks (the
+                                LLM check of automated resolutions, the retention purge);
+                                then sleep ``outbox_poll_seconds``, or less when work was
+                                added in this process (``services.outbox_due``)
+    the sweep loop              every ``SWEEP_EVERY`` seconds, in a task of its own: the
+                                overflow sweep (``handoff.overflow.sweep_overflow``), the
+                                transcript index's catch-up (``inbox.search_index``),
+                                customer memory (``inbox.memory``; the LLM's summaries in a
+                                task of their own, ``inbox.memory_summaries``), the
+                                analytics rollup and its daily sums; the index and the
+                                rollup in paced rounds (``pacing.py``), which take seconds
+                                under load and so never share a loop with deliveries
+    run_once()                  all of it once, in that order (tests)
 
 Several processes may run workers at once: outbox rows are leased, and the sweep re-checks
 each conversation under its lock. A failing pass is logged and retried; the worker outlives
@@ -39,12 +44,14 @@ from smartsupport.job_runner import JobHandler, JobRunner, stop_if_cancelled
 from smartsupport.jobs import KINDS as JOB_KINDS
 from smartsupport.knowledge import ingest_jobs
 from smartsupport.llm.chain import LLMStep
+from smartsupport.pacing import Pace
 from smartsupport.review import retrain_jobs
 from smartsupport.services import Services
 
 log = logging.getLogger(__name__)
 SWEEP_EVERY = 15.0  # seconds between overflow sweeps in one process
 ROLLUP_PER_PASS = 2000  # conversations rolled up per sweep (a backfill takes several)
+BACKGROUND_SHARE = 0.25  # of the event loop's time, at most, for the sweep's catch-ups
 JOB_HANDLERS: dict[str, JobHandler] = {
     ingest_jobs.KIND: ingest_jobs.run,  # a workspace's articles folder
     retrain_jobs.KIND: retrain_jobs.run,  # retraining from the review queue
@@ -58,6 +65,7 @@ class Worker:
         self.services = services
         self.name = f"w-{new_id()[:8]}"
         self._task: asyncio.Task[None] | None = None
+        self._sweeps: asyncio.Task[None] | None = None  # the sweep, in a loop of its own
         self._last_sweep = float("-inf")
         self._last_purge = float("-inf")
         self._last_check = float("-inf")  # the LLM check of automated resolutions
@@ -67,6 +75,7 @@ class Worker:
 
     def start(self) -> Worker:
         self._task = asyncio.create_task(self._loop(), name="smartsupport-worker")
+        self._sweeps = asyncio.create_task(self._sweep_loop(), name="smartsupport-sweeps")
         self.jobs.start()
         accounts = email_accounts(self.services.settings, self.services.workspaces.values())
         self.mailboxes = [MailboxPoller(self.services, a).start() for a in accounts]
@@ -82,35 +91,58 @@ class Worker:
                 await self.summaries
         for mailbox in self.mailboxes:
             await mailbox.stop()  # a mail in flight is read again, and answered once
-        if self._task is None:
-            return
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
+        for task in (self._sweeps, self._task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
     @property
     def done(self) -> bool:
-        return self._task is not None and self._task.done()
+        return any(t is not None and t.done() for t in (self._task, self._sweeps))
 
     async def run_once(self) -> None:
-        while await outbox.run_due(self.services, worker=self.name) >= outbox.BATCH:
-            pass
+        """One pass of everything in order: the due outbox entries, the sweep when it is
+        due, the periodic checks. The running worker does the same in two loops, so that a
+        sweep's paced catch-ups never hold up a delivery (a WhatsApp or SMS reply is one)."""
+        await self._deliver()
         clock = time.monotonic()
         if clock - self._last_sweep >= SWEEP_EVERY:
             self._last_sweep = clock
-            await sweep_overflow(self.services)
-            # The transcript index follows new messages (inbox/search_index.py, issue 16).
-            await search_index.catch_up(
-                self.services.store, blind=search_index.blind_for(self.services.store)
-            )
-            await memory.catch_up(self.services.store)  # customer memory (inbox/memory.py)
-            self._summarise()  # and the LLM's summaries of it, when there are LLM steps
-            # The analytics rollup follows every change (analytics_rollup.py, migration
-            # 0031); a bounded share per pass, so a backfill never holds up the outbox.
-            await analytics_rollup.catch_up(self.services.store, limit=ROLLUP_PER_PASS)
-            # Then the daily sums of the days that can no longer change (migration 0036).
-            window = timedelta(hours=self.services.settings.recontact_window_hours)
-            await analytics_daily.settle(self.services.store, window, datetime.now(UTC))
+            await self.sweep()
+        await self._periodic(clock)
+
+    async def _deliver(self) -> None:
+        while await outbox.run_due(self.services, worker=self.name) >= outbox.BATCH:
+            pass
+
+    async def sweep(self) -> None:
+        """The overflow sweep and the catch-ups that follow every conversation."""
+        await sweep_overflow(self.services)
+        # The transcript index follows new messages (inbox/search_index.py, issue 16).
+        # Both catch-ups in small rounds that leave the event loop to the conversations
+        # (pacing.py): in one go, they doubled every turn's latency for a second or two.
+        await search_index.catch_up(
+            self.services.store,
+            blind=search_index.blind_for(self.services.store),
+            batch=search_index.PACED_BATCH,
+            pace=Pace(BACKGROUND_SHARE),
+        )
+        await memory.catch_up(self.services.store)  # customer memory (inbox/memory.py)
+        self._summarise()  # and the LLM's summaries of it, when there are LLM steps
+        # The analytics rollup follows every change (analytics_rollup.py, migration
+        # 0031); a bounded share per pass.
+        await analytics_rollup.catch_up(
+            self.services.store,
+            limit=ROLLUP_PER_PASS,
+            batch=analytics_rollup.PACED_BATCH,
+            pace=Pace(BACKGROUND_SHARE),
+        )
+        # Then the daily sums of the days that can no longer change (migration 0036).
+        window = timedelta(hours=self.services.settings.recontact_window_hours)
+        await analytics_daily.settle(self.services.store, window, datetime.now(UTC))
+
+    async def _periodic(self, clock: float) -> None:
         every = resolution_checks.EVERY.total_seconds()
         if self.services.settings.resolution_check and clock - self._last_check >= every:
             self._last_check = clock
@@ -138,12 +170,25 @@ class Worker:
         except Exception:  # noqa: BLE001 - the worker must outlive any one bad pass
             log.exception("memory summaries failed unexpectedly")
 
+    async def _sweep_loop(self) -> None:
+        while True:
+            self._last_sweep = time.monotonic()
+            try:
+                await self.sweep()
+            except SmartsupportError as exc:
+                log.warning("background sweep failed, retrying: %s", exc)
+            except Exception:  # noqa: BLE001 - the worker must outlive any one bad sweep
+                log.exception("background sweep failed unexpectedly")
+            stop_if_cancelled()
+            await asyncio.sleep(max(0.0, self._last_sweep + SWEEP_EVERY - time.monotonic()))
+
     async def _loop(self) -> None:
         due = self.services.outbox_due
         while True:
             due.clear()
             try:
-                await self.run_once()
+                await self._deliver()
+                await self._periodic(time.monotonic())
             except SmartsupportError as exc:
                 log.warning("background pass failed, retrying: %s", exc)
             except Exception:  # noqa: BLE001 - the worker must outlive any one bad pass

@@ -46,6 +46,19 @@ def encoder_in_thread():
 
 
 @pytest.fixture(scope="session", autouse=True)
+def no_warm_up():
+    """The apps the tests start skip the warm-up (a third of a second before ready, then
+    every passage through the encoder): tests/test_warm_up.py runs it through the app."""
+    previous = os.environ.get("SMARTSUPPORT_WARM_UP")
+    os.environ["SMARTSUPPORT_WARM_UP"] = "off"
+    yield
+    if previous is None:
+        os.environ.pop("SMARTSUPPORT_WARM_UP", None)
+    else:
+        os.environ["SMARTSUPPORT_WARM_UP"] = previous
+
+
+@pytest.fixture(scope="session", autouse=True)
 def encryption_keys():
     """Every app and server the tests start seals customers' data, as a deployment does: on
     PostgreSQL field encryption needs keys (docs/security.md), so the suite brings one

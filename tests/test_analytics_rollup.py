@@ -19,6 +19,7 @@ from smartsupport.analytics import Filters, walk
 from smartsupport.analytics_report import CSV_COLUMNS, build_report, csv_row
 from smartsupport.domain import Workspace
 from smartsupport.ids import new_id
+from smartsupport.pacing import Pace
 from smartsupport.storage import open_store
 from tests.analyticskit import WORKSPACE, Seed
 
@@ -269,6 +270,24 @@ async def test_rollup_equals_the_raw_computation_before_and_after_changes(store:
     await settle_and_compare(store, now)
     again = await csv_by_id(store, now)
     assert again[target]["recontacted"] == 0 and again[target]["automated_resolution"] == 1
+
+
+async def test_the_workers_paced_rounds_roll_up_what_one_go_does(store: Any) -> None:
+    """The worker rolls up in small rounds with rests between them (pacing.py)."""
+    now = datetime.now(UTC)
+    await random_data_set(random.Random(11), now).write(store)
+    due = await analytics_rollup.due(store, WORKSPACE)
+    rounds = []
+
+    class Counted(Pace):
+        async def rest(self) -> None:
+            rounds.append(1)
+            await super().rest()
+
+    written = await analytics_rollup.catch_up(store, batch=7, pace=Counted(0.5))
+    assert written == due and len(rounds) >= due // 7
+    assert await analytics_rollup.due(store) == 0
+    await assert_same(store, now)
 
 
 async def test_a_report_while_the_backfill_runs_is_exact_from_the_raw_rows(

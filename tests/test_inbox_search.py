@@ -15,6 +15,7 @@ from smartsupport.domain import Author, ConversationStatus, utcnow
 from smartsupport.inbox import search as search_module
 from smartsupport.inbox import search_index, tags
 from smartsupport.inbox.search import SearchQuery, search
+from smartsupport.pacing import Pace
 from smartsupport.search_terms import index_terms, query_terms
 from tests.inboxkit import inbox_app, queue, services_on_each_engine  # noqa: F401
 
@@ -162,6 +163,39 @@ async def test_the_index_follows_new_messages_and_erasure(services):
     if services.store.dialect == "sqlite":
         [row] = await services.store.fetch("SELECT count(*) AS n FROM conversation_fts")
         assert row["n"] == 0  # the FTS5 row went with the conversation
+
+
+async def test_the_workers_paced_rounds_index_what_one_go_does(services):
+    """The worker indexes in small rounds with rests (pacing.py); a round mixes entries that
+    grow (their new messages appended) with new entries, in a few statements."""
+    older = [await conversation(services, [f"question number{i} about parcels"]) for i in range(9)]
+    assert await search_index.catch_up(services.store) == 9
+    for i, conv in enumerate(older[::2]):
+        await services.store.append_message(conv.id, Author.AGENT, f"reply word{2 * i}")
+    newer = [await conversation(services, [f"brand new{i} topic"]) for i in range(6)]
+    rounds = []
+
+    class Counted(Pace):
+        async def rest(self) -> None:
+            rounds.append(1)
+            await super().rest()
+
+    indexed = await search_index.catch_up(services.store, batch=4, pace=Counted(0.5))
+    assert indexed == 5 + 6 and len(rounds) >= 3
+    for i, conv in enumerate(older):
+        assert await find(services, text=f"number{i} parcels") == [conv.id]
+        if i % 2 == 0:
+            assert await find(services, text=f"number{i} word{i}") == [conv.id]
+    for i, conv in enumerate(newer):
+        assert await find(services, text=f"new{i}") == [conv.id]
+    if services.store.dialect == "sqlite":
+        [row] = await services.store.fetch(
+            "SELECT f.terms FROM conversation_fts f JOIN conversation_search s ON s.doc = f.rowid "
+            "WHERE s.conversation_id = ?",
+            older[0].id,
+        )
+        words = row["terms"].split()
+        assert words.count("number0") == 1 and words.count("word0") == 1  # appended once
 
 
 async def test_a_blind_index_holds_hashes_never_words(services):

@@ -33,6 +33,7 @@ LAYERS: list[tuple[str, list[str]]] = [
             "keyring",  # AES-256-GCM keys, rotation, keyed hashes (issue 14)
             "metrics", "tracing", "log_format", "telemetry",  # observability (issue 15)
             "search_terms",  # the words transcripts are indexed by (issue 16)
+            "pacing",  # background catch-ups in rounds that leave the event loop (issue 18)
             "rich", "transcription",  # rich messages, speech to text (issue 13)
             "proactive_request",  # a proactive message as outbox work (issue 13)
         ],
@@ -77,6 +78,7 @@ LAYERS: list[tuple[str, list[str]]] = [
         "assistant, outbox, notify, helpdesk",
         [
             "assistant", "outbox", "notify", "notify.*", "helpdesk", "helpdesk.*",
+            "warm_up",  # what the first turns would build, built before ready (issue 18)
             "handoff.overflow", "decisions", "article_answers",
             "events.delivery",  # the outbox handler of event.publish
             "customer_data", "retention",  # export, erasure, purge (issue 14)

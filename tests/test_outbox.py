@@ -218,6 +218,36 @@ async def test_the_worker_task_delivers_in_the_background_and_stops(tmp_path, sq
         assert worker.done
 
 
+async def test_a_long_sweep_never_holds_up_a_delivery(tmp_path, sqlite_url, monkeypatch):
+    """The sweep's paced catch-ups take seconds under load: they run in a loop of their own,
+    so a ticket (or a WhatsApp reply) due meanwhile is delivered at once."""
+    async with FakeApis() as fake:
+        services = await open_test_services(
+            tmp_path, sqlite_url, {"helpdesk": zendesk_config(fake)}, outbox_poll_seconds=0.05
+        )
+        sweeping, release = asyncio.Event(), asyncio.Event()
+
+        async def slow_sweep(self) -> None:
+            sweeping.set()
+            await release.wait()
+
+        monkeypatch.setattr(Worker, "sweep", slow_sweep)
+        worker = Worker(services).start()
+        try:
+            await asyncio.wait_for(sweeping.wait(), 5)
+            cid = await conversation(services, "sweep@example.com")
+            await request_ticket(services, cid, reason="offline")
+            for _ in range(200):
+                if fake.zendesk_tickets:
+                    break
+                await asyncio.sleep(0.025)
+            assert len(fake.zendesk_tickets) == 1 and not release.is_set()
+        finally:
+            release.set()
+            await worker.stop()
+            await services.close()
+
+
 async def test_admins_see_dead_letters_and_requeue_them(tmp_path, sqlite_url):
     import httpx
     from fastapi import FastAPI, Header

@@ -102,6 +102,12 @@ def _patterns(workspace: WorkspaceConfig) -> _Compiled:
     )
 
 
+def prepare(workspace: WorkspaceConfig) -> None:
+    """Compile the workspace's rule patterns now (start-up, ``warm_up.py``), not on its first
+    turn: the "asks for a person" pattern alone takes tens of milliseconds to build."""
+    _patterns(workspace)
+
+
 def _compile(config: HandoffConfig, buttons: list[str] | None = None) -> _Compiled:
     """``buttons``: our offer button in every language, so pressing it asks for a person."""
     human = None

@@ -28,6 +28,7 @@ from typing import Any
 
 from smartsupport.domain import Author
 from smartsupport.keyring import keyed_hash
+from smartsupport.pacing import Pace, rest
 from smartsupport.search_terms import index_terms
 from smartsupport.storage.base import SqlDatabase, SqlExecutor, Store
 
@@ -36,15 +37,21 @@ Blind = Callable[[str], str]
 MARK = "transcripts"
 LAG = timedelta(seconds=5)
 BATCH = 50  # conversations per round: one round holds SQLite's one connection for ~30 ms
+PACED_BATCH = 10  # the worker's rounds: a few ms each on the event loop (pacing.py)
+INLINE = PACED_BATCH  # conversations indexed on the event loop; more go to a thread
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-async def catch_up(store: Store, *, blind: Blind | None = None, batch: int = BATCH) -> int:
+async def catch_up(
+    store: Store, *, blind: Blind | None = None, batch: int = BATCH, pace: Pace | None = None
+) -> int:
     """Index what changed since the last run; returns how many conversations were indexed.
-    Runs until nothing is left (``batch`` conversations per round, one transaction each)."""
+    Runs until nothing is left (``batch`` conversations per round, one transaction each;
+    the worker's runs rest between rounds, ``pace``)."""
     db = _sql(store)
     total = 0
     while True:
+        await rest(pace)
         row = await db.fetchrow("SELECT mark FROM search_progress WHERE name = ?", MARK)
         mark = row["mark"] if row else EPOCH
         rows = await db.fetch(
@@ -70,10 +77,14 @@ async def _index(db: SqlDatabase, rows: list[dict[str, Any]], blind: Blind | Non
     """Index a batch of changed conversations in one transaction; how many were written."""
     ids = [r["id"] for r in rows]
     marks = ", ".join("?" for _ in ids)
-    # Read the way the stores do (storage/fields.py opens sealed text), in one query each.
+    # Read the way the stores do (storage/fields.py opens sealed text), in one query each;
+    # only the messages after what each entry holds (a long conversation is not read whole
+    # again for every new message).
     found = await db.fetch(
-        f"SELECT id, conversation_id, seq, author, text, meta FROM messages "
-        f"WHERE conversation_id IN ({marks}) ORDER BY conversation_id, seq",
+        "SELECT m.id, m.conversation_id, m.seq, m.author, m.text, m.meta FROM messages m "
+        "LEFT JOIN conversation_search s ON s.conversation_id = m.conversation_id "
+        f"WHERE m.conversation_id IN ({marks}) AND m.seq > COALESCE(s.indexed_seq, 0) "
+        "ORDER BY m.conversation_id, m.seq",
         *ids,
     )
     customers = await db.fetch(
@@ -81,27 +92,22 @@ async def _index(db: SqlDatabase, rows: list[dict[str, Any]], blind: Blind | Non
         f"({', '.join('?' for _ in rows)})",
         *[r["customer_id"] for r in rows],
     )
-    # Opening sealed texts and hashing each term is CPU work for hundreds of conversations:
-    # in a thread, so the event loop (every open socket) keeps its turn every few ms instead
-    # of waiting half a second (docs/benchmarks.md, "Both cores").
-    batch = await asyncio.to_thread(_entries, db, rows, found, customers, blind)
+    # Opening sealed texts and hashing each term costs about half a millisecond a
+    # conversation: a paced round's few on the event loop; hundreds (an agent's search after
+    # a busy minute) in a thread, so the loop keeps its turn every few ms instead of waiting
+    # half a second (docs/benchmarks.md, "Both cores" and "Stop 29").
+    if len(rows) <= INLINE:
+        batch = _entries(db, rows, found, customers, blind)
+    else:
+        batch = await asyncio.to_thread(_entries, db, rows, found, customers, blind)
     if db.dialect == "postgresql":
         if batch:
             await _write_postgresql(db, batch)
         return len(batch)
-    written = 0
+    if not batch:
+        return 0
     async with db.transaction() as tx:  # SQLite: one writer, so this check cannot race
-        for values in batch:
-            # Another run (the worker's, a search's) may have indexed these meanwhile.
-            current = await tx.fetchrow(
-                "SELECT indexed_seq FROM conversation_search WHERE conversation_id = ?",
-                values["conversation_id"],
-            )
-            if current is not None and current["indexed_seq"] >= values["indexed_seq"]:
-                continue
-            await _write_sqlite(tx, values, first=current is None)
-            written += 1
-    return written
+        return await _write_sqlite(tx, batch)
 
 
 def _entries(
@@ -231,40 +237,53 @@ async def compact(db: SqlDatabase) -> None:
         await db.execute("INSERT INTO conversation_fts (conversation_fts) VALUES ('optimize')")
 
 
-async def _write_sqlite(tx: SqlExecutor, values: dict[str, Any], *, first: bool) -> None:
+async def _write_sqlite(tx: SqlExecutor, batch: list[dict[str, Any]]) -> int:
+    """Add a round's entries in a few statements, whatever its size: the transaction holds
+    SQLite's one connection, and each statement is a trip between the event loop and the
+    database thread, so one statement per conversation kept every turn's write waiting."""
+    ids = [v["conversation_id"] for v in batch]
+    current = {
+        r["conversation_id"]: r
+        for r in await tx.fetch(
+            "SELECT conversation_id, doc, indexed_seq FROM conversation_search "
+            f"WHERE conversation_id IN ({', '.join('?' for _ in ids)})",
+            *ids,
+        )
+    }
+    # Another run (the worker's, a search's) may have indexed some of these meanwhile.
+    fresh = [
+        v
+        for v in batch
+        if v["conversation_id"] not in current
+        or current[v["conversation_id"]]["indexed_seq"] < v["indexed_seq"]
+    ]
+    first = [v for v in fresh if v["conversation_id"] not in current]
+    more = [v for v in fresh if v["conversation_id"] in current]
     if first:
-        doc = await tx.fetchrow(
+        await tx.executemany(
             "INSERT INTO conversation_search (conversation_id, workspace_id, indexed_seq, "
-            "intents, updated_at) VALUES (?, ?, ?, ?, ?) RETURNING doc",
-            values["conversation_id"],
-            values["workspace_id"],
-            values["indexed_seq"],
-            values["intents"],
-            values["now"],
+            "intents, updated_at) VALUES (?, ?, ?, ?, ?)",
+            [
+                (v["conversation_id"], v["workspace_id"], v["indexed_seq"], v["intents"], v["now"])
+                for v in first
+            ],
         )
-        assert doc is not None
-        await tx.execute(
-            "INSERT INTO conversation_fts (rowid, terms, people) VALUES (?, ?, ?)",
-            doc["doc"],
-            values["terms"],
-            values["people"],
+        await tx.executemany(
+            "INSERT INTO conversation_fts (rowid, terms, people) SELECT doc, ?, ? "
+            "FROM conversation_search WHERE conversation_id = ?",
+            [(v["terms"], v["people"], v["conversation_id"]) for v in first],
         )
-        return
-    doc = await tx.fetchrow(
-        "UPDATE conversation_search SET indexed_seq = ?, intents = ?, updated_at = ? "
-        "WHERE conversation_id = ? RETURNING doc",
-        values["indexed_seq"],
-        values["intents"],
-        values["now"],
-        values["conversation_id"],
-    )
-    assert doc is not None
-    await tx.execute(
-        "UPDATE conversation_fts SET terms = terms || ' ' || ?, people = ? WHERE rowid = ?",
-        values["terms"],
-        values["people"],
-        doc["doc"],
-    )
+    if more:
+        await tx.executemany(
+            "UPDATE conversation_search SET indexed_seq = ?, intents = ?, updated_at = ? "
+            "WHERE conversation_id = ?",
+            [(v["indexed_seq"], v["intents"], v["now"], v["conversation_id"]) for v in more],
+        )
+        await tx.executemany(
+            "UPDATE conversation_fts SET terms = terms || ' ' || ?, people = ? WHERE rowid = ?",
+            [(v["terms"], v["people"], current[v["conversation_id"]]["doc"]) for v in more],
+        )
+    return len(fresh)
 
 
 async def _write_postgresql(db: SqlDatabase, batch: list[dict[str, Any]]) -> None:

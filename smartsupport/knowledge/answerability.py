@@ -150,6 +150,25 @@ class Answerability:
             self._vectors.clear()  # articles changed a lot: start over
         self._vectors.update(zip(texts, found[len(asks) :], strict=True))
 
+    async def encode_ahead(self, passages: Sequence[Passage]) -> bool:
+        """Have the vectors of ``passages`` and their units before any question needs them
+        (after start-up, ``warm_up.py``), while they fill at most half the cache; False once
+        they would not (the rest are encoded when a question first needs them)."""
+        if self.vectors is None:
+            return False
+        texts = [
+            text
+            for text in dict.fromkeys(
+                t for p in passages for t in (_passage_text(p), *(units_of(p.text) or [p.text]))
+            )
+            if text not in self._vectors
+        ]
+        if len(self._vectors) + len(texts) > self._cache_size // 2:
+            return False
+        if texts:
+            self._vectors.update(zip(texts, await self.vectors(texts), strict=True))
+        return True
+
     def rank(
         self,
         question: str,

@@ -107,6 +107,23 @@ class WorkspaceIndex:
         if self._articles.pop(article_id, None) is not None:
             self._matrices = None
 
+    def passages(self) -> list[Passage]:
+        """Every passage, as a search returns them (without a score), in article order."""
+        return [
+            Passage(
+                id=p.id,
+                article_id=a.id,
+                title=a.title,
+                text=p.text,
+                url=a.url,
+                locale=a.locale,
+                section=p.section,
+                position=p.position,
+            )
+            for a in self._articles.values()
+            for p in a.passages
+        ]
+
     def prepare(self) -> None:
         """Build the search matrices now rather than on the next search."""
         if self._matrices is None:

@@ -140,6 +140,10 @@ class KnowledgeBase:
         loaded = self._loaded.get(workspace_id)
         return loaded is None or len(loaded.index) > 0
 
+    async def passages(self, workspace_id: str) -> list[Passage]:
+        """Every passage of the workspace's articles (``warm_up.py``)."""
+        return (await self._index(workspace_id)).passages()
+
     async def idf(self, workspace_id: str) -> Callable[[str], float]:
         """How rare each index term is in the workspace's articles (for answerability)."""
         return (await self._index(workspace_id)).rarity()
