@@ -135,6 +135,7 @@ async def converse(
     ws,
     turns: int,
     latencies: list[float],
+    timeline: list[tuple[float, float]],
     errors: list[str],
     start: asyncio.Event,
     sent: list[str],
@@ -167,11 +168,24 @@ async def converse(
             message = frame["message"]
             if message["author"] == "bot":
                 latencies.append((time.perf_counter() - began) * 1000)
+                timeline.append((began, latencies[-1]))
                 break
             if with_people and message.get("client_id") == client_id:
                 break  # stored and acknowledged; a person answers it, not the bot
     if with_people:
         handed.append(1)
+
+
+def by_second(timeline: list[tuple[float, float]], t0: float) -> list[int]:
+    """The p95 of the turns sent in each second of the run (nearest rank)."""
+    seconds: dict[int, list[float]] = {}
+    for sent_at, ms in timeline:
+        seconds.setdefault(int(sent_at - t0), []).append(ms)
+    out = []
+    for second in range(max(seconds, default=-1) + 1):
+        found = sorted(seconds.get(second, [0.0]))
+        out.append(round(found[min(len(found) - 1, int(len(found) * 0.95))]))
+    return out
 
 
 async def verify(
@@ -216,13 +230,14 @@ async def run(args, base: str, pid: int | None) -> dict:
         rss_open = rss_kib(pid) if pid else None
         interval = args.conversations / args.rate if args.rate else 0.0
         latencies: list[float] = []
+        timeline: list[tuple[float, float]] = []  # (sent at, ms): latency by second
         errors: list[str] = []
         sent: list[str] = []
         handed: list[int] = []
         start = asyncio.Event()
         tasks = [
             asyncio.create_task(
-                converse(ws, args.turns, latencies, errors, start, sent, interval, handed)
+                converse(ws, args.turns, latencies, timeline, errors, start, sent, interval, handed)
             )
             for _, ws in opened
         ]
@@ -259,6 +274,9 @@ async def run(args, base: str, pid: int | None) -> dict:
         "server_main_process_cpu_ms_per_turn": (
             round(1000 * main_used / len(latencies), 2) if main_used and latencies else None
         ),
+        # A burst (a background job, the first turns after start-up) shows here as a few
+        # seconds far above the rest, where the run's p95 alone cannot tell it from load.
+        "p95_by_second_ms": by_second(timeline, t1),
         "messages_stored_per_s": round(stored / elapsed, 1),
         "errors": len(errors),
         "error_kinds": sorted(set(errors)),
