@@ -9,12 +9,15 @@ throughput, errors and server memory per open conversation.
 
 Unless --url is given it starts `smartsupport serve` itself on a free port with a fresh data
 directory (rate limits raised so that the load generator is not throttled), and stops it
-afterwards. A turn is: send a customer message, wait for the bot's reply on the socket. Once
-a conversation is handed to a person, the bot no longer answers it: its later messages wait
-only for their stored echo, and such conversations are counted (``handed_to_a_person``), not
-reported as timeouts. Every customer message is checked on the server afterwards: none may
-be lost. ``--floor`` then runs the same load against ``bench/floor_server.py`` (the least a
-durable chat server does per turn) and gives each figure as a ratio to the floor's.
+afterwards. A turn is: send a customer message, wait for the bot's reply on the socket.
+Besides the run's percentiles, the p95 of each second of the run (``p95_by_second_ms``)
+shows bursts (a background job, the first turns after start-up) that the run's p95 cannot
+tell from load. Once a conversation is handed to a person, the bot no longer answers it: its
+later messages wait only for their stored echo, and such conversations are counted
+(``handed_to_a_person``), not reported as timeouts. Every customer message is checked on the
+server afterwards: none may be lost. ``--floor`` then runs the same load against
+``bench/floor_server.py`` (the least a durable chat server does per turn) and gives each
+figure as a ratio to the floor's.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ turns of a busy start, the first second of a 100 messages/s run had a p95 of 300
 against 30-40 ms after it (docs/benchmarks.md, "Stop 29").
 
     seconds = await warm_up(assistant)      before the server says it is ready: the
-                                            per-process tables, ~0.2 s, once
+                                            per-process tables, ~0.3 s, once
     await encode_passages(assistant)        then in the background: every passage's
                                             sentences through the encoder, a few at a time
 
