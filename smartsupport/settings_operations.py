@@ -68,9 +68,10 @@ class OperationsSettings(BaseModel):
     warm_up: bool = Field(
         default=True,
         description="Before the server says it is ready, build what the first turns would "
-        "build on first use (reply texts, detectors, handoff patterns; ~0.3 s), then encode "
-        "every article passage's sentences in the background (warm_up.py). off: ready sooner, "
-        "and the first turns after a start are slower.",
+        "build on first use (reply texts, detectors, handoff patterns; ~0.3 s), then, with "
+        "the encoder in its own process, encode every article passage's sentences in the "
+        "background (warm_up.py). off: ready sooner, and the first turns after a start are "
+        "slower.",
     )
     # -- resilience (docs/deployment.md "Resilience") ----------------------------------------
     jobs: bool = Field(

@@ -12,7 +12,8 @@ against 30-40 ms after it (docs/benchmarks.md, "Stop 29").
     seconds = await warm_up(assistant)      before the server says it is ready: the
                                             per-process tables, ~0.3 s, once
     await encode_passages(assistant)        then in the background: every passage's
-                                            sentences through the encoder, a few at a time
+                                            sentences through the encoder's process, a
+                                            few at a time
 
 Nothing is stored and no remote model is asked: the sample questions go through the intent
 model, the handoff patterns and the knowledge search, never an LLM, a flow or the database.
@@ -26,6 +27,7 @@ import time
 from smartsupport import messages
 from smartsupport.assistant import Assistant
 from smartsupport.dialogue import small_words
+from smartsupport.encoder_process import EncoderProcess
 from smartsupport.errors import BackendError
 from smartsupport.handoff import rules
 from smartsupport.knowledge import places
@@ -63,9 +65,14 @@ async def warm_up(assistant: Assistant) -> float:
 
 async def encode_passages(assistant: Assistant) -> int:
     """Every workspace's passages and their sentences through the encoder, in small batches
-    that leave it to the turns' own texts; how many passages. Stops early when answerability's
-    cache would be more than half full (``Answerability.encode_ahead``), or when the encoder
-    fails (then a question encodes its passages when it needs them, as without this)."""
+    that leave it to the turns' own texts; how many passages. Only with the encoder in its own
+    process, on a core the server's turns do not use (in the server's thread it would take
+    that core from the first turns, for sentences most of which no question may need). Stops
+    early when answerability's cache would be more than half full
+    (``Answerability.encode_ahead``), or when the encoder fails (then a question encodes its
+    passages when it needs them, as without this)."""
+    if not isinstance(assistant.knowledge.encoder.backend, EncoderProcess):
+        return 0
     try:
         return await _encode_passages(assistant)
     except BackendError as exc:

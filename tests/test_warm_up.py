@@ -2,7 +2,8 @@
 first turns would build on first use are built; then every article passage and its sentences
 go through the encoder in the background, so a first question about them asks the encoder for
 its own texts only. An encoder that fails stops that background work and nothing else; with
-SMARTSUPPORT_WARM_UP=off nothing is encoded ahead."""
+SMARTSUPPORT_WARM_UP=off, or with the encoder in the server's own thread (one core), nothing
+is encoded ahead."""
 
 from __future__ import annotations
 
@@ -36,7 +37,7 @@ async def test_the_first_question_after_start_asks_the_encoder_only_for_itself(
     tmp_path: Path,
 ) -> None:
     messages.catalog.cache_clear()
-    settings = Settings(data_dir=tmp_path, secret_key="k" * 32, warm_up=True)
+    settings = Settings(data_dir=tmp_path, secret_key="k" * 32, warm_up=True, encoder="process")
     async with served(settings) as (app, http):
         # Built before the app was ready: every shipped language's texts, the demo's handoff
         # patterns (cached on the workspace object).
@@ -62,6 +63,16 @@ async def test_the_first_question_after_start_asks_the_encoder_only_for_itself(
         assert not set(asked) & wanted, set(asked) & wanted  # no sentence of an article
 
 
+async def test_with_the_encoder_in_the_servers_thread_nothing_is_encoded_ahead(
+    tmp_path: Path,
+) -> None:
+    """One core: the first turns' core is not spent on sentences no question may need."""
+    settings = Settings(data_dir=tmp_path, secret_key="k" * 32, warm_up=True, encoder="thread")
+    async with served(settings) as (app, _):
+        assert await asyncio.wait_for(app.state.encoding_ahead, 30) == 0
+        assert app.state.services.assistant.articles.answerability._vectors == {}
+
+
 async def test_off_encodes_nothing_ahead(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path, secret_key="k" * 32, warm_up=False)
     async with served(settings) as (app, http):
@@ -74,7 +85,7 @@ async def test_off_encodes_nothing_ahead(tmp_path: Path) -> None:
 
 
 async def test_a_failing_encoder_stops_only_the_encoding_ahead(tmp_path: Path, caplog) -> None:
-    settings = Settings(data_dir=tmp_path, secret_key="k" * 32, warm_up=False)
+    settings = Settings(data_dir=tmp_path, secret_key="k" * 32, warm_up=False, encoder="process")
     async with served(settings) as (app, http):
         assistant = app.state.services.assistant
         answerability = assistant.articles.answerability
