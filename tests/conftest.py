@@ -4,9 +4,10 @@ loudly; nothing here skips."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -17,18 +18,27 @@ REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 DEMO_ARTICLES = Path(__file__).parent.parent / "smartsupport" / "demo" / "articles"
 
 
+@contextlib.contextmanager
+def environ(name: str, value: str) -> Iterator[None]:
+    """``name`` set to ``value`` for the apps and servers the session starts, then as it was."""
+    previous = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = previous
+
+
 @pytest.fixture(scope="session", autouse=True)
 def shared_models_dir(tmp_path_factory):
     """Trained NLU models are cached by a hash of their training data, so every app and
     server the tests start can share one cache instead of retraining the demo model."""
     path = tmp_path_factory.mktemp("models")
-    previous = os.environ.get("SMARTSUPPORT_MODELS_DIR")
-    os.environ["SMARTSUPPORT_MODELS_DIR"] = str(path)
-    yield path
-    if previous is None:
-        os.environ.pop("SMARTSUPPORT_MODELS_DIR", None)
-    else:
-        os.environ["SMARTSUPPORT_MODELS_DIR"] = previous
+    with environ("SMARTSUPPORT_MODELS_DIR", str(path)):
+        yield path
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -36,26 +46,16 @@ def encoder_in_thread():
     """The apps and servers the tests start run the sentence encoder in a thread: a child
     process per app would cost a second and 150 MB each. tests/test_encoder_process.py runs
     the default of a two-core machine, the child process, through the app and `serve`."""
-    previous = os.environ.get("SMARTSUPPORT_ENCODER")
-    os.environ["SMARTSUPPORT_ENCODER"] = "thread"
-    yield
-    if previous is None:
-        os.environ.pop("SMARTSUPPORT_ENCODER", None)
-    else:
-        os.environ["SMARTSUPPORT_ENCODER"] = previous
+    with environ("SMARTSUPPORT_ENCODER", "thread"):
+        yield
 
 
 @pytest.fixture(scope="session", autouse=True)
 def no_warm_up():
     """The apps the tests start skip the warm-up (a third of a second before ready, then
     every passage through the encoder): tests/test_warm_up.py runs it through the app."""
-    previous = os.environ.get("SMARTSUPPORT_WARM_UP")
-    os.environ["SMARTSUPPORT_WARM_UP"] = "off"
-    yield
-    if previous is None:
-        os.environ.pop("SMARTSUPPORT_WARM_UP", None)
-    else:
-        os.environ["SMARTSUPPORT_WARM_UP"] = previous
+    with environ("SMARTSUPPORT_WARM_UP", "off"):
+        yield
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -65,11 +65,9 @@ def encryption_keys():
     keyring. tests/test_encryption*.py exercise the other key sources."""
     from smartsupport.keyring import new_keyset
 
-    previous = os.environ.get("SMARTSUPPORT_ENCRYPTION_KEYS")
-    os.environ["SMARTSUPPORT_ENCRYPTION_KEYS"] = previous or new_keyset().to_json()
-    yield
-    if previous is None:
-        os.environ.pop("SMARTSUPPORT_ENCRYPTION_KEYS", None)
+    keys = os.environ.get("SMARTSUPPORT_ENCRYPTION_KEYS") or new_keyset().to_json()
+    with environ("SMARTSUPPORT_ENCRYPTION_KEYS", keys):
+        yield
 
 
 @pytest.fixture

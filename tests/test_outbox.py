@@ -198,6 +198,17 @@ async def test_enqueue_is_idempotent(tmp_path, sqlite_url):
             await services.close()
 
 
+async def delivered_in_the_background(services, fake, email: str) -> int:
+    """Ask for a ticket and wait (up to 5 s) for the running worker to deliver it: how many
+    tickets Zendesk then has."""
+    await request_ticket(services, await conversation(services, email), reason="offline")
+    for _ in range(200):
+        if fake.zendesk_tickets:
+            break
+        await asyncio.sleep(0.025)
+    return len(fake.zendesk_tickets)
+
+
 async def test_the_worker_task_delivers_in_the_background_and_stops(tmp_path, sqlite_url):
     async with FakeApis() as fake:
         services = await open_test_services(
@@ -205,13 +216,7 @@ async def test_the_worker_task_delivers_in_the_background_and_stops(tmp_path, sq
         )
         worker = Worker(services).start()
         try:
-            cid = await conversation(services, "bg@example.com")
-            await request_ticket(services, cid, reason="offline")
-            for _ in range(200):
-                if fake.zendesk_tickets:
-                    break
-                await asyncio.sleep(0.025)
-            assert len(fake.zendesk_tickets) == 1
+            assert await delivered_in_the_background(services, fake, "bg@example.com") == 1
         finally:
             await worker.stop()
             await services.close()
@@ -235,13 +240,8 @@ async def test_a_long_sweep_never_holds_up_a_delivery(tmp_path, sqlite_url, monk
         worker = Worker(services).start()
         try:
             await asyncio.wait_for(sweeping.wait(), 5)
-            cid = await conversation(services, "sweep@example.com")
-            await request_ticket(services, cid, reason="offline")
-            for _ in range(200):
-                if fake.zendesk_tickets:
-                    break
-                await asyncio.sleep(0.025)
-            assert len(fake.zendesk_tickets) == 1 and not release.is_set()
+            assert await delivered_in_the_background(services, fake, "sweep@example.com") == 1
+            assert not release.is_set()  # the sweep still runs
         finally:
             release.set()
             await worker.stop()

@@ -25,7 +25,7 @@ async def test_rounds_take_at_most_their_share_of_the_time() -> None:
     assert elapsed < 1.0  # and no longer than that (scheduling aside)
 
 
-async def test_a_whole_share_or_none_never_sleeps(monkeypatch) -> None:
+async def test_a_whole_share_or_none_never_sleeps() -> None:
     began = time.perf_counter()
     pace = Pace(1.0)
     for _ in range(100):

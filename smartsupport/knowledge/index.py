@@ -109,20 +109,7 @@ class WorkspaceIndex:
 
     def passages(self) -> list[Passage]:
         """Every passage, as a search returns them (without a score), in article order."""
-        return [
-            Passage(
-                id=p.id,
-                article_id=a.id,
-                title=a.title,
-                text=p.text,
-                url=a.url,
-                locale=a.locale,
-                section=p.section,
-                position=p.position,
-            )
-            for a in self._articles.values()
-            for p in a.passages
-        ]
+        return [_passage(a, p) for a in self._articles.values() for p in a.passages]
 
     def prepare(self) -> None:
         """Build the search matrices now rather than on the next search."""
@@ -227,18 +214,19 @@ class WorkspaceIndex:
             if not np.isfinite(scores[row]):
                 break
             article_row, p = m.passages[row]
-            a = m.articles[article_row]
-            results.append(
-                Passage(
-                    id=p.id,
-                    article_id=a.id,
-                    title=a.title,
-                    text=p.text,
-                    url=a.url,
-                    locale=a.locale,
-                    score=float(scores[row]),
-                    section=p.section,
-                    position=p.position,
-                )
-            )
+            results.append(_passage(m.articles[article_row], p, float(scores[row])))
         return results
+
+
+def _passage(article: IndexedArticle, passage: IndexedPassage, score: float = 0.0) -> Passage:
+    return Passage(
+        id=passage.id,
+        article_id=article.id,
+        title=article.title,
+        text=passage.text,
+        url=article.url,
+        locale=article.locale,
+        score=score,
+        section=passage.section,
+        position=passage.position,
+    )
