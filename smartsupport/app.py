@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -28,6 +27,7 @@ from smartsupport import (
     outbox_admin,
     privacy_api,
     proactive_api,
+    stopping,
 )
 from smartsupport.assistant import Assistant
 from smartsupport.channels import (
@@ -90,10 +90,7 @@ def create_app(settings: Settings) -> FastAPI:
         try:
             yield
         finally:
-            if ahead is not None:
-                ahead.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await ahead
+            await stopping.stop(ahead)
             if worker is not None:
                 await worker.stop()
             await shutdown(services)

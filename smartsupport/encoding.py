@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from smartsupport import stopping
 from smartsupport.embeddings import get_embedder
 
 CACHE_TEXTS = 4096  # 8 MiB of 512-dimension vectors
@@ -132,8 +133,7 @@ class SentenceEncoder:
     async def close(self) -> None:
         pending = self._pending.pop(asyncio.get_running_loop(), None)
         if pending is not None and pending.worker is not None:
-            pending.worker.cancel()
-            await asyncio.gather(pending.worker, return_exceptions=True)
+            await stopping.stop(pending.worker)
         await asyncio.to_thread(self.backend.close)
 
     # -- the turn's way: awaited, batched --------------------------------------------------

@@ -27,10 +27,11 @@ import logging
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
-from smartsupport import jobs
+from smartsupport import jobs, stopping
 from smartsupport.errors import BackendUnavailable, RequestError, SmartsupportError
 from smartsupport.jobs import Job
 from smartsupport.services import Services
+from smartsupport.stopping import stop_if_cancelled
 
 log = logging.getLogger(__name__)
 
@@ -62,9 +63,7 @@ class JobRunner:
         """Stop; a job in flight is released (queued again) for another process."""
         if self._task is None:
             return
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
+        await stopping.stop(self._task)
 
     async def run_next(self, job_id: str | None = None) -> Job | None:
         """Claim a runnable job (``job_id``: that one) and run it to its end; the job as it
@@ -144,13 +143,3 @@ class JobRunner:
                 log.exception("background jobs pass failed unexpectedly")
             stop_if_cancelled()
             await asyncio.sleep(poll)
-
-
-def stop_if_cancelled() -> None:
-    """Raise CancelledError when the running task was asked to stop. A cancel that reached a
-    step which swallowed it (a driver turning it into its own error, caught by a loop that
-    must outlive bad passes) would otherwise leave the loop running, and ``stop()``, which
-    waits for it, hanging for ever."""
-    task = asyncio.current_task()
-    if task is not None and task.cancelling():
-        raise asyncio.CancelledError

@@ -33,20 +33,28 @@ import logging
 import time
 from datetime import UTC, datetime, timedelta
 
-from smartsupport import analytics_daily, analytics_rollup, outbox, resolution_checks, retention
+from smartsupport import (
+    analytics_daily,
+    analytics_rollup,
+    outbox,
+    resolution_checks,
+    retention,
+    stopping,
+)
 from smartsupport.channels.email_config import email_accounts
 from smartsupport.channels.email_poller import MailboxPoller
 from smartsupport.errors import SmartsupportError
 from smartsupport.handoff.overflow import sweep_overflow
 from smartsupport.ids import new_id
 from smartsupport.inbox import memory, memory_summaries, search_index
-from smartsupport.job_runner import JobHandler, JobRunner, stop_if_cancelled
+from smartsupport.job_runner import JobHandler, JobRunner
 from smartsupport.jobs import KINDS as JOB_KINDS
 from smartsupport.knowledge import ingest_jobs
 from smartsupport.llm.chain import LLMStep
 from smartsupport.pacing import Pace
 from smartsupport.review import retrain_jobs
 from smartsupport.services import Services
+from smartsupport.stopping import stop_if_cancelled
 
 log = logging.getLogger(__name__)
 SWEEP_EVERY = 15.0  # seconds between overflow sweeps in one process
@@ -85,17 +93,12 @@ class Worker:
         """Stop; an entry in flight is finished or, if cancelled, retried later; a job in
         flight is released for another process."""
         await self.jobs.stop()
-        if self.summaries is not None:
-            self.summaries.cancel()  # a memory asked about is asked again by a later pass
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.summaries
+        # The sweep first: it may start a summaries task, which must then be stopped too.
+        await stopping.stop(self._sweeps)
+        await stopping.stop(self.summaries)  # a memory asked about is asked again later
         for mailbox in self.mailboxes:
             await mailbox.stop()  # a mail in flight is read again, and answered once
-        for task in (self._sweeps, self._task):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        await stopping.stop(self._task)
 
     @property
     def done(self) -> bool:

@@ -346,6 +346,35 @@ async def test_the_background_job_answers_new_mail_by_itself(
         await services.close()
 
 
+async def test_a_reader_whose_imap_wait_swallows_the_stop_still_stops(
+    servers, tmp_path, sqlite_url
+):
+    # Python 3.11's asyncio.wait_for, which aioimaplib's IDLE awaits every poll, returns its
+    # result instead of raising when the cancel arrives as the result does: a server's
+    # shutdown once hung for ever on a reader that went on reading (stopping.py).
+    services = await open_services(servers, tmp_path, sqlite_url)
+    mailbox = poller(services, use_idle=False)
+    reading = asyncio.Event()
+    catch_up = mailbox.catch_up
+
+    async def swallowing(client, uidvalidity):
+        reading.set()
+        try:
+            await asyncio.sleep(0.5)
+        except asyncio.CancelledError:
+            pass  # what wait_for does when its inner result is ready at the cancel
+        return await catch_up(client, uidvalidity)
+
+    mailbox.catch_up = swallowing  # type: ignore[method-assign]
+    mailbox.start()
+    try:
+        await asyncio.wait_for(reading.wait(), 10)
+        await asyncio.wait_for(mailbox.stop(), 5)  # well before stopping's second cancel
+        assert mailbox._task is not None and mailbox._task.done()
+    finally:
+        await services.close()
+
+
 async def test_an_agents_reply_goes_out_by_mail_through_the_outbox(servers, tmp_path, sqlite_url):
     services = await open_services(servers, tmp_path, sqlite_url)
     try:

@@ -34,6 +34,7 @@ LAYERS: list[tuple[str, list[str]]] = [
             "metrics", "tracing", "log_format", "telemetry",  # observability (issue 15)
             "search_terms",  # the words transcripts are indexed by (issue 16)
             "pacing",  # background catch-ups in rounds that leave the event loop (issue 18)
+            "stopping",  # background tasks stopped for certain (a swallowed cancel)
             "rich", "transcription",  # rich messages, speech to text (issue 13)
             "proactive_request",  # a proactive message as outbox work (issue 13)
         ],

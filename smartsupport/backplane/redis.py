@@ -31,6 +31,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from smartsupport import stopping
 from smartsupport.backplane.base import RESYNC, Backplane, Held, Subscription
 from smartsupport.backplane.memory import DEFAULT_MAX_QUEUED, QueueSubscription
 from smartsupport.backplane.redis_lock import RedisLocks, px
@@ -166,9 +167,7 @@ class RedisBackplane(Backplane):
 
     async def close(self) -> None:
         reader, self._reader = self._reader, None
-        if reader is not None:
-            reader.cancel()
-            await asyncio.gather(reader, return_exceptions=True)
+        await stopping.stop(reader)
         subs, self._subs = self._subs, {}
         for channel_subs in subs.values():
             for sub in channel_subs:

@@ -28,12 +28,13 @@ from typing import Any
 
 import aioimaplib
 
-from smartsupport import remote
+from smartsupport import remote, stopping
 from smartsupport.channels import email_state
 from smartsupport.channels.email_config import EmailAccount
 from smartsupport.channels.email_inbound import Received, receive_mail
 from smartsupport.errors import BackendError, RequestError
 from smartsupport.services import Services
+from smartsupport.stopping import stop_if_cancelled
 from smartsupport.storage.base import SqlExecutor
 
 log = logging.getLogger(__name__)
@@ -61,9 +62,7 @@ class MailboxPoller:
     async def stop(self) -> None:
         if self._task is None:
             return
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
+        await stopping.stop(self._task)
 
     async def _run(self) -> None:
         failures = 0
@@ -87,12 +86,14 @@ class MailboxPoller:
                     exc,
                     delay,
                 )
+                stop_if_cancelled()
                 await asyncio.sleep(delay)
 
     async def _serve(self, client: aioimaplib.IMAP4) -> None:
         uidvalidity = await self.select(client)
         idle = self.use_idle and "IDLE" in client.protocol.capabilities
         while True:
+            stop_if_cancelled()  # aioimaplib's waits can swallow a cancel (stopping.py)
             await self.catch_up(client, uidvalidity)
             if idle:
                 idling = await client.idle_start(timeout=self.account.poll_seconds)

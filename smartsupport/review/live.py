@@ -26,6 +26,7 @@ import logging
 import time
 from collections.abc import Mapping
 
+from smartsupport import stopping
 from smartsupport.backplane.base import Backplane
 from smartsupport.nlu.engine import NluEngine
 from smartsupport.review.experiments import LiveExperiments
@@ -107,10 +108,5 @@ class LiveReview:
                      workspace.id)  # fmt: skip
 
     async def close(self) -> None:
-        if self._follower is not None:
-            self._follower.cancel()
-            await asyncio.gather(self._follower, return_exceptions=True)
-        for task in list(self._checks):
-            task.cancel()
-        await asyncio.gather(*self._checks, return_exceptions=True)
+        await stopping.stop(self._follower, *self._checks)
         await self.shadow.close()

@@ -14,13 +14,13 @@ are compared (a rule or keyword match says nothing about the model).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any, cast
 
+from smartsupport import stopping
 from smartsupport.domain import Understanding, utcnow
 from smartsupport.ids import new_id
 from smartsupport.nlu import training
@@ -112,9 +112,7 @@ class Shadow:
 
     async def close(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await stopping.stop(self._task)
 
 
 EXAMPLES = 3
