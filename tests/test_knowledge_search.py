@@ -11,7 +11,7 @@ from knowledge_samples import CountingEmbedder
 
 from smartsupport.errors import InvalidInput
 from smartsupport.knowledge.bm25 import BM25Index
-from smartsupport.knowledge.chargrams import CharGramIndex
+from smartsupport.knowledge.chargrams import CharGramIndex, padded
 from smartsupport.knowledge.kb import KnowledgeBase
 from smartsupport.knowledge.text_analysis import terms
 from smartsupport.storage import open_store
@@ -96,6 +96,29 @@ def test_fuzzy_title_scores_are_cosines_that_unknown_words_lower():
     longer = index.score("gift cards for my nephew")[0]
     assert 0 < longer < exact[0]  # grams no title has make the query vector longer
     assert not index.score("zzz").any() and CharGramIndex([]).score("gift").shape == (0,)
+
+
+def test_fuzzy_title_weights_are_scikit_learns_tfidf():
+    # The index weighs grams itself so that serving needs no scikit-learn (ngrams.py); its
+    # cosines are those of scikit-learn's TfidfVectorizer, as fitted before.
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    titles = [title for _, title in QUESTIONS] + ["Gift cards", "Réductions étudiantes", "a"]
+    queries = [question for question, _ in QUESTIONS] + ["giftcard", "reduction", "zz", ""]
+    vectorizer = TfidfVectorizer(
+        analyzer="char", ngram_range=(3, 5), preprocessor=padded, lowercase=False,
+        sublinear_tf=True, dtype=np.float32,
+    )  # fmt: skip
+    expected = (vectorizer.fit_transform(titles) @ vectorizer.transform(queries).T).toarray().T
+    index = CharGramIndex(titles)
+    for query, row in zip(queries, expected, strict=True):
+        known = index.score(query)
+        # transform() drops grams no title has; the index counts them, which only lowers
+        # every cosine of that query by one factor: the same ranking, the same ratios.
+        if row.any():
+            np.testing.assert_allclose(known / known.max(), row / row.max(), atol=1e-6)
+        else:
+            assert not known.any()
 
 
 @pytest.fixture

@@ -35,6 +35,7 @@ LAYERS: list[tuple[str, list[str]]] = [
             "search_terms",  # the words transcripts are indexed by (issue 16)
             "pacing",  # background catch-ups in rounds that leave the event loop (issue 18)
             "stopping",  # background tasks stopped for certain (a swallowed cancel)
+            "ngrams",  # TF-IDF's grams as scikit-learn cuts them, without it (issue 18)
             "rich", "transcription",  # rich messages, speech to text (issue 13)
             "proactive_request",  # a proactive message as outbox work (issue 13)
         ],

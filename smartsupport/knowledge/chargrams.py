@@ -5,9 +5,10 @@ words ("giftcard", "strike through"), and inflections the light stemmer does not
 character n-grams still match those. On StackFAQ adding this signal to the title side raised
 MAP by 1.3 points (docs/benchmarks.md). Texts are short (titles), so the index is small.
 
-scikit-learn's ``TfidfVectorizer`` does the work: folded text padded with one space at each
-end, n-grams across word boundaries (``analyzer="char"``, so "gift card" and "giftcard"
-share "tca"), sublinear tf, smoothed idf, unit-length rows.
+The weighting is scikit-learn's ``TfidfVectorizer``'s, computed here (``ngrams.py`` says why
+serving does without scikit-learn): folded text padded with one space at each end, n-grams
+across word boundaries (``analyzer="char"``, so "gift card" and "giftcard" share "tca"),
+sublinear tf, smoothed idf, unit-length rows, in float32.
 """
 
 from __future__ import annotations
@@ -17,10 +18,9 @@ from collections import Counter
 from collections.abc import Sequence
 
 import numpy as np
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.preprocessing import normalize
 
 from smartsupport.knowledge.text_analysis import fold
+from smartsupport.ngrams import char_grams
 
 SIZES = (3, 4, 5)
 
@@ -30,40 +30,46 @@ def padded(text: str) -> str:
     return " " + " ".join(fold(text).split()) + " "
 
 
+def grams(text: str) -> list[str]:
+    return char_grams(padded(text), min(SIZES), max(SIZES))
+
+
 class CharGramIndex:
     """Cosine similarity of TF-IDF weighted character n-grams; rebuild when texts change."""
 
     def __init__(self, texts: Sequence[str]) -> None:
         self.size = len(texts)
-        self._vectorizer = TfidfVectorizer(
-            analyzer="char",
-            ngram_range=(min(SIZES), max(SIZES)),
-            preprocessor=padded,
-            lowercase=False,  # fold() already did, accents too
-            sublinear_tf=True,
-            norm=None,  # rows are normalised below; the query's norm needs its raw weights
-            dtype=np.float32,
-        )
-        try:
-            weights = self._vectorizer.fit_transform(texts)
-        except ValueError:  # no text long enough for one gram: nothing can match
-            weights = None
-        # gram x text, so a query gathers the rows of its grams. Kept as the CSR arrays alone:
-        # SciPy's row indexing and sparse product cost several times the arithmetic.
-        self._grams = weights is not None
-        if weights is not None:
-            by_gram = normalize(weights).T.tocsr()
-            self._starts = by_gram.indptr[:-1].astype(np.int64)
-            self._lengths = np.diff(by_gram.indptr).astype(np.int64)
-            self._texts, self._weights = by_gram.indices, by_gram.data
-        self._analyze = self._vectorizer.build_analyzer()
+        self._vocabulary: dict[str, int] = {}
+        columns: list[int] = []
+        rows: list[int] = []
+        counts: list[int] = []
+        for row, text in enumerate(texts):
+            for gram, count in Counter(grams(text)).items():
+                columns.append(self._vocabulary.setdefault(gram, len(self._vocabulary)))
+                rows.append(row)
+                counts.append(count)
+        self._grams = bool(self._vocabulary)  # no text long enough for one gram: no match
+        gram_of = np.asarray(columns, dtype=np.int64)
+        text_of = np.asarray(rows, dtype=np.int64)
+        # Smoothed idf, as if one more text held every gram.
+        df = np.bincount(gram_of, minlength=len(self._vocabulary)).astype(np.float32)
+        self._idf = np.log(np.float32(self.size + 1) / (df + 1)) + np.float32(1)
+        weights = (np.log(np.asarray(counts, dtype=np.float32)) + 1) * self._idf[gram_of]
+        norms = np.sqrt(np.bincount(text_of, weights=weights.astype(np.float64) ** 2))
+        weights /= norms[text_of].astype(np.float32)
+        # gram x text, so a query gathers the rows of its grams: CSR arrays by gram.
+        order = np.argsort(gram_of, kind="stable")
+        lengths = np.bincount(gram_of, minlength=len(self._vocabulary)).astype(np.int64)
+        self._starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+        self._lengths = lengths
+        self._texts, self._weights = text_of[order], weights[order]
 
     def score(self, query: str) -> np.ndarray:
         """Cosine similarity in [0, 1] of the query with every text."""
         if not self._grams:
             return np.zeros(self.size, dtype=np.float32)
-        vocabulary = self._vectorizer.vocabulary_
-        counts = Counter(self._analyze(query))
+        vocabulary = self._vocabulary
+        counts = Counter(grams(query))
         seen = [(vocabulary[g], 1 + math.log(f)) for g, f in counts.items() if g in vocabulary]
         if not seen:
             return np.zeros(self.size, dtype=np.float32)
@@ -74,7 +80,7 @@ class CharGramIndex:
         unseen = sum((1 + math.log(f)) ** 2 for g, f in counts.items() if g not in vocabulary)
         rows = np.fromiter((r for r, _ in seen), dtype=np.int64, count=len(seen))
         weights = np.fromiter((w for _, w in seen), dtype=np.float64, count=len(seen))
-        weights *= self._vectorizer.idf_[rows]
+        weights *= self._idf[rows]
         norm = math.sqrt(float(weights @ weights) + unseen * unseen_idf**2)
         return self._gather(rows, weights / norm)
 

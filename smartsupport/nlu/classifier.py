@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from smartsupport.embeddings import get_embedder
+from smartsupport.nlu.model_arrays import TextView
 from smartsupport.nlu.scope import ExampleIndex, ScopeScorer, features
 
 EMBEDDING_WEIGHT = 0.5  # share of the embedding view in the averaged log-probability
@@ -54,23 +55,25 @@ def encode(texts: list[str], mode: str = "standard") -> np.ndarray:
     return np.concatenate([vectors, get_minilm().encode(texts)], axis=1)
 
 
-@lru_cache(maxsize=1)
-def _blas_controller() -> Any:
-    # One per process: BLAS thread pools are process-wide, and finding them scans the
-    # loaded libraries. So load first every library whose pool we must hold: SciPy ships its
-    # own OpenBLAS (L-BFGS-B calls it), and a controller made before SciPy was imported left
-    # that pool at every core, busy-waiting: in training, logistic fits ran 5-13x slower.
-    import scipy.optimize  # noqa: F401
-    import sklearn.linear_model  # noqa: F401
+@lru_cache(maxsize=2)
+def _blas_controller(training: bool) -> Any:
+    # One per process and purpose: BLAS thread pools are process-wide, and finding them
+    # scans the loaded libraries. So training loads first every library whose pool it must
+    # hold: SciPy ships its own OpenBLAS (L-BFGS-B calls it), and a controller made before
+    # SciPy was imported left that pool at every core, busy-waiting: logistic fits ran 5-13x
+    # slower. Serving multiplies with NumPy's alone, and does not import SciPy for it.
+    if training:
+        import scipy.optimize  # noqa: F401
+        import sklearn.linear_model  # noqa: F401
     from threadpoolctl import ThreadpoolController
 
     return ThreadpoolController()
 
 
-def single_blas_thread() -> Any:
+def single_blas_thread(training: bool = False) -> Any:
     """A context that keeps BLAS on one thread. Our matrices are small; a BLAS thread pool
     busy-waits between calls and made lbfgs fits 10-20x slower on this 2-core machine."""
-    return _blas_controller().limit(limits=1, user_api="blas")
+    return _blas_controller(training).limit(limits=1, user_api="blas")
 
 
 def log_softmax(z: np.ndarray) -> np.ndarray:
@@ -128,7 +131,9 @@ def fuse(views: np.ndarray, weights: FusionWeights) -> np.ndarray:
 
 @dataclass
 class Components:
-    """The trained parts that produce raw (uncalibrated) scores."""
+    """The trained parts that produce raw (uncalibrated) scores: scikit-learn's fitted
+    objects after training, ``model_arrays``' once loaded from a model directory (then
+    ``vectorizer`` and ``text_model`` are None and ``text_view`` does their work)."""
 
     vectorizer: Any
     embedding_model: Any
@@ -137,19 +142,23 @@ class Components:
     examples: ExampleIndex
     minilm_model: Any = None  # the accurate mode's third view
     weights: FusionWeights = DEFAULT_WEIGHTS[3]
-    _fast: _FastText | None = field(default=None, repr=False, compare=False)
+    _text_view: TextView | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def text_view(self) -> TextView:
+        if self._text_view is None:
+            self._text_view = TextView.from_sklearn(self.vectorizer, self.text_model)
+        return self._text_view
 
     def views(self, vectors: np.ndarray, texts: list[str], nearest: np.ndarray) -> np.ndarray:
         """(views, n, intents) log-probabilities: the multilingual embedding, TF-IDF, the
         nearest examples (``nearest`` is ``examples.nearest(vectors)``) and, in the accurate
         mode, MiniLM."""
-        if len(texts) == 1:
-            if self._fast is None:
-                self._fast = _FastText(self.vectorizer, self.text_model)
+        if len(texts) == 1 or self.vectorizer is None:
             a = log_softmax(_linear(self.embedding_model, vectors[:, :USE_DIM]))
             # Without scikit-learn's per-call overhead (input validation and sparse-matrix
             # assembly cost more than the arithmetic for one message).
-            b = log_softmax(self._fast.decision(texts[0])[None, :])
+            b = log_softmax(np.stack([self.text_view.decision(text) for text in texts]))
         else:
             a = log_softmax(_decision(self.embedding_model, vectors[:, :USE_DIM]))
             b = log_softmax(_decision(self.text_model, self.vectorizer.transform(texts)))
@@ -171,41 +180,9 @@ class Components:
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        state["_fast"] = None  # derived data; rebuilt on first use
+        if self.vectorizer is not None:
+            state["_text_view"] = None  # derived data; rebuilt on first use
         return state
-
-
-class _FastText:
-    """TF-IDF (sublinear tf, l2 norm per vectorizer) and the linear text model for one text."""
-
-    def __init__(self, union: Any, model: Any) -> None:
-        self.parts = []
-        offset = 0
-        for _, vectorizer in union.transformer_list:
-            vocab = vectorizer.vocabulary_
-            self.parts.append((vectorizer.build_analyzer(), vocab, vectorizer.idf_, offset))
-            offset += len(vocab)
-        self.coef = np.ascontiguousarray(model.coef_.T, dtype=np.float32)  # features x classes
-        self.intercept = model.intercept_.astype(np.float32)
-
-    def decision(self, text: str) -> np.ndarray:
-        scores = self.intercept.copy()
-        for analyzer, vocab, idf, offset in self.parts:
-            counts: dict[int, int] = {}
-            for gram in analyzer(text):
-                j = vocab.get(gram)
-                if j is not None:
-                    counts[j] = counts.get(j, 0) + 1
-            if not counts:
-                continue
-            index = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
-            tf = 1.0 + np.log(np.fromiter(counts.values(), dtype=np.float64, count=len(counts)))
-            weights = tf * idf[index]
-            weights /= np.linalg.norm(weights)
-            scores += weights.astype(np.float32) @ self.coef[index + offset]
-        if scores.shape[0] == 1:
-            return np.concatenate([-scores, scores]) / 2.0
-        return scores
 
 
 @dataclass(frozen=True)

@@ -60,6 +60,16 @@ class ExampleIndex:
             raise ValueError("every intent needs at least one training example")
         self.starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
 
+    @classmethod
+    def from_arrays(
+        cls, vectors: list[np.ndarray], starts: np.ndarray, blocks: list[Block]
+    ) -> ExampleIndex:
+        """The index as ``model_arrays`` stored it: each block's vectors, grouped by intent,
+        and where each intent's group starts."""
+        index = cls.__new__(cls)
+        index.blocks, index.vectors, index.starts = blocks, vectors, starts
+        return index
+
     def nearest(self, queries: np.ndarray) -> np.ndarray:
         """(embeddings, n queries, n intents): the best cosine similarity to each intent's
         examples, in each embedding's space."""

@@ -1,10 +1,11 @@
 """Training an intent model from labelled texts, and storing it in a model directory.
 
-    MODEL_DIR/model.joblib   the fitted classifier (scikit-learn objects)
+    MODEL_DIR/arrays.npz     the trained parts as arrays (``model_arrays.py``)
     MODEL_DIR/meta.json      training hash, mode, sizes, timings, calibration, threshold
 
-A model directory is written by us and read back by us only: loading it unpickles, so never
-point ``nlu eval`` at a directory from an untrusted source.
+Loading reads arrays only: a server needs neither scikit-learn nor SciPy to answer. A model
+directory of the previous format (``nlu-4``: ``model.joblib``, scikit-learn's pickled objects)
+still loads, through scikit-learn; never point ``nlu eval`` at one from an untrusted source.
 """
 
 from __future__ import annotations
@@ -20,12 +21,13 @@ from typing import Any
 import numpy as np
 
 from smartsupport.errors import ConfigurationError
-from smartsupport.nlu import oos
+from smartsupport.nlu import model_arrays, oos
 from smartsupport.nlu.classifier import (
     DEFAULT_PARAMS,
     DEFAULT_WEIGHTS,
     MODES,
     SMALL_DATA_GRID,
+    Components,
     IntentModel,
     Params,
     fit_components,
@@ -34,7 +36,8 @@ from smartsupport.nlu.classifier import (
 from smartsupport.nlu.classifier import encode as encode_texts
 from smartsupport.nlu.scope import ScopeScorer
 
-MODEL_VERSION = "nlu-4"  # 4: fusion weights and the nearest-example view
+MODEL_VERSION = "nlu-5"  # 5: arrays instead of pickled scikit-learn objects
+PICKLED_VERSION = "nlu-4"  # fusion weights and the nearest-example view, in model.joblib
 ENCODE_BATCH = 256
 SMALL_DATA_ROWS = 1500  # below this, regularisation is chosen by cross-validation
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
@@ -83,7 +86,7 @@ def train(
     mode: str = "standard",
 ) -> IntentModel:
     """Fit, calibrate and choose the out-of-scope threshold; see classifier.py and oos.py."""
-    with single_blas_thread():
+    with single_blas_thread(training=True):
         return _train(texts, labels, threshold=threshold, progress=progress, mode=mode)
 
 
@@ -166,29 +169,41 @@ def _train(
 
 
 def save(model: IntentModel, directory: Path) -> None:
-    import joblib
-
+    parts = model.components
+    arrays, spec = model_arrays.to_arrays(
+        parts.text_view, parts.embedding_model, parts.minilm_model, parts.examples
+    )
     directory.mkdir(parents=True, exist_ok=True)
-    tmp = directory / "model.joblib.tmp"
-    joblib.dump(model.components, tmp)
-    tmp.replace(directory / "model.joblib")
-    (directory / "meta.json").write_text(json.dumps(model.meta, indent=2), encoding="utf-8")
+    with open(directory / "arrays.npz.tmp", "wb") as out:  # np.savez would add ".npz"
+        np.savez(out, allow_pickle=False, **arrays)
+    (directory / "arrays.npz.tmp").replace(directory / "arrays.npz")
+    meta = {**model.meta, "arrays": spec}
+    (directory / "meta.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
 
 
 def load(directory: Path) -> IntentModel:
-    import joblib
-
-    meta_path, model_path = directory / "meta.json", directory / "model.joblib"
-    if not meta_path.is_file() or not model_path.is_file():
+    meta_path = directory / "meta.json"
+    meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.is_file() else None
+    if meta is None or not any((directory / f).is_file() for f in ("arrays.npz", "model.joblib")):
         raise ConfigurationError(
-            f"{directory}: not a model directory (expected meta.json and model.joblib); "
+            f"{directory}: not a model directory (expected meta.json and arrays.npz); "
             "create one with: smartsupport nlu train DATA.csv --out MODEL_DIR"
         )
-    meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    if meta.get("version") != MODEL_VERSION:
+    version = meta.get("version")
+    if version == MODEL_VERSION:
+        with np.load(directory / "arrays.npz") as stored:
+            text, embedding, minilm, examples = model_arrays.from_arrays(stored, meta["arrays"])
+        components = Components(
+            None, embedding, None, meta["classes"], examples, minilm, tuple(meta["weights"]),
+            _text_view=text,
+        )  # fmt: skip
+    elif version == PICKLED_VERSION:
+        import joblib
+
+        components = joblib.load(directory / "model.joblib")
+    else:
         raise ConfigurationError(
-            f"{directory}: model format {meta.get('version')!r} is not {MODEL_VERSION!r}; retrain it"  # noqa: E501
+            f"{directory}: model format {version!r} is not {MODEL_VERSION!r}; retrain it"
         )
-    components = joblib.load(model_path)
     scope = ScopeScorer.from_json(meta["scope"]) if meta.get("scope") else None
     return IntentModel(components, meta["temperature"], meta["oos_threshold"], meta, scope)
