@@ -54,7 +54,7 @@ def test_the_asked_part_leaves_out_what_is_only_told(text, asked):
     ],
 )
 def test_a_yes_or_no_question_about_a_cost_does_not_ask_for_an_amount(question, kinds):
-    assert answer_types(question) == kinds
+    assert list(answer_types(question)) == kinds
 
 
 def test_the_intent_model_reads_a_message_without_its_order_number():

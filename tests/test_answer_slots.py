@@ -41,7 +41,7 @@ async def kept(articles: ArticleAnswers, question: str, language: str) -> list[s
     ],
 )
 def test_a_question_about_a_way_to_pay(question, kinds):
-    assert answer_types(question) == kinds
+    assert list(answer_types(question)) == kinds
 
 
 def test_what_answers_a_way_to_pay():

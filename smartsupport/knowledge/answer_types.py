@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 
 # (what the question asks for, what an answer to it contains). Both lower-cased text.
 _CURRENCY = (
@@ -208,7 +209,8 @@ _MEASURE_WORD = re.compile(
 )
 
 
-def answer_types(question: str) -> list[str]:
+@lru_cache(maxsize=512)  # several steps of one turn ask it of the same question
+def answer_types(question: str) -> tuple[str, ...]:
     """What the question asks for (``amount``, ``duration``, ``currency``, ``phone``,
     ``email``, ``hours``, ``when``, ``payment``); empty when it asks for none of them in
     particular."""
@@ -227,10 +229,13 @@ def answer_types(question: str) -> list[str]:
         # "Will I be charged shipping twice?" names a cost but asks yes or no: "you pay
         # shipping once" answers it with no amount in it.
         kinds = [k for k in kinds if k not in ("amount", "duration")]
-    return kinds
+    return tuple(kinds)
 
 
+@lru_cache(maxsize=32768)  # a few MB; the demo's articles need ~10,000
 def has_answer_type(kind: str, text: str) -> bool:
+    # Asked of the same passages' sentences by question after question: ~14 us of regular
+    # expressions each time, a dictionary look-up once remembered.
     return bool(ANSWER_TYPES[kind][1].search(text.lower()))
 
 
