@@ -110,7 +110,15 @@ async def test_queue_clusters_decisions_and_a_retrained_model_going_live(
         )
         assert evaluation["written"]["candidate"]["n"] == 24
         assert engine(h).model("shop") is not live_before
-        understood = await engine(h).understand("shop", "can I buy a gift card for my dad")
+        # One reviewed message in four is held out for the test set, by its (random) id: a
+        # paraphrase is not sure to be understood when most of the eight happen to be held
+        # out (about one run in forty), a message the new model was trained on is.
+        trained = [
+            t["message"]["text"] for t in turns[: len(GIFT_CARDS)]
+            if t["message"]["id"] in cluster["message_ids"] and not held_out(t["message"]["id"])
+        ]  # fmt: skip
+        assert trained, "every reviewed message held out"
+        understood = await engine(h).understand("shop", trained[0])
         assert understood.intent == "gift_cards"
 
         # A restart loads the deployed model instead of the intents.yaml one.
