@@ -31,7 +31,6 @@ from smartsupport import jobs, stopping
 from smartsupport.errors import BackendUnavailable, RequestError, SmartsupportError
 from smartsupport.jobs import Job
 from smartsupport.services import Services
-from smartsupport.stopping import stop_if_cancelled
 
 log = logging.getLogger(__name__)
 
@@ -141,5 +140,5 @@ class JobRunner:
                 log.warning("background jobs pass failed, retrying: %s", exc)
             except Exception:  # noqa: BLE001 - the runner must outlive any one bad pass
                 log.exception("background jobs pass failed unexpectedly")
-            stop_if_cancelled()
+            stopping.stop_if_cancelled()
             await asyncio.sleep(poll)

@@ -54,7 +54,6 @@ from smartsupport.llm.chain import LLMStep
 from smartsupport.pacing import Pace
 from smartsupport.review import retrain_jobs
 from smartsupport.services import Services
-from smartsupport.stopping import stop_if_cancelled
 
 log = logging.getLogger(__name__)
 SWEEP_EVERY = 15.0  # seconds between overflow sweeps in one process
@@ -182,7 +181,7 @@ class Worker:
                 log.warning("background sweep failed, retrying: %s", exc)
             except Exception:  # noqa: BLE001 - the worker must outlive any one bad sweep
                 log.exception("background sweep failed unexpectedly")
-            stop_if_cancelled()
+            stopping.stop_if_cancelled()
             await asyncio.sleep(max(0.0, self._last_sweep + SWEEP_EVERY - time.monotonic()))
 
     async def _loop(self) -> None:
@@ -196,6 +195,6 @@ class Worker:
                 log.warning("background pass failed, retrying: %s", exc)
             except Exception:  # noqa: BLE001 - the worker must outlive any one bad pass
                 log.exception("background pass failed unexpectedly")
-            stop_if_cancelled()  # a delivery's client or a driver may have swallowed it
+            stopping.stop_if_cancelled()  # a delivery's client or a driver may have swallowed it
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(due.wait(), self.services.settings.outbox_poll_seconds)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import json
 import random
+import time
 from pathlib import Path
 
 import httpx
@@ -113,6 +114,13 @@ def mapped_libraries(pid: int) -> set[str]:
     return {line.split()[-1] for line in lines if line.endswith(".so") or ".so." in line}
 
 
+def wait_until_ready(url: str, within: float = 240.0) -> None:
+    deadline = time.monotonic() + within
+    while httpx.get(url + "/readyz", timeout=60).status_code != 200:
+        assert time.monotonic() < deadline, "not ready in time"
+        time.sleep(0.1)
+
+
 def test_a_server_answers_from_a_stored_model_without_scikit_learn_or_scipy(tmp_path) -> None:
     # The first start trains the demo's model (scikit-learn, in that process) unless another
     # test already stored it; the second loads it from the models directory and serves.
@@ -121,9 +129,7 @@ def test_a_server_answers_from_a_stored_model_without_scikit_learn_or_scipy(tmp_
             if start:
                 server.stop()
                 server.start()
-            ready = httpx.get(server.url + "/readyz", timeout=60)
-            while ready.status_code != 200:
-                ready = httpx.get(server.url + "/readyz", timeout=60)
+            wait_until_ready(server.url)
             chat = httpx.post(server.url + "/api/v1/conversations", json={"workspace": "demo"})
             headers = {"authorization": f"Bearer {chat.json()['token']}"}
             url = f"{server.url}/api/v1/conversations/{chat.json()['id']}/messages"

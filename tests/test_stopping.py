@@ -37,21 +37,31 @@ async def test_a_task_that_swallows_its_cancel_is_cancelled_again_until_it_ends(
     assert "stubborn swallowed its cancel" in caplog.text
 
 
-async def test_a_loop_that_checks_ends_at_its_next_pass_without_a_second_cancel(monkeypatch):
+@pytest.mark.parametrize("cancels", [0, 1], ids=["stop alone", "cancelled before"])
+async def test_a_loop_that_checks_ends_at_its_next_pass_without_a_second_cancel(
+    monkeypatch, cancels
+):
     monkeypatch.setattr(stopping, "RECANCEL_EVERY", 60.0)  # a second cancel would be too late
+    raised = asyncio.Event()
 
     async def checks() -> None:
         while True:
             try:
                 await asyncio.sleep(0.01)
             except asyncio.CancelledError:
-                pass
-            stopping.stop_if_cancelled()
+                pass  # swallowed, every time
+            try:
+                stopping.stop_if_cancelled()
+            except asyncio.CancelledError:
+                raised.set()
+                raise
 
     task = asyncio.create_task(checks())
     await asyncio.sleep(0.05)
+    for _ in range(cancels):  # a cancel already swallowed before stop's own
+        task.cancel()
     await asyncio.wait_for(stopping.stop(task), 2)
-    assert task.cancelled()
+    assert task.cancelled() and raised.is_set()
 
 
 async def test_an_error_a_task_ended_with_is_logged_and_the_rest_still_stop(caplog):
@@ -76,28 +86,3 @@ async def test_stopping_nothing_or_an_ended_task_returns_at_once():
     ended = asyncio.create_task(ends())
     await ended
     await asyncio.wait_for(stopping.stop(None, ended), 0.5)
-
-
-@pytest.mark.parametrize("cancels", [1, 2])
-async def test_the_check_raises_once_the_task_is_asked_to_stop(cancels):
-    raised = asyncio.Event()
-
-    async def loop() -> None:
-        while True:
-            try:
-                await asyncio.sleep(0.01)
-            except asyncio.CancelledError:
-                pass
-            try:
-                stopping.stop_if_cancelled()
-            except asyncio.CancelledError:
-                raised.set()
-                raise
-
-    task = asyncio.create_task(loop())
-    await asyncio.sleep(0.03)
-    for _ in range(cancels):
-        task.cancel()
-    await asyncio.wait_for(raised.wait(), 1)
-    await asyncio.gather(task, return_exceptions=True)
-    assert task.cancelled()

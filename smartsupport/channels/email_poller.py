@@ -34,7 +34,6 @@ from smartsupport.channels.email_config import EmailAccount
 from smartsupport.channels.email_inbound import Received, receive_mail
 from smartsupport.errors import BackendError, RequestError
 from smartsupport.services import Services
-from smartsupport.stopping import stop_if_cancelled
 from smartsupport.storage.base import SqlExecutor
 
 log = logging.getLogger(__name__)
@@ -86,14 +85,14 @@ class MailboxPoller:
                     exc,
                     delay,
                 )
-                stop_if_cancelled()
+                stopping.stop_if_cancelled()
                 await asyncio.sleep(delay)
 
     async def _serve(self, client: aioimaplib.IMAP4) -> None:
         uidvalidity = await self.select(client)
         idle = self.use_idle and "IDLE" in client.protocol.capabilities
         while True:
-            stop_if_cancelled()  # aioimaplib's waits can swallow a cancel (stopping.py)
+            stopping.stop_if_cancelled()  # aioimaplib's waits can swallow a cancel (stopping.py)
             await self.catch_up(client, uidvalidity)
             if idle:
                 idling = await client.idle_start(timeout=self.account.poll_seconds)

@@ -51,15 +51,16 @@ class CharGramIndex:
         self._grams = bool(self._vocabulary)  # no text long enough for one gram: no match
         gram_of = np.asarray(columns, dtype=np.int64)
         text_of = np.asarray(rows, dtype=np.int64)
+        # A gram's texts: its document frequency, and the length of its row below.
+        lengths = np.bincount(gram_of, minlength=len(self._vocabulary)).astype(np.int64)
         # Smoothed idf, as if one more text held every gram.
-        df = np.bincount(gram_of, minlength=len(self._vocabulary)).astype(np.float32)
+        df = lengths.astype(np.float32)
         self._idf = np.log(np.float32(self.size + 1) / (df + 1)) + np.float32(1)
         weights = (np.log(np.asarray(counts, dtype=np.float32)) + 1) * self._idf[gram_of]
         norms = np.sqrt(np.bincount(text_of, weights=weights.astype(np.float64) ** 2))
         weights /= norms[text_of].astype(np.float32)
         # gram x text, so a query gathers the rows of its grams: CSR arrays by gram.
         order = np.argsort(gram_of, kind="stable")
-        lengths = np.bincount(gram_of, minlength=len(self._vocabulary)).astype(np.int64)
         self._starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
         self._lengths = lengths
         self._texts, self._weights = text_of[order], weights[order]
