@@ -246,10 +246,12 @@ async def run(args, base: str, pid: int | None) -> dict:
         ]
         cpu_before = cpu_seconds(pid) if pid else None
         main_before = cpu_seconds(pid, children=False) if pid else None
+        client_before = time.process_time()
         t1 = time.perf_counter()
         start.set()
         results = await asyncio.gather(*tasks, return_exceptions=True)
         elapsed = time.perf_counter() - t1
+        client_used = time.process_time() - client_before
         cpu_used = cpu_seconds(pid) - cpu_before if pid and cpu_before is not None else None
         main_used = (
             cpu_seconds(pid, children=False) - main_before
@@ -277,6 +279,11 @@ async def run(args, base: str, pid: int | None) -> dict:
         "server_main_process_cpu_ms_per_turn": (
             round(1000 * main_used / len(latencies), 2) if main_used and latencies else None
         ),
+        # This load generator's own CPU: on a shared machine it competes with the server,
+        # so at saturation it bounds what the server is given.
+        "client_cpu_ms_per_turn": round(1000 * client_used / len(latencies), 2)
+        if latencies
+        else None,
         # A burst (a background job, the first turns after start-up) shows here as a few
         # seconds far above the rest, where the run's p95 alone cannot tell it from load.
         "p95_by_second_ms": by_second(timeline, t1),

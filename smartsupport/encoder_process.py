@@ -5,6 +5,11 @@ the server's GIL (issue 18; ``SMARTSUPPORT_ENCODER``, docs/deployment.md).
     backend = EncoderProcess()
     backend.start()           spawn the child; it loads the model and says it is ready
     backend.encode(texts)     send texts, receive their vectors (blocking, thread-safe)
+    await backend.vectors_and_intents(texts, jobs)
+                              the vectors, and for each job the intent model's prediction
+                              for one of the texts: the model is loaded in the child from its
+                              directory, so that scoring it (a tenth of a turn's CPU) also
+                              leaves the server's GIL
     backend.close()           ask the child to stop; kill it if it does not
 
 A child that dies (killed, out of memory) is started again on the next call, and that call's
@@ -25,18 +30,21 @@ import struct
 import subprocess
 import sys
 import threading
+from collections import OrderedDict
 from multiprocessing.connection import Connection, wait
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from smartsupport.embeddings import MODEL_NAME, Embedder
-from smartsupport.encoding import EncoderBackend, InThread
+from smartsupport.encoding import EncoderBackend, IntentJob, InThread, Scored
 from smartsupport.errors import BackendUnavailable, ConfigurationError
 
 log = logging.getLogger(__name__)
 START_SECONDS = 120.0  # loading the model takes 1-3 s; a loaded machine may take far longer
 STOP_SECONDS = 5.0
+CHILD_MODELS = 8  # intent models the child keeps loaded: one per workspace being served
 
 
 class EncoderUnavailable(BackendUnavailable):
@@ -59,19 +67,56 @@ def _serve(conn: Connection, turns: Connection) -> None:
         conn.send(("ready", os.getpid()))
     except OSError:
         return  # the server stopped while this child was starting
+    models = _Models()
     while True:
         for ready in wait([conn, turns]):
             assert isinstance(ready, Connection)
             try:
-                texts = ready.recv()
+                request = ready.recv()
             except (EOFError, OSError):
                 return  # the server is gone
-            if texts is None:
+            if request is None:
                 return
             try:
-                ready.send(("ok", embedder.encode(texts)))
+                if isinstance(request, list):  # texts: their vectors
+                    ready.send(("ok", embedder.encode(request)))
+                else:  # (texts, jobs): their vectors and the jobs' predictions
+                    texts, jobs = request
+                    vectors = embedder.encode(texts)
+                    ready.send(("ok", (vectors, [models.predict(j, vectors, texts) for j in jobs])))
             except BaseException as exc:  # noqa: BLE001 - a bad batch must not end the child
                 ready.send(("error", f"{type(exc).__name__}: {exc}"))
+
+
+class _Models:
+    """The child's intent models, loaded from their directories on first use (plain arrays:
+    milliseconds) and kept for the next turns."""
+
+    def __init__(self) -> None:
+        self._loaded: OrderedDict[tuple[str, str], Any] = OrderedDict()
+
+    def predict(self, job: IntentJob, vectors: np.ndarray, texts: list[str]) -> Scored | None:
+        """The prediction, or None when the model cannot be had here (its directory was
+        replaced by a retraining): the server then scores the text itself."""
+        from smartsupport.nlu import training
+
+        row, directory, model_hash = job
+        key = (directory, model_hash)
+        model = self._loaded.get(key)
+        if model is None:
+            try:
+                model = training.load(Path(directory))
+            except Exception:  # noqa: BLE001 - the server has the model and scores it
+                return None
+            if model.meta.get("hash") != model_hash:
+                return None
+            self._loaded[key] = model
+            if len(self._loaded) > CHILD_MODELS:
+                self._loaded.popitem(last=False)
+        else:
+            self._loaded.move_to_end(key)
+        found = model.predict_vectors(vectors[row : row + 1], [texts[row]])[0]
+        return found.ranking, found.confidence, found.out_of_scope, found.in_scope_score
 
 
 class EncoderProcess(EncoderBackend):
@@ -85,6 +130,7 @@ class EncoderProcess(EncoderBackend):
         self._stream: tuple[Any, asyncio.StreamReader, asyncio.StreamWriter] | None = None
         self._lock = threading.Lock()  # one batch on the blocking connection at a time
         self.starts = 0
+        self.intents_scored = 0  # predictions the child made (the rest: the server's own)
 
     @property
     def pid(self) -> int | None:
@@ -122,27 +168,48 @@ class EncoderProcess(EncoderBackend):
             return await asyncio.to_thread(self.encode, texts)
         starts = self.starts
         try:
-            return await self._exchange(texts)
+            return await self._exchange(list(texts))  # type: ignore[no-any-return]
         except (EOFError, OSError, asyncio.IncompleteReadError) as exc:
             log.warning("the encoder process died (%s); starting it again", exc)
         await asyncio.to_thread(self._restart, starts)
         try:
-            return await self._exchange(texts)
+            return await self._exchange(list(texts))  # type: ignore[no-any-return]
         except (EOFError, OSError, asyncio.IncompleteReadError) as again:
             raise EncoderUnavailable(
                 f"the encoder process died twice on one batch ({again})"
             ) from again
 
-    async def _exchange(self, texts: list[str]) -> np.ndarray:
+    async def vectors_and_intents(
+        self, texts: list[str], jobs: list[IntentJob]
+    ) -> tuple[np.ndarray, list[Scored | None]]:
+        if not jobs or (
+            self._stream is not None and self._stream[0] is not asyncio.get_running_loop()
+        ):
+            return await self.vectors(texts), [None] * len(jobs)
+        starts = self.starts
+        try:
+            vectors, scored = await self._exchange((list(texts), list(jobs)))
+            self.intents_scored += sum(found is not None for found in scored)
+            return vectors, scored
+        except (EOFError, OSError, asyncio.IncompleteReadError) as exc:
+            log.warning("the encoder process died (%s); starting it again", exc)
+        await asyncio.to_thread(self._restart, starts)
+        # Vectors only: what the crashed child could not score, the server scores itself.
+        return await self.vectors(texts), [None] * len(jobs)
+
+    async def _exchange(self, request: Any) -> Any:
         reader, writer = await self._open_stream()
         # multiprocessing's Connection framing, which the child reads: a 4-byte big-endian
         # length, then the pickle.
-        payload = pickle.dumps(list(texts), protocol=pickle.HIGHEST_PROTOCOL)
+        payload = pickle.dumps(request, protocol=pickle.HIGHEST_PROTOCOL)
         writer.write(struct.pack("!i", len(payload)) + payload)
         (size,) = struct.unpack("!i", await reader.readexactly(4))
         status, result = pickle.loads(await reader.readexactly(size))
         if status != "ok":
             raise EncoderUnavailable(f"the encoder process failed on a batch: {result}")
+        if isinstance(result, tuple):
+            vectors, scored = result
+            return np.asarray(vectors, dtype=np.float32), scored
         return np.asarray(result, dtype=np.float32)
 
     async def _open_stream(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:

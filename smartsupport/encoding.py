@@ -4,6 +4,10 @@ concurrent turns encoded together, the model never on the event loop (issue 18).
     encoder = SentenceEncoder(backend)       InThread(embedder) or encoder_process.EncoderProcess
     await encoder.start()                    loads the model (in the child process, if one)
     vectors = await encoder.vectors(texts)   (n, dim) float32, L2-normalised, input order
+    vector, scored = await encoder.vector_and_intent(text, (directory, hash))
+                                             the text's vector and, where the backend can
+                                             (the encoder process), the prediction of the
+                                             intent model saved in ``directory``
     encoder.encode(texts)                    the same, blocking: ingestion, jobs, start-up
     await encoder.close()
 
@@ -34,6 +38,11 @@ from smartsupport.embeddings import get_embedder
 CACHE_TEXTS = 4096  # 8 MiB of 512-dimension vectors
 MAX_BATCH = 64  # texts per model call: the throughput gain flattens out by then
 
+# (row of the batch's texts, the intent model's directory, its hash): one prediction asked for
+IntentJob = tuple[int, str, str]
+# An intent model's prediction for one text: ranking, confidence, out of scope, in-scope score
+Scored = tuple[list[tuple[str, float]], float, bool, "float | None"]
+
 
 class EncoderBackend(ABC):
     """Where the model runs. ``encode`` blocks and may be called from any thread."""
@@ -53,6 +62,13 @@ class EncoderBackend(ABC):
     async def vectors(self, texts: list[str]) -> np.ndarray:
         """``encode``, awaited without blocking the event loop. ``SentenceEncoder`` calls it
         for one batch at a time."""
+
+    async def vectors_and_intents(
+        self, texts: list[str], jobs: list[IntentJob]
+    ) -> tuple[np.ndarray, list[Scored | None]]:
+        """``vectors``, and each job's prediction where this backend scores intent models
+        (None: the caller scores it)."""
+        return await self.vectors(texts), [None] * len(jobs)
 
     @abstractmethod
     def close(self) -> None:
@@ -100,6 +116,10 @@ class _Pending:
 
     queue: dict[str, asyncio.Future[np.ndarray]] = field(default_factory=dict)
     running: dict[str, asyncio.Future[np.ndarray]] = field(default_factory=dict)
+    # (text, model directory, model hash): the text's vector and the model's prediction
+    jobs: dict[tuple[str, str, str], asyncio.Future[tuple[np.ndarray, Scored | None]]] = field(
+        default_factory=dict
+    )
     worker: asyncio.Task[None] | None = None
 
 
@@ -137,14 +157,37 @@ class SentenceEncoder:
         await asyncio.to_thread(self.backend.close)
 
     # -- the turn's way: awaited, batched --------------------------------------------------
+    async def vector_and_intent(
+        self, text: str, model: tuple[str, str]
+    ) -> tuple[np.ndarray, Scored | None]:
+        """``text``'s vector and the prediction of the intent model saved in ``model``'s
+        directory (with its hash), in the next batch; None where the backend does not
+        score intent models. Not cached: the NLU engine caches what it makes of both."""
+        pending = self._for_loop()
+        key = (text, *model)
+        future = pending.jobs.get(key)
+        if future is None:
+            future = pending.jobs[key] = asyncio.get_running_loop().create_future()
+        self._work(pending)
+        return await asyncio.shield(future)
+
+    def _for_loop(self) -> _Pending:
+        loop = asyncio.get_running_loop()
+        pending = self._pending.get(loop)
+        if pending is None:
+            pending = self._pending[loop] = _Pending()
+        return pending
+
+    def _work(self, pending: _Pending) -> None:
+        if pending.worker is None or pending.worker.done():
+            pending.worker = asyncio.create_task(self._batches(pending))
+
     async def vectors(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         found = self._cached(texts)
         loop = asyncio.get_running_loop()
-        pending = self._pending.get(loop)
-        if pending is None:
-            pending = self._pending[loop] = _Pending()
+        pending = self._for_loop()
         waits: dict[str, asyncio.Future[np.ndarray]] = {}
         for text in texts:
             if text in found or text in waits:
@@ -155,22 +198,28 @@ class SentenceEncoder:
                 pending.queue[text] = future
             waits[text] = future
         if waits:
-            if pending.worker is None or pending.worker.done():
-                pending.worker = asyncio.create_task(self._batches(pending))
+            self._work(pending)
             for text, future in waits.items():
                 found[text] = await asyncio.shield(future)
         return np.stack([found[t] for t in texts])
 
     async def _batches(self, pending: _Pending) -> None:
-        while pending.queue:
+        while pending.queue or pending.jobs:
             batch = list(pending.queue)[:MAX_BATCH]
             pending.running = {text: pending.queue.pop(text) for text in batch}
+            jobs = self._jobs_for(pending, batch)
+            rows = {text: row for row, text in enumerate(batch)}
             try:
-                vectors = await self.backend.vectors(batch)
+                vectors, scored = await self.backend.vectors_and_intents(
+                    batch, [(rows[text], directory, h) for text, directory, h in jobs]
+                )
             except BaseException as exc:  # every waiter learns why; the next batch retries
                 for future in pending.running.values():
                     if not future.done():
                         future.set_exception(exc)
+                for job in jobs.values():
+                    if not job.done():
+                        job.set_exception(exc)
                 pending.running = {}
                 if isinstance(exc, asyncio.CancelledError):
                     raise
@@ -179,10 +228,34 @@ class SentenceEncoder:
             self.encoded += len(batch)
             self._remember(batch, vectors)
             for text, vector in zip(batch, vectors, strict=True):
-                future = pending.running[text]
-                if not future.done():
-                    future.set_result(vector)
+                waiting = pending.running.get(text)
+                if waiting is not None and not waiting.done():
+                    waiting.set_result(vector)
+            for (key, job), found in zip(jobs.items(), scored, strict=True):
+                if not job.done():
+                    job.set_result((vectors[rows[key[0]]], found))
             pending.running = {}
+
+    @staticmethod
+    def _jobs_for(
+        pending: _Pending, batch: list[str]
+    ) -> dict[tuple[str, str, str], asyncio.Future[tuple[np.ndarray, Scored | None]]]:
+        """The jobs that go with ``batch``, their texts added to it while there is room
+        (encoded again if another caller had one already: a job needs its vector here)."""
+        taken = {}
+        in_batch = set(batch)
+        for key in list(pending.jobs):
+            text = key[0]
+            if text not in in_batch:
+                if len(batch) >= MAX_BATCH:
+                    continue
+                batch.append(text)
+                in_batch.add(text)
+                queued = pending.queue.pop(text, None)
+                if queued is not None:
+                    pending.running[text] = queued
+            taken[key] = pending.jobs.pop(key)
+        return taken
 
     # -- everyone else's way: blocking ---------------------------------------------------------
     def encode(self, texts: list[str], *, remember: bool = True) -> np.ndarray:

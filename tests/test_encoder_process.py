@@ -21,7 +21,9 @@ from servers import LiveServer
 from smartsupport.embeddings import get_embedder
 from smartsupport.encoder_process import EncoderProcess, EncoderUnavailable, encoder_backend
 from smartsupport.encoding import InThread, SentenceEncoder
+from smartsupport.nlu.engine import NluEngine
 from smartsupport.settings import Settings
+from smartsupport.workspaces import DEMO_DIR, load_workspace_dir
 
 TEXTS = ["Where is my order?", "¿Cuánto cuesta el envío a México?", "返品はできますか"]
 
@@ -121,3 +123,71 @@ def test_the_setting_names_its_choices() -> None:
     assert isinstance(encoder_backend("auto"), expected)
     with pytest.raises(ValidationError, match="auto.*process.*thread"):
         Settings(encoder="processes")
+
+
+# -- intent models scored in the child ---------------------------------------------------------
+
+INTENT_TEXTS = [
+    "hey, where is my parcel? it should have arrived by now",
+    "I would like to send back the sneakers, they are too tight",
+    "¿Puedo pagar con tarjeta de crédito?",
+    "Ich möchte meine Bestellung stornieren, bitte",
+    "what is the airspeed velocity of an unladen swallow",
+    "ORD-10234",
+    "I want a refund for ORD-10240, the box arrived crushed",
+]
+
+
+async def understood(engine: NluEngine) -> list[dict]:
+    await engine.prepare(load_workspace_dir(DEMO_DIR))
+    found = await asyncio.gather(*(engine.understand("demo", t) for t in INTENT_TEXTS))
+    return [u.as_dict() for u in found]
+
+
+async def test_the_child_scores_the_intent_model_as_the_server_would(tmp_path: Path) -> None:
+    backend = EncoderProcess()
+    encoder = SentenceEncoder(backend)
+    await encoder.start()
+    try:
+        in_child = await understood(NluEngine(tmp_path, encoder=encoder))
+    finally:
+        await encoder.close()
+    # The same model directory, scored in this process.
+    here = await understood(NluEngine(tmp_path, encoder=SentenceEncoder(InThread())))
+    assert backend.intents_scored == sum(1 for t in INTENT_TEXTS if t != "ORD-10234")
+    for a, b in zip(in_child, here, strict=True):
+        assert a["intent"] == b["intent"] and a["out_of_scope"] == b["out_of_scope"], (a, b)
+        assert a["confidence"] == pytest.approx(b["confidence"], abs=1e-6)
+        assert a["sentiment"] == pytest.approx(b["sentiment"], abs=1e-4)
+        assert a["ranking"] == b["ranking"]
+
+
+async def test_a_model_the_child_cannot_load_or_a_child_killed_is_scored_by_the_server(
+    tmp_path: Path,
+) -> None:
+    backend = EncoderProcess()
+    encoder = SentenceEncoder(backend)
+    await encoder.start()
+    try:
+        engine = NluEngine(tmp_path, encoder=encoder)
+        await engine.prepare(load_workspace_dir(DEMO_DIR))
+        model = engine.model("demo")
+        assert model is not None and model.directory is not None
+        # Gone (a retraining replaced it): the vector comes back, the prediction does not.
+        vector, scored = await encoder.vector_and_intent("where is my order", ("/gone", "h"))
+        assert vector.shape == (512,) and scored is None
+        # Killed while it works: the turns get their vectors from a new child, and the
+        # server scores them itself.
+        first = backend.pid
+        assert first is not None
+        texts = [f"where is my order number {i}" for i in range(40)]
+        asking = asyncio.gather(
+            *(encoder.vector_and_intent(t, (model.directory, model.meta["hash"])) for t in texts)
+        )
+        os.kill(first, signal.SIGKILL)
+        results = await asking
+        assert all(v.shape == (512,) for v, _ in results) and backend.pid != first
+        understanding = await engine.understand("demo", "hey, where is my parcel?")
+        assert understanding.intent == "order_status"
+    finally:
+        await encoder.close()

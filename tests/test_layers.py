@@ -25,7 +25,7 @@ LAYERS: list[tuple[str, list[str]]] = [
             "smartsupport", "domain", "errors", "ids", "wire", "settings",
             "settings_channels", "settings_security", "settings_operations",  # Settings' parts
             "privacy", "business_hours", "workspaces", "embeddings", "remote",
-            "encoding", "encoder_process",  # the turn's sentence encoder, batched (issue 18)
+            "encoding",  # the turn's sentence encoder, batched (issue 18)
             "visitor_tokens", "llm.base", "demo_shop", "frames", "messages",
             "limits", "proxies", "log_redaction",
             "data_policy",  # a workspace's retention and consent settings (issue 14)
@@ -57,6 +57,7 @@ LAYERS: list[tuple[str, list[str]]] = [
         "understanding and answering",
         [
             "nlu", "nlu.*", "knowledge", "knowledge.*", "llm", "llm.*", "dialogue", "dialogue.*",
+            "encoder_process",  # the encoder's child process, which also scores intents
             "handoff", "handoff.config", "handoff.phrases", "handoff.human_request",
             "handoff.rules", "keywords", "answers", "channels", "channels.base", "channels.web",
             "channels.email", "channels.email_config", "channels.email_parsing",

@@ -148,3 +148,10 @@ async def test_a_lock_held_by_another_process_is_waited_for_off_the_event_loop(
     # The connection's own busy timeout is back for the thread's jobs.
     timeout = await store._thread.run(lambda conn: conn.execute("PRAGMA busy_timeout").fetchone())
     assert list(timeout.values()) == [sqlite_sql.BUSY_TIMEOUT_MS]
+
+    # An inline job never waits; the thread's next job waits again, whichever ran before.
+    def busy(conn):
+        return list(conn.execute("PRAGMA busy_timeout").fetchone().values())[0]
+
+    assert [await store._thread.run(busy, inline=True) for _ in range(2)] == [0, 0]
+    assert await store._thread.run(busy) == sqlite_sql.BUSY_TIMEOUT_MS

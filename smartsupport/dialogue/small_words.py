@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
 from smartsupport.nlu.rules import fold, is_cjk, words_pattern
 
@@ -291,8 +291,10 @@ def _vocabulary() -> tuple[re.Pattern[str], dict[str, str]]:
     return re.compile(words_pattern(kinds)), kinds
 
 
-def clauses(text: str) -> list[Clause]:
-    """The message's clauses as small words (anything else is an ``OTHER`` word)."""
+@lru_cache(maxsize=1024)
+def clauses(text: str) -> tuple[Clause, ...]:
+    """The message's clauses as small words (anything else is an ``OTHER`` word). Kept for
+    the last messages: one turn reads its message for an answer, an option and a refusal."""
     pattern, kinds = _vocabulary()
     folded = fold(text).replace("\u2019", "'")  # the typographic apostrophe: "don’t"
     found = []
@@ -310,7 +312,7 @@ def clauses(text: str) -> list[Clause]:
         kept = tuple(w for w in words if w.kind != POLITE)
         if kept:
             found.append(Clause(kept, question))
-    return found
+    return tuple(found)
 
 
 def _split(text: str) -> list[tuple[str, str]]:

@@ -123,6 +123,9 @@ class Answerability:
         self.threshold = float(model["threshold"])  # type: ignore[arg-type]
         self.common = load_common_words()
         self._vectors: dict[str, np.ndarray] = {}
+        # A passage's sentences as one matrix: the same passages come up question after
+        # question, and stacking their vectors again cost more than the product with them.
+        self._unit_matrices: dict[str, np.ndarray] = {}
         self._questions: dict[str, np.ndarray] = {}
         self._cache_size = cache_size
 
@@ -147,7 +150,7 @@ class Answerability:
         for question_text, vector in zip(asks, found, strict=False):
             self._remember_question(question_text, vector)
         if len(self._vectors) + len(texts) > self._cache_size:
-            self._vectors.clear()  # articles changed a lot: start over
+            self._forget()  # articles changed a lot: start over
         self._vectors.update(zip(texts, found[len(asks) :], strict=True))
 
     async def encode_ahead(self, passages: Sequence[Passage]) -> bool:
@@ -221,7 +224,7 @@ class Answerability:
         candidates = []
         other_sim, other_covered = _best_others(passage_sim), _best_others(covered)
         for i in range(len(passages)):
-            unit_sim = self._vectors_of(split[i]) @ question_vector
+            unit_sim = self._units_matrix(passages[i].text, split[i]) @ question_vector
             features, best = passage_features(
                 question,
                 split[i],
@@ -341,11 +344,24 @@ class Answerability:
         x = np.array([features[f] for f in FEATURES])
         return float(1.0 / (1.0 + math.exp(-(x @ self.weights + self.bias))))
 
+    def _units_matrix(self, passage: str, units: list[str]) -> np.ndarray:
+        matrix = self._unit_matrices.get(passage)
+        if matrix is None:
+            matrix = self._vectors_of(units)
+            if len(self._unit_matrices) >= self._cache_size:
+                self._unit_matrices.clear()
+            self._unit_matrices[passage] = matrix
+        return matrix
+
+    def _forget(self) -> None:
+        self._vectors.clear()
+        self._unit_matrices.clear()
+
     def _vectors_of(self, texts: list[str]) -> np.ndarray:
         missing = [t for t in dict.fromkeys(texts) if t not in self._vectors]
         if missing:
             if len(self._vectors) + len(missing) > self._cache_size:
-                self._vectors.clear()  # articles changed a lot: start over
+                self._forget()  # articles changed a lot: start over
             for text, vector in zip(missing, self.encode(missing), strict=True):
                 self._vectors[text] = vector
         return np.stack([self._vectors[t] for t in texts])

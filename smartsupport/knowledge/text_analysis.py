@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?", re.UNICODE)
 
@@ -142,6 +143,13 @@ def _cjk_pairs(run: str) -> list[str]:
 
 def terms(text: str) -> list[str]:
     """Index terms of ``text``, in order, stop words removed."""
+    return list(_terms(text))
+
+
+# Kept for the last texts: a turn's question is read by both indexes' BM25 and by every
+# answerability check.
+@lru_cache(maxsize=2048)
+def _terms(text: str) -> tuple[str, ...]:
     out = []
     for match in _WORD.finditer(fold(text)):
         word = match.group().replace("’", "'")
@@ -165,7 +173,7 @@ def terms(text: str) -> list[str]:
             if len(word) < 2 or word in STOP_WORDS:
                 continue
         out.append(stem(_CLITIC.sub(r"\1", word)))
-    return out
+    return tuple(out)
 
 
 # Spanish and Italian write object pronouns onto an infinitive or a gerund: "devolverlas"

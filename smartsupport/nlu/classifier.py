@@ -268,6 +268,7 @@ class IntentModel:
     oos_threshold: float = 0.0  # on the top probability; used when there is no scorer
     meta: dict[str, Any] = field(default_factory=dict)
     scope: ScopeScorer | None = None
+    directory: str | None = None  # where it was loaded from (``training.load``)
 
     @property
     def classes(self) -> list[str]:

@@ -26,11 +26,11 @@ import numpy as np
 
 from smartsupport.backplane.base import Backplane
 from smartsupport.domain import Understanding
-from smartsupport.encoding import InThread, SentenceEncoder
+from smartsupport.encoding import InThread, Scored, SentenceEncoder
 from smartsupport.errors import NotFound
 from smartsupport.nlu import training
 from smartsupport.nlu.cache import UnderstandingCache, cache_key
-from smartsupport.nlu.classifier import USE_DIM, IntentModel
+from smartsupport.nlu.classifier import USE_DIM, IntentModel, Prediction
 from smartsupport.nlu.entities import EntityExtractor
 from smartsupport.nlu.language import detect_language
 from smartsupport.nlu.progress import ProgressBar
@@ -128,7 +128,8 @@ class NluEngine:
         for old in root.iterdir():
             if old != directory and old.is_dir():
                 shutil.rmtree(old, ignore_errors=True)
-        return model
+        # What is served is what is stored: the encoder process scores the stored model.
+        return training.load(directory)
 
     def model(self, workspace_id: str) -> IntentModel | None:
         """The intent model answering for a prepared workspace (None: rules only)."""
@@ -181,8 +182,16 @@ class NluEngine:
             read = prepared.spec.masked(head)  # as the model was trained (NluSpec.masked)
             model = prepared.model
             if model is not None and read and model.mode == "standard":
-                vectors = await self.encoder.vectors([read])
-                cached = self._classify(prepared, head, read, vectors)
+                scored = None
+                if model.directory is not None:
+                    # Scored where the text is encoded (the encoder process), if it can.
+                    vector, scored = await self.encoder.vector_and_intent(
+                        read, (model.directory, str(model.meta.get("hash")))
+                    )
+                    vectors = vector[None, :]
+                else:
+                    vectors = await self.encoder.vectors([read])
+                cached = self._classify(prepared, head, read, vectors, scored)
             else:  # rules only, or the accurate mode's second model: in a thread
                 cached = await asyncio.to_thread(self._classify, prepared, head, read, None)
             await self._cache.set(key, cached)
@@ -200,7 +209,12 @@ class NluEngine:
         )
 
     def _classify(
-        self, prepared: _Prepared, text: str, read: str, vectors: np.ndarray | None
+        self,
+        prepared: _Prepared,
+        text: str,
+        read: str,
+        vectors: np.ndarray | None,
+        scored: Scored | None = None,
     ) -> dict[str, Any]:
         language = detect_language(text, prepared.default_language).language
         result: dict[str, Any] = {
@@ -217,7 +231,13 @@ class NluEngine:
             if vectors is None:
                 vectors = prepared.model.encode([read])
             vector = vectors[0, :USE_DIM]  # the multilingual embedding, for sentiment
-            prediction = prepared.model.predict_vectors(vectors, [read])[0]
+            if scored is None:
+                prediction = prepared.model.predict_vectors(vectors, [read])[0]
+            else:
+                ranking, confidence, out_of_scope, in_scope = scored
+                prediction = Prediction(
+                    list(ranking), confidence, out_of_scope, vectors[0], in_scope
+                )
             result["ranking"] = [[name, round(p, 4)] for name, p in prediction.ranking]
             if rule is None and not prediction.out_of_scope:
                 result.update(

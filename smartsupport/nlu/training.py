@@ -206,4 +206,6 @@ def load(directory: Path) -> IntentModel:
             f"{directory}: model format {version!r} is not {MODEL_VERSION!r}; retrain it"
         )
     scope = ScopeScorer.from_json(meta["scope"]) if meta.get("scope") else None
-    return IntentModel(components, meta["temperature"], meta["oos_threshold"], meta, scope)
+    return IntentModel(
+        components, meta["temperature"], meta["oos_threshold"], meta, scope, str(directory)
+    )

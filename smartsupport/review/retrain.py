@@ -171,7 +171,8 @@ async def retrain(
         await review.set_shadow(workspace.id, None)
     await review.add_model(record)
     if status == "deployed":
-        engine.install(workspace.id, candidate)
+        # As stored: the encoder process scores a model from its directory.
+        engine.install(workspace.id, await asyncio.to_thread(training.load, directory))
         log.info("review: model %s deployed for %s (%s)", model_id, workspace.id, reason)
     return record
 

@@ -74,6 +74,7 @@ class SqliteThread:
         self._counting = threading.Lock()
         self._outstanding = 0  # jobs submitted and not yet run
         self._held = False  # a helper transaction is open on the thread
+        self._not_waiting = False  # busy_timeout is 0: an inline job ran last
 
     @property
     def is_open(self) -> bool:
@@ -121,7 +122,11 @@ class SqliteThread:
                 with self._using:
                     conn = self._conn
                     assert conn is not None
-                    conn.execute("PRAGMA busy_timeout = 0")
+                    if not self._not_waiting:
+                        # Left so until the thread's next job: back to back, the turns'
+                        # inline jobs set it once, not twice each.
+                        conn.execute("PRAGMA busy_timeout = 0")
+                        self._not_waiting = True
                     try:
                         return fn(conn, *args)
                     except sqlite3.OperationalError as exc:
@@ -129,8 +134,6 @@ class SqliteThread:
                             raise
                         # Nothing was written: a write job takes the lock first. The thread
                         # runs it again, waiting for the lock as long as the store allows.
-                    finally:
-                        conn.execute(self._busy_timeout)
             finally:
                 with self._counting:
                     self._outstanding -= 1
@@ -184,6 +187,7 @@ class SqliteThread:
                     batch = self._take_batch(job, set_aside)
                     if len(batch) > 1:
                         with self._using:
+                            self._wait_for_locks(conn)
                             outcomes = _run_batch(conn, batch)
                         self._ran(len(batch), owner)
                         _deliver_all(outcomes)
@@ -193,6 +197,7 @@ class SqliteThread:
                 settled: tuple[asyncio.Future[Any], Any, BaseException | None]
                 try:
                     with self._using:
+                        self._wait_for_locks(conn)
                         result = job.fn(conn, *job.args)
                 except BaseException as exc:  # noqa: BLE001 - handed to the awaiting task
                     if job.kind == BEGIN:
@@ -225,6 +230,12 @@ class SqliteThread:
         with self._counting:
             self._outstanding -= jobs
             self._held = owner is not None
+
+    def _wait_for_locks(self, conn: sqlite3.Connection) -> None:
+        """The thread's jobs wait for another process's write lock; inline ones do not."""
+        if self._not_waiting:
+            conn.execute(self._busy_timeout)
+            self._not_waiting = False
 
     def _take_batch(self, first: _Job, set_aside: collections.deque[Any]) -> list[_Job]:
         """``first`` plus the plain jobs already queued behind it (up to MAX_BATCH). The
