@@ -93,6 +93,7 @@ class _Models:
     milliseconds) and kept for the next turns."""
 
     def __init__(self) -> None:
+        # None: that directory did not hold that model; not tried again every turn.
         self._loaded: OrderedDict[tuple[str, str], Any] = OrderedDict()
 
     def predict(self, job: IntentJob, vectors: np.ndarray, texts: list[str]) -> Scored | None:
@@ -102,19 +103,21 @@ class _Models:
 
         row, directory, model_hash = job
         key = (directory, model_hash)
-        model = self._loaded.get(key)
-        if model is None:
+        if key in self._loaded:
+            self._loaded.move_to_end(key)
+            model = self._loaded[key]
+        else:
             try:
                 model = training.load(Path(directory))
             except Exception:  # noqa: BLE001 - the server has the model and scores it
-                return None
-            if model.meta.get("hash") != model_hash:
-                return None
+                model = None
+            if model is not None and model.meta.get("hash") != model_hash:
+                model = None
             self._loaded[key] = model
             if len(self._loaded) > CHILD_MODELS:
                 self._loaded.popitem(last=False)
-        else:
-            self._loaded.move_to_end(key)
+        if model is None:
+            return None
         found = model.predict_vectors(vectors[row : row + 1], [texts[row]])[0]
         return found.ranking, found.confidence, found.out_of_scope, found.in_scope_score
 

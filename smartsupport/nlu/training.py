@@ -207,5 +207,10 @@ def load(directory: Path) -> IntentModel:
         )
     scope = ScopeScorer.from_json(meta["scope"]) if meta.get("scope") else None
     return IntentModel(
-        components, meta["temperature"], meta["oos_threshold"], meta, scope, str(directory)
+        components,
+        meta["temperature"],
+        meta["oos_threshold"],
+        meta,
+        scope,
+        str(directory.resolve()),
     )
