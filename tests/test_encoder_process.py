@@ -89,6 +89,8 @@ async def test_the_app_answers_with_the_encoder_in_a_child_and_stops_it(tmp_path
         reply = await say(http, conversation, "How long does delivery to Canada take?", "c1")
         texts = [m["text"] for m in reply.json()["replies"]]
         assert any("Canada" in t and "business days" in t for t in texts), texts
+        # The intent model was scored where the message was encoded.
+        assert backend.intents_scored >= 1
     assert not alive(child)
 
 
