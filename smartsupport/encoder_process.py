@@ -9,7 +9,7 @@ the server's GIL (issue 18; ``SMARTSUPPORT_ENCODER``, docs/deployment.md).
                               the vectors, and for each job the intent model's prediction
                               for one of the texts: the model is loaded in the child from its
                               directory, so that scoring it (a tenth of a turn's CPU) also
-                              leaves the server's GIL
+                              leaves the server's GIL (None: the child could not load it)
     backend.close()           ask the child to stop; kill it if it does not
 
 A child that dies (killed, out of memory) is started again on the next call, and that call's
@@ -78,7 +78,7 @@ def _serve(conn: Connection, turns: Connection) -> None:
             if request is None:
                 return
             try:
-                if isinstance(request, list):  # texts: their vectors
+                if isinstance(request, list):  # texts (blocking callers): their vectors
                     ready.send(("ok", embedder.encode(request)))
                 else:  # (texts, jobs): their vectors and the jobs' predictions
                     texts, jobs = request
@@ -99,6 +99,8 @@ class _Models:
     def predict(self, job: IntentJob, vectors: np.ndarray, texts: list[str]) -> Scored | None:
         """The prediction, or None when the model cannot be had here (its directory was
         replaced by a retraining): the server then scores the text itself."""
+        # Here, not at the top: ``serve`` imports this module to start the child before it
+        # imports the rest of the product, and the intent model's modules would delay that.
         from smartsupport.nlu import training
 
         row, directory, model_hash = job
@@ -163,44 +165,37 @@ class EncoderProcess(EncoderBackend):
                     ) from again
 
     async def vectors(self, texts: list[str]) -> np.ndarray:
-        """One batch over the event loop's own connection: no thread hand-off, and the
-        server's GIL is free while the child works. That connection belongs to the first
-        loop that uses it; another loop (a test client's portal thread) sends its batches
-        over the blocking connection, from a thread."""
-        if self._stream is not None and self._stream[0] is not asyncio.get_running_loop():
-            return await asyncio.to_thread(self.encode, texts)
-        starts = self.starts
-        try:
-            return await self._exchange(list(texts))  # type: ignore[no-any-return]
-        except (EOFError, OSError, asyncio.IncompleteReadError) as exc:
-            log.warning("the encoder process died (%s); starting it again", exc)
-        await asyncio.to_thread(self._restart, starts)
-        try:
-            return await self._exchange(list(texts))  # type: ignore[no-any-return]
-        except (EOFError, OSError, asyncio.IncompleteReadError) as again:
-            raise EncoderUnavailable(
-                f"the encoder process died twice on one batch ({again})"
-            ) from again
+        return (await self.vectors_and_intents(texts, []))[0]
 
     async def vectors_and_intents(
         self, texts: list[str], jobs: list[IntentJob]
     ) -> tuple[np.ndarray, list[Scored | None]]:
-        if not jobs or (
-            self._stream is not None and self._stream[0] is not asyncio.get_running_loop()
-        ):
-            return await self.vectors(texts), [None] * len(jobs)
+        """One batch over the event loop's own connection: no thread hand-off, and the
+        server's GIL is free while the child works. That connection belongs to the first
+        loop that uses it; another loop (a test client's portal thread) sends its texts over
+        the blocking connection, from a thread, and scores its jobs itself. A child that dies
+        is started again and the batch, jobs included, sent again once."""
+        if self._stream is not None and self._stream[0] is not asyncio.get_running_loop():
+            return await asyncio.to_thread(self.encode, texts), [None] * len(jobs)
+        request = (list(texts), list(jobs))
         starts = self.starts
         try:
-            vectors, scored = await self._exchange((list(texts), list(jobs)))
-            self.intents_scored += sum(found is not None for found in scored)
-            return vectors, scored
+            vectors, scored = await self._exchange(request)
         except (EOFError, OSError, asyncio.IncompleteReadError) as exc:
             log.warning("the encoder process died (%s); starting it again", exc)
-        await asyncio.to_thread(self._restart, starts)
-        # Vectors only: what the crashed child could not score, the server scores itself.
-        return await self.vectors(texts), [None] * len(jobs)
+            await asyncio.to_thread(self._restart, starts)
+            try:
+                vectors, scored = await self._exchange(request)
+            except (EOFError, OSError, asyncio.IncompleteReadError) as again:
+                raise EncoderUnavailable(
+                    f"the encoder process died twice on one batch ({again})"
+                ) from again
+        self.intents_scored += sum(found is not None for found in scored)
+        return vectors, scored
 
-    async def _exchange(self, request: Any) -> Any:
+    async def _exchange(
+        self, request: tuple[list[str], list[IntentJob]]
+    ) -> tuple[np.ndarray, list[Scored | None]]:
         reader, writer = await self._open_stream()
         # multiprocessing's Connection framing, which the child reads: a 4-byte big-endian
         # length, then the pickle.
@@ -210,10 +205,8 @@ class EncoderProcess(EncoderBackend):
         status, result = pickle.loads(await reader.readexactly(size))
         if status != "ok":
             raise EncoderUnavailable(f"the encoder process failed on a batch: {result}")
-        if isinstance(result, tuple):
-            vectors, scored = result
-            return np.asarray(vectors, dtype=np.float32), scored
-        return np.asarray(result, dtype=np.float32)
+        vectors, scored = result
+        return np.asarray(vectors, dtype=np.float32), scored
 
     async def _open_stream(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         loop = asyncio.get_running_loop()

@@ -122,3 +122,32 @@ async def test_retrieval_prefers_the_customers_language_then_the_default_never_a
     # Korean has no articles: the default language's, never Spanish or French ones.
     passages, found_in = await articles.retrieve("demo", "배송비는 얼마입니까?", "ko", "en")
     assert found_in == "en" and {p.locale for p in passages} == {"en"}
+
+
+def test_a_small_cache_ranks_as_a_large_one_and_stays_within_its_rows():
+    from smartsupport.embeddings import get_embedder
+    from smartsupport.knowledge.answerability import Answerability
+    from smartsupport.knowledge.text_analysis import embedding_input
+
+    embedder = get_embedder()
+
+    def encode(texts):
+        return embedder.encode([embedding_input(t) for t in texts])
+
+    passages = [
+        Passage(f"p{i}", f"a{i}", title, text)
+        for i, (title, text) in enumerate(
+            [
+                ("Returns", "You can return shoes within 30 days. Refunds take 5 days."),
+                ("Shipping", "Delivery to Canada takes 5-8 business days. It costs $15."),
+                ("Payment", "We accept Visa and PayPal. Cash on delivery is not possible."),
+                ("Hours", "Support is open 9:00-18:00, Monday to Friday. Call +1 555 0100."),
+            ]
+        )
+    ]
+    large, small = Answerability(encode), Answerability(encode, cache_size=6)
+    idf = lambda term: 1.0  # noqa: E731 - every word weighs the same here
+    for question in ["how long does delivery to Canada take?", "can I pay with PayPal?"] * 3:
+        expected = [(c.unit, c.probability) for c in large.rank(question, passages, idf)]
+        assert [(c.unit, c.probability) for c in small.rank(question, passages, idf)] == expected
+        assert small._matrix_rows <= 6

@@ -164,7 +164,7 @@ async def test_the_child_scores_the_intent_model_as_the_server_would(tmp_path: P
         assert a["ranking"] == b["ranking"]
 
 
-async def test_a_model_the_child_cannot_load_or_a_child_killed_is_scored_by_the_server(
+async def test_a_model_the_child_cannot_load_is_left_to_the_server_and_a_killed_child_restarted(
     tmp_path: Path,
 ) -> None:
     backend = EncoderProcess()
@@ -178,8 +178,7 @@ async def test_a_model_the_child_cannot_load_or_a_child_killed_is_scored_by_the_
         # Gone (a retraining replaced it): the vector comes back, the prediction does not.
         vector, scored = await encoder.vector_and_intent("where is my order", ("/gone", "h"))
         assert vector.shape == (512,) and scored is None
-        # Killed while it works: the turns get their vectors from a new child, and the
-        # server scores them itself.
+        # Killed while it works: the batch, its jobs too, goes to a new child once.
         first = backend.pid
         assert first is not None
         texts = [f"where is my order number {i}" for i in range(40)]
@@ -189,6 +188,9 @@ async def test_a_model_the_child_cannot_load_or_a_child_killed_is_scored_by_the_
         os.kill(first, signal.SIGKILL)
         results = await asking
         assert all(v.shape == (512,) for v, _ in results) and backend.pid != first
+        assert all(
+            scored is not None and scored[0][0][0] == "order_status" for _, scored in results
+        )
         understanding = await engine.understand("demo", "hey, where is my parcel?")
         assert understanding.intent == "order_status"
     finally:

@@ -125,7 +125,9 @@ class Answerability:
         self._vectors: dict[str, np.ndarray] = {}
         # A passage's sentences as one matrix: the same passages come up question after
         # question, and stacking their vectors again cost more than the product with them.
+        # Their rows copy vectors above, so they are held to the same number of rows.
         self._unit_matrices: dict[str, np.ndarray] = {}
+        self._matrix_rows = 0
         self._questions: dict[str, np.ndarray] = {}
         self._cache_size = cache_size
 
@@ -348,14 +350,17 @@ class Answerability:
         matrix = self._unit_matrices.get(passage)
         if matrix is None:
             matrix = self._vectors_of(units)
-            if len(self._unit_matrices) >= self._cache_size:
+            if self._matrix_rows + len(matrix) > self._cache_size:
                 self._unit_matrices.clear()
+                self._matrix_rows = 0
             self._unit_matrices[passage] = matrix
+            self._matrix_rows += len(matrix)
         return matrix
 
     def _forget(self) -> None:
         self._vectors.clear()
         self._unit_matrices.clear()
+        self._matrix_rows = 0
 
     def _vectors_of(self, texts: list[str]) -> np.ndarray:
         missing = [t for t in dict.fromkeys(texts) if t not in self._vectors]
