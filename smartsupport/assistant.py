@@ -100,14 +100,13 @@ class Assistant:
         self, workspace: WorkspaceConfig, text: str, context: ConversationContext
     ) -> Understanding:
         with self.services.telemetry.timed("nlu"):
-            # The message as the knowledge search will embed it goes in the same batch as
-            # the intent model's text: one trip to the encoder per message.
+            # The message as the knowledge search will embed it goes in the batch that the
+            # intent model's text starts, after the NLU cache's lookup (a round trip to
+            # Redis, which must not send the two texts in two batches): one trip to the
+            # encoder per message.
             if self.knowledge.may_search(workspace.id):
-                understanding, _ = await asyncio.gather(
-                    self.nlu.understand(workspace.id, text), self.knowledge.vectors([text])
-                )
-            else:
-                understanding = await self.nlu.understand(workspace.id, text)
+                self.knowledge.prefetch(text)
+            understanding = await self.nlu.understand(workspace.id, text)
         if understanding.intent is None:
             # Keywords still recognise "a person, please" and greetings everywhere, and stand
             # in for the whole intent model in workspaces that define no intents.

@@ -4,11 +4,15 @@ concurrent turns encoded together, the model never on the event loop (issue 18).
     encoder = SentenceEncoder(backend)       InThread(embedder) or encoder_process.EncoderProcess
     await encoder.start()                    loads the model (in the child process, if one)
     vectors = await encoder.vectors(texts)   (n, dim) float32, L2-normalised, input order
-    vector, scored = await encoder.vector_and_intent(text, (directory, hash))
+    vector, scored = await encoder.vector_and_intent(text, (directory, hash, message, default))
                                              the text's vector and, where the backend can
                                              (the encoder process), the prediction of the
-                                             intent model saved in ``directory``
+                                             intent model saved in ``directory``, with the
+                                             message's language and sentiment
     encoder.encode(texts)                    the same, blocking: ingestion, jobs, start-up
+    encoder.prefetch(texts)                  queued for the next batch, which this does not
+                                             start (``flush`` does): a turn's other texts go
+                                             with its intent model's
     await encoder.close()
 
 The packaged encoder does ~430 sentences/s one at a time and ~1,100/s in batches, and its
@@ -38,10 +42,16 @@ from smartsupport.embeddings import get_embedder
 CACHE_TEXTS = 4096  # 8 MiB of 512-dimension vectors
 MAX_BATCH = 64  # texts per model call: the throughput gain flattens out by then
 
-# (row of the batch's texts, the intent model's directory, its hash): one prediction asked for
-IntentJob = tuple[int, str, str]
-# An intent model's prediction for one text: ranking, confidence, out of scope, in-scope score
-Scored = tuple[list[tuple[str, float]], float, bool, "float | None"]
+# What a turn asks of the intent model: its directory and hash, and the message (as the NLU
+# engine reads its language and sentiment) with the workspace's default language
+IntentAsk = tuple[str, str, str, str]
+# (row of the batch's texts the model reads, *IntentAsk): one prediction asked for
+IntentJob = tuple[int, str, str, str, str]
+# The prediction for one text: ranking, confidence, out of scope, in-scope score; and the
+# message's language guesses (nlu.language.guesses) and sentiment (nlu.sentiment.read)
+Scored = tuple[
+    list[tuple[str, float]], float, bool, "float | None", tuple[tuple[str, float], ...], float
+]
 
 
 class EncoderBackend(ABC):
@@ -116,8 +126,8 @@ class _Pending:
 
     queue: dict[str, asyncio.Future[np.ndarray]] = field(default_factory=dict)
     running: dict[str, asyncio.Future[np.ndarray]] = field(default_factory=dict)
-    # (text, model directory, model hash): the text's vector and the model's prediction
-    jobs: dict[tuple[str, str, str], asyncio.Future[tuple[np.ndarray, Scored | None]]] = field(
+    # (text, *IntentAsk): the text's vector and the model's prediction
+    jobs: dict[tuple[str, ...], asyncio.Future[tuple[np.ndarray, Scored | None]]] = field(
         default_factory=dict
     )
     worker: asyncio.Task[None] | None = None
@@ -158,18 +168,37 @@ class SentenceEncoder:
 
     # -- the turn's way: awaited, batched --------------------------------------------------
     async def vector_and_intent(
-        self, text: str, model: tuple[str, str]
+        self, text: str, ask: IntentAsk
     ) -> tuple[np.ndarray, Scored | None]:
-        """``text``'s vector and the prediction of the intent model saved in ``model``'s
+        """``text``'s vector and the prediction of the intent model saved in ``ask``'s
         directory (with its hash), in the next batch; None where the backend does not
         score intent models. Not cached: the NLU engine caches what it makes of both."""
         pending = self._for_loop()
-        key = (text, *model)
+        key = (text, *ask)
         future = pending.jobs.get(key)
         if future is None:
             future = pending.jobs[key] = asyncio.get_running_loop().create_future()
         self._work(pending)
         return await asyncio.shield(future)
+
+    def prefetch(self, texts: list[str]) -> None:
+        """Put ``texts`` in the next batch without starting one: they ride with the batch
+        that the turn's intent model starts (one trip to the encoder, one pass over the
+        model's weights, which is most of what a short text costs), or with ``flush`` or the
+        next ``vectors``. Their vectors then come from the cache."""
+        found = self._cached(texts)
+        pending = self._for_loop()
+        for text in texts:
+            if text in found or text in pending.queue or text in pending.running:
+                continue
+            future = pending.queue[text] = asyncio.get_running_loop().create_future()
+            future.add_done_callback(_seen)  # nobody may await it: a failure is not news
+
+    def flush(self) -> None:
+        """Start encoding what ``prefetch`` queued, if no batch is under way."""
+        pending = self._for_loop()
+        if pending.queue:
+            self._work(pending)
 
     def _for_loop(self) -> _Pending:
         loop = asyncio.get_running_loop()
@@ -211,7 +240,8 @@ class SentenceEncoder:
             rows = {text: row for row, text in enumerate(batch)}
             try:
                 vectors, scored = await self.backend.vectors_and_intents(
-                    batch, [(rows[text], directory, h) for text, directory, h in jobs]
+                    batch,
+                    [(rows[key[0]], *key[1:]) for key in jobs],  # type: ignore[misc]
                 )
             except BaseException as exc:  # every waiter learns why; the next batch retries
                 for future in pending.running.values():
@@ -239,7 +269,7 @@ class SentenceEncoder:
     @staticmethod
     def _jobs_for(
         pending: _Pending, batch: list[str]
-    ) -> dict[tuple[str, str, str], asyncio.Future[tuple[np.ndarray, Scored | None]]]:
+    ) -> dict[tuple[str, ...], asyncio.Future[tuple[np.ndarray, Scored | None]]]:
         """The jobs that go with ``batch``, their texts added to it while there is room
         (encoded again if another caller had one already: a job needs its vector here)."""
         taken = {}
@@ -292,3 +322,8 @@ class SentenceEncoder:
                 self._cache[text] = vector
                 if len(self._cache) > self._cache_texts:
                     self._cache.popitem(last=False)
+
+
+def _seen(future: asyncio.Future[np.ndarray]) -> None:
+    if not future.cancelled():
+        future.exception()  # retrieved, so asyncio does not log it as never retrieved

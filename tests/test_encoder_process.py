@@ -9,6 +9,7 @@ import os
 import signal
 import sys
 import time
+from collections import OrderedDict
 from pathlib import Path
 
 import httpx
@@ -21,6 +22,7 @@ from servers import LiveServer
 from smartsupport.embeddings import get_embedder
 from smartsupport.encoder_process import EncoderProcess, EncoderUnavailable, encoder_backend
 from smartsupport.encoding import InThread, SentenceEncoder
+from smartsupport.nlu import language
 from smartsupport.nlu.engine import NluEngine
 from smartsupport.settings import Settings
 from smartsupport.workspaces import DEMO_DIR, load_workspace_dir
@@ -146,19 +148,31 @@ async def understood(engine: NluEngine) -> list[dict]:
     return [u.as_dict() for u in found]
 
 
-async def test_the_child_scores_the_intent_model_as_the_server_would(tmp_path: Path) -> None:
+async def test_the_child_scores_the_intent_model_as_the_server_would(
+    tmp_path: Path, monkeypatch
+) -> None:
     backend = EncoderProcess()
     encoder = SentenceEncoder(backend)
     await encoder.start()
+    detected: list[str] = []
+    detect = language._detect
+    monkeypatch.setattr(language, "_kept", OrderedDict())  # nothing read by an earlier test
+    monkeypatch.setattr(
+        language, "_detect", lambda text, k: detected.append(text) or detect(text, k)
+    )
     try:
         in_child = await understood(NluEngine(tmp_path, encoder=encoder))
     finally:
         await encoder.close()
+    # The child read the language too: the server ran the detector only for the message it
+    # had no model text for (an order number alone is masked away).
+    assert detected == ["ORD-10234"]
     # The same model directory, scored in this process.
     here = await understood(NluEngine(tmp_path, encoder=SentenceEncoder(InThread())))
     assert backend.intents_scored == sum(1 for t in INTENT_TEXTS if t != "ORD-10234")
     for a, b in zip(in_child, here, strict=True):
         assert a["intent"] == b["intent"] and a["out_of_scope"] == b["out_of_scope"], (a, b)
+        assert a["language"] == b["language"]
         assert a["confidence"] == pytest.approx(b["confidence"], abs=1e-6)
         assert a["sentiment"] == pytest.approx(b["sentiment"], abs=1e-4)
         assert a["ranking"] == b["ranking"]
@@ -176,14 +190,19 @@ async def test_a_model_the_child_cannot_load_is_left_to_the_server_and_a_killed_
         model = engine.model("demo")
         assert model is not None and model.directory is not None
         # Gone (a retraining replaced it): the vector comes back, the prediction does not.
-        vector, scored = await encoder.vector_and_intent("where is my order", ("/gone", "h"))
+        vector, scored = await encoder.vector_and_intent(
+            "where is my order", ("/gone", "h", "where is my order", "en")
+        )
         assert vector.shape == (512,) and scored is None
         # Killed while it works: the batch, its jobs too, goes to a new child once.
         first = backend.pid
         assert first is not None
         texts = [f"where is my order number {i}" for i in range(40)]
         asking = asyncio.gather(
-            *(encoder.vector_and_intent(t, (model.directory, model.meta["hash"])) for t in texts)
+            *(
+                encoder.vector_and_intent(t, (model.directory, model.meta["hash"], t, "en"))
+                for t in texts
+            )
         )
         os.kill(first, signal.SIGKILL)
         results = await asking

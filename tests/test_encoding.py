@@ -5,6 +5,7 @@ failure reported to every turn that waited for the batch."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
 
 import numpy as np
@@ -160,3 +161,48 @@ async def test_a_workspace_without_passages_never_asks_the_encoder(tmp_path) -> 
         assert encoder._cached(["hi there how long does delivery take"]) == {}
     finally:
         await services.close()
+
+
+async def test_prefetched_texts_go_with_the_next_batch_and_flush_starts_one() -> None:
+    model = Recording(fail=0)
+    encoder = SentenceEncoder(InThread(model))
+    ask = ("/models/demo", "h", "Where is my parcel?", "en")
+    # The search's form of the message is queued, then the NLU cache is looked up (a round
+    # trip to Redis): nothing is sent before the intent model's text joins it.
+    encoder.prefetch(["where is my parcel"])
+    await asyncio.sleep(0.02)
+    assert model.calls == []
+    vector, scored = await encoder.vector_and_intent("Where is my parcel?", ask)
+    assert model.calls == [["where is my parcel", "Where is my parcel?"]]
+    assert scored is None and vector.shape == (512,)  # this backend scores no intent model
+    await encoder.vectors(["where is my parcel"])  # from the cache
+    encoder.prefetch(["where is my parcel"])  # cached: not queued again
+    assert len(model.calls) == 1
+    # A turn whose intent is not scored by the encoder (a cached understanding) flushes.
+    encoder.prefetch(["do you ship to canada"])
+    encoder.flush()
+    for _ in range(200):
+        if encoder._cached(["do you ship to canada"]):
+            break
+        await asyncio.sleep(0.01)
+    assert model.calls[1:] == [["do you ship to canada"]]
+    await encoder.close()
+
+
+async def test_a_prefetched_text_whose_batch_fails_is_not_reported_as_unhandled() -> None:
+    model = Recording(fail=1)
+    encoder = SentenceEncoder(InThread(model))
+    unhandled: list[dict] = []
+    asyncio.get_running_loop().set_exception_handler(lambda _, context: unhandled.append(context))
+    encoder.prefetch(["hello there"])
+    encoder.flush()
+    for _ in range(200):
+        if model.calls:
+            break
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.05)
+    gc.collect()
+    assert model.calls == [["hello there"]] and unhandled == []
+    # The failure is not kept: the next turn's text is encoded.
+    assert (await encoder.vectors(["hello there"])).shape == (1, 512)
+    await encoder.close()

@@ -44,6 +44,7 @@ from smartsupport.knowledge.ingest import (
 )
 from smartsupport.knowledge.readers import SourceFile, UnreadableFile
 from smartsupport.knowledge.text_analysis import EMBEDDING_INPUT, embedding_input
+from smartsupport.knowledge.units import asked_part
 from smartsupport.storage import SqlDatabase
 
 MAX_TITLE_CHARS = 500
@@ -107,6 +108,13 @@ class KnowledgeBase:
     async def vectors(self, texts: list[str]) -> np.ndarray:
         """``encode``, awaited: batched with other turns' texts, off the event loop."""
         return await self.encoder.vectors([embedding_input(t) for t in texts])
+
+    def prefetch(self, question: str) -> None:
+        """Queue ``question`` as the search and the answerability check will embed it (the
+        whole message and its asked part) for the encoder's next batch
+        (``SentenceEncoder.prefetch``)."""
+        forms = dict.fromkeys(embedding_input(t) for t in (question, asked_part(question)))
+        self.encoder.prefetch([form for form in forms if form])
 
     def _lock(self, workspace_id: str) -> asyncio.Lock:
         return self._locks.setdefault(workspace_id, asyncio.Lock())

@@ -33,6 +33,7 @@ from smartsupport.nlu.cache import UnderstandingCache, cache_key
 from smartsupport.nlu.classifier import USE_DIM, IntentModel, Prediction
 from smartsupport.nlu.entities import EntityExtractor
 from smartsupport.nlu.language import detect_language
+from smartsupport.nlu.language import remember as remember_language
 from smartsupport.nlu.progress import ProgressBar
 from smartsupport.nlu.rules import RuleSet
 from smartsupport.nlu.schema import NluSpec, parse_nlu_section
@@ -185,17 +186,20 @@ class NluEngine:
                 scored = None
                 if model.directory is not None:
                     # Scored where the text is encoded (the encoder process), if it can.
+                    ask = (model.directory, str(model.meta.get("hash")))
                     vector, scored = await self.encoder.vector_and_intent(
-                        read, (model.directory, str(model.meta.get("hash")))
+                        read, (*ask, head, prepared.default_language)
                     )
                     vectors = vector[None, :]
                 else:
                     vectors = await self.encoder.vectors([read])
                 cached = self._classify(prepared, head, read, vectors, scored)
             else:  # rules only, or the accurate mode's second model: in a thread
+                self.encoder.flush()  # the turn's other texts (prefetched) meanwhile
                 cached = await asyncio.to_thread(self._classify, prepared, head, read, None)
             await self._cache.set(key, cached)
         else:
+            self.encoder.flush()
             cached = found
         return Understanding(
             language=cached["language"],
@@ -216,6 +220,8 @@ class NluEngine:
         vectors: np.ndarray | None,
         scored: Scored | None = None,
     ) -> dict[str, Any]:
+        if scored is not None:  # the encoder process also read the message's language
+            remember_language(text, scored[4])
         language = detect_language(text, prepared.default_language).language
         result: dict[str, Any] = {
             "language": language,
@@ -234,7 +240,7 @@ class NluEngine:
             if scored is None:
                 prediction = prepared.model.predict_vectors(vectors, [read])[0]
             else:
-                ranking, confidence, out_of_scope, in_scope = scored
+                ranking, confidence, out_of_scope, in_scope = scored[:4]
                 prediction = Prediction(
                     list(ranking), confidence, out_of_scope, vectors[0], in_scope
                 )
@@ -264,5 +270,7 @@ class NluEngine:
         if rule is not None:
             # A rule is an explicit instruction from the workspace owner, not a guess.
             result.update(intent=rule.intent, confidence=1.0, out_of_scope=False, source="rule")
-        result["sentiment"] = round(sentiment(text, language, vector), 4)
+        result["sentiment"] = (
+            scored[5] if scored is not None else round(sentiment(text, language, vector), 4)
+        )
         return result

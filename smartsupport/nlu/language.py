@@ -11,8 +11,9 @@ confidence we fall back to the workspace's default locale instead of reporting a
 from __future__ import annotations
 
 import re
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
-from functools import lru_cache
 
 MIN_CONFIDENCE = 0.5
 # Letters in any script; a message with none of them (emoji, digits, punctuation) has no language.
@@ -48,11 +49,39 @@ def likely_languages(text: str, k: int = 3) -> dict[str, float]:
 # A turn asks about the same message more than once (the intent model, then the reply's
 # language): the last few answers are kept, with the best _KEPT guesses each.
 _KEPT = 3
+_KEEP = 256
+Guesses = tuple[tuple[str, float], ...]
+_kept: OrderedDict[str, Guesses] = OrderedDict()
+_kept_lock = threading.Lock()  # the intent model may be read in a thread (engine.py)
 
 
-@lru_cache(maxsize=256)
-def _guesses(cleaned: str) -> tuple[tuple[str, float], ...]:
-    return _detect(cleaned, _KEPT)
+def guesses(text: str) -> Guesses:
+    """The detector's best guesses for ``text`` (what ``remember`` takes)."""
+    return _guesses(" ".join(text.split()))
+
+
+def remember(text: str, found: Guesses) -> None:
+    """Keep ``guesses(text)`` worked out elsewhere (the encoder process reads the message's
+    language beside its intent): this turn's later questions about it are answered here."""
+    _keep(" ".join(text.split()), found)
+
+
+def _guesses(cleaned: str) -> Guesses:
+    with _kept_lock:
+        found = _kept.get(cleaned)
+        if found is not None:
+            _kept.move_to_end(cleaned)
+            return found
+    found = _detect(cleaned, _KEPT)
+    _keep(cleaned, found)
+    return found
+
+
+def _keep(cleaned: str, found: Guesses) -> None:
+    with _kept_lock:
+        _kept[cleaned] = found
+        if len(_kept) > _KEEP:
+            _kept.popitem(last=False)
 
 
 def _detect(cleaned: str, k: int) -> tuple[tuple[str, float], ...]:

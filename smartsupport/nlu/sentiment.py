@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from smartsupport.nlu.language import Guesses, detect_language, guesses
+
 HEAD_PATH = Path(__file__).parent / "data" / "sentiment_head.npz"
 VADER_LANGUAGES = frozenset({"en"})
 
@@ -59,3 +61,12 @@ def sentiment(text: str, language: str, vector: np.ndarray | None = None) -> flo
     if language in VADER_LANGUAGES or vector is None:
         return _vader().score(text[:5000])
     return embedding_sentiment(vector)
+
+
+def read(text: str, default: str, vector: np.ndarray | None) -> tuple[Guesses, str, float]:
+    """What the NLU engine reads of a message besides its intent: the language detector's
+    guesses, the language (``default`` when unsure) and the sentiment, wherever that runs
+    (engine.py, or the encoder process beside the intent model: encoder_process.py)."""
+    found = guesses(text)
+    language = detect_language(text, default).language
+    return found, language, round(sentiment(text, language, vector), 4)
