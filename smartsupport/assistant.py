@@ -393,6 +393,7 @@ class Assistant:
         await self.dialogue.aclose()
         await self.answerer.aclose()
         await self.live.close()
+        await self.nlu.close()
         await self.knowledge.encoder.close()
 
 

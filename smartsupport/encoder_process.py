@@ -121,10 +121,13 @@ class _Models:
                 self._loaded.popitem(last=False)
         if model is None:
             return None
-        found = model.predict_vectors(vectors[row : row + 1], [texts[row]])[0]
-        # The message's language and sentiment too (the language detector and VADER were a
-        # twentieth of the server's GIL), read from the same vector as the server would.
-        guesses, _, feeling = sentiment.read(message, default, vectors[row])
+        try:
+            found = model.predict_vectors(vectors[row : row + 1], [texts[row]])[0]
+            # The message's language and sentiment too (the language detector and VADER were
+            # a twentieth of the server's GIL), read from the same vector as the server's.
+            guesses, _, feeling = sentiment.read(message, default, vectors[row])
+        except Exception:  # noqa: BLE001 - the server reads it again and reports what fails
+            return None
         return (
             found.ranking,
             found.confidence,

@@ -194,6 +194,14 @@ async def test_a_model_the_child_cannot_load_is_left_to_the_server_and_a_killed_
             "where is my order", ("/gone", "h", "where is my order", "en")
         )
         assert vector.shape == (512,) and scored is None
+        # A message the child cannot read (here not even text) is also left to the server,
+        # without failing the batch it came in.
+        ask = (model.directory, model.meta["hash"])
+        (_, broken), (_, fine) = await asyncio.gather(
+            encoder.vector_and_intent("where is my order", (*ask, None, "en")),  # type: ignore[arg-type]
+            encoder.vector_and_intent("my parcel is late", (*ask, "my parcel is late", "en")),
+        )
+        assert broken is None and fine is not None and fine[0][0][0] == "order_status"
         # Killed while it works: the batch, its jobs too, goes to a new child once.
         first = backend.pid
         assert first is not None

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from smartsupport.backplane import open_backplane
-from smartsupport.errors import ConfigurationError, NotFound
+from smartsupport.backplane.memory import MemoryBackplane
+from smartsupport.errors import BackendUnavailable, ConfigurationError, NotFound
 from smartsupport.nlu.engine import NluEngine
 from smartsupport.workspaces import DEMO_DIR, load_workspace_dir
 
@@ -128,11 +129,37 @@ async def test_cache_is_shared_through_redis(
         await a.prepare(workspace)
         await b.prepare(workspace)
         await a.understand("demo", "can I pay with apple pay")
+        await a.close()  # the write is made behind the turn: closing lets it finish
         b._classify = lambda *args: pytest.fail("b should have read a's cached result")  # type: ignore[method-assign]
         result = await b.understand("demo", "Can I pay with Apple Pay")
         assert result.intent == "payment"
     finally:
         await backplane.close()
+
+
+class StalledRedis(MemoryBackplane):
+    """A shared store that answers a write late, and then with an error."""
+
+    shared = True
+
+    async def set(self, key: str, value: bytes, ttl_seconds: float | None = None) -> None:
+        await asyncio.sleep(0.2)
+        raise BackendUnavailable("redis: connection reset")
+
+
+async def test_sharing_an_understanding_neither_holds_nor_fails_the_turn(
+    models_dir: Path, engine: NluEngine, caplog
+) -> None:
+    stalled = NluEngine(models_dir, StalledRedis())
+    await stalled.prepare(load_workspace_dir(DEMO_DIR))
+    result = await stalled.understand("demo", "can I pay with apple pay")
+    # The turn has its understanding while the write is still on its way.
+    assert result.intent == "payment" and len(stalled._cache._writing) == 1
+    again = await stalled.understand("demo", "Can I pay with Apple Pay")  # this process's copy
+    assert again.intent == "payment" and len(stalled._cache._writing) == 1
+    await stalled.close()
+    assert not stalled._cache._writing
+    assert "not shared through the backplane: redis: connection reset" in caplog.text
 
 
 async def test_model_is_loaded_from_disk_and_retrained_on_change(

@@ -65,6 +65,9 @@ class Held:
 
 class Backplane(abc.ABC):
     url: str
+    # Whether other processes read what this one writes (Redis) or not (memory): a cache
+    # need not copy an entry into a store only its own process reads.
+    shared: bool = True
 
     @abc.abstractmethod
     async def connect(self) -> None:

@@ -138,6 +138,8 @@ async def _renew(
 
 
 class MemoryBackplane(Backplane):
+    shared = False
+
     def __init__(self, url: str = "memory://", *, max_queued: int = DEFAULT_MAX_QUEUED) -> None:
         self.url = url or "memory://"
         self._max_queued = max_queued

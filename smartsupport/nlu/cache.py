@@ -2,19 +2,28 @@
 
 Keys are the normalised text (case, accents kept, whitespace collapsed) plus the workspace
 and its model's hash, so a retrained model never serves stale answers. The in-process LRU is
-always on; when a backplane is given, entries are shared through its key-value store too.
+always on; when a backplane shared by several processes is given (Redis), entries are shared
+through its key-value store too, written behind the turn.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
+import logging
 from collections import OrderedDict
 from typing import Any
 
+from smartsupport import stopping
 from smartsupport.backplane.base import Backplane
 
+log = logging.getLogger(__name__)
+
 TTL_SECONDS = 24 * 3600
+# Writes to the shared store in flight at once; past that (Redis far slower than the turns
+# that write), an entry is kept in this process only: a cache may miss, a turn must not wait.
+MAX_WRITING = 1024
 
 
 def normalise(text: str) -> str:
@@ -28,9 +37,12 @@ def cache_key(workspace_id: str, model_hash: str, text: str) -> str:
 
 class UnderstandingCache:
     def __init__(self, backplane: Backplane | None = None, maxsize: int = 4096) -> None:
-        self._backplane = backplane
+        # One process's backplane (memory) holds nothing the LRU below does not.
+        self._backplane = backplane if backplane is not None and backplane.shared else None
         self._maxsize = maxsize
         self._local: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._writing: set[asyncio.Task[None]] = set()
+        self.unshared = 0  # entries kept here only: the shared store was too far behind
 
     async def get(self, key: str) -> dict[str, Any] | None:
         value = self._local.get(key)
@@ -46,10 +58,34 @@ class UnderstandingCache:
         self._remember(key, value)
         return value
 
-    async def set(self, key: str, value: dict[str, Any]) -> None:
+    def put(self, key: str, value: dict[str, Any]) -> None:
+        """Keep ``value`` here at once, and share it through the backplane behind the turn,
+        which does not wait for the write's reply (a Redis round trip: 1.5-2.5 ms under load,
+        docs/benchmarks.md "Stop 32"). A write that fails costs another process's turn a
+        model call for the same text, nothing more."""
         self._remember(key, value)
-        if self._backplane is not None:
-            await self._backplane.set(key, json.dumps(value).encode("utf-8"), TTL_SECONDS)
+        if self._backplane is None:
+            return
+        if len(self._writing) >= MAX_WRITING:
+            self.unshared += 1
+            return
+        raw = json.dumps(value).encode("utf-8")
+        task = asyncio.get_running_loop().create_task(self._share(self._backplane, key, raw))
+        self._writing.add(task)
+        task.add_done_callback(self._writing.discard)
+
+    async def close(self) -> None:
+        """Let the writes in flight end (a round trip each), then stop any left."""
+        if self._writing:
+            await asyncio.wait(set(self._writing), timeout=1.0)
+        await stopping.stop(*self._writing)
+
+    @staticmethod
+    async def _share(backplane: Backplane, key: str, raw: bytes) -> None:
+        try:
+            await backplane.set(key, raw, TTL_SECONDS)
+        except Exception as exc:  # noqa: BLE001 - a cache write is never a turn's failure
+            log.warning("an understood message was not shared through the backplane: %s", exc)
 
     def _remember(self, key: str, value: dict[str, Any]) -> None:
         self._local[key] = value

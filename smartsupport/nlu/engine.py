@@ -144,6 +144,10 @@ class NluEngine:
         prepared.model = model
         prepared.model_hash = str(model.meta.get("hash") or id(model))
 
+    async def close(self) -> None:
+        """Finish sharing what this process understood (``UnderstandingCache.put``)."""
+        await self._cache.close()
+
     def spec(self, workspace_id: str) -> NluSpec:
         """The validated ``nlu`` section of a prepared workspace (intents, responses, ...)."""
         return self._get(workspace_id).spec
@@ -197,7 +201,7 @@ class NluEngine:
             else:  # rules only, or the accurate mode's second model: in a thread
                 self.encoder.flush()  # the turn's other texts (prefetched) meanwhile
                 cached = await asyncio.to_thread(self._classify, prepared, head, read, None)
-            await self._cache.set(key, cached)
+            self._cache.put(key, cached)  # shared behind the turn
         else:
             self.encoder.flush()
             cached = found
