@@ -128,7 +128,7 @@ class _Models:
             guesses, _, feeling = sentiment.read(message, default, vectors[row])
         except Exception:  # noqa: BLE001 - the server reads it again and reports what fails
             return None
-        return (
+        return Scored(
             found.ranking,
             found.confidence,
             found.out_of_scope,

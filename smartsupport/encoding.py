@@ -32,7 +32,7 @@ from abc import ABC, abstractmethod
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -47,11 +47,20 @@ MAX_BATCH = 64  # texts per model call: the throughput gain flattens out by then
 IntentAsk = tuple[str, str, str, str]
 # (row of the batch's texts the model reads, *IntentAsk): one prediction asked for
 IntentJob = tuple[int, str, str, str, str]
-# The prediction for one text: ranking, confidence, out of scope, in-scope score; and the
-# message's language guesses (nlu.language.guesses) and sentiment (nlu.sentiment.read)
-Scored = tuple[
-    list[tuple[str, float]], float, bool, "float | None", tuple[tuple[str, float], ...], float
-]
+# (text, *IntentAsk): a job as a turn asks for it
+JobKey = tuple[str, str, str, str, str]
+
+
+class Scored(NamedTuple):
+    """The intent model's prediction for one text, and what was read of the message beside
+    it (``nlu.sentiment.read``)."""
+
+    ranking: list[tuple[str, float]]
+    confidence: float
+    out_of_scope: bool
+    in_scope: float | None
+    languages: tuple[tuple[str, float], ...]  # nlu.language.guesses
+    sentiment: float
 
 
 class EncoderBackend(ABC):
@@ -126,8 +135,8 @@ class _Pending:
 
     queue: dict[str, asyncio.Future[np.ndarray]] = field(default_factory=dict)
     running: dict[str, asyncio.Future[np.ndarray]] = field(default_factory=dict)
-    # (text, *IntentAsk): the text's vector and the model's prediction
-    jobs: dict[tuple[str, ...], asyncio.Future[tuple[np.ndarray, Scored | None]]] = field(
+    # the text's vector and the model's prediction
+    jobs: dict[JobKey, asyncio.Future[tuple[np.ndarray, Scored | None]]] = field(
         default_factory=dict
     )
     worker: asyncio.Task[None] | None = None
@@ -240,8 +249,7 @@ class SentenceEncoder:
             rows = {text: row for row, text in enumerate(batch)}
             try:
                 vectors, scored = await self.backend.vectors_and_intents(
-                    batch,
-                    [(rows[key[0]], *key[1:]) for key in jobs],  # type: ignore[misc]
+                    batch, [(rows[key[0]], *key[1:]) for key in jobs]
                 )
             except BaseException as exc:  # every waiter learns why; the next batch retries
                 for future in pending.running.values():
@@ -269,7 +277,7 @@ class SentenceEncoder:
     @staticmethod
     def _jobs_for(
         pending: _Pending, batch: list[str]
-    ) -> dict[tuple[str, ...], asyncio.Future[tuple[np.ndarray, Scored | None]]]:
+    ) -> dict[JobKey, asyncio.Future[tuple[np.ndarray, Scored | None]]]:
         """The jobs that go with ``batch``, their texts added to it while there is room
         (encoded again if another caller had one already: a job needs its vector here)."""
         taken = {}

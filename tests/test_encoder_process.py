@@ -201,7 +201,7 @@ async def test_a_model_the_child_cannot_load_is_left_to_the_server_and_a_killed_
             encoder.vector_and_intent("where is my order", (*ask, None, "en")),  # type: ignore[arg-type]
             encoder.vector_and_intent("my parcel is late", (*ask, "my parcel is late", "en")),
         )
-        assert broken is None and fine is not None and fine[0][0][0] == "order_status"
+        assert broken is None and fine is not None and fine.ranking[0][0] == "order_status"
         # Killed while it works: the batch, its jobs too, goes to a new child once.
         first = backend.pid
         assert first is not None
@@ -216,7 +216,7 @@ async def test_a_model_the_child_cannot_load_is_left_to_the_server_and_a_killed_
         results = await asking
         assert all(v.shape == (512,) for v, _ in results) and backend.pid != first
         assert all(
-            scored is not None and scored[0][0][0] == "order_status" for _, scored in results
+            scored is not None and scored.ranking[0][0] == "order_status" for _, scored in results
         )
         understanding = await engine.understand("demo", "hey, where is my parcel?")
         assert understanding.intent == "order_status"

@@ -138,25 +138,31 @@ async def test_cache_is_shared_through_redis(
 
 
 class StalledRedis(MemoryBackplane):
-    """A shared store that answers a write late, and then with an error."""
+    """A shared store that answers a write only once ``answer`` is set, and with an error."""
 
     shared = True
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.answer = asyncio.Event()
+
     async def set(self, key: str, value: bytes, ttl_seconds: float | None = None) -> None:
-        await asyncio.sleep(0.2)
+        await self.answer.wait()
         raise BackendUnavailable("redis: connection reset")
 
 
 async def test_sharing_an_understanding_neither_holds_nor_fails_the_turn(
     models_dir: Path, engine: NluEngine, caplog
 ) -> None:
-    stalled = NluEngine(models_dir, StalledRedis())
+    redis = StalledRedis()
+    stalled = NluEngine(models_dir, redis)
     await stalled.prepare(load_workspace_dir(DEMO_DIR))
     result = await stalled.understand("demo", "can I pay with apple pay")
     # The turn has its understanding while the write is still on its way.
     assert result.intent == "payment" and len(stalled._cache._writing) == 1
     again = await stalled.understand("demo", "Can I pay with Apple Pay")  # this process's copy
     assert again.intent == "payment" and len(stalled._cache._writing) == 1
+    redis.answer.set()
     await stalled.close()
     assert not stalled._cache._writing
     assert "not shared through the backplane: redis: connection reset" in caplog.text

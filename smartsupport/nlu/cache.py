@@ -42,7 +42,7 @@ class UnderstandingCache:
         self._maxsize = maxsize
         self._local: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._writing: set[asyncio.Task[None]] = set()
-        self.unshared = 0  # entries kept here only: the shared store was too far behind
+        self._behind = False  # MAX_WRITING reached: said once, until the writes catch up
 
     async def get(self, key: str) -> dict[str, Any] | None:
         value = self._local.get(key)
@@ -67,8 +67,15 @@ class UnderstandingCache:
         if self._backplane is None:
             return
         if len(self._writing) >= MAX_WRITING:
-            self.unshared += 1
+            if not self._behind:
+                log.warning(
+                    "the backplane is %d writes behind: understood messages are kept in this "
+                    "process only until it catches up",
+                    MAX_WRITING,
+                )
+            self._behind = True
             return
+        self._behind = False
         raw = json.dumps(value).encode("utf-8")
         task = asyncio.get_running_loop().create_task(self._share(self._backplane, key, raw))
         self._writing.add(task)

@@ -37,6 +37,7 @@ from smartsupport.nlu.language import remember as remember_language
 from smartsupport.nlu.progress import ProgressBar
 from smartsupport.nlu.rules import RuleSet
 from smartsupport.nlu.schema import NluSpec, parse_nlu_section
+from smartsupport.nlu.sentiment import read as read_message
 from smartsupport.nlu.sentiment import sentiment
 from smartsupport.workspaces import WorkspaceConfig
 
@@ -190,10 +191,13 @@ class NluEngine:
                 scored = None
                 if model.directory is not None:
                     # Scored where the text is encoded (the encoder process), if it can.
-                    ask = (model.directory, str(model.meta.get("hash")))
-                    vector, scored = await self.encoder.vector_and_intent(
-                        read, (*ask, head, prepared.default_language)
+                    ask = (
+                        model.directory,
+                        str(model.meta.get("hash")),
+                        head,
+                        prepared.default_language,
                     )
+                    vector, scored = await self.encoder.vector_and_intent(read, ask)
                     vectors = vector[None, :]
                 else:
                     vectors = await self.encoder.vectors([read])
@@ -224,11 +228,8 @@ class NluEngine:
         vectors: np.ndarray | None,
         scored: Scored | None = None,
     ) -> dict[str, Any]:
-        if scored is not None:  # the encoder process also read the message's language
-            remember_language(text, scored[4])
-        language = detect_language(text, prepared.default_language).language
         result: dict[str, Any] = {
-            "language": language,
+            "language": prepared.default_language,  # read with the sentiment, below
             "intent": None,
             "confidence": 0.0,
             "out_of_scope": True,
@@ -244,9 +245,12 @@ class NluEngine:
             if scored is None:
                 prediction = prepared.model.predict_vectors(vectors, [read])[0]
             else:
-                ranking, confidence, out_of_scope, in_scope = scored[:4]
                 prediction = Prediction(
-                    list(ranking), confidence, out_of_scope, vectors[0], in_scope
+                    list(scored.ranking),
+                    scored.confidence,
+                    scored.out_of_scope,
+                    vectors[0],
+                    scored.in_scope,
                 )
             result["ranking"] = [[name, round(p, 4)] for name, p in prediction.ranking]
             if rule is None and not prediction.out_of_scope:
@@ -274,7 +278,12 @@ class NluEngine:
         if rule is not None:
             # A rule is an explicit instruction from the workspace owner, not a guess.
             result.update(intent=rule.intent, confidence=1.0, out_of_scope=False, source="rule")
-        result["sentiment"] = (
-            scored[5] if scored is not None else round(sentiment(text, language, vector), 4)
-        )
+        if scored is None:
+            _, result["language"], result["sentiment"] = read_message(
+                text, prepared.default_language, vector
+            )
+        else:  # the encoder process read them beside the intent, as ``read`` does here
+            remember_language(text, scored.languages)  # the reply's language asks again
+            result["language"] = detect_language(text, prepared.default_language).language
+            result["sentiment"] = scored.sentiment
         return result
