@@ -62,6 +62,8 @@ async def measure(turns: int, at_once: int) -> dict[str, float]:
             conversation = conversations[first + i // 3]
             await handle_message(services, IncomingMessage(conversation.id, text))
 
+        encoder = services.assistant.knowledge.encoder
+        texts_before, batches_before = encoder.encoded, encoder.batches
         own, wall, both = time.process_time(), time.perf_counter(), ws_load.cpu_seconds(os.getpid())
         for start in range(0, turns, at_once):
             chunk = measured[start : start + at_once]
@@ -69,6 +71,8 @@ async def measure(turns: int, at_once: int) -> dict[str, float]:
         own = time.process_time() - own
         wall = time.perf_counter() - wall
         both = ws_load.cpu_seconds(os.getpid()) - both
+        texts_encoded = encoder.encoded - texts_before
+        batches = encoder.batches - batches_before
     finally:
         await services.close()
     return {
@@ -77,6 +81,9 @@ async def measure(turns: int, at_once: int) -> dict[str, float]:
         "server_process_cpu_ms_per_turn": round(1000 * own / turns, 3),
         "encoder_process_cpu_ms_per_turn": round(1000 * (both - own) / turns, 3),
         "wall_ms_per_turn": round(1000 * wall / turns, 3),
+        # what the encoder's process did: texts it encoded and batches it ran, per turn
+        "encoder_texts_per_turn": round(texts_encoded / turns, 3),
+        "encoder_batches_per_turn": round(batches / turns, 3),
         "load_average": os.getloadavg()[0],
     }
 

@@ -126,7 +126,11 @@ class Assistant:
         if decisions.accepts_person(turn):
             turn.understanding.intent, turn.understanding.confidence = HUMAN_INTENT, 1.0
             turn.understanding.out_of_scope, turn.understanding.source = False, "offer"
-        outcome = handoff.evaluate(turn, customer)
+        # A repeated-question rule that compares by embedding: the message and the earlier
+        # questions encoded off the event loop, batched and cached with the turn's other texts.
+        compared = handoff.compared_texts(turn)
+        vectors = await self.knowledge.encoder.vectors(compared) if compared else None
+        outcome = handoff.evaluate(turn, customer, vectors=vectors)
         people = people_only(turn.conversation)  # opted out of automated answers
         if turn.conversation.status is ConversationStatus.WITH_AGENT or people:
             decision = Decision()  # a person holds (or must take) it: the bot stays silent

@@ -206,3 +206,48 @@ async def test_a_prefetched_text_whose_batch_fails_is_not_reported_as_unhandled(
     # The failure is not kept: the next turn's text is encoded.
     assert (await encoder.vectors(["hello there"])).shape == (1, 512)
     await encoder.close()
+
+
+REPEATS = """\
+escalation:
+  rules:
+    - name: again
+      type: repeated_question
+      method: embedding
+      times: 2
+      similarity: 0.7
+      action: offer_human
+"""
+
+
+async def test_repeated_questions_are_compared_by_vectors_encoded_off_the_event_loop(
+    tmp_path,
+) -> None:
+    from smartsupport.handoff.phrases import fold
+
+    (tmp_path / "ws" / "plain").mkdir(parents=True)
+    (tmp_path / "ws" / "plain" / "workspace.yaml").write_text(KEYWORDS_ONLY + REPEATS)
+    services = await assemble(
+        Settings(data_dir=tmp_path, secret_key="k" * 32, demo=False, workspaces_dir=tmp_path / "ws")
+    )
+    model = Recording()
+    services.assistant.knowledge.encoder.backend = InThread(model)
+    try:
+        conversation, _ = await start_conversation(services, "plain")
+        said = [
+            "How can I get my money back?",
+            "What colours does the jacket come in?",
+            "¿Cómo puedo obtener un reembolso?",  # the first question again, in Spanish
+        ]
+        results = [
+            await handle_message(services, IncomingMessage(conversation.id, text)) for text in said
+        ]
+        # Never on the event loop's thread; each turn encoded its own message, and the
+        # earlier questions came from the encoder's cache.
+        assert threading.get_ident() not in model.threads
+        assert model.calls == [[fold(said[1]), fold(said[0])], [fold(said[2])]]
+        assert "escalation" not in results[1].conversation.metadata
+        escalation = results[2].conversation.metadata["escalation"]
+        assert escalation["reason"] == "the same question asked 2 times"
+    finally:
+        await services.close()

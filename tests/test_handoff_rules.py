@@ -17,8 +17,9 @@ from smartsupport.domain import (
     Reply,
     Understanding,
 )
+from smartsupport.embeddings import get_embedder
 from smartsupport.errors import ConfigurationError
-from smartsupport.handoff import apply, evaluate
+from smartsupport.handoff import apply, compared_texts, evaluate
 from smartsupport.handoff.config import check_workspaces, parse
 from smartsupport.turn import Decision, Turn
 from smartsupport.workspaces import DEMO_DIR, WorkspaceConfig, load_workspace_dir
@@ -49,7 +50,9 @@ class Chat:
             return None
 
         turn = Turn(self.ws, self.conversation, message, self.context, u, stream)
-        return evaluate(turn, self.customer, now=now)
+        compared = compared_texts(turn)
+        vectors = get_embedder().encode(compared) if compared else None
+        return evaluate(turn, self.customer, now=now, vectors=vectors)
 
 
 def test_invalid_config_names_the_field_and_the_fix():

@@ -1,7 +1,10 @@
 """Handoff rules evaluated on every turn: which fired, why, and what to do.
 
-    outcome = evaluate(turn, customer)          pure and fast: no I/O (the embedding method
-    if outcome:                                 of repeated_question runs the local model)
+    compared = compared_texts(turn)             what an embedding rule compares, if any
+    vectors = await encoder.vectors(compared) if compared else None
+    outcome = evaluate(turn, customer, vectors=vectors)
+                                                pure and fast: no I/O, no model
+    if outcome:
         decision = apply(outcome, decision, conversation.metadata)
                                                 handoff reply / offer button / status, events
                                                 and the priority + reason as metadata
@@ -25,10 +28,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import numpy as np
+
 from smartsupport import messages, reply_language
 from smartsupport.dialogue.manager import waiting_for
 from smartsupport.domain import ConversationStatus, Customer, Reply, utcnow
-from smartsupport.embeddings import get_embedder
 from smartsupport.handoff import human_request, phrases
 from smartsupport.handoff.config import HandoffConfig, for_workspace
 from smartsupport.turn import Decision, Turn
@@ -129,10 +133,28 @@ def needs_customer(workspace: WorkspaceConfig) -> bool:
     return any(rule.type in CUSTOMER_RULES for rule in for_workspace(workspace).rules)
 
 
+def compared_texts(turn: Turn) -> list[str]:
+    """What a repeated_question rule that compares by embedding needs encoded for this turn
+    (the message, then the questions the conversation asked before, as ``evaluate`` folds
+    them); [] when no rule does or there is nothing to compare. The assistant encodes them
+    with its batched encoder, off the event loop, where earlier turns' questions are cached."""
+    config = for_workspace(turn.workspace)
+    if not any(r.type == "repeated_question" and r.method == "embedding" for r in config.rules):
+        return []
+    previous = (turn.context.data.get(STATE) or {}).get("questions") or []
+    text = phrases.fold(turn.message.text)
+    return [text, *previous] if text and previous else []
+
+
 def evaluate(
-    turn: Turn, customer: Customer | None, *, now: datetime | None = None
+    turn: Turn,
+    customer: Customer | None,
+    *,
+    now: datetime | None = None,
+    vectors: np.ndarray | None = None,
 ) -> HandoffOutcome | None:
-    """The rules of the turn's workspace that fire on this turn, or None."""
+    """The rules of the turn's workspace that fire on this turn, or None. ``vectors``: those
+    of ``compared_texts(turn)``, when it names any."""
     config = for_workspace(turn.workspace)
     if not config.rules:
         return None
@@ -145,7 +167,7 @@ def evaluate(
     firings: list[Firing] = []
     priority: str | None = None
     for rule in config.rules:
-        reason = _check(rule, turn, customer, text, compiled, state, now)
+        reason = _check(rule, turn, customer, text, compiled, state, now, vectors)
         if reason is None:
             continue
         if not live and rule.action != "raise_priority":
@@ -186,6 +208,7 @@ def _check(
     compiled: _Compiled,
     state: dict[str, Any],
     now: datetime,
+    vectors: np.ndarray | None,
 ) -> str | None:
     """The reason ``rule`` fires on this turn, or None."""
     u = turn.understanding
@@ -204,7 +227,7 @@ def _check(
         if counters[key] >= rule.times or fallbacks >= rule.times:
             return f"not understood {max(counters[key], fallbacks)} times in a row"
     elif rule.type == "repeated_question":
-        same = _same_questions(rule, text, state["questions"])
+        same = _same_questions(rule, text, state["questions"], vectors)
         if same + 1 >= rule.times:
             return f"the same question asked {same + 1} times"
     elif rule.type == "keywords":
@@ -236,12 +259,15 @@ def _words(text: str) -> set[str]:
     return {w for w in text.split() if len(w) > 2}
 
 
-def _same_questions(rule: Any, text: str, previous: list[str]) -> int:
+def _same_questions(rule: Any, text: str, previous: list[str], vectors: np.ndarray | None) -> int:
     """How many of the remembered questions are the same as ``text``."""
     if not text or not previous:
         return 0
     if rule.method == "embedding":
-        vectors = get_embedder().encode([text, *previous])
+        # Encoding here would run the model on the event loop, every turn, for up to eleven
+        # texts: the caller encodes ``compared_texts`` with its batched, cached encoder.
+        if vectors is None or len(vectors) != len(previous) + 1:
+            raise ValueError("evaluate needs the vectors of compared_texts(turn)")
         scores = vectors[1:] @ vectors[0]
         return int((scores >= rule.similarity).sum())
     mine = _words(text) or {text}
