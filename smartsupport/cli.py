@@ -28,8 +28,9 @@ if TYPE_CHECKING:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(list(sys.argv[1:] if argv is None else argv) or ["serve"])
+    arguments = list(sys.argv[1:] if argv is None else argv) or ["serve"]
+    parser = build_parser(features=not _serves(arguments))
+    args = parser.parse_args(arguments)
     if args.config:
         os.environ["SMARTSUPPORT_CONFIG_FILE"] = args.config
     try:
@@ -41,7 +42,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _serves(arguments: list[str]) -> bool:
+    """Whether the command is ``serve``. Its parser leaves out the feature commands: their
+    modules are a second of imports that would come before ``serve`` starts the encoder's
+    process, which loads its model while the server imports the rest (``prestart``)."""
+    rest = arguments
+    if rest[:1] == ["--config"]:
+        rest = rest[2:]
+    elif rest[:1] and rest[0].startswith("--config="):
+        rest = rest[1:]
+    return rest[:1] == ["serve"]
+
+
+def build_parser(*, features: bool = True) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="smartsupport", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"smartsupport {__version__}")
     parser.add_argument("--config", help="a TOML settings file (SMARTSUPPORT_CONFIG_FILE)")
@@ -82,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     restore.set_defaults(func=cmd_restore)
     # -- end backup and restore --
 
-    for register in _feature_commands():
+    for register in _feature_commands() if features else []:
         register(sub)
     return parser
 

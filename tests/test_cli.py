@@ -70,3 +70,22 @@ def test_a_postgres_url_without_the_driver_names_the_extra(tmp_path):
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert "smartsupport[postgres]" in result.stdout
+
+
+def test_serve_parses_without_importing_the_feature_commands():
+    from smartsupport.cli import _serves, build_parser
+
+    assert _serves(["serve"]) and _serves(["--config", "s.toml", "serve", "--port", "9"])
+    assert _serves(["--config=s.toml", "serve"])
+    assert not _serves(["nlu", "train"]) and not _serves(["--help"]) and not _serves([])
+    # The feature commands' modules (and what they import) are left to the commands that
+    # use them: serve starts the encoder's process a second sooner.
+    probe = (
+        "import sys; from smartsupport.cli import build_parser; "
+        "build_parser(features=False).parse_args(['serve', '--port', '9']); "
+        "print('smartsupport.nlu.commands' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+    # The full parser still has them.
+    assert build_parser().parse_args(["nlu", "eval", "m", "t.csv"]).command == "nlu"
