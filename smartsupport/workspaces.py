@@ -42,6 +42,7 @@ SECTION_FILES = {"nlu": "intents.yaml", "flows": "flows.yaml", "escalation": "es
 DEMO_DIR = Path(__file__).parent / "demo"
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
+_MISSING = object()  # a parsed section may be None
 
 # Catalog keys a workspace writes outside its ``messages:`` mapping: (section or None for
 # workspace.yaml, field). The top-level fields hold the default language's text once loaded.
@@ -145,9 +146,13 @@ class WorkspaceConfig(BaseModel):
     def parsed(self, name: str, parse: Callable[[dict[str, Any]], T]) -> T:
         """Section ``name`` validated by ``parse``, cached on this workspace object, so a
         feature that reads its config on every turn does not re-validate YAML."""
-        if name not in self._parsed:
-            self._parsed[name] = parse(self.section(name))
-        return self._parsed[name]  # type: ignore[no-any-return]
+        # Not ``self._parsed``: pydantic reads a private attribute through ``__getattr__``
+        # (5 µs here), and a turn asks for its workspace's sections about twenty times.
+        cache = self.__pydantic_private__["_parsed"]  # type: ignore[index]
+        found = cache.get(name, _MISSING)
+        if found is _MISSING:
+            found = cache[name] = parse(self.section(name))
+        return found  # type: ignore[no-any-return]
 
     def checked(self, name: str, model: type[M]) -> M:
         """Section ``name`` as ``model`` (its defaults where it says nothing), parsed once;
