@@ -71,3 +71,23 @@ def test_absolute_dates_and_no_false_positive_on_may() -> None:
     ]
     assert found == ["2024-05-03", "2024-05-03", "2024-05-03"]
     assert list(find_dates("May I return it? The 31/02 is no date", SATURDAY)) == []
+
+
+def test_dates_without_a_digit_are_found_past_the_quick_look_at_the_words() -> None:
+    # find_dates skips a message with no digit and none of the words a date needs; each of
+    # these names a date with words alone, in capitals or with accents.
+    cases = {
+        "It came on MONDAY": "2026-11-16",
+        "llegó el miércoles pasado": "2026-11-18",
+        "a week ago": "2026-11-14",
+        "Aujourd'hui, s'il vous plaît": "2026-11-21",
+        "the day before yesterday": "2026-11-19",
+        "Übermorgen bitte": "2026-11-23",
+        "next week": "2026-11-28",
+        "letzte Woche": "2026-11-14",
+        "ayer": "2026-11-20",
+    }
+    for text, expected in cases.items():
+        assert [d.value.isoformat() for d in find_dates(text, SATURDAY)] == [expected], text
+    assert list(find_dates("where is my parcel? it should be here by now", SATURDAY)) == []
+    assert _by_type("no digits, no at sign") == {}

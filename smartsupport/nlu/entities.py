@@ -13,6 +13,7 @@ from datetime import date
 from smartsupport.domain import Entity
 from smartsupport.nlu.dates import find_dates
 
+_DIGIT = re.compile(r"\d")
 _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}\b")
 # A phone number: optional +country code, then digits with the usual separators, 8-15 digits.
 _PHONE = re.compile(r"(?<![\w+])(\+?\(?\d[\d\s().-]{6,18}\d)(?!\w)")
@@ -70,11 +71,13 @@ class EntityExtractor:
         for name, pattern in self._patterns:
             for m in pattern.finditer(text):
                 add(name, m.group(0).upper(), *m.span())
-        for m in _EMAIL.finditer(text):
+        # Most messages hold no "@" and no digit: the patterns that need one are not scanned.
+        for m in _EMAIL.finditer(text) if "@" in text else ():
             add("email", m.group(0).lower(), *m.span())
         for d in find_dates(text, today):
             add("date", d.value.isoformat(), d.start, d.end)
-        for m in _AMOUNT.finditer(text):
+        numeric = _DIGIT.search(text) is not None
+        for m in _AMOUNT.finditer(text) if numeric else ():
             number = _parse_number(m.group("n1") or m.group("n2"))
             symbol = m.group("sym1") or m.group("sym2")
             currency = (
@@ -84,7 +87,7 @@ class EntityExtractor:
             )
             if number is not None:
                 add("amount", {"amount": number, "currency": currency}, *m.span())
-        for m in _PHONE.finditer(text):
+        for m in _PHONE.finditer(text) if numeric else ():
             digits = re.sub(r"\D", "", m.group(1))
             if 8 <= len(digits) <= 15:
                 value = ("+" if m.group(1).startswith("+") else "") + digits
