@@ -8,7 +8,7 @@ import re
 
 from smartsupport.handoff.phrases import fold
 from smartsupport.nlu.rules import fold as fold_letters
-from smartsupport.nlu.rules import is_cjk
+from smartsupport.nlu.rules import has_cjk, is_cjk
 
 # Requests as regular expressions over folded text: whole-message requests ("agent", "human
 # please") and phrases inside longer messages. Written without accents or Arabic hamzas (the
@@ -95,10 +95,33 @@ HUMAN_REQUEST = {
 }  # fmt: skip
 
 
-def compile_human_request(extra: list[str]) -> re.Pattern[str]:
-    """One pattern for the built-in phrases and a workspace's extra (literal) phrases.
-    Latin and Arabic phrases stand between word boundaries; Chinese and Japanese ones
-    anywhere (they write no spaces)."""
+class HumanRequest:
+    """The built-in phrases and a workspace's extra (literal) phrases, matched on folded text
+    (``phrases.fold``: it starts and ends with a letter or digit). Latin and Arabic phrases
+    stand between word boundaries; Chinese and Japanese ones anywhere (they write no spaces),
+    looked for only in a message that holds such a character: at every position of every
+    message, their alternatives were a third of this check's time."""
+
+    def __init__(self, bounded: list[str], anywhere: list[str]) -> None:
+        # One leading boundary for all alternatives, not one per alternative: the engine
+        # then tries them only where a word starts (folded text has a word at position 0,
+        # so this also covers "^").
+        self.bounded = re.compile(r"\b(?:" + "|".join(bounded) + r")(?:\b|$)")
+        self.anywhere = re.compile("|".join(anywhere)) if anywhere else None
+
+    def search(self, folded: str) -> bool:
+        """Whether the folded message asks for a person."""
+        if self.bounded.search(folded) is not None:
+            return True
+        return (
+            self.anywhere is not None
+            and has_cjk(folded)
+            and self.anywhere.search(folded) is not None
+        )
+
+
+def compile_human_request(extra: list[str]) -> HumanRequest:
+    """The built-in phrases and a workspace's extra phrases (``HumanRequest``)."""
     bounded: list[str] = []
     anywhere: list[str] = []
     for language, patterns in HUMAN_REQUEST.items():
@@ -109,7 +132,4 @@ def compile_human_request(extra: list[str]) -> re.Pattern[str]:
         if folded:
             group = anywhere if is_cjk(folded[0]) or is_cjk(folded[-1]) else bounded
             group.append(re.escape(folded))
-    parts = [r"(?:^|\b)(?:" + "|".join(bounded) + r")(?:\b|$)"]
-    if anywhere:
-        parts.append("|".join(anywhere))
-    return re.compile("|".join(parts))
+    return HumanRequest(bounded, anywhere)

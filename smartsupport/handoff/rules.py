@@ -23,7 +23,6 @@ only ``raise_priority`` rules run.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -91,7 +90,7 @@ class HandoffOutcome:
 @dataclass(slots=True)
 class _Compiled:
     config: HandoffConfig
-    human: re.Pattern[str] | None
+    human: human_request.HumanRequest | None
     keywords: dict[str, phrases.CompiledKeywords]
 
 

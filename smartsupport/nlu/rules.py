@@ -41,6 +41,11 @@ def is_cjk(char: str) -> bool:
     return bool(_CJK.match(char))
 
 
+def has_cjk(text: str) -> bool:
+    """Whether ``text`` holds a Chinese or Japanese character anywhere."""
+    return _CJK.search(text) is not None
+
+
 def word_pattern(word: str) -> str:
     """A regular expression for ``word`` (already folded) as a whole word: between non-word
     characters, except on a side that is Chinese or Japanese, which has no spaces."""
