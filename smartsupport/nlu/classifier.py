@@ -158,7 +158,8 @@ class Components:
             a = log_softmax(_linear(self.embedding_model, vectors[:, :USE_DIM]))
             # Without scikit-learn's per-call overhead (input validation and sparse-matrix
             # assembly cost more than the arithmetic for one message).
-            b = log_softmax(np.stack([self.text_view.decision(text) for text in texts]))
+            # np.array, not np.stack: a quarter of the time for a few rows
+            b = log_softmax(np.array([self.text_view.decision(text) for text in texts]))
         else:
             a = log_softmax(_decision(self.embedding_model, vectors[:, :USE_DIM]))
             b = log_softmax(_decision(self.text_model, self.vectorizer.transform(texts)))
@@ -166,9 +167,9 @@ class Components:
         # intent's nearest-example cosine, averaged over the embeddings' spaces.
         c = log_softmax(np.asarray(nearest).mean(axis=0) / KNN_TEMPERATURE)
         if self.minilm_model is None:
-            return np.stack([a, b, c])
+            return np.array([a, b, c])
         m = log_softmax(_linear(self.minilm_model, vectors[:, USE_DIM:]))
-        return np.stack([a, b, c, m])
+        return np.array([a, b, c, m])
 
     def scores(self, vectors: np.ndarray, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """The fused log-scores and the nearest-example similarities (for ``scope``)."""
