@@ -91,7 +91,7 @@ PHRASES = {
 }  # fmt: skip
 _PATTERNS = [p for ps in PHRASES.values() for p in ps]
 # One leading word boundary for the phrases that start with one, not one per phrase: the
-# engine then tries them only where a word starts (86 µs a message here, against 23).
+# engine then tries them only where a word starts (a quarter of the time).
 FOLLOW_UP = re.compile(
     r"\b(?:"
     + "|".join(p.removeprefix(r"\b") for p in _PATTERNS if p.startswith(r"\b"))

@@ -596,3 +596,33 @@ async def test_redis_pubsub_drops_a_silently_dead_connection_and_resyncs(redis_u
         await listener.close()
         await sender.close()
         await gate.set("down")
+
+
+async def test_a_renewal_whose_cancellation_redis_swallows_does_not_hold_the_turn(
+    redis_url: str,
+) -> None:
+    import redis.exceptions
+
+    bp = RedisBackplane(redis_url)
+    await bp.connect()
+    renewing = asyncio.Event()
+
+    async def stalled(keys: list[str], args: list[object], client: object) -> int:
+        # A renewal waiting on Redis when the turn ends, and a client that reports the
+        # cancellation as a lost connection (redis/redis-py#2028, #2551).
+        renewing.set()
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            raise redis.exceptions.ConnectionError("Connection closed by server.") from None
+        return 1
+
+    bp._locks._renew_script = stalled  # type: ignore[attr-defined]
+    try:
+        async with asyncio.timeout(5):
+            async with bp.lock("renewed", lease=0.3):
+                await renewing.wait()
+        async with bp.lock("renewed", timeout=0.5):  # released, not left to its lease
+            pass
+    finally:
+        await bp.close()

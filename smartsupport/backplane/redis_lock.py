@@ -33,6 +33,7 @@ from smartsupport.backplane.base import Held
 from smartsupport.errors import BackendError
 
 log = logging.getLogger(__name__)
+STOP_WAIT = 1.0  # seconds a released lock waits for its renewal task to end
 
 # Delete the lock only if it still holds our token: after our lease ran out it may be someone
 # else's, and a plain DEL would free their lock.
@@ -177,6 +178,11 @@ class RedisLocks:
                         keys=[name], args=[token, px(lease)], client=client
                     )
             except BackendError as exc:
+                if _cancelling():
+                    # redis-py can raise a connection error in place of the cancellation
+                    # ``_stop`` sent (redis/redis-py#2028, #2551): retrying would leave
+                    # ``_stop``, and so the turn, waiting for this loop forever.
+                    return
                 log.warning("could not renew lock %r, retrying: %s", key, exc)
                 continue
             if not kept:
@@ -213,4 +219,14 @@ class RedisLocks:
 
 async def _stop(renewal: asyncio.Task[None]) -> None:
     renewal.cancel()
-    await asyncio.gather(renewal, return_exceptions=True)
+    # Bounded, whatever the Redis client does with the cancellation: a renewal still running
+    # after this finds the lock released at its next beat and ends.
+    await asyncio.wait({renewal}, timeout=STOP_WAIT)
+    if renewal.done() and not renewal.cancelled():
+        renewal.exception()  # retrieved: a failure here is not news
+
+
+def _cancelling() -> bool:
+    """Whether this task was asked to stop (even if the exception that says so was lost)."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
