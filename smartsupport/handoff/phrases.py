@@ -27,9 +27,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
+from smartsupport.nlu.rules import CJK_CHAR, is_cjk
 from smartsupport.nlu.rules import fold as fold_letters
-from smartsupport.nlu.rules import is_cjk
 
 
 def fold(text: str) -> str:
@@ -41,6 +42,11 @@ def fold_keeping_hyphens(text: str) -> str:
     """``fold``, keeping hyphens inside words ("lawyer-style" stays one word)."""
     text = re.sub(r"[^\w-]+|(?<!\w)-+|-+(?!\w)", " ", fold_letters(text))
     return re.sub(r"\s+", " ", text).strip()
+
+
+@lru_cache(maxsize=64)  # each keyword rule of a turn folds the same message
+def _folded_keeping_hyphens(text: str) -> str:
+    return fold_keeping_hyphens(text)
 
 
 # -- topics that need a person ------------------------------------------------------------
@@ -289,6 +295,7 @@ MODIFIES_PREVIOUS = {"estilo", "style", "facon", "stile", "tipo", "couleur", "ve
                      "verde", "colore", "cor", "color"}  # fmt: skip
 
 _ARABIC = re.compile(r"[\u0600-\u06ff]")
+_WORD = re.compile(r"\w+")
 # Attached conjunctions, prepositions and the article before an Arabic word; pronoun and
 # plural endings after it.
 _AR_BEFORE = r"(?:[وفبلك]?(?:ال|لل)?)"
@@ -313,6 +320,10 @@ class CompiledKeywords:
 
     patterns: tuple[re.Pattern[str], ...]
     forms: dict[str, tuple[Keyword, ...]]
+    # Per pattern, what a message must hold for it to match: the first words of its forms
+    # (those written between word boundaries in Latin letters), or a character of its
+    # script (Arabic; Chinese and Japanese). Most messages hold neither, and are not scanned.
+    needs: tuple[frozenset[str] | re.Pattern[str], ...]
 
 
 def _compile(keywords: list[Keyword]) -> CompiledKeywords:
@@ -325,15 +336,21 @@ def _compile(keywords: list[Keyword]) -> CompiledKeywords:
         kind = (bool(_ARABIC.match(form[0])), is_cjk(form[0]), is_cjk(form[-1]))
         groups.setdefault(kind, []).append(form)
     patterns = []
+    needs: list[frozenset[str] | re.Pattern[str]] = []
     for (arabic, cjk_start, cjk_end), members in groups.items():
         body = "|".join(re.escape(f) for f in sorted(members, key=len, reverse=True))
         if arabic:
             patterns.append(rf"(?<![\w-]){_AR_BEFORE}({body}){_AR_AFTER}(?![\w-])")
+            needs.append(_ARABIC)
         else:
             left = "" if cjk_start else r"(?<![\w-])"
             right = "" if cjk_end else r"(?![\w-])"
             patterns.append(f"{left}({body}){right}")
-    return CompiledKeywords(tuple(re.compile(p) for p in patterns), forms)
+            # Between boundaries on both sides, a form's first word is a whole word of the
+            # message wherever the form matches; with a Chinese or Japanese end it may not be.
+            latin = not cjk_start and not cjk_end
+            needs.append(frozenset(_WORD.findall(f)[0] for f in members) if latin else CJK_CHAR)
+    return CompiledKeywords(tuple(re.compile(p) for p in patterns), forms, tuple(needs))
 
 
 def compile_keywords(words: list[str] | None, extra: list[str]) -> CompiledKeywords:
@@ -349,9 +366,17 @@ def compile_keywords(words: list[str] | None, extra: list[str]) -> CompiledKeywo
 
 def find_keywords(compiled: CompiledKeywords, text: str, language: str | None) -> list[str]:
     """The labels of the topic words ``text`` uses as topics (sorted, each once)."""
-    folded = fold_keeping_hyphens(text)
+    folded = _folded_keeping_hyphens(text)
     found = set()
-    for pattern in compiled.patterns:
+    words: set[str] | None = None
+    for pattern, needs in zip(compiled.patterns, compiled.needs, strict=True):
+        if isinstance(needs, frozenset):
+            if words is None:
+                words = set(_WORD.findall(folded))
+            if needs.isdisjoint(words):
+                continue
+        elif needs.search(folded) is None:
+            continue
         for match in pattern.finditer(folded):
             form = match.group(1)
             if language and language in HARMLESS_IN.get(form, ()):

@@ -24,7 +24,7 @@ from smartsupport.nlu.schema import RuleSpec
 
 # Kana voicing marks are letters' parts, not accents: "ペ" must not fold to "ヘ".
 _KEPT_MARKS = {"\u3099", "\u309a"}
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+CJK_CHAR = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
 
 def fold(text: str) -> str:
@@ -38,12 +38,12 @@ def fold(text: str) -> str:
 
 
 def is_cjk(char: str) -> bool:
-    return bool(_CJK.match(char))
+    return bool(CJK_CHAR.match(char))
 
 
 def has_cjk(text: str) -> bool:
     """Whether ``text`` holds a Chinese or Japanese character anywhere."""
-    return _CJK.search(text) is not None
+    return CJK_CHAR.search(text) is not None
 
 
 def word_pattern(word: str) -> str:
