@@ -33,16 +33,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-import yaml
 from babel import Locale, UnknownLocaleError
+
+from smartsupport.yaml_text import load_yaml
 
 LANGUAGES = ("en", "es", "fr", "de", "it", "pt", "zh", "ja", "ar")
 RIGHT_TO_LEFT = frozenset({"ar"})
 FALLBACK_LANGUAGE = "en"  # only for a workspace whose default language we do not ship
 LOCALES_DIR = Path(__file__).parent / "locales"
-# libyaml's safe loader (in PyYAML's wheels) reads the same YAML six times faster: the nine
-# catalogs are read at start-up (warm_up.py).
-SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 # Placeholders a workspace's own text may use beyond those of the shipped text.
 EXTRA_PLACEHOLDERS = {"knowledge.answer": {"section"}}
 V = TypeVar("V")
@@ -80,7 +78,7 @@ def catalog(language: str) -> dict[str, str]:
     if language not in LANGUAGES:
         return {}
     path = LOCALES_DIR / f"{language}.yaml"
-    data = yaml.load(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER) or {}
+    data = load_yaml(path.read_text(encoding="utf-8")) or {}
     return {str(k): str(v) for k, v in data.items()}
 
 

@@ -37,6 +37,7 @@ from pydantic import (
 
 from smartsupport import messages
 from smartsupport.errors import ConfigurationError
+from smartsupport.yaml_text import load_yaml
 
 SECTION_FILES = {"nlu": "intents.yaml", "flows": "flows.yaml", "escalation": "escalation.yaml"}
 DEMO_DIR = Path(__file__).parent / "demo"
@@ -219,7 +220,7 @@ def _text_place(data: dict[str, Any], section: str | None) -> dict[str, Any]:
 
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = load_yaml(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise ConfigurationError(f"{path}: cannot read workspace configuration: {exc}") from exc
     if data is None:

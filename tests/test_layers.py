@@ -38,6 +38,7 @@ LAYERS: list[tuple[str, list[str]]] = [
             "ngrams",  # TF-IDF's grams as scikit-learn cuts them, without it (issue 18)
             "rich", "transcription",  # rich messages, speech to text (issue 13)
             "proactive_request",  # a proactive message as outbox work (issue 13)
+            "yaml_text",  # YAML read by libyaml, with the pure-Python parser's errors
         ],
     ),
     (

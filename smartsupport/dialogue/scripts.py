@@ -77,6 +77,7 @@ from smartsupport.domain import (
 )
 from smartsupport.errors import ConfigurationError
 from smartsupport.workspaces import WorkspaceConfig
+from smartsupport.yaml_text import load_yaml
 
 SHOP_TOKEN = "test-shop-token-7f3a9c"  # the shop API's key in scripts; must never leak
 
@@ -176,7 +177,7 @@ def load_scripts(path: Path) -> list[Script]:
     scripts = []
     for file in files:
         try:
-            data = yaml.safe_load(file.read_text(encoding="utf-8"))
+            data = load_yaml(file.read_text(encoding="utf-8"))
             scripts.append(Script.model_validate({**(data or {}), "path": str(file)}))
         except (OSError, yaml.YAMLError) as exc:
             raise ConfigurationError(f"{file}: cannot read the script: {exc}") from exc

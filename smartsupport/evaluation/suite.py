@@ -27,6 +27,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from smartsupport.errors import ConfigurationError
+from smartsupport.yaml_text import load_yaml
 
 # The product brief's languages (issue 11): a conversation in another language is refused.
 Language = Literal["en", "es", "fr", "de", "it", "pt", "zh", "ja", "ar"]
@@ -120,7 +121,7 @@ def load_suite(path: Path) -> list[Case]:
 
 def _load_file(file: Path) -> list[Case]:
     try:
-        data = yaml.safe_load(file.read_text(encoding="utf-8"))
+        data = load_yaml(file.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigurationError(f"{file}: cannot read the conversations: {exc}") from exc
     try:

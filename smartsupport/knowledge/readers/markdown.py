@@ -28,6 +28,7 @@ from smartsupport.knowledge.readers.base import (
     title_from_name,
 )
 from smartsupport.knowledge.readers.html import first_heading, html_to_body
+from smartsupport.yaml_text import load_yaml
 
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)\n---[ \t]*(?:\n|\Z)", re.DOTALL)
 
@@ -37,7 +38,7 @@ def split_front_matter(text: str) -> tuple[dict[str, object], str]:
     if match is None:
         return {}, text
     try:
-        meta = yaml.safe_load(match.group(1)) or {}
+        meta = load_yaml(match.group(1)) or {}
     except yaml.YAMLError as exc:
         raise UnreadableFile(f"has invalid YAML front matter: {exc}") from exc
     if not isinstance(meta, dict):
