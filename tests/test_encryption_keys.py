@@ -4,6 +4,8 @@ storage/fields.py)."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
 import stat
@@ -13,7 +15,14 @@ import pytest
 
 from smartsupport.encryption import key_source, open_keyring
 from smartsupport.errors import ConfigurationError, EncryptionError
-from smartsupport.keyring import EnvKeySource, FileKeySource, Keyring, KeySet, new_keyset
+from smartsupport.keyring import (
+    EnvKeySource,
+    FileKeySource,
+    Keyring,
+    KeySet,
+    keyed_hash,
+    new_keyset,
+)
 from smartsupport.search_terms import index_terms, query_terms
 from smartsupport.settings import Settings
 from smartsupport.storage.fields import MARK, FieldCipher, sealed_key_id
@@ -148,3 +157,15 @@ def test_the_search_index_holds_keyed_hashes_never_words():
         assert word not in terms
     assert set(query_terms("REFUND ord-10234", blind)) <= terms
     assert FieldCipher().search_blind() is None  # encryption off: plain words
+
+
+@pytest.mark.parametrize("key_length", [16, 32, 64, 65, 200])
+def test_keyed_hashes_are_hmac_sha256_of_the_domain_and_value(key_length):
+    # The hashes already stored in indexes and look-up columns must stay the same: the fast
+    # path (the key's padded blocks hashed once) is HMAC-SHA256 exactly, whatever the key.
+    key = os.urandom(key_length)
+    for kind, value in [("search_term", "refund"), ("email", "ada@example.com"), ("x", ""),
+                        ("search_term", "退货"), ("search_term", "é" * 300)]:  # fmt: skip
+        expected = hmac.new(key, f"{kind}\x00{value}".encode(), hashlib.sha256).hexdigest()
+        assert keyed_hash(key, kind, value) == expected[:32]
+    assert keyed_hash(key, "a", "b") != keyed_hash(os.urandom(key_length), "a", "b")
