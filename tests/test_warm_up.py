@@ -11,6 +11,7 @@ import asyncio
 import logging
 from pathlib import Path
 
+import fastapi.routing
 from appkit import say, served, start
 
 from smartsupport import messages, warm_up
@@ -71,6 +72,28 @@ async def test_with_the_encoder_in_the_servers_thread_nothing_is_encoded_ahead(
     async with served(settings) as (app, _):
         assert await asyncio.wait_for(app.state.encoding_ahead, 30) == 0
         assert app.state.services.assistant.articles.answerability._vectors == {}
+
+
+async def test_no_request_after_start_builds_a_route(tmp_path: Path, monkeypatch) -> None:
+    """FastAPI builds an included router's routes on the first request that reaches them;
+    the warm-up has built them all, so the first requests (readiness, a customer's, an
+    agent's) only run their route."""
+    built: list[str] = []
+    populate = fastapi.routing._populate_api_route_state
+
+    def recording(route, path, *args, **kwargs):
+        built.append(path)
+        return populate(route, path, *args, **kwargs)
+
+    monkeypatch.setattr(fastapi.routing, "_populate_api_route_state", recording)
+    settings = Settings(data_dir=tmp_path, secret_key="k" * 32, warm_up=True, encoder="thread")
+    async with served(settings) as (_, http):
+        assert any(path.startswith("/api/v1/") for path in built)  # built at start-up
+        built.clear()
+        assert (await http.get("/readyz")).status_code == 200
+        await say(http, await start(http), "Do you ship to Canada?", "c1")
+        assert (await http.get("/api/v1/inbox/queue")).status_code == 401
+        assert built == []
 
 
 async def test_off_encodes_nothing_ahead(tmp_path: Path) -> None:
