@@ -1,7 +1,7 @@
 """YAML read with libyaml's safe loader, and PyYAML's own parser's message when it fails.
 
 PyYAML's wheels carry libyaml, whose safe loader reads the same documents as the pure-Python
-one about ten times faster: a server reads its workspaces' YAML (0.3 s for the demo's with
+one about ten times faster: a server reads its workspaces' YAML (0.18 s for the demo's with
 the pure-Python loader) and the message catalogs on every start. libyaml's errors name the
 line and column but not the text there, so a document that fails is read once more by the
 pure-Python loader, whose error quotes the offending line for the person fixing it.
