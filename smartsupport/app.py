@@ -90,11 +90,11 @@ def create_app(settings: Settings) -> FastAPI:
         ahead = None
         if settings.warm_up:
             _build_routes(app)
-        if isinstance(assistant, Assistant) and settings.warm_up:
-            # What the first turns would build on first use, built before /readyz says ok;
-            # the passages' sentence vectors then, in the background (warm_up.py).
-            log.info("warmed up in %.2f s", await warm_up(assistant))
-            ahead = asyncio.create_task(encode_passages(assistant), name="encode-passages")
+            if isinstance(assistant, Assistant):
+                # What the first turns would build on first use, built before /readyz says
+                # ok; the passages' sentence vectors then, in the background (warm_up.py).
+                log.info("warmed up in %.2f s", await warm_up(assistant))
+                ahead = asyncio.create_task(encode_passages(assistant), name="encode-passages")
         app.state.encoding_ahead = ahead  # None when off
         # SMARTSUPPORT_JOBS=off (serve --no-jobs): `smartsupport worker` processes run them.
         worker = Worker(services).start() if settings.jobs else None
