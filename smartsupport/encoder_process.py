@@ -13,15 +13,18 @@ the server's GIL (issue 18; ``SMARTSUPPORT_ENCODER``, docs/deployment.md).
                               server's GIL (None: the child could not load the model)
     backend.close()           ask the child to stop; kill it if it does not
 
-A child that dies (killed, out of memory) is started again on the next call, and that call's
-texts are sent again once; a child that cannot start raises ``EncoderUnavailable`` with its
-reason. The child exits by itself when the server's end of the pipe closes, so a server
-killed with SIGKILL leaves no encoder behind.
+The child answers batches in the order they were sent, so a second batch can wait in the
+pipe while it works on the first. A child that dies (killed, out of memory) is started again
+on the next call, and the texts of every batch it had are sent again once; a child that
+cannot start raises ``EncoderUnavailable`` with its reason. The child exits by itself when
+the server's end of the pipe closes, so a server killed with SIGKILL leaves no encoder
+behind.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import os
 import pickle
@@ -32,6 +35,7 @@ import subprocess
 import sys
 import threading
 from collections import OrderedDict
+from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
@@ -146,7 +150,8 @@ class EncoderProcess(EncoderBackend):
         self._process: subprocess.Popen[bytes] | None = None
         self._conn: Connection | None = None
         self._turns: socket.socket | None = None  # the event loop's connection to the child
-        self._stream: tuple[Any, asyncio.StreamReader, asyncio.StreamWriter] | None = None
+        self._stream: _Stream | None = None
+        self._opening: asyncio.Future[None] | None = None
         self._lock = threading.Lock()  # one batch on the blocking connection at a time
         self.starts = 0
         self.intents_scored = 0  # predictions the child made (the rest: the server's own)
@@ -189,7 +194,10 @@ class EncoderProcess(EncoderBackend):
         loop that uses it; another loop (a test client's portal thread) sends its texts over
         the blocking connection, from a thread, and scores its jobs itself. A child that dies
         is started again and the batch, jobs included, sent again once."""
-        if self._stream is not None and self._stream[0] is not asyncio.get_running_loop():
+        owner = self._stream.loop if self._stream is not None else None
+        if owner is None and self._opening is not None:
+            owner = self._opening.get_loop()
+        if owner is not None and owner is not asyncio.get_running_loop():
             return await asyncio.to_thread(self.encode, texts), [None] * len(jobs)
         request = (list(texts), list(jobs))
         starts = self.starts
@@ -210,28 +218,49 @@ class EncoderProcess(EncoderBackend):
     async def _exchange(
         self, request: tuple[list[str], list[IntentJob]]
     ) -> tuple[np.ndarray, list[Scored | None]]:
-        reader, writer = await self._open_stream()
+        stream = await self._open_stream()
+        if stream.reading is None or stream.reading.done():
+            # The child closed its end between batches (killed): start it again.
+            raise EOFError("the encoder process closed its connection")
         # multiprocessing's Connection framing, which the child reads: a 4-byte big-endian
-        # length, then the pickle.
+        # length, then the pickle. The child answers in order; ``_replies`` hands each answer
+        # to the batch that waits for it, so a second batch can wait beside the first.
         payload = pickle.dumps(request, protocol=pickle.HIGHEST_PROTOCOL)
-        writer.write(struct.pack("!i", len(payload)) + payload)
-        (size,) = struct.unpack("!i", await reader.readexactly(4))
-        status, result = pickle.loads(await reader.readexactly(size))
+        reply: asyncio.Future[tuple[str, Any]] = asyncio.get_running_loop().create_future()
+        stream.waiting.append(reply)
+        stream.writer.write(struct.pack("!i", len(payload)) + payload)
+        status, result = await reply
         if status != "ok":
             raise EncoderUnavailable(f"the encoder process failed on a batch: {result}")
         vectors, scored = result
         return np.asarray(vectors, dtype=np.float32), scored
 
-    async def _open_stream(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        loop = asyncio.get_running_loop()
+    async def _open_stream(self) -> _Stream:
+        """The event loop's stream to the child, opened by the first batch that needs it;
+        a batch sent beside it waits for the same opening, not a second stream."""
         if self._stream is None:
-            if not self._alive():
-                await asyncio.to_thread(self._restart, self.starts)
-            assert self._turns is not None
-            # A duplicate of the socket: the stream owns (and closes) its own descriptor.
-            reader, writer = await asyncio.open_connection(sock=self._turns.dup())
-            self._stream = (loop, reader, writer)
-        return self._stream[1], self._stream[2]
+            if self._opening is None:
+                self._opening = asyncio.ensure_future(self._connect())
+            opening = self._opening
+            try:
+                await asyncio.shield(opening)
+            finally:
+                if self._opening is opening and opening.done():
+                    self._opening = None
+        if self._stream is None:
+            raise EOFError("the encoder process stopped while its stream was opened")
+        return self._stream
+
+    async def _connect(self) -> None:
+        loop = asyncio.get_running_loop()
+        if not self._alive():
+            await asyncio.to_thread(self._restart, self.starts)
+        assert self._turns is not None
+        # A duplicate of the socket: the stream owns (and closes) its own descriptor.
+        reader, writer = await asyncio.open_connection(sock=self._turns.dup())
+        stream = _Stream(loop, writer, collections.deque())
+        stream.reading = loop.create_task(_replies(reader, stream.waiting))
+        self._stream = stream
 
     def _restart(self, starts: int) -> None:
         """Start the child again, unless another caller has since ``starts`` did."""
@@ -283,11 +312,10 @@ class EncoderProcess(EncoderBackend):
         process, conn, turns, stream = self._process, self._conn, self._turns, self._stream
         self._process, self._conn, self._turns, self._stream = None, None, None, None
         if stream is not None:
-            # Only the loop that opened it may close the transport; dropping our reference
-            # is enough otherwise, the descriptor closes with it.
-            loop, _, writer = stream
-            if loop.is_running():
-                loop.call_soon_threadsafe(writer.close)
+            # Only the loop that opened it may close the transport and stop its reader;
+            # dropping our reference is enough otherwise, the descriptor closes with it.
+            if stream.loop.is_running():
+                stream.loop.call_soon_threadsafe(stream.close)
         if turns is not None:
             turns.close()
         if conn is not None:
@@ -302,6 +330,45 @@ class EncoderProcess(EncoderBackend):
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+@dataclass(slots=True)
+class _Stream:
+    """The event loop's connection to the child: the batches sent, waiting for answers."""
+
+    loop: asyncio.AbstractEventLoop
+    writer: asyncio.StreamWriter
+    waiting: collections.deque[asyncio.Future[tuple[str, Any]]]
+    reading: asyncio.Task[None] | None = None
+
+    def close(self) -> None:
+        self.writer.close()
+        if self.reading is not None:
+            self.reading.cancel()
+
+
+async def _replies(
+    reader: asyncio.StreamReader, waiting: collections.deque[asyncio.Future[tuple[str, Any]]]
+) -> None:
+    """Each answer of the child to the batch sent first among those waiting. A batch whose
+    caller gave up (cancelled) still has its answer read, so the next one gets its own."""
+    try:
+        while True:
+            (size,) = struct.unpack("!i", await reader.readexactly(4))
+            answer = pickle.loads(await reader.readexactly(size))
+            reply = waiting.popleft()
+            if not reply.done():
+                reply.set_result(answer)
+    except BaseException as exc:
+        # The child died or the stream was closed: every batch still waiting is sent again
+        # by its caller (``vectors_and_intents``) to a new child.
+        lost = exc if isinstance(exc, (EOFError, OSError, asyncio.IncompleteReadError)) else None
+        while waiting:
+            reply = waiting.popleft()
+            if not reply.done():
+                reply.set_exception(lost or EOFError("the encoder stream was closed"))
+        if lost is None:
+            raise
 
 
 _Launched = tuple["subprocess.Popen[bytes]", Connection, socket.socket]

@@ -18,8 +18,9 @@ concurrent turns encoded together, the model never on the event loop (issue 18).
 The packaged encoder does ~430 sentences/s one at a time and ~1,100/s in batches, and its
 pure-Python tokenizer holds the GIL (docs/benchmarks.md, issue 18). So a turn awaits its
 texts here instead of calling the model: texts asked for while a batch runs wait for the
-next batch, one batch at a time, in one thread (or sent to the encoder process, where the
-work does not hold this process's GIL). A text asked for again soon (the question, for
+next batch, in one thread (or sent to the encoder process, where the work does not hold this
+process's GIL). Up to two batches are under way at once: the second waits beside the first,
+so the encoder has it as soon as it is done. A text asked for again soon (the question, for
 intents, the search and answerability, within one turn or the next) comes from the cache.
 """
 
@@ -41,6 +42,12 @@ from smartsupport.embeddings import get_embedder
 
 CACHE_TEXTS = 4096  # 8 MiB of 512-dimension vectors
 MAX_BATCH = 64  # texts per model call: the throughput gain flattens out by then
+# Batches sent to the backend at once. With one, the encoder process idled while the event
+# loop ran the turns its last batch released, and the loop idled while it encoded (at
+# saturation each was busy 60-80% of the time, docs/benchmarks.md, "Stop 35"); with two,
+# the next batch waits beside the running one.
+IN_FLIGHT = 2
+SECOND_BATCH = MAX_BATCH // 2  # texts that justify a batch beside one under way
 
 # What a turn asks of the intent model: its directory and hash, and the message (as the NLU
 # engine reads its language and sentiment) with the workspace's default language
@@ -131,7 +138,7 @@ class InThread(EncoderBackend):
 
 @dataclass(slots=True)
 class _Pending:
-    """One event loop's texts: waiting for the next batch, in the batch being encoded."""
+    """One event loop's texts: waiting for the next batch, in a batch being encoded."""
 
     queue: dict[str, asyncio.Future[np.ndarray]] = field(default_factory=dict)
     running: dict[str, asyncio.Future[np.ndarray]] = field(default_factory=dict)
@@ -139,7 +146,10 @@ class _Pending:
     jobs: dict[JobKey, asyncio.Future[tuple[np.ndarray, Scored | None]]] = field(
         default_factory=dict
     )
-    worker: asyncio.Task[None] | None = None
+    workers: set[asyncio.Task[None]] = field(default_factory=set)
+
+    def backlog(self) -> int:
+        return len(self.queue) + len(self.jobs)
 
 
 class SentenceEncoder:
@@ -171,8 +181,8 @@ class SentenceEncoder:
 
     async def close(self) -> None:
         pending = self._pending.pop(asyncio.get_running_loop(), None)
-        if pending is not None and pending.worker is not None:
-            await stopping.stop(pending.worker)
+        for worker in list(pending.workers) if pending is not None else ():
+            await stopping.stop(worker)
         await asyncio.to_thread(self.backend.close)
 
     # -- the turn's way: awaited, batched --------------------------------------------------
@@ -217,8 +227,12 @@ class SentenceEncoder:
         return pending
 
     def _work(self, pending: _Pending) -> None:
-        if pending.worker is None or pending.worker.done():
-            pending.worker = asyncio.create_task(self._batches(pending))
+        """A worker for the queued texts: the first, or a second beside one under way once
+        the texts would fill half a batch (fewer cost the encoder nearly as much)."""
+        workers = pending.workers
+        if not workers or (len(workers) < IN_FLIGHT and pending.backlog() >= SECOND_BATCH):
+            worker = asyncio.create_task(self._batches(pending))
+            workers.add(worker)
 
     async def vectors(self, texts: list[str]) -> np.ndarray:
         if not texts:
@@ -242,41 +256,53 @@ class SentenceEncoder:
         return np.array([found[t] for t in texts])  # np.stack costs 4x as much for a few rows
 
     async def _batches(self, pending: _Pending) -> None:
-        while pending.queue or pending.jobs:
-            batch = list(pending.queue)[:MAX_BATCH]
-            pending.running = {text: pending.queue.pop(text) for text in batch}
-            jobs = self._jobs_for(pending, batch)
-            rows = {text: row for row, text in enumerate(batch)}
-            try:
-                vectors, scored = await self.backend.vectors_and_intents(
-                    batch, [(rows[key[0]], *key[1:]) for key in jobs]
-                )
-            except BaseException as exc:  # every waiter learns why; the next batch retries
-                for future in pending.running.values():
-                    if not future.done():
-                        future.set_exception(exc)
-                for job in jobs.values():
-                    if not job.done():
-                        job.set_exception(exc)
-                pending.running = {}
-                if isinstance(exc, asyncio.CancelledError):
-                    raise
-                continue
-            self.batches += 1
-            self.encoded += len(batch)
-            self._remember(batch, vectors)
-            for text, vector in zip(batch, vectors, strict=True):
-                waiting = pending.running.get(text)
-                if waiting is not None and not waiting.done():
-                    waiting.set_result(vector)
-            for (key, job), found in zip(jobs.items(), scored, strict=True):
+        try:
+            while pending.queue or pending.jobs:
+                if len(pending.workers) > 1 and pending.backlog() < SECOND_BATCH:
+                    return  # the batch under way takes them when it is done
+                await self._batch(pending)
+        finally:
+            # Before any await: a text queued from now on starts a new worker.
+            pending.workers.discard(asyncio.current_task())  # type: ignore[arg-type]
+
+    async def _batch(self, pending: _Pending) -> None:
+        batch = list(pending.queue)[:MAX_BATCH]
+        mine = {text: pending.queue.pop(text) for text in batch}
+        jobs = self._jobs_for(pending, batch, mine)
+        pending.running.update(mine)
+        rows = {text: row for row, text in enumerate(batch)}
+        try:
+            vectors, scored = await self.backend.vectors_and_intents(
+                batch, [(rows[key[0]], *key[1:]) for key in jobs]
+            )
+        except BaseException as exc:  # every waiter learns why; the next batch retries
+            for future in mine.values():
+                if not future.done():
+                    future.set_exception(exc)
+            for job in jobs.values():
                 if not job.done():
-                    job.set_result((vectors[rows[key[0]]], found))
-            pending.running = {}
+                    job.set_exception(exc)
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+            return
+        finally:
+            for text, future in mine.items():
+                if pending.running.get(text) is future:
+                    del pending.running[text]
+        self.batches += 1
+        self.encoded += len(batch)
+        self._remember(batch, vectors)
+        for text, vector in zip(batch, vectors, strict=True):
+            waiting = mine.get(text)
+            if waiting is not None and not waiting.done():
+                waiting.set_result(vector)
+        for (key, job), found in zip(jobs.items(), scored, strict=True):
+            if not job.done():
+                job.set_result((vectors[rows[key[0]]], found))
 
     @staticmethod
     def _jobs_for(
-        pending: _Pending, batch: list[str]
+        pending: _Pending, batch: list[str], mine: dict[str, asyncio.Future[np.ndarray]]
     ) -> dict[JobKey, asyncio.Future[tuple[np.ndarray, Scored | None]]]:
         """The jobs that go with ``batch``, their texts added to it while there is room
         (encoded again if another caller had one already: a job needs its vector here)."""
@@ -291,7 +317,7 @@ class SentenceEncoder:
                 in_batch.add(text)
                 queued = pending.queue.pop(text, None)
                 if queued is not None:
-                    pending.running[text] = queued
+                    mine[text] = queued
             taken[key] = pending.jobs.pop(key)
         return taken
 

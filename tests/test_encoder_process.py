@@ -222,3 +222,31 @@ async def test_a_model_the_child_cannot_load_is_left_to_the_server_and_a_killed_
         assert understanding.intent == "order_status"
     finally:
         await encoder.close()
+
+
+async def test_two_batches_under_way_each_get_their_own_answer() -> None:
+    """The child answers in order; each batch waiting beside another gets its own vectors,
+    even when the batch sent before it was given up on."""
+    backend = EncoderProcess()
+    await asyncio.to_thread(backend.start)
+    try:
+        batches = [[f"batch {b} text {i}" for i in range(20)] for b in range(3)]
+        given_up = asyncio.create_task(backend.vectors(batches[0]))
+        rest = [asyncio.create_task(backend.vectors(batch)) for batch in batches[1:]]
+        await asyncio.sleep(0)
+        given_up.cancel()
+        found = await asyncio.gather(*rest)
+        for batch, vectors in zip(batches[1:], found, strict=True):
+            assert np.allclose(vectors, get_embedder().encode(batch), atol=1e-5)
+        # Killed with two batches waiting: both are sent again to a new child.
+        first = backend.pid
+        assert first is not None
+        waiting = [asyncio.create_task(backend.vectors(batch)) for batch in batches[:2]]
+        await asyncio.sleep(0)
+        os.kill(first, signal.SIGKILL)
+        found = await asyncio.gather(*waiting)
+        for batch, vectors in zip(batches[:2], found, strict=True):
+            assert np.allclose(vectors, get_embedder().encode(batch), atol=1e-5)
+        assert backend.starts == 2 and backend.pid != first
+    finally:
+        await asyncio.to_thread(backend.close)

@@ -14,7 +14,7 @@ import pytest
 from smartsupport.conversation import handle_message, start_conversation
 from smartsupport.domain import IncomingMessage
 from smartsupport.embeddings import get_embedder
-from smartsupport.encoding import MAX_BATCH, InThread, SentenceEncoder
+from smartsupport.encoding import IN_FLIGHT, MAX_BATCH, SECOND_BATCH, InThread, SentenceEncoder
 from smartsupport.settings import Settings
 from smartsupport.wiring import assemble
 
@@ -251,3 +251,53 @@ async def test_repeated_questions_are_compared_by_vectors_encoded_off_the_event_
         assert escalation["reason"] == "the same question asked 2 times"
     finally:
         await services.close()
+
+
+class Gated(InThread):
+    """A backend whose batches wait for the test to let them finish, counting how many are
+    under way at once."""
+
+    def __init__(self) -> None:
+        super().__init__(Recording())
+        self.sent: list[list[str]] = []
+        self.under_way = 0
+        self.most = 0
+        self.gate = asyncio.Event()
+
+    async def vectors(self, texts: list[str]) -> np.ndarray:
+        self.sent.append(list(texts))
+        self.under_way += 1
+        self.most = max(self.most, self.under_way)
+        try:
+            await self.gate.wait()
+            return get_embedder().encode(texts)
+        finally:
+            self.under_way -= 1
+
+
+async def test_a_second_batch_waits_beside_the_first_once_it_would_fill_half_a_batch() -> None:
+    backend = Gated()
+    encoder = SentenceEncoder(backend)
+    first = asyncio.create_task(encoder.vectors(["the first text"]))
+    await asyncio.sleep(0.01)
+    assert backend.sent == [["the first text"]]
+    # A few texts wait for the batch under way: a small batch costs nearly a full one.
+    few = [asyncio.create_task(encoder.vectors([f"a few {i}"])) for i in range(SECOND_BATCH - 1)]
+    await asyncio.sleep(0.01)
+    assert len(backend.sent) == 1
+    # Half a batch goes out beside it, so the encoder has it when the first is done.
+    more = asyncio.create_task(encoder.vectors(["one more"]))
+    await asyncio.sleep(0.01)
+    assert len(backend.sent) == 2 and len(backend.sent[1]) == SECOND_BATCH
+    # Never more than IN_FLIGHT: the rest wait for one of them.
+    rest = [asyncio.create_task(encoder.vectors([f"the rest {i}"])) for i in range(MAX_BATCH)]
+    await asyncio.sleep(0.01)
+    assert len(backend.sent) == 2 and backend.most == IN_FLIGHT
+    backend.gate.set()
+    done = await asyncio.gather(first, *few, more, *rest)
+    texts = ["the first text", *(f"a few {i}" for i in range(SECOND_BATCH - 1)), "one more"]
+    texts += [f"the rest {i}" for i in range(MAX_BATCH)]
+    assert np.allclose(np.concatenate(done), get_embedder().encode(texts), atol=1e-6)
+    assert sorted(t for batch in backend.sent for t in batch) == sorted(texts)
+    assert backend.most == IN_FLIGHT
+    await encoder.close()
