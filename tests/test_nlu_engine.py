@@ -204,3 +204,48 @@ async def test_invalid_nlu_section_names_the_field(tmp_path: Path) -> None:
     workspace.section("nlu")["rules"] = [{"intent": "x", "regex": ["(unclosed"]}]
     with pytest.raises(ConfigurationError, match=r"rules\.0\.regex"):
         await NluEngine(tmp_path).prepare(workspace)
+
+
+class SlowRedis(MemoryBackplane):
+    """A shared store whose reads answer only once ``answer`` is set."""
+
+    shared = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.answer = asyncio.Event()
+        self.reads = 0
+
+    async def get(self, key: str) -> bytes | None:
+        self.reads += 1
+        await self.answer.wait()
+        return await super().get(key)
+
+
+async def test_the_model_s_batch_goes_out_while_the_shared_cache_is_read(
+    models_dir: Path, engine: NluEngine
+) -> None:
+    redis = SlowRedis()
+    reading = NluEngine(models_dir, redis)
+    await reading.prepare(load_workspace_dir(DEMO_DIR))
+    try:
+        turn = asyncio.create_task(reading.understand("demo", "can I pay with apple pay"))
+        for _ in range(500):
+            if reading.encoder.batches:
+                break
+            await asyncio.sleep(0.01)
+        # The message was encoded and scored while the shared cache had not answered.
+        assert redis.reads == 1 and not redis.answer.is_set() and not turn.done()
+        assert reading.encoder.batches == 1
+        redis.answer.set()
+        assert (await turn).intent == "payment"
+        # Another process's understanding, read from the shared store, is used as it is;
+        # the batch sent beside the read goes unused.
+        other = NluEngine(models_dir, redis)
+        await other.prepare(load_workspace_dir(DEMO_DIR))
+        await reading.close()  # the shared write is made behind the turn
+        other._classify = lambda *args: pytest.fail("the shared copy should be used")  # type: ignore[method-assign]
+        assert (await other.understand("demo", "Can I pay with Apple Pay")).intent == "payment"
+        await other.close()
+    finally:
+        await reading.close()

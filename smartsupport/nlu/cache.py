@@ -44,11 +44,25 @@ class UnderstandingCache:
         self._writing: set[asyncio.Task[None]] = set()
         self._behind = False  # MAX_WRITING reached: said once, until the writes catch up
 
+    @property
+    def shared(self) -> bool:
+        """Whether a miss here is looked up in a store shared with other processes (a round
+        trip), not only in this process's copy."""
+        return self._backplane is not None
+
     async def get(self, key: str) -> dict[str, Any] | None:
+        value = self.local(key)
+        return value if value is not None else await self.shared_get(key)
+
+    def local(self, key: str) -> dict[str, Any] | None:
+        """This process's copy, if it has one."""
         value = self._local.get(key)
         if value is not None:
             self._local.move_to_end(key)
-            return value
+        return value
+
+    async def shared_get(self, key: str) -> dict[str, Any] | None:
+        """The shared store's copy (None without one), kept here too."""
         if self._backplane is None:
             return None
         raw = await self._backplane.get(key)

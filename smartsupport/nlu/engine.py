@@ -183,32 +183,11 @@ class NluEngine:
                 source="no_text",
             )
         key = cache_key(workspace_id, prepared.model_hash, head)
-        found = await self._cache.get(key)
-        if found is None:
-            read = prepared.spec.masked(head)  # as the model was trained (NluSpec.masked)
-            model = prepared.model
-            if model is not None and read and model.mode == "standard":
-                scored = None
-                if model.directory is not None:
-                    # Scored where the text is encoded (the encoder process), if it can.
-                    ask = (
-                        model.directory,
-                        str(model.meta.get("hash")),
-                        head,
-                        prepared.default_language,
-                    )
-                    vector, scored = await self.encoder.vector_and_intent(read, ask)
-                    vectors = vector[None, :]
-                else:
-                    vectors = await self.encoder.vectors([read])
-                cached = self._classify(prepared, head, read, vectors, scored)
-            else:  # rules only, or the accurate mode's second model: in a thread
-                self.encoder.flush()  # the turn's other texts (prefetched) meanwhile
-                cached = await asyncio.to_thread(self._classify, prepared, head, read, None)
-            self._cache.put(key, cached)  # shared behind the turn
+        cached = self._cache.local(key)
+        if cached is None:
+            cached = await self._understood(prepared, key, head)
         else:
-            self.encoder.flush()
-            cached = found
+            self.encoder.flush()  # the turn's other texts (prefetched)
         return Understanding(
             language=cached["language"],
             intent=cached["intent"],
@@ -219,6 +198,45 @@ class NluEngine:
             source=cached["source"],
             ranking=[(name, score) for name, score in cached["ranking"]],
         )
+
+    async def _understood(self, prepared: _Prepared, key: str, head: str) -> dict[str, Any]:
+        """The understanding of a message this process has not cached: the shared cache's
+        copy, or the model's and rules' reading, shared behind the turn."""
+        read = prepared.spec.masked(head)  # as the model was trained (NluSpec.masked)
+        model = prepared.model
+        if model is not None and read and model.mode == "standard" and model.directory is not None:
+            # Scored where the text is encoded (the encoder process), if it can.
+            ask = (model.directory, str(model.meta.get("hash")), head, prepared.default_language)
+            if self._cache.shared:
+                # The batch goes out while the shared cache is read, not after: a message
+                # another process understood is rare, and waiting for the read first added a
+                # Redis round trip to every other turn. On a hit the batch's answer is unused.
+                encoding = asyncio.ensure_future(self.encoder.vector_and_intent(read, ask))
+                try:
+                    found = await self._cache.shared_get(key)
+                except BaseException:
+                    encoding.add_done_callback(_unused)
+                    raise
+                if found is not None:
+                    encoding.add_done_callback(_unused)
+                    return found
+                vector, scored = await encoding
+            else:
+                vector, scored = await self.encoder.vector_and_intent(read, ask)
+            cached = self._classify(prepared, head, read, vector[None, :], scored)
+        else:
+            found = await self._cache.shared_get(key)
+            if found is not None:
+                self.encoder.flush()
+                return found
+            if model is not None and read and model.mode == "standard":
+                vectors = await self.encoder.vectors([read])
+                cached = self._classify(prepared, head, read, vectors, None)
+            else:  # rules only, or the accurate mode's second model: in a thread
+                self.encoder.flush()  # the turn's other texts (prefetched) meanwhile
+                cached = await asyncio.to_thread(self._classify, prepared, head, read, None)
+        self._cache.put(key, cached)  # shared behind the turn
+        return cached
 
     def _classify(
         self,
@@ -287,3 +305,8 @@ class NluEngine:
             result["language"] = detect_language(text, prepared.default_language).language
             result["sentiment"] = scored.sentiment
         return result
+
+
+def _unused(encoding: asyncio.Future[Any]) -> None:
+    if not encoding.cancelled():
+        encoding.exception()  # retrieved, so asyncio does not log a failed batch nobody awaits
