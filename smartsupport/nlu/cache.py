@@ -50,10 +50,6 @@ class UnderstandingCache:
         trip), not only in this process's copy."""
         return self._backplane is not None
 
-    async def get(self, key: str) -> dict[str, Any] | None:
-        value = self.local(key)
-        return value if value is not None else await self.shared_get(key)
-
     def local(self, key: str) -> dict[str, Any] | None:
         """This process's copy, if it has one."""
         value = self._local.get(key)
