@@ -219,7 +219,7 @@ class EncoderProcess(EncoderBackend):
         self, request: tuple[list[str], list[IntentJob]]
     ) -> tuple[np.ndarray, list[Scored | None]]:
         stream = await self._open_stream()
-        if stream.reading is None or stream.reading.done():
+        if stream.reading.done():
             # The child closed its end between batches (killed): start it again.
             raise EOFError("the encoder process closed its connection")
         # multiprocessing's Connection framing, which the child reads: a 4-byte big-endian
@@ -258,9 +258,8 @@ class EncoderProcess(EncoderBackend):
         assert self._turns is not None
         # A duplicate of the socket: the stream owns (and closes) its own descriptor.
         reader, writer = await asyncio.open_connection(sock=self._turns.dup())
-        stream = _Stream(loop, writer, collections.deque())
-        stream.reading = loop.create_task(_replies(reader, stream.waiting))
-        self._stream = stream
+        waiting: collections.deque[asyncio.Future[tuple[str, Any]]] = collections.deque()
+        self._stream = _Stream(loop, writer, waiting, loop.create_task(_replies(reader, waiting)))
 
     def _restart(self, starts: int) -> None:
         """Start the child again, unless another caller has since ``starts`` did."""
@@ -339,12 +338,11 @@ class _Stream:
     loop: asyncio.AbstractEventLoop
     writer: asyncio.StreamWriter
     waiting: collections.deque[asyncio.Future[tuple[str, Any]]]
-    reading: asyncio.Task[None] | None = None
+    reading: asyncio.Task[None]  # ``_replies``
 
     def close(self) -> None:
         self.writer.close()
-        if self.reading is not None:
-            self.reading.cancel()
+        self.reading.cancel()
 
 
 async def _replies(

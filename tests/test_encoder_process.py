@@ -230,10 +230,15 @@ async def test_two_batches_under_way_each_get_their_own_answer() -> None:
     backend = EncoderProcess()
     await asyncio.to_thread(backend.start)
     try:
-        batches = [[f"batch {b} text {i}" for i in range(20)] for b in range(3)]
+        batches = [[f"batch {b} text {i}" for i in range(60)] for b in range(3)]
         given_up = asyncio.create_task(backend.vectors(batches[0]))
         rest = [asyncio.create_task(backend.vectors(batch)) for batch in batches[1:]]
-        await asyncio.sleep(0)
+        # Given up once all three are written to the child: its answer comes first.
+        for _ in range(1000):  # a few turns of the loop; the child takes milliseconds
+            if backend._stream is not None and len(backend._stream.waiting) == 3:
+                break
+            await asyncio.sleep(0)
+        assert backend._stream is not None and len(backend._stream.waiting) == 3
         given_up.cancel()
         found = await asyncio.gather(*rest)
         for batch, vectors in zip(batches[1:], found, strict=True):
