@@ -145,6 +145,15 @@ async def test_setting_without_ttl_clears_an_earlier_ttl(bp: Backplane) -> None:
     assert await bp.get("k") == b"b"
 
 
+async def test_set_many_writes_every_key_with_its_own_ttl(bp: Backplane, peer: Backplane) -> None:
+    await bp.set("kept", b"old", ttl_seconds=0.1)
+    await bp.set_many([("short", b"s", 0.2), ("kept", b"k", None), ("other", b"o", 30)])
+    assert [await peer.get(k) for k in ("short", "kept", "other")] == [b"s", b"k", b"o"]
+    await asyncio.sleep(0.35)
+    assert [await peer.get(k) for k in ("short", "kept", "other")] == [None, b"k", b"o"]
+    await bp.set_many([])
+
+
 async def test_delete_removes_the_key(bp: Backplane, peer: Backplane) -> None:
     await bp.set("k", b"v")
     await peer.delete("k")
@@ -598,31 +607,94 @@ async def test_redis_pubsub_drops_a_silently_dead_connection_and_resyncs(redis_u
         await gate.set("down")
 
 
-async def test_a_renewal_whose_cancellation_redis_swallows_does_not_hold_the_turn(
-    redis_url: str,
-) -> None:
-    import redis.exceptions
+class _StalledPipeline:
+    """A Redis pipeline whose reply never comes, and that reports its cancellation as a lost
+    connection, as redis-py can (redis/redis-py#2028, #2551)."""
 
-    bp = RedisBackplane(redis_url)
-    await bp.connect()
-    renewing = asyncio.Event()
+    def __init__(self, sent: asyncio.Event) -> None:
+        self.sent = sent
 
-    async def stalled(keys: list[str], args: list[object], client: object) -> int:
-        # A renewal waiting on Redis when the turn ends, and a client that reports the
-        # cancellation as a lost connection (redis/redis-py#2028, #2551).
-        renewing.set()
+    async def __aenter__(self) -> _StalledPipeline:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+    def eval(self, *args: object) -> None:
+        pass
+
+    async def execute(self) -> list[int]:
+        import redis.exceptions
+
+        self.sent.set()
         try:
             await asyncio.sleep(3600)
         except asyncio.CancelledError:
             raise redis.exceptions.ConnectionError("Connection closed by server.") from None
-        return 1
+        return []
 
-    bp._locks._renew_script = stalled  # type: ignore[attr-defined]
+
+async def test_a_stalled_renewal_holds_neither_the_turn_nor_the_shutdown(redis_url: str) -> None:
+    bp = RedisBackplane(redis_url)
+    await bp.connect()
+    renewing = asyncio.Event()
     try:
         async with asyncio.timeout(5):
             async with bp.lock("renewed", lease=0.3):
+                client = bp._locks._client()  # type: ignore[attr-defined]
+                pipeline = lambda *a, **k: _StalledPipeline(renewing)  # noqa: E731
+                stalled = type("Stalled", (), {"pipeline": pipeline})
+                # Only the renewer asks for the client again; the release uses the turn's.
+                bp._locks._client = lambda: stalled  # type: ignore[attr-defined]
                 await renewing.wait()
-        async with bp.lock("renewed", timeout=0.5):  # released, not left to its lease
-            pass
+            bp._locks._client = lambda: client  # type: ignore[attr-defined]
+            async with bp.lock("renewed", timeout=0.5):  # released, not left to its lease
+                pass
+    finally:
+        async with asyncio.timeout(5):  # the renewer ends although its cancel was swallowed
+            await bp.close()
+
+
+async def test_one_round_trip_renews_every_lease_that_is_due(
+    redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    bp, peer = RedisBackplane(redis_url), RedisBackplane(redis_url)
+    await bp.connect()
+    await peer.connect()
+    locks = bp._locks  # type: ignore[attr-defined]
+    renewed: list[int] = []
+    renew = locks._renew_due
+
+    async def counted(due: list) -> None:
+        renewed.append(len(due))
+        await renew(due)
+
+    locks._renew_due = counted
+    entered = asyncio.Event()
+
+    async def turn(n: int, lease: float, hold: float) -> None:
+        async with bp.lock(f"turn-{n}", lease=lease):
+            entered.set()
+            await asyncio.sleep(hold)
+
+    try:
+        # A long lease first: the renewer sleeps for a third of it. The short ones added
+        # afterwards wake it, and all ten are renewed together, beat after beat.
+        slow = asyncio.create_task(turn(99, 30.0, 2.2))
+        await entered.wait()
+        turns = [asyncio.create_task(turn(n, 0.3, 2.0)) for n in range(10)]
+        await asyncio.sleep(0.8)
+        for n in range(10):
+            with pytest.raises(BackendError):
+                async with peer.lock(f"turn-{n}", timeout=0.05):
+                    pass
+        await asyncio.gather(slow, *turns)
+        # About 20 beats of 0.1 s: one round trip each, not one per lock (200).
+        assert renewed.count(10) >= 10 and len(renewed) <= 30, renewed
+        assert "lapsed" not in caplog.text
+        for n in (*range(10), 99):  # all released
+            async with peer.lock(f"turn-{n}", timeout=0.5):
+                pass
     finally:
         await bp.close()
+        await peer.close()

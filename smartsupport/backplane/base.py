@@ -90,6 +90,11 @@ class Backplane(abc.ABC):
     async def set(self, key: str, value: bytes, ttl_seconds: float | None = None) -> None:
         """Store ``value``; it expires after ``ttl_seconds`` (None: never)."""
 
+    async def set_many(self, items: Sequence[tuple[str, bytes, float | None]]) -> None:
+        """``set`` each (key, value, ttl_seconds); one round trip where the backend can."""
+        for key, value, ttl_seconds in items:
+            await self.set(key, value, ttl_seconds)
+
     @abc.abstractmethod
     async def delete(self, key: str) -> None:
         """Remove the key if present."""

@@ -168,6 +168,7 @@ class RedisBackplane(Backplane):
     async def close(self) -> None:
         reader, self._reader = self._reader, None
         await stopping.stop(reader)
+        await self._locks.close()
         subs, self._subs = self._subs, {}
         for channel_subs in subs.values():
             for sub in channel_subs:
@@ -203,6 +204,13 @@ class RedisBackplane(Backplane):
     async def set(self, key: str, value: bytes, ttl_seconds: float | None = None) -> None:
         with self._translate("writing a key"):
             await self._redis().set(self.prefix + "kv:" + key, value, px=px(ttl_seconds))
+
+    async def set_many(self, items: Sequence[tuple[str, bytes, float | None]]) -> None:
+        with self._translate("writing keys"):
+            async with self._redis().pipeline(transaction=False) as pipe:
+                for key, value, ttl_seconds in items:
+                    pipe.set(self.prefix + "kv:" + key, value, px=px(ttl_seconds))
+                await pipe.execute()
 
     async def delete(self, key: str) -> None:
         with self._translate("deleting a key"):

@@ -6,9 +6,11 @@ it only while it still holds that token. Waiters in one process queue on a local
 them competes in Redis, against other processes, so a busy conversation costs one ``SET``
 and one release per turn, not a poll every few milliseconds per waiter.
 
-While the holder runs, a task renews the lease every third of it (``_renew``), so leases
-are short (``fanout.LOCK_LEASE``): a process killed with ``kill -9`` blocks its conversations
-only until its last lease runs out.
+While a holder runs, its lease is renewed every third of it, so leases are short
+(``fanout.LOCK_LEASE``): a process killed with ``kill -9`` blocks its conversations only until
+its last lease runs out. One renewer task per process renews every lease that is due in one
+pipeline (``_renew_due``): a turn adds its lease to a set and takes it out again, with no task
+of its own to start, cancel and wait for (most turns end long before their first renewal).
 
 The keys a holder asked to read travel in the acquiring pipeline (read after the ``SET``
 succeeded, so after the previous holder's writes), and the writes it asked for travel in
@@ -29,11 +31,11 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from smartsupport import stopping
 from smartsupport.backplane.base import Held
 from smartsupport.errors import BackendError
 
 log = logging.getLogger(__name__)
-STOP_WAIT = 1.0  # seconds a released lock waits for its renewal task to end
 
 # Delete the lock only if it still holds our token: after our lease ran out it may be someone
 # else's, and a plain DEL would free their lock.
@@ -68,6 +70,21 @@ class _Waiters:
         self.users = 0
 
 
+class _Lease:
+    """A lock this process holds, and when its lease is next renewed (monotonic seconds)."""
+
+    __slots__ = ("name", "token", "lease", "due", "holder")
+
+    def __init__(
+        self, name: str, token: str, lease: float, holder: asyncio.Task[Any] | None
+    ) -> None:
+        self.name = name
+        self.token = token
+        self.lease = lease
+        self.due = time.monotonic() + lease / 3
+        self.holder = holder
+
+
 class RedisLocks:
     def __init__(
         self,
@@ -80,7 +97,10 @@ class RedisLocks:
         self._translate = translate
         self._keys: dict[str, _Waiters] = {}
         self._release: Any = None  # the release script, registered on first use
-        self._renew_script: Any = None  # the renewal script, likewise
+        self._leases: set[_Lease] = set()  # held here, renewed by ``_renewer``
+        self._renewer: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()  # a lease due before the renewer's next beat was added
+        self._next_beat = 0.0
 
     @asynccontextmanager
     async def hold(
@@ -107,16 +127,15 @@ class RedisLocks:
                 ) from None
             try:
                 token, held = await self._acquire(client, key, lease, read, deadline, timeout)
-                renewal = asyncio.create_task(
-                    self._renew(client, key, token, lease, asyncio.current_task())
-                )
+                leased = _Lease(self._prefix + "lock:" + key, token, lease, asyncio.current_task())
+                self._renew_while_held(leased)
                 try:
                     yield held
                 except BaseException:
-                    await _stop(renewal)
+                    self._leases.discard(leased)
                     await self._release_token(client, key, token, None)
                     raise
-                await _stop(renewal)
+                self._leases.discard(leased)
                 await self._release_token(client, key, token, held)
             finally:
                 waiters.lock.release()
@@ -153,41 +172,72 @@ class RedisLocks:
             await asyncio.sleep(min(delay, remaining))
             delay = min(delay * 2, 0.05)
 
-    async def _renew(
-        self,
-        client: aioredis.Redis,
-        key: str,
-        token: str,
-        lease: float,
-        holder: asyncio.Task[Any] | None,
-    ) -> None:
-        """Extend the lease every third of it while the holding task runs: a turn may take
-        as long as it needs, and a crashed process (or a holder task that is gone) frees
-        the lock one lease after its last renewal. A failed renewal is retried at the next
-        beat; the lock lapses only if Redis stays unreachable for a whole lease."""
-        if self._renew_script is None:
-            self._renew_script = client.register_script(RENEW_LOCK)
-        name = self._prefix + "lock:" + key
-        while True:
-            await asyncio.sleep(lease / 3)
-            if holder is not None and holder.done():
-                return
+    def _renew_while_held(self, leased: _Lease) -> None:
+        self._leases.add(leased)
+        if self._renewer is None or self._renewer.done():
+            self._renewer = asyncio.get_running_loop().create_task(
+                self._renew_leases(), name="redis-lock-renewer"
+            )
+        elif leased.due < self._next_beat:  # a shorter lease than those it sleeps for
+            self._wake.set()
+
+    async def _renew_leases(self) -> None:
+        """Renew each lease every third of it while its holder runs: a turn may take as long
+        as it needs, and a crashed process (or a holder task that is gone) frees the lock one
+        lease after its last renewal. A failed renewal is retried at the next beat; the lock
+        lapses only if Redis stays unreachable for a whole lease. Ends when nothing is held
+        (the next lock starts it again)."""
+        while self._leases:
+            stopping.stop_if_cancelled()
+            self._next_beat = min(leased.due for leased in self._leases)
+            self._wake.clear()
             try:
-                with self._translate("renewing a lock"):
-                    kept = await self._renew_script(
-                        keys=[name], args=[token, px(lease)], client=client
-                    )
-            except BackendError as exc:
-                if _cancelling():
-                    # redis-py can raise a connection error in place of the cancellation
-                    # ``_stop`` sent (redis/redis-py#2028, #2551): retrying would leave
-                    # ``_stop``, and so the turn, waiting for this loop forever.
-                    return
-                log.warning("could not renew lock %r, retrying: %s", key, exc)
-                continue
-            if not kept:
-                log.warning("lock %r lapsed while held (its lease ran out); not renewed", key)
-                return
+                async with asyncio.timeout(max(0.0, self._next_beat - time.monotonic())):
+                    await self._wake.wait()
+                continue  # a lease due sooner was added: sleep until it is due
+            except TimeoutError:
+                pass
+            now = time.monotonic()
+            for leased in [x for x in self._leases if x.holder is not None and x.holder.done()]:
+                self._leases.discard(leased)  # its holder is gone without releasing it
+            due = [leased for leased in self._leases if leased.due <= now]
+            if due:
+                await self._renew_due(due)
+
+    async def _renew_due(self, due: list[_Lease]) -> None:
+        """One pipeline for every lease due now."""
+        try:
+            with self._translate("renewing locks"):
+                async with self._client().pipeline(transaction=False) as pipe:
+                    for leased in due:
+                        # EVAL, not the registered script: see _release_token.
+                        pipe.eval(RENEW_LOCK, 1, leased.name, leased.token, px(leased.lease) or 1)
+                    kept = await pipe.execute()
+        except BackendError as exc:
+            if _cancelling():
+                # redis-py can raise a connection error in place of the cancellation ``close``
+                # sent (redis/redis-py#2028, #2551): retrying would keep the renewer running.
+                raise asyncio.CancelledError from exc
+            log.warning("could not renew %d lock(s), retrying: %s", len(due), exc)
+            kept = [None] * len(due)
+        except Exception:  # a bug must not stop every renewal of this process
+            log.exception("unexpected error renewing %d lock(s), retrying", len(due))
+            kept = [None] * len(due)
+        now = time.monotonic()
+        for leased, renewed in zip(due, kept, strict=True):
+            if leased not in self._leases:
+                continue  # released meanwhile: the script found another token, or none
+            if renewed == 0:
+                log.warning("lock %r lapsed while held (its lease ran out)", leased.name)
+                self._leases.discard(leased)
+            else:  # renewed, or retried at the next beat
+                leased.due = now + leased.lease / 3
+
+    async def close(self) -> None:
+        """Stop renewing (the backplane is closing: every lease runs out)."""
+        renewer, self._renewer = self._renewer, None
+        self._leases.clear()
+        await stopping.stop(renewer)
 
     async def _release_token(
         self, client: aioredis.Redis, key: str, token: str, held: Held | None
@@ -215,15 +265,6 @@ class RedisLocks:
         except BackendError as exc:
             # Not raised: it would hide the body's own outcome; the lease frees the lock.
             log.warning("could not release lock %r, it expires with its lease: %s", key, exc)
-
-
-async def _stop(renewal: asyncio.Task[None]) -> None:
-    renewal.cancel()
-    # Bounded, whatever the Redis client does with the cancellation: a renewal still running
-    # after this finds the lock released at its next beat and ends.
-    await asyncio.wait({renewal}, timeout=STOP_WAIT)
-    if renewal.done() and not renewal.cancelled():
-        renewal.exception()  # retrieved: a failure here is not news
 
 
 def _cancelling() -> bool:
