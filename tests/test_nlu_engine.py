@@ -4,7 +4,9 @@ rules, entities, sentiment, the model cache on disk and the understanding cache.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,7 @@ import pytest
 from smartsupport.backplane import open_backplane
 from smartsupport.backplane.memory import MemoryBackplane
 from smartsupport.errors import BackendUnavailable, ConfigurationError, NotFound
+from smartsupport.nlu.cache import GATHER_SECONDS, UnderstandingCache
 from smartsupport.nlu.engine import NluEngine
 from smartsupport.workspaces import DEMO_DIR, load_workspace_dir
 
@@ -159,13 +162,44 @@ async def test_sharing_an_understanding_neither_holds_nor_fails_the_turn(
     await stalled.prepare(load_workspace_dir(DEMO_DIR))
     result = await stalled.understand("demo", "can I pay with apple pay")
     # The turn has its understanding while the write is still on its way.
-    assert result.intent == "payment" and len(stalled._cache._writing) == 1
+    assert result.intent == "payment" and stalled._cache.unsent == 1
     again = await stalled.understand("demo", "Can I pay with Apple Pay")  # this process's copy
-    assert again.intent == "payment" and len(stalled._cache._writing) == 1
+    assert again.intent == "payment" and stalled._cache.unsent == 1
     redis.answer.set()
     await stalled.close()
-    assert not stalled._cache._writing
-    assert "not shared through the backplane: redis: connection reset" in caplog.text
+    assert stalled._cache.unsent == 0
+    assert "1 understood message(s) were not shared through the backplane" in caplog.text
+    assert "redis: connection reset" in caplog.text
+
+
+class CountingRedis(MemoryBackplane):
+    """A shared store that counts its round trips of writes."""
+
+    shared = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.round_trips: list[int] = []
+
+    async def set_many(self, items: Sequence[tuple[str, bytes, float | None]]) -> None:
+        self.round_trips.append(len(items))
+        await super().set_many(items)
+
+
+async def test_understandings_of_turns_close_together_are_shared_in_one_round_trip() -> None:
+    redis = CountingRedis()
+    cache = UnderstandingCache(redis)
+    for n in range(3):  # three turns understood in the same moment
+        cache.put(f"nlu:k{n}", {"intent": f"i{n}"})
+    await asyncio.sleep(GATHER_SECONDS / 2)
+    cache.put("nlu:k3", {"intent": "i3"})  # one more while the writer gathers
+    await cache.close()
+    assert redis.round_trips == [4]
+    assert [json.loads(await redis.get(f"nlu:k{n}") or b"") for n in range(4)] == [
+        {"intent": f"i{n}"} for n in range(4)
+    ]
+    other = UnderstandingCache(redis)  # another process's cache reads them
+    assert await other.shared_get("nlu:k2") == {"intent": "i2"}
 
 
 async def test_model_is_loaded_from_disk_and_retrained_on_change(
