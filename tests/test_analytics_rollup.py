@@ -17,7 +17,7 @@ import pytest
 from smartsupport import analytics_daily, analytics_rollup, analytics_sums
 from smartsupport.analytics import Filters, walk
 from smartsupport.analytics_report import CSV_COLUMNS, build_report, csv_row
-from smartsupport.domain import Workspace
+from smartsupport.domain import Conversation, ConversationStatus, Customer, Workspace
 from smartsupport.ids import new_id
 from smartsupport.pacing import Pace
 from smartsupport.storage import open_store
@@ -313,3 +313,20 @@ async def test_a_report_while_the_backfill_runs_is_exact_from_the_raw_rows(
     await analytics_rollup.catch_up(store)  # what the worker does, until nothing is left
     assert await analytics_rollup.due(store) == 0
     assert await analytics_sums.report(store, filters, WINDOW, now) == behind
+
+
+async def test_a_write_that_changes_no_fact_column_leaves_the_rollup_current(store: Any) -> None:
+    customer = await store.create_customer(Customer(new_id(), WORKSPACE))
+    conversation = await store.create_conversation(
+        Conversation(new_id(), WORKSPACE, customer.id, metadata={"locale": "en"})
+    )
+    await analytics_rollup.catch_up(store, WORKSPACE)
+    assert await analytics_rollup.due(store, WORKSPACE) == 0
+    # A turn's write names status and metadata but leaves both as they were (0046).
+    await store.record_turn(conversation.id, [], metadata={})
+    assert await analytics_rollup.due(store, WORKSPACE) == 0
+    await store.record_turn(conversation.id, [], status=ConversationStatus.WAITING)
+    assert await analytics_rollup.due(store, WORKSPACE) == 1
+    await analytics_rollup.catch_up(store, WORKSPACE)
+    await store.record_turn(conversation.id, [], metadata={"priority": "high"})
+    assert await analytics_rollup.due(store, WORKSPACE) == 1
