@@ -99,7 +99,9 @@ class RedisLocks:
         self._release: Any = None  # the release script, registered on first use
         self._leases: set[_Lease] = set()  # held here, renewed by ``_renewer``
         self._renewer: asyncio.Task[None] | None = None
-        self._wake = asyncio.Event()  # a lease due before the renewer's next beat was added
+        # Set when a lease due before the renewer's next beat is added; one per renewer task,
+        # so it belongs to the event loop that task runs on.
+        self._wake = asyncio.Event()
         self._next_beat = 0.0
 
     @asynccontextmanager
@@ -175,6 +177,7 @@ class RedisLocks:
     def _renew_while_held(self, leased: _Lease) -> None:
         self._leases.add(leased)
         if self._renewer is None or self._renewer.done():
+            self._wake = asyncio.Event()
             self._renewer = asyncio.get_running_loop().create_task(
                 self._renew_leases(), name="redis-lock-renewer"
             )
