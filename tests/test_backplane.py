@@ -7,6 +7,7 @@ process), a second RedisBackplane on the same Redis and prefix (a second server 
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 import time
 import uuid
@@ -423,6 +424,89 @@ async def test_redis_multiplexes_all_subscriptions_on_one_connection(redis_url: 
         assert int((await pubsub_client(redis_url, backplane.client_name))["sub"]) == 1
     finally:
         await backplane.close()
+
+
+async def test_a_process_s_own_subscribers_get_its_publishes_without_redis_s_echo(
+    redis_url: str,
+) -> None:
+    bp, peer = RedisBackplane(redis_url), RedisBackplane(redis_url)
+    await bp.connect()
+    await peer.connect()
+    fanned: list[str] = []
+    fan_out = bp._fan_out  # type: ignore[attr-defined]
+
+    async def counted(channel: str, data: bytes) -> None:
+        fanned.append(channel)
+        await fan_out(channel, data)
+
+    bp._fan_out = counted  # type: ignore[method-assign]
+    try:
+        mine, theirs = await bp.subscribe("room"), await peer.subscribe("room")
+        await bp.publish("room", {"n": 1})
+        async with bp.lock("conversation") as held:
+            held.on_release(publishes=[("room", {"n": 2}), ("elsewhere", {"n": 0})])
+        await peer.publish("room", {"n": 3})
+        # Ours were handed over as Redis took them; Redis's copies of them are skipped, and
+        # what another process publishes still comes through the reader.
+        assert await receive(mine, 3) == [{"n": 1}, {"n": 2}, {"n": 3}]
+        assert await receive(theirs, 3) == [{"n": 1}, {"n": 2}, {"n": 3}]
+        assert await nothing_arrives(mine) and await nothing_arrives(theirs)
+        assert fanned == ["room"] and len(bp._echoes) == 0  # type: ignore[attr-defined]
+    finally:
+        await bp.close()
+        await peer.close()
+
+
+async def test_an_echo_read_before_the_publish_s_own_reply_is_still_skipped(
+    redis_url: str,
+) -> None:
+    bp = RedisBackplane(redis_url)
+    await bp.connect()
+    raw = aioredis.from_url(split_prefix(redis_url)[0])
+    try:
+        mine = await bp.subscribe("room")
+        payload = json.dumps({"n": 1})
+        async with bp._publishing([("room", payload)]):  # type: ignore[attr-defined]
+            # Redis's copy reaches the reader before the publishing command's reply is read.
+            await raw.publish(bp.prefix + "ch:room", payload)
+            await asyncio.sleep(0.2)
+        assert await receive(mine, 1) == [{"n": 1}]
+        assert await nothing_arrives(mine)
+    finally:
+        await raw.aclose()
+        await bp.close()
+
+
+async def test_the_same_payload_from_two_processes_arrives_twice(redis_url: str) -> None:
+    bp, peer = RedisBackplane(redis_url), RedisBackplane(redis_url)
+    await bp.connect()
+    await peer.connect()
+    try:
+        mine = await bp.subscribe("inbox")
+        change = {"type": "inbox", "change": "status", "conversation_id": "c1"}
+        await asyncio.gather(bp.publish("inbox", change), peer.publish("inbox", change))
+        await bp.publish("inbox", change)
+        assert await receive(mine, 3) == [change] * 3
+        assert await nothing_arrives(mine)
+    finally:
+        await bp.close()
+        await peer.close()
+
+
+def test_an_echo_that_never_comes_is_forgotten(monkeypatch: pytest.MonkeyPatch) -> None:
+    from smartsupport.backplane import echoes
+
+    monkeypatch.setattr(echoes, "ECHO_WAIT", 0.05)
+    waiting = echoes.Echoes()
+    waiting.expect("room", b"{}")
+    waiting.expect("room", b"{}")
+    assert waiting.take("room", b"{}") and len(waiting) == 1
+    assert not waiting.take("other", b"{}") and not waiting.take("room", b"[]")
+    time.sleep(0.1)
+    waiting.expect("hall", b"{}")  # sweeps what waited longer than ECHO_WAIT
+    assert not waiting.take("room", b"{}") and len(waiting) == 1
+    waiting.forget("hall")  # resubscribed: its subscribers reload
+    assert len(waiting) == 0
 
 
 async def test_redis_pubsub_resubscribes_after_the_connection_drops(redis_url: str) -> None:

@@ -6,7 +6,9 @@ Every key and channel is namespaced by the URL's ``prefix=`` query parameter (de
 Pub/sub uses ONE Redis connection per backplane, however many local subscribers there are:
 channels are reference-counted, and a reader task fans each message out to the local
 subscriber queues. The reader is the only one reading that connection, so ``subscribe()``
-waits for the reader to see Redis confirm the SUBSCRIBE before returning.
+waits for the reader to see Redis confirm the SUBSCRIBE before returning. What this process
+publishes reaches its own subscribers as soon as Redis has taken it, and the reader skips the
+copy Redis sends back (``echoes.py``).
 """
 
 from __future__ import annotations
@@ -19,8 +21,8 @@ import os
 import time
 import uuid
 from collections import deque
-from collections.abc import Iterator, Sequence
-from contextlib import AbstractAsyncContextManager, contextmanager
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from typing import Any, cast
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -33,6 +35,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from smartsupport import stopping
 from smartsupport.backplane.base import RESYNC, Backplane, Held, Subscription
+from smartsupport.backplane.echoes import Echoes
 from smartsupport.backplane.memory import DEFAULT_MAX_QUEUED, QueueSubscription
 from smartsupport.backplane.redis_lock import RedisLocks, px
 from smartsupport.errors import BackendError, BackendUnavailable, ConfigurationError
@@ -108,7 +111,8 @@ class RedisBackplane(Backplane):
         self._confirmed: dict[str, asyncio.Future[None]] = {}
         self._sub_lock = asyncio.Lock()
         self._count_hit: Any = None  # the COUNT_HIT script, registered on first use
-        self._locks = RedisLocks(self._redis, self.prefix, self._translate)
+        self._echoes = Echoes()
+        self._locks = RedisLocks(self._redis, self.prefix, self._translate, self._publishing)
 
     # -- connection ----------------------------------------------------------------------
     @contextmanager
@@ -179,6 +183,7 @@ class RedisBackplane(Backplane):
                     waiter.set_result(None)
         self._pending.clear()
         self._confirmed.clear()
+        self._echoes = Echoes()
         pubsub, self._pubsub = self._pubsub, None
         client, self._client = self._client, None
         try:
@@ -241,8 +246,33 @@ class RedisBackplane(Backplane):
     # -- publish / subscribe -------------------------------------------------------------
     async def publish(self, channel: str, message: dict[str, Any]) -> None:
         payload = json.dumps(message)
-        with self._translate("publishing"):
-            await self._redis().publish(self.prefix + "ch:" + channel, payload)
+        async with self._publishing([(channel, payload)]):
+            with self._translate("publishing"):
+                await self._redis().publish(self.prefix + "ch:" + channel, payload)
+
+    @asynccontextmanager
+    async def _publishing(self, published: Sequence[tuple[str, str]]) -> AsyncIterator[None]:
+        """Around the command that publishes (channel, payload) pairs: once Redis has taken
+        them, hand them to this process's subscribers without waiting for Redis to send them
+        back to the reader (a round trip and a pass of the event loop). The echoes are
+        expected before the command goes out: the reader may read one before the command's
+        own reply is read."""
+        expected = [(channel, payload) for channel, payload in published if self._subs.get(channel)]
+        for channel, payload in expected:
+            self._echoes.expect(channel, payload.encode())
+        try:
+            yield
+        except BaseException:
+            for channel, payload in expected:
+                self._echoes.take(channel, payload.encode())
+            raise
+        dropped: list[QueueSubscription] = []
+        for channel, payload in expected:
+            # Each subscriber gets its own copy, as from the reader.
+            subs = list(self._subs.get(channel, ()))
+            dropped += [sub for sub in subs if not sub.deliver(json.loads(payload))]
+        for sub in dropped:
+            await self._unsubscribe(sub)
 
     async def subscribe(self, channel: str) -> Subscription:
         client = self._redis()
@@ -360,11 +390,13 @@ class RedisBackplane(Backplane):
                     if not waiter.done():
                         waiter.set_result(None)
                 else:
+                    self._echoes.forget(channel)
                     await self._resync(channel)
                 if not pending:
                     self._pending.pop(channel, None)
             elif message["type"] == "message":
-                await self._fan_out(channel, message["data"])
+                if not self._echoes.take(channel, message["data"]):
+                    await self._fan_out(channel, message["data"])
 
     async def _resync(self, channel: str) -> None:
         """The channel is delivered again after a reconnect: what was published while the

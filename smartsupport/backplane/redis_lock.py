@@ -15,7 +15,7 @@ of its own to start, cancel and wait for (most turns end long before their first
 The keys a holder asked to read travel in the acquiring pipeline (read after the ``SET``
 succeeded, so after the previous holder's writes), and the writes it asked for travel in
 the releasing one: a turn's session context and live events cost no round trips of their
-own.
+own; once Redis has taken the events they go to this process's subscribers (``publishing``).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import AbstractContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AbstractContextManager, asynccontextmanager
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -91,8 +91,12 @@ class RedisLocks:
         client: Callable[[], aioredis.Redis],
         prefix: str,
         translate: Callable[[str], AbstractContextManager[None]],
+        publishing: Callable[[Sequence[tuple[str, str]]], AbstractAsyncContextManager[None]],
     ) -> None:
         self._client = client  # the backplane's connected client, or it raises
+        # Around publishing (channel, payload) pairs: they also go to this process's
+        # subscribers once Redis has them (RedisBackplane._publishing).
+        self._publishing = publishing
         self._prefix = prefix  # the backplane's: locks under "lock:", values under "kv:"
         self._translate = translate
         self._keys: dict[str, _Waiters] = {}
@@ -251,16 +255,18 @@ class RedisLocks:
             self._release = client.register_script(RELEASE_LOCK)
         name = self._prefix + "lock:" + key
         if held is not None and (held.sets or held.publishes):
-            with self._translate("writing and releasing a lock"):
-                async with client.pipeline(transaction=False) as pipe:
-                    for kv, value, ttl in held.sets:
-                        pipe.set(self._prefix + "kv:" + kv, value, px=px(ttl))
-                    for channel, message in held.publishes:
-                        pipe.publish(self._prefix + "ch:" + channel, json.dumps(message))
-                    # EVAL, not the registered script: a pipeline would first ask Redis
-                    # whether the script exists, a round trip of its own.
-                    pipe.eval(RELEASE_LOCK, 1, name, token)
-                    await pipe.execute()
+            published = [(channel, json.dumps(message)) for channel, message in held.publishes]
+            async with self._publishing(published):
+                with self._translate("writing and releasing a lock"):
+                    async with client.pipeline(transaction=False) as pipe:
+                        for kv, value, ttl in held.sets:
+                            pipe.set(self._prefix + "kv:" + kv, value, px=px(ttl))
+                        for channel, payload in published:
+                            pipe.publish(self._prefix + "ch:" + channel, payload)
+                        # EVAL, not the registered script: a pipeline would first ask Redis
+                        # whether the script exists, a round trip of its own.
+                        pipe.eval(RELEASE_LOCK, 1, name, token)
+                        await pipe.execute()
             return
         try:
             with self._translate("releasing a lock"):
