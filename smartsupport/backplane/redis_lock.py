@@ -207,7 +207,10 @@ class RedisLocks:
             now = time.monotonic()
             for leased in [x for x in self._leases if x.holder is not None and x.holder.done()]:
                 self._leases.discard(leased)  # its holder is gone without releasing it
-            due = [leased for leased in self._leases if leased.due <= now]
+            # Those due within a sixth of their lease too: renewing a little early keeps
+            # leases taken a few milliseconds apart in one pipeline, beat after beat, instead
+            # of splitting them into a round trip each.
+            due = [x for x in self._leases if x.due <= now + x.lease / 6]
             if due:
                 await self._renew_due(due)
 
