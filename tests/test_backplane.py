@@ -16,8 +16,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import redis.asyncio as aioredis
+import redis.exceptions
 
-from smartsupport.backplane import open_backplane
+from smartsupport.backplane import echoes, open_backplane
 from smartsupport.backplane.base import RESYNC, Backplane, Subscription
 from smartsupport.backplane.memory import MemoryBackplane
 from smartsupport.backplane.redis import RedisBackplane, split_prefix
@@ -494,8 +495,6 @@ async def test_the_same_payload_from_two_processes_arrives_twice(redis_url: str)
 
 
 def test_an_echo_that_never_comes_is_forgotten(monkeypatch: pytest.MonkeyPatch) -> None:
-    from smartsupport.backplane import echoes
-
     monkeypatch.setattr(echoes, "ECHO_WAIT", 0.05)
     waiting = echoes.Echoes()
     waiting.expect("room", b"{}")
@@ -691,14 +690,17 @@ async def test_redis_pubsub_drops_a_silently_dead_connection_and_resyncs(redis_u
         await gate.set("down")
 
 
-class _StalledPipeline:
-    """A Redis pipeline whose reply never comes, and that reports its cancellation as a lost
-    connection, as redis-py can (redis/redis-py#2028, #2551)."""
+class _StalledClient:
+    """A Redis client whose pipelines never get their reply, and report their cancellation as
+    a lost connection, as redis-py can (redis/redis-py#2028, #2551)."""
 
-    def __init__(self, sent: asyncio.Event) -> None:
-        self.sent = sent
+    def __init__(self) -> None:
+        self.sent = asyncio.Event()
 
-    async def __aenter__(self) -> _StalledPipeline:
+    def pipeline(self, **options: object) -> _StalledClient:
+        return self
+
+    async def __aenter__(self) -> _StalledClient:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -708,8 +710,6 @@ class _StalledPipeline:
         pass
 
     async def execute(self) -> list[int]:
-        import redis.exceptions
-
         self.sent.set()
         try:
             await asyncio.sleep(3600)
@@ -721,17 +721,19 @@ class _StalledPipeline:
 async def test_a_stalled_renewal_holds_neither_the_turn_nor_the_shutdown(redis_url: str) -> None:
     bp = RedisBackplane(redis_url)
     await bp.connect()
-    renewing = asyncio.Event()
+    locks = bp._locks  # type: ignore[attr-defined]
+    stalled = _StalledClient()
     try:
         async with asyncio.timeout(5):
             async with bp.lock("renewed", lease=0.3):
-                client = bp._locks._client()  # type: ignore[attr-defined]
-                pipeline = lambda *a, **k: _StalledPipeline(renewing)  # noqa: E731
-                stalled = type("Stalled", (), {"pipeline": pipeline})
+                client = locks._client()
                 # Only the renewer asks for the client again; the release uses the turn's.
-                bp._locks._client = lambda: stalled  # type: ignore[attr-defined]
-                await renewing.wait()
-            bp._locks._client = lambda: client  # type: ignore[attr-defined]
+                locks._client = lambda: stalled
+                await stalled.sent.wait()
+                leaving = time.monotonic()
+            # The release went out at once, beside the renewal still waiting on Redis.
+            assert time.monotonic() - leaving < 0.5
+            locks._client = lambda: client
             async with bp.lock("renewed", timeout=0.5):  # released, not left to its lease
                 pass
     finally:
